@@ -1,0 +1,42 @@
+"""Append-only audit trail of every read or change of personal data (DESIGN.md §11)."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, DateTime, Index, MetaData, String, Table, func, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .auth import Actor
+from .logs import request_id
+
+
+def audit_table(metadata: MetaData) -> Table:
+    return Table(
+        "audit",
+        metadata,
+        Column("id", BigInteger, primary_key=True, autoincrement=True),
+        Column("time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("actor", String(200), nullable=False),
+        Column("org", String(400)),
+        Column("action", String(100), nullable=False),
+        Column("resource", String(200), nullable=False),
+        Column("outcome", String(50), nullable=False),
+        Column("request_id", String(100)),
+        Column("reason", String(1000)),
+        Index("ix_audit_resource", "resource"),
+    )
+
+
+async def record(
+    session: AsyncSession, *, schema: str, actor: Actor, action: str, resource: str, outcome: str = "ok",
+    reason: str | None = None,
+) -> None:
+    """Append one audit row in the caller's transaction."""
+    org = "/".join(p for p in actor.organisation if p) or None
+    await session.execute(
+        text(
+            f'INSERT INTO "{schema}".audit (actor, org, action, resource, outcome, request_id, reason) '
+            "VALUES (:actor, :org, :action, :resource, :outcome, :rid, :reason)"
+        ),
+        {"actor": actor.sub, "org": org, "action": action, "resource": resource, "outcome": outcome,
+         "rid": request_id.get(), "reason": reason},
+    )  # fmt: skip

@@ -1,0 +1,152 @@
+"""Bearer JWT authentication and scope checks (DESIGN.md §11), plus a CLI that mints dev tokens.
+
+Development: HS256 with `ICTG_AUTH_SECRET`. Production: RS256/ES256 keys from `ICTG_AUTH_JWKS_URL`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import jwt
+from fastapi import Depends, Request
+
+from .errors import Forbidden, Unauthorized
+
+SCOPES = (
+    "referrals:write", "referrals:read", "referrals:import",
+    "cases:read", "cases:write", "cases:admin",
+    "metrics:read", "metrics:read:unsuppressed", "metrics:admin",
+    "audit:read",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Actor:
+    sub: str
+    scopes: frozenset[str]
+    org_type: str | None = None
+    org_name: str | None = None
+    regions: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def organisation(self) -> tuple[str | None, str | None]:
+        return (self.org_type, self.org_name)
+
+    def has(self, scope: str) -> bool:
+        return scope in self.scopes
+
+
+class TokenVerifier:
+    def __init__(self, *, secret: str, audience: str = "ictg", jwks_url: str | None = None) -> None:
+        self.secret = secret
+        self.audience = audience
+        self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True) if jwks_url else None
+
+    def verify(self, token: str) -> Actor:
+        try:
+            if self._jwks is not None:
+                key: Any = self._jwks.get_signing_key_from_jwt(token).key
+                algorithms = ["RS256", "ES256"]
+            else:
+                key, algorithms = self.secret, ["HS256"]
+            claims = jwt.decode(
+                token, key, algorithms=algorithms, audience=self.audience,
+                options={"require": ["exp", "sub", "aud"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthorized("The token has expired.", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from None
+        except jwt.InvalidAudienceError:
+            raise Unauthorized("The token is not for this service (audience).", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from None
+        except (jwt.PyJWTError, ValueError) as exc:
+            raise Unauthorized(f"Invalid token: {exc}.", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from None
+        scope = claims.get("scope", "")
+        regions = claims.get("regions") or []
+        if not isinstance(scope, str) or not isinstance(regions, list):
+            raise Unauthorized("Invalid token claims.", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        return Actor(
+            sub=str(claims["sub"]),
+            scopes=frozenset(scope.split()),
+            org_type=claims.get("org_type"),
+            org_name=claims.get("org_name"),
+            regions=tuple(str(r) for r in regions),
+        )
+
+
+def mint_token(
+    *,
+    secret: str,
+    sub: str,
+    scopes: list[str] | tuple[str, ...],
+    org_type: str | None = None,
+    org_name: str | None = None,
+    regions: list[str] | None = None,
+    audience: str = "ictg",
+    ttl_seconds: int = 12 * 3600,
+) -> str:
+    """An HS256 development token."""
+    now = int(time.time())
+    claims: dict[str, Any] = {"sub": sub, "aud": audience, "iat": now, "exp": now + ttl_seconds, "scope": " ".join(scopes)}
+    if org_type:
+        claims["org_type"] = org_type
+    if org_name:
+        claims["org_name"] = org_name
+    if regions is not None:
+        claims["regions"] = regions
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def current_actor(request: Request) -> Actor:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("A bearer token is required.", headers={"WWW-Authenticate": "Bearer"})
+    verifier: TokenVerifier = request.app.state.verifier
+    actor = verifier.verify(token.strip())
+    request.state.actor = actor
+    return actor
+
+
+CurrentActor = Annotated[Actor, Depends(current_actor)]
+
+
+def require(*scopes: str) -> Any:
+    """Dependency: the caller must hold at least one of `scopes`."""
+
+    def check(actor: CurrentActor) -> Actor:
+        if not any(actor.has(s) for s in scopes):
+            raise Forbidden(f"This needs scope {' or '.join(scopes)}.")
+        return actor
+
+    return Depends(check)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .settings import ServiceSettings
+
+    parser = argparse.ArgumentParser(prog="ictg-token", description="Mint a development JWT (HS256, ICTG_AUTH_SECRET).")
+    parser.add_argument("--sub", default="dev-user")
+    parser.add_argument("--scope", action="append", choices=SCOPES, help="repeat for several; default: all")
+    parser.add_argument("--org-type", default="police")
+    parser.add_argument("--org-name", default="Development Police")
+    parser.add_argument("--region", action="append", help="repeat; default: every region")
+    parser.add_argument("--ttl", type=int, default=12 * 3600, help="seconds")
+    args = parser.parse_args(argv)
+    settings = ServiceSettings()
+    from .reference import REGION_SLUGS
+
+    print(
+        mint_token(
+            secret=settings.auth_secret, sub=args.sub, scopes=args.scope or list(SCOPES),
+            org_type=args.org_type, org_name=args.org_name,
+            regions=args.region or list(REGION_SLUGS), audience=settings.auth_audience, ttl_seconds=args.ttl,
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""The platform's vocabulary (DESIGN.md §4): one set of codes for every API, event and metric."""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import cache
+from typing import Literal, get_args
+
+OrganisationType = Literal[
+    "police", "local_authority", "border_force", "uk_visas_immigration", "immigration_enforcement",
+    "national_crime_agency", "gangmasters_labour_abuse_authority", "health", "ngo", "other",
+]  # fmt: skip
+Gender = Literal["female", "male", "other", "unknown"]
+NationalityGroup = Literal["uk", "eea", "non_eea", "unknown"]
+ExploitationType = Literal["sexual", "criminal", "labour", "domestic_servitude", "organ_harvesting", "other", "unknown"]
+AgeBand = Literal["0-6", "7-13", "14-15", "16-17", "18+", "unknown"]
+Pathway = Literal["direct_worker", "regional_practice_coordinator", "regional_practitioner"]
+LivingSituation = Literal[
+    "family", "foster_care", "residential_care", "supported_accommodation", "independent", "other", "unknown"
+]
+TraffickerContact = Literal["none", "suspected", "known", "unknown"]
+Education = Literal["attending", "not_attending", "unknown"]
+CjsInvolvement = Literal["victim", "witness", "accused"]
+ContactOutcome = Literal["attempted", "made"]
+ContactMethod = Literal["face_to_face", "phone", "video", "message", "other"]
+Party = Literal[
+    "child", "social_worker", "foster_carer", "parent", "guardian", "residential_worker", "support_worker",
+    "nrm_case_worker", "solicitor", "police", "immigration_official", "teacher", "health", "other",
+]  # fmt: skip
+Topic = Literal[
+    "safety", "relationship_building", "social_care", "immigration", "criminal_justice", "education", "health",
+    "accommodation", "nrm", "other",
+]  # fmt: skip
+NrmStage = Literal["reasonable_grounds", "conclusive_grounds"]
+NrmOutcome = Literal["positive", "negative"]
+AdvocacyKind = Literal["legal_advice", "meeting", "representation"]
+AdvocacyArea = Literal["immigration", "criminal_justice", "social_care", "education", "health", "other"]
+ExitReason = Literal[
+    "work_completed", "long_term_missing", "negative_nrm_decision", "declined_service", "turned_18",
+    "maximum_duration", "moved_out_of_area", "assessed_adult", "other",
+]  # fmt: skip
+ExitDestination = Literal["la_children_services", "la_adult_services", "ngo", "post_18_support", "other_service", "none"]
+WorkerRole = Literal["direct_worker", "regional_practice_coordinator", "regional_practitioner", "manager"]
+
+LA_CARE: frozenset[str] = frozenset({"foster_care", "residential_care", "supported_accommodation"})
+EEA: frozenset[str] = frozenset(
+    "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE IS LI NO".split()
+)
+
+
+def values(literal: object) -> tuple[str, ...]:
+    return get_args(literal)
+
+
+@cache
+def iso_countries() -> frozenset[str]:
+    import pycountry
+
+    return frozenset(c.alpha_2 for c in pycountry.countries)
+
+
+def is_nationality(code: str) -> bool:
+    return code in ("stateless", "unknown") or code in iso_countries()
+
+
+def nationality_group(code: str) -> str:
+    if code == "GB":
+        return "uk"
+    if code in EEA:
+        return "eea"
+    if code == "unknown":
+        return "unknown"
+    return "non_eea"  # any other country, or stateless
+
+
+def age_on(born: date, on: date) -> int:
+    """Whole years of age on `on`."""
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
+def age_band(age: int | None) -> str:
+    if age is None:
+        return "unknown"
+    if age <= 6:
+        return "0-6"
+    if age <= 13:
+        return "7-13"
+    if age <= 15:
+        return "14-15"
+    if age <= 17:
+        return "16-17"
+    return "18+"
+
+
+def pathway(parental_responsibility_in_uk: bool) -> str:
+    return "regional_practice_coordinator" if parental_responsibility_in_uk else "direct_worker"

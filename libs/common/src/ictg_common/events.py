@@ -1,0 +1,60 @@
+"""CloudEvents 1.0 envelope (structured JSON) and the NATS subject each event goes to."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+from uuid6 import uuid7
+
+SOURCES = {"intake": "/ictg/intake", "cases": "/ictg/cases"}
+
+
+def new_id() -> UUID:
+    """Time-ordered UUIDv7: ids for events and records alike."""
+    return UUID(str(uuid7()))
+
+
+class CloudEvent(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    specversion: str = "1.0"
+    id: UUID = Field(default_factory=new_id)
+    source: str
+    type: str
+    subject: str
+    time: datetime
+    datacontenttype: str = "application/json"
+    data: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        """`ictg.case.allocated.v1` -> `case.allocated`."""
+        parts = self.type.split(".")
+        return ".".join(parts[1:-1])
+
+    def nats_subject(self, prefix: str = "ictg") -> str:
+        """`ictg.<source>.<event>`, e.g. `ictg.cases.contact.recorded`."""
+        source = self.source.rsplit("/", 1)[-1]
+        return f"{prefix}.{source}.{self.name}"
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json().encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> CloudEvent:
+        return cls.model_validate(json.loads(raw))
+
+
+def make_event(*, service: str, name: str, subject: object, time: datetime, data: dict[str, Any], version: int = 1) -> CloudEvent:
+    """Build an event of this platform: `make_event(service="cases", name="case.opened", ...)`."""
+    return CloudEvent(
+        source=SOURCES[service],
+        type=f"ictg.{name}.v{version}",
+        subject=str(subject),
+        time=time,
+        data=data,
+    )

@@ -1,0 +1,104 @@
+"""ASGI middleware every service runs: request ids, body size limit, JSON-only bodies."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .errors import problem_response
+from .logs import request_id
+
+MAX_BODY = 64 * 1024
+_BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class GuardMiddleware:
+    """Assigns `X-Request-Id`, refuses bodies over 64 KiB (413) and non-JSON bodies (415)
+    before any handler runs, so a refused request can change nothing."""
+
+    def __init__(self, app: ASGIApp, *, max_body: int = MAX_BODY) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        rid = headers.get("x-request-id") or str(uuid.uuid4())
+        if len(rid) > 100 or not rid.isprintable():
+            rid = str(uuid.uuid4())
+        token = request_id.set(rid)
+        scope.setdefault("state", {})["request_id"] = rid
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            refusal = self._refuse(scope, headers)
+            if refusal is not None:
+                await refusal(scope, receive, send_with_id)
+                return
+            # Read the whole body up front (it is small by rule) so a lying Content-Length or a
+            # chunked body over the limit is refused before the app sees any of it.
+            body = b""
+            if scope["method"] in _BODY_METHODS:
+                more = True
+                while more:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        return
+                    body += message.get("body", b"")
+                    more = message.get("more_body", False)
+                    if len(body) > self.max_body:
+                        await self._too_large(scope)(scope, receive, send_with_id)
+                        return
+            sent = False
+
+            async def replay() -> Message:
+                nonlocal sent
+                if not sent:
+                    sent = True
+                    return {"type": "http.request", "body": body, "more_body": False}
+                return await receive()
+
+            await self.app(scope, replay if scope["method"] in _BODY_METHODS else receive, send_with_id)
+        finally:
+            request_id.reset(token)
+
+    def _too_large(self, scope: Scope) -> Any:
+        return problem_response(
+            status=413, title="Request body too large", slug="payload-too-large",
+            detail=f"The body is over {self.max_body // 1024} KiB.", instance=scope["path"],
+        )
+
+    def _refuse(self, scope: Scope, headers: dict[str, str]) -> Any:
+        if scope["method"] not in _BODY_METHODS:
+            return None
+        length = headers.get("content-length")
+        if length is not None:
+            if not length.isdigit():
+                return problem_response(
+                    status=400, title="Bad request", slug="bad-request",
+                    detail="Content-Length is not a number.", instance=scope["path"],
+                )
+            if int(length) > self.max_body:
+                return self._too_large(scope)
+            if int(length) == 0:
+                return None
+        ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype != "application/json" and not (ctype.startswith("application/") and ctype.endswith("+json")):
+            return problem_response(
+                status=415, title="Unsupported media type", slug="unsupported-media-type",
+                detail="Send the body as application/json.", instance=scope["path"],
+            )
+        return None

@@ -1,0 +1,155 @@
+"""Transactional outbox: the table each service includes, the write, and the relay.
+
+A state change and its event commit in one transaction (`emit`). The relay, running in the
+producing process, is woken by LISTEN/NOTIFY (and polls as a fallback), claims unpublished rows
+with `FOR UPDATE SKIP LOCKED` so replicas never publish the same row concurrently, publishes each
+to JetStream with `Nats-Msg-Id` = event id (the stream drops duplicates within its window), and
+marks them published in the same transaction. NATS down ⇒ the transaction rolls back, the rows
+wait, and the relay retries with backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import timedelta
+
+import asyncpg
+from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, func, text
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from .db import plain_url
+from .events import CloudEvent
+from .natslink import NatsLink
+
+log = logging.getLogger(__name__)
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    """The `outbox` table in the service's own schema (include it in the service's migrations)."""
+    return Table(
+        "outbox",
+        metadata,
+        Column("id", UUID(as_uuid=True), primary_key=True),
+        Column("subject", String(200), nullable=False),
+        Column("payload", JSONB, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("published_at", DateTime(timezone=True)),
+        Index("ix_outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
+    )
+
+
+def notify_channel(schema: str) -> str:
+    return f"{schema}_outbox"
+
+
+async def emit(session: AsyncSession, event: CloudEvent, *, schema: str, subject_prefix: str) -> None:
+    """Add `event` to the outbox inside the caller's transaction; NOTIFY fires on commit."""
+    await session.execute(
+        text(f'INSERT INTO "{schema}".outbox (id, subject, payload) VALUES (:id, :subject, CAST(:payload AS jsonb))'),
+        {"id": event.id, "subject": event.nats_subject(subject_prefix), "payload": event.model_dump_json()},
+    )
+    await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": notify_channel(schema)})
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        link: NatsLink,
+        *,
+        schema: str,
+        database_url: str,
+        poll_seconds: float = 1.0,
+        batch_size: int = 200,
+        retention: timedelta = timedelta(days=7),
+    ) -> None:
+        self.engine = engine
+        self.link = link
+        self.schema = schema
+        self.database_url = database_url
+        self.poll_seconds = poll_seconds
+        self.batch_size = batch_size
+        self.retention = retention
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._listener: asyncpg.Connection | None = None
+        self._last_prune = 0.0
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self.schema}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._close_listener()
+
+    async def _close_listener(self) -> None:
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.close()
+            self._listener = None
+
+    async def _listen(self) -> None:
+        if self._listener is not None and not self._listener.is_closed():
+            return
+        self._listener = await asyncpg.connect(plain_url(self.database_url))
+        await self._listener.add_listener(notify_channel(self.schema), lambda *_: self._wake.set())
+
+    async def _run(self) -> None:
+        delay = 0.2
+        while True:
+            try:
+                await self._listen()
+                published = await self.publish_pending()
+                delay = 0.2
+                if published >= self.batch_size:
+                    continue  # more may be waiting
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - DB or NATS down: back off and retry
+                log.warning("outbox relay failed, retrying", extra={"error": repr(exc), "retry_in": delay})
+                await self._close_listener()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+            self._wake.clear()
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of committed, unpublished events. Returns how many were published."""
+        js = await asyncio.wait_for(self.link.jetstream(), timeout=5)
+        async with self.engine.begin() as conn:
+            rows = (
+                await conn.execute(
+                    text(
+                        f'SELECT id, subject, payload::text AS payload FROM "{self.schema}".outbox '
+                        "WHERE published_at IS NULL ORDER BY id LIMIT :n FOR UPDATE SKIP LOCKED"
+                    ),
+                    {"n": self.batch_size},
+                )
+            ).all()
+            for row in rows:
+                await js.publish(row.subject, row.payload.encode(), timeout=5, headers={"Nats-Msg-Id": str(row.id)})
+            if rows:
+                await conn.execute(
+                    text(f'UPDATE "{self.schema}".outbox SET published_at = now() WHERE id = ANY(:ids)'),
+                    {"ids": [row.id for row in rows]},
+                )
+            elif time.monotonic() - self._last_prune > 3600:
+                self._last_prune = time.monotonic()
+                await conn.execute(
+                    text(
+                        f'DELETE FROM "{self.schema}".outbox WHERE published_at < now() - make_interval(secs => :secs)'
+                    ),
+                    {"secs": self.retention.total_seconds()},
+                )
+        if rows:
+            log.info("outbox published", extra={"count": len(rows), "schema": self.schema})
+        return len(rows)

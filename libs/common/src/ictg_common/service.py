@@ -1,0 +1,156 @@
+"""The one way a service app is built: lifespan (engine, NATS, relay, consumers), errors, health."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .auth import TokenVerifier
+from .consumer import Consumer, ConsumerRunner
+from .db import create_engine, create_sessionmaker
+from .errors import ServiceUnavailable, install_error_handlers
+from .http import GuardMiddleware
+from .logs import configure_logging
+from .natslink import NatsLink
+from .outbox import OutboxRelay
+from .settings import ServiceSettings
+
+Hook = Callable[[FastAPI], Awaitable[None]]
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"description": desc, "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    for status, desc in {
+        400: "Malformed request", 401: "Missing or invalid token", 403: "Missing scope",
+        413: "Body over 64 KiB", 415: "Body not JSON", 422: "Validation failed", 503: "A dependency is down",
+    }.items()
+}
+
+
+def create_service_app(
+    *,
+    name: str,
+    title: str,
+    settings: ServiceSettings,
+    schema: str,
+    routers: Sequence[APIRouter],
+    consumers: Sequence[Consumer] = (),
+    publishes: bool = True,
+    on_startup: Sequence[Hook] = (),
+    on_shutdown: Sequence[Hook] = (),
+) -> FastAPI:
+    """Build a service. Everything with a connection starts in the lifespan, none at import."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(name, settings.log_level)
+        engine = create_engine(settings.database_url)
+        link = NatsLink(settings.nats_url, stream=settings.nats_stream, subject_prefix=settings.subject_prefix)
+        link.start()
+        app.state.settings = settings
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.nats = link
+        app.state.verifier = TokenVerifier(
+            secret=settings.auth_secret, audience=settings.auth_audience, jwks_url=settings.auth_jwks_url
+        )
+        app.state.relay = None
+        if publishes:
+            app.state.relay = OutboxRelay(
+                engine, link, schema=schema, database_url=settings.database_url, poll_seconds=settings.relay_poll_seconds
+            )
+            app.state.relay.start()
+        app.state.consumers = [ConsumerRunner(c, link=link, sessionmaker=app.state.sessionmaker) for c in consumers]
+        for runner in app.state.consumers:
+            runner.start()
+        for hook in on_startup:
+            await hook(app)
+        try:
+            yield
+        finally:
+            for hook in on_shutdown:
+                await hook(app)
+            for runner in app.state.consumers:
+                await runner.stop()
+            if app.state.relay is not None:
+                await app.state.relay.stop()
+            await link.close()
+            await engine.dispose()
+
+    app = FastAPI(title=title, version="1.0.0", lifespan=lifespan, responses=PROBLEM_RESPONSES)
+    install_error_handlers(app)
+    app.add_middleware(GuardMiddleware)
+    app.include_router(health_router())
+    for router in routers:
+        app.include_router(router)
+    _add_problem_schema(app)
+    return app
+
+
+def _add_problem_schema(app: FastAPI) -> None:
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = original()
+        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = {
+            "type": "object",
+            "description": "RFC 9457 problem details",
+            "properties": {
+                "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+                "detail": {"type": "string"}, "instance": {"type": "string"},
+                "errors": {"type": "array", "items": {"type": "object", "properties": {
+                    "pointer": {"type": "string"}, "detail": {"type": "string"}, "code": {"type": "string"}}}},
+            },
+            "required": ["type", "title", "status"],
+        }  # fmt: skip
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def health_router() -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", responses={503: PROBLEM_RESPONSES[503]})
+    async def readyz(request: Request) -> JSONResponse:
+        checks = {"database": "ok", "nats": "ok" if request.app.state.nats.connected else "down"}
+        try:
+            async with request.app.state.engine.connect() as conn:
+                await asyncio.wait_for(conn.execute(text("SELECT 1")), timeout=2)
+        except Exception:  # noqa: BLE001 - any failure means not ready
+            checks["database"] = "down"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks}, status_code=200 if ready else 503)
+
+    return router
+
+
+async def _session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's unit of work: commit on success, roll back on error."""
+    try:
+        session = request.app.state.sessionmaker()
+    except Exception as exc:  # pragma: no cover - misconfiguration
+        raise ServiceUnavailable("Database unavailable.", headers={"Retry-After": "5"}) from exc
+    async with session:
+        try:
+            async with session.begin():
+                yield session
+        except (OSError, ConnectionError) as exc:
+            raise ServiceUnavailable("Database unavailable.", headers={"Retry-After": "5"}) from exc
+
+
+# scope="function": commit before the response is sent, so a 201 means committed.
+SessionDep = Annotated[AsyncSession, Depends(_session, scope="function")]

@@ -1,0 +1,37 @@
+"""metrics: stores every event and answers the analysts' aggregate questions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from ictg_common.consumer import Consumer
+from ictg_common.service import create_service_app
+
+from .children.endpoints import router
+from .children.store import record_event
+from .models import SCHEMA
+from .settings import MetricsSettings
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def create_app(settings: MetricsSettings | None = None) -> FastAPI:
+    settings = settings or MetricsSettings()
+    return create_service_app(
+        name="metrics",
+        title="ICTG metrics",
+        settings=settings,
+        schema=SCHEMA,
+        routers=[router],
+        consumers=[
+            Consumer(
+                name="metrics-all",
+                filter_subjects=[f"{settings.subject_prefix}.>"],
+                handler=record_event,
+                schema=SCHEMA,
+                max_deliver=settings.max_deliver,
+            )
+        ],
+        publishes=False,
+    )

@@ -1,0 +1,24 @@
+"""referral-intake: accepts referrals from first responders and starts the timeliness clock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from ictg_common.service import create_service_app
+
+from .models import SCHEMA
+from .referrals.endpoints import router
+from .settings import IntakeSettings
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def create_app(settings: IntakeSettings | None = None) -> FastAPI:
+    return create_service_app(
+        name="referral-intake",
+        title="ICTG referral intake",
+        settings=settings or IntakeSettings(),
+        schema=SCHEMA,
+        routers=[router],
+    )

@@ -1,0 +1,59 @@
+"""Tables of schema `intake`."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from ictg_common.audit import audit_table
+from ictg_common.db import make_base
+from ictg_common.outbox import outbox_table
+from sqlalchemy import DateTime, Index, Integer, String, Text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import UUID as PgUUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+SCHEMA = "intake"
+Model = make_base(SCHEMA)
+outbox = outbox_table(Model.metadata)
+audit = audit_table(Model.metadata)
+
+
+class Referral(Model):  # type: ignore[valid-type, misc]
+    __tablename__ = "referral"
+
+    id: Mapped[UUID] = mapped_column(PgUUID(as_uuid=True), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    identified_on: Mapped[date]
+    org_type: Mapped[str] = mapped_column(String(60))
+    org_name: Mapped[str] = mapped_column(String(200))
+    submitted_by: Mapped[str] = mapped_column(String(200))
+    local_authority_code: Mapped[str] = mapped_column(String(9))
+    region: Mapped[str] = mapped_column(String(40))
+    pathway: Mapped[str] = mapped_column(String(40))
+    # Possible-duplicate matching keys (same child: same DOB or age, similar name, same nationality).
+    date_of_birth: Mapped[date | None]
+    estimated_age: Mapped[int | None] = mapped_column(Integer)
+    nationality: Mapped[str] = mapped_column(String(10))
+    name_key: Mapped[str] = mapped_column(String(200))
+    body: Mapped[dict[str, Any]] = mapped_column(JSONB)  # the referral as submitted
+    derived: Mapped[dict[str, Any]] = mapped_column(JSONB)  # age, bands, groups, timeliness
+    possible_duplicate_of: Mapped[list[UUID]] = mapped_column(ARRAY(PgUUID(as_uuid=True)), default=list)
+
+    __table_args__ = (
+        Index("ix_referral_match", "nationality", "date_of_birth"),
+        Index("ix_referral_org", "org_type", "org_name"),
+    )
+
+
+class IdempotencyKey(Model):  # type: ignore[valid-type, misc]
+    __tablename__ = "idempotency_key"
+
+    client: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int]
+    response: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    location: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
+from ictg_common import audit
+from ictg_common.auth import Actor, require
+from ictg_common.service import SessionDep
+
+from ..models import SCHEMA
+from . import repository, service
+from .schemas import Referral, ReferralCreate, ReferralPage
+
+router = APIRouter(prefix="/v1/referrals", tags=["referrals"])
+
+Writer = Annotated[Actor, require("referrals:write", "referrals:import")]
+Reader = Annotated[Actor, require("referrals:read", "referrals:write")]
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=Referral,
+    responses={409: {"description": "Same Idempotency-Key still in flight"}, 422: {"description": "Validation failed"}},
+)
+async def create_referral(
+    body: ReferralCreate,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    actor: Writer,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> Referral | JSONResponse:
+    settings = request.app.state.settings
+    raw = body.model_dump(mode="json")
+    if idempotency_key is not None:
+        first = await service.idempotent_replay(session, client=actor.sub, key=idempotency_key, body=raw, settings=settings)
+        if first is not None:
+            return JSONResponse(first.response, status_code=first.status_code, headers={"Location": first.location})
+    referral = await service.receive(session, body, actor=actor, settings=settings)
+    out = service.to_out(referral)
+    location = f"/v1/referrals/{referral.id}"
+    if idempotency_key is not None:
+        await service.remember(
+            session, client=actor.sub, key=idempotency_key, body=raw, status=201,
+            response=out.model_dump(mode="json"), location=location,
+        )  # fmt: skip
+    await audit.record(session, schema=SCHEMA, actor=actor, action="referral.create", resource=location)
+    response.headers["Location"] = location
+    return out
+
+
+@router.get("/{referral_id}", response_model=Referral, responses={404: {"description": "Not found (or not yours)"}})
+async def get_referral(referral_id: UUID, session: SessionDep, actor: Reader) -> Referral:
+    referral = await service.read(session, referral_id, actor=actor)
+    await audit.record(session, schema=SCHEMA, actor=actor, action="referral.read", resource=f"/v1/referrals/{referral_id}")
+    return service.to_out(referral)
+
+
+@router.get("", response_model=ReferralPage)
+async def list_referrals(
+    session: SessionDep,
+    actor: Reader,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> ReferralPage:
+    # The service sees every referral; a first responder sees its own organisation's.
+    org = None if actor.has("referrals:read") else (actor.org_type or "", actor.org_name or "")
+    after = service.decode_cursor(cursor) if cursor else None
+    rows = await repository.page(session, after=after, org=org, limit=limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    await audit.record(session, schema=SCHEMA, actor=actor, action="referral.list", resource="/v1/referrals")
+    return ReferralPage(items=[service.to_out(r) for r in rows], next_cursor=service.encode_cursor(rows[-1]) if more else None)

@@ -1,0 +1,65 @@
+"""All SQL of referrals."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Select, delete, func, or_, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..models import IdempotencyKey, Referral
+
+
+async def add(session: AsyncSession, referral: Referral) -> None:
+    session.add(referral)
+    await session.flush()
+
+
+async def get(session: AsyncSession, referral_id: UUID) -> Referral | None:
+    return await session.get(Referral, referral_id)
+
+
+async def candidates(
+    session: AsyncSession, *, nationality: str, date_of_birth: date | None, estimated_age: int | None
+) -> list[Referral]:
+    """Earlier referrals with the same nationality and the same date of birth or estimated age."""
+    match = Referral.date_of_birth == date_of_birth if date_of_birth else Referral.estimated_age == estimated_age
+    return list((await session.scalars(select(Referral).where(Referral.nationality == nationality, match).limit(200))).all())
+
+
+def page_query(*, after: tuple[datetime, UUID] | None, org: tuple[str, str] | None, limit: int) -> Select[tuple[Referral]]:
+    q = select(Referral).order_by(Referral.received_at, Referral.id).limit(limit)
+    if org is not None:
+        q = q.where(Referral.org_type == org[0], Referral.org_name == org[1])
+    if after is not None:
+        q = q.where(or_(Referral.received_at > after[0], (Referral.received_at == after[0]) & (Referral.id > after[1])))
+    return q
+
+
+async def page(session: AsyncSession, **kwargs: Any) -> list[Referral]:
+    return list((await session.scalars(page_query(**kwargs))).all())
+
+
+async def lock_key(session: AsyncSession, client: str, key: str) -> bool:
+    """Try the transaction-scoped lock of one idempotency key; False if another request holds it."""
+    got = await session.execute(text("SELECT pg_try_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"{client}\x00{key}"})
+    return bool(got.scalar())
+
+
+async def find_key(session: AsyncSession, client: str, key: str, *, since: datetime) -> IdempotencyKey | None:
+    found = await session.get(IdempotencyKey, (client, key))
+    if found is not None and found.created_at < since:
+        await session.execute(delete(IdempotencyKey).where(IdempotencyKey.client == client, IdempotencyKey.key == key))
+        return None
+    return found
+
+
+async def save_key(session: AsyncSession, row: IdempotencyKey) -> None:
+    session.add(row)
+    await session.flush()
+
+
+async def count(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count()).select_from(Referral)) or 0)

@@ -1,0 +1,238 @@
+"""Receiving a referral: rules that need the clock, derivations, duplicates, the event."""
+
+from __future__ import annotations
+
+import base64
+import difflib
+import hashlib
+import json
+import unicodedata
+from datetime import date, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from ictg_common import clock
+from ictg_common.auth import Actor
+from ictg_common.codes import age_band, age_on, nationality_group, pathway
+from ictg_common.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from ictg_common.events import make_event, new_id
+from ictg_common.outbox import emit
+from ictg_common.reference import local_authority, region_slug
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..models import SCHEMA, IdempotencyKey, Referral
+from ..settings import IntakeSettings
+from . import repository
+from .schemas import Referral as ReferralOut
+from .schemas import ReferralCreate
+
+
+def _err(pointer: str, detail: str) -> dict[str, str]:
+    return {"pointer": pointer, "detail": detail}
+
+
+def check_dates(body: ReferralCreate, *, received_at: datetime, now: datetime) -> list[dict[str, str]]:
+    """Rules that need the clock (pure: tested without a database)."""
+    errors = []
+    today = clock.london_date(now)
+    received_on = clock.london_date(received_at)
+    child = body.child
+    if received_at > now + timedelta(minutes=5):
+        errors.append(_err("/received_at", "must not be in the future"))
+    if body.identified_on > today:
+        errors.append(_err("/identified_on", "must not be in the future"))
+    elif body.identified_on > received_on:
+        errors.append(_err("/identified_on", "must not be after the referral was received"))
+    if child.date_of_birth is not None:
+        if child.date_of_birth > today:
+            errors.append(_err("/child/date_of_birth", "must not be in the future"))
+        elif body.identified_on < child.date_of_birth:
+            errors.append(_err("/identified_on", "must not be before the child's date of birth"))
+    age = age_at(body, received_on)
+    if age is not None and age >= 18 and not child.age_disputed:
+        field = "/child/date_of_birth" if child.date_of_birth else "/child/estimated_age"
+        errors.append(_err(field, "the child must be under 18 (set age_disputed if the age is disputed)"))
+    return errors
+
+
+def age_at(body: ReferralCreate, on: date) -> int | None:
+    if body.child.date_of_birth is not None:
+        return age_on(body.child.date_of_birth, on) if body.child.date_of_birth <= on else None
+    return body.child.estimated_age
+
+
+def name_key(given: str, family: str | None) -> str:
+    raw = f"{given} {family or ''}"
+    ascii_ = unicodedata.normalize("NFKD", raw).encode("ascii", "ignore").decode().lower()
+    return " ".join(sorted("".join(c if c.isalnum() else " " for c in ascii_).split()))
+
+
+def similar_names(a: str, b: str) -> bool:
+    return a == b or difflib.SequenceMatcher(None, a, b).ratio() >= 0.8
+
+
+def body_hash(body: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def derive(body: ReferralCreate, *, received_at: datetime, settings: IntakeSettings) -> dict[str, Any]:
+    la = local_authority(body.local_authority_code)
+    assert la is not None  # validated by the schema
+    age = age_at(body, clock.london_date(received_at))
+    t = clock.timeliness(
+        received_at=received_at,
+        identified_on=body.identified_on,
+        allocation_working_days=settings.allocation_working_days,
+        first_contact_working_days=settings.first_contact_working_days,
+        late_after_days=settings.late_referral_after_days,
+    )
+    return {
+        "local_authority_name": la.name,
+        "region": region_slug(la.region),
+        "pathway": pathway(body.parental_responsibility_in_uk),
+        "age_at_referral": age,
+        "age_band": age_band(age),
+        "nationality_group": nationality_group(body.child.nationality),
+        "timeliness": t.as_dict(),
+    }
+
+
+def to_out(r: Referral) -> ReferralOut:
+    b, d = r.body, r.derived
+    return ReferralOut.model_validate(
+        {
+            **{k: v for k, v in b.items() if k != "received_at"},
+            "id": r.id, "received_at": r.received_at, "possible_duplicate_of": r.possible_duplicate_of,
+            **d,
+        }
+    )  # fmt: skip
+
+
+def event_data(r: Referral) -> dict[str, Any]:
+    """What the stream may know: ids, codes, dates, derived attributes — no names, contacts, DOB, notes."""
+    b, d = r.body, r.derived
+    child, circ = b["child"], b["circumstances"]
+    return {
+        "referral_id": str(r.id),
+        "received_at": r.received_at.isoformat(),
+        "identified_on": b["identified_on"],
+        "referrer_type": b["referrer"]["organisation_type"],
+        "local_authority_code": b["local_authority_code"],
+        "region": d["region"],
+        "pathway": d["pathway"],
+        "gender": child["gender"],
+        "age_at_referral": d["age_at_referral"],
+        "age_band": d["age_band"],
+        "age_disputed": child["age_disputed"],
+        "nationality": child["nationality"],
+        "nationality_group": d["nationality_group"],
+        "interpreter_required": child["interpreter_required"],
+        "uasc": circ["uasc"],
+        "exploitation": b["exploitation"],
+        "missing_at_referral": b["missing_at_referral"],
+        "nrm_referred": b["nrm"]["referred"],
+        "living_situation": circ["living_situation"],
+        "trafficker_contact": circ["trafficker_contact"],
+        "education": circ["education"],
+        "cjs_involvement": circ["cjs_involvement"],
+        "timeliness": d["timeliness"],
+        "possible_duplicate_of": [str(x) for x in r.possible_duplicate_of],
+    }
+
+
+async def receive(
+    session: AsyncSession, body: ReferralCreate, *, actor: Actor, settings: IntakeSettings
+) -> Referral:
+    now = clock.utcnow()
+    if body.received_at is not None and not actor.has("referrals:import"):
+        raise Forbidden("Only a historical import (scope referrals:import) may set received_at.")
+    received_at = body.received_at or now
+    errors = check_dates(body, received_at=received_at, now=now)
+    if errors:
+        raise ValidationFailed(f"{len(errors)} field(s) failed validation.", errors=errors)
+
+    stored = body.model_dump(mode="json", exclude={"received_at"})
+    key = name_key(body.child.given_name, body.child.family_name)
+    dupes = [
+        c.id
+        for c in await repository.candidates(
+            session, nationality=body.child.nationality,
+            date_of_birth=body.child.date_of_birth, estimated_age=body.child.estimated_age,
+        )
+        if similar_names(c.name_key, key)
+    ]  # fmt: skip
+    derived = derive(body, received_at=received_at, settings=settings)
+    referral = Referral(
+        id=new_id(),
+        received_at=received_at,
+        identified_on=body.identified_on,
+        org_type=body.referrer.organisation_type,
+        org_name=body.referrer.organisation_name,
+        submitted_by=actor.sub,
+        local_authority_code=body.local_authority_code,
+        date_of_birth=body.child.date_of_birth,
+        estimated_age=body.child.estimated_age,
+        nationality=body.child.nationality,
+        name_key=key,
+        body=stored,
+        possible_duplicate_of=dupes,
+        region=derived["region"],
+        pathway=derived["pathway"],
+        derived=derived,
+    )
+    await repository.add(session, referral)
+    await emit(
+        session,
+        make_event(service="intake", name="referral.received", subject=referral.id, time=received_at, data=event_data(referral)),
+        schema=SCHEMA,
+        subject_prefix=settings.subject_prefix,
+    )
+    return referral
+
+
+def can_read(actor: Actor, r: Referral) -> bool:
+    return actor.has("referrals:read") or (
+        actor.org_type == r.org_type and actor.org_name is not None and actor.org_name == r.org_name
+    )
+
+
+async def read(session: AsyncSession, referral_id: UUID, *, actor: Actor) -> Referral:
+    r = await repository.get(session, referral_id)
+    if r is None or not can_read(actor, r):
+        raise NotFound("No such referral.")
+    return r
+
+
+async def idempotent_replay(
+    session: AsyncSession, *, client: str, key: str, body: dict[str, Any], settings: IntakeSettings
+) -> IdempotencyKey | None:
+    """The stored first answer for this key, or None to go ahead (the key's lock is then held)."""
+    if not await repository.lock_key(session, client, key):
+        raise Conflict("A request with this Idempotency-Key is still being processed; retry shortly.")
+    found = await repository.find_key(session, client, key, since=clock.utcnow() - timedelta(hours=settings.idempotency_hours))
+    if found is not None and found.request_hash != body_hash(body):
+        raise ValidationFailed(
+            "This Idempotency-Key was used with a different request body.",
+            errors=[{"pointer": "#header/Idempotency-Key", "detail": "reused with a different body"}],
+        )
+    return found
+
+
+async def remember(session: AsyncSession, *, client: str, key: str, body: dict[str, Any], status: int, response: dict[str, Any], location: str) -> None:
+    await repository.save_key(
+        session,
+        IdempotencyKey(client=client, key=key, request_hash=body_hash(body), status_code=status, response=response,
+                       location=location, created_at=clock.utcnow()),
+    )  # fmt: skip
+
+
+def encode_cursor(r: Referral) -> str:
+    return base64.urlsafe_b64encode(f"{r.received_at.isoformat()}|{r.id}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+    try:
+        at, _, rid = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        return datetime.fromisoformat(at), UUID(rid)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValidationFailed("Invalid cursor.", errors=[{"pointer": "#query/cursor", "detail": "not a cursor"}]) from exc

@@ -1,0 +1,158 @@
+import re
+from collections import Counter
+
+import pytest
+
+from ictg_common.reference import (
+    REGION_SLUGS,
+    REGIONS,
+    LocalAuthority,
+    local_authorities,
+    local_authority,
+    region_slug,
+)
+
+# 153 English (21 counties, 63 unitaries, 36 metropolitan districts,
+# 33 London boroughs) + 22 Welsh principal areas.
+EXPECTED_TOTAL = 175
+
+EXPECTED_PER_REGION = {
+    "North East": 12,
+    "North West": 24,
+    "Yorkshire and The Humber": 15,
+    "East Midlands": 10,
+    "West Midlands": 14,
+    "East of England": 11,
+    "London": 33,
+    "South East": 19,
+    "South West": 15,
+    "Wales": 22,
+}
+
+EXPECTED_PER_TYPE = {"E06": 63, "E08": 36, "E09": 33, "E10": 21, "W06": 22}
+
+CODE_RE = re.compile(r"^(E06|E08|E09|E10|W06)\d{6}$")
+
+
+def test_row_count():
+    assert len(local_authorities()) == EXPECTED_TOTAL
+
+
+def test_codes_are_upper_tier_gss_codes():
+    bad = [la.code for la in local_authorities() if not CODE_RE.match(la.code)]
+    assert bad == []
+
+
+def test_no_duplicate_codes():
+    codes = [la.code for la in local_authorities()]
+    assert len(codes) == len(set(codes))
+
+
+def test_sorted_by_code():
+    codes = [la.code for la in local_authorities()]
+    assert codes == sorted(codes)
+
+
+def test_names_are_non_empty():
+    assert all(la.name and la.name == la.name.strip() for la in local_authorities())
+
+
+def test_every_region_is_known():
+    assert {la.region for la in local_authorities()} <= set(REGIONS)
+
+
+def test_regions_constant():
+    assert len(REGIONS) == 10
+    assert REGIONS[0] == "North East"
+    assert REGIONS[-1] == "Wales"
+    assert len(set(REGIONS)) == 10
+
+
+def test_counts_per_region_sum_to_total():
+    counts = Counter(la.region for la in local_authorities())
+    assert dict(counts) == EXPECTED_PER_REGION
+    assert sum(counts.values()) == EXPECTED_TOTAL
+
+
+def test_counts_per_type():
+    counts = Counter(la.code[:3] for la in local_authorities())
+    assert dict(counts) == EXPECTED_PER_TYPE
+
+
+def test_welsh_codes_are_wales_and_english_are_not():
+    for la in local_authorities():
+        assert (la.region == "Wales") == la.code.startswith("W")
+
+
+@pytest.mark.parametrize(
+    ("code", "name", "region"),
+    [
+        ("E08000003", "Manchester", "North West"),
+        ("E09000001", "City of London", "London"),
+        ("W06000015", "Cardiff", "Wales"),
+        ("E06000065", "North Yorkshire", "Yorkshire and The Humber"),
+        ("E06000063", "Cumberland", "North West"),
+        ("E06000064", "Westmorland and Furness", "North West"),
+        ("E06000066", "Somerset", "South West"),
+        ("E06000058", "Bournemouth, Christchurch and Poole", "South West"),
+        ("E06000059", "Dorset", "South West"),
+        ("E06000060", "Buckinghamshire", "South East"),
+        ("E06000061", "North Northamptonshire", "East Midlands"),
+        ("E06000062", "West Northamptonshire", "East Midlands"),
+        ("E06000053", "Isles of Scilly", "South West"),
+        ("E06000010", "Kingston upon Hull, City of", "Yorkshire and The Humber"),
+        ("E10000032", "West Sussex", "South East"),
+        ("E08000038", "Barnsley", "Yorkshire and The Humber"),
+        ("E08000039", "Sheffield", "Yorkshire and The Humber"),
+        ("W06000024", "Merthyr Tydfil", "Wales"),
+    ],
+)
+def test_spot_checks(code, name, region):
+    assert local_authority(code) == LocalAuthority(code=code, name=name, region=region)
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "E10000006",  # Cumbria, abolished April 2023
+        "E10000023",  # North Yorkshire county, now E06000065
+        "E10000027",  # Somerset county, now E06000066
+        "E10000002",  # Buckinghamshire county, now E06000060
+        "E10000009",  # Dorset county, now E06000059
+        "E10000021",  # Northamptonshire, abolished April 2021
+        "E06000028",  # Bournemouth, now E06000058
+        "E06000029",  # Poole, now E06000058
+        "E06000048",  # Northumberland, recoded E06000057
+        "E08000020",  # Gateshead, recoded E08000037
+        "E08000016",  # Barnsley, recoded E08000038 in April 2025
+        "E08000019",  # Sheffield, recoded E08000039 in April 2025
+        "E07000223",  # Adur: a lower-tier district
+        "",
+    ],
+)
+def test_absent_codes(code):
+    assert local_authority(code) is None
+
+
+def test_lookup_ignores_case_and_whitespace():
+    assert local_authority(" e08000003 ") == local_authority("E08000003")
+
+
+def test_region_slug():
+    assert region_slug("Yorkshire and The Humber") == "yorkshire_and_the_humber"
+    assert region_slug("East of England") == "east_of_england"
+    assert region_slug("Wales") == "wales"
+
+
+def test_region_slugs_constant():
+    assert REGION_SLUGS == tuple(region_slug(r) for r in REGIONS)
+    assert REGION_SLUGS[2] == "yorkshire_and_the_humber"
+    assert all(re.fullmatch(r"[a-z_]+", s) for s in REGION_SLUGS)
+
+
+def test_local_authorities_is_cached_and_immutable():
+    first = local_authorities()
+    assert first is local_authorities()
+    assert isinstance(first, tuple)
+    with pytest.raises(AttributeError):
+        first[0].name = "changed"  # type: ignore[misc]

@@ -1,0 +1,137 @@
+"""Shared fixtures: real Postgres and NATS (embedded, or ICTG_DATABASE_URL / ICTG_NATS_URL),
+a freshly migrated database per test (cloned from a migrated template), an isolated stream per test."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import nats
+import pytest
+from fastapi import FastAPI
+from ictg_common.auth import mint_token
+from ictg_common.db import plain_url
+from ictg_common.devinfra import Infra, ensure_database
+from ictg_common.reference import REGION_SLUGS
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "deploy"))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from stack import migrate_all  # noqa: E402
+
+SECRET = "test-secret-0123456789abcdef0123456789abcdef"
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Infra]:
+    root = ROOT / ".run" / f"test-{os.getpid()}"
+    shutil.rmtree(root, ignore_errors=True)
+    running = Infra(
+        root, database_url=os.environ.get("ICTG_DATABASE_URL"), nats_url=os.environ.get("ICTG_NATS_URL"), fast=True
+    ).start()
+    yield running
+    running.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _with_db(url: str, name: str) -> str:
+    base = plain_url(url).rsplit("/", 1)[0]
+    return f"{base}/{name}"
+
+
+async def _admin(infra: Infra, sql: str) -> None:
+    conn = await asyncpg.connect(_with_db(infra.database_url, "postgres"))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def template_db(infra: Infra) -> Iterator[str]:
+    name = f"ictg_tpl_{uuid.uuid4().hex[:8]}"
+    url = _with_db(infra.database_url, name)
+    ensure_database(url)
+    migrate_all(url)
+    yield name
+    asyncio.run(_admin(infra, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+async def database_url(infra: Infra, template_db: str) -> AsyncIterator[str]:
+    """A fresh, migrated database for this test only."""
+    name = f"ictg_t_{uuid.uuid4().hex[:10]}"
+    await _admin(infra, f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
+    yield _with_db(infra.database_url, name)
+    await _admin(infra, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def stream(infra: Infra) -> AsyncIterator[tuple[str, str]]:
+    """An isolated stream name and subject prefix for this test."""
+    tag = uuid.uuid4().hex[:10]
+    yield f"T{tag}", f"t{tag}"
+    with contextlib.suppress(Exception):
+        nc = await nats.connect(infra.nats_url, connect_timeout=2, max_reconnect_attempts=0)
+        with contextlib.suppress(Exception):
+            await nc.jetstream().delete_stream(f"T{tag}")
+        await nc.close()
+
+
+@pytest.fixture
+def shared_settings(infra: Infra, database_url: str, stream: tuple[str, str]) -> dict[str, Any]:
+    """Keyword arguments every service's settings take in a test."""
+    return {
+        "database_url": database_url,
+        "nats_url": infra.nats_url,
+        "nats_stream": stream[0],
+        "subject_prefix": stream[1],
+        "auth_secret": SECRET,
+        "relay_poll_seconds": 0.2,
+        "max_deliver": 3,
+    }
+
+
+def token(
+    *scopes: str, org_type: str = "police", org_name: str = "Greater Manchester Police",
+    regions: list[str] | None = None, sub: str = "tester", ttl: int = 3600, secret: str = SECRET, aud: str = "ictg",
+) -> str:
+    return mint_token(
+        secret=secret, sub=sub, scopes=list(scopes), org_type=org_type, org_name=org_name,
+        regions=list(REGION_SLUGS) if regions is None else regions, ttl_seconds=ttl, audience=aud,
+    )  # fmt: skip
+
+
+def auth(*scopes: str, **kwargs: Any) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(*scopes, **kwargs)}"}
+
+
+@contextlib.asynccontextmanager
+async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """Run an app's lifespan (engine, NATS, relay, consumers) and talk to it in process."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield client
+
+
+async def eventually(check: Any, *, timeout: float = 10.0, interval: float = 0.05) -> Any:
+    """Poll an async `check()` until it returns something truthy; fail after `timeout`."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s (last: {result!r})")
+        await asyncio.sleep(interval)
