@@ -14,7 +14,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from uuid import UUID
+import uuid
 
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeout
@@ -121,7 +121,7 @@ class ConsumerRunner:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - NATS or DB trouble: resubscribe after a pause
-                log.warning("consumer loop failed, retrying", extra={"consumer": self.c.name, "error": repr(exc)})
+                log.warning("consumer loop failed, retrying: %r", exc, extra={"consumer": self.c.name})
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
@@ -163,7 +163,7 @@ class ConsumerRunner:
     async def _dead_letter(self, msg: Msg, exc: Exception, deliveries: int) -> None:
         event_id = None
         with contextlib.suppress(Exception):
-            event_id = str(UUID(json.loads(msg.data)["id"]))
+            event_id = str(uuid.UUID(json.loads(msg.data)["id"]))
         async with self.sessionmaker() as session, session.begin():
             await session.execute(
                 text(

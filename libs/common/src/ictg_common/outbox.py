@@ -17,6 +17,7 @@ import time
 from datetime import timedelta
 
 import asyncpg
+from nats.js.errors import NoStreamResponseError
 from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, func, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -115,6 +116,10 @@ class OutboxRelay:
             except Exception as exc:  # noqa: BLE001 - DB or NATS down: back off and retry
                 log.warning("outbox relay failed, retrying", extra={"error": repr(exc), "retry_in": delay})
                 await self._close_listener()
+                if isinstance(exc, NoStreamResponseError):
+                    # Nothing stores our subjects (a new or wiped NATS server): create the stream again.
+                    with contextlib.suppress(Exception):
+                        await self.link.ensure_stream(await self.link.jetstream())
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 continue

@@ -42,7 +42,7 @@ def upgrade() -> None:
     sa.Column('allocation_due_by', sa.DateTime(timezone=True), nullable=False),
     sa.Column('first_contact_due_by', sa.DateTime(timezone=True), nullable=False),
     sa.Column('attributes', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
-    sa.Column('child', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+    sa.Column('personal', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_case')),
     sa.UniqueConstraint('referral_id', name=op.f('uq_case_referral_id')),

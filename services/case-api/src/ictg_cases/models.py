@@ -36,5 +36,5 @@ class Case(Model):  # type: ignore[valid-type, misc]
     allocation_due_by: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     first_contact_due_by: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     attributes: Mapped[dict[str, Any]] = mapped_column(JSONB)  # coded facts from referral.received
-    child: Mapped[dict[str, Any]] = mapped_column(JSONB)  # personal details, from the claim check
+    personal: Mapped[dict[str, Any]] = mapped_column(JSONB)  # child, referrer, notes: from the claim check
     version: Mapped[int] = mapped_column(Integer, default=1)

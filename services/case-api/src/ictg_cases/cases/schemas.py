@@ -19,7 +19,7 @@ class Case(BaseModel):
     allocation_due_by: datetime
     first_contact_due_by: datetime
     attributes: dict[str, Any]
-    child: dict[str, Any]
+    personal: dict[str, Any]
     version: int
 
 

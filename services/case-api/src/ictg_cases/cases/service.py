@@ -38,7 +38,7 @@ async def open_case(session: AsyncSession, event: CloudEvent, *, intake: IntakeC
         allocation_due_by=datetime.fromisoformat(timeliness["allocation_due_by"]),
         first_contact_due_by=datetime.fromisoformat(timeliness["first_contact_due_by"]),
         attributes=data,
-        child={k: referral.get(k) for k in PERSONAL},
+        personal={k: referral.get(k) for k in PERSONAL},
         version=1,
     )
     if not await repository.insert_if_new(session, case):
