@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -10,8 +10,8 @@ from ictg_common.audit import audit_table
 from ictg_common.consumer import consumer_tables
 from ictg_common.db import make_base
 from ictg_common.outbox import outbox_table
-from sqlalchemy import DateTime, Integer, String
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -21,20 +21,201 @@ outbox = outbox_table(Model.metadata)
 inbox, dead_letter = consumer_tables(Model.metadata)
 audit = audit_table(Model.metadata)
 
+Id = PgUUID(as_uuid=True)
+When = DateTime(timezone=True)
+
+
+def _case_fk() -> Mapped[UUID]:
+    return mapped_column(Id, ForeignKey("case.id"), index=True)
+
 
 class Case(Model):  # type: ignore[valid-type, misc]
     __tablename__ = "case"
 
-    id: Mapped[UUID] = mapped_column(PgUUID(as_uuid=True), primary_key=True)
-    referral_id: Mapped[UUID] = mapped_column(PgUUID(as_uuid=True), unique=True)
+    id: Mapped[UUID] = mapped_column(Id, primary_key=True)
+    referral_id: Mapped[UUID] = mapped_column(Id, unique=True)
     status: Mapped[str] = mapped_column(String(30), index=True)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(When)
+    opened_at: Mapped[datetime] = mapped_column(When)
+    # Current region and local authority (moves change them); the referral's stay in `attributes`.
     region: Mapped[str] = mapped_column(String(40), index=True)
     pathway: Mapped[str] = mapped_column(String(40))
     local_authority_code: Mapped[str] = mapped_column(String(9))
-    allocation_due_by: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    first_contact_due_by: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    allocation_due_by: Mapped[datetime] = mapped_column(When)
+    first_contact_due_by: Mapped[datetime] = mapped_column(When)
     attributes: Mapped[dict[str, Any]] = mapped_column(JSONB)  # coded facts from referral.received
     personal: Mapped[dict[str, Any]] = mapped_column(JSONB)  # child, referrer, notes: from the claim check
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # Denormalised facts kept in step by every write (lists and the SLA watcher filter on them).
+    worker_id: Mapped[UUID | None] = mapped_column(Id, ForeignKey("worker.id"), index=True, nullable=True)
+    allocated_at: Mapped[datetime | None] = mapped_column(When, nullable=True)
+    first_allocated_at: Mapped[datetime | None] = mapped_column(When, nullable=True)
+    first_contact_at: Mapped[datetime | None] = mapped_column(When, nullable=True)
+    missing_since: Mapped[datetime | None] = mapped_column(When, nullable=True)
+    turns_18_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    exited_at: Mapped[datetime | None] = mapped_column(When, nullable=True)
+
+
+class Worker(Model):  # type: ignore[valid-type, misc]
+    __tablename__ = "worker"
+
+    id: Mapped[UUID] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(40))
+    region: Mapped[str] = mapped_column(String(40), index=True)
+    capacity: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(When)
+
+
+class Allocation(Model):  # type: ignore[valid-type, misc]
+    __tablename__ = "allocation"
+
+    id: Mapped[UUID] = mapped_column(Id, primary_key=True)
+    case_id: Mapped[UUID] = _case_fk()
+    worker_id: Mapped[UUID] = mapped_column(Id, ForeignKey("worker.id"), index=True)
+    role: Mapped[str] = mapped_column(String(40))
+    allocated_at: Mapped[datetime] = mapped_column(When)
+    ended_at: Mapped[datetime | None] = mapped_column(When, nullable=True)  # set by the next allocation
+    over_capacity: Mapped[bool] = mapped_column(Boolean)
+    override_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    recorded_at: Mapped[datetime] = mapped_column(When)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+
+
+class Contact(Model):  # type: ignore[valid-type, misc]
+    __tablename__ = "contact"
+
+    id: Mapped[UUID] = mapped_column(Id, primary_key=True)
+    case_id: Mapped[UUID] = _case_fk()
+    occurred_at: Mapped[datetime] = mapped_column(When)
+    outcome: Mapped[str] = mapped_column(String(20))
+    method: Mapped[str] = mapped_column(String(20))
+    party: Mapped[str] = mapped_column(String(40))
+    topics: Mapped[list[str]] = mapped_column(ARRAY(String(40)))
+    notes: Mapped[str | None] = mapped_column(Text, nullable=True)
+    recorded_at: Mapped[datetime] = mapped_column(When)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+
+
+class MissingEpisode(Model):  # type: ignore[valid-type, misc]
+    __tablename__ = "missing_episode"
+    # The database itself refuses a second open episode, whatever the application does.
+    __table_args__ = (
+        Index("uq_missing_episode_open", "case_id", unique=True, postgresql_where=text("ended_at IS NULL")),
+    )
+
+    id: Mapped[UUID] = mapped_column(Id, primary_key=True)
+    case_id: Mapped[UUID] = _case_fk()
+    started_at: Mapped[datetime] = mapped_column(When)
+    ended_at: Mapped[datetime | None] = mapped_column(When, nullable=True)
+    at_referral: Mapped[bool] = mapped_column(Boolean)
+    whereabouts_known: Mapped[bool] = mapped_column(Boolean)
+    reported_to_police: Mapped[bool] = mapped_column(Boolean)
+    missing_from_care_meeting: Mapped[bool] = mapped_column(Boolean)
+    professional_network_meeting: Mapped[bool] = mapped_column(Boolean)
+    return_interview_offered: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    recorded_at: Mapped[datetime] = mapped_column(When)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+
+
+class Assessment(Model):  # type: ignore[valid-type, misc]
+    __tablename__ = "assessment"
+
+    id: Mapped[UUID] = mapped_column(Id, primary_key=True)
+    case_id: Mapped[UUID] = _case_fk()
+    assessed_at: Mapped[datetime] = mapped_column(When)
+    living_situation: Mapped[str] = mapped_column(String(40))
+    trafficker_contact: Mapped[str] = mapped_column(String(20))
+    education: Mapped[str] = mapped_column(String(20))
+    cjs_involvement: Mapped[list[str]] = mapped_column(ARRAY(String(20)))
+    recorded_at: Mapped[datetime] = mapped_column(When)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+
+
+class NrmDecision(Model):  # type: ignore[valid-type, misc]
+    __tablename__ = "nrm_decision"
+
+    id: Mapped[UUID] = mapped_column(Id, primary_key=True)
+    case_id: Mapped[UUID] = _case_fk()
+    stage: Mapped[str] = mapped_column(String(30))
+    outcome: Mapped[str] = mapped_column(String(20))
+    decided_at: Mapped[datetime] = mapped_column(When)
+    recorded_at: Mapped[datetime] = mapped_column(When)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+
+
+class Advocacy(Model):  # type: ignore[valid-type, misc]
+    __tablename__ = "advocacy"
+
+    id: Mapped[UUID] = mapped_column(Id, primary_key=True)
+    case_id: Mapped[UUID] = _case_fk()
+    kind: Mapped[str] = mapped_column(String(30))
+    area: Mapped[str] = mapped_column(String(30))
+    occurred_at: Mapped[datetime] = mapped_column(When)
+    notes: Mapped[str | None] = mapped_column(Text, nullable=True)
+    recorded_at: Mapped[datetime] = mapped_column(When)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+
+
+class Move(Model):  # type: ignore[valid-type, misc]
+    __tablename__ = "move"
+
+    id: Mapped[UUID] = mapped_column(Id, primary_key=True)
+    case_id: Mapped[UUID] = _case_fk()
+    moved_at: Mapped[datetime] = mapped_column(When)
+    from_local_authority_code: Mapped[str] = mapped_column(String(9))
+    local_authority_code: Mapped[str] = mapped_column(String(9))
+    region: Mapped[str] = mapped_column(String(40))
+    recorded_at: Mapped[datetime] = mapped_column(When)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+
+
+class PathwayChange(Model):  # type: ignore[valid-type, misc]
+    __tablename__ = "pathway_change"
+
+    id: Mapped[UUID] = mapped_column(Id, primary_key=True)
+    case_id: Mapped[UUID] = _case_fk()
+    from_pathway: Mapped[str] = mapped_column(String(40))
+    pathway: Mapped[str] = mapped_column(String(40))
+    changed_at: Mapped[datetime] = mapped_column(When)
+    recorded_at: Mapped[datetime] = mapped_column(When)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+
+
+class Exit(Model):  # type: ignore[valid-type, misc]
+    __tablename__ = "exit"
+
+    id: Mapped[UUID] = mapped_column(Id, primary_key=True)
+    case_id: Mapped[UUID] = mapped_column(Id, ForeignKey("case.id"), unique=True)
+    exited_at: Mapped[datetime] = mapped_column(When)
+    reason: Mapped[str] = mapped_column(String(40))
+    destination: Mapped[str] = mapped_column(String(40))
+    recorded_at: Mapped[datetime] = mapped_column(When)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+
+
+class SlaBreach(Model):  # type: ignore[valid-type, misc]
+    """One row per (case, clock): the unique key makes `sla.breached` exactly once across replicas."""
+
+    __tablename__ = "sla_breach"
+    __table_args__ = (UniqueConstraint("case_id", "clock"),)
+
+    id: Mapped[UUID] = mapped_column(Id, primary_key=True)
+    case_id: Mapped[UUID] = mapped_column(Id, ForeignKey("case.id"))
+    clock: Mapped[str] = mapped_column(String(20))
+    due_by: Mapped[datetime] = mapped_column(When)
+    detected_at: Mapped[datetime] = mapped_column(When)
+
+
+class BreakGlass(Model):  # type: ignore[valid-type, misc]
+    """Time-limited access of one actor to one case outside their regions, with the reason given."""
+
+    __tablename__ = "break_glass"
+    __table_args__ = (Index("ix_break_glass_actor_case", "actor", "case_id", "expires_at"),)
+
+    id: Mapped[UUID] = mapped_column(Id, primary_key=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    case_id: Mapped[UUID] = mapped_column(Id, ForeignKey("case.id"))
+    reason: Mapped[str] = mapped_column(String(1000))
+    granted_at: Mapped[datetime] = mapped_column(When)
+    expires_at: Mapped[datetime] = mapped_column(When)

@@ -9,4 +9,11 @@ class CasesSettings(ServiceSettings):
     # Service token for the claim check; in development it is minted from ICTG_AUTH_SECRET.
     intake_token: str | None = None
     long_term_missing_days: int = 60
+    # The 18-month limit was removed in 2021: off (None) unless a commissioner sets it again.
     maximum_duration_months: int | None = None
+    # How often the SLA watcher looks for missed deadlines; 0 disables the background task.
+    sla_check_seconds: float = 30.0
+    # How long a break-glass access to a case outside the actor's regions lasts.
+    break_glass_minutes: int = 60
+    # Client clocks drift: a record time this far ahead of the server clock is still "now".
+    clock_skew_seconds: int = 300
