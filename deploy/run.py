@@ -17,11 +17,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ictg_common.auth import SCOPES, mint_token  # noqa: E402
-from ictg_common.devinfra import Infra, port_open  # noqa: E402
-from ictg_common.reference import REGION_SLUGS  # noqa: E402
-from ictg_common.settings import ServiceSettings  # noqa: E402
-from stack import ROOT, SERVICES, migrate_all  # noqa: E402
+from ictg_common.auth import SCOPES, mint_token
+from ictg_common.devinfra import Infra, port_open
+from ictg_common.reference import REGION_SLUGS
+from ictg_common.settings import ServiceSettings
+
+from stack import ROOT, SERVICES, migrate_all
 
 
 def main() -> int:
@@ -61,7 +62,7 @@ def main() -> int:
                     [sys.executable, "-m", "uvicorn", factory, "--factory", "--host", "127.0.0.1",
                      "--port", str(ports[name]), "--no-access-log"],
                     env=env,
-                )  # fmt: skip
+                )
             )
         deadline = time.monotonic() + 60
         while not all(port_open(p) for p in ports.values()):

@@ -18,8 +18,10 @@ import httpx
 import nats
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
+
 from ictg_common.auth import mint_token
-from ictg_common.db import plain_url
+from ictg_common.db import create_engine, plain_url
 from ictg_common.devinfra import Infra, ensure_database
 from ictg_common.reference import REGION_SLUGS
 
@@ -135,3 +137,40 @@ async def eventually(check: Any, *, timeout: float = 10.0, interval: float = 0.0
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {timeout}s (last: {result!r})")
         await asyncio.sleep(interval)
+
+
+# --- intake ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def intake(shared_settings: dict[str, Any]) -> AsyncIterator[httpx.AsyncClient]:
+    from ictg_intake.app import create_app
+    from ictg_intake.settings import IntakeSettings
+
+    async with serve(create_app(IntakeSettings(**shared_settings))) as client:
+        yield client
+
+
+class Stored:
+    """What intake holds: referrals, unpublished-or-published events, audit rows."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = create_engine(url, pool_size=1)
+
+    async def count(self, table: str) -> int:
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(text(f"SELECT count(*) FROM intake.{table}"))).scalar() or 0)
+
+    async def nothing(self) -> bool:
+        return await self.count("referral") == 0 and await self.count("outbox") == 0
+
+    async def audit(self) -> list[Any]:
+        async with self.engine.connect() as conn:
+            return list((await conn.execute(text("SELECT actor, action, resource, outcome FROM intake.audit ORDER BY id"))).all())
+
+
+@pytest.fixture
+async def stored(database_url: str) -> AsyncIterator[Stored]:
+    s = Stored(database_url)
+    yield s
+    await s.engine.dispose()

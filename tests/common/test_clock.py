@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -19,7 +19,7 @@ from ictg_common.clock import (
     timeliness,
 )
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def ldn(*args: int) -> datetime:

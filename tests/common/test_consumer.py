@@ -6,13 +6,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import nats
-from conftest import eventually
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from ictg_common.consumer import Consumer, ConsumerRunner
 from ictg_common.db import create_engine, create_sessionmaker
 from ictg_common.events import CloudEvent, make_event
 from ictg_common.natslink import NatsLink
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+
+from conftest import eventually
 
 
 async def _setup(s: dict[str, Any], handler: Any, *, max_deliver: int = 3) -> tuple[Any, Any, Any, Any]:

@@ -10,8 +10,7 @@ from typing import Any
 
 import nats
 import pytest
-from conftest import ROOT, auth, eventually, serve
-from factories import referral_body
+
 from ictg_common.db import create_engine, create_sessionmaker
 from ictg_common.devinfra import EmbeddedNats
 from ictg_common.events import make_event
@@ -19,6 +18,9 @@ from ictg_common.natslink import NatsLink
 from ictg_common.outbox import OutboxRelay, emit
 from ictg_intake.app import create_app
 from ictg_intake.settings import IntakeSettings
+
+from conftest import ROOT, auth, eventually, serve
+from factories import referral_body
 
 
 async def _subjects_and_ids(nats_url: str, stream: str, prefix: str, want: int) -> list[str]:

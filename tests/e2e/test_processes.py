@@ -10,9 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
+
+from ictg_common.devinfra import free_port, port_open
+
 from conftest import ROOT, auth, eventually
 from factories import referral_body
-from ictg_common.devinfra import free_port, port_open
 
 pytestmark = pytest.mark.e2e
 
@@ -35,7 +37,7 @@ def services(shared_settings: dict[str, Any]) -> Iterator[dict[str, str]]:
         subprocess.Popen(
             [sys.executable, "-m", "uvicorn", factory, "--factory", "--port", str(ports[name]), "--no-access-log"],
             env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        )
         for name, (factory, _, _) in SERVICES.items()
     ]
     try:

@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from conftest import auth, eventually, serve
-from factories import referral_body
+
 from ictg_cases.app import create_app as create_cases
 from ictg_cases.settings import CasesSettings
 from ictg_intake.app import create_app as create_intake
 from ictg_intake.settings import IntakeSettings
 from ictg_metrics.app import create_app as create_metrics
 from ictg_metrics.settings import MetricsSettings
+
+from conftest import auth, eventually, serve
+from factories import referral_body
 
 
 async def test_referral_becomes_case_and_is_counted(shared_settings: dict[str, Any]) -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import nats
-from conftest import auth, eventually, serve
-from factories import referral_body
+
 from ictg_intake.app import create_app
 from ictg_intake.settings import IntakeSettings
+
+from conftest import auth, eventually, serve
+from factories import referral_body
 
 
 async def test_referral_is_stored_answered_and_published(shared_settings: dict[str, Any]) -> None:

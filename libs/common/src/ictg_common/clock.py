@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import zoneinfo
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import holidays
 
@@ -40,7 +40,7 @@ _HOLIDAY_SUBDIV = "ENG"  # England and Wales bank holidays
 
 def utcnow() -> datetime:
     """Return the current instant as an aware UTC datetime."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _require_aware(instant: datetime, name: str = "instant") -> None:
@@ -48,7 +48,7 @@ def _require_aware(instant: datetime, name: str = "instant") -> None:
         raise ValueError(f"{name} must be a timezone-aware datetime, got naive {instant!r}")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _bank_holidays(year: int) -> frozenset[date]:
     """England-and-Wales bank holidays for one year (built lazily, cached)."""
     calendar = holidays.country_holidays(_HOLIDAY_COUNTRY, subdiv=_HOLIDAY_SUBDIV, years=year)
@@ -98,7 +98,7 @@ def end_of_working_day_after(instant: datetime, working_days: int = 1) -> dateti
     """
     deadline_day = add_working_days(london_date(instant), working_days)
     end_local = datetime.combine(deadline_day + timedelta(days=1), time(0), tzinfo=LONDON)
-    return end_local.astimezone(timezone.utc)
+    return end_local.astimezone(UTC)
 
 
 @dataclass(frozen=True)

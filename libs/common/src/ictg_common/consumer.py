@@ -8,21 +8,21 @@ message is parked in `dead_letter` (visible, replayable) and acked, so later eve
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-import uuid
 
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from sqlalchemy import Column, DateTime, Integer, MetaData, PrimaryKeyConstraint, String, Table, Text, func, text
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from .background import Loop
 from .events import CloudEvent
 from .natslink import NatsLink
 
@@ -79,16 +79,15 @@ class ConsumerRunner:
         self.c = consumer
         self.link = link
         self.sessionmaker = sessionmaker
-        self._task: asyncio.Task[None] | None = None
+        self._loop: Loop | None = None
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"consumer-{self.c.name}")
+        self._loop = Loop(f"consumer-{self.c.name}", self._consume)
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        if self._loop is not None:
+            await self._loop.stop()
 
     async def _subscribe(self):  # type: ignore[no-untyped-def]
         js = await self.link.jetstream()
@@ -105,25 +104,15 @@ class ConsumerRunner:
             self.c.filter_subjects[0], durable=self.c.name, stream=self.link.stream, config=config
         )
 
-    async def _run(self) -> None:
-        delay = 0.2
+    async def _consume(self) -> None:
+        sub = await self._subscribe()
         while True:
             try:
-                sub = await self._subscribe()
-                delay = 0.2
-                while True:
-                    try:
-                        msgs = await sub.fetch(self.c.batch, timeout=1.0)
-                    except NatsTimeout:
-                        continue
-                    for msg in msgs:
-                        await self.handle_message(msg)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - NATS or DB trouble: resubscribe after a pause
-                log.warning("consumer loop failed, retrying: %r", exc, extra={"consumer": self.c.name})
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                msgs = await sub.fetch(self.c.batch, timeout=1.0)
+            except NatsTimeout:
+                continue
+            for msg in msgs:
+                await self.handle_message(msg)
 
     async def handle_message(self, msg: Msg) -> None:
         deliveries = msg.metadata.num_delivered if msg.reply else 1

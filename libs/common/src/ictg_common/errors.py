@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -142,7 +143,25 @@ def install_error_handlers(app: FastAPI) -> None:
             instance=request.url.path,
         )
 
+    async def on_dependency_down(request: Request, exc: Exception) -> JSONResponse:
+        # The database went away mid-request: the client may retry; nothing was committed.
+        log.warning("dependency unavailable", extra={"path": request.url.path, "error": type(exc).__name__})
+        return problem_response(
+            status=503, title="Service unavailable", slug="unavailable",
+            detail="A dependency (database) is unavailable; retry shortly.", instance=request.url.path,
+            headers={"Retry-After": "5"},
+        )
+
+    async def on_db_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, sa_exc.DBAPIError)
+        if exc.connection_invalidated:
+            return await on_dependency_down(request, exc)
+        return await on_unexpected(request, exc)
+
     app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(sa_exc.DBAPIError, on_db_error)
+    for exc_type in (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, ConnectionError, OSError):
+        app.add_exception_handler(exc_type, on_dependency_down)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(Exception, on_unexpected)

@@ -22,6 +22,7 @@ from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, func, t
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from .background import Loop
 from .db import plain_url
 from .events import CloudEvent
 from .natslink import NatsLink
@@ -76,24 +77,23 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.retention = retention
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._loop: Loop | None = None
         self._listener: asyncpg.Connection | None = None
         self._last_prune = 0.0
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self.schema}")
+        self._loop = Loop(f"outbox-relay-{self.schema}", self._step)
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        if self._loop is not None:
+            await self._loop.stop()
         await self._close_listener()
 
     async def _close_listener(self) -> None:
         if self._listener is not None:
             with contextlib.suppress(Exception):
-                await self._listener.close()
+                await asyncio.wait_for(self._listener.close(), 2)
             self._listener = None
 
     async def _listen(self) -> None:
@@ -102,30 +102,24 @@ class OutboxRelay:
         self._listener = await asyncpg.connect(plain_url(self.database_url))
         await self._listener.add_listener(notify_channel(self.schema), lambda *_: self._wake.set())
 
-    async def _run(self) -> None:
-        delay = 0.2
-        while True:
-            try:
-                await self._listen()
-                published = await self.publish_pending()
-                delay = 0.2
-                if published >= self.batch_size:
-                    continue  # more may be waiting
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - DB or NATS down: back off and retry
-                log.warning("outbox relay failed, retrying", extra={"error": repr(exc), "retry_in": delay})
-                await self._close_listener()
-                if isinstance(exc, NoStreamResponseError):
-                    # Nothing stores our subjects (a new or wiped NATS server): create the stream again.
-                    with contextlib.suppress(Exception):
-                        await self.link.ensure_stream(await self.link.jetstream())
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
-            self._wake.clear()
+    async def _step(self) -> None:
+        """Publish what is pending, then sleep until NOTIFY (or the poll interval)."""
+        try:
+            await self._listen()
+            published = await self.publish_pending()
+        except NoStreamResponseError:
+            # Nothing stores our subjects (a new or wiped NATS server): create the stream again.
+            with contextlib.suppress(Exception):
+                await self.link.ensure_stream(await self.link.jetstream())
+            raise
+        except Exception:
+            await self._close_listener()
+            raise
+        if published >= self.batch_size:
+            return  # more may be waiting
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+        self._wake.clear()
 
     async def publish_pending(self) -> int:
         """Publish one batch of committed, unpublished events. Returns how many were published."""

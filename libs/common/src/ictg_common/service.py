@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .auth import TokenVerifier
 from .consumer import Consumer, ConsumerRunner
 from .db import create_engine, create_sessionmaker
-from .errors import ServiceUnavailable, install_error_handlers
+from .errors import install_error_handlers
 from .http import GuardMiddleware
 from .logs import configure_logging
 from .natslink import NatsLink
@@ -140,16 +140,9 @@ def health_router() -> APIRouter:
 
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's unit of work: commit on success, roll back on error."""
-    try:
-        session = request.app.state.sessionmaker()
-    except Exception as exc:  # pragma: no cover - misconfiguration
-        raise ServiceUnavailable("Database unavailable.", headers={"Retry-After": "5"}) from exc
-    async with session:
-        try:
-            async with session.begin():
-                yield session
-        except (OSError, ConnectionError) as exc:
-            raise ServiceUnavailable("Database unavailable.", headers={"Retry-After": "5"}) from exc
+    # Connection failures surface as OperationalError/OSError: the error handlers answer 503.
+    async with request.app.state.sessionmaker() as session, session.begin():
+        yield session
 
 
 # scope="function": commit before the response is sent, so a 201 means committed.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
+
 from ictg_common.service import create_service_app
 
 from .models import SCHEMA

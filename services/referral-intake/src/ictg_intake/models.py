@@ -6,13 +6,14 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from ictg_common.audit import audit_table
-from ictg_common.db import make_base
-from ictg_common.outbox import outbox_table
 from sqlalchemy import DateTime, Index, Integer, String, Text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.orm import Mapped, mapped_column
+
+from ictg_common.audit import audit_table
+from ictg_common.db import make_base
+from ictg_common.outbox import outbox_table
 
 SCHEMA = "intake"
 Model = make_base(SCHEMA)

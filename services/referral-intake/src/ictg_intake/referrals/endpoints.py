@@ -5,6 +5,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
+
 from ictg_common import audit
 from ictg_common.auth import Actor, require
 from ictg_common.service import SessionDep

@@ -6,39 +6,85 @@ from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)  # fmt: skip
+
 from ictg_common.codes import (
-    CjsInvolvement, Education, ExploitationType, Gender, LivingSituation, OrganisationType, TraffickerContact,
+    CjsInvolvement,
+    Education,
+    ExploitationType,
+    Gender,
+    LivingSituation,
+    OrganisationType,
+    TraffickerContact,
     is_nationality,
 )  # fmt: skip
 from ictg_common.reference import local_authority
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+def _storable(v: str) -> str:
+    """Postgres cannot store NUL, and a lone surrogate cannot be encoded: refuse both as input errors."""
+    if "\x00" in v:
+        raise ValueError("must not contain NUL characters")
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text") from None
+    return v
+
+
+def _iso_text(v: object) -> object:
+    """Dates and times come as ISO strings, never as numbers (which lax parsing would take as epochs)."""
+    if not isinstance(v, str):
+        raise ValueError("must be an ISO 8601 string")
+    return v
+
+
+def Text(max_length: int, *, min_length: int = 0, pattern: str | None = None) -> Any:
+    return Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length, pattern=pattern),
+        AfterValidator(_storable),
+    ]
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_text), Field(strict=False)]
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_text), Field(strict=False)]
+Name = Text(100, min_length=1)
+ShortText = Text(200, min_length=1)
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: no "true" for true, no "12" for 12 — a mistyped field is an error, not a guess.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class Referrer(Strict):
     organisation_type: OrganisationType
     organisation_name: ShortText
     contact_name: ShortText
-    contact_email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
-    contact_phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40, pattern=r"^[0-9+() \-]{6,40}$")] | None = None
+    contact_email: Text(254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")  # type: ignore[valid-type]
+    contact_phone: Text(40, pattern=r"^[0-9+() \-]{6,40}$") | None = None  # type: ignore[valid-type]
 
 
 class Child(Strict):
     given_name: Name
     family_name: Name | None = None
     other_names: list[Name] = Field(default_factory=list, max_length=20)
-    date_of_birth: date | None = None
+    date_of_birth: IsoDate | None = None
     estimated_age: int | None = Field(default=None, ge=0, le=25)
     age_disputed: bool = False
     gender: Gender
-    nationality: Annotated[str, Field(examples=["VN", "GB", "stateless", "unknown"])]
-    first_language: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
+    nationality: Annotated[str, Field(max_length=9, examples=["VN", "GB", "stateless", "unknown"])]
+    first_language: Text(40) | None = None  # type: ignore[valid-type]
     interpreter_required: bool = False
 
     @field_validator("nationality")
@@ -63,7 +109,7 @@ class Exploitation(Strict):
 
 class Nrm(Strict):
     referred: bool
-    reference: Annotated[str, StringConstraints(strip_whitespace=True, max_length=50)] | None = None
+    reference: Text(50) | None = None  # type: ignore[valid-type]
 
 
 class Circumstances(Strict):
@@ -77,22 +123,22 @@ class Circumstances(Strict):
 class ReferralCreate(Strict):
     """A referral as a first responder's system sends it."""
 
-    identified_on: date
+    identified_on: IsoDate
     referrer: Referrer
-    local_authority_code: Annotated[str, Field(examples=["E08000003"], max_length=9)]
+    local_authority_code: Annotated[str, Field(examples=["E08000003"], max_length=12)]
     child: Child
     parental_responsibility_in_uk: bool
     exploitation: Exploitation
     missing_at_referral: bool = False
     nrm: Nrm
     circumstances: Circumstances
-    notes: Annotated[str, StringConstraints(max_length=4000)] | None = None
-    received_at: datetime | None = Field(default=None, description="Historical import only (scope referrals:import).")
+    notes: Text(4000) | None = None  # type: ignore[valid-type]
+    received_at: IsoDateTime | None = Field(default=None, description="Historical import only (scope referrals:import).")
 
     @field_validator("local_authority_code")
     @classmethod
     def _la(cls, v: str) -> str:
-        if local_authority(v) is None:
+        if not v.isascii() or local_authority(v) is None:
             raise ValueError("not an upper-tier local authority code of England or Wales (ONS, e.g. E08000003)")
         return v.strip().upper()
 

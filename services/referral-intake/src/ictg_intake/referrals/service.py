@@ -11,6 +11,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from ictg_common import clock
 from ictg_common.auth import Actor
 from ictg_common.codes import age_band, age_on, nationality_group, pathway
@@ -18,7 +20,6 @@ from ictg_common.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ictg_common.events import make_event, new_id
 from ictg_common.outbox import emit
 from ictg_common.reference import local_authority, region_slug
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import SCHEMA, IdempotencyKey, Referral
 from ..settings import IntakeSettings
