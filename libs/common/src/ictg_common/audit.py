@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, DateTime, Index, MetaData, String, Table, func, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .auth import Actor
 from .logs import request_id
@@ -40,3 +40,12 @@ async def record(
         {"actor": actor.sub, "org": org, "action": action, "resource": resource, "outcome": outcome,
          "rid": request_id.get(), "reason": reason},
     )  # fmt: skip
+
+
+async def record_refusal(
+    sessionmaker: async_sessionmaker[AsyncSession], *, schema: str, actor: Actor, action: str, resource: str,
+    outcome: str = "denied", reason: str | None = None,
+) -> None:
+    """Audit a refused access in a transaction of its own (the request's own is rolled back)."""
+    async with sessionmaker() as session, session.begin():
+        await record(session, schema=schema, actor=actor, action=action, resource=resource, outcome=outcome, reason=reason)

@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,16 @@ def _validation_errors(exc: RequestValidationError) -> tuple[int, str, str, str,
     return 422, "Validation failed", "validation", f"{len(errors)} field(s) failed validation.", errors
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method any route offers at this path (Starlette's 405 names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        match, _ = route.matches({**request.scope, "method": "\x00"})
+        if match != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def on_problem(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, Problem)
@@ -130,9 +141,12 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         titles = {404: ("Not found", "not-found"), 405: ("Method not allowed", "method-not-allowed")}
         title, slug = titles.get(exc.status_code, ("Error", f"http-{exc.status_code}"))
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            headers = {"Allow": ", ".join(allowed_methods(request))}
         return problem_response(
             status=exc.status_code, title=title, slug=slug, detail=str(exc.detail),
-            instance=request.url.path, headers=getattr(exc, "headers", None),
+            instance=request.url.path, headers=headers,
         )
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 
 from ictg_common import audit
 from ictg_common.auth import Actor, require
+from ictg_common.errors import NotFound
 from ictg_common.service import SessionDep
 
 from ..models import SCHEMA
@@ -54,9 +55,16 @@ async def create_referral(
 
 
 @router.get("/{referral_id}", response_model=Referral, responses={404: {"description": "Not found (or not yours)"}})
-async def get_referral(referral_id: UUID, session: SessionDep, actor: Reader) -> Referral:
-    referral = await service.read(session, referral_id, actor=actor)
-    await audit.record(session, schema=SCHEMA, actor=actor, action="referral.read", resource=f"/v1/referrals/{referral_id}")
+async def get_referral(referral_id: UUID, request: Request, session: SessionDep, actor: Reader) -> Referral:
+    resource = f"/v1/referrals/{referral_id}"
+    try:
+        referral = await service.read(session, referral_id, actor=actor)
+    except NotFound:
+        await audit.record_refusal(
+            request.app.state.sessionmaker, schema=SCHEMA, actor=actor, action="referral.read", resource=resource
+        )
+        raise
+    await audit.record(session, schema=SCHEMA, actor=actor, action="referral.read", resource=resource)
     return service.to_out(referral)
 
 

@@ -44,7 +44,7 @@ async def page(session: AsyncSession, **kwargs: Any) -> list[Referral]:
 
 async def lock_key(session: AsyncSession, client: str, key: str) -> bool:
     """Try the transaction-scoped lock of one idempotency key; False if another request holds it."""
-    got = await session.execute(text("SELECT pg_try_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"{client}\x00{key}"})
+    got = await session.execute(text("SELECT pg_try_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"{client}\x1f{key}"})
     return bool(got.scalar())
 
 

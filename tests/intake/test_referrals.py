@@ -1,0 +1,157 @@
+"""Receiving and reading referrals: derivations, the clock, idempotency, duplicates, access, audit."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from ictg_common import clock
+
+from conftest import auth
+from factories import referral_body
+
+WRITE = auth("referrals:write")
+IMPORT = auth("referrals:import")
+
+
+def at(iso: str) -> dict[str, Any]:
+    """A historical referral received at `iso` (import scope sets the clock start)."""
+    return referral_body(received_at=iso, identified_on=iso[:10])
+
+
+@pytest.mark.parametrize(
+    ("received_at", "due"),
+    [
+        ("2026-11-18T10:00:00+00:00", "2026-11-20T00:00:00+00:00"),  # Wednesday → end of Thursday
+        ("2026-11-20T15:00:00+00:00", "2026-11-24T00:00:00+00:00"),  # Friday → end of Monday
+        ("2026-11-21T09:00:00+00:00", "2026-11-24T00:00:00+00:00"),  # Saturday → end of Monday
+        ("2025-12-24T10:00:00+00:00", "2025-12-30T00:00:00+00:00"),  # Christmas Thursday, Boxing Day Friday
+        ("2026-04-02T10:00:00+01:00", "2026-04-08T00:00:00+01:00"),  # Good Friday and Easter Monday
+        ("2026-07-03T22:30:00+00:00", "2026-07-07T00:00:00+01:00"),  # 23:30 BST Friday: a London Friday
+    ],
+)
+async def test_deadlines_count_working_days_in_england_and_wales(intake: httpx.AsyncClient, received_at: str, due: str) -> None:
+    r = await intake.post("/v1/referrals", json=at(received_at), headers=IMPORT)
+    assert r.status_code == 201, r.text
+    t = r.json()["timeliness"]
+    assert datetime.fromisoformat(t["allocation_due_by"]) == datetime.fromisoformat(due)
+    assert datetime.fromisoformat(t["first_contact_due_by"]) == datetime.fromisoformat(due)
+
+
+@pytest.mark.parametrize(("identified_on", "delay", "late"), [("2026-11-20", 0, False), ("2026-11-19", 1, False), ("2026-11-18", 2, True)])
+async def test_referral_delay_and_late_flag(intake: httpx.AsyncClient, identified_on: str, delay: int, late: bool) -> None:
+    body = referral_body(received_at="2026-11-20T09:00:00+00:00", identified_on=identified_on)
+    t = (await intake.post("/v1/referrals", json=body, headers=IMPORT)).json()["timeliness"]
+    assert (t["referral_delay_days"], t["late_referral"]) == (delay, late)
+
+
+async def test_received_at_is_the_server_clock(intake: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(clock, "utcnow", lambda: datetime(2026, 11, 20, 16, 0, tzinfo=UTC))
+    r = await intake.post("/v1/referrals", json=referral_body(identified_on="2026-11-20"), headers=WRITE)
+    assert r.json()["received_at"] == "2026-11-20T16:00:00Z"
+    assert r.json()["timeliness"]["allocation_due_by"] == "2026-11-24T00:00:00Z"
+
+
+async def test_derived_attributes(intake: httpx.AsyncClient) -> None:
+    body = referral_body(
+        local_authority_code="W06000015", parental_responsibility_in_uk=True, child__nationality="PL",
+        received_at="2026-03-03T10:00:00+00:00", identified_on="2026-03-03", child__date_of_birth="2010-03-04",
+    )  # fmt: skip
+    r = (await intake.post("/v1/referrals", json=body, headers=IMPORT)).json()
+    assert (r["region"], r["local_authority_name"], r["pathway"]) == ("wales", "Cardiff", "regional_practice_coordinator")
+    assert (r["age_at_referral"], r["age_band"], r["nationality_group"]) == (15, "14-15", "eea")  # birthday tomorrow
+
+
+async def test_same_key_same_body_replays_the_first_answer(intake: httpx.AsyncClient, stored: Any) -> None:
+    headers = {**WRITE, "Idempotency-Key": "gmp-2026-000123"}
+    first = await intake.post("/v1/referrals", json=referral_body(), headers=headers)
+    again = await intake.post("/v1/referrals", json=referral_body(), headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json() and again.headers["location"] == first.headers["location"]
+    assert await stored.count("referral") == 1 and await stored.count("outbox") == 1
+
+
+async def test_same_key_different_body_is_422_and_stores_nothing_more(intake: httpx.AsyncClient, stored: Any) -> None:
+    headers = {**WRITE, "Idempotency-Key": "k-1"}
+    assert (await intake.post("/v1/referrals", json=referral_body(), headers=headers)).status_code == 201
+    r = await intake.post("/v1/referrals", json=referral_body(notes="changed"), headers=headers)
+    assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == "#header/Idempotency-Key"
+    assert await stored.count("referral") == 1
+
+
+async def test_keys_are_per_client(intake: httpx.AsyncClient, stored: Any) -> None:
+    for sub in ("police-a", "police-b"):
+        r = await intake.post("/v1/referrals", json=referral_body(), headers={**auth("referrals:write", sub=sub), "Idempotency-Key": "1"})
+        assert r.status_code == 201
+    assert await stored.count("referral") == 2
+
+
+async def test_concurrent_retries_of_one_key_make_one_referral_and_one_event(intake: httpx.AsyncClient, stored: Any) -> None:
+    headers = {**WRITE, "Idempotency-Key": "burst"}
+    answers = await asyncio.gather(*(intake.post("/v1/referrals", json=referral_body(), headers=headers) for _ in range(8)))
+    codes = sorted(a.status_code for a in answers)
+    assert set(codes) <= {201, 409} and 201 in codes
+    assert len({a.json()["id"] for a in answers if a.status_code == 201}) == 1
+    assert all(a.json()["title"] == "Conflict" for a in answers if a.status_code == 409)
+    assert await stored.count("referral") == 1 and await stored.count("outbox") == 1
+
+
+async def test_second_referral_of_the_same_child_is_linked_not_merged(intake: httpx.AsyncClient, stored: Any) -> None:
+    first = (await intake.post("/v1/referrals", json=referral_body(), headers=WRITE)).json()
+    # Same DOB and nationality, name written the other way round and with a typo.
+    second = (await intake.post("/v1/referrals", json=referral_body(child__given_name="Nguyen", child__family_name="Ann"), headers=WRITE)).json()
+    other = (await intake.post("/v1/referrals", json=referral_body(child__nationality="AL"), headers=WRITE)).json()
+    assert second["possible_duplicate_of"] == [first["id"]] and second["id"] != first["id"]
+    assert other["possible_duplicate_of"] == [] and first["possible_duplicate_of"] == []
+    assert await stored.count("referral") == 3
+
+
+async def test_who_may_read_a_referral(intake: httpx.AsyncClient) -> None:
+    created = await intake.post("/v1/referrals", json=referral_body(), headers=WRITE)
+    url = created.headers["location"]
+    own = await intake.get(url, headers=auth("referrals:write"))
+    service = await intake.get(url, headers=auth("referrals:read", org_type="other", org_name="ICTG"))
+    stranger = await intake.get(url, headers=auth("referrals:write", org_name="Kent Police"))
+    assert own.status_code == service.status_code == 200 and own.json() == created.json()
+    assert stranger.status_code == 404 and stranger.headers["content-type"].startswith("application/problem+json")
+    assert (await intake.get("/v1/referrals/01a20806-0000-7000-8000-000000000000", headers=auth("referrals:read"))).status_code == 404
+    assert (await intake.get("/v1/referrals/not-a-uuid", headers=auth("referrals:read"))).status_code == 422
+
+
+async def test_list_pages_with_a_cursor_and_scopes_to_the_organisation(intake: httpx.AsyncClient) -> None:
+    ids = []
+    for n in range(5):
+        body = referral_body(child__given_name=f"Child{n}", received_at=f"2026-01-0{n + 5}T10:00:00+00:00", identified_on="2026-01-05")
+        ids.append((await intake.post("/v1/referrals", json=body, headers=IMPORT)).json()["id"])
+    kent = referral_body(referrer__organisation_name="Kent Police")
+    kent_id = (await intake.post("/v1/referrals", json=kent, headers=auth("referrals:write", org_name="Kent Police"))).json()["id"]
+
+    seen, cursor = [], None
+    while True:
+        page = (await intake.get("/v1/referrals", params={"limit": 2, **({"cursor": cursor} if cursor else {})}, headers=auth("referrals:read"))).json()
+        seen += [item["id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [*ids, kent_id]
+    own = (await intake.get("/v1/referrals", headers=auth("referrals:write", org_name="Kent Police"))).json()
+    assert [item["id"] for item in own["items"]] == [kent_id]
+    bad = await intake.get("/v1/referrals", params={"cursor": "!!!"}, headers=auth("referrals:read"))
+    assert bad.status_code == 422
+
+
+async def test_every_read_and_write_is_audited(intake: httpx.AsyncClient, stored: Any) -> None:
+    created = await intake.post("/v1/referrals", json=referral_body(), headers=auth("referrals:write", sub="dc-smith"))
+    url = created.headers["location"]
+    await intake.get(url, headers=auth("referrals:read", sub="ictg-rpc", org_type="other", org_name="ICTG"))
+    await intake.get(url, headers=auth("referrals:write", sub="nosy", org_name="Kent Police"))
+    rows = [(r.actor, r.action, r.resource, r.outcome) for r in await stored.audit()]
+    assert rows == [
+        ("dc-smith", "referral.create", url, "ok"),
+        ("ictg-rpc", "referral.read", url, "ok"),
+        ("nosy", "referral.read", url, "denied"),
+    ]
