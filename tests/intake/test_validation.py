@@ -152,3 +152,17 @@ async def test_import_received_at_must_not_be_in_the_future(intake: httpx.AsyncC
     r = await intake.post("/v1/referrals", json=body, headers=auth("referrals:import"))
     assert "/received_at" in pointers(problem(r, 422))
     assert await stored.nothing()
+
+
+async def test_a_runaway_client_is_slowed_with_429(shared_settings: dict[str, Any]) -> None:
+    from ictg_intake.app import create_app
+    from ictg_intake.settings import IntakeSettings
+
+    from conftest import serve
+
+    async with serve(create_app(IntakeSettings(**shared_settings, rate_limit_per_minute=3))) as client:
+        answers = [await client.get("/v1/referrals", headers=auth("referrals:read", sub="script")) for _ in range(4)]
+        other = await client.get("/v1/referrals", headers=auth("referrals:read", sub="someone-else"))
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert int(answers[-1].headers["retry-after"]) >= 1 and answers[-1].json()["status"] == 429
+    assert other.status_code == 200

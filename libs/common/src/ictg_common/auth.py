@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import jwt
 from fastapi import Depends, Request
 
-from .errors import Forbidden, Unauthorized
+from .errors import Forbidden, TooManyRequests, Unauthorized
 
 SCOPES = (
     "referrals:write", "referrals:read", "referrals:import",
@@ -99,6 +99,34 @@ def mint_token(
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
+class RateLimiter:
+    """Token bucket per caller (`sub`), per process: `per_minute` sustained, bursts up to the same.
+
+    Each replica limits on its own, so a deployment of N replicas admits up to N times the rate;
+    it protects a service from one runaway client, not a precise quota.
+    """
+
+    def __init__(self, per_minute: int) -> None:
+        self.capacity = float(per_minute)
+        self.rate = per_minute / 60.0
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def take(self, key: str, now: float | None = None) -> float:
+        """0 if allowed, else the seconds to wait."""
+        if self.capacity <= 0:
+            return 0.0
+        now = time.monotonic() if now is None else now
+        tokens, last = self._buckets.get(key, (self.capacity, now))
+        tokens = min(self.capacity, tokens + (now - last) * self.rate)
+        if tokens < 1:
+            self._buckets[key] = (tokens, now)
+            return (1 - tokens) / self.rate
+        self._buckets[key] = (tokens - 1, now)
+        if len(self._buckets) > 100_000:  # forget idle callers rather than grow without bound
+            self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < 120}
+        return 0.0
+
+
 def current_actor(request: Request) -> Actor:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -106,6 +134,10 @@ def current_actor(request: Request) -> Actor:
         raise Unauthorized("A bearer token is required.", headers={"WWW-Authenticate": "Bearer"})
     verifier: TokenVerifier = request.app.state.verifier
     actor = verifier.verify(token.strip())
+    limiter: RateLimiter | None = getattr(request.app.state, "limiter", None)
+    # Platform services (claim check, reconciliation) are not throttled: they follow the event rate.
+    if limiter is not None and not actor.sub.startswith("service:") and (wait := limiter.take(actor.sub)):
+        raise TooManyRequests("Too many requests from this client; slow down.", headers={"Retry-After": str(int(wait) + 1)})
     request.state.actor = actor
     return actor
 

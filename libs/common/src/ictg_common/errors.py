@@ -72,6 +72,10 @@ class ValidationFailed(Problem):
     status, title, slug = 422, "Validation failed", "validation"
 
 
+class TooManyRequests(Problem):
+    status, title, slug = 429, "Too many requests", "rate-limited"
+
+
 class ServiceUnavailable(Problem):
     status, title, slug = 503, "Service unavailable", "unavailable"
 

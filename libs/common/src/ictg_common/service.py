@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .auth import TokenVerifier
+from .auth import RateLimiter, TokenVerifier
 from .consumer import Consumer, ConsumerRunner
 from .db import create_engine, create_sessionmaker
 from .errors import install_error_handlers
@@ -28,7 +28,8 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"description": desc, "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
     for status, desc in {
         400: "Malformed request", 401: "Missing or invalid token", 403: "Missing scope",
-        413: "Body over 64 KiB", 415: "Body not JSON", 422: "Validation failed", 503: "A dependency is down",
+        413: "Body over 64 KiB", 415: "Body not JSON", 422: "Validation failed", 429: "Rate limit exceeded",
+        503: "A dependency is down",
     }.items()
 }
 
@@ -60,6 +61,7 @@ def create_service_app(
         app.state.verifier = TokenVerifier(
             secret=settings.auth_secret, audience=settings.auth_audience, jwks_url=settings.auth_jwks_url
         )
+        app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
         app.state.relay = None
         if publishes:
             app.state.relay = OutboxRelay(

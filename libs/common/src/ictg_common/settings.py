@@ -34,6 +34,8 @@ class ServiceSettings(BaseSettings):
     auth_jwks_url: str | None = _shared("auth_jwks_url", None)  # type: ignore[assignment]
     auth_audience: str = _shared("auth_audience", "ictg")  # type: ignore[assignment]
     log_level: str = _shared("log_level", "INFO")  # type: ignore[assignment]
+    # Requests per minute per caller and process (0: no limit).
+    rate_limit_per_minute: int = _shared("rate_limit_per_minute", 1200)  # type: ignore[assignment]
     max_deliver: int = _shared("max_deliver", 5)  # type: ignore[assignment]
     # How long the relay sleeps without a NOTIFY before looking at the outbox anyway.
     relay_poll_seconds: float = _shared("relay_poll_seconds", 1.0)  # type: ignore[assignment]
