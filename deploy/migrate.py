@@ -1,0 +1,15 @@
+"""Migrate the three schemas (a Kubernetes Job / compose one-shot runs this before the services)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from stack import migrate_all  # noqa: E402
+
+if __name__ == "__main__":
+    migrate_all(os.environ["ICTG_DATABASE_URL"])
+    print("migrated")
