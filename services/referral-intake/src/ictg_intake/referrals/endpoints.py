@@ -47,7 +47,7 @@ async def create_referral(
     if idempotency_key is not None:
         await service.remember(
             session, client=actor.sub, key=idempotency_key, body=raw, status=201,
-            response=out.model_dump(mode="json"), location=location,
+            response=out.model_dump(mode="json"), location=location, settings=settings,
         )  # fmt: skip
     await audit.record(session, schema=SCHEMA, actor=actor, action="referral.create", resource=location)
     response.headers["Location"] = location

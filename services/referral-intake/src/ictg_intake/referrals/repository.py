@@ -56,9 +56,17 @@ async def find_key(session: AsyncSession, client: str, key: str, *, since: datet
     return found
 
 
-async def save_key(session: AsyncSession, row: IdempotencyKey) -> None:
+async def save_key(session: AsyncSession, row: IdempotencyKey, *, expired_before: datetime) -> None:
     session.add(row)
     await session.flush()
+    # Amortised clean-up: each new key removes up to 100 expired ones.
+    await session.execute(
+        text(
+            "DELETE FROM intake.idempotency_key WHERE ctid IN (SELECT ctid FROM intake.idempotency_key "
+            "WHERE created_at < :cutoff LIMIT 100)"
+        ),
+        {"cutoff": expired_before},
+    )
 
 
 async def count(session: AsyncSession) -> int:

@@ -219,11 +219,16 @@ async def idempotent_replay(
     return found
 
 
-async def remember(session: AsyncSession, *, client: str, key: str, body: dict[str, Any], status: int, response: dict[str, Any], location: str) -> None:
+async def remember(
+    session: AsyncSession, *, client: str, key: str, body: dict[str, Any], status: int, response: dict[str, Any],
+    location: str, settings: IntakeSettings,
+) -> None:
+    now = clock.utcnow()
     await repository.save_key(
         session,
         IdempotencyKey(client=client, key=key, request_hash=body_hash(body), status_code=status, response=response,
-                       location=location, created_at=clock.utcnow()),
+                       location=location, created_at=now),
+        expired_before=now - timedelta(hours=settings.idempotency_hours),
     )  # fmt: skip
 
 
