@@ -1,4 +1,4 @@
-from ictg_common.migrate import run_env
 from ictg_cases.models import SCHEMA, Model
+from ictg_common.migrate import run_env
 
 run_env(Model.metadata, SCHEMA)

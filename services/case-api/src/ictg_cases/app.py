@@ -6,21 +6,37 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from ictg_common.consumer import Consumer
 from ictg_common.events import CloudEvent
 from ictg_common.service import create_service_app
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from .allocations.endpoints import router as allocations_router
+from .audit.endpoints import router as audit_router
 from .cases import service as cases
 from .cases.claimcheck import IntakeClient
 from .cases.endpoints import router as cases_router
+from .contacts.endpoints import router as contacts_router
+from .exits.endpoints import router as exits_router
+from .missing.endpoints import router as missing_router
 from .models import SCHEMA
+from .records.endpoints import router as records_router
 from .settings import CasesSettings
+from .sla.watcher import SlaWatcher
+from .workers.endpoints import router as workers_router
+
+ROUTERS = [
+    cases_router, workers_router, allocations_router, contacts_router, missing_router, records_router, exits_router,
+    audit_router,
+]  # fmt: skip
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
-def create_app(settings: CasesSettings | None = None, *, intake_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+def create_app(
+    settings: CasesSettings | None = None, *, intake_transport: httpx.AsyncBaseTransport | None = None
+) -> FastAPI:
     """`intake_transport` lets in-process tests route the claim check to an intake app."""
     settings = settings or CasesSettings()
     intake = IntakeClient(settings, transport=intake_transport)
@@ -28,7 +44,12 @@ def create_app(settings: CasesSettings | None = None, *, intake_transport: httpx
     async def on_referral(session: AsyncSession, event: CloudEvent) -> None:
         await cases.open_case(session, event, intake=intake, settings=settings)
 
-    async def close_intake(_app: FastAPI) -> None:
+    async def start_watcher(app: FastAPI) -> None:
+        app.state.sla_watcher = SlaWatcher(app.state.sessionmaker, settings)
+        app.state.sla_watcher.start()
+
+    async def stop(app: FastAPI) -> None:
+        await app.state.sla_watcher.stop()
         await intake.aclose()
 
     return create_service_app(
@@ -36,7 +57,7 @@ def create_app(settings: CasesSettings | None = None, *, intake_transport: httpx
         title="ICTG case API",
         settings=settings,
         schema=SCHEMA,
-        routers=[cases_router],
+        routers=ROUTERS,
         consumers=[
             Consumer(
                 name="cases-referrals",
@@ -46,5 +67,6 @@ def create_app(settings: CasesSettings | None = None, *, intake_transport: httpx
                 max_deliver=settings.max_deliver,
             )
         ],
-        on_shutdown=[close_intake],
+        on_startup=[start_watcher],
+        on_shutdown=[stop],
     )

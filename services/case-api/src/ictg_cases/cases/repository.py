@@ -1,14 +1,18 @@
-"""All SQL of cases."""
+"""All SQL of cases (and the shared reads of a case's records)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any, TypeVar
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..models import Case
+from ..models import BreakGlass, Case
+
+T = TypeVar("T")
 
 
 async def insert_if_new(session: AsyncSession, case: Case) -> bool:
@@ -24,17 +28,85 @@ async def get(session: AsyncSession, case_id: UUID) -> Case | None:
     return await session.get(Case, case_id)
 
 
+async def get_for_update(session: AsyncSession, case_id: UUID) -> Case | None:
+    q = select(Case).where(Case.id == case_id).with_for_update().execution_options(populate_existing=True)
+    return (await session.scalars(q)).first()
+
+
 async def listing(
-    session: AsyncSession, *, referral_id: UUID | None, status: str | None, regions: tuple[str, ...] | None,
-    after: UUID | None, limit: int,
+    session: AsyncSession,
+    *,
+    referral_id: UUID | None,
+    statuses: list[str],
+    regions: list[str],
+    worker_id: UUID | None,
+    overdue_at: datetime | None,
+    after: UUID | None,
+    limit: int,
 ) -> list[Case]:
-    q = select(Case).order_by(Case.id).limit(limit)
+    q = select(Case).order_by(Case.id).limit(limit).where(Case.region.in_(regions))
     if referral_id is not None:
         q = q.where(Case.referral_id == referral_id)
-    if status is not None:
-        q = q.where(Case.status == status)
-    if regions is not None:
-        q = q.where(Case.region.in_(regions))
+    if statuses:
+        q = q.where(Case.status.in_(statuses))
+    if worker_id is not None:
+        q = q.where(Case.worker_id == worker_id)
+    if overdue_at is not None:
+        q = q.where(
+            Case.status != "exited",
+            or_(
+                and_(Case.first_allocated_at.is_(None), Case.allocation_due_by <= overdue_at),
+                and_(Case.first_contact_at.is_(None), Case.first_contact_due_by <= overdue_at),
+            ),
+        )
     if after is not None:
         q = q.where(Case.id > after)
     return list((await session.scalars(q)).all())
+
+
+async def add(session: AsyncSession, row: Any) -> None:
+    session.add(row)
+    await session.flush()
+
+
+async def records(session: AsyncSession, model: type[T], case_id: UUID, *, order: Any) -> list[T]:
+    q = select(model).where(model.case_id == case_id).order_by(order, model.id)  # type: ignore[attr-defined]
+    return list((await session.scalars(q)).all())
+
+
+async def record(
+    session: AsyncSession, model: type[T], case_id: UUID, record_id: UUID, *, lock: bool = False
+) -> T | None:
+    q = select(model).where(model.id == record_id, model.case_id == case_id)  # type: ignore[attr-defined]
+    if lock:
+        q = q.with_for_update()
+    return (await session.scalars(q)).first()
+
+
+async def add_break_glass(session: AsyncSession, grant: BreakGlass) -> None:
+    await add(session, grant)
+
+
+async def active_break_glass(session: AsyncSession, *, actor: str, case_id: UUID, now: datetime) -> BreakGlass | None:
+    q = (
+        select(BreakGlass)
+        .where(BreakGlass.actor == actor, BreakGlass.case_id == case_id, BreakGlass.expires_at > now)
+        .order_by(BreakGlass.expires_at.desc())
+        .limit(1)
+    )
+    return (await session.scalars(q)).first()
+
+
+async def caseloads(session: AsyncSession, worker_ids: list[UUID]) -> dict[UUID, int]:
+    """Open cases currently allocated to each worker."""
+    q = (
+        select(Case.worker_id, func.count())
+        .where(Case.worker_id.in_(worker_ids), Case.status == "allocated")
+        .group_by(Case.worker_id)
+    )
+    return {wid: n for wid, n in (await session.execute(q)).all()}
+
+
+async def one_for_case(session: AsyncSession, model: type[T], case_id: UUID) -> T | None:
+    q = select(model).where(model.case_id == case_id).limit(1)  # type: ignore[attr-defined]
+    return (await session.scalars(q)).first()

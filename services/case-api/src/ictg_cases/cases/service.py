@@ -1,36 +1,48 @@
-"""Opening a case for every referral, and reading cases."""
+"""Opening a case for every referral, and what a case shows."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from uuid import UUID
 
-from ictg_common import clock
-from ictg_common.auth import Actor
-from ictg_common.errors import NotFound
-from ictg_common.events import CloudEvent, make_event, new_id
-from ictg_common.outbox import emit
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..models import SCHEMA, Case
+from ictg_common import clock
+from ictg_common.events import CloudEvent, make_event, new_id
+from ictg_common.outbox import emit
+from ictg_common.reference import local_authority
+
+from .. import rules
+from ..models import SCHEMA, Case, MissingEpisode
 from ..settings import CasesSettings
 from . import repository
 from .claimcheck import IntakeClient
+from .events import iso, publish
+from .schemas import Case as CaseOut
 
 PERSONAL = ("child", "referrer", "notes")
 
 
-async def open_case(session: AsyncSession, event: CloudEvent, *, intake: IntakeClient, settings: CasesSettings) -> Case | None:
+def _date_of_birth(referral: dict[str, object]) -> date | None:
+    child = referral.get("child")
+    raw = child.get("date_of_birth") if isinstance(child, dict) else None
+    return date.fromisoformat(raw) if isinstance(raw, str) else None
+
+
+async def open_case(
+    session: AsyncSession, event: CloudEvent, *, intake: IntakeClient, settings: CasesSettings
+) -> Case | None:
     """Handle `referral.received`: one case per referral, whatever the redeliveries."""
     data = event.data
     referral_id = UUID(data["referral_id"])
     referral = await intake.referral(referral_id)
     timeliness = data["timeliness"]
+    received_at = datetime.fromisoformat(data["received_at"])
     case = Case(
         id=new_id(),
         referral_id=referral_id,
         status="awaiting_allocation",
-        received_at=datetime.fromisoformat(data["received_at"]),
+        received_at=received_at,
         opened_at=clock.utcnow(),
         region=data["region"],
         pathway=data["pathway"],
@@ -40,6 +52,8 @@ async def open_case(session: AsyncSession, event: CloudEvent, *, intake: IntakeC
         attributes=data,
         personal={k: referral.get(k) for k in PERSONAL},
         version=1,
+        turns_18_on=rules.turns_18_on(_date_of_birth(referral)),
+        missing_since=received_at if data.get("missing_at_referral") else None,
     )
     if not await repository.insert_if_new(session, case):
         return None
@@ -53,15 +67,56 @@ async def open_case(session: AsyncSession, event: CloudEvent, *, intake: IntakeC
         schema=SCHEMA,
         subject_prefix=settings.subject_prefix,
     )  # fmt: skip
+    if data.get("missing_at_referral"):
+        await _missing_at_referral(session, case, settings=settings)
     return case
 
 
-def visible(actor: Actor, case: Case) -> bool:
-    return case.region in actor.regions
+async def _missing_at_referral(session: AsyncSession, case: Case, *, settings: CasesSettings) -> None:
+    episode = MissingEpisode(
+        id=new_id(), case_id=case.id, started_at=case.received_at, ended_at=None, at_referral=True,
+        whereabouts_known=False, reported_to_police=False, missing_from_care_meeting=False,
+        professional_network_meeting=False, recorded_at=clock.utcnow(), recorded_by="referral",
+    )  # fmt: skip
+    await repository.add(session, episode)
+    await publish(
+        session, case, name="missing.started", time=episode.started_at, settings=settings,
+        data={"episode_id": str(episode.id), "started_at": iso(episode.started_at), "at_referral": True,
+              "whereabouts_known": False, "reported_to_police": False, "missing_from_care_meeting": False,
+              "professional_network_meeting": False},
+    )  # fmt: skip
 
 
-async def read(session: AsyncSession, case_id: UUID, *, actor: Actor) -> Case:
-    case = await repository.get(session, case_id)
-    if case is None or not visible(actor, case):
-        raise NotFound("No such case.")
-    return case
+def to_out(case: Case, *, settings: CasesSettings, now: datetime) -> CaseOut:
+    la = local_authority(case.local_authority_code)
+    overdue = []
+    if case.status != "exited":
+        if rules.deadline_unmet(case.allocation_due_by, case.first_allocated_at, now=now):
+            overdue.append("allocation")
+        if rules.deadline_unmet(case.first_contact_due_by, case.first_contact_at, now=now):
+            overdue.append("first_contact")
+    return CaseOut.model_validate(
+        {
+            **{c.key: getattr(case, c.key) for c in Case.__table__.columns},
+            "local_authority_name": la.name if la else None,
+            "maximum_duration_on": rules.maximum_duration_on(case.received_at, settings.maximum_duration_months),
+            "missing": case.missing_since is not None,
+            "long_term_missing": rules.long_term_missing(
+                case.missing_since, now=now, days=settings.long_term_missing_days
+            ),
+            "overdue": overdue,
+        }
+    )
+
+
+def time_errors(
+    case: Case, value: datetime, *, pointer: str, now: datetime, settings: CasesSettings
+) -> list[dict[str, str]]:
+    """The record-time rule applied to this case (not in the future, not before the referral)."""
+    return rules.record_time_errors(
+        value,
+        pointer=pointer,
+        received_at=case.received_at,
+        now=now,
+        skew=timedelta(seconds=settings.clock_skew_seconds),
+    )

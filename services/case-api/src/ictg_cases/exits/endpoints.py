@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter, Response
+
+from ictg_common.errors import NotFound
+from ictg_common.service import SessionDep
+
+from ..cases.access import (
+    CASE_RESPONSES,
+    WRITE_RESPONSES,
+    ReadCtx,
+    WriteCtx,
+    finish_read,
+    finish_write,
+    open_for_read,
+    open_for_write,
+)
+from ..cases.repository import one_for_case
+from ..models import Exit as ExitRow
+from . import service
+from .schemas import Exit, ExitCreate
+
+router = APIRouter(tags=["exits"])
+
+
+@router.post("/v1/cases/{case_id}/exit", status_code=201, response_model=Exit, responses=WRITE_RESPONSES)
+async def exit_case(case_id: UUID, body: ExitCreate, session: SessionDep, ctx: WriteCtx, response: Response) -> Exit:
+    """The child leaves the service (reason and destination required); the case then takes no records."""
+    case, access = await open_for_write(session, ctx, case_id, action="exit.create")
+    row = await service.exit_case(session, case, body, actor=ctx.actor, settings=ctx.settings)
+    location = f"/v1/cases/{case_id}/exit"
+    await finish_write(session, ctx, case, access, response, action="exit.create", location=location)
+    return Exit.model_validate(row, from_attributes=True)
+
+
+@router.get("/v1/cases/{case_id}/exit", response_model=Exit, responses=CASE_RESPONSES)
+async def get_exit(case_id: UUID, session: SessionDep, ctx: ReadCtx) -> Exit:
+    _case, access = await open_for_read(session, ctx, case_id, action="exit.read")
+    row = await one_for_case(session, ExitRow, case_id)
+    if row is None:
+        raise NotFound("The child has not left the service.")
+    await finish_read(session, ctx, access, action="exit.read", resource=f"/v1/cases/{case_id}/exit")
+    return Exit.model_validate(row, from_attributes=True)

@@ -1,0 +1,75 @@
+"""Missing episodes: one open at a time, never overlapping, a return never before the start."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ictg_common import clock
+from ictg_common.auth import Actor
+from ictg_common.errors import NotFound
+from ictg_common.events import new_id
+
+from .. import rules
+from ..cases import repository as cases_repo
+from ..cases.events import iso, publish
+from ..cases.service import time_errors
+from ..errors import EpisodeConflict, RecordInvalid
+from ..models import Case, MissingEpisode
+from ..settings import CasesSettings
+from .schemas import EpisodeCreate, EpisodeReturn
+
+
+async def start(
+    session: AsyncSession, case: Case, body: EpisodeCreate, *, actor: Actor, settings: CasesSettings
+) -> MissingEpisode:
+    now = clock.utcnow()
+    errors = time_errors(case, body.started_at, pointer="/started_at", now=now, settings=settings)
+    if errors:
+        raise RecordInvalid(errors)
+    episodes = await cases_repo.records(session, MissingEpisode, case.id, order=MissingEpisode.started_at)
+    conflict = rules.episode_conflict((rules.Episode(e.started_at, e.ended_at) for e in episodes), body.started_at)
+    if conflict is not None:
+        raise EpisodeConflict(f"The child cannot go missing at {body.started_at.isoformat()}: {conflict}.")
+    row = MissingEpisode(
+        id=new_id(), case_id=case.id, at_referral=False, recorded_at=now, recorded_by=actor.sub, **body.model_dump()
+    )
+    await cases_repo.add(session, row)
+    case.missing_since = row.started_at
+    await publish(
+        session, case, name="missing.started", time=row.started_at, settings=settings,
+        data={"episode_id": str(row.id), "started_at": iso(row.started_at), "at_referral": False,
+              "whereabouts_known": row.whereabouts_known, "reported_to_police": row.reported_to_police,
+              "missing_from_care_meeting": row.missing_from_care_meeting,
+              "professional_network_meeting": row.professional_network_meeting},
+    )  # fmt: skip
+    return row
+
+
+async def end(
+    session: AsyncSession, case: Case, episode_id: UUID, body: EpisodeReturn, *, settings: CasesSettings
+) -> MissingEpisode:
+    now = clock.utcnow()
+    row = await cases_repo.record(session, MissingEpisode, case.id, episode_id, lock=True)
+    if row is None:
+        raise NotFound("No such missing episode in this case.")
+    if row.ended_at is not None:
+        raise EpisodeConflict(
+            f"The child's return from this episode was already recorded ({row.ended_at.isoformat()})."
+        )
+    errors = time_errors(case, body.ended_at, pointer="/ended_at", now=now, settings=settings)
+    if not errors and body.ended_at < row.started_at:
+        errors = [rules.err("/ended_at", f"must not be before the episode started ({row.started_at.isoformat()})")]
+    if errors:
+        raise RecordInvalid(errors)
+    row.ended_at = body.ended_at
+    row.return_interview_offered = body.return_interview_offered
+    case.missing_since = None
+    await session.flush()
+    await publish(
+        session, case, name="missing.ended", time=body.ended_at, settings=settings,
+        data={"episode_id": str(row.id), "started_at": iso(row.started_at), "ended_at": iso(row.ended_at),
+              "return_interview_offered": body.return_interview_offered},
+    )  # fmt: skip
+    return row

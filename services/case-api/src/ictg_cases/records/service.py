@@ -1,0 +1,123 @@
+"""Recording assessments, NRM decisions, advocacy, moves and pathway changes on a case."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ictg_common import clock
+from ictg_common.auth import Actor
+from ictg_common.events import new_id
+from ictg_common.reference import local_authority, region_slug
+
+from .. import rules
+from ..cases import repository as cases_repo
+from ..cases.events import iso, publish
+from ..cases.service import time_errors
+from ..errors import PathwayConflict, RecordInvalid
+from ..models import Advocacy, Assessment, Case, Move, NrmDecision, PathwayChange
+from ..settings import CasesSettings
+from .schemas import (
+    AdvocacyCreate,
+    AssessmentCreate,
+    MoveCreate,
+    NrmDecisionCreate,
+    PathwayChangeCreate,
+)
+
+
+def _check(case: Case, value: datetime, pointer: str, *, now: datetime, settings: CasesSettings) -> None:
+    errors = time_errors(case, value, pointer=pointer, now=now, settings=settings)
+    if errors:
+        raise RecordInvalid(errors)
+
+
+async def assess(
+    session: AsyncSession, case: Case, body: AssessmentCreate, *, actor: Actor, settings: CasesSettings
+) -> Assessment:
+    now = clock.utcnow()
+    _check(case, body.assessed_at, "/assessed_at", now=now, settings=settings)
+    row = Assessment(id=new_id(), case_id=case.id, recorded_at=now, recorded_by=actor.sub, **body.model_dump())
+    await cases_repo.add(session, row)
+    await publish(
+        session, case, name="assessment.recorded", time=row.assessed_at, settings=settings,
+        data={"assessment_id": str(row.id), "assessed_at": iso(row.assessed_at), "living_situation": row.living_situation,
+              "trafficker_contact": row.trafficker_contact, "education": row.education,
+              "cjs_involvement": list(row.cjs_involvement)},
+    )  # fmt: skip
+    return row
+
+
+async def nrm_decision(
+    session: AsyncSession, case: Case, body: NrmDecisionCreate, *, actor: Actor, settings: CasesSettings
+) -> NrmDecision:
+    now = clock.utcnow()
+    _check(case, body.decided_at, "/decided_at", now=now, settings=settings)
+    row = NrmDecision(id=new_id(), case_id=case.id, recorded_at=now, recorded_by=actor.sub, **body.model_dump())
+    await cases_repo.add(session, row)
+    await publish(
+        session, case, name="nrm_decision.recorded", time=row.decided_at, settings=settings,
+        data={"decision_id": str(row.id), "stage": row.stage, "outcome": row.outcome, "decided_at": iso(row.decided_at)},
+    )  # fmt: skip
+    return row
+
+
+async def advocacy(
+    session: AsyncSession, case: Case, body: AdvocacyCreate, *, actor: Actor, settings: CasesSettings
+) -> Advocacy:
+    now = clock.utcnow()
+    _check(case, body.occurred_at, "/occurred_at", now=now, settings=settings)
+    row = Advocacy(id=new_id(), case_id=case.id, recorded_at=now, recorded_by=actor.sub, **body.model_dump())
+    await cases_repo.add(session, row)
+    await publish(
+        session, case, name="advocacy.recorded", time=row.occurred_at, settings=settings,
+        data={"advocacy_id": str(row.id), "kind": row.kind, "area": row.area, "occurred_at": iso(row.occurred_at)},
+    )  # fmt: skip
+    return row
+
+
+async def move(session: AsyncSession, case: Case, body: MoveCreate, *, actor: Actor, settings: CasesSettings) -> Move:
+    now = clock.utcnow()
+    _check(case, body.moved_at, "/moved_at", now=now, settings=settings)
+    if body.local_authority_code == case.local_authority_code:
+        raise RecordInvalid([rules.err("/local_authority_code", "the child is already in this local authority")])
+    la = local_authority(body.local_authority_code)
+    assert la is not None  # validated by the schema
+    row = Move(
+        id=new_id(), case_id=case.id, moved_at=body.moved_at, from_local_authority_code=case.local_authority_code,
+        local_authority_code=la.code, region=region_slug(la.region), recorded_at=now, recorded_by=actor.sub,
+    )  # fmt: skip
+    await cases_repo.add(session, row)
+    case.local_authority_code, case.region = row.local_authority_code, row.region
+    await publish(
+        session, case, name="case.moved", time=row.moved_at, settings=settings,
+        data={"move_id": str(row.id), "moved_at": iso(row.moved_at), "from_local_authority_code": row.from_local_authority_code,
+              "local_authority_code": row.local_authority_code, "region": row.region},
+    )  # fmt: skip
+    return row
+
+
+async def change_pathway(
+    session: AsyncSession, case: Case, body: PathwayChangeCreate, *, actor: Actor, settings: CasesSettings
+) -> PathwayChange:
+    now = clock.utcnow()
+    changed_at = body.changed_at or now
+    _check(case, changed_at, "/changed_at", now=now, settings=settings)
+    if case.pathway == body.pathway:
+        raise PathwayConflict(f"The case is already on the {body.pathway} pathway.")
+    row = PathwayChange(
+        id=new_id(), case_id=case.id, from_pathway=case.pathway, pathway=body.pathway, changed_at=changed_at,
+        recorded_at=now, recorded_by=actor.sub,
+    )  # fmt: skip
+    await cases_repo.add(session, row)
+    case.pathway = body.pathway
+    await publish(
+        session,
+        case,
+        name="case.pathway_changed",
+        time=changed_at,
+        settings=settings,
+        data={"pathway": body.pathway, "changed_at": iso(changed_at)},
+    )
+    return row

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Response
+
+from ictg_common import audit
+from ictg_common.auth import Actor, require
+from ictg_common.codes import WorkerRole
+from ictg_common.errors import ValidationFailed
+from ictg_common.service import SessionDep
+
+from ..models import SCHEMA
+from . import service
+from .schemas import Region, Worker, WorkerCreate, WorkerPage
+
+router = APIRouter(prefix="/v1/workers", tags=["workers"])
+Admin = Annotated[Actor, require("cases:admin")]
+Reader = Annotated[Actor, require("cases:read", "cases:write", "cases:admin")]
+
+
+@router.post("", status_code=201, response_model=Worker, responses={422: {"description": "Validation failed"}})
+async def create_worker(body: WorkerCreate, session: SessionDep, actor: Admin, response: Response) -> Worker:
+    """Add a guardian, practice co-ordinator, practitioner or manager (scope cases:admin)."""
+    worker = await service.create(session, body)
+    location = f"/v1/workers/{worker.id}"
+    await audit.record(session, schema=SCHEMA, actor=actor, action="worker.create", resource=location)
+    response.headers["Location"] = location
+    return worker
+
+
+@router.get("", response_model=WorkerPage)
+async def list_workers(
+    session: SessionDep,
+    actor: Reader,
+    region: Annotated[list[Region], Query()] = [],  # type: ignore[valid-type]  # noqa: B006
+    role: Annotated[list[WorkerRole], Query()] = [],  # noqa: B006
+    cursor: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> WorkerPage:
+    """Workers with their current caseload (open cases allocated to them)."""
+    try:
+        after = UUID(cursor) if cursor else None
+    except ValueError:
+        raise ValidationFailed(
+            "Invalid cursor.", errors=[{"pointer": "#query/cursor", "detail": "not a cursor"}]
+        ) from None
+    items, more = await service.page(session, regions=list(region), roles=list(role), after=after, limit=limit)
+    await audit.record(session, schema=SCHEMA, actor=actor, action="worker.list", resource="/v1/workers")
+    return WorkerPage(items=items, next_cursor=str(items[-1].id) if more else None)
+
+
+@router.get("/{worker_id}", response_model=Worker, responses={404: {"description": "No such worker"}})
+async def get_worker(worker_id: UUID, session: SessionDep, actor: Reader) -> Worker:
+    worker = await service.read(session, worker_id)
+    await audit.record(session, schema=SCHEMA, actor=actor, action="worker.read", resource=f"/v1/workers/{worker_id}")
+    return worker

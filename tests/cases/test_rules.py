@@ -1,0 +1,111 @@
+"""The case's domain rules as pure functions (no database)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ictg_cases import rules
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def test_record_time_rules() -> None:
+    now = T0 + timedelta(days=10)
+    assert rules.record_time_errors(T0 + timedelta(days=1), pointer="/x", received_at=T0, now=now) == []
+    assert rules.record_time_errors(T0, pointer="/x", received_at=T0, now=now) == []
+    assert (
+        rules.record_time_errors(now + timedelta(seconds=1), pointer="/x", received_at=T0, now=now)[0]["detail"]
+        == "must not be in the future"
+    )
+    assert (
+        rules.record_time_errors(
+            now + timedelta(seconds=1), pointer="/x", received_at=T0, now=now, skew=timedelta(minutes=5)
+        )
+        == []
+    )
+    [early] = rules.record_time_errors(T0 - timedelta(seconds=1), pointer="/occurred_at", received_at=T0, now=now)
+    assert early["pointer"] == "/occurred_at" and "before the referral" in early["detail"]
+
+
+def test_role_fits_pathway() -> None:
+    assert rules.role_fits("direct_worker", "direct_worker")
+    assert not rules.role_fits("direct_worker", "regional_practice_coordinator")
+    assert rules.role_fits("regional_practice_coordinator", "regional_practice_coordinator")
+    assert rules.role_fits("regional_practitioner", "regional_practitioner")
+    assert not rules.role_fits("regional_practitioner", "direct_worker")
+    assert all(
+        rules.role_fits("manager", p)
+        for p in ("direct_worker", "regional_practice_coordinator", "regional_practitioner")
+    )
+
+
+def test_capacity() -> None:
+    assert not rules.over_capacity(caseload=29, capacity=30)
+    assert rules.over_capacity(caseload=30, capacity=30)
+    assert rules.over_capacity(caseload=0, capacity=0)
+
+
+def test_episode_conflicts() -> None:
+    closed = rules.Episode(T0, T0 + timedelta(days=5))
+    assert rules.episode_conflict([], T0) is None
+    assert rules.episode_conflict([closed], T0 + timedelta(days=5)) is None
+    assert rules.episode_conflict([closed], T0 + timedelta(days=2)) is not None
+    assert rules.episode_conflict([closed], T0 - timedelta(days=1)) is not None
+    assert "still open" in (rules.episode_conflict([rules.Episode(T0, None)], T0 + timedelta(days=9)) or "")
+
+
+def test_turns_18_and_maximum_duration() -> None:
+    assert rules.turns_18_on(date(2010, 3, 4)) == date(2028, 3, 4)
+    assert rules.turns_18_on(date(2008, 2, 29)) == date(2026, 3, 1)
+    assert rules.turns_18_on(None) is None
+    assert rules.maximum_duration_on(T0, None) is None
+    assert rules.maximum_duration_on(datetime(2025, 8, 31, 10, tzinfo=UTC), 18) == date(2027, 2, 28)
+    # 23:30 UTC on 31 March in BST is already 1 April in London.
+    assert rules.maximum_duration_on(datetime(2026, 3, 31, 23, 30, tzinfo=UTC), 1) == date(2026, 5, 1)
+
+
+def test_long_term_missing_counts_london_calendar_days() -> None:
+    since = datetime(2026, 1, 1, 23, 30, tzinfo=UTC)
+    assert not rules.long_term_missing(None, now=since + timedelta(days=100), days=60)
+    assert not rules.long_term_missing(since, now=since + timedelta(days=59), days=60)
+    assert rules.long_term_missing(since, now=since + timedelta(days=60), days=60)
+
+
+def test_deadlines() -> None:
+    due = T0 + timedelta(days=1)
+    assert not rules.deadline_missed(due, None, now=due - timedelta(seconds=1), exited_at=None)
+    assert rules.deadline_missed(due, None, now=due, exited_at=None)
+    assert not rules.deadline_missed(due, due - timedelta(seconds=1), now=due + timedelta(days=1), exited_at=None)
+    assert rules.deadline_missed(due, due, now=due + timedelta(days=1), exited_at=None)  # on time means strictly before
+    assert not rules.deadline_missed(due, None, now=due + timedelta(days=1), exited_at=due - timedelta(hours=1))
+    assert rules.deadline_unmet(due, None, now=due) and not rules.deadline_unmet(due, due, now=due + timedelta(days=9))
+
+
+def test_if_match() -> None:
+    assert rules.if_match_ok(None, 3)
+    assert rules.if_match_ok('"3"', 3) and rules.if_match_ok('W/"3"', 3) and rules.if_match_ok("*", 3)
+    assert rules.if_match_ok('"1", "3"', 3)
+    assert not rules.if_match_ok('"2"', 3) and not rules.if_match_ok("garbage", 3) and not rules.if_match_ok("", 3)
+    assert rules.etag(7) == '"7"'
+
+
+@given(st.dates(min_value=date(1900, 1, 1), max_value=date(2100, 12, 31)), st.integers(min_value=0, max_value=240))
+def test_add_months_lands_in_the_right_month_never_past_its_end(day: date, months: int) -> None:
+    out = rules.add_months(day, months)
+    assert (out.year * 12 + out.month) - (day.year * 12 + day.month) == months
+    assert out.day <= day.day and (out.day == day.day or (out + timedelta(days=1)).day == 1)
+
+
+@given(st.lists(st.tuples(st.integers(0, 100), st.integers(1, 20)), max_size=6), st.integers(0, 150))
+def test_no_accepted_episode_overlaps_a_recorded_one(spans: list[tuple[int, int]], start: int) -> None:
+    episodes, cursor = [], 0
+    for gap, length in spans:  # a valid history: back to back, never overlapping
+        s = cursor + gap
+        episodes.append(rules.Episode(T0 + timedelta(days=s), T0 + timedelta(days=s + length)))
+        cursor = s + length
+    new = T0 + timedelta(days=start)
+    if rules.episode_conflict(episodes, new) is None:
+        assert all(e.ended_at is not None and e.ended_at <= new for e in episodes)

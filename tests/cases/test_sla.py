@@ -1,0 +1,104 @@
+"""The SLA watcher: a missed deadline emits exactly one sla.breached; a met one none."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+import pytest
+from cases_harness import Stack, stack_fixture  # noqa: F401
+
+from ictg_common import clock
+
+
+def at(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+CONTACT = {"outcome": "attempted", "method": "phone", "party": "social_worker", "topics": []}
+
+
+async def breaches(stack: Stack, want: int) -> list[dict]:
+    return [e for e in await stack.events(want=want) if e["type"] == "ictg.sla.breached.v1"]
+
+
+async def test_missed_deadlines_emit_one_breach_each_and_only_once(stack: Stack) -> None:
+    case = await stack.case()
+    watcher = stack.app.state.sla_watcher
+    assert await watcher.check_once() == 0  # deadlines not reached yet
+    later = at(case["first_contact_due_by"]) + timedelta(minutes=1)
+    assert await watcher.check_once(now=later) == 2
+    assert await watcher.check_once(now=later + timedelta(days=3)) == 0
+    found = await breaches(stack, want=3)
+    assert sorted(e["data"]["clock"] for e in found) == ["allocation", "first_contact"]
+    for e in found:
+        assert e["subject"] == case["id"] and e["data"]["case_id"] == case["id"]
+        assert e["data"]["referral_id"] == case["referral_id"]
+        assert at(e["time"]) == at(e["data"]["due_by"]) == at(case[f"{e['data']['clock']}_due_by"])
+        assert at(e["data"]["detected_at"]) == later
+    timeline = (await stack.get(f"/v1/cases/{case['id']}/timeline")).json()["items"]
+    assert [t["kind"] for t in timeline].count("sla.breached") == 2
+
+
+async def test_met_deadlines_emit_nothing(stack: Stack) -> None:
+    case = await stack.case()
+    worker = await stack.worker()
+    assert (await stack.post(f"/v1/cases/{case['id']}/allocations", {"worker_id": worker["id"]})).status_code == 201
+    contact = {**CONTACT, "occurred_at": clock.utcnow().isoformat()}
+    assert (await stack.post(f"/v1/cases/{case['id']}/contacts", contact)).status_code == 201
+    later = at(case["first_contact_due_by"]) + timedelta(days=5)
+    assert await stack.app.state.sla_watcher.check_once(now=later) == 0
+    assert await breaches(stack, want=3) == []
+
+
+async def test_only_the_missed_clock_breaches(stack: Stack) -> None:
+    case = await stack.case()
+    worker = await stack.worker()
+    await stack.post(f"/v1/cases/{case['id']}/allocations", {"worker_id": worker["id"]})
+    assert await stack.app.state.sla_watcher.check_once(now=at(case["allocation_due_by"]) + timedelta(hours=1)) == 1
+    [breach] = await breaches(stack, want=3)
+    assert breach["data"]["clock"] == "first_contact"
+
+
+async def test_watcher_reads_the_platform_clock(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    case = await stack.case()
+    monkeypatch.setattr(clock, "utcnow", lambda: at(case["allocation_due_by"]) + timedelta(seconds=1))
+    assert await stack.app.state.sla_watcher.check_once() == 2
+    overdue = (await stack.get("/v1/cases", sla="overdue")).json()["items"]
+    assert [c["id"] for c in overdue] == [case["id"]] and overdue[0]["overdue"] == ["allocation", "first_contact"]
+
+
+async def test_replicas_racing_still_emit_once(stack: Stack) -> None:
+    case = await stack.case(received_at=clock.utcnow() - timedelta(days=10))
+    watcher = stack.app.state.sla_watcher
+    from ictg_cases.sla.watcher import SlaWatcher
+
+    other = SlaWatcher(stack.app.state.sessionmaker, stack.app.state.settings)
+    counts = await asyncio.gather(watcher.check_once(), other.check_once(), watcher.check_once())
+    assert sum(counts) == 2
+    assert len(await breaches(stack, want=3)) == 2
+    assert case["overdue"] == ["allocation", "first_contact"]
+
+
+async def test_a_late_allocation_still_counts_as_missed_and_overdue_list_follows(stack: Stack) -> None:
+    old = await stack.case(received_at=clock.utcnow() - timedelta(days=10), child__given_name="Old")
+    fresh = await stack.case(child__given_name="Fresh")
+    assert [c["id"] for c in (await stack.get("/v1/cases", sla="overdue")).json()["items"]] == [old["id"]]
+    worker = await stack.worker()
+    await stack.post(f"/v1/cases/{old['id']}/allocations", {"worker_id": worker["id"]})
+    await stack.post(f"/v1/cases/{old['id']}/contacts", {**CONTACT, "occurred_at": clock.utcnow().isoformat()})
+    assert (await stack.get("/v1/cases", sla="overdue")).json()["items"] == []
+    assert await stack.app.state.sla_watcher.check_once() == 2  # done, but after the deadlines
+    assert fresh["overdue"] == []
+
+
+async def test_the_watcher_started_with_the_app_finds_breaches_by_itself(shared_settings: dict) -> None:
+    from cases_harness import open_stack
+
+    async with open_stack(shared_settings, sla_check_seconds=0.2) as s:
+        case = await s.case(received_at=clock.utcnow() - timedelta(days=5))
+        found = await breaches(s, want=3)
+        assert sorted(e["data"]["clock"] for e in found) == ["allocation", "first_contact"]
+        await asyncio.sleep(0.6)  # several more rounds: still exactly one per clock
+        assert len(await breaches(s, want=3)) == 2
+        assert all(e["data"]["case_id"] == case["id"] for e in found)
