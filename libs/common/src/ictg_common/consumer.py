@@ -89,7 +89,7 @@ class ConsumerRunner:
         if self._loop is not None:
             await self._loop.stop()
 
-    async def _subscribe(self):  # type: ignore[no-untyped-def]
+    async def _subscribe(self):
         js = await self.link.jetstream()
         config = ConsumerConfig(
             durable_name=self.c.name,

@@ -6,14 +6,16 @@ fields below keep their `ICTG_` names whatever the service prefix is.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-def _shared(name: str, default: object, **kwargs: object) -> object:
+def _shared(name: str, default: Any, **kwargs: Any) -> Any:
     # Only the ICTG_ name is read from the environment (a bare DATABASE_URL must not leak in);
     # populate_by_name lets code pass `database_url=` directly.
-    return Field(default, validation_alias=f"ICTG_{name.upper()}", **kwargs)  # type: ignore[arg-type]
+    return Field(default, validation_alias=f"ICTG_{name.upper()}", **kwargs)
 
 
 def service_config(prefix: str) -> SettingsConfigDict:
@@ -25,17 +27,17 @@ class ServiceSettings(BaseSettings):
 
     model_config = service_config("ICTG_")
 
-    database_url: str = _shared("database_url", "postgresql://postgres@127.0.0.1:55432/ictg")  # type: ignore[assignment]
-    nats_url: str = _shared("nats_url", "nats://127.0.0.1:54222")  # type: ignore[assignment]
+    database_url: str = _shared("database_url", "postgresql://postgres@127.0.0.1:55432/ictg")
+    nats_url: str = _shared("nats_url", "nats://127.0.0.1:54222")
     # Stream and subject prefix are settings so tests can run isolated streams side by side.
-    nats_stream: str = _shared("nats_stream", "ICTG")  # type: ignore[assignment]
-    subject_prefix: str = _shared("subject_prefix", "ictg")  # type: ignore[assignment]
-    auth_secret: str = _shared("auth_secret", "dev-only-secret-change-me-0123456789abcdef")  # type: ignore[assignment]
-    auth_jwks_url: str | None = _shared("auth_jwks_url", None)  # type: ignore[assignment]
-    auth_audience: str = _shared("auth_audience", "ictg")  # type: ignore[assignment]
-    log_level: str = _shared("log_level", "INFO")  # type: ignore[assignment]
+    nats_stream: str = _shared("nats_stream", "ICTG")
+    subject_prefix: str = _shared("subject_prefix", "ictg")
+    auth_secret: str = _shared("auth_secret", "dev-only-secret-change-me-0123456789abcdef")
+    auth_jwks_url: str | None = _shared("auth_jwks_url", None)
+    auth_audience: str = _shared("auth_audience", "ictg")
+    log_level: str = _shared("log_level", "INFO")
     # Requests per minute per caller and process (0: no limit).
-    rate_limit_per_minute: int = _shared("rate_limit_per_minute", 1200)  # type: ignore[assignment]
-    max_deliver: int = _shared("max_deliver", 5)  # type: ignore[assignment]
+    rate_limit_per_minute: int = _shared("rate_limit_per_minute", 1200)
+    max_deliver: int = _shared("max_deliver", 5)
     # How long the relay sleeps without a NOTIFY before looking at the outbox anyway.
-    relay_poll_seconds: float = _shared("relay_poll_seconds", 1.0)  # type: ignore[assignment]
+    relay_poll_seconds: float = _shared("relay_poll_seconds", 1.0)

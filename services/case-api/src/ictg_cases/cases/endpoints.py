@@ -26,7 +26,7 @@ async def list_cases(
     ctx: ReadCtx,
     referral_id: UUID | None = None,
     status: Annotated[list[Status], Query()] = [],  # noqa: B006 - FastAPI copies defaults
-    region: Annotated[list[Region], Query()] = [],  # type: ignore[valid-type]  # noqa: B006
+    region: Annotated[list[Region], Query()] = [],  # noqa: B006
     worker_id: UUID | None = None,
     sla: Literal["overdue"] | None = None,
     cursor: Annotated[str | None, Query(max_length=100)] = None,

@@ -104,7 +104,7 @@ async def caseloads(session: AsyncSession, worker_ids: list[UUID]) -> dict[UUID,
         .where(Case.worker_id.in_(worker_ids), Case.status == "allocated")
         .group_by(Case.worker_id)
     )
-    return {wid: n for wid, n in (await session.execute(q)).all()}
+    return {wid: n for wid, n in (await session.execute(q)).all() if wid is not None}
 
 
 async def one_for_case(session: AsyncSession, model: type[T], case_id: UUID) -> T | None:

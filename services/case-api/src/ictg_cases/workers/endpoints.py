@@ -34,7 +34,7 @@ async def create_worker(body: WorkerCreate, session: SessionDep, actor: Admin, r
 async def list_workers(
     session: SessionDep,
     actor: Reader,
-    region: Annotated[list[Region], Query()] = [],  # type: ignore[valid-type]  # noqa: B006
+    region: Annotated[list[Region], Query()] = [],  # noqa: B006
     role: Annotated[list[WorkerRole], Query()] = [],  # noqa: B006
     cursor: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,

@@ -17,7 +17,7 @@ Region = Literal[REGION_SLUGS]  # type: ignore[valid-type]
 class WorkerCreate(Strict):
     name: Name
     role: WorkerRole
-    region: Region  # type: ignore[valid-type]
+    region: Region
     capacity: int = Field(ge=0, le=500, description="How many open cases the worker can hold")
 
 

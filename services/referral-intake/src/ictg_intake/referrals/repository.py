@@ -29,7 +29,7 @@ async def candidates(
     return list((await session.scalars(select(Referral).where(Referral.nationality == nationality, match).limit(200))).all())
 
 
-def page_query(*, after: tuple[datetime, UUID] | None, org: tuple[str, str] | None, limit: int) -> Select[tuple[Referral]]:
+def page_query(*, after: tuple[datetime, UUID] | None, org: tuple[str, str] | None, limit: int) -> Select[Any]:
     q = select(Referral).order_by(Referral.received_at, Referral.id).limit(limit)
     if org is not None:
         q = q.where(Referral.org_type == org[0], Referral.org_name == org[1])

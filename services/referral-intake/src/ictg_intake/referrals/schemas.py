@@ -48,18 +48,22 @@ def _iso_text(v: object) -> object:
     return v
 
 
-def Text(max_length: int, *, min_length: int = 0, pattern: str | None = None) -> Any:
-    return Annotated[
-        str,
-        StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length, pattern=pattern),
-        AfterValidator(_storable),
-    ]
+_STORABLE = AfterValidator(_storable)
+
+
+def _text(max_length: int, *, min_length: int = 0, pattern: str | None = None) -> StringConstraints:
+    return StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length, pattern=pattern)
 
 
 IsoDate = Annotated[date, BeforeValidator(_iso_text), Field(strict=False)]
 IsoDateTime = Annotated[datetime, BeforeValidator(_iso_text), Field(strict=False)]
-Name = Text(100, min_length=1)
-ShortText = Text(200, min_length=1)
+Name = Annotated[str, _text(100, min_length=1), _STORABLE]
+ShortText = Annotated[str, _text(200, min_length=1), _STORABLE]
+Email = Annotated[str, _text(254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"), _STORABLE]
+Phone = Annotated[str, _text(40, pattern=r"^[0-9+() \-]{6,40}$"), _STORABLE]
+Language = Annotated[str, _text(40), _STORABLE]
+Reference = Annotated[str, _text(50), _STORABLE]
+Notes = Annotated[str, _text(4000), _STORABLE]
 
 
 class Strict(BaseModel):
@@ -71,8 +75,8 @@ class Referrer(Strict):
     organisation_type: OrganisationType
     organisation_name: ShortText
     contact_name: ShortText
-    contact_email: Text(254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")  # type: ignore[valid-type]
-    contact_phone: Text(40, pattern=r"^[0-9+() \-]{6,40}$") | None = None  # type: ignore[valid-type]
+    contact_email: Email
+    contact_phone: Phone | None = None
 
 
 class Child(Strict):
@@ -84,7 +88,7 @@ class Child(Strict):
     age_disputed: bool = False
     gender: Gender
     nationality: Annotated[str, Field(max_length=9, examples=["VN", "GB", "stateless", "unknown"])]
-    first_language: Text(40) | None = None  # type: ignore[valid-type]
+    first_language: Language | None = None
     interpreter_required: bool = False
 
     @field_validator("nationality")
@@ -109,7 +113,7 @@ class Exploitation(Strict):
 
 class Nrm(Strict):
     referred: bool
-    reference: Text(50) | None = None  # type: ignore[valid-type]
+    reference: Reference | None = None
 
 
 class Circumstances(Strict):
@@ -132,7 +136,7 @@ class ReferralCreate(Strict):
     missing_at_referral: bool = False
     nrm: Nrm
     circumstances: Circumstances
-    notes: Text(4000) | None = None  # type: ignore[valid-type]
+    notes: Notes | None = None
     received_at: IsoDateTime | None = Field(default=None, description="Historical import only (scope referrals:import).")
 
     @field_validator("local_authority_code")
