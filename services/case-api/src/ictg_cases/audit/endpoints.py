@@ -6,8 +6,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from ictg_common import pagination
 from ictg_common.auth import Actor, require
-from ictg_common.errors import ValidationFailed
 from ictg_common.service import SessionDep
 
 from ..types import NO_NUL
@@ -44,13 +44,8 @@ async def list_audit(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AuditPage:
     """Who read or changed what, newest first (scope audit:read). `resource` includes what lies under it."""
-    if cursor is not None and not cursor.isdigit():
-        raise ValidationFailed("Invalid cursor.", errors=[{"pointer": "#query/cursor", "detail": "not a cursor"}])
     rows = await repository.page(
-        session, resource=resource, actor=actor, before=int(cursor) if cursor else None, limit=limit + 1
+        session, resource=resource, actor=actor, before=pagination.int_key(cursor), limit=limit + 1
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return AuditPage(
-        items=[AuditEntry.model_validate(r._mapping) for r in rows], next_cursor=str(rows[-1].id) if more else None
-    )
+    page, next_cursor = pagination.split(rows, limit, lambda r: str(r.id))
+    return AuditPage(items=[AuditEntry.model_validate(r._mapping) for r in page], next_cursor=next_cursor)

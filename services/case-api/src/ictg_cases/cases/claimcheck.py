@@ -6,6 +6,7 @@ from typing import Any
 from uuid import UUID
 
 import httpx
+
 from ictg_common.auth import mint_token
 
 from ..settings import CasesSettings

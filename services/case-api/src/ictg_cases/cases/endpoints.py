@@ -5,8 +5,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
-from ictg_common import audit, clock
-from ictg_common.errors import ValidationFailed
+from ictg_common import audit, clock, pagination
 from ictg_common.service import SessionDep
 
 from ..models import SCHEMA
@@ -33,25 +32,16 @@ async def list_cases(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> CasePage:
     """Cases in your regions (`region` narrows them further); `sla=overdue`: past a deadline still unmet."""
-    try:
-        after = UUID(cursor) if cursor else None
-    except ValueError:
-        raise ValidationFailed(
-            "Invalid cursor.", errors=[{"pointer": "#query/cursor", "detail": "not a cursor"}]
-        ) from None
+    after = pagination.uuid_key(cursor)
     regions = [r for r in ctx.actor.regions if not region or r in region]
     now = clock.utcnow()
     rows = await repository.listing(
         session, referral_id=referral_id, statuses=list(status), regions=regions, worker_id=worker_id,
         overdue_at=now if sla == "overdue" else None, after=after, limit=limit + 1,
     )  # fmt: skip
-    more = len(rows) > limit
-    rows = rows[:limit]
+    page, next_cursor = pagination.split(rows, limit, lambda r: str(r.id))
     await audit.record(session, schema=SCHEMA, actor=ctx.actor, action="case.list", resource="/v1/cases")
-    return CasePage(
-        items=[service.to_out(r, settings=ctx.settings, now=now) for r in rows],
-        next_cursor=str(rows[-1].id) if more else None,
-    )
+    return CasePage(items=[service.to_out(r, settings=ctx.settings, now=now) for r in page], next_cursor=next_cursor)
 
 
 @router.get("/{case_id}", response_model=Case, responses=CASE_RESPONSES)

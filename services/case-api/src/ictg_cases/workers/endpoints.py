@@ -5,10 +5,9 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
-from ictg_common import audit
+from ictg_common import audit, pagination
 from ictg_common.auth import Actor, require
 from ictg_common.codes import WorkerRole
-from ictg_common.errors import ValidationFailed
 from ictg_common.service import SessionDep
 
 from ..models import SCHEMA
@@ -40,15 +39,10 @@ async def list_workers(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> WorkerPage:
     """Workers with their current caseload (open cases allocated to them)."""
-    try:
-        after = UUID(cursor) if cursor else None
-    except ValueError:
-        raise ValidationFailed(
-            "Invalid cursor.", errors=[{"pointer": "#query/cursor", "detail": "not a cursor"}]
-        ) from None
-    items, more = await service.page(session, regions=list(region), roles=list(role), after=after, limit=limit)
+    after = pagination.uuid_key(cursor)
+    items, next_cursor = await service.page(session, regions=list(region), roles=list(role), after=after, limit=limit)
     await audit.record(session, schema=SCHEMA, actor=actor, action="worker.list", resource="/v1/workers")
-    return WorkerPage(items=items, next_cursor=str(items[-1].id) if more else None)
+    return WorkerPage(items=items, next_cursor=next_cursor)
 
 
 @router.get("/{worker_id}", response_model=Worker, responses={404: {"description": "No such worker"}})

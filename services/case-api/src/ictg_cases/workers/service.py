@@ -6,7 +6,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ictg_common import clock
+from ictg_common import clock, pagination
 from ictg_common.errors import NotFound
 from ictg_common.events import new_id
 
@@ -37,9 +37,8 @@ async def read(session: AsyncSession, worker_id: UUID) -> Worker:
 
 async def page(
     session: AsyncSession, *, regions: list[str], roles: list[str], after: UUID | None, limit: int
-) -> tuple[list[Worker], bool]:
+) -> tuple[list[Worker], str | None]:
     rows = await repository.page(session, regions=regions, roles=roles, after=after, limit=limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    loads = await caseloads(session, [r.id for r in rows])
-    return [to_out(r, loads.get(r.id, 0)) for r in rows], more
+    page, next_cursor = pagination.split(rows, limit, lambda r: str(r.id))
+    loads = await caseloads(session, [r.id for r in page])
+    return [to_out(r, loads.get(r.id, 0)) for r in page], next_cursor

@@ -6,7 +6,7 @@ from uuid import UUID
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from ictg_common import audit
+from ictg_common import audit, pagination
 from ictg_common.auth import Actor, require
 from ictg_common.errors import NotFound
 from ictg_common.service import SessionDep
@@ -77,9 +77,7 @@ async def list_referrals(
 ) -> ReferralPage:
     # The service sees every referral; a first responder sees its own organisation's.
     org = None if actor.has("referrals:read") else (actor.org_type or "", actor.org_name or "")
-    after = service.decode_cursor(cursor) if cursor else None
-    rows = await repository.page(session, after=after, org=org, limit=limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit]
+    rows = await repository.page(session, after=pagination.time_key(cursor), org=org, limit=limit + 1)
+    page, next_cursor = pagination.split(rows, limit, lambda r: pagination.encode_time_key(r.received_at, r.id))
     await audit.record(session, schema=SCHEMA, actor=actor, action="referral.list", resource="/v1/referrals")
-    return ReferralPage(items=[service.to_out(r) for r in rows], next_cursor=service.encode_cursor(rows[-1]) if more else None)
+    return ReferralPage(items=[service.to_out(r) for r in page], next_cursor=next_cursor)

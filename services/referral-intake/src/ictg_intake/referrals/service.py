@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import difflib
 import hashlib
 import json
@@ -231,14 +230,3 @@ async def remember(
         expired_before=now - timedelta(hours=settings.idempotency_hours),
     )  # fmt: skip
 
-
-def encode_cursor(r: Referral) -> str:
-    return base64.urlsafe_b64encode(f"{r.received_at.isoformat()}|{r.id}".encode()).decode()
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
-    try:
-        at, _, rid = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        return datetime.fromisoformat(at), UUID(rid)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValidationFailed("Invalid cursor.", errors=[{"pointer": "#query/cursor", "detail": "not a cursor"}]) from exc

@@ -1,0 +1,60 @@
+"""Keyset pagination for every list endpoint: `{"items": [...], "next_cursor": ...}` (DESIGN.md §5).
+
+Repositories fetch `limit + 1` rows after the cursor's key; `split` cuts the extra one off and
+says whether there is a next page. Cursors are opaque to clients and refused with 422 when forged.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import TypeVar
+from uuid import UUID
+
+from .errors import ValidationFailed
+
+T = TypeVar("T")
+
+
+def invalid_cursor() -> ValidationFailed:
+    return ValidationFailed("Invalid cursor.", errors=[{"pointer": "#query/cursor", "detail": "not a cursor"}])
+
+
+def split(rows: Sequence[T], limit: int, key: Callable[[T], str]) -> tuple[list[T], str | None]:
+    """The page (at most `limit` rows) and the cursor of the next one, from `limit + 1` fetched rows."""
+    page = list(rows[:limit])
+    return page, (key(page[-1]) if len(rows) > limit and page else None)
+
+
+def uuid_key(cursor: str | None) -> UUID | None:
+    """Cursor over a UUIDv7 key (time-ordered ids)."""
+    if not cursor:
+        return None
+    try:
+        return UUID(cursor)
+    except ValueError:
+        raise invalid_cursor() from None
+
+
+def int_key(cursor: str | None) -> int | None:
+    if not cursor:
+        return None
+    if not cursor.isdigit():
+        raise invalid_cursor()
+    return int(cursor)
+
+
+def encode_time_key(at: datetime, ident: UUID) -> str:
+    """Cursor over (time, id), for lists ordered by a time that is not the id's own."""
+    return base64.urlsafe_b64encode(f"{at.isoformat()}|{ident}".encode()).decode()
+
+
+def time_key(cursor: str | None) -> tuple[datetime, UUID] | None:
+    if not cursor:
+        return None
+    try:
+        at, _, ident = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        return datetime.fromisoformat(at), UUID(ident)
+    except (ValueError, UnicodeDecodeError):
+        raise invalid_cursor() from None
