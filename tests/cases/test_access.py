@@ -101,8 +101,11 @@ async def test_every_read_and_write_is_audited_and_audit_needs_its_scope(stack: 
     )
     await stack.get(f"{path}/contacts")
     rows = await audit_rows(stack, resource=path)
-    assert [r["action"] for r in reversed(rows)] == ["case.read", "case.timeline", "contact.create", "contact.read"]
-    assert {r["actor"] for r in rows} == {"reader-1", "guardian-1"} and {r["outcome"] for r in rows} == {"ok"}
+    actions = [r["action"] for r in reversed(rows)]
+    assert actions[0] == "case.list"  # the harness found the case by listing: that read of it is on its trail too
+    assert [a for a in actions if a != "case.list"] == ["case.read", "case.timeline", "contact.create", "contact.read"]
+    assert {r["actor"] for r in rows if r["action"] != "case.list"} == {"reader-1", "guardian-1"}
+    assert {r["outcome"] for r in rows} == {"ok"}
     assert all(r["request_id"] for r in rows)
     assert (await stack.cases.get("/v1/audit", headers=WRITE)).status_code == 403
     assert (await stack.cases.get("/v1/audit")).status_code == 401

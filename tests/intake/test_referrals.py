@@ -155,3 +155,58 @@ async def test_every_read_and_write_is_audited(intake: httpx.AsyncClient, stored
         ("ictg-rpc", "referral.read", url, "ok"),
         ("nosy", "referral.read", url, "denied"),
     ]
+
+
+async def test_a_referral_is_filed_under_the_callers_own_organisation(intake: httpx.AsyncClient, stored: Any) -> None:
+    kent = auth("referrals:write", org_name="Kent Police")
+    wrong = await intake.post("/v1/referrals", json=referral_body(), headers=kent)  # body names Greater Manchester Police
+    assert wrong.status_code == 422 and wrong.json()["errors"][0]["pointer"] == "/referrer/organisation_name"
+    nameless = await intake.post("/v1/referrals", json=referral_body(), headers=auth("referrals:write", org_type="", org_name=""))
+    assert nameless.status_code == 403
+    assert await stored.nothing()
+    # Spacing and case are forgiven; what is stored is the token's own name.
+    ok = await intake.post("/v1/referrals", json=referral_body(referrer__organisation_name="kent  police"), headers=kent)
+    assert ok.status_code == 201 and ok.json()["referrer"]["organisation_name"] == "Kent Police"
+    assert (await intake.get(ok.headers["location"], headers=kent)).status_code == 200
+    # A historical import migrates many organisations' records: it may name the referrer.
+    imported = await intake.post("/v1/referrals", json=referral_body(referrer__organisation_name="Dorset Police"), headers=IMPORT)
+    assert imported.status_code == 201 and imported.json()["referrer"]["organisation_name"] == "Dorset Police"
+
+
+async def test_a_first_responder_sees_duplicate_links_to_its_own_referrals_only(intake: httpx.AsyncClient) -> None:
+    gmp = (await intake.post("/v1/referrals", json=referral_body(), headers=WRITE)).json()
+    kent_headers = auth("referrals:write", org_name="Kent Police")
+    kent_body = referral_body(referrer__organisation_name="Kent Police")
+    kent = (await intake.post("/v1/referrals", json=kent_body, headers=kent_headers)).json()
+    assert kent["possible_duplicate_of"] == []  # GMP's referral of the same child is not Kent's to know of
+    as_service = (await intake.get(f"/v1/referrals/{kent['id']}", headers=auth("referrals:read"))).json()
+    assert as_service["possible_duplicate_of"] == [gmp["id"]]
+
+
+async def test_list_reads_are_audited_per_referral(intake: httpx.AsyncClient, stored: Any) -> None:
+    ids = [(await intake.post("/v1/referrals", json=referral_body(child__given_name=n), headers=WRITE)).json()["id"] for n in ("A", "B")]
+    await intake.get("/v1/referrals", headers=auth("referrals:read", sub="analyst"))
+    listed = {r.resource for r in await stored.audit() if r.action == "referral.list" and r.actor == "analyst"}
+    assert listed == {f"/v1/referrals/{i}" for i in ids}
+
+
+async def test_forged_cursors_and_oversized_claims_are_refused_not_500(intake: httpx.AsyncClient) -> None:
+    import base64
+
+    for raw in ("0001-01-01T00:00:00+14:00|01a20806-0000-7000-8000-000000000000", "2026-01-01T00:00:00|x", "junk"):
+        cursor = base64.urlsafe_b64encode(raw.encode()).decode()
+        r = await intake.get("/v1/referrals", params={"cursor": cursor}, headers=auth("referrals:read"))
+        assert r.status_code == 422, (raw, r.text)
+    r = await intake.post("/v1/referrals", json=referral_body(), headers=auth("referrals:write", sub="x" * 201))
+    assert r.status_code == 401
+
+
+async def test_long_names_that_normalise_longer_are_stored(intake: httpx.AsyncClient) -> None:
+    body = referral_body(child__given_name="a" * 100, child__family_name="\u33af" * 50)
+    assert (await intake.post("/v1/referrals", json=body, headers=WRITE)).status_code == 201
+
+
+async def test_dates_before_1900_are_refused(intake: httpx.AsyncClient, stored: Any) -> None:
+    r = await intake.post("/v1/referrals", json=referral_body(received_at="0001-01-01T00:00:00+14:00"), headers=IMPORT)
+    assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == "/received_at"
+    assert await stored.nothing()

@@ -31,14 +31,25 @@ async def record(
     reason: str | None = None,
 ) -> None:
     """Append one audit row in the caller's transaction."""
+    await record_many(session, schema=schema, actor=actor, action=action, resources=[resource], outcome=outcome, reason=reason)
+
+
+async def record_many(
+    session: AsyncSession, *, schema: str, actor: Actor, action: str, resources: list[str], outcome: str = "ok",
+    reason: str | None = None,
+) -> None:
+    """One row per resource (e.g. every record a list showed), in one round trip."""
+    if not resources:
+        return
     org = "/".join(p for p in actor.organisation if p) or None
+    rid = request_id.get()
     await session.execute(
         text(
             f'INSERT INTO "{schema}".audit (actor, org, action, resource, outcome, request_id, reason) '
             "VALUES (:actor, :org, :action, :resource, :outcome, :rid, :reason)"
         ),
-        {"actor": actor.sub, "org": org, "action": action, "resource": resource, "outcome": outcome,
-         "rid": request_id.get(), "reason": reason},
+        [{"actor": actor.sub, "org": org, "action": action, "resource": r, "outcome": outcome, "rid": rid,
+          "reason": reason} for r in resources],
     )  # fmt: skip
 
 

@@ -65,7 +65,14 @@ class TokenVerifier:
             raise Unauthorized(f"Invalid token: {exc}.", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from None
         scope = claims.get("scope", "")
         regions = claims.get("regions") or []
-        if not isinstance(scope, str) or not isinstance(regions, list):
+        org = [claims.get("org_type"), claims.get("org_name")]
+        if (
+            not isinstance(scope, str)
+            or not isinstance(regions, list)
+            or not all(isinstance(r, str) and len(r) <= 60 for r in regions)
+            or len(str(claims["sub"])) > 200
+            or not all(o is None or (isinstance(o, str) and len(o) <= 200) for o in org)
+        ):
             raise Unauthorized("Invalid token claims.", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
         return Actor(
             sub=str(claims["sub"]),

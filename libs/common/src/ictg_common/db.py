@@ -44,6 +44,8 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
     kwargs.setdefault("pool_pre_ping", True)
+    # Bound parameters hold personal data: never let them into an exception message (or a log).
+    kwargs.setdefault("hide_parameters", True)
     return create_async_engine(async_url(url), **kwargs)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TypeVar
 from uuid import UUID
 
@@ -40,7 +40,7 @@ def uuid_key(cursor: str | None) -> UUID | None:
 def int_key(cursor: str | None) -> int | None:
     if not cursor:
         return None
-    if not cursor.isdigit():
+    if not cursor.isdigit() or len(cursor) > 18:  # a bigint key
         raise invalid_cursor()
     return int(cursor)
 
@@ -54,7 +54,10 @@ def time_key(cursor: str | None) -> tuple[datetime, UUID] | None:
     if not cursor:
         return None
     try:
-        at, _, ident = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        return datetime.fromisoformat(at), UUID(ident)
-    except (ValueError, UnicodeDecodeError):
+        raw, _, ident = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        at = datetime.fromisoformat(raw)
+        if at.tzinfo is None:
+            raise ValueError("naive time")
+        return at.astimezone(UTC), UUID(ident)
+    except (ValueError, UnicodeDecodeError, OverflowError):
         raise invalid_cursor() from None

@@ -6,7 +6,9 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, StringConstraints
+
+from ictg_common.inputs import StrictModel
 
 # Postgres text cannot hold NUL: refuse it here (422) rather than fail in the database (500).
 NO_NUL = r"^[^\x00]*$"
@@ -15,10 +17,8 @@ Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, m
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL)]
 
 
-class Strict(BaseModel):
-    """Unknown fields are refused (a typo must not silently drop data)."""
-
-    model_config = ConfigDict(extra="forbid")
+class Strict(StrictModel):
+    """Unknown fields refused, no type coercion (ictg_common.inputs)."""
 
 
 class RecordOut(BaseModel):

@@ -3,14 +3,16 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
+
+from ictg_common.inputs import IsoDateTime, Uuid
 
 from ..types import Reason, RecordOut, Strict
 
 
 class AllocationCreate(Strict):
-    worker_id: UUID
-    allocated_at: AwareDatetime | None = Field(default=None, description="Defaults to now")
+    worker_id: Uuid
+    allocated_at: IsoDateTime | None = Field(default=None, description="Defaults to now")
     override_reason: Reason | None = Field(default=None, description="Required when the worker is at capacity")
 
 

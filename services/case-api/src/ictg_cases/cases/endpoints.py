@@ -40,7 +40,10 @@ async def list_cases(
         overdue_at=now if sla == "overdue" else None, after=after, limit=limit + 1,
     )  # fmt: skip
     page, next_cursor = pagination.split(rows, limit, lambda r: str(r.id))
-    await audit.record(session, schema=SCHEMA, actor=ctx.actor, action="case.list", resource="/v1/cases")
+    # One audit row per case shown: a child's audit trail must include the lists that showed it.
+    await audit.record_many(
+        session, schema=SCHEMA, actor=ctx.actor, action="case.list", resources=[f"/v1/cases/{c.id}" for c in page]
+    )
     return CasePage(items=[service.to_out(r, settings=ctx.settings, now=now) for r in page], next_cursor=next_cursor)
 
 

@@ -2,15 +2,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AwareDatetime, Field, field_validator
+from pydantic import Field, field_validator
 
 from ictg_common.codes import ContactMethod, ContactOutcome, Party, Topic
+from ictg_common.inputs import IsoDateTime
 
 from ..types import Notes, RecordOut, Strict
 
 
 class ContactCreate(Strict):
-    occurred_at: AwareDatetime
+    occurred_at: IsoDateTime
     outcome: ContactOutcome
     method: ContactMethod
     party: Party

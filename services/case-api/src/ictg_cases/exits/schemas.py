@@ -2,15 +2,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AwareDatetime
-
 from ictg_common.codes import ExitDestination, ExitReason
+from ictg_common.inputs import IsoDateTime
 
 from ..types import RecordOut, Strict
 
 
 class ExitCreate(Strict):
-    exited_at: AwareDatetime
+    exited_at: IsoDateTime
     reason: ExitReason
     destination: ExitDestination
 

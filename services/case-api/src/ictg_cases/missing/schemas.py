@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AwareDatetime
+from ictg_common.inputs import IsoDateTime
 
 from ..types import RecordOut, Strict
 
 
 class EpisodeCreate(Strict):
-    started_at: AwareDatetime
+    started_at: IsoDateTime
     whereabouts_known: bool = False
     reported_to_police: bool
     missing_from_care_meeting: bool
@@ -16,7 +16,7 @@ class EpisodeCreate(Strict):
 
 
 class EpisodeReturn(Strict):
-    ended_at: AwareDatetime
+    ended_at: IsoDateTime
     return_interview_offered: bool
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, field_validator
+from pydantic import Field, field_validator
 
 from ictg_common.codes import (
     AdvocacyArea,
@@ -17,13 +17,14 @@ from ictg_common.codes import (
     NrmStage,
     TraffickerContact,
 )  # fmt: skip
+from ictg_common.inputs import IsoDateTime
 from ictg_common.reference import local_authority
 
 from ..types import Notes, RecordOut, Strict
 
 
 class AssessmentCreate(Strict):
-    assessed_at: AwareDatetime
+    assessed_at: IsoDateTime
     living_situation: LivingSituation
     trafficker_contact: TraffickerContact
     education: Education
@@ -46,7 +47,7 @@ class Assessment(RecordOut):
 class NrmDecisionCreate(Strict):
     stage: NrmStage
     outcome: NrmOutcome
-    decided_at: AwareDatetime
+    decided_at: IsoDateTime
 
 
 class NrmDecision(RecordOut):
@@ -58,7 +59,7 @@ class NrmDecision(RecordOut):
 class AdvocacyCreate(Strict):
     kind: AdvocacyKind
     area: AdvocacyArea
-    occurred_at: AwareDatetime
+    occurred_at: IsoDateTime
     notes: Notes | None = None
 
 
@@ -70,7 +71,7 @@ class Advocacy(RecordOut):
 
 
 class MoveCreate(Strict):
-    moved_at: AwareDatetime
+    moved_at: IsoDateTime
     local_authority_code: Annotated[str, Field(max_length=9, examples=["E09000033"])]
 
     @field_validator("local_authority_code")
@@ -92,7 +93,7 @@ class PathwayChangeCreate(Strict):
     pathway: Literal["regional_practitioner"] = Field(
         description="A manager may switch a case to regional_practitioner"
     )
-    changed_at: AwareDatetime | None = Field(default=None, description="Defaults to now")
+    changed_at: IsoDateTime | None = Field(default=None, description="Defaults to now")
 
 
 class PathwayChange(RecordOut):

@@ -42,7 +42,7 @@ async def create_referral(
         if first is not None:
             return JSONResponse(first.response, status_code=first.status_code, headers={"Location": first.location})
     referral = await service.receive(session, body, actor=actor, settings=settings)
-    out = service.to_out(referral)
+    [out] = await service.shown(session, [referral], actor=actor)
     location = f"/v1/referrals/{referral.id}"
     if idempotency_key is not None:
         await service.remember(
@@ -65,7 +65,8 @@ async def get_referral(referral_id: UUID, request: Request, session: SessionDep,
         )
         raise
     await audit.record(session, schema=SCHEMA, actor=actor, action="referral.read", resource=resource)
-    return service.to_out(referral)
+    [out] = await service.shown(session, [referral], actor=actor)
+    return out
 
 
 @router.get("", response_model=ReferralPage)
@@ -79,5 +80,8 @@ async def list_referrals(
     org = None if actor.has("referrals:read") else (actor.org_type or "", actor.org_name or "")
     rows = await repository.page(session, after=pagination.time_key(cursor), org=org, limit=limit + 1)
     page, next_cursor = pagination.split(rows, limit, lambda r: pagination.encode_time_key(r.received_at, r.id))
-    await audit.record(session, schema=SCHEMA, actor=actor, action="referral.list", resource="/v1/referrals")
-    return ReferralPage(items=[service.to_out(r) for r in page], next_cursor=next_cursor)
+    # One audit row per referral shown: the trail of a child's record must include list reads.
+    await audit.record_many(
+        session, schema=SCHEMA, actor=actor, action="referral.list", resources=[f"/v1/referrals/{r.id}" for r in page]
+    )
+    return ReferralPage(items=await service.shown(session, page, actor=actor), next_cursor=next_cursor)

@@ -21,6 +21,12 @@ async def get(session: AsyncSession, referral_id: UUID) -> Referral | None:
     return await session.get(Referral, referral_id)
 
 
+async def of_organisation(session: AsyncSession, ids: list[UUID], *, org: tuple[str | None, str | None]) -> list[UUID]:
+    """Those of `ids` that `org` referred."""
+    q = select(Referral.id).where(Referral.id.in_(ids), Referral.org_type == org[0], Referral.org_name == org[1])
+    return list((await session.scalars(q)).all())
+
+
 async def candidates(
     session: AsyncSession, *, nationality: str, date_of_birth: date | None, estimated_age: int | None
 ) -> list[Referral]:

@@ -6,16 +6,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    field_validator,
-    model_validator,
-)  # fmt: skip
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ictg_common.codes import (
     CjsInvolvement,
@@ -27,48 +18,20 @@ from ictg_common.codes import (
     TraffickerContact,
     is_nationality,
 )  # fmt: skip
+from ictg_common.inputs import STORABLE, IsoDate, IsoDateTime, StrictModel, text
 from ictg_common.reference import local_authority
 
-
-def _storable(v: str) -> str:
-    """Postgres cannot store NUL, and a lone surrogate cannot be encoded: refuse both as input errors."""
-    if "\x00" in v:
-        raise ValueError("must not contain NUL characters")
-    try:
-        v.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode text") from None
-    return v
+Name = Annotated[str, text(100, min_length=1), STORABLE]
+ShortText = Annotated[str, text(200, min_length=1), STORABLE]
+Email = Annotated[str, text(254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"), STORABLE]
+Phone = Annotated[str, text(40, pattern=r"^[0-9+() \-]{6,40}$"), STORABLE]
+Language = Annotated[str, text(40), STORABLE]
+Reference = Annotated[str, text(50), STORABLE]
+Notes = Annotated[str, text(4000), STORABLE]
 
 
-def _iso_text(v: object) -> object:
-    """Dates and times come as ISO strings, never as numbers (which lax parsing would take as epochs)."""
-    if not isinstance(v, str):
-        raise ValueError("must be an ISO 8601 string")
-    return v
-
-
-_STORABLE = AfterValidator(_storable)
-
-
-def _text(max_length: int, *, min_length: int = 0, pattern: str | None = None) -> StringConstraints:
-    return StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length, pattern=pattern)
-
-
-IsoDate = Annotated[date, BeforeValidator(_iso_text), Field(strict=False)]
-IsoDateTime = Annotated[datetime, BeforeValidator(_iso_text), Field(strict=False)]
-Name = Annotated[str, _text(100, min_length=1), _STORABLE]
-ShortText = Annotated[str, _text(200, min_length=1), _STORABLE]
-Email = Annotated[str, _text(254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"), _STORABLE]
-Phone = Annotated[str, _text(40, pattern=r"^[0-9+() \-]{6,40}$"), _STORABLE]
-Language = Annotated[str, _text(40), _STORABLE]
-Reference = Annotated[str, _text(50), _STORABLE]
-Notes = Annotated[str, _text(4000), _STORABLE]
-
-
-class Strict(BaseModel):
-    # strict: no "true" for true, no "12" for 12 — a mistyped field is an error, not a guess.
-    model_config = ConfigDict(extra="forbid", strict=True)
+class Strict(StrictModel):
+    pass
 
 
 class Referrer(Strict):
@@ -145,13 +108,6 @@ class ReferralCreate(Strict):
         if not v.isascii() or local_authority(v) is None:
             raise ValueError("not an upper-tier local authority code of England or Wales (ONS, e.g. E08000003)")
         return v.strip().upper()
-
-    @field_validator("received_at")
-    @classmethod
-    def _aware(cls, v: datetime | None) -> datetime | None:
-        if v is not None and v.tzinfo is None:
-            raise ValueError("must carry a UTC offset")
-        return v
 
     model_config = ConfigDict(
         extra="forbid",

@@ -64,7 +64,8 @@ def age_at(body: ReferralCreate, on: date) -> int | None:
 def name_key(given: str, family: str | None) -> str:
     raw = f"{given} {family or ''}"
     ascii_ = unicodedata.normalize("NFKD", raw).encode("ascii", "ignore").decode().lower()
-    return " ".join(sorted("".join(c if c.isalnum() else " " for c in ascii_).split()))
+    # Normalisation can lengthen text (e.g. one ligature becomes several letters): bound it to the column.
+    return " ".join(sorted("".join(c if c.isalnum() else " " for c in ascii_).split()))[:200]
 
 
 def similar_names(a: str, b: str) -> bool:
@@ -97,15 +98,45 @@ def derive(body: ReferralCreate, *, received_at: datetime, settings: IntakeSetti
     }
 
 
-def to_out(r: Referral) -> ReferralOut:
+def to_out(r: Referral, *, duplicates: list[UUID]) -> ReferralOut:
     b, d = r.body, r.derived
     return ReferralOut.model_validate(
         {
             **{k: v for k, v in b.items() if k != "received_at"},
-            "id": r.id, "received_at": r.received_at, "possible_duplicate_of": r.possible_duplicate_of,
+            "referrer": {**b["referrer"], "organisation_type": r.org_type, "organisation_name": r.org_name},
+            "id": r.id, "received_at": r.received_at, "possible_duplicate_of": duplicates,
             **d,
         }
     )  # fmt: skip
+
+
+async def shown(session: AsyncSession, referrals: list[Referral], *, actor: Actor) -> list[ReferralOut]:
+    """Referrals as `actor` may see them. The service sees every duplicate link; a first responder
+    sees links to its own organisation's referrals only (another force's referral of the same
+    child is not theirs to know about)."""
+    linked = {d for r in referrals for d in r.possible_duplicate_of}
+    if actor.has("referrals:read"):
+        visible = linked
+    else:
+        visible = set(await repository.of_organisation(session, list(linked), org=actor.organisation)) if linked else set()
+    return [to_out(r, duplicates=[d for d in r.possible_duplicate_of if d in visible]) for r in referrals]
+
+
+def filing_organisation(body: ReferralCreate, actor: Actor) -> tuple[str, str]:
+    """Whose referral this is. A first responder files under its token's organisation; only a
+    historical import (migrating many organisations' records) may name another."""
+    if actor.has("referrals:import"):
+        return body.referrer.organisation_type, body.referrer.organisation_name
+    if not actor.org_type or not actor.org_name:
+        raise Forbidden("This token names no organisation (claims org_type and org_name); a referral is filed under one.")
+    errors = []
+    if body.referrer.organisation_type != actor.org_type:
+        errors.append(_err("/referrer/organisation_type", f"must be your organisation's type, {actor.org_type!r}"))
+    if " ".join(body.referrer.organisation_name.split()).casefold() != " ".join(actor.org_name.split()).casefold():
+        errors.append(_err("/referrer/organisation_name", f"must be your organisation, {actor.org_name!r}"))
+    if errors:
+        raise ValidationFailed("The referrer is not the organisation your token names.", errors=errors)
+    return actor.org_type, actor.org_name
 
 
 def event_data(r: Referral) -> dict[str, Any]:
@@ -116,7 +147,7 @@ def event_data(r: Referral) -> dict[str, Any]:
         "referral_id": str(r.id),
         "received_at": r.received_at.isoformat(),
         "identified_on": b["identified_on"],
-        "referrer_type": b["referrer"]["organisation_type"],
+        "referrer_type": r.org_type,
         "local_authority_code": b["local_authority_code"],
         "region": d["region"],
         "pathway": d["pathway"],
@@ -146,6 +177,7 @@ async def receive(
     now = clock.utcnow()
     if body.received_at is not None and not actor.has("referrals:import"):
         raise Forbidden("Only a historical import (scope referrals:import) may set received_at.")
+    org_type, org_name = filing_organisation(body, actor)
     received_at = body.received_at or now
     errors = check_dates(body, received_at=received_at, now=now)
     if errors:
@@ -166,8 +198,8 @@ async def receive(
         id=new_id(),
         received_at=received_at,
         identified_on=body.identified_on,
-        org_type=body.referrer.organisation_type,
-        org_name=body.referrer.organisation_name,
+        org_type=org_type,
+        org_name=org_name,
         submitted_by=actor.sub,
         local_authority_code=body.local_authority_code,
         date_of_birth=body.child.date_of_birth,

@@ -1,0 +1,57 @@
+"""Building blocks of every request body: strict types, ISO dates, text Postgres can store.
+
+Strict, because a mistyped field must be an error, not a guess: `"true"` is not a boolean, `"12"`
+is not a number, and `1700000000` is not a date (lax parsing would take it as an epoch).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+
+EARLIEST = date(1900, 1, 1)  # far enough back for any birth; keeps date arithmetic away from year 1
+
+
+class StrictModel(BaseModel):
+    """Unknown fields refused (a typo must not silently drop data), no type coercion."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def storable(v: str) -> str:
+    """Postgres cannot store NUL, and a lone surrogate cannot be encoded: refuse both as input errors."""
+    if "\x00" in v:
+        raise ValueError("must not contain NUL characters")
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text") from None
+    return v
+
+
+def _iso_text(v: Any) -> Any:
+    if not isinstance(v, str):
+        raise ValueError("must be an ISO 8601 string")
+    return v
+
+
+def _in_range(v: Any) -> Any:
+    day = v.date() if isinstance(v, datetime) else v
+    if day < EARLIEST or day.year > 9000:
+        raise ValueError(f"must be between {EARLIEST.isoformat()} and the year 9000")
+    return v
+
+
+STORABLE = AfterValidator(storable)
+
+
+def text(max_length: int, *, min_length: int = 0, pattern: str | None = None) -> StringConstraints:
+    return StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length, pattern=pattern)
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_text), Field(strict=False), AfterValidator(_in_range)]
+IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_text), Field(strict=False), AfterValidator(_in_range)]
+Uuid = Annotated[UUID, BeforeValidator(_iso_text), Field(strict=False)]
