@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
@@ -16,6 +18,19 @@ def at(value: str) -> datetime:
 
 
 CONTACT = {"outcome": "attempted", "method": "phone", "party": "social_worker", "topics": []}
+
+
+@contextlib.contextmanager
+def days_ago(days: int) -> Iterator[None]:
+    """Run the platform's clock `days` in the past (frozen): a referral then is received, and its
+    case opened, on that day, as if the service had been running then."""
+    real = clock.utcnow
+    then = real() - timedelta(days=days)
+    clock.utcnow = lambda: then  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        clock.utcnow = real  # type: ignore[assignment]
 
 
 async def breaches(stack: Stack, want: int) -> list[dict]:
@@ -69,7 +84,8 @@ async def test_watcher_reads_the_platform_clock(stack: Stack, monkeypatch: pytes
 
 
 async def test_replicas_racing_still_emit_once(stack: Stack) -> None:
-    case = await stack.case(received_at=clock.utcnow() - timedelta(days=10))
+    with days_ago(10):
+        case = await stack.case(identified_on=clock.utcnow().date().isoformat())
     watcher = stack.app.state.sla_watcher
     from ictg_cases.sla.watcher import SlaWatcher
 
@@ -77,11 +93,12 @@ async def test_replicas_racing_still_emit_once(stack: Stack) -> None:
     counts = await asyncio.gather(watcher.check_once(), other.check_once(), watcher.check_once())
     assert sum(counts) == 2
     assert len(await breaches(stack, want=3)) == 2
-    assert case["overdue"] == ["allocation", "first_contact"]
+    assert (await stack.get(f"/v1/cases/{case['id']}")).json()["overdue"] == ["allocation", "first_contact"]
 
 
 async def test_a_late_allocation_still_counts_as_missed_and_overdue_list_follows(stack: Stack) -> None:
-    old = await stack.case(received_at=clock.utcnow() - timedelta(days=10), child__given_name="Old")
+    with days_ago(10):
+        old = await stack.case(child__given_name="Old", identified_on=clock.utcnow().date().isoformat())
     fresh = await stack.case(child__given_name="Fresh")
     assert [c["id"] for c in (await stack.get("/v1/cases", sla="overdue")).json()["items"]] == [old["id"]]
     worker = await stack.worker()
@@ -92,11 +109,19 @@ async def test_a_late_allocation_still_counts_as_missed_and_overdue_list_follows
     assert fresh["overdue"] == []
 
 
+async def test_a_historical_import_is_not_breached_live(stack: Stack) -> None:
+    imported = await stack.case(received_at=clock.utcnow() - timedelta(days=10))
+    assert await stack.app.state.sla_watcher.check_once() == 0
+    assert await breaches(stack, want=1) == []  # case.opened only
+    assert imported["overdue"] == ["allocation", "first_contact"]  # still listed as unmet for the guardians
+
+
 async def test_the_watcher_started_with_the_app_finds_breaches_by_itself(shared_settings: dict) -> None:
     from cases_harness import open_stack
 
     async with open_stack(shared_settings, sla_check_seconds=0.2) as s:
-        case = await s.case(received_at=clock.utcnow() - timedelta(days=5))
+        with days_ago(5):
+            case = await s.case(identified_on=clock.utcnow().date().isoformat())
         found = await breaches(s, want=3)
         assert sorted(e["data"]["clock"] for e in found) == ["allocation", "first_contact"]
         await asyncio.sleep(0.6)  # several more rounds: still exactly one per clock

@@ -210,3 +210,18 @@ async def test_dates_before_1900_are_refused(intake: httpx.AsyncClient, stored: 
     r = await intake.post("/v1/referrals", json=referral_body(received_at="0001-01-01T00:00:00+14:00"), headers=IMPORT)
     assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == "/received_at"
     assert await stored.nothing()
+
+
+async def test_the_audit_trail_is_readable_and_append_only(intake: httpx.AsyncClient, stored: Any) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    created = await intake.post("/v1/referrals", json=referral_body(), headers=auth("referrals:write", sub="dc-smith"))
+    trail = await intake.get("/v1/audit", params={"resource": created.headers["location"]}, headers=auth("audit:read"))
+    assert [(e["actor"], e["action"]) for e in trail.json()["items"]] == [("dc-smith", "referral.create")]
+    assert (await intake.get("/v1/audit", headers=auth("referrals:read"))).status_code == 403
+    for sql in ("UPDATE intake.audit SET actor = 'someone'", "DELETE FROM intake.audit", "TRUNCATE intake.audit"):
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with stored.engine.begin() as conn:
+                await conn.execute(text(sql))
+    assert len(await stored.audit()) == 1

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, MetaData, String, Table, func, text
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+from sqlalchemy import BigInteger, Column, DateTime, Index, MetaData, String, Table, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from .auth import Actor
+from . import pagination
+from .auth import Actor, require
 from .logs import request_id
+from .service import SessionDep
 
 
 def audit_table(metadata: MetaData) -> Table:
@@ -60,3 +67,63 @@ async def record_refusal(
     """Audit a refused access in a transaction of its own (the request's own is rolled back)."""
     async with sessionmaker() as session, session.begin():
         await record(session, schema=schema, actor=actor, action=action, resource=resource, outcome=outcome, reason=reason)
+
+
+class AuditEntry(BaseModel):
+    id: int
+    time: datetime
+    actor: str
+    org: str | None
+    action: str
+    resource: str
+    outcome: str
+    request_id: str | None
+    reason: str | None
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEntry]
+    next_cursor: str | None
+
+
+def _like_prefix(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"
+
+
+async def page(
+    session: AsyncSession, table: Table, *, resource: str | None, actor: str | None, before: int | None, limit: int
+) -> list[Any]:
+    """Newest first; `resource` matches itself and everything under it (a case and its records)."""
+    q = select(table).order_by(table.c.id.desc()).limit(limit)
+    if resource is not None:
+        q = q.where(or_(table.c.resource == resource, table.c.resource.like(_like_prefix(resource), escape="\\")))
+    if actor is not None:
+        q = q.where(table.c.actor == actor)
+    if before is not None:
+        q = q.where(table.c.id < before)
+    return list((await session.execute(q)).all())
+
+
+NO_NUL = r"^[^\x00]*$"
+Auditor = Annotated[Actor, require("audit:read")]
+
+
+def audit_router(table: Table) -> APIRouter:
+    """`GET /v1/audit` over one service's audit table (scope audit:read)."""
+    router = APIRouter(prefix="/v1/audit", tags=["audit"])
+
+    @router.get("", response_model=AuditPage)
+    async def list_audit(
+        session: SessionDep,
+        _actor: Auditor,
+        resource: Annotated[str | None, Query(max_length=200, pattern=NO_NUL, examples=["/v1/cases/0190…"])] = None,
+        actor: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
+        cursor: Annotated[str | None, Query(max_length=20)] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    ) -> AuditPage:
+        """Who read or changed what, newest first. `resource` includes what lies under it."""
+        rows = await page(session, table, resource=resource, actor=actor, before=pagination.int_key(cursor), limit=limit + 1)
+        items, next_cursor = pagination.split(rows, limit, lambda r: str(r.id))
+        return AuditPage(items=[AuditEntry.model_validate(r._mapping) for r in items], next_cursor=next_cursor)
+
+    return router

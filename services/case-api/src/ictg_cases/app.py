@@ -8,19 +8,19 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ictg_common.audit import audit_router
 from ictg_common.consumer import Consumer
 from ictg_common.events import CloudEvent
 from ictg_common.service import create_service_app
 
 from .allocations.endpoints import router as allocations_router
-from .audit.endpoints import router as audit_router
 from .cases import service as cases
 from .cases.claimcheck import IntakeClient
 from .cases.endpoints import router as cases_router
 from .contacts.endpoints import router as contacts_router
 from .exits.endpoints import router as exits_router
 from .missing.endpoints import router as missing_router
-from .models import SCHEMA
+from .models import SCHEMA, audit
 from .records.endpoints import router as records_router
 from .settings import CasesSettings
 from .sla.watcher import SlaWatcher
@@ -28,7 +28,7 @@ from .workers.endpoints import router as workers_router
 
 ROUTERS = [
     cases_router, workers_router, allocations_router, contacts_router, missing_router, records_router, exits_router,
-    audit_router,
+    audit_router(audit),
 ]  # fmt: skip
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"

@@ -1,3 +1,5 @@
+from pydantic import model_validator
+
 from ictg_common.settings import ServiceSettings, service_config
 
 
@@ -17,3 +19,11 @@ class CasesSettings(ServiceSettings):
     break_glass_minutes: int = 60
     # Client clocks drift: a record time this far ahead of the server clock is still "now".
     clock_skew_seconds: int = 300
+
+    @model_validator(mode="after")
+    def _claim_check_token(self) -> "CasesSettings":
+        # With production keys (JWKS) intake refuses HS256 tokens: a self-minted claim-check token
+        # would be refused and no case would ever open. Fail at start-up, not on every event.
+        if self.auth_jwks_url and not self.intake_token:
+            raise ValueError("ICTG_CASES_INTAKE_TOKEN is required when ICTG_AUTH_JWKS_URL is set")
+        return self

@@ -6,9 +6,10 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from ictg_common.audit import audit_router
 from ictg_common.service import create_service_app
 
-from .models import SCHEMA
+from .models import SCHEMA, audit
 from .referrals.endpoints import router
 from .settings import IntakeSettings
 
@@ -21,5 +22,5 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         title="ICTG referral intake",
         settings=settings or IntakeSettings(),
         schema=SCHEMA,
-        routers=[router],
+        routers=[router, audit_router(audit)],
     )

@@ -35,6 +35,8 @@ async def allocate(
         errors.append(rules.err("/worker_id", "no such worker"))
     elif not rules.role_fits(worker.role, case.pathway):
         errors.append(rules.err("/worker_id", f"a {worker.role} cannot hold a case on the {case.pathway} pathway"))
+    elif worker.region != case.region:
+        errors.append(rules.err("/worker_id", f"the worker is in {worker.region}; the case is in {case.region}"))
     if errors:
         raise RecordInvalid(errors)
     assert worker is not None

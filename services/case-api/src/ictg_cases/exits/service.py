@@ -13,7 +13,7 @@ from ..cases import repository as cases_repo
 from ..cases.events import iso, publish
 from ..cases.service import time_errors
 from ..cases.timeline import timeline
-from ..errors import RecordInvalid
+from ..errors import EpisodeConflict, RecordInvalid
 from ..models import Case, Exit
 from ..settings import CasesSettings
 from .schemas import ExitCreate
@@ -33,6 +33,11 @@ async def exit_case(
             ]
     if errors:
         raise RecordInvalid(errors)
+    if case.missing_since is not None and body.reason != "long_term_missing":
+        # Closing over an open episode would leave it open for ever (no record after exit).
+        raise EpisodeConflict(
+            "The child is missing: record the return first, or exit with reason long_term_missing."
+        )
     row = Exit(id=new_id(), case_id=case.id, recorded_at=now, recorded_by=actor.sub, **body.model_dump())
     await cases_repo.add(session, row)
     case.status = "exited"

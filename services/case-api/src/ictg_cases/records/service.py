@@ -12,6 +12,7 @@ from ictg_common.events import new_id
 from ictg_common.reference import local_authority, region_slug
 
 from .. import rules
+from ..allocations import repository as allocations_repo
 from ..cases import repository as cases_repo
 from ..cases.events import iso, publish
 from ..cases.service import time_errors
@@ -82,6 +83,10 @@ async def move(session: AsyncSession, case: Case, body: MoveCreate, *, actor: Ac
     _check(case, body.moved_at, "/moved_at", now=now, settings=settings)
     if body.local_authority_code == case.local_authority_code:
         raise RecordInvalid([rules.err("/local_authority_code", "the child is already in this local authority")])
+    moves = await cases_repo.records(session, Move, case.id, order=Move.moved_at)
+    if moves and body.moved_at < moves[-1].moved_at:
+        # The case's current authority is the latest move's: an earlier one cannot be slotted in.
+        raise RecordInvalid([rules.err("/moved_at", f"must not be before the last move ({moves[-1].moved_at.isoformat()})")])
     la = local_authority(body.local_authority_code)
     assert la is not None  # validated by the schema
     row = Move(
@@ -112,12 +117,21 @@ async def change_pathway(
     )  # fmt: skip
     await cases_repo.add(session, row)
     case.pathway = body.pathway
+    unallocated = False
+    if case.worker_id is not None and case.status == "allocated":
+        current = await allocations_repo.current(session, case.id)
+        if current is not None and not rules.role_fits(current.role, body.pathway):
+            # The guardian's role no longer fits: the case waits for a worker of the new pathway.
+            current.ended_at = changed_at
+            case.worker_id = None
+            case.status = "awaiting_allocation"
+            unallocated = True
     await publish(
         session,
         case,
         name="case.pathway_changed",
         time=changed_at,
         settings=settings,
-        data={"pathway": body.pathway, "changed_at": iso(changed_at)},
+        data={"pathway": body.pathway, "changed_at": iso(changed_at), "unallocated": unallocated},
     )
     return row
