@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,41 +20,59 @@ from factories import referral_body
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def services(shared_settings: dict[str, Any]) -> Iterator[dict[str, str]]:
-    from stack import SERVICES
+class Processes:
+    """The three services as real uvicorn processes on free ports, started and stopped at will."""
 
-    ports = {name: free_port() for name in SERVICES}
-    env = {
-        **os.environ,
-        "ICTG_DATABASE_URL": shared_settings["database_url"],
-        "ICTG_NATS_URL": shared_settings["nats_url"],
-        "ICTG_NATS_STREAM": shared_settings["nats_stream"],
-        "ICTG_SUBJECT_PREFIX": shared_settings["subject_prefix"],
-        "ICTG_AUTH_SECRET": shared_settings["auth_secret"],
-        "ICTG_CASES_INTAKE_URL": f"http://127.0.0.1:{ports['referral-intake']}",
-    }
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", factory, "--factory", "--port", str(ports[name]), "--no-access-log"],
-            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        for name, (factory, _, _) in SERVICES.items()
-    ]
-    try:
-        import time
+    def __init__(self, settings: dict[str, Any]) -> None:
+        from stack import SERVICES
 
+        self.factories = {name: factory for name, (factory, _, _) in SERVICES.items()}
+        self.ports = {name: free_port() for name in SERVICES}
+        self.urls = {name: f"http://127.0.0.1:{port}" for name, port in self.ports.items()}
+        self.env = {
+            **os.environ,
+            "ICTG_DATABASE_URL": settings["database_url"],
+            "ICTG_NATS_URL": settings["nats_url"],
+            "ICTG_NATS_STREAM": settings["nats_stream"],
+            "ICTG_SUBJECT_PREFIX": settings["subject_prefix"],
+            "ICTG_AUTH_SECRET": settings["auth_secret"],
+            "ICTG_CASES_INTAKE_URL": self.urls["referral-intake"],
+        }
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, *names: str) -> None:
+        for name in names:
+            self.procs[name] = subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", self.factories[name], "--factory", "--port", str(self.ports[name]),
+                 "--no-access-log"],
+                env=self.env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
         deadline = time.monotonic() + 60
-        while not all(port_open(p) for p in ports.values()):
-            assert all(p.poll() is None for p in procs), "a service exited at start"
+        while not all(port_open(self.ports[n]) for n in names):
+            assert all(self.procs[n].poll() is None for n in names), "a service exited at start"
             assert time.monotonic() < deadline, "services did not start"
             time.sleep(0.1)
-        yield {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+
+    def stop(self, *names: str) -> None:
+        for name in names or list(self.procs):
+            proc = self.procs.pop(name)
+            proc.terminate()
+            proc.wait(20)
+
+
+@pytest.fixture
+def processes(shared_settings: dict[str, Any]) -> Iterator[Processes]:
+    running = Processes(shared_settings)
+    try:
+        yield running
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            p.wait(20)
+        running.stop()
+
+
+@pytest.fixture
+def services(processes: Processes) -> dict[str, str]:
+    processes.start(*processes.factories)
+    return processes.urls
 
 
 async def test_one_referral_through_three_processes_to_the_metrics_count(services: dict[str, str]) -> None:
@@ -89,3 +108,21 @@ async def _ready(http: httpx.AsyncClient, url: str) -> bool:
         return (await http.get(f"{url}/readyz")).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+async def test_a_referral_made_while_the_case_api_is_down_becomes_a_case_when_it_returns(processes: Processes) -> None:
+    processes.start("referral-intake", "case-api")
+    urls = processes.urls
+    async with httpx.AsyncClient(timeout=10) as http:
+        await eventually(lambda: _ready(http, urls["case-api"]), timeout=30)  # its durable consumer exists
+        processes.stop("case-api")
+        r = await http.post(f"{urls['referral-intake']}/v1/referrals", json=referral_body(), headers=auth("referrals:write"))
+        assert r.status_code == 201, r.text
+        processes.start("case-api")
+
+        async def case() -> Any:
+            got = await http.get(f"{urls['case-api']}/v1/cases", params={"referral_id": r.json()["id"]}, headers=auth("cases:read"))
+            return got.json()["items"]
+
+        [opened] = await eventually(case, timeout=30)
+        assert opened["status"] == "awaiting_allocation"
