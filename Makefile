@@ -26,7 +26,8 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy libs/common/src services/referral-intake/src services/case-api/src services/metrics/src
+	$(PY) -m mypy libs/common/src services/referral-intake/src services/case-api/src
+	$(PY) -m mypy services/metrics/src
 
 # Regenerate the lock from the venv (records versions only, never an index address).
 lock:

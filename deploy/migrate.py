@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from stack import migrate_all  # noqa: E402
+from stack import migrate_all
 
 if __name__ == "__main__":
     migrate_all(os.environ["ICTG_DATABASE_URL"])

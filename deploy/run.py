@@ -59,8 +59,18 @@ def main() -> int:
                 return 1
             procs.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "uvicorn", factory, "--factory", "--host", "127.0.0.1",
-                     "--port", str(ports[name]), "--no-access-log"],
+                    [
+                        sys.executable,
+                        "-m",
+                        "uvicorn",
+                        factory,
+                        "--factory",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(ports[name]),
+                        "--no-access-log",
+                    ],
                     env=env,
                 )
             )

@@ -105,8 +105,14 @@ def shared_settings(infra: Infra, database_url: str, stream: tuple[str, str]) ->
 
 
 def token(
-    *scopes: str, org_type: str = "police", org_name: str = "Greater Manchester Police",
-    regions: list[str] | None = None, sub: str = "tester", ttl: int = 3600, secret: str = SECRET, aud: str = "ictg",
+    *scopes: str,
+    org_type: str = "police",
+    org_name: str = "Greater Manchester Police",
+    regions: list[str] | None = None,
+    sub: str = "tester",
+    ttl: int = 3600,
+    secret: str = SECRET,
+    aud: str = "ictg",
 ) -> str:
     return mint_token(
         secret=secret, sub=sub, scopes=list(scopes), org_type=org_type, org_name=org_name,
@@ -166,7 +172,11 @@ class Stored:
 
     async def audit(self) -> list[Any]:
         async with self.engine.connect() as conn:
-            return list((await conn.execute(text("SELECT actor, action, resource, outcome FROM intake.audit ORDER BY id"))).all())
+            return list(
+                (
+                    await conn.execute(text("SELECT actor, action, resource, outcome FROM intake.audit ORDER BY id"))
+                ).all()
+            )
 
 
 @pytest.fixture

@@ -24,9 +24,13 @@ async def test_a_move_cannot_be_slotted_in_before_the_last_one(stack: Stack) -> 
     case = await stack.case(received_at=clock.utcnow() - timedelta(days=10))
     path = f"/v1/cases/{case['id']}"
     now = clock.utcnow()
-    first = await stack.post(f"{path}/moves", {"moved_at": iso(now - timedelta(days=2)), "local_authority_code": "E08000012"})
+    first = await stack.post(
+        f"{path}/moves", {"moved_at": iso(now - timedelta(days=2)), "local_authority_code": "E08000012"}
+    )
     assert first.status_code == 201, first.text
-    earlier = await stack.post(f"{path}/moves", {"moved_at": iso(now - timedelta(days=5)), "local_authority_code": "E08000001"})
+    earlier = await stack.post(
+        f"{path}/moves", {"moved_at": iso(now - timedelta(days=5)), "local_authority_code": "E08000001"}
+    )
     assert earlier.status_code == 422 and earlier.json()["errors"][0]["pointer"] == "/moved_at"
     assert (await stack.get(path)).json()["local_authority_code"] == "E08000012"
 

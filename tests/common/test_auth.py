@@ -49,7 +49,9 @@ def rs256(**claims: Any) -> str:
 
 
 def test_rs256_token_from_the_jwks_is_accepted(jwks_url: str) -> None:
-    actor = TokenVerifier(secret="unused", jwks_url=jwks_url).verify(rs256(org_type="local_authority", org_name="Camden"))
+    actor = TokenVerifier(secret="unused", jwks_url=jwks_url).verify(
+        rs256(org_type="local_authority", org_name="Camden")
+    )
     assert actor.sub == "u1" and actor.has("cases:read") and actor.regions == ("london",)
     assert actor.organisation == ("local_authority", "Camden")
 

@@ -113,7 +113,9 @@ async def test_unparseable_message_is_parked_at_once(shared_settings: dict[str, 
     await nc.jetstream().publish(f"{s['subject_prefix']}.cases.junk", b"not json")
     await nc.close()
     parked = await eventually(lambda: _rows(engine, "SELECT subject, deliveries, payload FROM metrics.dead_letter"))
-    assert [(p.subject, p.deliveries, p.payload) for p in parked] == [(f"{s['subject_prefix']}.cases.junk", 1, "not json")]
+    assert [(p.subject, p.deliveries, p.payload) for p in parked] == [
+        (f"{s['subject_prefix']}.cases.junk", 1, "not json")
+    ]
     await runner.stop()
     await link.close()
     await engine.dispose()

@@ -52,7 +52,9 @@ async def test_committed_events_are_published_and_rolled_back_ones_never(shared_
     relay.start()
 
     def event(n: int) -> Any:
-        return make_event(service="intake", name="referral.received", subject=f"r{n}", time=datetime.now(UTC), data={"n": n})
+        return make_event(
+            service="intake", name="referral.received", subject=f"r{n}", time=datetime.now(UTC), data={"n": n}
+        )
 
     kept, dropped = event(1), event(2)
     async with sessions() as session, session.begin():
@@ -78,7 +80,9 @@ async def _ready(client: Any) -> bool:
     return (await client.get("/readyz")).status_code == 200
 
 
-async def test_referral_accepted_while_nats_is_down_is_published_when_it_returns(shared_settings: dict[str, Any]) -> None:
+async def test_referral_accepted_while_nats_is_down_is_published_when_it_returns(
+    shared_settings: dict[str, Any],
+) -> None:
     root = ROOT / ".run" / f"outage-{shared_settings['subject_prefix']}"
     server = EmbeddedNats(Path(root))
     url = server.start()
@@ -90,10 +94,18 @@ async def test_referral_accepted_while_nats_is_down_is_published_when_it_returns
             r = await client.post("/v1/referrals", json=referral_body(), headers=auth("referrals:write"))
             assert r.status_code == 201, r.text
             server.start()  # same port, same JetStream store
-            ids = await _subjects_and_ids(url, shared_settings["nats_stream"], shared_settings["subject_prefix"], want=1)
+            ids = await _subjects_and_ids(
+                url, shared_settings["nats_stream"], shared_settings["subject_prefix"], want=1
+            )
             assert len(ids) == 1
             nc = await nats.connect(url)
-            payload = json.loads((await nc.jetstream().get_last_msg(shared_settings["nats_stream"], f"{shared_settings['subject_prefix']}.intake.referral.received")).data)
+            payload = json.loads(
+                (
+                    await nc.jetstream().get_last_msg(
+                        shared_settings["nats_stream"], f"{shared_settings['subject_prefix']}.intake.referral.received"
+                    )
+                ).data
+            )
             assert payload["subject"] == r.json()["id"]
             await nc.close()
     finally:

@@ -79,12 +79,16 @@ async def test_one_referral_through_three_processes_to_the_metrics_count(service
     async with httpx.AsyncClient(timeout=10) as http:
         for url in services.values():
             await eventually(lambda url=url: _ready(http, url), timeout=30)
-        r = await http.post(f"{services['referral-intake']}/v1/referrals", json=referral_body(), headers=auth("referrals:write"))
+        r = await http.post(
+            f"{services['referral-intake']}/v1/referrals", json=referral_body(), headers=auth("referrals:write")
+        )
         assert r.status_code == 201, r.text
         referral_id = r.json()["id"]
 
         async def case() -> Any:
-            got = await http.get(f"{services['case-api']}/v1/cases", params={"referral_id": referral_id}, headers=auth("cases:read"))
+            got = await http.get(
+                f"{services['case-api']}/v1/cases", params={"referral_id": referral_id}, headers=auth("cases:read")
+            )
             return got.json()["items"]
 
         [opened] = await eventually(case, timeout=20)
@@ -116,12 +120,16 @@ async def test_a_referral_made_while_the_case_api_is_down_becomes_a_case_when_it
     async with httpx.AsyncClient(timeout=10) as http:
         await eventually(lambda: _ready(http, urls["case-api"]), timeout=30)  # its durable consumer exists
         processes.stop("case-api")
-        r = await http.post(f"{urls['referral-intake']}/v1/referrals", json=referral_body(), headers=auth("referrals:write"))
+        r = await http.post(
+            f"{urls['referral-intake']}/v1/referrals", json=referral_body(), headers=auth("referrals:write")
+        )
         assert r.status_code == 201, r.text
         processes.start("case-api")
 
         async def case() -> Any:
-            got = await http.get(f"{urls['case-api']}/v1/cases", params={"referral_id": r.json()["id"]}, headers=auth("cases:read"))
+            got = await http.get(
+                f"{urls['case-api']}/v1/cases", params={"referral_id": r.json()["id"]}, headers=auth("cases:read")
+            )
             return got.json()["items"]
 
         [opened] = await eventually(case, timeout=30)

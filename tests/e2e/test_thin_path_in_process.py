@@ -20,13 +20,16 @@ from factories import referral_body
 async def test_referral_becomes_case_and_is_counted(shared_settings: dict[str, Any]) -> None:
     intake_app = create_intake(IntakeSettings(**shared_settings))
     cases_app = create_cases(
-        CasesSettings(**shared_settings, intake_url="http://intake"), intake_transport=httpx.ASGITransport(app=intake_app)
+        CasesSettings(**shared_settings, intake_url="http://intake"),
+        intake_transport=httpx.ASGITransport(app=intake_app),
     )
     metrics_app = create_metrics(MetricsSettings(**shared_settings))
     async with serve(intake_app) as intake, serve(cases_app) as cases, serve(metrics_app) as metrics:
         ids = []
         for gender, nationality in [("male", "VN"), ("female", "GB"), ("female", "AL")]:
-            body = referral_body(child__gender=gender, child__nationality=nationality, child__given_name=f"C{gender}{nationality}")
+            body = referral_body(
+                child__gender=gender, child__nationality=nationality, child__given_name=f"C{gender}{nationality}"
+            )
             r = await intake.post("/v1/referrals", json=body, headers=auth("referrals:write"))
             assert r.status_code == 201, r.text
             ids.append(r.json()["id"])
@@ -56,7 +59,9 @@ async def test_referral_becomes_case_and_is_counted(shared_settings: dict[str, A
             {"gender": "female", "nationality_group": "uk", "children": 1},
             {"gender": "male", "nationality_group": "non_eea", "children": 1},
         ]
-        suppressed = await metrics.get("/v1/metrics/children", params={"group_by": "gender"}, headers=auth("metrics:read"))
+        suppressed = await metrics.get(
+            "/v1/metrics/children", params={"group_by": "gender"}, headers=auth("metrics:read")
+        )
         assert suppressed.json()["rows"] == [
             {"gender": "female", "children": None, "suppressed": True},
             {"gender": "male", "children": None, "suppressed": True},

@@ -34,7 +34,9 @@ def at(iso: str) -> dict[str, Any]:
         ("2026-07-03T22:30:00+00:00", "2026-07-07T00:00:00+01:00"),  # 23:30 BST Friday: a London Friday
     ],
 )
-async def test_deadlines_count_working_days_in_england_and_wales(intake: httpx.AsyncClient, received_at: str, due: str) -> None:
+async def test_deadlines_count_working_days_in_england_and_wales(
+    intake: httpx.AsyncClient, received_at: str, due: str
+) -> None:
     r = await intake.post("/v1/referrals", json=at(received_at), headers=IMPORT)
     assert r.status_code == 201, r.text
     t = r.json()["timeliness"]
@@ -42,8 +44,12 @@ async def test_deadlines_count_working_days_in_england_and_wales(intake: httpx.A
     assert datetime.fromisoformat(t["first_contact_due_by"]) == datetime.fromisoformat(due)
 
 
-@pytest.mark.parametrize(("identified_on", "delay", "late"), [("2026-11-20", 0, False), ("2026-11-19", 1, False), ("2026-11-18", 2, True)])
-async def test_referral_delay_and_late_flag(intake: httpx.AsyncClient, identified_on: str, delay: int, late: bool) -> None:
+@pytest.mark.parametrize(
+    ("identified_on", "delay", "late"), [("2026-11-20", 0, False), ("2026-11-19", 1, False), ("2026-11-18", 2, True)]
+)
+async def test_referral_delay_and_late_flag(
+    intake: httpx.AsyncClient, identified_on: str, delay: int, late: bool
+) -> None:
     body = referral_body(received_at="2026-11-20T09:00:00+00:00", identified_on=identified_on)
     t = (await intake.post("/v1/referrals", json=body, headers=IMPORT)).json()["timeliness"]
     assert (t["referral_delay_days"], t["late_referral"]) == (delay, late)
@@ -62,7 +68,11 @@ async def test_derived_attributes(intake: httpx.AsyncClient) -> None:
         received_at="2026-03-03T10:00:00+00:00", identified_on="2026-03-03", child__date_of_birth="2010-03-04",
     )  # fmt: skip
     r = (await intake.post("/v1/referrals", json=body, headers=IMPORT)).json()
-    assert (r["region"], r["local_authority_name"], r["pathway"]) == ("wales", "Cardiff", "regional_practice_coordinator")
+    assert (r["region"], r["local_authority_name"], r["pathway"]) == (
+        "wales",
+        "Cardiff",
+        "regional_practice_coordinator",
+    )
     assert (r["age_at_referral"], r["age_band"], r["nationality_group"]) == (15, "14-15", "eea")  # birthday tomorrow
 
 
@@ -85,14 +95,20 @@ async def test_same_key_different_body_is_422_and_stores_nothing_more(intake: ht
 
 async def test_keys_are_per_client(intake: httpx.AsyncClient, stored: Any) -> None:
     for sub in ("police-a", "police-b"):
-        r = await intake.post("/v1/referrals", json=referral_body(), headers={**auth("referrals:write", sub=sub), "Idempotency-Key": "1"})
+        r = await intake.post(
+            "/v1/referrals", json=referral_body(), headers={**auth("referrals:write", sub=sub), "Idempotency-Key": "1"}
+        )
         assert r.status_code == 201
     assert await stored.count("referral") == 2
 
 
-async def test_concurrent_retries_of_one_key_make_one_referral_and_one_event(intake: httpx.AsyncClient, stored: Any) -> None:
+async def test_concurrent_retries_of_one_key_make_one_referral_and_one_event(
+    intake: httpx.AsyncClient, stored: Any
+) -> None:
     headers = {**WRITE, "Idempotency-Key": "burst"}
-    answers = await asyncio.gather(*(intake.post("/v1/referrals", json=referral_body(), headers=headers) for _ in range(8)))
+    answers = await asyncio.gather(
+        *(intake.post("/v1/referrals", json=referral_body(), headers=headers) for _ in range(8))
+    )
     codes = sorted(a.status_code for a in answers)
     assert set(codes) <= {201, 409} and 201 in codes
     assert len({a.json()["id"] for a in answers if a.status_code == 201}) == 1
@@ -103,7 +119,11 @@ async def test_concurrent_retries_of_one_key_make_one_referral_and_one_event(int
 async def test_second_referral_of_the_same_child_is_linked_not_merged(intake: httpx.AsyncClient, stored: Any) -> None:
     first = (await intake.post("/v1/referrals", json=referral_body(), headers=WRITE)).json()
     # Same DOB and nationality, name written the other way round and with a typo.
-    second = (await intake.post("/v1/referrals", json=referral_body(child__given_name="Nguyen", child__family_name="Ann"), headers=WRITE)).json()
+    second = (
+        await intake.post(
+            "/v1/referrals", json=referral_body(child__given_name="Nguyen", child__family_name="Ann"), headers=WRITE
+        )
+    ).json()
     other = (await intake.post("/v1/referrals", json=referral_body(child__nationality="AL"), headers=WRITE)).json()
     assert second["possible_duplicate_of"] == [first["id"]] and second["id"] != first["id"]
     assert other["possible_duplicate_of"] == [] and first["possible_duplicate_of"] == []
@@ -118,21 +138,33 @@ async def test_who_may_read_a_referral(intake: httpx.AsyncClient) -> None:
     stranger = await intake.get(url, headers=auth("referrals:write", org_name="Kent Police"))
     assert own.status_code == service.status_code == 200 and own.json() == created.json()
     assert stranger.status_code == 404 and stranger.headers["content-type"].startswith("application/problem+json")
-    assert (await intake.get("/v1/referrals/01a20806-0000-7000-8000-000000000000", headers=auth("referrals:read"))).status_code == 404
+    assert (
+        await intake.get("/v1/referrals/01a20806-0000-7000-8000-000000000000", headers=auth("referrals:read"))
+    ).status_code == 404
     assert (await intake.get("/v1/referrals/not-a-uuid", headers=auth("referrals:read"))).status_code == 422
 
 
 async def test_list_pages_with_a_cursor_and_scopes_to_the_organisation(intake: httpx.AsyncClient) -> None:
     ids = []
     for n in range(5):
-        body = referral_body(child__given_name=f"Child{n}", received_at=f"2026-01-0{n + 5}T10:00:00+00:00", identified_on="2026-01-05")
+        body = referral_body(
+            child__given_name=f"Child{n}", received_at=f"2026-01-0{n + 5}T10:00:00+00:00", identified_on="2026-01-05"
+        )
         ids.append((await intake.post("/v1/referrals", json=body, headers=IMPORT)).json()["id"])
     kent = referral_body(referrer__organisation_name="Kent Police")
-    kent_id = (await intake.post("/v1/referrals", json=kent, headers=auth("referrals:write", org_name="Kent Police"))).json()["id"]
+    kent_id = (
+        await intake.post("/v1/referrals", json=kent, headers=auth("referrals:write", org_name="Kent Police"))
+    ).json()["id"]
 
     seen, cursor = [], None
     while True:
-        page = (await intake.get("/v1/referrals", params={"limit": 2, **({"cursor": cursor} if cursor else {})}, headers=auth("referrals:read"))).json()
+        page = (
+            await intake.get(
+                "/v1/referrals",
+                params={"limit": 2, **({"cursor": cursor} if cursor else {})},
+                headers=auth("referrals:read"),
+            )
+        ).json()
         seen += [item["id"] for item in page["items"]]
         cursor = page["next_cursor"]
         if cursor is None:
@@ -159,17 +191,25 @@ async def test_every_read_and_write_is_audited(intake: httpx.AsyncClient, stored
 
 async def test_a_referral_is_filed_under_the_callers_own_organisation(intake: httpx.AsyncClient, stored: Any) -> None:
     kent = auth("referrals:write", org_name="Kent Police")
-    wrong = await intake.post("/v1/referrals", json=referral_body(), headers=kent)  # body names Greater Manchester Police
+    wrong = await intake.post(
+        "/v1/referrals", json=referral_body(), headers=kent
+    )  # body names Greater Manchester Police
     assert wrong.status_code == 422 and wrong.json()["errors"][0]["pointer"] == "/referrer/organisation_name"
-    nameless = await intake.post("/v1/referrals", json=referral_body(), headers=auth("referrals:write", org_type="", org_name=""))
+    nameless = await intake.post(
+        "/v1/referrals", json=referral_body(), headers=auth("referrals:write", org_type="", org_name="")
+    )
     assert nameless.status_code == 403
     assert await stored.nothing()
     # Spacing and case are forgiven; what is stored is the token's own name.
-    ok = await intake.post("/v1/referrals", json=referral_body(referrer__organisation_name="kent  police"), headers=kent)
+    ok = await intake.post(
+        "/v1/referrals", json=referral_body(referrer__organisation_name="kent  police"), headers=kent
+    )
     assert ok.status_code == 201 and ok.json()["referrer"]["organisation_name"] == "Kent Police"
     assert (await intake.get(ok.headers["location"], headers=kent)).status_code == 200
     # A historical import migrates many organisations' records: it may name the referrer.
-    imported = await intake.post("/v1/referrals", json=referral_body(referrer__organisation_name="Dorset Police"), headers=IMPORT)
+    imported = await intake.post(
+        "/v1/referrals", json=referral_body(referrer__organisation_name="Dorset Police"), headers=IMPORT
+    )
     assert imported.status_code == 201 and imported.json()["referrer"]["organisation_name"] == "Dorset Police"
 
 
@@ -184,7 +224,10 @@ async def test_a_first_responder_sees_duplicate_links_to_its_own_referrals_only(
 
 
 async def test_list_reads_are_audited_per_referral(intake: httpx.AsyncClient, stored: Any) -> None:
-    ids = [(await intake.post("/v1/referrals", json=referral_body(child__given_name=n), headers=WRITE)).json()["id"] for n in ("A", "B")]
+    ids = [
+        (await intake.post("/v1/referrals", json=referral_body(child__given_name=n), headers=WRITE)).json()["id"]
+        for n in ("A", "B")
+    ]
     await intake.get("/v1/referrals", headers=auth("referrals:read", sub="analyst"))
     listed = {r.resource for r in await stored.audit() if r.action == "referral.list" and r.actor == "analyst"}
     assert listed == {f"/v1/referrals/{i}" for i in ids}

@@ -92,13 +92,19 @@ async def test_age_disputed_admits_an_adult_age(intake: httpx.AsyncClient) -> No
 
 
 async def test_malformed_json_is_400(intake: httpx.AsyncClient, stored: Any) -> None:
-    r = await intake.post("/v1/referrals", content=b'{"identified_on": ', headers={**WRITE, "Content-Type": "application/json"})
+    r = await intake.post(
+        "/v1/referrals", content=b'{"identified_on": ', headers={**WRITE, "Content-Type": "application/json"}
+    )
     assert problem(r, 400)["title"] == "Malformed JSON"
     assert await stored.nothing()
 
 
 async def test_wrong_content_type_is_415(intake: httpx.AsyncClient, stored: Any) -> None:
-    r = await intake.post("/v1/referrals", content=b"identified_on=2026-11-20", headers={**WRITE, "Content-Type": "application/x-www-form-urlencoded"})
+    r = await intake.post(
+        "/v1/referrals",
+        content=b"identified_on=2026-11-20",
+        headers={**WRITE, "Content-Type": "application/x-www-form-urlencoded"},
+    )
     problem(r, 415)
     assert await stored.nothing()
 
@@ -129,7 +135,9 @@ async def test_body_over_64_kib_is_413(intake: httpx.AsyncClient, stored: Any) -
     ],
     ids=["no token", "basic auth", "garbage", "expired", "wrong audience", "wrong key", "missing scope"],
 )
-async def test_auth_failures_store_nothing(intake: httpx.AsyncClient, stored: Any, headers: dict[str, str], status: int) -> None:
+async def test_auth_failures_store_nothing(
+    intake: httpx.AsyncClient, stored: Any, headers: dict[str, str], status: int
+) -> None:
     r = await intake.post("/v1/referrals", json=referral_body(), headers=headers)
     problem(r, status)
     if status == 401:

@@ -34,15 +34,29 @@ def audit_table(metadata: MetaData) -> Table:
 
 
 async def record(
-    session: AsyncSession, *, schema: str, actor: Actor, action: str, resource: str, outcome: str = "ok",
+    session: AsyncSession,
+    *,
+    schema: str,
+    actor: Actor,
+    action: str,
+    resource: str,
+    outcome: str = "ok",
     reason: str | None = None,
 ) -> None:
     """Append one audit row in the caller's transaction."""
-    await record_many(session, schema=schema, actor=actor, action=action, resources=[resource], outcome=outcome, reason=reason)
+    await record_many(
+        session, schema=schema, actor=actor, action=action, resources=[resource], outcome=outcome, reason=reason
+    )
 
 
 async def record_many(
-    session: AsyncSession, *, schema: str, actor: Actor, action: str, resources: list[str], outcome: str = "ok",
+    session: AsyncSession,
+    *,
+    schema: str,
+    actor: Actor,
+    action: str,
+    resources: list[str],
+    outcome: str = "ok",
     reason: str | None = None,
 ) -> None:
     """One row per resource (e.g. every record a list showed), in one round trip."""
@@ -61,12 +75,20 @@ async def record_many(
 
 
 async def record_refusal(
-    sessionmaker: async_sessionmaker[AsyncSession], *, schema: str, actor: Actor, action: str, resource: str,
-    outcome: str = "denied", reason: str | None = None,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    schema: str,
+    actor: Actor,
+    action: str,
+    resource: str,
+    outcome: str = "denied",
+    reason: str | None = None,
 ) -> None:
     """Audit a refused access in a transaction of its own (the request's own is rolled back)."""
     async with sessionmaker() as session, session.begin():
-        await record(session, schema=schema, actor=actor, action=action, resource=resource, outcome=outcome, reason=reason)
+        await record(
+            session, schema=schema, actor=actor, action=action, resource=resource, outcome=outcome, reason=reason
+        )
 
 
 class AuditEntry(BaseModel):
@@ -122,7 +144,9 @@ def audit_router(table: Table) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> AuditPage:
         """Who read or changed what, newest first. `resource` includes what lies under it."""
-        rows = await page(session, table, resource=resource, actor=actor, before=pagination.int_key(cursor), limit=limit + 1)
+        rows = await page(
+            session, table, resource=resource, actor=actor, before=pagination.int_key(cursor), limit=limit + 1
+        )
         items, next_cursor = pagination.split(rows, limit, lambda r: str(r.id))
         return AuditPage(items=[AuditEntry.model_validate(r._mapping) for r in items], next_cursor=next_cursor)
 

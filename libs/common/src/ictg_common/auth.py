@@ -54,15 +54,25 @@ class TokenVerifier:
             else:
                 key, algorithms = self.secret, ["HS256"]
             claims = jwt.decode(
-                token, key, algorithms=algorithms, audience=self.audience,
+                token,
+                key,
+                algorithms=algorithms,
+                audience=self.audience,
                 options={"require": ["exp", "sub", "aud"]},
             )
         except jwt.ExpiredSignatureError:
-            raise Unauthorized("The token has expired.", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from None
+            raise Unauthorized(
+                "The token has expired.", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
+            ) from None
         except jwt.InvalidAudienceError:
-            raise Unauthorized("The token is not for this service (audience).", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from None
+            raise Unauthorized(
+                "The token is not for this service (audience).",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            ) from None
         except (jwt.PyJWTError, ValueError) as exc:
-            raise Unauthorized(f"Invalid token: {exc}.", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from None
+            raise Unauthorized(
+                f"Invalid token: {exc}.", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
+            ) from None
         scope = claims.get("scope", "")
         regions = claims.get("regions") or []
         org = [claims.get("org_type"), claims.get("org_name")]
@@ -96,7 +106,13 @@ def mint_token(
 ) -> str:
     """An HS256 development token."""
     now = int(time.time())
-    claims: dict[str, Any] = {"sub": sub, "aud": audience, "iat": now, "exp": now + ttl_seconds, "scope": " ".join(scopes)}
+    claims: dict[str, Any] = {
+        "sub": sub,
+        "aud": audience,
+        "iat": now,
+        "exp": now + ttl_seconds,
+        "scope": " ".join(scopes),
+    }
     if org_type:
         claims["org_type"] = org_type
     if org_name:
@@ -144,7 +160,9 @@ def current_actor(request: Request) -> Actor:
     limiter: RateLimiter | None = getattr(request.app.state, "limiter", None)
     # Platform services (claim check, reconciliation) are not throttled: they follow the event rate.
     if limiter is not None and not actor.sub.startswith("service:") and (wait := limiter.take(actor.sub)):
-        raise TooManyRequests("Too many requests from this client; slow down.", headers={"Retry-After": str(int(wait) + 1)})
+        raise TooManyRequests(
+            "Too many requests from this client; slow down.", headers={"Retry-After": str(int(wait) + 1)}
+        )
     request.state.actor = actor
     return actor
 
@@ -179,9 +197,14 @@ def main(argv: list[str] | None = None) -> int:
 
     print(
         mint_token(
-            secret=settings.auth_secret, sub=args.sub, scopes=args.scope or list(SCOPES),
-            org_type=args.org_type, org_name=args.org_name,
-            regions=args.region or list(REGION_SLUGS), audience=settings.auth_audience, ttl_seconds=args.ttl,
+            secret=settings.auth_secret,
+            sub=args.sub,
+            scopes=args.scope or list(SCOPES),
+            org_type=args.org_type,
+            org_name=args.org_name,
+            regions=args.region or list(REGION_SLUGS),
+            audience=settings.auth_audience,
+            ttl_seconds=args.ttl,
         )
     )
     return 0

@@ -39,7 +39,9 @@ ExitReason = Literal[
     "work_completed", "long_term_missing", "negative_nrm_decision", "declined_service", "turned_18",
     "maximum_duration", "moved_out_of_area", "assessed_adult", "other",
 ]  # fmt: skip
-ExitDestination = Literal["la_children_services", "la_adult_services", "ngo", "post_18_support", "other_service", "none"]
+ExitDestination = Literal[
+    "la_children_services", "la_adult_services", "ngo", "post_18_support", "other_service", "none"
+]
 WorkerRole = Literal["direct_worker", "regional_practice_coordinator", "regional_practitioner", "manager"]
 
 LA_CARE: frozenset[str] = frozenset({"foster_care", "residential_care", "supported_accommodation"})

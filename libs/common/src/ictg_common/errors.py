@@ -100,7 +100,13 @@ def problem_response(
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    body: dict[str, Any] = {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail, "instance": instance}
+    body: dict[str, Any] = {
+        "type": TYPE_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+    }
     if errors:
         body["errors"] = errors
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
@@ -112,7 +118,9 @@ def _validation_errors(exc: RequestValidationError) -> tuple[int, str, str, str,
     for err in exc.errors():
         if err.get("type") == "json_invalid":
             malformed = True
-        errors.append({"pointer": pointer(err.get("loc", ())), "detail": err.get("msg", "invalid"), "code": err.get("type")})
+        errors.append(
+            {"pointer": pointer(err.get("loc", ())), "detail": err.get("msg", "invalid"), "code": err.get("type")}
+        )
     if malformed:
         return 400, "Malformed JSON", "malformed-json", "The request body is not valid JSON.", errors
     return 422, "Validation failed", "validation", f"{len(errors)} field(s) failed validation.", errors
@@ -132,14 +140,21 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_problem(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, Problem)
         return problem_response(
-            status=exc.status, title=exc.title, slug=exc.slug, detail=exc.detail,
-            instance=request.url.path, errors=exc.errors, headers=exc.headers,
+            status=exc.status,
+            title=exc.title,
+            slug=exc.slug,
+            detail=exc.detail,
+            instance=request.url.path,
+            errors=exc.errors,
+            headers=exc.headers,
         )
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         status, title, slug, detail, errors = _validation_errors(exc)
-        return problem_response(status=status, title=title, slug=slug, detail=detail, instance=request.url.path, errors=errors)
+        return problem_response(
+            status=status, title=title, slug=slug, detail=detail, instance=request.url.path, errors=errors
+        )
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
@@ -149,15 +164,22 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 405:
             headers = {"Allow": ", ".join(allowed_methods(request))}
         return problem_response(
-            status=exc.status_code, title=title, slug=slug, detail=str(exc.detail),
-            instance=request.url.path, headers=headers,
+            status=exc.status_code,
+            title=title,
+            slug=slug,
+            detail=str(exc.detail),
+            instance=request.url.path,
+            headers=headers,
         )
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         # A bug, never the client's fault: logged with its request id; the body says nothing internal.
         log.exception("unhandled error", extra={"path": request.url.path})
         return problem_response(
-            status=500, title="Internal error", slug="internal", detail="An unexpected error occurred.",
+            status=500,
+            title="Internal error",
+            slug="internal",
+            detail="An unexpected error occurred.",
             instance=request.url.path,
         )
 
@@ -165,8 +187,11 @@ def install_error_handlers(app: FastAPI) -> None:
         # The database went away mid-request: the client may retry; nothing was committed.
         log.warning("dependency unavailable", extra={"path": request.url.path, "error": type(exc).__name__})
         return problem_response(
-            status=503, title="Service unavailable", slug="unavailable",
-            detail="A dependency (database) is unavailable; retry shortly.", instance=request.url.path,
+            status=503,
+            title="Service unavailable",
+            slug="unavailable",
+            detail="A dependency (database) is unavailable; retry shortly.",
+            instance=request.url.path,
             headers={"Retry-After": "5"},
         )
 

@@ -49,7 +49,9 @@ class CloudEvent(BaseModel):
         return cls.model_validate(json.loads(raw))
 
 
-def make_event(*, service: str, name: str, subject: object, time: datetime, data: dict[str, Any], version: int = 1) -> CloudEvent:
+def make_event(
+    *, service: str, name: str, subject: object, time: datetime, data: dict[str, Any], version: int = 1
+) -> CloudEvent:
     """Build an event of this platform: `make_event(service="cases", name="case.opened", ...)`."""
     return CloudEvent(
         source=SOURCES[service],

@@ -77,8 +77,11 @@ class GuardMiddleware:
 
     def _too_large(self, scope: Scope) -> Any:
         return problem_response(
-            status=413, title="Request body too large", slug="payload-too-large",
-            detail=f"The body is over {self.max_body // 1024} KiB.", instance=scope["path"],
+            status=413,
+            title="Request body too large",
+            slug="payload-too-large",
+            detail=f"The body is over {self.max_body // 1024} KiB.",
+            instance=scope["path"],
         )
 
     def _refuse(self, scope: Scope, headers: dict[str, str]) -> Any:
@@ -88,8 +91,11 @@ class GuardMiddleware:
         if length is not None:
             if not length.isdigit():
                 return problem_response(
-                    status=400, title="Bad request", slug="bad-request",
-                    detail="Content-Length is not a number.", instance=scope["path"],
+                    status=400,
+                    title="Bad request",
+                    slug="bad-request",
+                    detail="Content-Length is not a number.",
+                    instance=scope["path"],
                 )
             if int(length) > self.max_body:
                 return self._too_large(scope)
@@ -98,7 +104,10 @@ class GuardMiddleware:
         ctype = headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype != "application/json" and not (ctype.startswith("application/") and ctype.endswith("+json")):
             return problem_response(
-                status=415, title="Unsupported media type", slug="unsupported-media-type",
-                detail="Send the body as application/json.", instance=scope["path"],
+                status=415,
+                title="Unsupported media type",
+                slug="unsupported-media-type",
+                detail="Send the body as application/json.",
+                instance=scope["path"],
             )
         return None

@@ -25,10 +25,18 @@ from .settings import ServiceSettings
 Hook = Callable[[FastAPI], Awaitable[None]]
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"description": desc, "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    status: {
+        "description": desc,
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
     for status, desc in {
-        400: "Malformed request", 401: "Missing or invalid token", 403: "Missing scope",
-        413: "Body over 64 KiB", 415: "Body not JSON", 422: "Validation failed", 429: "Rate limit exceeded",
+        400: "Malformed request",
+        401: "Missing or invalid token",
+        403: "Missing scope",
+        413: "Body over 64 KiB",
+        415: "Body not JSON",
+        422: "Validation failed",
+        429: "Rate limit exceeded",
         503: "A dependency is down",
     }.items()
 }
@@ -65,7 +73,11 @@ def create_service_app(
         app.state.relay = None
         if publishes:
             app.state.relay = OutboxRelay(
-                engine, link, schema=schema, database_url=settings.database_url, poll_seconds=settings.relay_poll_seconds
+                engine,
+                link,
+                schema=schema,
+                database_url=settings.database_url,
+                poll_seconds=settings.relay_poll_seconds,
             )
             app.state.relay.start()
         app.state.consumers = [ConsumerRunner(c, link=link, sessionmaker=app.state.sessionmaker) for c in consumers]
@@ -135,7 +147,9 @@ def health_router() -> APIRouter:
         except Exception:  # noqa: BLE001 - any failure means not ready
             checks["database"] = "down"
         ready = all(v == "ok" for v in checks.values())
-        return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks}, status_code=200 if ready else 503)
+        return JSONResponse(
+            {"status": "ready" if ready else "not_ready", "checks": checks}, status_code=200 if ready else 503
+        )
 
     return router
 

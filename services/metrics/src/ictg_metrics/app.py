@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
+
 from ictg_common.consumer import Consumer
 from ictg_common.service import create_service_app
 
+from .admin.endpoints import router as admin_router
 from .children.endpoints import router
 from .children.store import record_event
 from .models import SCHEMA
@@ -23,7 +25,7 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
         title="ICTG metrics",
         settings=settings,
         schema=SCHEMA,
-        routers=[router],
+        routers=[router, admin_router],
         consumers=[
             Consumer(
                 name="metrics-all",

@@ -6,12 +6,13 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from ictg_common.consumer import consumer_tables
-from ictg_common.db import make_base
-from sqlalchemy import DateTime, Index, String
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Date, DateTime, Index, SmallInteger, String, Text, text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.orm import Mapped, mapped_column
+
+from ictg_common.consumer import consumer_tables
+from ictg_common.db import make_base
 
 SCHEMA = "metrics"
 Model = make_base(SCHEMA)
@@ -30,15 +31,82 @@ class Event(Model):  # type: ignore[valid-type, misc]
     data: Mapped[dict[str, Any]] = mapped_column(JSONB)
     stored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
-    __table_args__ = (Index("ix_event_child", "child_id"),)
+    __table_args__ = (Index("ix_event_child", "child_id"), Index("ix_event_stored_at", "stored_at"))
+
+
+def _dates() -> Mapped[list[date | None]]:
+    return mapped_column(ARRAY(Date), server_default=text("'{}'"))
+
+
+def _texts() -> Mapped[list[str | None]]:
+    return mapped_column(ARRAY(Text), server_default=text("'{}'"))
 
 
 class Child(Model):  # type: ignore[valid-type, misc]
-    """A child's facts: a pure function of that child's events, recomputed on each new one."""
+    """A child's facts: a pure function of that child's events, recomputed on each new one.
+
+    Dated facts (London dates, arrays sorted ascending with parallel value arrays) let queries
+    evaluate any `as_of` in SQL; see `children/facts.py` and `children/dimensions.py`.
+    """
 
     __tablename__ = "child"
 
     child_id: Mapped[UUID] = mapped_column(PgUUID(as_uuid=True), primary_key=True)
     referred: Mapped[bool]  # referral.received seen (case events may arrive first)
     received_on: Mapped[date | None] = mapped_column(index=True)  # Europe/London date of received_at
-    facts: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    facts: Mapped[dict[str, Any]] = mapped_column(JSONB)  # ids and attributes no query groups by
+    # at referral
+    gender: Mapped[str | None] = mapped_column(Text)
+    age_band: Mapped[str | None] = mapped_column(Text)
+    age_at_referral: Mapped[int | None] = mapped_column(SmallInteger)
+    nationality: Mapped[str | None] = mapped_column(Text)
+    nationality_group: Mapped[str | None] = mapped_column(Text)
+    uasc: Mapped[bool | None]
+    referrer_type: Mapped[str | None] = mapped_column(Text)
+    local_authority_code: Mapped[str | None] = mapped_column(Text)
+    region: Mapped[str | None] = mapped_column(Text)
+    pathway: Mapped[str | None] = mapped_column(Text)
+    missing_at_referral: Mapped[bool | None]
+    living_situation: Mapped[str | None] = mapped_column(Text)
+    trafficker_contact: Mapped[str | None] = mapped_column(Text)
+    education: Mapped[str | None] = mapped_column(Text)
+    primary_exploitation: Mapped[str | None] = mapped_column(Text)
+    exploitation_type: Mapped[list[str | None]] = _texts()
+    county_lines: Mapped[bool | None]
+    cjs_involvement: Mapped[list[str | None]] = _texts()
+    referral_delay_days: Mapped[int | None]
+    referral_delay_band: Mapped[str | None] = mapped_column(Text)
+    allocation_due_by: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    first_contact_due_by: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # dated facts
+    received_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    identified_on: Mapped[date | None]
+    allocated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # first allocation
+    allocated_on: Mapped[date | None]
+    first_contact_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # any outcome, any party
+    first_contact_on: Mapped[date | None]
+    exited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    exit_on: Mapped[date | None]
+    exit_reason: Mapped[str | None] = mapped_column(Text)
+    exit_destination: Mapped[str | None] = mapped_column(Text)
+    missing_in_service_on: Mapped[date | None]  # first episode started in service (not the one at referral)
+    child_contact_on: Mapped[list[date | None]] = _dates()  # contacts made with the child
+    f2f_contact_on: Mapped[list[date | None]] = _dates()  # … face to face
+    tp_contact_on: Mapped[list[date | None]] = _dates()  # contacts made with any other party
+    main_tp_on: Mapped[list[date | None]] = _dates()  # days the main third party changed …
+    main_tp: Mapped[list[str | None]] = _texts()  # … and who it became
+    topic_on: Mapped[list[date | None]] = _dates()  # each topic of face-to-face contacts made with the child,
+    topic: Mapped[list[str | None]] = _texts()  # by the day it first came up
+    legal_on: Mapped[list[date | None]] = _dates()  # each area of legal advice, by the day it was first given
+    legal_area: Mapped[list[str | None]] = _texts()
+    missing_start_on: Mapped[list[date | None]] = _dates()  # every episode, with its end (NULL: open)
+    missing_end_on: Mapped[list[date | None]] = _dates()
+    move_on: Mapped[list[date | None]] = _dates()
+    move_la: Mapped[list[str | None]] = _texts()
+    move_region: Mapped[list[str | None]] = _texts()
+    rg_on: Mapped[list[date | None]] = _dates()  # NRM reasonable-grounds decisions
+    rg_outcome: Mapped[list[str | None]] = _texts()
+    cg_on: Mapped[list[date | None]] = _dates()  # NRM conclusive-grounds decisions
+    cg_outcome: Mapped[list[str | None]] = _texts()
+
+    __table_args__ = (Index("ix_child_exit_on", "exit_on"),)

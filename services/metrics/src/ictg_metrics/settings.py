@@ -6,3 +6,7 @@ class MetricsSettings(ServiceSettings):
 
     port: int = 8003
     long_term_missing_days: int = 60
+    # Reconciliation reads the case API's own counts (GET /v1/cases) with a service token; in
+    # development the token is minted from ICTG_AUTH_SECRET.
+    cases_url: str = "http://127.0.0.1:8002"
+    cases_token: str | None = None

@@ -94,10 +94,7 @@ def local_authorities() -> tuple[LocalAuthority, ...]:
     """All upper-tier local authorities, sorted by code."""
     text = resources.files(__name__).joinpath(_CSV_NAME).read_text(encoding="utf-8")
     reader = csv.DictReader(io.StringIO(text))
-    rows = tuple(
-        LocalAuthority(code=row["code"], name=row["name"], region=row["region"])
-        for row in reader
-    )
+    rows = tuple(LocalAuthority(code=row["code"], name=row["name"], region=row["region"]) for row in reader)
     return tuple(sorted(rows, key=lambda la: la.code))
 
 

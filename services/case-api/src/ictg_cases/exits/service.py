@@ -35,9 +35,7 @@ async def exit_case(
         raise RecordInvalid(errors)
     if case.missing_since is not None and body.reason != "long_term_missing":
         # Closing over an open episode would leave it open for ever (no record after exit).
-        raise EpisodeConflict(
-            "The child is missing: record the return first, or exit with reason long_term_missing."
-        )
+        raise EpisodeConflict("The child is missing: record the return first, or exit with reason long_term_missing.")
     row = Exit(id=new_id(), case_id=case.id, recorded_at=now, recorded_by=actor.sub, **body.model_dump())
     await cases_repo.add(session, row)
     case.status = "exited"

@@ -86,7 +86,9 @@ async def move(session: AsyncSession, case: Case, body: MoveCreate, *, actor: Ac
     moves = await cases_repo.records(session, Move, case.id, order=Move.moved_at)
     if moves and body.moved_at < moves[-1].moved_at:
         # The case's current authority is the latest move's: an earlier one cannot be slotted in.
-        raise RecordInvalid([rules.err("/moved_at", f"must not be before the last move ({moves[-1].moved_at.isoformat()})")])
+        raise RecordInvalid(
+            [rules.err("/moved_at", f"must not be before the last move ({moves[-1].moved_at.isoformat()})")]
+        )
     la = local_authority(body.local_authority_code)
     assert la is not None  # validated by the schema
     row = Move(

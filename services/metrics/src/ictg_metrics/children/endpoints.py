@@ -1,98 +1,160 @@
+"""`/v1/metrics/children`, `/caseload`, `/timeliness`: parse, authorise, query, disclose, shape."""
+
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
-from ictg_common import clock
+
 from ictg_common.auth import Actor, require
-from ictg_common.errors import Forbidden, ValidationFailed
+from ictg_common.errors import Forbidden
 from ictg_common.service import SessionDep
 
+from .caseload import caseload, months
 from .dimensions import DIMENSIONS
-from .query import ChildQuery, Disclosure, count_children, disclose
+from .disclosure import Disclosure, disclose, disclose_row, to_csv
+from .params import echo_filters, parse_month, parse_query, problem, wants_csv
+from .query import ChildQuery, count_children
+from .timeliness import SHARES, STATS, timeliness
 
 router = APIRouter(prefix="/v1/metrics", tags=["metrics"])
 Analyst = Annotated[Actor, require("metrics:read")]
-COMMON = {"referred_from", "referred_to", "as_of", "group_by", "disclosure", "format"}
+Format = Annotated[str | None, Query(pattern="^(json|csv)$")]
+MAX_MONTHS = 240
+COMMON_DOC = (
+    "\n\nCommon parameters: `referred_from`, `referred_to` (inclusive London dates of receipt), `as_of` (default "
+    "today: the state at the end of that day), `group_by=d1,d2` (at most 3), `disclosure=suppress|round|none` "
+    "(`none` needs metrics:read:unsuppressed), `format=csv` or `Accept: text/csv`, and filters `<dimension>=<value>` "
+    "(repeat for several values). Dimensions: " + ", ".join(f"`{d}`" + (" (multi)" if DIMENSIONS[d].multi else "")
+                                                               for d in DIMENSIONS) + "."
+)  # fmt: skip
 
 
-def _problem(pointer: str, detail: str) -> ValidationFailed:
-    return ValidationFailed(detail, errors=[{"pointer": pointer, "detail": detail}])
-
-
-def parse_query(request: Request, *, referred_from: date | None, referred_to: date | None, as_of: date | None, group_by: str | None) -> ChildQuery:
-    groups = tuple(g.strip() for g in group_by.split(",") if g.strip()) if group_by else ()
-    if len(groups) > 3:
-        raise _problem("#query/group_by", "group by at most 3 dimensions")
-    for g in groups:
-        if g not in DIMENSIONS:
-            raise _problem("#query/group_by", f"unknown dimension {g!r}; known: {', '.join(sorted(DIMENSIONS))}")
-    if len(set(groups)) != len(groups):
-        raise _problem("#query/group_by", "a dimension is repeated")
-    filters: dict[str, tuple[str, ...]] = {}
-    for key in request.query_params:
-        if key in COMMON:
-            continue
-        if key not in DIMENSIONS:
-            raise _problem(f"#query/{key}", f"unknown parameter or dimension {key!r}")
-        filters[key] = tuple(request.query_params.getlist(key))
-    if referred_from and referred_to and referred_from > referred_to:
-        raise _problem("#query/referred_from", "referred_from is after referred_to")
-    return ChildQuery(
-        referred_from=referred_from, referred_to=referred_to, as_of=as_of or clock.london_date(clock.utcnow()),
-        group_by=groups, filters=filters,
-    )  # fmt: skip
-
-
-def wants_csv(request: Request, fmt: str | None) -> bool:
-    return fmt == "csv" or (fmt is None and "text/csv" in request.headers.get("accept", ""))
-
-
-def to_csv(columns: list[str], rows: list[dict[str, Any]], total: dict[str, Any]) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(columns)
-    for row in [*rows, total]:
-        writer.writerow(["c" if row.get("suppressed") and c == columns[-1] else ("" if row.get(c) is None else row.get(c)) for c in columns])
-    return buf.getvalue()
-
-
-@router.get("/children")
-async def children(
-    request: Request,
-    session: SessionDep,
-    actor: Analyst,
-    referred_from: date | None = None,
-    referred_to: date | None = None,
-    as_of: date | None = None,
-    group_by: str | None = None,
-    disclosure: Disclosure = "suppress",
-    format: Annotated[str | None, Query(pattern="^(json|csv)$")] = None,
-) -> Response:
-    """Number of children (one per case) per group."""
+def _check_disclosure(actor: Actor, disclosure: Disclosure) -> None:
     if disclosure == "none" and not actor.has("metrics:read:unsuppressed"):
         raise Forbidden("disclosure=none needs scope metrics:read:unsuppressed.")
+
+
+def _body(
+    measure: str, q: ChildQuery, disclosure: Disclosure, rows: list[dict[str, Any]], **extra: Any
+) -> JSONResponse:
+    return JSONResponse({
+        "measure": measure, "as_of": q.as_of.isoformat(), "filters": echo_filters(q),
+        "group_by": list(q.group_by), "disclosure": disclosure, "rows": rows, **extra,
+    })  # fmt: skip
+
+
+def _csv(text_: str) -> Response:
+    return Response(text_, media_type="text/csv; charset=utf-8")
+
+
+@router.get(
+    "/children",
+    summary="Children per group",
+    description="Number of children (one per case) per group; multi-valued dimensions count a child once per value, `total` stays distinct children."
+    + COMMON_DOC,
+)
+async def children(
+    request: Request, session: SessionDep, actor: Analyst,
+    referred_from: date | None = None, referred_to: date | None = None, as_of: date | None = None,
+    group_by: str | None = None, disclosure: Disclosure = "suppress", format: Format = None,
+) -> Response:  # fmt: skip
+    """Number of children (one per case) per group, as of the end of `as_of`."""
+    _check_disclosure(actor, disclosure)
     q = parse_query(request, referred_from=referred_from, referred_to=referred_to, as_of=as_of, group_by=group_by)
     raw_rows, raw_total = await count_children(session, q)
-    rows = []
-    for r in raw_rows:
-        value, suppressed = disclose(r["children"], disclosure)
-        rows.append({**r, "children": value, **({"suppressed": True} if suppressed else {})})
+    rows = [disclose_row(r, ["children"], disclosure) for r in raw_rows]
     total, total_suppressed = disclose(raw_total, disclosure)
-    filters: dict[str, Any] = {k: v for k, v in (("referred_from", q.referred_from), ("referred_to", q.referred_to)) if v}
-    filters.update({k: list(v) for k, v in q.filters.items()})
     if wants_csv(request, format):
-        columns = [*q.group_by, "children"]
-        total_row = {**{g: "total" if i == 0 else "" for i, g in enumerate(q.group_by)}, "children": total, "suppressed": total_suppressed}
-        return Response(to_csv(columns, rows, total_row), media_type="text/csv")
-    body = {
-        "measure": "children", "as_of": q.as_of.isoformat(),
-        "filters": {k: (v.isoformat() if isinstance(v, date) else v) for k, v in filters.items()},
-        "group_by": list(q.group_by), "disclosure": disclosure, "rows": rows, "total": total,
-        **({"total_suppressed": True} if total_suppressed else {}),
-    }  # fmt: skip
-    return JSONResponse(body)
+        total_row = {**{g: "total" if i == 0 else None for i, g in enumerate(q.group_by)}, "children": total}
+        if total_suppressed:
+            total_row["suppressed"] = True
+        return _csv(
+            to_csv([*q.group_by, "children"], [*rows, total_row] if q.group_by else [total_row], counts=["children"])
+        )
+    extra = {"total_suppressed": True} if total_suppressed else {}
+    return _body("children", q, disclosure, rows, total=total, **extra)
+
+
+@router.get(
+    "/caseload",
+    summary="Caseload per month",
+    description="`from`/`to` (YYYY-MM, default the 12 months to `as_of`): per month referrals in, exits out (on or before `as_of`) and children in service at the month's end."
+    + COMMON_DOC,
+)
+async def caseload_by_month(
+    request: Request, session: SessionDep, actor: Analyst,
+    from_: Annotated[str | None, Query(alias="from")] = None, to: str | None = None,
+    referred_from: date | None = None, referred_to: date | None = None, as_of: date | None = None,
+    group_by: str | None = None, disclosure: Disclosure = "suppress", format: Format = None,
+) -> Response:  # fmt: skip
+    """Per month: referrals in, exits out, and children in service at the month's end."""
+    _check_disclosure(actor, disclosure)
+    q = parse_query(
+        request,
+        referred_from=referred_from,
+        referred_to=referred_to,
+        as_of=as_of,
+        group_by=group_by,
+        own=frozenset({"from", "to"}),
+    )
+    last = parse_month(to, "#query/to") if to else q.as_of.replace(day=1)
+    first = (
+        parse_month(from_, "#query/from") if from_ else date(last.year - (last.month < 12), (last.month % 12) + 1, 1)
+    )
+    if first > last:
+        raise problem("#query/from", "from is after to")
+    if len(months(first, last)) > MAX_MONTHS:
+        raise problem("#query/from", f"at most {MAX_MONTHS} months at once")
+    counts = ["referrals_in", "exits_out", "in_service_end"]
+    rows = [disclose_row(r, counts, disclosure) for r in await caseload(session, q, first=first, last=last)]
+    if wants_csv(request, format):
+        return _csv(to_csv([*q.group_by, "month", *counts], rows, counts=counts))
+    return _body("caseload", q, disclosure, rows, **{"from": first.strftime("%Y-%m"), "to": last.strftime("%Y-%m")})
+
+
+@router.get(
+    "/timeliness",
+    summary="Timeliness per group",
+    description="Per group: count, median, p75, p90 of referral delay (days), hours to allocation and to first contact attempt; share meeting each deadline among cases decided by `as_of`."
+    + COMMON_DOC,
+)
+async def timeliness_by_group(
+    request: Request, session: SessionDep, actor: Analyst,
+    referred_from: date | None = None, referred_to: date | None = None, as_of: date | None = None,
+    group_by: str | None = None, disclosure: Disclosure = "suppress", format: Format = None,
+) -> Response:  # fmt: skip
+    """Per group: referral delay (days), hours to allocation and to first contact attempt
+    (count, median, p75, p90), and the share meeting each deadline (decided cases only)."""
+    _check_disclosure(actor, disclosure)
+    q = parse_query(request, referred_from=referred_from, referred_to=referred_to, as_of=as_of, group_by=group_by)
+    rows = []
+    for raw in await timeliness(session, q):
+        flat = {**raw, **{f"{s}_count": raw[s]["count"] for s in STATS}}
+        stat_fields = [f"{s}_{k}" for s in STATS for k in ("median", "p75", "p90")]
+        flat.update({f"{s}_{k}": raw[s][k] for s in STATS for k in ("median", "p75", "p90")})
+        out = disclose_row(
+            flat, ["children", *(f"{s}_count" for s in STATS)], disclosure, withheld=[*stat_fields, *SHARES]
+        )
+        for s in STATS:  # quantiles of 1–4 values would disclose them
+            if f"{s}_count" in out.get("suppressed_fields", ()) and out[f"{s}_median"] is not None:
+                out.update({f"{s}_{k}": None for k in ("median", "p75", "p90")})
+                out["suppressed_fields"] += [f"{s}_{k}" for k in ("median", "p75", "p90")]
+        rows.append(out)
+    if wants_csv(request, format):
+        columns = [
+            *q.group_by,
+            "children",
+            *(f"{s}_{k}" for s in STATS for k in ("count", "median", "p75", "p90")),
+            *SHARES,
+        ]
+        return _csv(to_csv(columns, rows, counts=["children"]))
+    shaped = []
+    for r in rows:
+        item = {k: v for k, v in r.items() if not any(k.startswith(f"{s}_") for s in STATS)}
+        for s in STATS:
+            item[s] = {k: r[f"{s}_{k}"] for k in ("count", "median", "p75", "p90")}
+        shaped.append(item)
+    return _body("timeliness", q, disclosure, shaped)

@@ -1,14 +1,20 @@
 """Each child's facts as a pure function of that child's events: order- and duplicate-insensitive.
 
-Events are deduplicated by id and sorted by (time, id) before folding, so any permutation or
+Events are deduplicated by id (and records by their own id: a contact counted once even if it came
+twice under two event ids) and sorted by (time, id) before folding, so any permutation or
 repetition of the same events yields the same facts.
+
+The facts are *dated*: anything that depends on `as_of` is kept as the London date it happened
+(sorted arrays of dates, with parallel arrays of values), so the query evaluates "as of the end of
+that day" in SQL — `width_bucket(as_of, dates)` is the number of dates on or before `as_of`.
+Facts fixed at referral go into the JSON `facts` column.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from ictg_common import clock
@@ -22,43 +28,224 @@ class Ev:
     data: dict[str, Any]
 
 
+# Copied from referral.received into typed columns of the same name (what queries group by).
 AT_REFERRAL = (
     "gender", "age_band", "age_at_referral", "nationality", "nationality_group", "uasc", "referrer_type",
     "local_authority_code", "region", "pathway", "missing_at_referral", "living_situation", "trafficker_contact",
-    "education", "cjs_involvement",
+    "education",
 )  # fmt: skip
+DERIVED = (
+    "primary_exploitation", "exploitation_type", "county_lines", "cjs_involvement", "referral_delay_days",
+    "referral_delay_band", "allocation_due_by", "first_contact_due_by",
+)  # fmt: skip
+FACTS = ("referral_id", "age_disputed", "interpreter_required", "nrm_referred")  # kept as JSON, not queried
+
+ARRAYS = (
+    "exploitation_type", "cjs_involvement", "child_contact_on", "f2f_contact_on", "tp_contact_on", "main_tp_on",
+    "main_tp", "topic_on", "topic", "legal_on", "legal_area", "missing_start_on", "missing_end_on", "move_on",
+    "move_la", "move_region", "rg_on", "rg_outcome", "cg_on", "cg_outcome",
+)  # fmt: skip
+SCALARS = (
+    *AT_REFERRAL, *(d for d in DERIVED if d not in ARRAYS), "received_at", "received_on", "identified_on",
+    "allocated_at", "allocated_on", "first_contact_at", "first_contact_on", "exited_at", "exit_on", "exit_reason",
+    "exit_destination", "missing_in_service_on",
+)  # fmt: skip
+COLUMNS = ("facts", *SCALARS, *ARRAYS)
 
 
 def _name(type_: str) -> str:
     return ".".join(type_.split(".")[1:-1])
 
 
+def _dt(value: Any) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+def _on(value: Any) -> date:
+    return clock.london_date(_dt(value))
+
+
+def referral_delay_band(days: int | None) -> str | None:
+    """received_on − identified_on: 0-1, 2, 3-15, 16-39, 40+."""
+    if days is None:
+        return None
+    if days <= 1:
+        return "0-1"
+    if days == 2:
+        return "2"
+    if days <= 15:
+        return "3-15"
+    if days <= 39:
+        return "16-39"
+    return "40+"
+
+
+def _referral(d: dict[str, Any]) -> dict[str, Any]:
+    received_at = _dt(d["received_at"])
+    received_on = clock.london_date(received_at)
+    identified_on = date.fromisoformat(d["identified_on"]) if d.get("identified_on") else None
+    delay = (received_on - identified_on).days if identified_on else None
+    exploitation = d.get("exploitation") or {}
+    timeliness = d.get("timeliness") or {}
+    out = {k: d.get(k) for k in AT_REFERRAL}
+    out.update(
+        facts={k: d.get(k) for k in FACTS},
+        received_at=received_at, received_on=received_on, identified_on=identified_on,
+        primary_exploitation=exploitation.get("primary"),
+        exploitation_type=sorted({exploitation.get("primary"), *(exploitation.get("others") or [])} - {None}),
+        county_lines=bool(exploitation.get("county_lines")),
+        cjs_involvement=sorted(set(d.get("cjs_involvement") or [])),
+        referral_delay_days=delay, referral_delay_band=referral_delay_band(delay),
+        allocation_due_by=_dt(timeliness["allocation_due_by"]) if timeliness.get("allocation_due_by") else None,
+        first_contact_due_by=_dt(timeliness["first_contact_due_by"]) if timeliness.get("first_contact_due_by") else None,
+    )  # fmt: skip
+    return out
+
+
 def fold(events: Iterable[Ev]) -> dict[str, Any]:
-    """The child's facts (JSON-ready). Empty dict keys are simply absent."""
+    """The child's facts: a row of `metrics.child` (without its key). Pure; see the module doc."""
     unique = {e.id: e for e in events}
     ordered = sorted(unique.values(), key=lambda e: (e.time, e.id))
-    facts: dict[str, Any] = {"status": None}
+    out: dict[str, Any] = {k: None for k in SCALARS}
+    out.update(facts={}, exploitation_type=[], cjs_involvement=[])
+    case_id = None
+    contacts: dict[str, tuple[datetime, dict[str, Any]]] = {}
+    allocations: dict[str, datetime] = {}
+    advocacy: dict[str, tuple[datetime, dict[str, Any]]] = {}
+    moves: dict[str, tuple[datetime, dict[str, Any]]] = {}
+    decisions: dict[str, tuple[datetime, dict[str, Any]]] = {}
+    episodes: dict[str, dict[str, Any]] = {}
+    exit_: dict[str, Any] | None = None
     for e in ordered:
         name, d = _name(e.type), e.data
         if name == "referral.received":
-            received_at = datetime.fromisoformat(d["received_at"])
-            facts.update({k: d.get(k) for k in AT_REFERRAL})
-            facts["referral_id"] = d["referral_id"]
-            facts["received_at"] = received_at.isoformat()
-            facts["received_on"] = clock.london_date(received_at).isoformat()
-            facts["identified_on"] = d.get("identified_on")
-            exploitation = d.get("exploitation") or {}
-            facts["primary_exploitation"] = exploitation.get("primary")
-            facts["exploitation_type"] = sorted({exploitation.get("primary"), *exploitation.get("others", [])} - {None})
-            facts["county_lines"] = bool(exploitation.get("county_lines"))
-            facts["timeliness"] = d.get("timeliness")
-            if facts["status"] is None:
-                facts["status"] = "awaiting_allocation"
+            out.update(_referral(d))
         elif name == "case.opened":
-            facts["case_id"] = d["case_id"]
-            if facts["status"] is None:
-                facts["status"] = "awaiting_allocation"
-    return facts
+            case_id = d.get("case_id")
+        elif name == "case.allocated":
+            allocations[_rid(e, "allocation_id")] = _dt(d.get("allocated_at") or e.time)
+        elif name == "contact.recorded":
+            contacts[_rid(e, "contact_id")] = (_dt(d.get("occurred_at") or e.time), d)
+        elif name == "advocacy.recorded":
+            advocacy[_rid(e, "advocacy_id")] = (_dt(d.get("occurred_at") or e.time), d)
+        elif name == "case.moved":
+            moves[_rid(e, "move_id")] = (_dt(d.get("moved_at") or e.time), d)
+        elif name == "nrm_decision.recorded":
+            decisions[_rid(e, "decision_id")] = (_dt(d.get("decided_at") or e.time), d)
+        elif name in ("missing.started", "missing.ended"):
+            ep = episodes.setdefault(_rid(e, "episode_id"), {"start": None, "end": None, "at_referral": False})
+            if d.get("started_at"):
+                ep["start"] = _dt(d["started_at"])
+            if name == "missing.started":
+                ep["at_referral"] = ep["at_referral"] or bool(d.get("at_referral"))
+            elif d.get("ended_at"):
+                ep["end"] = _dt(d["ended_at"])
+        elif name == "case.exited":
+            exit_ = {"at": _dt(d.get("exited_at") or e.time), **d}  # the latest exit wins
+    if case_id:
+        out["facts"] = {**out["facts"], "case_id": case_id}
+    if allocations:
+        out["allocated_at"] = min(allocations.values())
+        out["allocated_on"] = clock.london_date(out["allocated_at"])
+    if exit_:
+        out.update(exited_at=exit_["at"], exit_on=clock.london_date(exit_["at"]),
+                   exit_reason=exit_.get("reason"), exit_destination=exit_.get("destination"))  # fmt: skip
+    out.update(_contacts(contacts))
+    legal = sorted(
+        (clock.london_date(t), d.get("area")) for t, d in advocacy.values() if d.get("kind") == "legal_advice"
+    )
+    out["legal_on"], out["legal_area"] = first_seen(legal)
+    out.update(_dated_pairs(moves, "move_on", "move_la", lambda d: d.get("local_authority_code")))
+    out["move_region"] = [d.get("region") for _, d in sorted(moves.values(), key=_by_time)]
+    for stage, prefix in (("reasonable_grounds", "rg"), ("conclusive_grounds", "cg")):
+        out.update(_dated_pairs(decisions, f"{prefix}_on", f"{prefix}_outcome", lambda d: d.get("outcome"),
+                                keep=lambda d, s=stage: d.get("stage") == s))  # fmt: skip
+    out.update(_missing(episodes, received_at=out["received_at"], exited_at=out["exited_at"]))
+    return out
+
+
+def _rid(e: Ev, key: str) -> str:
+    """The record's own id (a contact told twice under two event ids is one contact), else the event's."""
+    return str(e.data.get(key) or e.id)
+
+
+def _by_time(item: tuple[datetime, dict[str, Any]]) -> tuple[datetime, str]:
+    return item[0], str(sorted(item[1].items()))
+
+
+def _dated_pairs(
+    records: dict[str, tuple[datetime, dict[str, Any]]], on: str, value: str, pick: Any, *, keep: Any = None
+) -> dict[str, list[Any]]:
+    chosen = sorted(((t, d) for t, d in records.values() if keep is None or keep(d)), key=_by_time)
+    return {on: [clock.london_date(t) for t, _ in chosen], value: [pick(d) for _, d in chosen]}
+
+
+def _contacts(contacts: dict[str, tuple[datetime, dict[str, Any]]]) -> dict[str, Any]:
+    ordered = sorted(contacts.values(), key=_by_time)
+    made = [(clock.london_date(t), d) for t, d in ordered if d.get("outcome") == "made"]
+    with_child = [(on, d) for on, d in made if d.get("party") == "child"]
+    f2f = [(on, d) for on, d in with_child if d.get("method") == "face_to_face"]
+    third = [(on, str(d.get("party"))) for on, d in made if d.get("party") != "child"]
+    topic_on, topic = first_seen(sorted((on, t) for on, d in f2f for t in set(d.get("topics") or [])))
+    main_tp_on, main_tp = main_party_timeline(third)
+    first = ordered[0][0] if ordered else None
+    return {
+        "first_contact_at": first,
+        "first_contact_on": clock.london_date(first) if first else None,
+        "child_contact_on": [on for on, _ in with_child],
+        "f2f_contact_on": [on for on, _ in f2f],
+        "tp_contact_on": [on for on, _ in third],
+        "main_tp_on": main_tp_on, "main_tp": main_tp,
+        "topic_on": topic_on, "topic": topic,
+    }  # fmt: skip
+
+
+def first_seen(dated: list[tuple[date, Any]]) -> tuple[list[date], list[Any]]:
+    """Each distinct value with the day it first appeared, by day: as of any day, the values seen
+    so far are a prefix (so SQL takes `values[1:width_bucket(as_of, days)]`)."""
+    seen: dict[Any, date] = {}
+    for on, value in sorted(dated, key=lambda x: (x[0], str(x[1]))):
+        seen.setdefault(value, on)
+    ordered = sorted(seen.items(), key=lambda x: (x[1], str(x[0])))
+    return [on for _, on in ordered], [value for value, _ in ordered]
+
+
+def main_party_timeline(contacts: list[tuple[date, str]]) -> tuple[list[date], list[str]]:
+    """The days the main third party (most contacts made; a tie to the alphabetically first) changed,
+    and who it became: as of any day, the latest entry on or before it is the main party."""
+    counts: dict[str, int] = {}
+    days: list[date] = []
+    parties: list[str] = []
+    by_day: dict[date, list[str]] = {}
+    for on, party in contacts:
+        by_day.setdefault(on, []).append(party)
+    for on in sorted(by_day):
+        for party in by_day[on]:
+            counts[party] = counts.get(party, 0) + 1
+        main = min(counts, key=lambda p: (-counts[p], p))
+        if not parties or parties[-1] != main:
+            days.append(on)
+            parties.append(main)
+    return days, parties
+
+
+def _missing(
+    episodes: dict[str, dict[str, Any]], *, received_at: datetime | None, exited_at: datetime | None
+) -> dict[str, Any]:
+    known = sorted(
+        (ep for ep in episodes.values() if ep["start"] is not None),
+        key=lambda ep: (ep["start"], ep["end"] or ep["start"]),
+    )
+    in_service = [
+        ep["start"] for ep in known
+        if not ep["at_referral"] and received_at is not None and ep["start"] > received_at
+        and (exited_at is None or ep["start"] < exited_at)
+    ]  # fmt: skip
+    return {
+        "missing_start_on": [clock.london_date(ep["start"]) for ep in known],
+        "missing_end_on": [clock.london_date(ep["end"]) if ep["end"] else None for ep in known],
+        "missing_in_service_on": clock.london_date(min(in_service)) if in_service else None,
+    }
 
 
 def child_key(type_: str, subject: str, data: dict[str, Any]) -> str:

@@ -1,17 +1,15 @@
-"""Counting children per group, with filters, and disclosure control."""
+"""Counting children per group, with filters (all SQL of the children measure lives here)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .dimensions import DIMENSIONS
-
-Disclosure = Literal["suppress", "round", "none"]
 
 
 @dataclass(frozen=True)
@@ -20,14 +18,17 @@ class ChildQuery:
     referred_to: date | None
     as_of: date
     group_by: tuple[str, ...]
-    filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    filters: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    long_term_missing_days: int = 60
 
 
-def _where(q: ChildQuery, params: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """WHERE clauses and lateral joins for the query's period and filters."""
-    where = ["c.referred", "c.received_on <= :as_of"]
-    joins: list[str] = []
-    params["as_of"] = q.as_of
+PARAMS_CTE = "WITH p AS (SELECT CAST(:as_of AS date) AS as_of, CAST(:ltm AS int) AS ltm) "
+
+
+def where_clause(q: ChildQuery, params: dict[str, Any]) -> str:
+    """The children in scope: referred by `as_of`, in the referral period, matching every filter."""
+    where = ["c.referred", "c.received_on <= p.as_of"]
+    params.update(as_of=q.as_of, ltm=q.long_term_missing_days)
     if q.referred_from:
         where.append("c.received_on >= :referred_from")
         params["referred_from"] = q.referred_from
@@ -38,50 +39,55 @@ def _where(q: ChildQuery, params: dict[str, Any]) -> tuple[list[str], list[str]]
         dim = DIMENSIONS[name]
         params[f"f{i}"] = list(wanted)
         if dim.multi:
-            where.append(f"EXISTS (SELECT 1 FROM jsonb_array_elements_text({dim.sql}) AS fv(v) WHERE fv.v = ANY(:f{i}))")
+            where.append(f"({dim.sql}) && CAST(:f{i} AS text[])")
         else:
             where.append(f"{dim.sql} = ANY(:f{i})")
-    return where, joins
+    return " AND ".join(where)
 
 
-async def count_children(session: AsyncSession, q: ChildQuery) -> tuple[list[dict[str, Any]], int]:
-    params: dict[str, Any] = {}
-    where, joins = _where(q, params)
-    selects = []
-    for i, name in enumerate(q.group_by):
+def grouped(q: ChildQuery, *, group_by: tuple[str, ...] | None = None) -> tuple[list[str], list[str]]:
+    """SELECT expressions `g0..` and lateral joins for the grouping dimensions."""
+    selects: list[str] = []
+    joins: list[str] = []
+    for i, name in enumerate(q.group_by if group_by is None else group_by):
         dim = DIMENSIONS[name]
         if dim.multi:
-            joins.append(f"CROSS JOIN LATERAL jsonb_array_elements_text({dim.sql}) AS m{i}(v)")
+            joins.append(f"CROSS JOIN LATERAL unnest({dim.sql}) AS m{i}(v)")
             selects.append(f"m{i}.v AS g{i}")
         else:
             selects.append(f"{dim.sql} AS g{i}")
-    base = f"FROM metrics.child c {' '.join(joins)} WHERE {' AND '.join(where)}"
-    total_where, _ = _where(q, {})
-    total = int(
-        (await session.execute(text(f"SELECT count(*) FROM metrics.child c WHERE {' AND '.join(total_where)}"), params)).scalar()
-        or 0
-    )
-    if not q.group_by:
-        return [], total
-    cols = ", ".join(selects)
+    return selects, joins
+
+
+async def count_children(session: AsyncSession, q: ChildQuery) -> tuple[list[dict[str, Any]], int]:
+    """Rows `{<dimension>: value, …, "children": n}` and the total of distinct children."""
+    params: dict[str, Any] = {}
+    where = where_clause(q, params)
+    multi = any(DIMENSIONS[g].multi for g in q.group_by)
+    total = 0
+    if not q.group_by or multi:  # a child counts once per value in a multi group: the total is counted apart
+        total_sql = f"{PARAMS_CTE} SELECT count(*) FROM metrics.child c CROSS JOIN p WHERE {where}"
+        total = int((await session.execute(text(total_sql), params)).scalar() or 0)
+        if not q.group_by:
+            return [], total
+    selects, joins = grouped(q)
     groups = ", ".join(f"g{i}" for i in range(len(q.group_by)))
-    rows = (
-        await session.execute(
-            text(f"SELECT {cols}, count(DISTINCT c.child_id) AS n {base} GROUP BY {groups} ORDER BY {groups}"), params
-        )
-    ).all()
+    # Multi-valued arrays hold distinct values, so count(*) counts each child once per value; otherwise
+    # the total comes with the groups in the same scan (the empty grouping set).
+    exprs = ", ".join(DIMENSIONS[g].sql for g in q.group_by)  # GROUPING() takes expressions, not aliases
+    grouping = f"GROUP BY {groups}" if multi else f"GROUP BY GROUPING SETS (({exprs}), ())"
+    total_row = "0" if multi else f"GROUPING({exprs})"
+    sql = (
+        f"{PARAMS_CTE} SELECT {', '.join(selects)}, count(*) AS n, {total_row} AS total_row "
+        f"FROM metrics.child c CROSS JOIN p {' '.join(joins)} WHERE {where} {grouping} ORDER BY {groups}"
+    )
+    rows = (await session.execute(text(sql), params)).all()
     out = []
     for row in rows:
+        if row.total_row:
+            total = int(row.n)
+            continue
         item: dict[str, Any] = {name: row[i] for i, name in enumerate(q.group_by)}
         item["children"] = int(row.n)
         out.append(item)
     return out, total
-
-
-def disclose(count: int, mode: Disclosure) -> tuple[int | None, bool]:
-    """A published count: (value, suppressed). 1–4 is suppressed; `round` rounds to the nearest 5."""
-    if mode == "suppress" and 1 <= count <= 4:
-        return None, True
-    if mode == "round":
-        return int(5 * ((count + 2.5) // 5)), False
-    return count, False

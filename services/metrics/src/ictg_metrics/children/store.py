@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
 from uuid import UUID
 
-from ictg_common import clock
-from ictg_common.events import CloudEvent
 from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from ictg_common import clock
+from ictg_common.events import CloudEvent
 
 from ..models import Child, Event
 from .facts import Ev, child_key, fold
@@ -19,7 +19,9 @@ async def record_event(session: AsyncSession, event: CloudEvent) -> None:
     child_id = UUID(child_key(event.type, event.subject, event.data))
     stored = await session.execute(
         insert(Event)
-        .values(id=event.id, type=event.type, child_id=child_id, time=event.time, data=event.data, stored_at=clock.utcnow())
+        .values(
+            id=event.id, type=event.type, child_id=child_id, time=event.time, data=event.data, stored_at=clock.utcnow()
+        )
         .on_conflict_do_nothing(index_elements=["id"])
         .returning(Event.id)
     )
@@ -28,13 +30,19 @@ async def record_event(session: AsyncSession, event: CloudEvent) -> None:
     await refold(session, child_id)
 
 
+def child_row(child_id: UUID, events: list[Ev]) -> dict[str, object]:
+    """The `metrics.child` row of one child, from all its events."""
+    facts = fold(events)
+    return {"child_id": child_id, "referred": facts["received_on"] is not None, **facts}
+
+
 async def refold(session: AsyncSession, child_id: UUID) -> None:
     # Serialise refolds of one child (events of a child may be handled concurrently by replicas).
     await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": str(child_id)})
-    rows = (await session.execute(select(Event.id, Event.type, Event.time, Event.data).where(Event.child_id == child_id))).all()
-    facts = fold(Ev(str(r.id), r.type, r.time, r.data) for r in rows)
-    received_on = date.fromisoformat(facts["received_on"]) if facts.get("received_on") else None
-    values = {"child_id": child_id, "referred": received_on is not None, "received_on": received_on, "facts": facts}
+    rows = (
+        await session.execute(select(Event.id, Event.type, Event.time, Event.data).where(Event.child_id == child_id))
+    ).all()
+    values = child_row(child_id, [Ev(str(r.id), r.type, r.time, r.data) for r in rows])
     await session.execute(
         insert(Child).values(**values).on_conflict_do_update(index_elements=["child_id"], set_=values)
     )

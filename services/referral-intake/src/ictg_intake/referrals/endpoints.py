@@ -38,7 +38,9 @@ async def create_referral(
     settings = request.app.state.settings
     raw = body.model_dump(mode="json")
     if idempotency_key is not None:
-        first = await service.idempotent_replay(session, client=actor.sub, key=idempotency_key, body=raw, settings=settings)
+        first = await service.idempotent_replay(
+            session, client=actor.sub, key=idempotency_key, body=raw, settings=settings
+        )
         if first is not None:
             return JSONResponse(first.response, status_code=first.status_code, headers={"Location": first.location})
     referral = await service.receive(session, body, actor=actor, settings=settings)

@@ -32,7 +32,9 @@ async def candidates(
 ) -> list[Referral]:
     """Earlier referrals with the same nationality and the same date of birth or estimated age."""
     match = Referral.date_of_birth == date_of_birth if date_of_birth else Referral.estimated_age == estimated_age
-    return list((await session.scalars(select(Referral).where(Referral.nationality == nationality, match).limit(200))).all())
+    return list(
+        (await session.scalars(select(Referral).where(Referral.nationality == nationality, match).limit(200))).all()
+    )
 
 
 def page_query(*, after: tuple[datetime, UUID] | None, org: tuple[str, str] | None, limit: int) -> Select[Any]:
@@ -50,7 +52,9 @@ async def page(session: AsyncSession, **kwargs: Any) -> list[Referral]:
 
 async def lock_key(session: AsyncSession, client: str, key: str) -> bool:
     """Try the transaction-scoped lock of one idempotency key; False if another request holds it."""
-    got = await session.execute(text("SELECT pg_try_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"{client}\x1f{key}"})
+    got = await session.execute(
+        text("SELECT pg_try_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"{client}\x1f{key}"}
+    )
     return bool(got.scalar())
 
 

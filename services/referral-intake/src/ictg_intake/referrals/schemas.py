@@ -100,7 +100,9 @@ class ReferralCreate(Strict):
     nrm: Nrm
     circumstances: Circumstances
     notes: Notes | None = None
-    received_at: IsoDateTime | None = Field(default=None, description="Historical import only (scope referrals:import).")
+    received_at: IsoDateTime | None = Field(
+        default=None, description="Historical import only (scope referrals:import)."
+    )
 
     @field_validator("local_authority_code")
     @classmethod

@@ -118,7 +118,9 @@ async def shown(session: AsyncSession, referrals: list[Referral], *, actor: Acto
     if actor.has("referrals:read"):
         visible = linked
     else:
-        visible = set(await repository.of_organisation(session, list(linked), org=actor.organisation)) if linked else set()
+        visible = (
+            set(await repository.of_organisation(session, list(linked), org=actor.organisation)) if linked else set()
+        )
     return [to_out(r, duplicates=[d for d in r.possible_duplicate_of if d in visible]) for r in referrals]
 
 
@@ -128,7 +130,9 @@ def filing_organisation(body: ReferralCreate, actor: Actor) -> tuple[str, str]:
     if actor.has("referrals:import"):
         return body.referrer.organisation_type, body.referrer.organisation_name
     if not actor.org_type or not actor.org_name:
-        raise Forbidden("This token names no organisation (claims org_type and org_name); a referral is filed under one.")
+        raise Forbidden(
+            "This token names no organisation (claims org_type and org_name); a referral is filed under one."
+        )
     errors = []
     if body.referrer.organisation_type != actor.org_type:
         errors.append(_err("/referrer/organisation_type", f"must be your organisation's type, {actor.org_type!r}"))
@@ -171,9 +175,7 @@ def event_data(r: Referral) -> dict[str, Any]:
     }
 
 
-async def receive(
-    session: AsyncSession, body: ReferralCreate, *, actor: Actor, settings: IntakeSettings
-) -> Referral:
+async def receive(session: AsyncSession, body: ReferralCreate, *, actor: Actor, settings: IntakeSettings) -> Referral:
     now = clock.utcnow()
     if body.received_at is not None and not actor.has("referrals:import"):
         raise Forbidden("Only a historical import (scope referrals:import) may set received_at.")
@@ -215,7 +217,9 @@ async def receive(
     await repository.add(session, referral)
     await emit(
         session,
-        make_event(service="intake", name="referral.received", subject=referral.id, time=received_at, data=event_data(referral)),
+        make_event(
+            service="intake", name="referral.received", subject=referral.id, time=received_at, data=event_data(referral)
+        ),
         schema=SCHEMA,
         subject_prefix=settings.subject_prefix,
     )
@@ -241,7 +245,9 @@ async def idempotent_replay(
     """The stored first answer for this key, or None to go ahead (the key's lock is then held)."""
     if not await repository.lock_key(session, client, key):
         raise Conflict("A request with this Idempotency-Key is still being processed; retry shortly.")
-    found = await repository.find_key(session, client, key, since=clock.utcnow() - timedelta(hours=settings.idempotency_hours))
+    found = await repository.find_key(
+        session, client, key, since=clock.utcnow() - timedelta(hours=settings.idempotency_hours)
+    )
     if found is not None and found.request_hash != body_hash(body):
         raise ValidationFailed(
             "This Idempotency-Key was used with a different request body.",
@@ -251,8 +257,15 @@ async def idempotent_replay(
 
 
 async def remember(
-    session: AsyncSession, *, client: str, key: str, body: dict[str, Any], status: int, response: dict[str, Any],
-    location: str, settings: IntakeSettings,
+    session: AsyncSession,
+    *,
+    client: str,
+    key: str,
+    body: dict[str, Any],
+    status: int,
+    response: dict[str, Any],
+    location: str,
+    settings: IntakeSettings,
 ) -> None:
     now = clock.utcnow()
     await repository.save_key(
@@ -261,4 +274,3 @@ async def remember(
                        location=location, created_at=now),
         expired_before=now - timedelta(hours=settings.idempotency_hours),
     )  # fmt: skip
-

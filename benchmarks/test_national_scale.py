@@ -1,0 +1,155 @@
+"""National-scale benchmark: a synthetic caseload loaded in bulk, then the analysts' queries.
+
+Size: ICTG_BENCH_CHILDREN (default 100,000 children ≈ 9–10 million events). Latencies are reported
+as ratios to a baseline measured in the same process (`SELECT count(*)` over the child table), so
+the figures compare across machines; nothing here asserts a time. Also reported: load rate,
+freshness (publish → visible), and a full rebuild (ICTG_BENCH_REBUILD=0 skips it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import time
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from tqdm import tqdm
+
+from ictg_common.auth import mint_token
+from ictg_common.db import plain_url
+from ictg_common.devinfra import Infra
+from ictg_common.events import make_event, new_id
+from ictg_metrics.admin.rebuild import rebuild
+from ictg_metrics.app import create_app
+from ictg_metrics.settings import MetricsSettings
+from ictg_metrics.synth.bulk import load
+
+CHILDREN = int(os.environ.get("ICTG_BENCH_CHILDREN", "100000"))
+REPEAT = int(os.environ.get("ICTG_BENCH_REPEAT", "5"))
+SECRET = "bench-secret-0123456789abcdef0123456789abcdef"
+
+QUERIES: list[tuple[str, str, dict[str, Any]]] = [
+    ("total", "/v1/metrics/children", {}),
+    ("by gender", "/v1/metrics/children", {"group_by": "gender"}),
+    ("region × age band × status", "/v1/metrics/children", {"group_by": "region,age_band,status", "as_of": "2019-06-30"}),
+    ("contact × f2f frequency", "/v1/metrics/children", {"group_by": "contact_frequency,face_to_face_frequency", "as_of": "2018-12-31"}),
+    ("third-party frequency × main party", "/v1/metrics/children", {"group_by": "third_party_frequency,main_third_party"}),
+    ("topic (multi)", "/v1/metrics/children", {"group_by": "topic", "as_of": "2019-03-31"}),
+    ("legal advice area (multi)", "/v1/metrics/children", {"group_by": "legal_advice_area"}),
+    ("missing: long-term × in service", "/v1/metrics/children", {"group_by": "long_term_missing,missing_in_service", "as_of": "2018-06-30"}),
+    ("months band × activity base", "/v1/metrics/children", {"group_by": "months_in_service_band,activity_base"}),
+    ("NRM CG × current LA", "/v1/metrics/children", {"group_by": "nrm_conclusive_grounds,current_local_authority"}),
+    ("exit reason × destination, period", "/v1/metrics/children",
+     {"group_by": "exit_reason,exit_destination", "referred_from": "2017-04-01", "referred_to": "2018-03-31"}),
+    ("filtered first contact band", "/v1/metrics/children",
+     {"group_by": "first_contact_band", "nationality_group": "non_eea", "exploitation_type": "criminal"}),
+    ("caseload 36 months", "/v1/metrics/caseload", {"from": "2017-02", "to": "2020-01"}),
+    ("caseload by region", "/v1/metrics/caseload", {"from": "2017-02", "to": "2020-01", "group_by": "region"}),
+    ("timeliness by region", "/v1/metrics/timeliness", {"group_by": "region"}),
+    ("CSV by local authority × referral year", "/v1/metrics/children", {"group_by": "local_authority,referral_year", "format": "csv"}),
+]  # fmt: skip
+
+
+async def _timed(fn: Any) -> float:
+    runs = []
+    await fn()  # warm-up
+    for _ in range(REPEAT):
+        t = time.perf_counter()
+        await fn()
+        runs.append(time.perf_counter() - t)
+    return statistics.median(runs)
+
+
+async def _bench(infra: Infra, url: str) -> None:
+    settings = MetricsSettings(database_url=url, nats_url=infra.nats_url, nats_stream="BENCH", subject_prefix="bench",
+                               auth_secret=SECRET)  # fmt: skip
+    token = mint_token(
+        secret=SECRET, sub="bench", scopes=["metrics:read", "metrics:read:unsuppressed", "metrics:admin"]
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://bench", headers=headers, timeout=600
+        )
+        conn = await asyncpg.connect(plain_url(url))
+
+        async def baseline() -> None:
+            await conn.fetchval("SELECT count(*) FROM metrics.child")
+
+        base = await _timed(baseline)
+        total = (await client.get("/v1/metrics/children", params={"disclosure": "none"})).json()["total"]
+        assert total == CHILDREN
+        print(f"\nbaseline SELECT count(*) over {CHILDREN:,} children: {base * 1000:.1f} ms (ratio 1.0)")
+        print(f"{'query':45} {'median ms':>10} {'× baseline':>11}")
+        for label, path, params in QUERIES:
+
+            async def run(path: str = path, params: dict[str, Any] = params) -> None:
+                r = await client.get(path, params={"disclosure": "none", **params})
+                assert r.status_code == 200, r.text
+
+            t = await _timed(run)
+            print(f"{label:45} {t * 1000:10.1f} {t / base:11.1f}")
+
+        # freshness: one referral published on the stream, until the count includes it
+        await app.state.nats.jetstream()
+        rid = new_id()
+        event = make_event(service="intake", name="referral.received", subject=rid, time=_now(), data=_referral(rid))
+        js = await app.state.nats.jetstream()
+        t = time.perf_counter()
+        await js.publish(event.nats_subject("bench"), event.to_json(), headers={"Nats-Msg-Id": str(event.id)})
+        while (await client.get("/v1/metrics/children", params={"disclosure": "none"})).json()["total"] != CHILDREN + 1:
+            await asyncio.sleep(0.01)
+        print(f"freshness (publish → counted): {(time.perf_counter() - t) * 1000:.0f} ms")
+        await conn.close()
+        await client.aclose()
+    if os.environ.get("ICTG_BENCH_REBUILD", "1") != "0":
+        t = time.perf_counter()
+        with tqdm(total=CHILDREN + 1, unit=" children", desc="rebuild") as bar:
+            result = await rebuild(url, progress=bar.update)
+        took = time.perf_counter() - t
+        print(f"rebuild: {result.children:,} children, {result.events:,} events in {took:.1f} s "
+              f"({result.events / took:,.0f} events/s)")  # fmt: skip
+
+
+def _now() -> Any:
+    from ictg_common import clock
+
+    return clock.utcnow()
+
+
+def _referral(rid: Any) -> dict[str, Any]:
+    from ictg_common import clock
+
+    now = clock.utcnow()
+    t = clock.timeliness(received_at=now, identified_on=clock.london_date(now))
+    return {"referral_id": str(rid), "received_at": now.isoformat(), "identified_on": clock.london_date(now).isoformat(),
+            "gender": "female", "region": "london", "exploitation": {"primary": "sexual", "others": [], "county_lines": False},
+            "timeliness": t.as_dict(), "missing_at_referral": False, "cjs_involvement": []}  # fmt: skip
+
+
+@pytest.mark.timeout(3600)
+def test_national_scale(infra: Infra, database_url: str) -> None:
+    t = time.perf_counter()
+    with tqdm(total=CHILDREN, unit=" children", desc="load") as bar:
+        children, events = load(
+            database_url, CHILDREN, workers=os.cpu_count() or 2, progress=lambda c, _e: bar.update(c)
+        )
+    took = time.perf_counter() - t
+
+    async def analyse() -> None:
+        conn = await asyncpg.connect(plain_url(database_url))
+        await conn.execute("VACUUM ANALYZE metrics.child")
+        await conn.execute("ANALYZE metrics.event")
+        size = await conn.fetchval("SELECT pg_size_pretty(pg_total_relation_size('metrics.child'))")
+        esize = await conn.fetchval("SELECT pg_size_pretty(pg_total_relation_size('metrics.event'))")
+        await conn.close()
+        print(f"\nloaded {children:,} children, {events:,} events in {took:.1f} s ({events / took:,.0f} events/s); "
+              f"metrics.child {size}, metrics.event {esize}")  # fmt: skip
+
+    asyncio.run(analyse())
+    asyncio.run(_bench(infra, database_url))

@@ -1,0 +1,90 @@
+"""`/v1/admin/rebuild` and `/v1/admin/reconcile` (scope metrics:admin)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from ictg_common.auth import Actor, require
+from ictg_common.errors import Conflict, ServiceUnavailable
+from ictg_common.service import SessionDep
+
+from .rebuild import RebuildRunning, rebuild
+from .reconcile import CasesUnavailable, case_counts, compare, metrics_counts
+from .replay import replay_stream
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"])
+Admin = Annotated[Actor, require("metrics:admin")]
+log = logging.getLogger(__name__)
+
+
+def _state(request: Request) -> dict[str, Any]:
+    if not hasattr(request.app.state, "rebuild"):
+        request.app.state.rebuild = {"status": "idle"}
+    state: dict[str, Any] = request.app.state.rebuild
+    return state
+
+
+@router.post("/rebuild", status_code=202)
+async def start_rebuild(request: Request, actor: Admin, wait: bool = False, from_stream: bool = False) -> JSONResponse:
+    """Replay every stored event into fresh tables and swap them in; queries answer meanwhile.
+
+    `from_stream=true` first re-reads the JetStream stream from its start and stores any event
+    missing here. Answers 202 at once (poll `GET /v1/admin/rebuild`), or 200 with the result with
+    `wait=true`.
+    """
+    state = _state(request)
+    if state["status"] == "running":
+        raise Conflict("A rebuild is already running.")
+    settings = request.app.state.settings
+    url = settings.database_url
+
+    async def run() -> dict[str, Any]:
+        state.clear()
+        state.update(status="running", requested_by=actor.sub)
+        try:
+            replayed = None
+            if from_stream:
+                replayed = await replay_stream(url, settings.nats_url, stream=settings.nats_stream,
+                                               subject_prefix=settings.subject_prefix)  # fmt: skip
+            result = (await rebuild(url)).as_dict() | ({"replayed": replayed} if replayed else {})
+        except RebuildRunning:
+            state.update(status="failed", error="another rebuild holds the lock")
+            raise
+        except Exception as exc:
+            log.exception("rebuild failed")
+            state.update(status="failed", error=repr(exc)[:500])
+            raise
+        state.update(status="done", result=result)
+        return result
+
+    if wait:
+        try:
+            return JSONResponse({"status": "done", "result": await run()}, status_code=200)
+        except RebuildRunning:
+            raise Conflict("A rebuild is already running.") from None
+    task = asyncio.create_task(run())
+    task.add_done_callback(lambda t: t.cancelled() or t.exception())  # keep the failure out of the loop's log
+    request.app.state.rebuild_task = task
+    return JSONResponse({"status": "running"}, status_code=202, headers={"Location": "/v1/admin/rebuild"})
+
+
+@router.get("/rebuild")
+async def rebuild_status(request: Request, actor: Admin) -> dict[str, Any]:
+    """The last rebuild of this process: idle, running, done (with figures) or failed."""
+    return _state(request)
+
+
+@router.get("/reconcile")
+async def reconcile(request: Request, session: SessionDep, actor: Admin) -> dict[str, Any]:
+    """Children per status here against the case API's own counts; `consistent` once drained."""
+    transport = getattr(request.app.state, "cases_transport", None)
+    try:
+        theirs = await case_counts(request.app.state.settings, transport=transport)
+    except CasesUnavailable as exc:
+        raise ServiceUnavailable(f"The case API did not answer: {exc}", headers={"Retry-After": "10"}) from None
+    return compare(await metrics_counts(session), theirs)

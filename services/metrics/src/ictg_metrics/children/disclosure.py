@@ -1,0 +1,66 @@
+"""Disclosure control (DESIGN.md §9) and CSV output for every measure.
+
+`suppress` (default): a count of 1–4 becomes null and its row says `"suppressed": true`;
+`round`: every count to the nearest 5; `none`: as counted (scope metrics:read:unsuppressed).
+A statistic (median, share…) of a suppressed group is withheld with it: it would disclose the group.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from typing import Any, Literal
+
+Disclosure = Literal["suppress", "round", "none"]
+SUPPRESSED = "c"  # how CSV writes a suppressed cell (the ONS convention)
+
+
+def disclose(count: int, mode: Disclosure) -> tuple[int | None, bool]:
+    """A published count: (value, suppressed). 1–4 is suppressed; `round` rounds to the nearest 5."""
+    if mode == "suppress" and 1 <= count <= 4:
+        return None, True
+    if mode == "round":
+        return int(5 * ((count + 2.5) // 5)), False
+    return count, False
+
+
+def disclose_row(
+    row: dict[str, Any], counts: Sequence[str], mode: Disclosure, *, withheld: Sequence[str] = ()
+) -> dict[str, Any]:
+    """`row` with each of its `counts` disclosed; `withheld` fields go null when the first count is suppressed."""
+    out = dict(row)
+    hidden: list[str] = []
+    for key in counts:
+        out[key], suppressed = disclose(int(row[key]), mode)
+        if suppressed:
+            hidden.append(key)
+    if counts and counts[0] in hidden:
+        for key in withheld:
+            out[key] = None
+            hidden.append(key)
+    if hidden:
+        out["suppressed"] = True
+        if len(counts) > 1 or withheld:
+            out["suppressed_fields"] = hidden
+    return out
+
+
+def _cell(row: dict[str, Any], column: str, counts: Sequence[str]) -> Any:
+    value = row.get(column)
+    hidden = row.get("suppressed_fields") or (counts if row.get("suppressed") else ())
+    if value is None:
+        return SUPPRESSED if column in hidden else ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+def to_csv(columns: list[str], rows: list[dict[str, Any]], *, counts: Sequence[str]) -> str:
+    """CSV with a header row; a suppressed count or withheld statistic is written `c`."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_cell(row, c, counts) for c in columns])
+    return buf.getvalue()

@@ -1,0 +1,109 @@
+"""The parameters every metrics endpoint takes (DESIGN.md §9), parsed into a `ChildQuery`.
+
+Anything a client can get wrong becomes a 422 problem with a JSON pointer, never a 500.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fastapi import Request
+
+from ictg_common import clock
+from ictg_common.errors import ValidationFailed
+
+from .dimensions import DIMENSIONS, Dimension
+from .query import ChildQuery
+
+COMMON = frozenset({"referred_from", "referred_to", "as_of", "group_by", "disclosure", "format"})
+MAX_GROUPS = 3
+
+
+def problem(pointer: str, detail: str) -> ValidationFailed:
+    return ValidationFailed(detail, errors=[{"pointer": pointer, "detail": detail}])
+
+
+def parse_group_by(group_by: str | None) -> tuple[str, ...]:
+    groups = tuple(g.strip() for g in group_by.split(",") if g.strip()) if group_by else ()
+    if len(groups) > MAX_GROUPS:
+        raise problem("#query/group_by", f"group by at most {MAX_GROUPS} dimensions")
+    for g in groups:
+        if g not in DIMENSIONS:
+            raise problem("#query/group_by", f"unknown dimension {g!r}; known: {', '.join(sorted(DIMENSIONS))}")
+    if len(set(groups)) != len(groups):
+        raise problem("#query/group_by", "a dimension is repeated")
+    return groups
+
+
+def _value(dim: Dimension, raw: str) -> Any:
+    pointer = f"#query/{dim.name}"
+    if dim.kind == "bool":
+        if raw not in ("true", "false"):
+            raise problem(pointer, f"{dim.name} is true or false, not {raw!r}")
+        return raw == "true"
+    if dim.kind == "int":
+        if not raw.isdigit() or len(raw) > 3:
+            raise problem(pointer, f"{dim.name} is a whole number, not {raw!r}")
+        return int(raw)
+    if dim.values is not None and raw not in dim.values:
+        raise problem(pointer, f"unknown {dim.name} {raw!r}; known: {', '.join(dim.values)}")
+    if len(raw) > 100:
+        raise problem(pointer, f"{dim.name} value too long")
+    return raw
+
+
+def parse_filters(request: Request, *, own: frozenset[str] = frozenset()) -> dict[str, tuple[Any, ...]]:
+    filters: dict[str, tuple[Any, ...]] = {}
+    for key in request.query_params:
+        if key in COMMON or key in own:
+            continue
+        if key not in DIMENSIONS:
+            raise problem(f"#query/{key}", f"unknown parameter or dimension {key!r}")
+        filters[key] = tuple(_value(DIMENSIONS[key], raw) for raw in request.query_params.getlist(key))
+    return filters
+
+
+def parse_query(
+    request: Request,
+    *,
+    referred_from: date | None,
+    referred_to: date | None,
+    as_of: date | None,
+    group_by: str | None,
+    own: frozenset[str] = frozenset(),
+) -> ChildQuery:
+    """The query an endpoint runs; `own` names the endpoint's own parameters (not filters)."""
+    if referred_from and referred_to and referred_from > referred_to:
+        raise problem("#query/referred_from", "referred_from is after referred_to")
+    for name, value in (("referred_from", referred_from), ("referred_to", referred_to), ("as_of", as_of)):
+        if value is not None and not date(1990, 1, 1) <= value <= date(2200, 12, 31):
+            raise problem(f"#query/{name}", f"{name} is out of range")
+    return ChildQuery(
+        referred_from=referred_from, referred_to=referred_to, as_of=as_of or clock.london_date(clock.utcnow()),
+        group_by=parse_group_by(group_by), filters=parse_filters(request, own=own),
+        long_term_missing_days=request.app.state.settings.long_term_missing_days,
+    )  # fmt: skip
+
+
+def parse_month(raw: str, pointer: str) -> date:
+    try:
+        year, month = raw.split("-")
+        if len(year) != 4 or len(month) != 2:
+            raise ValueError
+        return date(int(year), int(month), 1)
+    except ValueError:
+        raise problem(pointer, f"a month is YYYY-MM, not {raw!r}") from None
+
+
+def wants_csv(request: Request, fmt: str | None) -> bool:
+    return fmt == "csv" or (fmt is None and "text/csv" in request.headers.get("accept", ""))
+
+
+def echo_filters(q: ChildQuery) -> dict[str, Any]:
+    """The query's period and filters, as the response repeats them."""
+    out: dict[str, Any] = {
+        k: v.isoformat() for k, v in (("referred_from", q.referred_from), ("referred_to", q.referred_to)) if v
+    }
+    out.update({k: list(v) for k, v in q.filters.items()})
+    return out

@@ -1,0 +1,106 @@
+"""Building a child's events (docs/events.md payloads) and publishing them through real NATS."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import nats
+
+from ictg_common import clock
+from ictg_common.events import CloudEvent, make_event, new_id
+
+LONDON = ZoneInfo("Europe/London")
+
+
+def at(day: str, hour: int = 12, minute: int = 0) -> datetime:
+    """Noon (or `hour`) London time on an ISO day."""
+    return datetime.combine(date.fromisoformat(day), datetime.min.time(), tzinfo=LONDON).replace(
+        hour=hour, minute=minute
+    )
+
+
+@dataclass
+class Child:
+    """One child's story: call the methods, then `.events` is its list of CloudEvents."""
+
+    received_at: datetime
+    identified_on: date | None = None
+    referral_id: str = field(default_factory=lambda: str(new_id()))
+    case_id: str = field(default_factory=lambda: str(new_id()))
+    events: list[CloudEvent] = field(default_factory=list)
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        received_on = clock.london_date(self.received_at)
+        identified = self.identified_on or received_on - timedelta(days=1)
+        t = clock.timeliness(received_at=self.received_at, identified_on=identified)
+        data: dict[str, Any] = {
+            "referral_id": self.referral_id, "received_at": self.received_at.isoformat(),
+            "identified_on": identified.isoformat(), "referrer_type": "police", "local_authority_code": "E08000003",
+            "region": "north_west", "pathway": "direct_worker", "gender": "male", "age_at_referral": 15,
+            "age_band": "14-15", "age_disputed": False, "nationality": "VN", "nationality_group": "non_eea",
+            "interpreter_required": True, "uasc": True,
+            "exploitation": {"primary": "criminal", "others": ["labour"], "county_lines": False},
+            "missing_at_referral": False, "nrm_referred": True, "living_situation": "foster_care",
+            "trafficker_contact": "suspected", "education": "not_attending", "cjs_involvement": [],
+            "timeliness": t.as_dict(), "possible_duplicate_of": [],
+        }  # fmt: skip
+        data.update(self.attrs)
+        self.events.append(make_event(service="intake", name="referral.received", subject=self.referral_id,
+                                      time=self.received_at, data=data))  # fmt: skip
+        self._case("case.opened", self.received_at, status="awaiting_allocation", region=data["region"],
+                   pathway=data["pathway"], opened_at=self.received_at.isoformat())  # fmt: skip
+        if data["missing_at_referral"]:
+            self.missing(self.received_at, at_referral=True)
+
+    def _case(self, name: str, time: datetime, **data: Any) -> Child:
+        body = {"case_id": self.case_id, "referral_id": self.referral_id, **data}
+        self.events.append(make_event(service="cases", name=name, subject=self.case_id, time=time, data=body))
+        return self
+
+    def allocate(self, when: datetime) -> Child:
+        return self._case("case.allocated", when, allocation_id=str(new_id()), worker_id=str(new_id()),
+                          role="direct_worker", region="north_west", allocated_at=when.isoformat(),
+                          reallocation=False, over_capacity=False)  # fmt: skip
+
+    def contact(self, when: datetime, *, outcome: str = "made", method: str = "face_to_face", party: str = "child",
+                topics: list[str] | None = None) -> Child:  # fmt: skip
+        return self._case("contact.recorded", when, contact_id=str(new_id()), occurred_at=when.isoformat(),
+                          outcome=outcome, method=method, party=party, topics=topics or [])  # fmt: skip
+
+    def missing(self, start: datetime, end: datetime | None = None, *, at_referral: bool = False) -> Child:
+        episode = str(new_id())
+        self._case("missing.started", start, episode_id=episode, started_at=start.isoformat(), at_referral=at_referral,
+                   whereabouts_known=False, reported_to_police=True, missing_from_care_meeting=False,
+                   professional_network_meeting=False)  # fmt: skip
+        if end is not None:
+            self._case("missing.ended", end, episode_id=episode, started_at=start.isoformat(), ended_at=end.isoformat(),
+                       return_interview_offered=True)  # fmt: skip
+        return self
+
+    def nrm(self, when: datetime, stage: str, outcome: str) -> Child:
+        return self._case("nrm_decision.recorded", when, decision_id=str(new_id()), stage=stage, outcome=outcome,
+                          decided_at=when.isoformat())  # fmt: skip
+
+    def advocacy(self, when: datetime, kind: str, area: str) -> Child:
+        return self._case("advocacy.recorded", when, advocacy_id=str(new_id()), kind=kind, area=area,
+                          occurred_at=when.isoformat())  # fmt: skip
+
+    def move(self, when: datetime, la: str, region: str) -> Child:
+        return self._case("case.moved", when, move_id=str(new_id()), moved_at=when.isoformat(),
+                          from_local_authority_code="E08000003", local_authority_code=la, region=region)  # fmt: skip
+
+    def exit(self, when: datetime, reason: str = "work_completed", destination: str = "none") -> Child:
+        return self._case("case.exited", when, exited_at=when.isoformat(), reason=reason, destination=destination)
+
+
+async def publish(settings: dict[str, Any], events: list[CloudEvent]) -> None:
+    """Publish on the test's own stream, as the producers' relays do (Nats-Msg-Id = event id)."""
+    nc = await nats.connect(settings["nats_url"])
+    js = nc.jetstream()
+    for e in events:
+        await js.publish(e.nats_subject(settings["subject_prefix"]), e.to_json(), headers={"Nats-Msg-Id": str(e.id)})
+    await nc.close()

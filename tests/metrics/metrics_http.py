@@ -1,0 +1,59 @@
+"""Running metrics on the test's database and stream, feeding it events through real NATS."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from metrics_events import Child, publish
+from sqlalchemy import text
+
+from ictg_metrics.app import create_app
+from ictg_metrics.settings import MetricsSettings
+
+from conftest import auth, eventually, serve
+
+ANALYST = auth("metrics:read", "metrics:read:unsuppressed")
+
+
+@contextlib.asynccontextmanager
+async def metrics_app(settings: dict[str, Any], **extra: Any) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(MetricsSettings(**settings, **extra))
+    async with serve(app) as client:
+        await app.state.nats.jetstream()  # stream created
+        client.app = app  # type: ignore[attr-defined]
+        yield client
+
+
+async def stored_events(client: httpx.AsyncClient) -> int:
+    async with client.app.state.engine.connect() as conn:  # type: ignore[attr-defined]
+        return int((await conn.execute(text("SELECT count(*) FROM metrics.event"))).scalar() or 0)
+
+
+async def feed(client: httpx.AsyncClient, settings: dict[str, Any], *children: Child) -> None:
+    """Publish every child's events and wait until metrics has stored them all."""
+    events = [e for c in children for e in c.events]
+    before = await stored_events(client)
+    await publish(settings, events)
+
+    async def done() -> bool:
+        return await stored_events(client) >= before + len(events)
+
+    await eventually(done, timeout=20)
+
+
+async def counts(client: httpx.AsyncClient, **params: Any) -> dict[Any, int]:
+    """`{group value (or tuple of values): children}` with disclosure none."""
+    params.setdefault("disclosure", "none")
+    r = await client.get("/v1/metrics/children", params=params, headers=ANALYST)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    groups = body["group_by"]
+    out: dict[Any, int] = {}
+    for row in body["rows"]:
+        key = tuple(row[g] for g in groups)
+        out[key[0] if len(key) == 1 else key] = row["children"]
+    out["total"] = body["total"]
+    return out
