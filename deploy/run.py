@@ -89,6 +89,8 @@ def main() -> int:
         for name, port in ports.items():
             print(f"  {name:16} http://127.0.0.1:{port}  (docs: /docs)")
         print(f"  Postgres         {infra.database_url}\n  NATS             {infra.nats_url}")
+        print("\nFor the command-line tools (rebuild, reconcile, synth) in another shell:")
+        print(f"  export ICTG_DATABASE_URL={infra.database_url} ICTG_NATS_URL={infra.nats_url}")
         print(f"\nDevelopment token (all scopes, 12 h):\n{token}\n\nCtrl-C stops everything.", flush=True)
         while not stopping:
             if any(p.poll() is not None for p in procs):

@@ -21,7 +21,7 @@ from ictg_common.reference import REGION_SLUGS
 from ..settings import MetricsSettings
 from .bulk import load
 from .generate import Generator
-from .http import Driver
+from .http import Driver, PoliteTransport
 from .stream import publish
 
 
@@ -33,8 +33,10 @@ def _token(settings: MetricsSettings, *scopes: str) -> str:
 async def _http(args: argparse.Namespace, settings: MetricsSettings, gen: Generator) -> int:
     intake_h = {"Authorization": f"Bearer {_token(settings, 'referrals:write', 'referrals:import')}"}
     cases_h = {"Authorization": f"Bearer {_token(settings, 'cases:read', 'cases:write', 'cases:admin')}"}
-    async with httpx.AsyncClient(base_url=args.intake_url, headers=intake_h, timeout=30) as intake, \
-            httpx.AsyncClient(base_url=args.cases_url, headers=cases_h, timeout=30) as cases:  # fmt: skip
+    async with httpx.AsyncClient(base_url=args.intake_url, headers=intake_h, timeout=30,
+                                 transport=PoliteTransport()) as intake, \
+            httpx.AsyncClient(base_url=args.cases_url, headers=cases_h, timeout=30,
+                              transport=PoliteTransport()) as cases:  # fmt: skip
         driver = Driver(intake, cases, seed=args.seed)
         await driver.setup_workers()
         with tqdm(total=args.children, unit=" children", desc="http") as bar:

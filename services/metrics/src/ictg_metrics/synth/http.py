@@ -62,6 +62,27 @@ def _record(name: str, data: dict[str, Any]) -> tuple[str, dict[str, Any]] | Non
     }.get(name, lambda: None)()  # fmt: skip
 
 
+class PoliteTransport(httpx.AsyncBaseTransport):
+    """Waits out a 429 as its Retry-After asks (the services rate-limit each caller), then resends."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport | None = None, *, attempts: int = 30) -> None:
+        self.inner = inner or httpx.AsyncHTTPTransport()
+        self.attempts = attempts
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        for _ in range(self.attempts):
+            response = await self.inner.handle_async_request(request)
+            if response.status_code != 429:
+                return response
+            await response.aread()
+            await response.aclose()
+            await asyncio.sleep(float(response.headers.get("retry-after", "1")))
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
 class Driver:
     """Posts stories to intake and the case API with the given bearer tokens."""
 
