@@ -143,8 +143,13 @@ class Generator:
         self._contacts(s, case, allocated, span, missing_at_referral)
         self._records(s, case, allocated, span)
         if exit_at <= self.end_at:
+            ev[:] = [e for e in ev if e[2] <= exit_at]  # nothing is recorded after the exit
+            # The case API refuses to close over an open missing episode unless the child is long-term missing.
+            started = {e[3]["episode_id"] for e in ev if e[1] == "missing.started" and e[2] <= exit_at}
+            ended = {e[3]["episode_id"] for e in ev if e[1] == "missing.ended" and e[2] <= exit_at}
+            reason = "long_term_missing" if started - ended else _pick(r, EXIT_REASONS)
             ev.append(("cases", "case.exited", exit_at, {**case, "exited_at": exit_at.isoformat(),
-                       "reason": _pick(r, EXIT_REASONS), "destination": _pick(r, DESTINATIONS)}, self._id()))  # fmt: skip
+                       "reason": reason, "destination": _pick(r, DESTINATIONS)}, self._id()))  # fmt: skip
         ev.sort(key=lambda e: e[2])
         return s
 
