@@ -3,27 +3,20 @@
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from ictg_common.devinfra import Infra, ensure_database
+from ictg_common.devinfra import Infra, ensure_database, scratch_infra
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
 def infra() -> Iterator[Infra]:
-    root = ROOT / ".run" / f"bench-{os.getpid()}"
-    shutil.rmtree(root, ignore_errors=True)
-    running = Infra(
-        root, database_url=os.environ.get("ICTG_DATABASE_URL"), nats_url=os.environ.get("ICTG_NATS_URL"), fast=True
-    ).start()
-    yield running
-    running.stop()
-    shutil.rmtree(root, ignore_errors=True)
+    with scratch_infra(ROOT / ".run" / f"bench-{os.getpid()}") as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shutil
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -22,7 +21,7 @@ from sqlalchemy import text
 
 from ictg_common.auth import mint_token
 from ictg_common.db import create_engine, plain_url
-from ictg_common.devinfra import Infra, ensure_database
+from ictg_common.devinfra import Infra, ensure_database, scratch_infra
 from ictg_common.reference import REGION_SLUGS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,14 +35,8 @@ SECRET = "test-secret-0123456789abcdef0123456789abcdef"
 
 @pytest.fixture(scope="session")
 def infra() -> Iterator[Infra]:
-    root = ROOT / ".run" / f"test-{os.getpid()}"
-    shutil.rmtree(root, ignore_errors=True)
-    running = Infra(
-        root, database_url=os.environ.get("ICTG_DATABASE_URL"), nats_url=os.environ.get("ICTG_NATS_URL"), fast=True
-    ).start()
-    yield running
-    running.stop()
-    shutil.rmtree(root, ignore_errors=True)
+    with scratch_infra(ROOT / ".run" / f"test-{os.getpid()}") as running:
+        yield running
 
 
 def _with_db(url: str, name: str) -> str:

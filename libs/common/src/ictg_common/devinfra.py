@@ -8,6 +8,7 @@ and the services want TCP on a port we choose.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -15,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
@@ -206,3 +208,18 @@ class Infra:
             self.nats.stop()
         if self.pg is not None:
             self.pg.stop()
+
+
+@contextlib.contextmanager
+def scratch_infra(root: Path) -> Iterator[Infra]:
+    """Servers for one test or benchmark run: the ICTG_DATABASE_URL / ICTG_NATS_URL ones when set,
+    else embedded ones under `root` (fsync off), stopped and removed afterwards."""
+    shutil.rmtree(root, ignore_errors=True)
+    running = Infra(
+        root, database_url=os.environ.get("ICTG_DATABASE_URL"), nats_url=os.environ.get("ICTG_NATS_URL"), fast=True
+    ).start()
+    try:
+        yield running
+    finally:
+        running.stop()
+        shutil.rmtree(root, ignore_errors=True)
