@@ -37,8 +37,13 @@ Id = PgUUID(as_uuid=True)
 When = DateTime(timezone=True)
 
 
-def _case_fk() -> Mapped[UUID]:
-    return mapped_column(Id, ForeignKey("case.id"), index=True)
+class CaseRecord:
+    """What every record of a case carries: its id, its case, who recorded it and when."""
+
+    id: Mapped[UUID] = mapped_column(Id, primary_key=True)
+    case_id: Mapped[UUID] = mapped_column(Id, ForeignKey("case.id"), index=True)
+    recorded_at: Mapped[datetime] = mapped_column(When)
+    recorded_by: Mapped[str] = mapped_column(String(200))
 
 
 class Case(Model):  # type: ignore[valid-type, misc]
@@ -79,45 +84,35 @@ class Worker(Model):  # type: ignore[valid-type, misc]
     created_at: Mapped[datetime] = mapped_column(When)
 
 
-class Allocation(Model):  # type: ignore[valid-type, misc]
+class Allocation(CaseRecord, Model):  # type: ignore[valid-type, misc]
     __tablename__ = "allocation"
 
-    id: Mapped[UUID] = mapped_column(Id, primary_key=True)
-    case_id: Mapped[UUID] = _case_fk()
     worker_id: Mapped[UUID] = mapped_column(Id, ForeignKey("worker.id"), index=True)
     role: Mapped[str] = mapped_column(String(40))
     allocated_at: Mapped[datetime] = mapped_column(When)
     ended_at: Mapped[datetime | None] = mapped_column(When, nullable=True)  # set by the next allocation
     over_capacity: Mapped[bool] = mapped_column(Boolean)
     override_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
-    recorded_at: Mapped[datetime] = mapped_column(When)
-    recorded_by: Mapped[str] = mapped_column(String(200))
 
 
-class Contact(Model):  # type: ignore[valid-type, misc]
+class Contact(CaseRecord, Model):  # type: ignore[valid-type, misc]
     __tablename__ = "contact"
 
-    id: Mapped[UUID] = mapped_column(Id, primary_key=True)
-    case_id: Mapped[UUID] = _case_fk()
     occurred_at: Mapped[datetime] = mapped_column(When)
     outcome: Mapped[str] = mapped_column(String(20))
     method: Mapped[str] = mapped_column(String(20))
     party: Mapped[str] = mapped_column(String(40))
     topics: Mapped[list[str]] = mapped_column(ARRAY(String(40)))
     notes: Mapped[str | None] = mapped_column(Text, nullable=True)
-    recorded_at: Mapped[datetime] = mapped_column(When)
-    recorded_by: Mapped[str] = mapped_column(String(200))
 
 
-class MissingEpisode(Model):  # type: ignore[valid-type, misc]
+class MissingEpisode(CaseRecord, Model):  # type: ignore[valid-type, misc]
     __tablename__ = "missing_episode"
     # The database itself refuses a second open episode, whatever the application does.
     __table_args__ = (
         Index("uq_missing_episode_open", "case_id", unique=True, postgresql_where=text("ended_at IS NULL")),
     )
 
-    id: Mapped[UUID] = mapped_column(Id, primary_key=True)
-    case_id: Mapped[UUID] = _case_fk()
     started_at: Mapped[datetime] = mapped_column(When)
     ended_at: Mapped[datetime | None] = mapped_column(When, nullable=True)
     at_referral: Mapped[bool] = mapped_column(Boolean)
@@ -126,72 +121,50 @@ class MissingEpisode(Model):  # type: ignore[valid-type, misc]
     missing_from_care_meeting: Mapped[bool] = mapped_column(Boolean)
     professional_network_meeting: Mapped[bool] = mapped_column(Boolean)
     return_interview_offered: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
-    recorded_at: Mapped[datetime] = mapped_column(When)
-    recorded_by: Mapped[str] = mapped_column(String(200))
 
 
-class Assessment(Model):  # type: ignore[valid-type, misc]
+class Assessment(CaseRecord, Model):  # type: ignore[valid-type, misc]
     __tablename__ = "assessment"
 
-    id: Mapped[UUID] = mapped_column(Id, primary_key=True)
-    case_id: Mapped[UUID] = _case_fk()
     assessed_at: Mapped[datetime] = mapped_column(When)
     living_situation: Mapped[str] = mapped_column(String(40))
     trafficker_contact: Mapped[str] = mapped_column(String(20))
     education: Mapped[str] = mapped_column(String(20))
     cjs_involvement: Mapped[list[str]] = mapped_column(ARRAY(String(20)))
-    recorded_at: Mapped[datetime] = mapped_column(When)
-    recorded_by: Mapped[str] = mapped_column(String(200))
 
 
-class NrmDecision(Model):  # type: ignore[valid-type, misc]
+class NrmDecision(CaseRecord, Model):  # type: ignore[valid-type, misc]
     __tablename__ = "nrm_decision"
 
-    id: Mapped[UUID] = mapped_column(Id, primary_key=True)
-    case_id: Mapped[UUID] = _case_fk()
     stage: Mapped[str] = mapped_column(String(30))
     outcome: Mapped[str] = mapped_column(String(20))
     decided_at: Mapped[datetime] = mapped_column(When)
-    recorded_at: Mapped[datetime] = mapped_column(When)
-    recorded_by: Mapped[str] = mapped_column(String(200))
 
 
-class Advocacy(Model):  # type: ignore[valid-type, misc]
+class Advocacy(CaseRecord, Model):  # type: ignore[valid-type, misc]
     __tablename__ = "advocacy"
 
-    id: Mapped[UUID] = mapped_column(Id, primary_key=True)
-    case_id: Mapped[UUID] = _case_fk()
     kind: Mapped[str] = mapped_column(String(30))
     area: Mapped[str] = mapped_column(String(30))
     occurred_at: Mapped[datetime] = mapped_column(When)
     notes: Mapped[str | None] = mapped_column(Text, nullable=True)
-    recorded_at: Mapped[datetime] = mapped_column(When)
-    recorded_by: Mapped[str] = mapped_column(String(200))
 
 
-class Move(Model):  # type: ignore[valid-type, misc]
+class Move(CaseRecord, Model):  # type: ignore[valid-type, misc]
     __tablename__ = "move"
 
-    id: Mapped[UUID] = mapped_column(Id, primary_key=True)
-    case_id: Mapped[UUID] = _case_fk()
     moved_at: Mapped[datetime] = mapped_column(When)
     from_local_authority_code: Mapped[str] = mapped_column(String(9))
     local_authority_code: Mapped[str] = mapped_column(String(9))
     region: Mapped[str] = mapped_column(String(40))
-    recorded_at: Mapped[datetime] = mapped_column(When)
-    recorded_by: Mapped[str] = mapped_column(String(200))
 
 
-class PathwayChange(Model):  # type: ignore[valid-type, misc]
+class PathwayChange(CaseRecord, Model):  # type: ignore[valid-type, misc]
     __tablename__ = "pathway_change"
 
-    id: Mapped[UUID] = mapped_column(Id, primary_key=True)
-    case_id: Mapped[UUID] = _case_fk()
     from_pathway: Mapped[str] = mapped_column(String(40))
     pathway: Mapped[str] = mapped_column(String(40))
     changed_at: Mapped[datetime] = mapped_column(When)
-    recorded_at: Mapped[datetime] = mapped_column(When)
-    recorded_by: Mapped[str] = mapped_column(String(200))
 
 
 class Exit(Model):  # type: ignore[valid-type, misc]
