@@ -93,6 +93,11 @@ class Child:
         return self._case("case.moved", when, move_id=str(new_id()), moved_at=when.isoformat(),
                           from_local_authority_code="E08000003", local_authority_code=la, region=region)  # fmt: skip
 
+    def release(self, when: datetime) -> Child:
+        """A manager's pathway switch that left the case without a fitting guardian."""
+        return self._case("case.pathway_changed", when, pathway="regional_practitioner", changed_at=when.isoformat(),
+                          unallocated=True)  # fmt: skip
+
     def exit(self, when: datetime, reason: str = "work_completed", destination: str = "none") -> Child:
         return self._case("case.exited", when, exited_at=when.isoformat(), reason=reason, destination=destination)
 

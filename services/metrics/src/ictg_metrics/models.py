@@ -88,6 +88,8 @@ class Child(Model):  # type: ignore[valid-type, misc]
     exited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     exit_on: Mapped[date | None]
     exit_reason: Mapped[str | None] = mapped_column(Text)
+    allocation_state_on: Mapped[list[date | None]] = _dates()  # days the case was allocated or released …
+    allocation_state: Mapped[list[str | None]] = _texts()  # … and its state from then: allocated / awaiting_allocation
     exit_destination: Mapped[str | None] = mapped_column(Text)
     missing_in_service_on: Mapped[date | None]  # first episode started in service (not the one at referral)
     child_contact_on: Mapped[list[date | None]] = _dates()  # contacts made with the child

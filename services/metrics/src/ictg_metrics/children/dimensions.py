@@ -79,8 +79,10 @@ MONTHS_BANDS = ("0-3", "3-6", "6-12", "12-18", "18+")
 
 _LONG_TERM_MISSING = (
     "(CASE WHEN cardinality(c.missing_start_on) = 0 THEN false ELSE EXISTS ("
-    "SELECT 1 FROM unnest(c.missing_start_on, c.missing_end_on) AS e(s, f) "
-    "WHERE s <= p.as_of AND p.as_of - s >= p.ltm AND (f IS NULL OR f > p.as_of OR f - s >= p.ltm)) END)"
+    "SELECT 1 FROM unnest(c.missing_start_on, c.missing_end_on) AS e(s, f), "
+    # an episode still open at exit stops counting there (a closed case records no return)
+    "LATERAL (SELECT LEAST(p.as_of, COALESCE(c.exit_on, p.as_of)) AS upto) AS u "
+    "WHERE s <= u.upto AND u.upto - s >= p.ltm AND (f IS NULL OR f > u.upto OR f - s >= p.ltm)) END)"
 )
 _MAIN_THIRD_PARTY = f"COALESCE({latest('main_tp_on', 'main_tp')}, 'none')"
 
@@ -105,7 +107,13 @@ _ALL = [
     Dimension("living_situation_at_referral", _col("living_situation"), values=V(codes.LivingSituation)),
     Dimension("trafficker_contact_at_referral", _col("trafficker_contact"), values=V(codes.TraffickerContact)),
     Dimension("education_at_referral", _col("education"), values=V(codes.Education)),
-    Dimension("cjs_involvement", "c.cjs_involvement", multi=True, values=V(codes.CjsInvolvement)),
+    # DESIGN §4: an empty list means none
+    Dimension(
+        "cjs_involvement",
+        "(CASE WHEN cardinality(c.cjs_involvement) = 0 THEN ARRAY['none']::text[] ELSE c.cjs_involvement END)",
+        multi=True,
+        values=(*V(codes.CjsInvolvement), "none"),
+    ),
     Dimension("missing_at_referral", _col("missing_at_referral"), kind=B),
     Dimension("referral_delay_band", _col("referral_delay_band"), values=("0-1", "2", "3-15", "16-39", "40+")),
     # as of as_of
@@ -120,7 +128,8 @@ _ALL = [
     ),
     Dimension(
         "status",
-        f"(CASE WHEN {EXITED} THEN 'exited' WHEN c.allocated_on <= p.as_of THEN 'allocated' ELSE 'awaiting_allocation' END)",
+        f"(CASE WHEN {EXITED} THEN 'exited' "
+        f"ELSE COALESCE({latest('allocation_state_on', 'allocation_state')}, 'awaiting_allocation') END)",
         values=("awaiting_allocation", "allocated", "exited"),
     ),
     Dimension(

@@ -46,6 +46,19 @@ def disclose_row(
     return out
 
 
+def complementary(rows: list[dict[str, Any]], key: str) -> None:
+    """Secondary suppression: when exactly one cell is suppressed, the total minus the others would
+    give it back, so the smallest other non-empty cell is suppressed with it (in place)."""
+    hidden = [r for r in rows if r.get("suppressed")]
+    if len(hidden) != 1:
+        return
+    shown = [r for r in rows if not r.get("suppressed") and r.get(key)]
+    if shown:
+        smallest = min(shown, key=lambda r: r[key])
+        smallest[key] = None
+        smallest["suppressed"] = True
+
+
 def _cell(row: dict[str, Any], column: str, counts: Sequence[str]) -> Any:
     value = row.get(column)
     hidden = row.get("suppressed_fields") or (counts if row.get("suppressed") else ())

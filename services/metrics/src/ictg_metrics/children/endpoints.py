@@ -14,7 +14,7 @@ from ictg_common.service import SessionDep
 
 from .caseload import caseload, months
 from .dimensions import DIMENSIONS
-from .disclosure import Disclosure, disclose, disclose_row, to_csv
+from .disclosure import Disclosure, complementary, disclose, disclose_row, to_csv
 from .params import echo_filters, parse_month, parse_query, problem, wants_csv
 from .query import ChildQuery, count_children
 from .timeliness import SHARES, STATS, timeliness
@@ -66,6 +66,8 @@ async def children(
     q = parse_query(request, referred_from=referred_from, referred_to=referred_to, as_of=as_of, group_by=group_by)
     raw_rows, raw_total = await count_children(session, q)
     rows = [disclose_row(r, ["children"], disclosure) for r in raw_rows]
+    if disclosure == "suppress" and not any(DIMENSIONS[g].multi for g in q.group_by):
+        complementary(rows, "children")  # cells add up to the total: one hidden cell alone is recoverable
     total, total_suppressed = disclose(raw_total, disclosure)
     if wants_csv(request, format):
         total_row = {**{g: "total" if i == 0 else None for i, g in enumerate(q.group_by)}, "children": total}
@@ -138,10 +140,17 @@ async def timeliness_by_group(
         out = disclose_row(
             flat, ["children", *(f"{s}_count" for s in STATS)], disclosure, withheld=[*stat_fields, *SHARES]
         )
-        for s in STATS:  # quantiles of 1–4 values would disclose them
-            if f"{s}_count" in out.get("suppressed_fields", ()) and out[f"{s}_median"] is not None:
-                out.update({f"{s}_{k}": None for k in ("median", "p75", "p90")})
-                out["suppressed_fields"] += [f"{s}_{k}" for k in ("median", "p75", "p90")]
+        if disclosure != "none":
+            # Statistics of 1–4 children disclose them whatever the counts show (rounded or not).
+            small = [s for s in STATS if 1 <= int(flat[f"{s}_count"]) <= 4]
+            hide = [f"{s}_{k}" for s in small for k in ("median", "p75", "p90")]
+            if 1 <= int(flat["children"]) <= 4:
+                hide += list(SHARES)
+            hide = [k for k in hide if out.get(k) is not None]
+            if hide:
+                out.update(dict.fromkeys(hide))
+                out["suppressed"] = True
+                out["suppressed_fields"] = [*out.get("suppressed_fields", []), *hide]
         rows.append(out)
     if wants_csv(request, format):
         columns = [

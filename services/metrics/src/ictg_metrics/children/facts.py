@@ -43,7 +43,7 @@ FACTS = ("referral_id", "age_disputed", "interpreter_required", "nrm_referred") 
 ARRAYS = (
     "exploitation_type", "cjs_involvement", "child_contact_on", "f2f_contact_on", "tp_contact_on", "main_tp_on",
     "main_tp", "topic_on", "topic", "legal_on", "legal_area", "missing_start_on", "missing_end_on", "move_on",
-    "move_la", "move_region", "rg_on", "rg_outcome", "cg_on", "cg_outcome",
+    "move_la", "move_region", "rg_on", "rg_outcome", "cg_on", "cg_outcome", "allocation_state_on", "allocation_state",
 )  # fmt: skip
 SCALARS = (
     *AT_REFERRAL, *(d for d in DERIVED if d not in ARRAYS), "received_at", "received_on", "identified_on",
@@ -111,6 +111,8 @@ def fold(events: Iterable[Ev]) -> dict[str, Any]:
     case_id = None
     contacts: dict[str, tuple[datetime, dict[str, Any]]] = {}
     allocations: dict[str, datetime] = {}
+    # (time, state) of every allocation and every release (a pathway switch that left no fitting worker)
+    allocation_states: dict[str, tuple[datetime, dict[str, Any]]] = {}
     advocacy: dict[str, tuple[datetime, dict[str, Any]]] = {}
     moves: dict[str, tuple[datetime, dict[str, Any]]] = {}
     decisions: dict[str, tuple[datetime, dict[str, Any]]] = {}
@@ -124,6 +126,9 @@ def fold(events: Iterable[Ev]) -> dict[str, Any]:
             case_id = d.get("case_id")
         elif name == "case.allocated":
             allocations[_rid(e, "allocation_id")] = _dt(d.get("allocated_at") or e.time)
+            allocation_states[e.id] = (allocations[_rid(e, "allocation_id")], {"state": "allocated"})
+        elif name == "case.pathway_changed" and d.get("unallocated"):
+            allocation_states[e.id] = (_dt(d.get("changed_at") or e.time), {"state": "awaiting_allocation"})
         elif name == "contact.recorded":
             contacts[_rid(e, "contact_id")] = (_dt(d.get("occurred_at") or e.time), d)
         elif name == "advocacy.recorded":
@@ -155,6 +160,7 @@ def fold(events: Iterable[Ev]) -> dict[str, Any]:
         (clock.london_date(t), d.get("area")) for t, d in advocacy.values() if d.get("kind") == "legal_advice"
     )
     out["legal_on"], out["legal_area"] = first_seen(legal)
+    out.update(_dated_pairs(allocation_states, "allocation_state_on", "allocation_state", lambda d: d["state"]))
     out.update(_dated_pairs(moves, "move_on", "move_la", lambda d: d.get("local_authority_code")))
     out["move_region"] = [d.get("region") for _, d in sorted(moves.values(), key=_by_time)]
     for stage, prefix in (("reasonable_grounds", "rg"), ("conclusive_grounds", "cg")):

@@ -43,13 +43,15 @@ def _value(dim: Dimension, raw: str) -> Any:
             raise problem(pointer, f"{dim.name} is true or false, not {raw!r}")
         return raw == "true"
     if dim.kind == "int":
-        if not raw.isdigit() or len(raw) > 3:
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 3:  # "²".isdigit() is true
             raise problem(pointer, f"{dim.name} is a whole number, not {raw!r}")
         return int(raw)
     if dim.values is not None and raw not in dim.values:
         raise problem(pointer, f"unknown {dim.name} {raw!r}; known: {', '.join(dim.values)}")
     if len(raw) > 100:
         raise problem(pointer, f"{dim.name} value too long")
+    if not raw.isprintable():  # NUL and control characters: Postgres would refuse them (a 500)
+        raise problem(pointer, f"{dim.name} must be printable text")
     return raw
 
 

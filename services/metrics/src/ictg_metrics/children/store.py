@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ictg_common import clock
 from ictg_common.events import CloudEvent
 
 from ..models import Child, Event
@@ -20,7 +19,13 @@ async def record_event(session: AsyncSession, event: CloudEvent) -> None:
     stored = await session.execute(
         insert(Event)
         .values(
-            id=event.id, type=event.type, child_id=child_id, time=event.time, data=event.data, stored_at=clock.utcnow()
+            # the database clock, as the rebuild compares it with its own start time
+            id=event.id,
+            type=event.type,
+            child_id=child_id,
+            time=event.time,
+            data=event.data,
+            stored_at=func.clock_timestamp(),
         )
         .on_conflict_do_nothing(index_elements=["id"])
         .returning(Event.id)
