@@ -195,3 +195,39 @@ async def test_rebuild_from_the_stream_restores_lost_events(shared_settings: dic
         assert r.json()["result"]["replayed"]["added"] == lost
         assert await _answers(client) == before
         assert await _table(client) == rows
+
+
+async def test_the_swap_steps_aside_for_a_long_query_and_retries(
+    shared_settings: dict[str, Any], monkeypatch: Any
+) -> None:
+    import asyncpg
+
+    from ictg_common.db import plain_url
+    from ictg_metrics.admin import rebuild as rebuild_module
+
+    s = shared_settings
+    monkeypatch.setattr(rebuild_module, "SWAP_LOCK_TIMEOUT", "200ms")
+    async with metrics_app(s) as client:
+        await feed(client, s, *_population(6))
+        before = await counts(client, group_by="status")
+        analyst = await asyncpg.connect(plain_url(s["database_url"]))
+        reading = analyst.transaction()
+        await reading.start()
+        await analyst.fetch("SELECT count(*) FROM metrics.child")  # holds its read lock until it ends
+
+        async def meanwhile() -> float:
+            await asyncio.sleep(1.0)  # the rebuild is now waiting for the analyst's query
+            t0 = asyncio.get_running_loop().time()
+            # other readers are not queued behind the waiting swap
+            await asyncio.wait_for(counts(client, group_by="status"), timeout=1.0)
+            waited = asyncio.get_running_loop().time() - t0
+            await asyncio.sleep(2.0)
+            await reading.commit()
+            return waited
+
+        probe = asyncio.create_task(meanwhile())
+        r = await client.post("/v1/admin/rebuild", params={"wait": "true"}, headers=ADMIN)
+        assert await probe < 1.0
+        await analyst.close()
+        assert r.status_code == 200, r.text
+        assert await counts(client, group_by="status") == before

@@ -9,6 +9,7 @@ commits, so its write lands in the new table.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -30,6 +31,8 @@ LOCK_KEY = 7_248_301_117  # pg advisory lock: one rebuild at a time
 MARGIN = "2 minutes"  # covers consumer transactions in flight and app/DB clock skew at the build's start
 ROW_COLUMNS = ("child_id", "referred", *COLUMNS)
 BATCH = 2_000
+SWAP_ATTEMPTS = 5
+SWAP_LOCK_TIMEOUT = "3s"
 
 
 # The row's inserting transaction as a 64-bit id (xmin is 32-bit: add the current epoch, one back
@@ -141,6 +144,25 @@ async def _rebuild(conn: asyncpg.Connection, progress: Callable[[int], None] | N
                 f"ALTER TABLE metrics.child_next ADD CONSTRAINT {name}_next PRIMARY KEY USING INDEX {name}_next"
             )
     await conn.execute("ANALYZE metrics.child_next")
+    for attempt in range(1, SWAP_ATTEMPTS + 1):
+        try:
+            late = await _swap(conn, indexes, started=started, snapshot=snapshot)
+            break
+        except asyncpg.exceptions.LockNotAvailableError:
+            # A long analyst query held the table: let it finish rather than queue every reader behind us.
+            log.warning("rebuild swap waited too long for readers; retrying", extra={"attempt": attempt})
+            if attempt == SWAP_ATTEMPTS:
+                raise
+            await asyncio.sleep(attempt)
+    finished = await conn.fetchval("SELECT clock_timestamp()")
+    log.info("rebuild finished", extra={"children": children, "events": events, "late": len(late)})
+    return RebuildResult(
+        children=children, events=events, refolded_at_swap=len(late), started_at=started, finished_at=finished
+    )
+
+
+async def _swap(conn: asyncpg.Connection, indexes: list[Any], *, started: Any, snapshot: Any) -> list[Any]:
+    """Refold the children the build could not see, then swap `child_next` in, in one transaction."""
     async with conn.transaction():
         await conn.execute("LOCK TABLE metrics.child IN EXCLUSIVE MODE")  # writers wait, readers go on
         late = [r["child_id"] for r in await conn.fetch(LATE, started, snapshot)]
@@ -151,6 +173,8 @@ async def _rebuild(conn: asyncpg.Connection, progress: Callable[[int], None] | N
                 async for cid, evs in _children(conn, "WHERE child_id = ANY($1::uuid[])", (late,))
             ]
             await conn.copy_records_to_table("child_next", schema_name="metrics", records=rows, columns=ROW_COLUMNS)
+        # The renames need ACCESS EXCLUSIVE: wait for running readers only briefly.
+        await conn.execute(f"SET LOCAL lock_timeout = '{SWAP_LOCK_TIMEOUT}'")
         await conn.execute("ALTER TABLE metrics.child RENAME TO child_old")
         await conn.execute("ALTER TABLE metrics.child_next RENAME TO child")
         await conn.execute("DROP TABLE metrics.child_old")
@@ -159,8 +183,4 @@ async def _rebuild(conn: asyncpg.Connection, progress: Callable[[int], None] | N
                 await conn.execute(f"ALTER TABLE metrics.child RENAME CONSTRAINT {name}_next TO {name}")
             else:
                 await conn.execute(f"ALTER INDEX metrics.{name}_next RENAME TO {name}")
-    finished = await conn.fetchval("SELECT clock_timestamp()")
-    log.info("rebuild finished", extra={"children": children, "events": events, "late": len(late)})
-    return RebuildResult(
-        children=children, events=events, refolded_at_swap=len(late), started_at=started, finished_at=finished
-    )
+    return late
