@@ -268,3 +268,22 @@ async def test_the_audit_trail_is_readable_and_append_only(intake: httpx.AsyncCl
             async with stored.engine.begin() as conn:
                 await conn.execute(text(sql))
     assert len(await stored.audit()) == 1
+
+
+async def test_a_date_of_birth_and_an_estimated_age_of_the_same_child_are_linked(intake: httpx.AsyncClient) -> None:
+    first = (
+        await intake.post("/v1/referrals", json=referral_body(child__date_of_birth="2010-03-04"), headers=WRITE)
+    ).json()
+    age = first["age_at_referral"]
+
+    def estimated(years: int) -> dict[str, Any]:
+        return referral_body(child__date_of_birth=None, child__estimated_age=years)
+
+    close = (await intake.post("/v1/referrals", json=estimated(age + 1), headers=WRITE)).json()
+    far = (await intake.post("/v1/referrals", json=estimated(age - 3), headers=WRITE)).json()
+    later = (
+        await intake.post("/v1/referrals", json=referral_body(child__date_of_birth="2010-03-04"), headers=WRITE)
+    ).json()
+    assert close["possible_duplicate_of"] == [first["id"]]
+    assert far["possible_duplicate_of"] == []
+    assert set(later["possible_duplicate_of"]) == {first["id"], close["id"]}

@@ -28,10 +28,16 @@ async def of_organisation(session: AsyncSession, ids: list[UUID], *, org: tuple[
 
 
 async def candidates(
-    session: AsyncSession, *, nationality: str, date_of_birth: date | None, estimated_age: int | None
+    session: AsyncSession, *, nationality: str, date_of_birth: date | None, estimated_age: int | None, received_on: date
 ) -> list[Referral]:
-    """Earlier referrals with the same nationality and the same date of birth or estimated age."""
-    match = Referral.date_of_birth == date_of_birth if date_of_birth else Referral.estimated_age == estimated_age
+    """Earlier referrals with the same nationality and the same date of birth or age: a date of birth
+    also matches an estimate within a year of the age it gives, and the other way round."""
+    if date_of_birth is not None:
+        age_then = func.extract("year", func.age(func.date(Referral.received_at), date_of_birth))
+        match = or_(Referral.date_of_birth == date_of_birth, func.abs(Referral.estimated_age - age_then) <= 1)
+    else:
+        age_now = func.extract("year", func.age(received_on, Referral.date_of_birth))
+        match = or_(Referral.estimated_age == estimated_age, func.abs(age_now - estimated_age) <= 1)
     return list(
         (await session.scalars(select(Referral).where(Referral.nationality == nationality, match).limit(200))).all()
     )

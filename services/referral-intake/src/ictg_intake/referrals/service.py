@@ -192,6 +192,7 @@ async def receive(session: AsyncSession, body: ReferralCreate, *, actor: Actor, 
         for c in await repository.candidates(
             session, nationality=body.child.nationality,
             date_of_birth=body.child.date_of_birth, estimated_age=body.child.estimated_age,
+            received_on=clock.london_date(received_at),
         )
         if similar_names(c.name_key, key)
     ]  # fmt: skip
