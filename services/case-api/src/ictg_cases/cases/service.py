@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from typing import TypeVar
 from uuid import UUID
 
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ictg_common import clock
+from ictg_common.auth import Actor
 from ictg_common.events import CloudEvent, make_event, new_id
 from ictg_common.outbox import emit
 from ictg_common.reference import local_authority
 
 from .. import rules
-from ..models import SCHEMA, Case, MissingEpisode
+from ..errors import RecordInvalid
+from ..models import SCHEMA, Case, CaseRecord, MissingEpisode
 from ..settings import CasesSettings
 from . import repository
 from .claimcheck import IntakeClient
 from .events import iso, publish
 from .schemas import Case as CaseOut
+
+R = TypeVar("R", bound=CaseRecord)  # a record model (CaseRecord + Model)
 
 PERSONAL = ("child", "referrer", "notes")
 
@@ -120,3 +127,23 @@ def time_errors(
         now=now,
         skew=timedelta(seconds=settings.clock_skew_seconds),
     )
+
+
+async def add_record(
+    session: AsyncSession,
+    case: Case,
+    model: Callable[..., R],
+    body: BaseModel,
+    *,
+    when: str,
+    actor: Actor,
+    settings: CasesSettings,
+) -> R:
+    """Check the body's record time (`when` names its field) and add the row, recorded now by `actor`."""
+    now = clock.utcnow()
+    errors = time_errors(case, getattr(body, when), pointer=f"/{when}", now=now, settings=settings)
+    if errors:
+        raise RecordInvalid(errors)
+    row = model(id=new_id(), case_id=case.id, recorded_at=now, recorded_by=actor.sub, **body.model_dump())
+    await repository.add(session, row)
+    return row

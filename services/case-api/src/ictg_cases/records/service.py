@@ -15,7 +15,7 @@ from .. import rules
 from ..allocations import repository as allocations_repo
 from ..cases import repository as cases_repo
 from ..cases.events import iso, publish
-from ..cases.service import time_errors
+from ..cases.service import add_record, time_errors
 from ..errors import PathwayConflict, RecordInvalid
 from ..models import Advocacy, Assessment, Case, Move, NrmDecision, PathwayChange
 from ..settings import CasesSettings
@@ -37,10 +37,7 @@ def _check(case: Case, value: datetime, pointer: str, *, now: datetime, settings
 async def assess(
     session: AsyncSession, case: Case, body: AssessmentCreate, *, actor: Actor, settings: CasesSettings
 ) -> Assessment:
-    now = clock.utcnow()
-    _check(case, body.assessed_at, "/assessed_at", now=now, settings=settings)
-    row = Assessment(id=new_id(), case_id=case.id, recorded_at=now, recorded_by=actor.sub, **body.model_dump())
-    await cases_repo.add(session, row)
+    row = await add_record(session, case, Assessment, body, when="assessed_at", actor=actor, settings=settings)
     await publish(
         session, case, name="assessment.recorded", time=row.assessed_at, settings=settings,
         data={"assessment_id": str(row.id), "assessed_at": iso(row.assessed_at), "living_situation": row.living_situation,
@@ -53,10 +50,7 @@ async def assess(
 async def nrm_decision(
     session: AsyncSession, case: Case, body: NrmDecisionCreate, *, actor: Actor, settings: CasesSettings
 ) -> NrmDecision:
-    now = clock.utcnow()
-    _check(case, body.decided_at, "/decided_at", now=now, settings=settings)
-    row = NrmDecision(id=new_id(), case_id=case.id, recorded_at=now, recorded_by=actor.sub, **body.model_dump())
-    await cases_repo.add(session, row)
+    row = await add_record(session, case, NrmDecision, body, when="decided_at", actor=actor, settings=settings)
     await publish(
         session, case, name="nrm_decision.recorded", time=row.decided_at, settings=settings,
         data={"decision_id": str(row.id), "stage": row.stage, "outcome": row.outcome, "decided_at": iso(row.decided_at)},
@@ -67,10 +61,7 @@ async def nrm_decision(
 async def advocacy(
     session: AsyncSession, case: Case, body: AdvocacyCreate, *, actor: Actor, settings: CasesSettings
 ) -> Advocacy:
-    now = clock.utcnow()
-    _check(case, body.occurred_at, "/occurred_at", now=now, settings=settings)
-    row = Advocacy(id=new_id(), case_id=case.id, recorded_at=now, recorded_by=actor.sub, **body.model_dump())
-    await cases_repo.add(session, row)
+    row = await add_record(session, case, Advocacy, body, when="occurred_at", actor=actor, settings=settings)
     await publish(
         session, case, name="advocacy.recorded", time=row.occurred_at, settings=settings,
         data={"advocacy_id": str(row.id), "kind": row.kind, "area": row.area, "occurred_at": iso(row.occurred_at)},
