@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PACKAGES := -e libs/common -e services/referral-intake -e services/case-api -e services/metrics
 
-.PHONY: run test bench lint lock clean
+.PHONY: run test chaos bench lint lock clean
 
 $(STAMP): requirements.lock libs/common/pyproject.toml services/referral-intake/pyproject.toml services/case-api/pyproject.toml services/metrics/pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
@@ -19,6 +19,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# The fault suite at length: more clients, longer loads and outages, repeated kills.
+chaos: $(STAMP)
+	ICTG_CHAOS=1 $(PY) -m pytest tests/faults -p no:randomly -v --timeout 1800
 
 bench: $(STAMP)
 	$(PY) -m pytest benchmarks -p no:randomly -q -s

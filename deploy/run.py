@@ -3,6 +3,9 @@
 Starts embedded Postgres and NATS (data under .run/, free ports) unless ICTG_DATABASE_URL /
 ICTG_NATS_URL are set, migrates, starts the three services as processes, prints their URLs and a
 development token, and stops everything on Ctrl-C. Run again, it keeps its data.
+
+A service process that dies is started again with backoff (1 s, doubling to 30 s; back to 1 s once
+it has stayed up for a minute), as an orchestrator would; the others keep running meanwhile.
 """
 
 from __future__ import annotations
@@ -25,6 +28,50 @@ from ictg_common.settings import ServiceSettings
 from stack import ROOT, SERVICES, migrate_all
 
 
+class Supervised:
+    """One service process, restarted with backoff whenever it exits."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+        self.name, self.argv, self.env = name, argv, env
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.started = 0.0
+        self.delay = 1.0
+        self.restart_at: float | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(self.argv, env=self.env)
+        self.started = time.monotonic()
+        self.restart_at = None
+
+    def tend(self) -> None:
+        """Notice an exit and schedule, or make, the restart."""
+        now = time.monotonic()
+        if self.restart_at is not None:
+            if now >= self.restart_at:
+                print(f"restarting {self.name}", file=sys.stderr, flush=True)
+                self.start()
+            return
+        if self.proc is None or (code := self.proc.poll()) is None:
+            return
+        if now - self.started > 60:
+            self.delay = 1.0
+        print(f"{self.name} exited (code {code}); restarting in {self.delay:.0f} s", file=sys.stderr, flush=True)
+        self.restart_at = now + self.delay
+        self.delay = min(self.delay * 2, 30.0)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+
+    def wait(self) -> None:
+        if self.proc is None:
+            return
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
 def main() -> int:
     logging.basicConfig(level=logging.WARNING)
     infra = Infra(
@@ -40,7 +87,7 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    procs: list[subprocess.Popen[bytes]] = []
+    procs: list[Supervised] = []
     try:
         print("starting Postgres and NATS…", flush=True)
         infra.start()
@@ -57,26 +104,17 @@ def main() -> int:
             if port_open(ports[name]):
                 print(f"port {ports[name]} for {name} is taken; set {SERVICES[name][1]} to another", file=sys.stderr)
                 return 1
-            procs.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "uvicorn",
-                        factory,
-                        "--factory",
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(ports[name]),
-                        "--no-access-log",
-                    ],
-                    env=env,
-                )
-            )
+            argv = [sys.executable, "-m", "uvicorn", factory, "--factory", "--host", "127.0.0.1",
+                    "--port", str(ports[name]), "--no-access-log"]  # fmt: skip
+            procs.append(Supervised(name, argv, env))
+            procs[-1].start()
         deadline = time.monotonic() + 60
         while not all(port_open(p) for p in ports.values()):
-            if stopping or any(p.poll() is not None for p in procs) or time.monotonic() > deadline:
+            if (
+                stopping
+                or any(p.proc is not None and p.proc.poll() is not None for p in procs)
+                or time.monotonic() > deadline
+            ):
                 print("a service failed to start", file=sys.stderr)
                 return 1
             time.sleep(0.2)
@@ -89,24 +127,21 @@ def main() -> int:
         for name, port in ports.items():
             print(f"  {name:16} http://127.0.0.1:{port}  (docs: /docs)")
         print(f"  Postgres         {infra.database_url}\n  NATS             {infra.nats_url}")
-        print("\nFor the command-line tools (rebuild, reconcile, synth) in another shell:")
-        print(f"  export ICTG_DATABASE_URL={infra.database_url} ICTG_NATS_URL={infra.nats_url}")
+        print("\nFor the command-line tools (rebuild, reconcile, replay, synth) in another shell:")
+        print(f"  export ICTG_DATABASE_URL={infra.database_url} ICTG_NATS_URL={infra.nats_url}"
+              f" ICTG_CASES_INTAKE_URL={env['ICTG_CASES_INTAKE_URL']}")  # fmt: skip
         print(f"\nDevelopment token (all scopes, 12 h):\n{token}\n\nCtrl-C stops everything.", flush=True)
         while not stopping:
-            if any(p.poll() is not None for p in procs):
-                print("a service exited; stopping", file=sys.stderr)
-                return 1
+            for p in procs:
+                p.tend()
+            infra.tend()
             time.sleep(0.5)
         return 0
     finally:
         for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
+            p.stop()
         for p in procs:
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                p.kill()
+            p.wait()
         infra.stop()
         print("stopped.", flush=True)
 

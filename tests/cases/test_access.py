@@ -14,6 +14,7 @@ from conftest import auth
 
 LONDON_READ = auth("cases:read", regions=["london"], sub="london-guardian")
 LONDON_WRITE = auth("cases:write", regions=["london"], sub="london-guardian")
+LONDON_GLASS = auth("cases:read", "cases:break_glass", regions=["london"], sub="london-guardian")
 AUDITOR = auth("audit:read", regions=[], sub="auditor")
 
 
@@ -49,11 +50,11 @@ async def test_break_glass_opens_a_case_for_a_limited_time_and_is_audited(
 ) -> None:
     case = await stack.case()
     path = f"/v1/cases/{case['id']}"
-    empty = await stack.cases.get(path, headers={**LONDON_READ, "X-Break-Glass-Reason": "  "})
+    empty = await stack.cases.get(path, headers={**LONDON_GLASS, "X-Break-Glass-Reason": "  "})
     assert empty.status_code == 422 and empty.json()["errors"][0]["pointer"] == "#header/X-Break-Glass-Reason"
 
     glass = await stack.cases.get(
-        path, headers={**LONDON_READ, "X-Break-Glass-Reason": "Child found in Croydon overnight"}
+        path, headers={**LONDON_GLASS, "X-Break-Glass-Reason": "Child found in Croydon overnight"}
     )
     assert glass.status_code == 200 and glass.json()["personal"]["child"]["given_name"] == "An"
     # Within the grant, the actor keeps access without repeating the reason; another actor does not.
@@ -63,6 +64,7 @@ async def test_break_glass_opens_a_case_for_a_limited_time_and_is_audited(
 
     rows = await audit_rows(stack, resource=path, actor="london-guardian")
     assert [(r["action"], r["outcome"], r["reason"]) for r in reversed(rows)] == [
+        ("break_glass", "granted", "Child found in Croydon overnight"),
         ("case.read", "break_glass", "Child found in Croydon overnight"),
         ("case.timeline", "break_glass", "Child found in Croydon overnight"),
     ]
@@ -73,19 +75,20 @@ async def test_break_glass_opens_a_case_for_a_limited_time_and_is_audited(
     assert (await stack.cases.get(path, headers=LONDON_READ)).status_code == 403
 
 
-async def test_break_glass_write_is_audited_with_reason(stack: Stack) -> None:
+async def test_a_break_glass_write_is_refused_and_audited_with_its_reason(stack: Stack) -> None:
     case = await stack.case(received_at=clock.utcnow() - timedelta(days=2))
     r = await stack.cases.post(
         f"/v1/cases/{case['id']}/contacts",
         json={"occurred_at": clock.utcnow().isoformat(), "outcome": "made", "method": "phone", "party": "police"},
-        headers={**LONDON_WRITE, "X-Break-Glass-Reason": "Met Police called out of hours"},
-    )
-    assert r.status_code == 201
-    [row] = await audit_rows(stack, resource=r.headers["location"])
-    assert (row["actor"], row["action"], row["outcome"], row["reason"]) == (
+        headers={**auth("cases:write", "cases:break_glass", regions=["london"], sub="london-guardian"),
+                 "X-Break-Glass-Reason": "Met Police called out of hours"},
+    )  # fmt: skip
+    assert r.status_code == 403 and "read-only" in r.json()["detail"]
+    assert (await stack.get(f"/v1/cases/{case['id']}/contacts")).json()["items"] == []
+    [row] = await audit_rows(stack, resource=f"/v1/cases/{case['id']}", action="contact.create")
+    assert (row["actor"], row["outcome"], row["reason"]) == (
         "london-guardian",
-        "contact.create",
-        "break_glass",
+        "denied",
         "Met Police called out of hours",
     )
 

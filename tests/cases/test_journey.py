@@ -12,6 +12,8 @@ from ictg_common import clock
 from conftest import auth
 
 GUARDIAN = auth("cases:write", "cases:read", regions=["north_west", "london"], sub="guardian-7")
+# A move to another region changes who may see the child: a manager's decision (cases:admin).
+MANAGER = auth("cases:admin", "cases:write", "cases:read", regions=["north_west", "london"], sub="manager-7")
 
 
 async def test_a_year_in_the_service(stack: Stack) -> None:
@@ -58,7 +60,9 @@ async def test_a_year_in_the_service(stack: Stack) -> None:
                 "/advocacy", {"kind": "legal_advice", "area": "immigration", "occurred_at": on(45)}, "advocacy.recorded"
             )
         if month == 7:
-            await step("/moves", {"moved_at": on(200), "local_authority_code": "E09000033"}, "case.moved")
+            await step(
+                "/moves", {"moved_at": on(200), "local_authority_code": "E09000033"}, "case.moved", headers=MANAGER
+            )
         topics = ["relationship_building", "education"] if month % 2 else ["immigration"]
         await step("/contacts", {"occurred_at": on(30 * month), "outcome": "made", "method": "face_to_face", "party": "child",
                                  "topics": topics}, "contact.recorded")  # fmt: skip

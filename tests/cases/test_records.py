@@ -58,7 +58,7 @@ async def test_record_times_never_in_the_future_nor_before_the_referral(stack: S
         ("assessments", {"assessed_at": ago(days=12), "living_situation": "family", "trafficker_contact": "none",
                          "education": "attending", "cjs_involvement": []}),
         ("nrm-decisions", {"stage": "reasonable_grounds", "outcome": "positive", "decided_at": ago(days=12)}),
-        ("moves", {"moved_at": ago(days=12), "local_authority_code": "E09000033"}),
+        ("moves", {"moved_at": ago(days=12), "local_authority_code": "E08000012"}),
         ("missing-episodes", {**EPISODE, "started_at": ago(days=12)}),
     ]:  # fmt: skip
         r = await stack.post(f"/v1/cases/{case['id']}/{path}", body)
@@ -192,9 +192,10 @@ async def test_move_changes_current_local_authority_and_region(stack: Stack) -> 
     )
     moved = (await stack.get(f"/v1/cases/{case['id']}")).json()
     assert moved["local_authority_code"] == "E08000012" and moved["local_authority_name"] == "Liverpool"
-    r = await stack.post(
-        f"/v1/cases/{case['id']}/moves", {"moved_at": ago(hours=1), "local_authority_code": "E09000033"}
-    )
+    london = {"moved_at": ago(hours=1), "local_authority_code": "E09000033"}
+    refused = await stack.post(f"/v1/cases/{case['id']}/moves", london)  # another region: a manager's decision
+    assert refused.status_code == 403 and "cases:admin" in refused.json()["detail"]
+    r = await stack.post(f"/v1/cases/{case['id']}/moves", london, headers=ADMIN)
     assert r.status_code == 201 and r.json()["region"] == "london"
     # Now in London: a north-west guardian no longer sees the case.
     assert (await stack.get(f"/v1/cases/{case['id']}")).status_code == 403

@@ -1,4 +1,5 @@
-"""Production tokens: RS256 verified against a JWKS; HS256 tokens are then refused."""
+"""Production tokens: RS256 verified against a JWKS; HS256 tokens are then refused. Token lifetimes,
+and which callers the rate limit spares (platform services, by a verified claim only)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from jwt.algorithms import RSAAlgorithm
 
 from ictg_common.auth import RateLimiter, TokenVerifier, mint_token
 from ictg_common.errors import Unauthorized
+
+from conftest import SECRET, serve
 
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
@@ -74,3 +77,92 @@ def test_rate_limiter_refills_over_time() -> None:
     assert all(limiter.take("a", now=0.0) == 0 for _ in range(60))
     assert limiter.take("a", now=0.0) == pytest.approx(1.0)
     assert limiter.take("a", now=1.0) == 0 and limiter.take("b", now=1.0) == 0
+
+
+def hs256(**claims: Any) -> str:
+    now = int(time.time())
+    base = {"sub": "u1", "aud": "ictg", "iat": now, "exp": now + 60, "scope": "cases:read"}
+    return jwt.encode({k: v for k, v in {**base, **claims}.items() if v is not None}, SECRET, algorithm="HS256")
+
+
+def refusal(verifier: TokenVerifier, token: str) -> str:
+    with pytest.raises(Unauthorized) as caught:
+        verifier.verify(token)
+    return caught.value.detail
+
+
+def test_a_token_needs_iat_and_a_lifetime_within_the_cap() -> None:
+    verifier = TokenVerifier(secret=SECRET, max_token_seconds=24 * 3600)
+    now = int(time.time())
+    assert "iat" in refusal(verifier, hs256(iat=None))
+    ten_years = hs256(iat=now, exp=now + 10 * 365 * 86400)
+    assert "longer than 86400 seconds" in refusal(verifier, ten_years)
+    assert "longer than" in refusal(verifier, hs256(iat=now - 3600, exp=now + 86400))  # 25 h in all
+    assert "iat" in refusal(verifier, hs256(iat="yesterday"))
+    assert verifier.verify(hs256(iat=now - 3600, exp=now + 23 * 3600)).sub == "u1"  # exactly 24 h
+    # mint_token's default (12 h) and the dev CLI's stay valid; a stricter cap refuses them.
+    assert verifier.verify(mint_token(secret=SECRET, sub="dev", scopes=["cases:read"])).sub == "dev"
+    strict = TokenVerifier(secret=SECRET, max_token_seconds=3600)
+    assert "longer than 3600" in refusal(strict, mint_token(secret=SECRET, sub="dev", scopes=["cases:read"]))
+
+
+def test_a_token_issued_in_the_future_is_refused_beyond_a_small_leeway() -> None:
+    verifier = TokenVerifier(secret=SECRET)
+    now = int(time.time())
+    assert verifier.verify(hs256(iat=now + 30, exp=now + 600)).sub == "u1"  # clocks drift a little
+    assert "future" in refusal(verifier, hs256(iat=now + 3600, exp=now + 7200))
+
+
+def test_the_lifetime_cap_applies_to_production_tokens(jwks_url: str) -> None:
+    verifier = TokenVerifier(secret="unused", jwks_url=jwks_url)
+    now = int(time.time())
+    assert "longer than" in refusal(verifier, rs256(iat=now, exp=now + 7 * 86400))
+    assert "iat" in refusal(verifier, jwt.encode(
+        {"sub": "u1", "aud": "ictg", "exp": now + 60}, KEY, algorithm="RS256", headers={"kid": "k1"}
+    ))  # fmt: skip
+
+
+def test_only_a_verified_service_claim_marks_a_platform_service(jwks_url: str) -> None:
+    verifier = TokenVerifier(secret=SECRET)
+    assert verifier.verify(mint_token(secret=SECRET, sub="service:case-api", scopes=[], service=True)).service
+    assert not verifier.verify(mint_token(secret=SECRET, sub="service:x", scopes=[])).service  # the name alone
+    assert not verifier.verify(hs256(sub="service:x", ictg_service="true")).service  # a string is not the claim
+    assert not verifier.verify(hs256(sub="dc-smith", ictg_service=True)).service  # a person is not a service
+    forged = mint_token(secret="someone-elses-secret-0123456789abcdef", sub="service:x", scopes=[], service=True)
+    refusal(verifier, forged)
+    with pytest.raises(ValueError):
+        mint_token(secret=SECRET, sub="dc-smith", scopes=[], service=True)
+    # In production the IdP issues the claim to the platform's own client-credentials clients.
+    production = TokenVerifier(secret="unused", jwks_url=jwks_url)
+    assert production.verify(rs256(sub="service:case-api", ictg_service=True)).service
+
+
+def test_the_platform_services_own_tokens_carry_the_claim_and_a_short_life() -> None:
+    from ictg_cases.cases.claimcheck import IntakeClient
+    from ictg_cases.settings import CasesSettings
+    from ictg_metrics.admin.reconcile import _token
+    from ictg_metrics.settings import MetricsSettings
+
+    verifier = TokenVerifier(secret=SECRET)
+    claim_check = IntakeClient(CasesSettings(auth_secret=SECRET)).auth.token()
+    reconcile = _token(MetricsSettings(auth_secret=SECRET))
+    for token in (claim_check, reconcile):
+        claims = jwt.decode(token, options={"verify_signature": False})
+        assert verifier.verify(token).service and claims["exp"] - claims["iat"] <= 3600
+    assert verifier.verify(claim_check).has("referrals:read")
+
+
+async def test_a_service_looking_sub_without_the_claim_is_rate_limited(shared_settings: dict[str, Any]) -> None:
+    from ictg_intake.app import create_app
+    from ictg_intake.settings import IntakeSettings
+
+    settings = {**shared_settings, "rate_limit_per_minute": 2}
+    async with serve(create_app(IntakeSettings(**settings))) as intake:
+        pretender = {"Authorization": f"Bearer {mint_token(secret=SECRET, sub='service:x', scopes=['audit:read'])}"}
+        answers = [(await intake.get("/v1/audit", headers=pretender)).status_code for _ in range(3)]
+        assert answers == [200, 200, 429]
+        limited = await intake.get("/v1/audit", headers=pretender)
+        assert limited.headers["content-type"] == "application/problem+json" and limited.headers["retry-after"]
+        service = mint_token(secret=SECRET, sub="service:case-api", scopes=["audit:read"], service=True)
+        for _ in range(5):
+            assert (await intake.get("/v1/audit", headers={"Authorization": f"Bearer {service}"})).status_code == 200

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
 import nats
+import pytest
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ictg_common.consumer import Consumer, ConsumerRunner
+from ictg_common.background import Loop
+from ictg_common.consumer import Consumer, ConsumerRunner, Unavailable
 from ictg_common.db import create_engine, create_sessionmaker
 from ictg_common.events import CloudEvent, make_event
 from ictg_common.natslink import NatsLink
 
 from conftest import eventually
+from proxy import CuttableProxy
 
 
 async def _setup(s: dict[str, Any], handler: Any, *, max_deliver: int = 3) -> tuple[Any, Any, Any, Any]:
@@ -119,3 +125,148 @@ async def test_unparseable_message_is_parked_at_once(shared_settings: dict[str, 
     await runner.stop()
     await link.close()
     await engine.dispose()
+
+
+async def _consumer_info(s: dict[str, Any], name: str = "test-consumer") -> Any:
+    nc = await nats.connect(s["nats_url"])
+    try:
+        return await nc.jetstream().consumer_info(s["nats_stream"], name)
+    finally:
+        await nc.close()
+
+
+async def test_a_database_outage_longer_than_the_retry_budget_loses_no_event(shared_settings: dict[str, Any]) -> None:
+    """The old runner spent its 3 deliveries in well under a second and dropped the event for good."""
+    s = dict(shared_settings)
+    proxy = await CuttableProxy(*_host_port(s["database_url"])).start()
+    s["database_url"] = proxy.url_for(s["database_url"])
+    direct = create_engine(shared_settings["database_url"])
+    engine, _, link, runner = await _setup(s, seen, max_deliver=3)
+    await _publish(s, [_event(n) for n in range(5)])
+    await eventually(lambda: _count(direct, 5))
+    proxy.cut()
+    await _publish(s, [_event(n) for n in range(5, 25)])
+    await eventually(lambda: _true(runner.paused), timeout=10)
+    await asyncio.sleep(4)  # 80 x the old budget (0.05 + 0.1 s of backoff)
+    assert await _rows(direct, "SELECT n FROM public.seen WHERE n >= 5") == []
+    proxy.restore()
+    await eventually(lambda: _count(direct, 25), timeout=30)
+    assert sorted(r.n for r in await _rows(direct, "SELECT n FROM public.seen")) == list(range(25))
+    assert await _rows(direct, "SELECT * FROM metrics.dead_letter") == []
+    info = await eventually(lambda: _settled(s))
+    assert info.config.max_deliver == -1
+    await runner.stop()
+    await link.close()
+    await engine.dispose()
+    await direct.dispose()
+    await proxy.close()
+
+
+async def test_a_dependency_down_for_many_attempts_spends_no_budget(shared_settings: dict[str, Any]) -> None:
+    s = shared_settings
+    calls: list[int] = []
+
+    async def claim_check_down_at_first(session: AsyncSession, event: CloudEvent) -> None:
+        calls.append(event.data["n"])
+        if len(calls) <= 8:  # far more than max_deliver=3
+            raise Unavailable("intake answered 503")
+        await seen(session, event)
+
+    engine, _, link, runner = await _setup(s, claim_check_down_at_first, max_deliver=3)
+    await _publish(s, [_event(1)])
+    await eventually(lambda: _count(engine, 1), timeout=30)
+    assert len(calls) == 9
+    assert await _rows(engine, "SELECT * FROM metrics.dead_letter") == []
+    await runner.stop()
+    await link.close()
+    await engine.dispose()
+
+
+async def test_a_durable_left_by_an_older_version_stops_capping_deliveries(shared_settings: dict[str, Any]) -> None:
+    s = shared_settings
+    nc = await nats.connect(s["nats_url"])
+    js = nc.jetstream()
+    await js.add_stream(name=s["nats_stream"], subjects=[f"{s['subject_prefix']}.>"])
+    await js.add_consumer(
+        s["nats_stream"],
+        ConsumerConfig(durable_name="test-consumer", ack_policy=AckPolicy.EXPLICIT, max_deliver=5, ack_wait=30),
+    )
+    await nc.close()
+    engine, _, link, runner = await _setup(s, seen)
+    await _publish(s, [_event(1)])
+    await eventually(lambda: _count(engine, 1))
+    assert (await _consumer_info(s)).config.max_deliver == -1
+    await runner.stop()
+    await link.close()
+    await engine.dispose()
+
+
+async def test_fetch_raising_the_builtin_timeout_neither_stalls_nor_grows_the_backoff(
+    shared_settings: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """nats-py's fetch() can raise asyncio.TimeoutError rather than its own subclass of it."""
+    s = shared_settings
+    raised = 0
+    original = JetStreamContext.PullSubscription.fetch
+
+    async def flaky_fetch(self: Any, *args: Any, **kwargs: Any) -> Any:
+        nonlocal raised
+        if raised < 20:
+            raised += 1
+            await asyncio.sleep(0.01)
+            raise TimeoutError
+        return await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(JetStreamContext.PullSubscription, "fetch", flaky_fetch)
+    engine, _, link, runner = await _setup(s, seen)
+    await eventually(lambda: _true(raised >= 20))
+    assert runner._loop is not None and runner._loop.failures == 0  # an empty fetch is not a failure
+    await _publish(s, [_event(1)])
+    await eventually(lambda: _count(engine, 1), timeout=5)
+    await runner.stop()
+    await link.close()
+    await engine.dispose()
+
+
+async def test_the_loop_backoff_starts_again_after_a_success() -> None:
+    gaps: list[float] = []
+    last = 0.0
+    outcomes = iter([False, False, False, False, True, False])
+
+    async def step() -> None:
+        nonlocal last
+        now = asyncio.get_running_loop().time()
+        if last:
+            gaps.append(now - last)
+        last = now
+        ok = next(outcomes, None)
+        if ok is None:
+            await asyncio.sleep(3600)
+        if not ok:
+            raise ConnectionRefusedError
+
+    loop = Loop("test", step)
+    loop.start()
+    await eventually(lambda: _true(len(gaps) >= 6), timeout=10)
+    await loop.stop()
+    # 0.2, 0.4, 0.8, 1.6 after failures; immediately after the success; 0.2 again, not 3.2.
+    assert gaps[3] > 1.5 and gaps[4] < 0.1 and gaps[5] < 0.5, gaps
+
+
+def _host_port(url: str) -> tuple[str, int]:
+    hostport = url.split("@", 1)[-1].split("/", 1)[0]
+    host, _, port = hostport.rpartition(":")
+    return host, int(port)
+
+
+async def _count(engine: Any, n: int) -> bool:
+    return len(await _rows(engine, "SELECT n FROM public.seen")) >= n
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def _settled(s: dict[str, Any]) -> Any:
+    info = await _consumer_info(s)
+    return info if info.num_ack_pending == 0 and info.num_pending == 0 else None

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from typing import Any
+from uuid import UUID
 
+import asyncpg
 import httpx
 import pytest
 
+from ictg_common import clock
+from ictg_common.db import plain_url
 from ictg_common.devinfra import free_port, port_open
 
 from conftest import ROOT, auth, eventually
@@ -58,6 +64,12 @@ class Processes:
             proc = self.procs.pop(name)
             proc.terminate()
             proc.wait(20)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL, as a crash or the OOM killer would: no shutdown, nothing flushed, no goodbye."""
+        proc = self.procs.pop(name)
+        proc.kill()
+        proc.wait(20)
 
 
 @pytest.fixture
@@ -134,3 +146,58 @@ async def test_a_referral_made_while_the_case_api_is_down_becomes_a_case_when_it
 
         [opened] = await eventually(case, timeout=30)
         assert opened["status"] == "awaiting_allocation"
+
+
+async def test_a_case_write_whose_answer_is_lost_to_a_crash_is_applied_once_when_retried(
+    processes: Processes, shared_settings: dict[str, Any]
+) -> None:
+    processes.start("referral-intake", "case-api")
+    urls, port = processes.urls, processes.ports["case-api"]
+    guardian = auth("cases:write", "cases:read", sub="guardian-e2e")
+    keyed = {**guardian, "Idempotency-Key": "tablet-42-contact-1"}
+    async with httpx.AsyncClient(timeout=10) as http:
+        await eventually(lambda: _ready(http, urls["case-api"]), timeout=30)
+        r = await http.post(
+            f"{urls['referral-intake']}/v1/referrals", json=referral_body(), headers=auth("referrals:write")
+        )
+        assert r.status_code == 201, r.text
+
+        async def case() -> Any:
+            got = await http.get(
+                f"{urls['case-api']}/v1/cases", params={"referral_id": r.json()["id"]}, headers=guardian
+            )
+            return got.json()["items"]
+
+        [opened] = await eventually(case, timeout=30)
+        path = f"/v1/cases/{opened['id']}/contacts"
+        body = {"occurred_at": clock.utcnow().isoformat(), "outcome": "made", "method": "face_to_face",
+                "party": "child", "topics": ["safety"]}  # fmt: skip
+
+        # The guardian's app sends the contact and never reads the answer: the case API dies once
+        # the contact has committed, before (or while) answering.
+        payload = json.dumps(body).encode()
+        head = "".join(f"{k}: {v}\r\n" for k, v in keyed.items())
+        db = await asyncpg.connect(plain_url(shared_settings["database_url"]))
+        try:
+
+            async def contacts() -> list[Any]:
+                return list(await db.fetch("SELECT id FROM cases.contact WHERE case_id = $1", UUID(opened["id"])))
+
+            with socket.create_connection(("127.0.0.1", port)) as lost:
+                lost.sendall(
+                    f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(payload)}\r\n{head}\r\n".encode()
+                    + payload
+                )
+                [stored] = await eventually(contacts, timeout=20)
+                processes.kill("case-api")
+            processes.start("case-api")
+            await eventually(lambda: _ready(http, urls["case-api"]), timeout=30)
+
+            retry = await http.post(f"{urls['case-api']}{path}", json=body, headers=keyed)
+            assert retry.status_code == 201, retry.text
+            assert retry.json()["id"] == str(stored["id"]) and retry.headers["idempotency-replayed"] == "true"
+            assert retry.headers["location"] == f"{path}/{stored['id']}" and retry.headers["etag"] == '"2"'
+            assert len(await contacts()) == 1
+        finally:
+            await db.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from typing import Any
 
@@ -96,6 +97,30 @@ async def test_malformed_json_is_400(intake: httpx.AsyncClient, stored: Any) -> 
         "/v1/referrals", content=b'{"identified_on": ', headers={**WRITE, "Content-Type": "application/json"}
     )
     assert problem(r, 400)["title"] == "Malformed JSON"
+    assert await stored.nothing()
+
+
+def repeating(body: dict[str, Any], path: list[str], key: str, value: Any) -> bytes:
+    """`body` as JSON with `key` a second time in the object at `path` (json.dumps cannot write that)."""
+    target = body
+    for k in path:
+        target = target[k]
+    target["__again__"] = value
+    return json.dumps(body).replace('"__again__"', json.dumps(key)).encode()
+
+
+async def test_a_repeated_key_is_400_naming_it(intake: httpx.AsyncClient, stored: Any) -> None:
+    # Last-wins parsing would file a referral other than the one a first-wins reader checked.
+    headers = {**WRITE, "Content-Type": "application/json"}
+    r = await intake.post(
+        "/v1/referrals", content=repeating(referral_body(), ["child"], "gender", "male"), headers=headers
+    )
+    body = problem(r, 400)
+    assert body["type"].endswith("/duplicate-key") and '"gender"' in body["detail"]
+    assert body["errors"] == [{"pointer": "/child", "detail": 'duplicate key "gender"', "code": "duplicate_key"}]
+    top = await intake.post("/v1/referrals", content=repeating(referral_body(), [], "identified_on", "2020-01-01"),
+                            headers=headers)  # fmt: skip
+    assert problem(top, 400)["errors"][0]["pointer"] == ""
     assert await stored.nothing()
 
 

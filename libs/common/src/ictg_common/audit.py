@@ -84,7 +84,8 @@ async def record_refusal(
     outcome: str = "denied",
     reason: str | None = None,
 ) -> None:
-    """Audit a refused access in a transaction of its own (the request's own is rolled back)."""
+    """Audit in a transaction of its own: a refused access (the request's own transaction is rolled
+    back), or work that outlives the request (a background rebuild)."""
     async with sessionmaker() as session, session.begin():
         await record(
             session, schema=schema, actor=actor, action=action, resource=resource, outcome=outcome, reason=reason
@@ -113,10 +114,22 @@ def _like_prefix(value: str) -> str:
 
 
 async def page(
-    session: AsyncSession, table: Table, *, resource: str | None, actor: str | None, before: int | None, limit: int
+    session: AsyncSession,
+    table: Table,
+    *,
+    resource: str | None,
+    actor: str | None,
+    before: int | None,
+    limit: int,
+    action: str | None = None,
+    outcome: str | None = None,
 ) -> list[Any]:
     """Newest first; `resource` matches itself and everything under it (a case and its records)."""
     q = select(table).order_by(table.c.id.desc()).limit(limit)
+    if action is not None:
+        q = q.where(table.c.action == action)
+    if outcome is not None:
+        q = q.where(table.c.outcome == outcome)
     if resource is not None:
         q = q.where(or_(table.c.resource == resource, table.c.resource.like(_like_prefix(resource), escape="\\")))
     if actor is not None:
@@ -140,13 +153,17 @@ def audit_router(table: Table) -> APIRouter:
         _actor: Auditor,
         resource: Annotated[str | None, Query(max_length=200, pattern=NO_NUL, examples=["/v1/cases/0190…"])] = None,
         actor: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
+        action: Annotated[str | None, Query(max_length=100, pattern=NO_NUL, examples=["break_glass"])] = None,
+        outcome: Annotated[str | None, Query(max_length=50, pattern=NO_NUL, examples=["denied"])] = None,
         cursor: Annotated[str | None, Query(max_length=20)] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> AuditPage:
-        """Who read or changed what, newest first. `resource` includes what lies under it."""
+        """Who read or changed what, newest first. `resource` includes what lies under it;
+        `action=break_glass` lists every break-glass grant, `outcome=denied` every refusal."""
         rows = await page(
-            session, table, resource=resource, actor=actor, before=pagination.int_key(cursor), limit=limit + 1
-        )
+            session, table, resource=resource, actor=actor, action=action, outcome=outcome,
+            before=pagination.int_key(cursor), limit=limit + 1,
+        )  # fmt: skip
         items, next_cursor = pagination.split(rows, limit, lambda r: str(r.id))
         return AuditPage(items=[AuditEntry.model_validate(r._mapping) for r in items], next_cursor=next_cursor)
 

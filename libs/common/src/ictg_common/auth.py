@@ -1,16 +1,31 @@
 """Bearer JWT authentication and scope checks (DESIGN.md §11), plus a CLI that mints dev tokens.
 
 Development: HS256 with `ICTG_AUTH_SECRET`. Production: RS256/ES256 keys from `ICTG_AUTH_JWKS_URL`.
+
+Every token must carry `iat` and `exp`, live at most `ICTG_AUTH_MAX_TOKEN_SECONDS` (`exp - iat`)
+and not be issued in the future (beyond `CLOCK_LEEWAY_SECONDS` of clock drift).
+
+Platform services (the case API's claim check, metrics' reconciliation) are not rate limited: they
+follow the event rate, not a person's. They are recognised by the verified boolean claim
+`ictg_service: true` together with a `sub` of `service:<name>`, never by the `sub` alone (anyone
+can ask an IdP for a `sub` that looks like a service). In development `mint_token(service=True)`
+sets the claim on HS256 tokens signed with the platform's own `ICTG_AUTH_SECRET`. In production
+(JWKS) the IdP issues it: add `ictg_service: true` as a fixed claim of the platform's own
+client-credentials clients only (case-api → intake, metrics → case-api), never a claim users,
+partner organisations or their client registrations can set or map.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
+import httpx
 import jwt
 from fastapi import Depends, Request
 
@@ -18,7 +33,7 @@ from .errors import Forbidden, TooManyRequests, Unauthorized
 
 SCOPES = (
     "referrals:write", "referrals:read", "referrals:import",
-    "cases:read", "cases:write", "cases:admin",
+    "cases:read", "cases:write", "cases:admin", "cases:break_glass",
     "metrics:read", "metrics:read:unsuppressed", "metrics:admin",
     "audit:read",
 )  # fmt: skip
@@ -31,6 +46,8 @@ class Actor:
     org_type: str | None = None
     org_name: str | None = None
     regions: tuple[str, ...] = field(default_factory=tuple)
+    # A platform service (verified `ictg_service` claim): exempt from the per-caller rate limit.
+    service: bool = False
 
     @property
     def organisation(self) -> tuple[str | None, str | None]:
@@ -40,10 +57,22 @@ class Actor:
         return scope in self.scopes
 
 
+CLOCK_LEEWAY_SECONDS = 60
+DEFAULT_MAX_TOKEN_SECONDS = 24 * 3600
+
+
 class TokenVerifier:
-    def __init__(self, *, secret: str, audience: str = "ictg", jwks_url: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        secret: str,
+        audience: str = "ictg",
+        jwks_url: str | None = None,
+        max_token_seconds: int = DEFAULT_MAX_TOKEN_SECONDS,
+    ) -> None:
         self.secret = secret
         self.audience = audience
+        self.max_token_seconds = max_token_seconds
         self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True) if jwks_url else None
 
     def verify(self, token: str) -> Actor:
@@ -58,7 +87,8 @@ class TokenVerifier:
                 key,
                 algorithms=algorithms,
                 audience=self.audience,
-                options={"require": ["exp", "sub", "aud"]},
+                # `iat` is checked below, with a leeway for clock drift that `exp` does not get.
+                options={"require": ["exp", "iat", "sub", "aud"], "verify_iat": False},
             )
         except jwt.ExpiredSignatureError:
             raise Unauthorized(
@@ -84,13 +114,30 @@ class TokenVerifier:
             or not all(o is None or (isinstance(o, str) and len(o) <= 200) for o in org)
         ):
             raise Unauthorized("Invalid token claims.", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        self._check_lifetime(claims)
+        service = claims.get("ictg_service") is True and str(claims["sub"]).startswith("service:")
         return Actor(
             sub=str(claims["sub"]),
             scopes=frozenset(scope.split()),
             org_type=claims.get("org_type"),
             org_name=claims.get("org_name"),
             regions=tuple(str(r) for r in regions),
+            service=service,
         )
+
+    def _check_lifetime(self, claims: dict[str, Any]) -> None:
+        iat, exp = claims["iat"], claims["exp"]
+        invalid = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (iat, exp)):
+            raise Unauthorized("Invalid token: iat and exp must be numbers.", headers=invalid)
+        if iat > time.time() + CLOCK_LEEWAY_SECONDS:
+            raise Unauthorized("Invalid token: it was issued in the future (iat).", headers=invalid)
+        if exp - iat > self.max_token_seconds:
+            raise Unauthorized(
+                f"Invalid token: it lives longer than {self.max_token_seconds} seconds (exp - iat); "
+                "ask for a shorter-lived one.",
+                headers=invalid,
+            )
 
 
 def mint_token(
@@ -103,8 +150,15 @@ def mint_token(
     regions: list[str] | None = None,
     audience: str = "ictg",
     ttl_seconds: int = 12 * 3600,
+    service: bool = False,
 ) -> str:
-    """An HS256 development token."""
+    """An HS256 token signed with the platform's own secret.
+
+    `service=True` marks a platform service (claim `ictg_service`, exempt from the rate limit); its
+    `sub` must then be `service:<name>`. Keep `ttl_seconds` within `ICTG_AUTH_MAX_TOKEN_SECONDS`.
+    """
+    if service and not sub.startswith("service:"):
+        raise ValueError("a service token's sub is service:<name>")
     now = int(time.time())
     claims: dict[str, Any] = {
         "sub": sub,
@@ -119,7 +173,50 @@ def mint_token(
         claims["org_name"] = org_name
     if regions is not None:
         claims["regions"] = regions
+    if service:
+        claims["ictg_service"] = True
     return jwt.encode(claims, secret, algorithm="HS256")
+
+
+class ServiceAuth(httpx.Auth):
+    """httpx auth for a platform service calling another: `Bearer` with a service token.
+
+    With `token` (production: issued by the IdP, see the module docstring) that token is sent
+    as is. Otherwise an HS256 service token is minted from the platform's `secret` and minted
+    again once half its `ttl_seconds` has passed, so a long-running process never sends an
+    expired one and no token outlives `ICTG_AUTH_MAX_TOKEN_SECONDS`.
+    """
+
+    def __init__(
+        self,
+        *,
+        token: str | None,
+        secret: str,
+        name: str,
+        scopes: list[str],
+        audience: str = "ictg",
+        regions: list[str] | None = None,
+        ttl_seconds: int = 3600,
+    ) -> None:
+        self._fixed = token
+        self._mint = functools.partial(
+            mint_token, secret=secret, sub=f"service:{name}", scopes=scopes, audience=audience, regions=regions,
+            ttl_seconds=ttl_seconds, service=True,
+        )  # fmt: skip
+        self._ttl = ttl_seconds
+        self._token, self._renew_at = "", 0.0
+
+    def token(self) -> str:
+        if self._fixed:
+            return self._fixed
+        if time.monotonic() >= self._renew_at:
+            self._token = self._mint()
+            self._renew_at = time.monotonic() + self._ttl / 2
+        return self._token
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Bearer {self.token()}"
+        yield request
 
 
 class RateLimiter:
@@ -159,7 +256,8 @@ def current_actor(request: Request) -> Actor:
     actor = verifier.verify(token.strip())
     limiter: RateLimiter | None = getattr(request.app.state, "limiter", None)
     # Platform services (claim check, reconciliation) are not throttled: they follow the event rate.
-    if limiter is not None and not actor.sub.startswith("service:") and (wait := limiter.take(actor.sub)):
+    # Only the verified claim counts (module docstring), never a `sub` that merely looks like one.
+    if limiter is not None and not actor.service and (wait := limiter.take(actor.sub)):
         raise TooManyRequests(
             "Too many requests from this client; slow down.", headers={"Retry-After": str(int(wait) + 1)}
         )
@@ -190,9 +288,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--org-type", default="police")
     parser.add_argument("--org-name", default="Development Police")
     parser.add_argument("--region", action="append", help="repeat; default: every region")
-    parser.add_argument("--ttl", type=int, default=12 * 3600, help="seconds")
+    parser.add_argument("--ttl", type=int, default=12 * 3600, help="seconds (at most ICTG_AUTH_MAX_TOKEN_SECONDS)")
     args = parser.parse_args(argv)
     settings = ServiceSettings()
+    if not 0 < args.ttl <= settings.auth_max_token_seconds:
+        parser.error(f"--ttl must be between 1 and {settings.auth_max_token_seconds} (ICTG_AUTH_MAX_TOKEN_SECONDS)")
     from .reference import REGION_SLUGS
 
     print(

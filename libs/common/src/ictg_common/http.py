@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
 from typing import Any
 
@@ -12,14 +14,67 @@ from .logs import request_id
 
 MAX_BODY = 64 * 1024
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
+# A client's request id is kept only in this shape: it lands in logs, audit rows and headers.
+SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,100}")
 
 
 class _TooLarge(Exception):
     pass
 
 
+class _Repeated(dict[str, Any]):
+    """A JSON object in which the key `repeated` appeared more than once."""
+
+    repeated = ""
+
+
+def duplicate_key(body: bytes) -> tuple[str, str] | None:
+    """The first repeated key of a JSON body and a JSON pointer to the object holding it.
+
+    JSON parsers disagree on `{"a": 1, "a": 2}` (first wins, last wins, error), so a body that
+    means different things to different readers is refused rather than guessed at. A body that is
+    not JSON at all answers None: the app's own parsing reports that (400 malformed JSON).
+    """
+    found = False
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal found
+        obj = dict(items)
+        if len(obj) == len(items):
+            return obj
+        found, seen, marked = True, set(), _Repeated(obj)
+        for key, _ in items:
+            if key in seen:
+                marked.repeated = key
+                break
+            seen.add(key)
+        return marked
+
+    try:
+        value = json.loads(body, object_pairs_hook=pairs)
+    except (ValueError, RecursionError):
+        return None
+    if not found:
+        return None
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:  # iterative: a deeply nested body must not exhaust the stack
+        path, node = stack.pop()
+        if isinstance(node, _Repeated):
+            return node.repeated, path
+        if isinstance(node, dict):
+            children: list[tuple[Any, Any]] = list(node.items())
+        elif isinstance(node, list):
+            children = list(enumerate(node))
+        else:
+            continue
+        for key, child in reversed(children):
+            stack.append((f"{path}/{str(key).replace('~', '~0').replace('/', '~1')}", child))
+    return None
+
+
 class GuardMiddleware:
-    """Assigns `X-Request-Id`, refuses bodies over 64 KiB (413) and non-JSON bodies (415)
+    """Assigns `X-Request-Id` (the client's own only if it matches `SAFE_REQUEST_ID`), refuses
+    bodies over 64 KiB (413), non-JSON bodies (415) and JSON objects with a repeated key (400)
     before any handler runs, so a refused request can change nothing."""
 
     def __init__(self, app: ASGIApp, *, max_body: int = MAX_BODY) -> None:
@@ -31,8 +86,8 @@ class GuardMiddleware:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        rid = headers.get("x-request-id") or str(uuid.uuid4())
-        if len(rid) > 100 or not rid.isprintable():
+        rid = headers.get("x-request-id", "")
+        if not SAFE_REQUEST_ID.fullmatch(rid):
             rid = str(uuid.uuid4())
         token = request_id.set(rid)
         scope.setdefault("state", {})["request_id"] = rid
@@ -62,6 +117,9 @@ class GuardMiddleware:
                     if len(body) > self.max_body:
                         await self._too_large(scope)(scope, receive, send_with_id)
                         return
+            if body and (repeated := duplicate_key(body)) is not None:
+                await self._repeated(scope, *repeated)(scope, receive, send_with_id)
+                return
             sent = False
 
             async def replay() -> Message:
@@ -82,6 +140,17 @@ class GuardMiddleware:
             slug="payload-too-large",
             detail=f"The body is over {self.max_body // 1024} KiB.",
             instance=scope["path"],
+        )
+
+    def _repeated(self, scope: Scope, key: str, where: str) -> Any:
+        place = f"the object at {where}" if where else "the top-level object"
+        return problem_response(
+            status=400,
+            title="Duplicate key in JSON",
+            slug="duplicate-key",
+            detail=f'The key "{key}" appears more than once in {place}; send it once.',
+            instance=scope["path"],
+            errors=[{"pointer": where, "detail": f'duplicate key "{key}"', "code": "duplicate_key"}],
         )
 
     def _refuse(self, scope: Scope, headers: dict[str, str]) -> Any:

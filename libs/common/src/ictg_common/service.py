@@ -67,7 +67,10 @@ def create_service_app(
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.nats = link
         app.state.verifier = TokenVerifier(
-            secret=settings.auth_secret, audience=settings.auth_audience, jwks_url=settings.auth_jwks_url
+            secret=settings.auth_secret,
+            audience=settings.auth_audience,
+            jwks_url=settings.auth_jwks_url,
+            max_token_seconds=settings.auth_max_token_seconds,
         )
         app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
         app.state.relay = None

@@ -35,9 +35,14 @@ class ServiceSettings(BaseSettings):
     auth_secret: str = _shared("auth_secret", "dev-only-secret-change-me-0123456789abcdef")
     auth_jwks_url: str | None = _shared("auth_jwks_url", None)
     auth_audience: str = _shared("auth_audience", "ictg")
+    # Longest accepted token lifetime (`exp - iat`): a leaked token is useful for at most this long.
+    auth_max_token_seconds: int = _shared("auth_max_token_seconds", 24 * 3600, gt=0)
     log_level: str = _shared("log_level", "INFO")
     # Requests per minute per caller and process (0: no limit).
     rate_limit_per_minute: int = _shared("rate_limit_per_minute", 1200)
     max_deliver: int = _shared("max_deliver", 5)
     # How long the relay sleeps without a NOTIFY before looking at the outbox anyway.
     relay_poll_seconds: float = _shared("relay_poll_seconds", 1.0)
+    # How long a write's Idempotency-Key is remembered (at least a day, the IETF draft's advice).
+    # Per service, read with its own prefix: ICTG_INTAKE_IDEMPOTENCY_HOURS, ICTG_CASES_IDEMPOTENCY_HOURS.
+    idempotency_hours: int = Field(default=48, ge=24)

@@ -13,6 +13,8 @@ from ictg_common.consumer import Consumer
 from ictg_common.events import CloudEvent
 from ictg_common.service import create_service_app
 
+from .admin.endpoints import router as admin_router
+from .admin.schedule import Reconciler
 from .allocations.endpoints import router as allocations_router
 from .cases import service as cases
 from .cases.claimcheck import IntakeClient
@@ -28,7 +30,7 @@ from .workers.endpoints import router as workers_router
 
 ROUTERS = [
     cases_router, workers_router, allocations_router, contacts_router, missing_router, records_router, exits_router,
-    audit_router(audit),
+    audit_router(audit), admin_router,
 ]  # fmt: skip
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -48,8 +50,15 @@ def create_app(
         app.state.sla_watcher = SlaWatcher(app.state.sessionmaker, settings)
         app.state.sla_watcher.start()
 
+    async def start_reconciler(app: FastAPI) -> None:
+        # The admin endpoints (replay, reconcile) call intake with the claim check's client.
+        app.state.intake = intake
+        app.state.reconciler = Reconciler(app.state.sessionmaker, intake=intake, settings=settings)
+        app.state.reconciler.start()
+
     async def stop(app: FastAPI) -> None:
         await app.state.sla_watcher.stop()
+        await app.state.reconciler.stop()
         await intake.aclose()
 
     return create_service_app(
@@ -67,6 +76,6 @@ def create_app(
                 max_deliver=settings.max_deliver,
             )
         ],
-        on_startup=[start_watcher],
+        on_startup=[start_watcher, start_reconciler],
         on_shutdown=[stop],
     )

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ictg_common.audit import audit_table
 from ictg_common.consumer import consumer_tables
 from ictg_common.db import make_base
+from ictg_common.idempotency import idempotency_table
 from ictg_common.outbox import outbox_table
 
 SCHEMA = "cases"
@@ -32,6 +33,7 @@ Model = make_base(SCHEMA)
 outbox = outbox_table(Model.metadata)
 inbox, dead_letter = consumer_tables(Model.metadata)
 audit = audit_table(Model.metadata)
+idempotency = idempotency_table(Model.metadata)
 
 Id = PgUUID(as_uuid=True)
 When = DateTime(timezone=True)

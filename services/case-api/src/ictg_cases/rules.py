@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from ictg_common.clock import london_date
+from ictg_common.reference import local_authority, region_slug
 
 # Which worker roles may hold a case on each pathway (a manager may hold any).
 ROLE_FOR_PATHWAY = {
@@ -30,6 +31,12 @@ def record_time_errors(
     if value < received_at:
         return [err(pointer, f"must not be before the referral was received ({received_at.isoformat()})")]
     return []
+
+
+def changes_region(region: str, local_authority_code: str) -> bool:
+    """A move to this local authority takes the child out of `region` (a matter for a manager)."""
+    la = local_authority(local_authority_code)
+    return la is None or region_slug(la.region) != region
 
 
 def role_fits(role: str, pathway: str) -> bool:

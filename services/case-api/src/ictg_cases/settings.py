@@ -19,6 +19,10 @@ class CasesSettings(ServiceSettings):
     break_glass_minutes: int = 60
     # Client clocks drift: a record time this far ahead of the server clock is still "now".
     clock_skew_seconds: int = 300
+    # Reconciliation with intake (every referral has one case): how often it runs (0: off), and how
+    # long a referral may wait for its case before it is reported, logged at ERROR and replayed.
+    reconcile_seconds: float = 300.0
+    reconcile_grace_seconds: float = 120.0
 
     @model_validator(mode="after")
     def _claim_check_token(self) -> "CasesSettings":

@@ -6,13 +6,14 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from ictg_common.audit import audit_router
 from ictg_common.consumer import Consumer
 from ictg_common.service import create_service_app
 
 from .admin.endpoints import router as admin_router
 from .children.endpoints import router
 from .children.store import record_event
-from .models import SCHEMA
+from .models import SCHEMA, audit
 from .settings import MetricsSettings
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -25,7 +26,7 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
         title="ICTG metrics",
         settings=settings,
         schema=SCHEMA,
-        routers=[router, admin_router],
+        routers=[router, admin_router, audit_router(audit)],
         consumers=[
             Consumer(
                 name="metrics-all",

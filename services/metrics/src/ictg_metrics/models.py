@@ -11,12 +11,15 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.orm import Mapped, mapped_column
 
+from ictg_common.audit import audit_table
 from ictg_common.consumer import consumer_tables
 from ictg_common.db import make_base
 
 SCHEMA = "metrics"
 Model = make_base(SCHEMA)
 inbox, dead_letter = consumer_tables(Model.metadata)
+# Who rebuilt or reconciled, and who read unperturbed figures (DESIGN.md §9, §11).
+audit = audit_table(Model.metadata)
 
 
 class Event(Model):  # type: ignore[valid-type, misc]

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from ictg_common.audit import audit_router
 from ictg_common.service import create_service_app
 
+from .admin.endpoints import router as admin_router
 from .models import SCHEMA, audit
 from .referrals.endpoints import router
 from .settings import IntakeSettings
@@ -22,5 +23,5 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         title="ICTG referral intake",
         settings=settings or IntakeSettings(),
         schema=SCHEMA,
-        routers=[router, audit_router(audit)],
+        routers=[router, admin_router, audit_router(audit)],
     )

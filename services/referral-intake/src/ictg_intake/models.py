@@ -6,19 +6,21 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import DateTime, Index, Integer, String, Text
+from sqlalchemy import DateTime, Index, Integer, String
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ictg_common.audit import audit_table
 from ictg_common.db import make_base
+from ictg_common.idempotency import idempotency_table
 from ictg_common.outbox import outbox_table
 
 SCHEMA = "intake"
 Model = make_base(SCHEMA)
 outbox = outbox_table(Model.metadata)
 audit = audit_table(Model.metadata)
+idempotency = idempotency_table(Model.metadata)
 
 
 class Referral(Model):  # type: ignore[valid-type, misc]
@@ -46,15 +48,3 @@ class Referral(Model):  # type: ignore[valid-type, misc]
         Index("ix_referral_match", "nationality", "date_of_birth"),
         Index("ix_referral_org", "org_type", "org_name"),
     )
-
-
-class IdempotencyKey(Model):  # type: ignore[valid-type, misc]
-    __tablename__ = "idempotency_key"
-
-    client: Mapped[str] = mapped_column(String(200), primary_key=True)
-    key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    request_hash: Mapped[str] = mapped_column(String(64))
-    status_code: Mapped[int]
-    response: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    location: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

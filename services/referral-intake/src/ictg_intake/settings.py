@@ -8,4 +8,3 @@ class IntakeSettings(ServiceSettings):
     allocation_working_days: int = 1
     first_contact_working_days: int = 1
     late_referral_after_days: int = 1
-    idempotency_hours: int = 48

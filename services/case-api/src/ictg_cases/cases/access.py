@@ -2,12 +2,18 @@
 
 Every case endpoint goes through `open_for_read` / `open_for_write` and ends with `finish_read` /
 `finish_write`, so the audit row, the version bump and the ETag header are never forgotten.
+
+Break-glass (scope `cases:break_glass` and a reason of 10–500 printable characters) opens a case
+outside the actor's regions for reading only, for `ICTG_CASES_BREAK_GLASS_MINUTES`: a write needs
+the case in the actor's regions whatever grant they hold, so break-glass can never be turned into
+ordinary access (for instance by moving the child into one's own region). Each grant, and each
+renewal of it, is an audit row of action `break_glass`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -16,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ictg_common import audit, clock
 from ictg_common.auth import Actor, require
-from ictg_common.errors import NotFound, ValidationFailed
+from ictg_common.errors import Forbidden, NotFound, ValidationFailed
 from ictg_common.events import new_id
 
 from ..errors import CaseClosed, OutsideRegion, StaleETag
@@ -26,11 +32,14 @@ from ..settings import CasesSettings
 from . import repository
 
 BREAK_GLASS = "X-Break-Glass-Reason"
+BREAK_GLASS_SCOPE = "cases:break_glass"
+REASON_MIN, REASON_MAX = 10, 500
 BreakGlassHeader = Annotated[
     str | None,
     Header(
-        alias=BREAK_GLASS, max_length=500,
-        description="Reason for reaching a case outside your regions (audited; access lasts a limited time).",
+        alias=BREAK_GLASS, max_length=REASON_MAX,
+        description="Reason (10–500 printable characters) for reading a case outside your regions: scope "
+        "cases:break_glass, read-only, audited, lasts a limited time.",
     ),
 ]  # fmt: skip
 IfMatchHeader = Annotated[
@@ -38,7 +47,7 @@ IfMatchHeader = Annotated[
 ]
 
 CASE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    403: {"description": "Case outside your regions (use X-Break-Glass-Reason)"},
+    403: {"description": "Case outside your regions (reads: X-Break-Glass-Reason with scope cases:break_glass)"},
     404: {"description": "No such case"},
 }
 WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -70,40 +79,56 @@ class Access:
     reason: str | None = None
 
 
-def _reason(raw: str | None) -> str | None:
+def _text(raw: str) -> str:
+    # Header values arrive as latin-1; a client sending UTF-8 (as browsers and httpx do) meant that.
+    try:
+        return raw.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return raw
+
+
+async def _reason(request: Request, actor: Actor, raw: str | None) -> str | None:
+    """The break-glass reason, checked: 422 unless 10–500 printable characters, 403 without the scope."""
     if raw is None:
         return None
-    reason = raw.strip()
-    if not reason:
+    reason = _text(raw).strip()
+    if not REASON_MIN <= len(reason) <= REASON_MAX or not reason.isprintable():
         raise ValidationFailed(
-            "The break-glass reason is empty.",
-            errors=[{"pointer": f"#header/{BREAK_GLASS}", "detail": "give a reason"}],
+            f"The break-glass reason must be {REASON_MIN}–{REASON_MAX} printable characters (no control characters).",
+            errors=[{"pointer": f"#header/{BREAK_GLASS}", "detail": "give a reason of 10–500 printable characters"}],
         )
+    if not actor.has(BREAK_GLASS_SCOPE):
+        # An attempt to reach past one's regions is worth knowing about even when refused.
+        await audit.record_refusal(
+            request.app.state.sessionmaker, schema=SCHEMA, actor=actor, action="break_glass",
+            resource=request.url.path[:200], reason=reason,
+        )  # fmt: skip
+        raise Forbidden(f"Break-glass access needs scope {BREAK_GLASS_SCOPE}.")
     return reason
 
 
-def _reader(
+async def _reader(
     request: Request, actor: Annotated[Actor, require("cases:read", "cases:write")], reason: BreakGlassHeader = None
 ) -> Context:
-    return Context(request=request, actor=actor, break_glass=_reason(reason))
+    return Context(request=request, actor=actor, break_glass=await _reason(request, actor, reason))
 
 
-def _writer(
+async def _writer(
     request: Request,
     actor: Annotated[Actor, require("cases:write")],
     reason: BreakGlassHeader = None,
     if_match: IfMatchHeader = None,
 ) -> Context:
-    return Context(request=request, actor=actor, break_glass=_reason(reason), if_match=if_match)
+    return Context(request=request, actor=actor, break_glass=await _reason(request, actor, reason), if_match=if_match)
 
 
-def _admin(
+async def _admin(
     request: Request,
     actor: Annotated[Actor, require("cases:admin")],
     reason: BreakGlassHeader = None,
     if_match: IfMatchHeader = None,
 ) -> Context:
-    return Context(request=request, actor=actor, break_glass=_reason(reason), if_match=if_match)
+    return Context(request=request, actor=actor, break_glass=await _reason(request, actor, reason), if_match=if_match)
 
 
 ReadCtx = Annotated[Context, Depends(_reader)]
@@ -113,29 +138,60 @@ AdminCtx = Annotated[Context, Depends(_admin)]
 
 async def _audit_refusal(ctx: Context, *, action: str, resource: str, outcome: str) -> None:
     # The request's own transaction rolls back with the refusal, so the refusal is kept in its own.
-    async with ctx.request.app.state.sessionmaker() as session, session.begin():
-        await audit.record(session, schema=SCHEMA, actor=ctx.actor, action=action, resource=resource, outcome=outcome)
+    await audit.record_refusal(
+        ctx.request.app.state.sessionmaker, schema=SCHEMA, actor=ctx.actor, action=action, resource=resource,
+        outcome=outcome, reason=ctx.break_glass,
+    )  # fmt: skip
 
 
-async def authorise(session: AsyncSession, ctx: Context, case: Case, *, action: str) -> Access:
-    """Region scoping with break-glass: a reason opens the case to this actor for a limited time."""
-    if case.region in ctx.actor.regions:
-        return Access("ok")
-    now = clock.utcnow()
-    if ctx.break_glass is not None:
+async def refuse_unless(ctx: Context, scope: str, *, action: str, resource: str, detail: str) -> None:
+    """403 (audited) unless the actor holds `scope`: for writes that need more than `cases:write`."""
+    if not ctx.actor.has(scope):
+        await _audit_refusal(ctx, action=action, resource=resource, outcome="denied")
+        raise Forbidden(detail)
+
+
+async def _grant(session: AsyncSession, ctx: Context, case: Case, *, now: datetime) -> None:
+    """Open a break-glass grant, or extend the actor's active one on this case (one row per grant)."""
+    await repository.lock_break_glass(session, actor=ctx.actor.sub, case_id=case.id)
+    until = now + timedelta(minutes=ctx.settings.break_glass_minutes)
+    grant = await repository.active_break_glass(session, actor=ctx.actor.sub, case_id=case.id, now=now)
+    if grant is not None:
+        grant.expires_at = max(grant.expires_at, until)
+        await session.flush()
+    else:
         await repository.add_break_glass(
             session,
-            BreakGlass(
-                id=new_id(), actor=ctx.actor.sub, case_id=case.id, reason=ctx.break_glass, granted_at=now,
-                expires_at=now + timedelta(minutes=ctx.settings.break_glass_minutes),
-            ),
+            BreakGlass(id=new_id(), actor=ctx.actor.sub, case_id=case.id, reason=ctx.break_glass,
+                       granted_at=now, expires_at=until),
         )  # fmt: skip
+    await audit.record(
+        session, schema=SCHEMA, actor=ctx.actor, action="break_glass", resource=f"/v1/cases/{case.id}",
+        outcome="extended" if grant is not None else "granted", reason=ctx.break_glass,
+    )  # fmt: skip
+
+
+async def authorise(session: AsyncSession, ctx: Context, case: Case, *, action: str, write: bool = False) -> Access:
+    """Region scoping with break-glass: a reason opens the case to this actor, for reading only,
+    for a limited time. A write outside the actor's regions is refused, grant or no grant."""
+    if case.region in ctx.actor.regions:
+        return Access("ok")
+    resource = f"/v1/cases/{case.id}"
+    if write:
+        await _audit_refusal(ctx, action=action, resource=resource, outcome="denied")
+        raise OutsideRegion("This case is outside your regions: break-glass access is read-only.")
+    now = clock.utcnow()
+    if ctx.break_glass is not None:
+        await _grant(session, ctx, case, now=now)
         return Access("break_glass", ctx.break_glass)
     grant = await repository.active_break_glass(session, actor=ctx.actor.sub, case_id=case.id, now=now)
     if grant is not None:
         return Access("break_glass", grant.reason)
-    await _audit_refusal(ctx, action=action, resource=f"/v1/cases/{case.id}", outcome="denied")
-    raise OutsideRegion(f"This case is outside your regions; send {BREAK_GLASS} with a reason to access it (audited).")
+    await _audit_refusal(ctx, action=action, resource=resource, outcome="denied")
+    raise OutsideRegion(
+        f"This case is outside your regions; with scope {BREAK_GLASS_SCOPE}, send {BREAK_GLASS} with a reason "
+        "to read it (audited)."
+    )
 
 
 async def open_for_read(session: AsyncSession, ctx: Context, case_id: UUID, *, action: str) -> tuple[Case, Access]:
@@ -150,7 +206,7 @@ async def open_for_write(session: AsyncSession, ctx: Context, case_id: UUID, *, 
     case = await repository.get_for_update(session, case_id)
     if case is None:
         raise NotFound("No such case.")
-    access = await authorise(session, ctx, case, action=action)
+    access = await authorise(session, ctx, case, action=action, write=True)
     if not if_match_ok(ctx.if_match, case.version):
         raise StaleETag(
             f"The case has changed (its ETag is now {etag(case.version)}); reload it and try again.",

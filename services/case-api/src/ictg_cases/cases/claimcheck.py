@@ -2,38 +2,62 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import httpx
 
-from ictg_common.auth import mint_token
+from ictg_common.auth import ServiceAuth
+from ictg_common.consumer import Unavailable
 
 from ..settings import CasesSettings
 
 
-class IntakeUnavailable(Exception):
-    """Intake did not answer: the event is retried (nak with backoff), then dead-lettered."""
+class IntakeUnavailable(Unavailable):
+    """Intake did not answer, or answered 5xx/429/401/403: the consumer pauses, budget untouched."""
+
+
+class ReferralUnknown(Exception):
+    """Intake answered 404 for the event's referral: a handler failure (retried, then parked)."""
 
 
 class IntakeClient:
     def __init__(self, settings: CasesSettings, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        token = settings.intake_token or mint_token(
-            secret=settings.auth_secret, sub="service:case-api", scopes=["referrals:read"],
-            audience=settings.auth_audience, ttl_seconds=10 * 365 * 24 * 3600,
+        # A platform service token (exempt from intake's rate limit), renewed before it expires.
+        self.auth = ServiceAuth(
+            token=settings.intake_token, secret=settings.auth_secret, name="case-api", scopes=["referrals:read"],
+            audience=settings.auth_audience,
         )  # fmt: skip
         self._client = httpx.AsyncClient(
-            base_url=settings.intake_url, transport=transport, timeout=10.0,
-            headers={"Authorization": f"Bearer {token}"},
-        )  # fmt: skip
+            base_url=settings.intake_url, transport=transport, timeout=10.0, auth=self.auth
+        )
 
     async def referral(self, referral_id: UUID) -> dict[str, Any]:
         try:
             response = await self._client.get(f"/v1/referrals/{referral_id}")
         except httpx.HTTPError as exc:
             raise IntakeUnavailable(repr(exc)) from exc
+        if response.status_code == 404:
+            raise ReferralUnknown(f"intake knows no referral {referral_id}")
         if response.status_code != 200:
             raise IntakeUnavailable(f"intake answered {response.status_code} for referral {referral_id}")
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def referral_ids(
+        self, *, received_before: datetime, cursor: str | None = None, limit: int = 500
+    ) -> dict[str, Any]:
+        """One page of intake's `GET /v1/admin/referral-ids` (ids and `received_at`, for reconciliation)."""
+        params: dict[str, Any] = {"received_before": received_before.isoformat(), "limit": limit}
+        if cursor:
+            params["cursor"] = cursor
+        try:
+            response = await self._client.get("/v1/admin/referral-ids", params=params)
+        except httpx.HTTPError as exc:
+            raise IntakeUnavailable(repr(exc)) from exc
+        if response.status_code != 200:
+            raise IntakeUnavailable(f"intake answered {response.status_code} listing referral ids")
         body: dict[str, Any] = response.json()
         return body
 

@@ -87,6 +87,13 @@ async def add_break_glass(session: AsyncSession, grant: BreakGlass) -> None:
     await add(session, grant)
 
 
+async def lock_break_glass(session: AsyncSession, *, actor: str, case_id: UUID) -> None:
+    """Serialise break-glass grants of one actor on one case until commit, so that two requests at
+    once extend one grant rather than open two."""
+    key = f"break_glass:{actor}:{case_id}"
+    await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
+
+
 async def active_break_glass(session: AsyncSession, *, actor: str, case_id: UUID, now: datetime) -> BreakGlass | None:
     q = (
         select(BreakGlass)

@@ -3,13 +3,13 @@ from __future__ import annotations
 from uuid import UUID
 
 from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
 
 from ictg_common.errors import NotFound
 from ictg_common.service import SessionDep
 
 from ..cases.access import (
     CASE_RESPONSES,
-    WRITE_RESPONSES,
     ReadCtx,
     WriteCtx,
     finish_read,
@@ -17,6 +17,7 @@ from ..cases.access import (
     open_for_read,
     open_for_write,
 )
+from ..cases.idempotency import IDEMPOTENT_WRITE_RESPONSES, Idempotent, replayed
 from ..cases.repository import one_for_case
 from ..models import Exit as ExitRow
 from . import service
@@ -25,14 +26,18 @@ from .schemas import Exit, ExitCreate
 router = APIRouter(tags=["exits"])
 
 
-@router.post("/v1/cases/{case_id}/exit", status_code=201, response_model=Exit, responses=WRITE_RESPONSES)
-async def exit_case(case_id: UUID, body: ExitCreate, session: SessionDep, ctx: WriteCtx, response: Response) -> Exit:
+@router.post("/v1/cases/{case_id}/exit", status_code=201, response_model=Exit, responses=IDEMPOTENT_WRITE_RESPONSES)
+async def exit_case(
+    case_id: UUID, body: ExitCreate, session: SessionDep, ctx: WriteCtx, response: Response, idem: Idempotent
+) -> Exit | JSONResponse:
     """The child leaves the service (reason and destination required); the case then takes no records."""
+    if (replay := await replayed(session, ctx, idem, case_id, action="exit.create")) is not None:
+        return replay
     case, access = await open_for_write(session, ctx, case_id, action="exit.create")
     row = await service.exit_case(session, case, body, actor=ctx.actor, settings=ctx.settings)
     location = f"/v1/cases/{case_id}/exit"
     await finish_write(session, ctx, case, access, response, action="exit.create", location=location)
-    return Exit.model_validate(row, from_attributes=True)
+    return await idem.save(session, Exit.model_validate(row, from_attributes=True), response)
 
 
 @router.get("/v1/cases/{case_id}/exit", response_model=Exit, responses=CASE_RESPONSES)

@@ -3,22 +3,25 @@ from __future__ import annotations
 from uuid import UUID
 
 from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
 
 from ictg_common.service import SessionDep
 
 from ..cases.access import (
-    WRITE_RESPONSES,
     AdminCtx,
     WriteCtx,
     finish_write,
     open_for_write,
+    refuse_unless,
 )
+from ..cases.idempotency import IDEMPOTENT_WRITE_RESPONSES, Idempotent, replayed
 from ..cases.reads import add_record_reads
 from ..models import Advocacy as AdvocacyRow
 from ..models import Assessment as AssessmentRow
 from ..models import Move as MoveRow
 from ..models import NrmDecision as NrmDecisionRow
 from ..models import PathwayChange as PathwayChangeRow
+from ..rules import changes_region
 from . import service
 from .schemas import (
     Advocacy,
@@ -36,62 +39,94 @@ from .schemas import (
 router = APIRouter(tags=["records"])
 
 
-@router.post("/v1/cases/{case_id}/assessments", status_code=201, response_model=Assessment, responses=WRITE_RESPONSES)
+@router.post(
+    "/v1/cases/{case_id}/assessments", status_code=201, response_model=Assessment,
+    responses=IDEMPOTENT_WRITE_RESPONSES,
+)  # fmt: skip
 async def record_assessment(
-    case_id: UUID, body: AssessmentCreate, session: SessionDep, ctx: WriteCtx, response: Response
-) -> Assessment:
+    case_id: UUID, body: AssessmentCreate, session: SessionDep, ctx: WriteCtx, response: Response, idem: Idempotent
+) -> Assessment | JSONResponse:
     """The child's circumstances as assessed at a time (status over time)."""
+    if (replay := await replayed(session, ctx, idem, case_id, action="assessment.create")) is not None:
+        return replay
     case, access = await open_for_write(session, ctx, case_id, action="assessment.create")
     row = await service.assess(session, case, body, actor=ctx.actor, settings=ctx.settings)
     location = f"/v1/cases/{case_id}/assessments/{row.id}"
     await finish_write(session, ctx, case, access, response, action="assessment.create", location=location)
-    return Assessment.model_validate(row, from_attributes=True)
+    return await idem.save(session, Assessment.model_validate(row, from_attributes=True), response)
 
 
 @router.post(
-    "/v1/cases/{case_id}/nrm-decisions", status_code=201, response_model=NrmDecision, responses=WRITE_RESPONSES
-)
+    "/v1/cases/{case_id}/nrm-decisions", status_code=201, response_model=NrmDecision,
+    responses=IDEMPOTENT_WRITE_RESPONSES,
+)  # fmt: skip
 async def record_nrm_decision(
-    case_id: UUID, body: NrmDecisionCreate, session: SessionDep, ctx: WriteCtx, response: Response
-) -> NrmDecision:
+    case_id: UUID, body: NrmDecisionCreate, session: SessionDep, ctx: WriteCtx, response: Response, idem: Idempotent
+) -> NrmDecision | JSONResponse:
+    if (replay := await replayed(session, ctx, idem, case_id, action="nrm_decision.create")) is not None:
+        return replay
     case, access = await open_for_write(session, ctx, case_id, action="nrm_decision.create")
     row = await service.nrm_decision(session, case, body, actor=ctx.actor, settings=ctx.settings)
     location = f"/v1/cases/{case_id}/nrm-decisions/{row.id}"
     await finish_write(session, ctx, case, access, response, action="nrm_decision.create", location=location)
-    return NrmDecision.model_validate(row, from_attributes=True)
+    return await idem.save(session, NrmDecision.model_validate(row, from_attributes=True), response)
 
 
-@router.post("/v1/cases/{case_id}/advocacy", status_code=201, response_model=Advocacy, responses=WRITE_RESPONSES)
+@router.post(
+    "/v1/cases/{case_id}/advocacy", status_code=201, response_model=Advocacy, responses=IDEMPOTENT_WRITE_RESPONSES
+)
 async def record_advocacy(
-    case_id: UUID, body: AdvocacyCreate, session: SessionDep, ctx: WriteCtx, response: Response
-) -> Advocacy:
+    case_id: UUID, body: AdvocacyCreate, session: SessionDep, ctx: WriteCtx, response: Response, idem: Idempotent
+) -> Advocacy | JSONResponse:
+    if (replay := await replayed(session, ctx, idem, case_id, action="advocacy.create")) is not None:
+        return replay
     case, access = await open_for_write(session, ctx, case_id, action="advocacy.create")
     row = await service.advocacy(session, case, body, actor=ctx.actor, settings=ctx.settings)
     location = f"/v1/cases/{case_id}/advocacy/{row.id}"
     await finish_write(session, ctx, case, access, response, action="advocacy.create", location=location)
-    return Advocacy.model_validate(row, from_attributes=True)
+    return await idem.save(session, Advocacy.model_validate(row, from_attributes=True), response)
 
 
-@router.post("/v1/cases/{case_id}/moves", status_code=201, response_model=Move, responses=WRITE_RESPONSES)
-async def record_move(case_id: UUID, body: MoveCreate, session: SessionDep, ctx: WriteCtx, response: Response) -> Move:
-    """Dispersal or placement move: the case's current local authority and region follow the child."""
+@router.post("/v1/cases/{case_id}/moves", status_code=201, response_model=Move, responses=IDEMPOTENT_WRITE_RESPONSES)
+async def record_move(
+    case_id: UUID, body: MoveCreate, session: SessionDep, ctx: WriteCtx, response: Response, idem: Idempotent
+) -> Move | JSONResponse:
+    """Dispersal or placement move: the case's current local authority and region follow the child.
+    A move to another region needs scope cases:admin (it changes who may see the case)."""
+    if (replay := await replayed(session, ctx, idem, case_id, action="move.create")) is not None:
+        return replay
     case, access = await open_for_write(session, ctx, case_id, action="move.create")
+    if changes_region(case.region, body.local_authority_code):
+        await refuse_unless(
+            ctx, "cases:admin", action="move.create", resource=f"/v1/cases/{case_id}",
+            detail="A move to another region needs scope cases:admin.",
+        )  # fmt: skip
     row = await service.move(session, case, body, actor=ctx.actor, settings=ctx.settings)
     location = f"/v1/cases/{case_id}/moves/{row.id}"
     await finish_write(session, ctx, case, access, response, action="move.create", location=location)
-    return Move.model_validate(row, from_attributes=True)
+    return await idem.save(session, Move.model_validate(row, from_attributes=True), response)
 
 
-@router.post("/v1/cases/{case_id}/pathway", status_code=201, response_model=PathwayChange, responses=WRITE_RESPONSES)
+@router.post(
+    "/v1/cases/{case_id}/pathway", status_code=201, response_model=PathwayChange,
+    responses=IDEMPOTENT_WRITE_RESPONSES,
+)  # fmt: skip
 async def change_pathway(
-    case_id: UUID, body: PathwayChangeCreate, session: SessionDep, ctx: AdminCtx, response: Response
-) -> PathwayChange:
+    case_id: UUID,
+    body: PathwayChangeCreate,
+    session: SessionDep,
+    ctx: AdminCtx,
+    response: Response,
+    idem: Idempotent,
+) -> PathwayChange | JSONResponse:
     """A manager switches the case to the regional practitioner pathway (scope cases:admin)."""
+    if (replay := await replayed(session, ctx, idem, case_id, action="pathway.change")) is not None:
+        return replay
     case, access = await open_for_write(session, ctx, case_id, action="pathway.change")
     row = await service.change_pathway(session, case, body, actor=ctx.actor, settings=ctx.settings)
     location = f"/v1/cases/{case_id}/pathway-changes/{row.id}"
     await finish_write(session, ctx, case, access, response, action="pathway.change", location=location)
-    return PathwayChange.model_validate(row, from_attributes=True)
+    return await idem.save(session, PathwayChange.model_validate(row, from_attributes=True), response)
 
 
 add_record_reads(

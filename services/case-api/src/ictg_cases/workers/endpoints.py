@@ -4,12 +4,15 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
+from fastapi.responses import JSONResponse
 
 from ictg_common import audit, pagination
 from ictg_common.auth import Actor, require
 from ictg_common.codes import WorkerRole
+from ictg_common.idempotency import documented
 from ictg_common.service import SessionDep
 
+from ..cases.idempotency import Idempotent
 from ..models import SCHEMA
 from . import service
 from .schemas import Region, Worker, WorkerCreate, WorkerPage
@@ -19,14 +22,20 @@ Admin = Annotated[Actor, require("cases:admin")]
 Reader = Annotated[Actor, require("cases:read", "cases:write", "cases:admin")]
 
 
-@router.post("", status_code=201, response_model=Worker, responses={422: {"description": "Validation failed"}})
-async def create_worker(body: WorkerCreate, session: SessionDep, actor: Admin, response: Response) -> Worker:
+@router.post(
+    "", status_code=201, response_model=Worker, responses=documented({422: {"description": "Validation failed"}})
+)
+async def create_worker(
+    body: WorkerCreate, session: SessionDep, actor: Admin, response: Response, idem: Idempotent
+) -> Worker | JSONResponse:
     """Add a guardian, practice co-ordinator, practitioner or manager (scope cases:admin)."""
+    if (replay := await idem.replay(session, action="worker.create")) is not None:
+        return replay
     worker = await service.create(session, body)
     location = f"/v1/workers/{worker.id}"
     await audit.record(session, schema=SCHEMA, actor=actor, action="worker.create", resource=location)
     response.headers["Location"] = location
-    return worker
+    return await idem.save(session, worker, response)
 
 
 @router.get("", response_model=WorkerPage)

@@ -1,4 +1,4 @@
-"""`/v1/admin/rebuild` and `/v1/admin/reconcile` (scope metrics:admin)."""
+"""`/v1/admin/rebuild` and `/v1/admin/reconcile` (scope metrics:admin), each use audited."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from ictg_common import audit
 from ictg_common.auth import Actor, require
 from ictg_common.errors import Conflict, ServiceUnavailable
 from ictg_common.service import SessionDep
 
+from ..models import SCHEMA
 from .rebuild import RebuildRunning, rebuild
 from .reconcile import CasesUnavailable, case_counts, compare, metrics_counts
 from .replay import replay_stream
@@ -40,6 +42,11 @@ async def start_rebuild(request: Request, actor: Admin, wait: bool = False, from
     state = _state(request)
     if state["status"] == "running":
         raise Conflict("A rebuild is already running.")
+    # In a transaction of its own: the rebuild outlives the request (and may fail).
+    await audit.record_refusal(
+        request.app.state.sessionmaker, schema=SCHEMA, actor=actor, action="rebuild.start",
+        resource="/v1/admin/rebuild", outcome="accepted", reason=request.url.query[:1000] or None,
+    )  # fmt: skip
     settings = request.app.state.settings
     url = settings.database_url
 
@@ -87,4 +94,5 @@ async def reconcile(request: Request, session: SessionDep, actor: Admin) -> dict
         theirs = await case_counts(request.app.state.settings, transport=transport)
     except CasesUnavailable as exc:
         raise ServiceUnavailable(f"The case API did not answer: {exc}", headers={"Retry-After": "10"}) from None
+    await audit.record(session, schema=SCHEMA, actor=actor, action="reconcile.run", resource="/v1/admin/reconcile")
     return compare(await metrics_counts(session), theirs)

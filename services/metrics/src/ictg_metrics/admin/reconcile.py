@@ -26,7 +26,7 @@ def _token(settings: MetricsSettings) -> str:
 
     return settings.cases_token or mint_token(
         secret=settings.auth_secret, sub="service:metrics", scopes=["cases:read"], audience=settings.auth_audience,
-        regions=list(REGION_SLUGS), ttl_seconds=3600,
+        regions=list(REGION_SLUGS), ttl_seconds=3600, service=True,
     )  # fmt: skip
 
 

@@ -7,11 +7,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from ictg_common import audit
 from ictg_common.auth import Actor, require
 from ictg_common.errors import Forbidden
 from ictg_common.service import SessionDep
 
+from ..models import SCHEMA
 from .caseload import caseload, months
 from .dimensions import DIMENSIONS
 from .disclosure import Disclosure, complementary, disclose, disclose_row, to_csv
@@ -32,9 +35,17 @@ COMMON_DOC = (
 )  # fmt: skip
 
 
-def _check_disclosure(actor: Actor, disclosure: Disclosure) -> None:
-    if disclosure == "none" and not actor.has("metrics:read:unsuppressed"):
+async def _check_disclosure(request: Request, session: AsyncSession, actor: Actor, disclosure: Disclosure) -> None:
+    """`disclosure=none` publishes true counts, small cells included: it needs its own scope, and
+    every use (or refused attempt) is audited with the query asked (`reason`)."""
+    if disclosure != "none":
+        return
+    where = {"schema": SCHEMA, "actor": actor, "action": "unperturbed.read", "resource": request.url.path[:200],
+             "reason": request.url.query[:1000] or None}  # fmt: skip
+    if not actor.has("metrics:read:unsuppressed"):
+        await audit.record_refusal(request.app.state.sessionmaker, **where)
         raise Forbidden("disclosure=none needs scope metrics:read:unsuppressed.")
+    await audit.record(session, **where)  # commits with the answer: a refused query leaves no "ok" row
 
 
 def _body(
@@ -62,7 +73,7 @@ async def children(
     group_by: str | None = None, disclosure: Disclosure = "suppress", format: Format = None,
 ) -> Response:  # fmt: skip
     """Number of children (one per case) per group, as of the end of `as_of`."""
-    _check_disclosure(actor, disclosure)
+    await _check_disclosure(request, session, actor, disclosure)
     q = parse_query(request, referred_from=referred_from, referred_to=referred_to, as_of=as_of, group_by=group_by)
     raw_rows, raw_total = await count_children(session, q)
     rows = [disclose_row(r, ["children"], disclosure) for r in raw_rows]
@@ -93,7 +104,7 @@ async def caseload_by_month(
     group_by: str | None = None, disclosure: Disclosure = "suppress", format: Format = None,
 ) -> Response:  # fmt: skip
     """Per month: referrals in, exits out, and children in service at the month's end."""
-    _check_disclosure(actor, disclosure)
+    await _check_disclosure(request, session, actor, disclosure)
     q = parse_query(
         request,
         referred_from=referred_from,
@@ -130,7 +141,7 @@ async def timeliness_by_group(
 ) -> Response:  # fmt: skip
     """Per group: referral delay (days), hours to allocation and to first contact attempt
     (count, median, p75, p90), and the share meeting each deadline (decided cases only)."""
-    _check_disclosure(actor, disclosure)
+    await _check_disclosure(request, session, actor, disclosure)
     q = parse_query(request, referred_from=referred_from, referred_to=referred_to, as_of=as_of, group_by=group_by)
     rows = []
     for raw in await timeliness(session, q):

@@ -3,15 +3,16 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from ictg_common import audit, pagination
 from ictg_common.auth import Actor, require
 from ictg_common.errors import NotFound
+from ictg_common.idempotency import Idempotency, documented, idempotent
 from ictg_common.service import SessionDep
 
-from ..models import SCHEMA
+from ..models import SCHEMA, idempotency
 from . import repository, service
 from .schemas import Referral, ReferralCreate, ReferralPage
 
@@ -19,41 +20,23 @@ router = APIRouter(prefix="/v1/referrals", tags=["referrals"])
 
 Writer = Annotated[Actor, require("referrals:write", "referrals:import")]
 Reader = Annotated[Actor, require("referrals:read", "referrals:write")]
+Idempotent = Annotated[Idempotency, idempotent(idempotency)]
 
 
 @router.post(
-    "",
-    status_code=201,
-    response_model=Referral,
-    responses={409: {"description": "Same Idempotency-Key still in flight"}, 422: {"description": "Validation failed"}},
+    "", status_code=201, response_model=Referral, responses=documented({422: {"description": "Validation failed"}})
 )
 async def create_referral(
-    body: ReferralCreate,
-    request: Request,
-    response: Response,
-    session: SessionDep,
-    actor: Writer,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    body: ReferralCreate, request: Request, response: Response, session: SessionDep, actor: Writer, idem: Idempotent
 ) -> Referral | JSONResponse:
-    settings = request.app.state.settings
-    raw = body.model_dump(mode="json")
-    if idempotency_key is not None:
-        first = await service.idempotent_replay(
-            session, client=actor.sub, key=idempotency_key, body=raw, settings=settings
-        )
-        if first is not None:
-            return JSONResponse(first.response, status_code=first.status_code, headers={"Location": first.location})
-    referral = await service.receive(session, body, actor=actor, settings=settings)
+    if (replay := await idem.replay(session, action="referral.create")) is not None:
+        return replay
+    referral = await service.receive(session, body, actor=actor, settings=request.app.state.settings)
     [out] = await service.shown(session, [referral], actor=actor)
     location = f"/v1/referrals/{referral.id}"
-    if idempotency_key is not None:
-        await service.remember(
-            session, client=actor.sub, key=idempotency_key, body=raw, status=201,
-            response=out.model_dump(mode="json"), location=location, settings=settings,
-        )  # fmt: skip
     await audit.record(session, schema=SCHEMA, actor=actor, action="referral.create", resource=location)
     response.headers["Location"] = location
-    return out
+    return await idem.save(session, out, response)
 
 
 @router.get("/{referral_id}", response_model=Referral, responses={404: {"description": "Not found (or not yours)"}})

@@ -6,10 +6,10 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, delete, func, or_, select, text
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..models import IdempotencyKey, Referral
+from ..models import Referral
 
 
 async def add(session: AsyncSession, referral: Referral) -> None:
@@ -54,35 +54,6 @@ def page_query(*, after: tuple[datetime, UUID] | None, org: tuple[str, str] | No
 
 async def page(session: AsyncSession, **kwargs: Any) -> list[Referral]:
     return list((await session.scalars(page_query(**kwargs))).all())
-
-
-async def lock_key(session: AsyncSession, client: str, key: str) -> bool:
-    """Try the transaction-scoped lock of one idempotency key; False if another request holds it."""
-    got = await session.execute(
-        text("SELECT pg_try_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"{client}\x1f{key}"}
-    )
-    return bool(got.scalar())
-
-
-async def find_key(session: AsyncSession, client: str, key: str, *, since: datetime) -> IdempotencyKey | None:
-    found = await session.get(IdempotencyKey, (client, key))
-    if found is not None and found.created_at < since:
-        await session.execute(delete(IdempotencyKey).where(IdempotencyKey.client == client, IdempotencyKey.key == key))
-        return None
-    return found
-
-
-async def save_key(session: AsyncSession, row: IdempotencyKey, *, expired_before: datetime) -> None:
-    session.add(row)
-    await session.flush()
-    # Amortised clean-up: each new key removes up to 100 expired ones.
-    await session.execute(
-        text(
-            "DELETE FROM intake.idempotency_key WHERE ctid IN (SELECT ctid FROM intake.idempotency_key "
-            "WHERE created_at < :cutoff LIMIT 100)"
-        ),
-        {"cutoff": expired_before},
-    )
 
 
 async def count(session: AsyncSession) -> int:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import hashlib
-import json
 import unicodedata
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -15,12 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ictg_common import clock
 from ictg_common.auth import Actor
 from ictg_common.codes import age_band, age_on, nationality_group, pathway
-from ictg_common.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from ictg_common.errors import Forbidden, NotFound, ValidationFailed
 from ictg_common.events import make_event, new_id
 from ictg_common.outbox import emit
 from ictg_common.reference import local_authority, region_slug
 
-from ..models import SCHEMA, IdempotencyKey, Referral
+from ..models import SCHEMA, Referral
 from ..settings import IntakeSettings
 from . import repository
 from .schemas import Referral as ReferralOut
@@ -70,10 +68,6 @@ def name_key(given: str, family: str | None) -> str:
 
 def similar_names(a: str, b: str) -> bool:
     return a == b or difflib.SequenceMatcher(None, a, b).ratio() >= 0.8
-
-
-def body_hash(body: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def derive(body: ReferralCreate, *, received_at: datetime, settings: IntakeSettings) -> dict[str, Any]:
@@ -238,40 +232,3 @@ async def read(session: AsyncSession, referral_id: UUID, *, actor: Actor) -> Ref
     if r is None or not can_read(actor, r):
         raise NotFound("No such referral.")
     return r
-
-
-async def idempotent_replay(
-    session: AsyncSession, *, client: str, key: str, body: dict[str, Any], settings: IntakeSettings
-) -> IdempotencyKey | None:
-    """The stored first answer for this key, or None to go ahead (the key's lock is then held)."""
-    if not await repository.lock_key(session, client, key):
-        raise Conflict("A request with this Idempotency-Key is still being processed; retry shortly.")
-    found = await repository.find_key(
-        session, client, key, since=clock.utcnow() - timedelta(hours=settings.idempotency_hours)
-    )
-    if found is not None and found.request_hash != body_hash(body):
-        raise ValidationFailed(
-            "This Idempotency-Key was used with a different request body.",
-            errors=[{"pointer": "#header/Idempotency-Key", "detail": "reused with a different body"}],
-        )
-    return found
-
-
-async def remember(
-    session: AsyncSession,
-    *,
-    client: str,
-    key: str,
-    body: dict[str, Any],
-    status: int,
-    response: dict[str, Any],
-    location: str,
-    settings: IntakeSettings,
-) -> None:
-    now = clock.utcnow()
-    await repository.save_key(
-        session,
-        IdempotencyKey(client=client, key=key, request_hash=body_hash(body), status_code=status, response=response,
-                       location=location, created_at=now),
-        expired_before=now - timedelta(hours=settings.idempotency_hours),
-    )  # fmt: skip

@@ -1,0 +1,69 @@
+"""`POST /v1/admin/replay-referrals` and `GET /v1/admin/reconcile` (scope cases:admin), DESIGN §12."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from ictg_common import audit
+from ictg_common.auth import Actor, require
+from ictg_common.errors import ServiceUnavailable
+
+from ..cases.claimcheck import IntakeUnavailable
+from ..models import SCHEMA
+from .reconcile import reconcile
+from .replay import ReplayUnavailable, replay_referrals
+from .schemas import Reconciliation, ReplayReport
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"])
+Admin = Annotated[Actor, require("cases:admin")]
+log = logging.getLogger(__name__)
+
+
+@router.post("/replay-referrals", response_model=ReplayReport)
+async def replay(request: Request, actor: Admin) -> ReplayReport:
+    """Re-read `referral.received` from the stream's start and open every case missing here.
+
+    Answers when done, with counts: events read, cases opened, already present, failed. Safe to
+    run while the consumer runs, and again: a second run opens nothing.
+    """
+    state = request.app.state
+    try:
+        result = await replay_referrals(state.sessionmaker, intake=state.intake, settings=state.settings)
+    except ReplayUnavailable as exc:
+        log.warning(
+            "referral replay stopped", extra={"requested_by": actor.sub, "error": str(exc), **exc.result.as_dict()}
+        )
+        raise ServiceUnavailable(
+            f"The replay stopped ({exc}); done so far: {exc.result.as_dict()}. Run it again.",
+            headers={"Retry-After": "10"},
+        ) from None
+    # Its own short transaction: the request holds no transaction open for the length of the replay.
+    async with state.sessionmaker() as session, session.begin():
+        await audit.record(
+            session, schema=SCHEMA, actor=actor, action="referrals.replay", resource="/v1/admin/replay-referrals"
+        )
+    log.info("referral replay done", extra={"requested_by": actor.sub, **result.as_dict()})
+    return ReplayReport.model_validate(result.as_dict())
+
+
+@router.get("/reconcile", response_model=Reconciliation)
+async def reconciliation(
+    request: Request,
+    actor: Admin,
+    grace_seconds: Annotated[float | None, Query(ge=0)] = None,
+) -> Reconciliation:
+    """Intake's referrals against the cases here: `consistent` when every referral older than the
+    grace period (default ICTG_CASES_RECONCILE_GRACE_SECONDS) has its case and every case its referral."""
+    state = request.app.state
+    try:
+        report = await reconcile(
+            state.sessionmaker, intake=state.intake, settings=state.settings,
+            grace=None if grace_seconds is None else timedelta(seconds=grace_seconds),
+        )  # fmt: skip
+    except IntakeUnavailable as exc:
+        raise ServiceUnavailable(f"Intake did not answer: {exc}", headers={"Retry-After": "10"}) from None
+    return Reconciliation.model_validate(report.as_dict())
