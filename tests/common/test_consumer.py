@@ -14,10 +14,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ictg_common.background import Loop
-from ictg_common.consumer import Consumer, ConsumerRunner, Unavailable
+from ictg_common.consumer import Consumer, ConsumerRunner
 from ictg_common.db import create_engine, create_sessionmaker
-from ictg_common.events import CloudEvent, make_event
+from ictg_common.events import SOURCES, CloudEvent
 from ictg_common.natslink import NatsLink
+from ictg_common.outages import Unavailable
 
 from conftest import eventually
 from proxy import CuttableProxy
@@ -50,7 +51,10 @@ async def _publish(s: dict[str, Any], events: list[CloudEvent], *, msg_id: bool 
 
 
 def _event(n: int) -> CloudEvent:
-    return make_event(service="cases", name="contact.recorded", subject="c", time=datetime.now(UTC), data={"n": n})
+    # the runner handles any envelope: a mechanism test need not build a real contact
+    return CloudEvent(
+        source=SOURCES["cases"], type="ictg.contact.recorded.v1", subject="c", time=datetime.now(UTC), data={"n": n}
+    )
 
 
 async def _rows(engine: Any, sql: str) -> list[Any]:
@@ -168,14 +172,14 @@ async def test_a_dependency_down_for_many_attempts_spends_no_budget(shared_setti
 
     async def claim_check_down_at_first(session: AsyncSession, event: CloudEvent) -> None:
         calls.append(event.data["n"])
-        if len(calls) <= 8:  # far more than max_deliver=3
+        if len(calls) <= 6:  # twice max_deliver=3
             raise Unavailable("intake answered 503")
         await seen(session, event)
 
     engine, _, link, runner = await _setup(s, claim_check_down_at_first, max_deliver=3)
     await _publish(s, [_event(1)])
     await eventually(lambda: _count(engine, 1), timeout=30)
-    assert len(calls) == 9
+    assert len(calls) == 7
     assert await _rows(engine, "SELECT * FROM metrics.dead_letter") == []
     await runner.stop()
     await link.close()

@@ -26,20 +26,18 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-import asyncpg
-import nats.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from sqlalchemy import Column, DateTime, Integer, MetaData, PrimaryKeyConstraint, String, Table, Text, func, text
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .background import Loop
 from .events import CloudEvent
 from .natslink import NatsLink
+from .outages import is_infrastructure
 
 log = logging.getLogger(__name__)
 
@@ -73,41 +71,6 @@ def consumer_tables(metadata: MetaData) -> tuple[Table, Table]:
 
 class PermanentError(Exception):
     """A message that can never be handled (unparseable): dead-letter it at once."""
-
-
-class Unavailable(Exception):
-    """A dependency of the handler is down (e.g. another service): retry later, budget untouched."""
-
-
-_INFRA_TYPES: tuple[type[BaseException], ...] = (
-    Unavailable,
-    OSError,  # ConnectionError, refused and reset connections
-    TimeoutError,  # asyncio.TimeoutError is the builtin since 3.11; nats' TimeoutError subclasses it
-    sa_exc.OperationalError,
-    sa_exc.InterfaceError,
-    sa_exc.TimeoutError,  # the pool's checkout timeout
-    asyncpg.exceptions.PostgresConnectionError,
-    asyncpg.exceptions.InterfaceError,
-    asyncpg.exceptions.CannotConnectNowError,  # starting up or shutting down
-    asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, crash shutdown
-    nats.errors.ConnectionClosedError,
-    nats.errors.NoServersError,
-    nats.errors.StaleConnectionError,
-)
-
-
-def is_infrastructure(exc: BaseException) -> bool:
-    """Whether `exc` (or anything in its cause chain) says a database, NATS or a service is down."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, _INFRA_TYPES):
-            return True
-        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
-            return True
-        current = current.__cause__ or current.__context__
-    return False
 
 
 @dataclass
@@ -196,12 +159,16 @@ class ConsumerRunner:
             await self._park(msg, PermanentError(f"not a CloudEvent: {exc}"), failures=1, waiting=waiting)
             return
         key = str(event.id)
+        pauses = 0
         while True:
             try:
                 await self.process(event)
             except Exception as exc:  # noqa: BLE001 - sorted below: infrastructure pauses, the rest counts
                 if is_infrastructure(exc) or not await self._healthy():
-                    await self._pause(exc, [msg, *waiting])
+                    # A dependency that keeps failing while the probe passes (intake refusing the
+                    # claim check, say) is asked less and less often, never hammered.
+                    await self._pause(exc, [msg, *waiting], first=min(0.1 * 2**pauses, self.c.pause_max))
+                    pauses += 1
                     continue
                 failures = self._failures.get(key, 0) + 1
                 if failures >= self.c.max_deliver:
@@ -243,14 +210,14 @@ class ConsumerRunner:
             return False
         return True
 
-    async def _pause(self, exc: BaseException, msgs: Sequence[Msg]) -> None:
+    async def _pause(self, exc: BaseException, msgs: Sequence[Msg], *, first: float = 0.1) -> None:
         """Wait until the infrastructure is healthy again, keeping `msgs` from being redelivered."""
         self.paused = True
         log.warning(
             "consumer paused: a dependency is unavailable",
             extra={"consumer": self.c.name, "error": repr(exc)},
         )
-        delay = 0.1
+        delay = first
         last_touch = 0.0
         loop = asyncio.get_running_loop()
         try:

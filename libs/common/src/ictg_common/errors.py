@@ -16,6 +16,8 @@ from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from .outages import is_infrastructure
+
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
@@ -173,6 +175,8 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if is_infrastructure(exc):  # an outage wrapped in something else: the client may retry
+            return await on_dependency_down(request, exc)
         # A bug, never the client's fault: logged with its request id; the body says nothing internal.
         log.exception("unhandled error", extra={"path": request.url.path})
         return problem_response(
@@ -196,8 +200,9 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     async def on_db_error(request: Request, exc: Exception) -> JSONResponse:
+        # "The database system is starting up" and its kin arrive as a plain DBAPIError: an outage.
         assert isinstance(exc, sa_exc.DBAPIError)
-        if exc.connection_invalidated:
+        if is_infrastructure(exc):
             return await on_dependency_down(request, exc)
         return await on_unexpected(request, exc)
 

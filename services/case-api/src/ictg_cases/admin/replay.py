@@ -28,8 +28,8 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ictg_common.consumer import is_infrastructure
 from ictg_common.events import CloudEvent
+from ictg_common.outages import is_infrastructure
 
 from ..cases import service as cases
 from ..cases.claimcheck import IntakeClient

@@ -9,7 +9,7 @@ from uuid import UUID
 import httpx
 
 from ictg_common.auth import ServiceAuth
-from ictg_common.consumer import Unavailable
+from ictg_common.outages import Unavailable
 
 from ..settings import CasesSettings
 
