@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PACKAGES := -e libs/common -e services/referral-intake -e services/case-api -e services/metrics
 
-.PHONY: run test chaos bench lint lock clean
+.PHONY: run test chaos bench lint contracts lock clean
 
 $(STAMP): requirements.lock libs/common/pyproject.toml services/referral-intake/pyproject.toml services/case-api/pyproject.toml services/metrics/pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
@@ -22,7 +22,7 @@ test: $(STAMP)
 
 # The fault suite at length: more clients, longer loads and outages, repeated kills.
 chaos: $(STAMP)
-	ICTG_CHAOS=1 $(PY) -m pytest tests/faults -p no:randomly -v --timeout 1800
+	ICTG_CHAOS=1 $(PY) -m pytest tests/faults -p no:randomly -v -s --timeout 1800
 
 bench: $(STAMP)
 	$(PY) -m pytest benchmarks -p no:randomly -q -s
@@ -32,6 +32,10 @@ lint: $(STAMP)
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy libs/common/src services/referral-intake/src services/case-api/src
 	$(PY) -m mypy services/metrics/src
+
+# Regenerate the event reference (docs/schemas, docs/asyncapi.yaml, docs/events.md) from ictg_common.contracts.
+contracts: $(STAMP)
+	$(PY) -m ictg_common.contracts docs
 
 # Regenerate the lock from the venv (records versions only, never an index address).
 lock:

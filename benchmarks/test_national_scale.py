@@ -20,9 +20,10 @@ import pytest
 from tqdm import tqdm
 
 from ictg_common.auth import mint_token
+from ictg_common.contracts import ReferralReceived, make_event
 from ictg_common.db import plain_url
 from ictg_common.devinfra import Infra
-from ictg_common.events import make_event, new_id
+from ictg_common.events import new_id
 from ictg_metrics.admin.rebuild import rebuild
 from ictg_metrics.app import create_app
 from ictg_metrics.settings import MetricsSettings
@@ -98,7 +99,7 @@ async def _bench(infra: Infra, url: str) -> None:
         # freshness: one referral published on the stream, until the count includes it
         await app.state.nats.jetstream()
         rid = new_id()
-        event = make_event(service="intake", name="referral.received", subject=rid, time=_now(), data=_referral(rid))
+        event = make_event(data=_referral(rid), subject=rid, time=_now())
         js = await app.state.nats.jetstream()
         t = time.perf_counter()
         await js.publish(event.nats_subject("bench"), event.to_json(), headers={"Nats-Msg-Id": str(event.id)})
@@ -122,14 +123,20 @@ def _now() -> Any:
     return clock.utcnow()
 
 
-def _referral(rid: Any) -> dict[str, Any]:
+def _referral(rid: Any) -> ReferralReceived:
     from ictg_common import clock
 
     now = clock.utcnow()
     t = clock.timeliness(received_at=now, identified_on=clock.london_date(now))
-    return {"referral_id": str(rid), "received_at": now.isoformat(), "identified_on": clock.london_date(now).isoformat(),
-            "gender": "female", "region": "london", "exploitation": {"primary": "sexual", "others": [], "county_lines": False},
-            "timeliness": t.as_dict(), "missing_at_referral": False, "cjs_involvement": []}  # fmt: skip
+    return ReferralReceived.model_validate({
+        "referral_id": rid, "received_at": now, "identified_on": clock.london_date(now), "referrer_type": "police",
+        "local_authority_code": "E09000033", "region": "london", "pathway": "regional_practice_coordinator",
+        "gender": "female", "age_at_referral": 15, "age_band": "14-15", "age_disputed": False, "nationality": "GB",
+        "nationality_group": "uk", "interpreter_required": False, "uasc": False,
+        "exploitation": {"primary": "sexual", "others": [], "county_lines": False}, "missing_at_referral": False,
+        "nrm_referred": True, "living_situation": "family", "trafficker_contact": "unknown", "education": "attending",
+        "cjs_involvement": [], "timeliness": t.as_dict(), "possible_duplicate_of": [],
+    })  # fmt: skip
 
 
 @pytest.mark.timeout(3600)

@@ -99,6 +99,7 @@ def main() -> int:
             "ICTG_DATABASE_URL": infra.database_url,
             "ICTG_NATS_URL": infra.nats_url,
             "ICTG_CASES_INTAKE_URL": f"http://127.0.0.1:{ports['referral-intake']}",
+            "ICTG_METRICS_CASES_URL": f"http://127.0.0.1:{ports['case-api']}",
         }
         for name, (factory, _, _) in SERVICES.items():
             if port_open(ports[name]):
@@ -129,7 +130,8 @@ def main() -> int:
         print(f"  Postgres         {infra.database_url}\n  NATS             {infra.nats_url}")
         print("\nFor the command-line tools (rebuild, reconcile, replay, synth) in another shell:")
         print(f"  export ICTG_DATABASE_URL={infra.database_url} ICTG_NATS_URL={infra.nats_url}"
-              f" ICTG_CASES_INTAKE_URL={env['ICTG_CASES_INTAKE_URL']}")  # fmt: skip
+              f" ICTG_CASES_INTAKE_URL={env['ICTG_CASES_INTAKE_URL']}"
+              f" ICTG_METRICS_CASES_URL={env['ICTG_METRICS_CASES_URL']}")  # fmt: skip
         print(f"\nDevelopment token (all scopes, 12 h):\n{token}\n\nCtrl-C stops everything.", flush=True)
         while not stopping:
             for p in procs:

@@ -27,8 +27,8 @@ from fastapi import FastAPI
 from ictg_cases.admin.reconcile import compare, stored_at
 from ictg_cases.admin.schedule import Reconciler
 from ictg_cases.app import create_app as create_cases
-from ictg_cases.reconcile import main as reconcile_main
-from ictg_cases.replay import main as replay_main
+from ictg_cases.cli.reconcile import main as reconcile_main
+from ictg_cases.cli.replay import main as replay_main
 from ictg_cases.settings import CasesSettings
 from ictg_common.db import plain_url
 from ictg_common.devinfra import free_port

@@ -140,16 +140,21 @@ def test_only_a_verified_service_claim_marks_a_platform_service(jwks_url: str) -
 def test_the_platform_services_own_tokens_carry_the_claim_and_a_short_life() -> None:
     from ictg_cases.cases.claimcheck import IntakeClient
     from ictg_cases.settings import CasesSettings
-    from ictg_metrics.admin.reconcile import _token
+    from ictg_metrics.admin.reconcile import cases_client
     from ictg_metrics.settings import MetricsSettings
 
     verifier = TokenVerifier(secret=SECRET)
     claim_check = IntakeClient(CasesSettings(auth_secret=SECRET)).auth.token()
-    reconcile = _token(MetricsSettings(auth_secret=SECRET))
+    reconcile = cases_client(MetricsSettings(auth_secret=SECRET)).auth.token()
     for token in (claim_check, reconcile):
         claims = jwt.decode(token, options={"verify_signature": False})
         assert verifier.verify(token).service and claims["exp"] - claims["iat"] <= 3600
     assert verifier.verify(claim_check).has("referrals:read")
+    assert verifier.verify(reconcile).has("cases:read") and verifier.verify(reconcile).sub == "service:metrics"
+    # With production keys a self-minted token would be refused: both services refuse to start without theirs.
+    for settings in (CasesSettings, MetricsSettings):
+        with pytest.raises(ValueError, match="_TOKEN is required"):
+            settings(auth_secret=SECRET, auth_jwks_url="https://idp.example/jwks.json")
 
 
 async def test_a_service_looking_sub_without_the_claim_is_rate_limited(shared_settings: dict[str, Any]) -> None:

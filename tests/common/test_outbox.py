@@ -13,7 +13,7 @@ import pytest
 
 from ictg_common.db import create_engine, create_sessionmaker
 from ictg_common.devinfra import EmbeddedNats
-from ictg_common.events import make_event
+from ictg_common.events import SOURCES, CloudEvent
 from ictg_common.natslink import NatsLink
 from ictg_common.outbox import OutboxRelay, emit
 from ictg_intake.app import create_app
@@ -52,8 +52,13 @@ async def test_committed_events_are_published_and_rolled_back_ones_never(shared_
     relay.start()
 
     def event(n: int) -> Any:
-        return make_event(
-            service="intake", name="referral.received", subject=f"r{n}", time=datetime.now(UTC), data={"n": n}
+        # the outbox carries any envelope: a mechanism test need not build a real referral
+        return CloudEvent(
+            source=SOURCES["intake"],
+            type="ictg.referral.received.v1",
+            subject=f"r{n}",
+            time=datetime.now(UTC),
+            data={"n": n},
         )
 
     kept, dropped = event(1), event(2)

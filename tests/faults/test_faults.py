@@ -111,7 +111,14 @@ async def _nothing_lost_through(platform: Platform, faults: list[tuple[str, int]
     by the database's own rows and by the case API's reconciliation of intake against its cases."""
     load = await _load_with_faults(platform, faults)
     await platform.ready()
+    settled = asyncio.get_running_loop().time()
     state = await converged(platform, load.answered, timeout=240)
+    print(
+        f"\n{faults}: {len(load.answered)} referrals answered 201 in {load.attempts} requests "
+        f"({load.failures} refused or unanswered during faults, retried with their key); every case "
+        f"and counted child there {asyncio.get_running_loop().time() - settled:.1f} s after the load",
+        flush=True,
+    )
     assert_nothing_lost(state, load.answered)
     assert load.unexpected == []
     async with httpx.AsyncClient(timeout=30) as http:

@@ -174,6 +174,8 @@ async def test_received_at_needs_the_import_scope(intake: httpx.AsyncClient, sto
     body = referral_body(received_at="2025-01-06T09:00:00+00:00", identified_on="2025-01-03")
     problem(await intake.post("/v1/referrals", json=body, headers=WRITE), 403)
     assert await stored.nothing()
+    [refused] = await stored.audit()  # an attempt to backdate a referral is kept, though refused
+    assert (refused.action, refused.resource, refused.outcome) == ("referral.create", "/v1/referrals", "denied")
     r = await intake.post("/v1/referrals", json=body, headers=auth("referrals:import"))
     assert r.status_code == 201, r.text
     assert r.json()["received_at"].startswith("2025-01-06T09:00:00")

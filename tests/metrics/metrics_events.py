@@ -1,4 +1,5 @@
-"""Building a child's events (docs/events.md payloads) and publishing them through real NATS."""
+"""Building a child's events with the producers' own models (ictg_common.contracts) and publishing them
+through real NATS."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from zoneinfo import ZoneInfo
 import nats
 
 from ictg_common import clock
-from ictg_common.events import CloudEvent, make_event, new_id
+from ictg_common import contracts as c
+from ictg_common.contracts import make_event
+from ictg_common.events import CloudEvent, new_id
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -49,57 +52,57 @@ class Child:
             "timeliness": t.as_dict(), "possible_duplicate_of": [],
         }  # fmt: skip
         data.update(self.attrs)
-        self.events.append(make_event(service="intake", name="referral.received", subject=self.referral_id,
-                                      time=self.received_at, data=data))  # fmt: skip
-        self._case("case.opened", self.received_at, status="awaiting_allocation", region=data["region"],
-                   pathway=data["pathway"], opened_at=self.received_at.isoformat())  # fmt: skip
+        referral = c.ReferralReceived.model_validate(data)
+        self.events.append(make_event(data=referral, subject=self.referral_id, time=self.received_at))
+        self._case(c.CaseOpened, self.received_at, status="awaiting_allocation", region=referral.region,
+                   pathway=referral.pathway, opened_at=self.received_at)  # fmt: skip
         if data["missing_at_referral"]:
             self.missing(self.received_at, at_referral=True)
 
-    def _case(self, name: str, time: datetime, **data: Any) -> Child:
-        body = {"case_id": self.case_id, "referral_id": self.referral_id, **data}
-        self.events.append(make_event(service="cases", name=name, subject=self.case_id, time=time, data=body))
+    def _case(self, model: type[c.CaseEventData], time: datetime, **data: Any) -> Child:
+        body = model(case_id=self.case_id, referral_id=self.referral_id, **data)
+        self.events.append(make_event(data=body, subject=self.case_id, time=time))
         return self
 
     def allocate(self, when: datetime) -> Child:
-        return self._case("case.allocated", when, allocation_id=str(new_id()), worker_id=str(new_id()),
-                          role="direct_worker", region="north_west", allocated_at=when.isoformat(),
+        return self._case(c.CaseAllocated, when, allocation_id=new_id(), worker_id=new_id(),
+                          role="direct_worker", region="north_west", allocated_at=when,
                           reallocation=False, over_capacity=False)  # fmt: skip
 
     def contact(self, when: datetime, *, outcome: str = "made", method: str = "face_to_face", party: str = "child",
                 topics: list[str] | None = None) -> Child:  # fmt: skip
-        return self._case("contact.recorded", when, contact_id=str(new_id()), occurred_at=when.isoformat(),
+        return self._case(c.ContactRecorded, when, contact_id=new_id(), occurred_at=when,
                           outcome=outcome, method=method, party=party, topics=topics or [])  # fmt: skip
 
     def missing(self, start: datetime, end: datetime | None = None, *, at_referral: bool = False) -> Child:
-        episode = str(new_id())
-        self._case("missing.started", start, episode_id=episode, started_at=start.isoformat(), at_referral=at_referral,
+        episode = new_id()
+        self._case(c.MissingStarted, start, episode_id=episode, started_at=start, at_referral=at_referral,
                    whereabouts_known=False, reported_to_police=True, missing_from_care_meeting=False,
                    professional_network_meeting=False)  # fmt: skip
         if end is not None:
-            self._case("missing.ended", end, episode_id=episode, started_at=start.isoformat(), ended_at=end.isoformat(),
+            self._case(c.MissingEnded, end, episode_id=episode, started_at=start, ended_at=end,
                        return_interview_offered=True)  # fmt: skip
         return self
 
     def nrm(self, when: datetime, stage: str, outcome: str) -> Child:
-        return self._case("nrm_decision.recorded", when, decision_id=str(new_id()), stage=stage, outcome=outcome,
-                          decided_at=when.isoformat())  # fmt: skip
+        return self._case(c.NrmDecisionRecorded, when, decision_id=new_id(), stage=stage, outcome=outcome,
+                          decided_at=when)  # fmt: skip
 
     def advocacy(self, when: datetime, kind: str, area: str) -> Child:
-        return self._case("advocacy.recorded", when, advocacy_id=str(new_id()), kind=kind, area=area,
-                          occurred_at=when.isoformat())  # fmt: skip
+        return self._case(c.AdvocacyRecorded, when, advocacy_id=new_id(), kind=kind, area=area,
+                          occurred_at=when)  # fmt: skip
 
     def move(self, when: datetime, la: str, region: str) -> Child:
-        return self._case("case.moved", when, move_id=str(new_id()), moved_at=when.isoformat(),
+        return self._case(c.CaseMoved, when, move_id=new_id(), moved_at=when,
                           from_local_authority_code="E08000003", local_authority_code=la, region=region)  # fmt: skip
 
     def release(self, when: datetime) -> Child:
         """A manager's pathway switch that left the case without a fitting guardian."""
-        return self._case("case.pathway_changed", when, pathway="regional_practitioner", changed_at=when.isoformat(),
+        return self._case(c.CasePathwayChanged, when, pathway="regional_practitioner", changed_at=when,
                           unallocated=True)  # fmt: skip
 
     def exit(self, when: datetime, reason: str = "work_completed", destination: str = "none") -> Child:
-        return self._case("case.exited", when, exited_at=when.isoformat(), reason=reason, destination=destination)
+        return self._case(c.CaseExited, when, exited_at=when, reason=reason, destination=destination)
 
 
 async def publish(settings: dict[str, Any], events: list[CloudEvent]) -> None:

@@ -19,8 +19,10 @@ ANALYST = auth("metrics:read", "metrics:read:unsuppressed")
 
 
 @contextlib.asynccontextmanager
-async def metrics_app(settings: dict[str, Any], **extra: Any) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(MetricsSettings(**settings, **extra))
+async def metrics_app(
+    settings: dict[str, Any], *, cases_transport: httpx.AsyncBaseTransport | None = None, **extra: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(MetricsSettings(**settings, **extra), cases_transport=cases_transport)
     async with serve(app) as client:
         await app.state.nats.jetstream()  # stream created
         client.app = app  # type: ignore[attr-defined]

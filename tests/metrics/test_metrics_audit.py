@@ -27,8 +27,11 @@ async def trail(client: httpx.AsyncClient, **params: Any) -> list[tuple[str, str
 
 async def test_admin_actions_and_unperturbed_queries_are_audited(shared_settings: dict[str, Any]) -> None:
     cases_app = create_cases(CasesSettings(**shared_settings, intake_url="http://127.0.0.1:9"))
-    async with metrics_app(shared_settings, cases_url="http://cases") as metrics, serve(cases_app):
-        metrics.app.state.cases_transport = httpx.ASGITransport(app=cases_app)  # type: ignore[attr-defined]
+    cases_transport = httpx.ASGITransport(app=cases_app)
+    async with (
+        metrics_app(shared_settings, cases_url="http://cases", cases_transport=cases_transport) as metrics,
+        serve(cases_app),
+    ):
         analyst = auth("metrics:read", sub="analyst")
         insider = auth("metrics:read", "metrics:read:unsuppressed", sub="insider")
         assert (await metrics.get("/v1/metrics/children", headers=analyst)).status_code == 200  # perturbed: no row

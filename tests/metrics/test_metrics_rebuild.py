@@ -13,6 +13,8 @@ from metrics_events import Child, at
 from metrics_http import ANALYST, counts, feed, metrics_app
 from sqlalchemy import text
 
+from ictg_metrics.admin.status import RebuildJob
+
 from conftest import auth, eventually
 
 ADMIN = auth("metrics:admin")
@@ -113,13 +115,40 @@ async def test_rebuild_in_background_and_scopes(shared_settings: dict[str, Any])
         assert body["status"] == "done" and body["result"]["children"] == 5
 
 
+async def test_every_replica_answers_the_same_rebuild_status(shared_settings: dict[str, Any]) -> None:
+    s = shared_settings
+    async with metrics_app(s) as one, metrics_app(s) as two:
+        assert (await two.get("/v1/admin/rebuild", headers=ADMIN)).json() == {"status": "idle"}
+        await feed(one, s, *_population(3))
+        # While replica one runs a rebuild (its job lock held), replica two says so and refuses a second.
+        job = await RebuildJob.claim(s["database_url"], requested_by="metrics-admin")
+        assert job is not None
+        assert (await two.get("/v1/admin/rebuild", headers=ADMIN)).json()["status"] == "running"
+        assert (await two.post("/v1/admin/rebuild", headers=ADMIN)).status_code == 409
+        await job.finish(error="boom")
+        failed = (await one.get("/v1/admin/rebuild", headers=ADMIN)).json()
+        assert failed["status"] == "failed" and failed["error"] == "boom"
+
+        r = await one.post("/v1/admin/rebuild", params={"wait": "true"}, headers=ADMIN)
+        assert r.status_code == 200, r.text
+        seen = [(await c.get("/v1/admin/rebuild", headers=ADMIN)).json() for c in (one, two)]
+        assert seen[0] == seen[1] and seen[1]["status"] == "done" and seen[1]["result"]["children"] == 3
+
+        # A replica that died mid-rebuild (its lock gone with its connection) leaves no rebuild "running".
+        async with one.app.state.engine.begin() as conn:  # type: ignore[attr-defined]
+            await conn.execute(text("UPDATE metrics.rebuild_status SET status = 'running', finished_at = NULL"))
+        stale = (await two.get("/v1/admin/rebuild", headers=ADMIN)).json()
+        assert stale["status"] == "failed" and "stopped" in stale["error"]
+        assert (await two.post("/v1/admin/rebuild", params={"wait": "true"}, headers=ADMIN)).status_code == 200
+
+
 async def test_rebuild_cli(shared_settings: dict[str, Any]) -> None:
     s = shared_settings
     async with metrics_app(s) as client:
         await feed(client, s, *_population(8))
         before = await _answers(client)
         done = await asyncio.to_thread(
-            subprocess.run, [sys.executable, "-m", "ictg_metrics.rebuild", "--database-url", s["database_url"]],
+            subprocess.run, [sys.executable, "-m", "ictg_metrics.cli.rebuild", "--database-url", s["database_url"]],
             capture_output=True, text=True, timeout=60,
         )  # fmt: skip
         assert done.returncode == 0, done.stderr

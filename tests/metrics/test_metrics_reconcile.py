@@ -26,8 +26,9 @@ async def test_reconcile_agrees_once_drained_and_reports_differences(shared_sett
     cases_app = create_cases(
         CasesSettings(**s, intake_url="http://intake"), intake_transport=httpx.ASGITransport(app=intake_app)
     )
-    metrics_app = create_metrics(MetricsSettings(**s, cases_url="http://cases"))
-    metrics_app.state.cases_transport = httpx.ASGITransport(app=cases_app)
+    metrics_app = create_metrics(
+        MetricsSettings(**s, cases_url="http://cases"), cases_transport=httpx.ASGITransport(app=cases_app)
+    )
     async with serve(intake_app) as intake, serve(cases_app), serve(metrics_app) as metrics:
         for i in range(3):
             body = referral_body(child__given_name=f"Child{i}", child__date_of_birth=f"201{i}-03-04")

@@ -42,8 +42,9 @@ async def test_http_driver_through_intake_and_cases_reconciles(shared_settings: 
     cases_app = create_cases(
         CasesSettings(**s, intake_url="http://intake"), intake_transport=httpx.ASGITransport(app=intake_app)
     )
-    metrics_app = create_metrics(MetricsSettings(**s, cases_url="http://cases"))
-    metrics_app.state.cases_transport = httpx.ASGITransport(app=cases_app)
+    metrics_app = create_metrics(
+        MetricsSettings(**s, cases_url="http://cases"), cases_transport=httpx.ASGITransport(app=cases_app)
+    )
     end = date.today() - timedelta(days=1)
     gen = Generator(11, start=end - timedelta(days=200), end=end, intensity=0.3)
     async with serve(intake_app) as intake, serve(cases_app) as cases, serve(metrics_app) as metrics:

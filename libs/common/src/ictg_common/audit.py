@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from . import pagination
 from .auth import Actor, require
+from .inputs import StorableText
 from .logs import request_id
 from .service import SessionDep
 
@@ -139,7 +140,6 @@ async def page(
     return list((await session.execute(q)).all())
 
 
-NO_NUL = r"^[^\x00]*$"
 Auditor = Annotated[Actor, require("audit:read")]
 
 
@@ -151,10 +151,10 @@ def audit_router(table: Table) -> APIRouter:
     async def list_audit(
         session: SessionDep,
         _actor: Auditor,
-        resource: Annotated[str | None, Query(max_length=200, pattern=NO_NUL, examples=["/v1/cases/0190…"])] = None,
-        actor: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
-        action: Annotated[str | None, Query(max_length=100, pattern=NO_NUL, examples=["break_glass"])] = None,
-        outcome: Annotated[str | None, Query(max_length=50, pattern=NO_NUL, examples=["denied"])] = None,
+        resource: Annotated[StorableText | None, Query(max_length=200, examples=["/v1/cases/0190…"])] = None,
+        actor: Annotated[StorableText | None, Query(max_length=200)] = None,
+        action: Annotated[StorableText | None, Query(max_length=100, examples=["break_glass"])] = None,
+        outcome: Annotated[StorableText | None, Query(max_length=50, examples=["denied"])] = None,
         cursor: Annotated[str | None, Query(max_length=20)] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> AuditPage:

@@ -62,16 +62,19 @@ class PreconditionFailed(Problem):
     status, title, slug = 412, "Precondition failed", "stale-etag"
 
 
-class PayloadTooLarge(Problem):
-    status, title, slug = 413, "Request body too large", "payload-too-large"
-
-
-class UnsupportedMediaType(Problem):
-    status, title, slug = 415, "Unsupported media type", "unsupported-media-type"
-
-
 class ValidationFailed(Problem):
     status, title, slug = 422, "Validation failed", "validation"
+
+
+def field_error(pointer: str, detail: str, code: str | None = None) -> dict[str, str]:
+    """One entry of a problem's `errors[]`: where (a JSON pointer, `#query/…` or `#header/…` outside
+    the body), what is wrong, and optionally a machine-readable code."""
+    return {"pointer": pointer, "detail": detail} | ({"code": code} if code else {})
+
+
+def invalid(pointer: str, detail: str) -> ValidationFailed:
+    """A 422 about one input: `raise invalid("#query/limit", "must be at most 500")`."""
+    return ValidationFailed(detail, errors=[field_error(pointer, detail)])
 
 
 class TooManyRequests(Problem):
@@ -120,9 +123,7 @@ def _validation_errors(exc: RequestValidationError) -> tuple[int, str, str, str,
     for err in exc.errors():
         if err.get("type") == "json_invalid":
             malformed = True
-        errors.append(
-            {"pointer": pointer(err.get("loc", ())), "detail": err.get("msg", "invalid"), "code": err.get("type")}
-        )
+        errors.append(field_error(pointer(err.get("loc", ())), err.get("msg", "invalid"), err.get("type")))
     if malformed:
         return 400, "Malformed JSON", "malformed-json", "The request body is not valid JSON.", errors
     return 422, "Validation failed", "validation", f"{len(errors)} field(s) failed validation.", errors

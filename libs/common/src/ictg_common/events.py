@@ -1,4 +1,6 @@
-"""CloudEvents 1.0 envelope (structured JSON) and the NATS subject each event goes to."""
+"""CloudEvents 1.0 envelope (structured JSON) and the NATS subject each event goes to.
+
+Events are built with `ictg_common.contracts.make_event` from the typed model of their `data`."""
 
 from __future__ import annotations
 
@@ -18,6 +20,11 @@ def new_id() -> UUID:
     return UUID(str(uuid7()))
 
 
+def event_name(type_: str) -> str:
+    """The event's name without prefix and version: `ictg.case.allocated.v1` -> `case.allocated`."""
+    return ".".join(type_.split(".")[1:-1])
+
+
 class CloudEvent(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -28,13 +35,13 @@ class CloudEvent(BaseModel):
     subject: str
     time: datetime
     datacontenttype: str = "application/json"
+    dataschema: str | None = None  # the URI of the JSON Schema of `data` (ictg_common.contracts)
     data: dict[str, Any]
 
     @property
     def name(self) -> str:
         """`ictg.case.allocated.v1` -> `case.allocated`."""
-        parts = self.type.split(".")
-        return ".".join(parts[1:-1])
+        return event_name(self.type)
 
     def nats_subject(self, prefix: str = "ictg") -> str:
         """`ictg.<source>.<event>`, e.g. `ictg.cases.contact.recorded`."""
@@ -47,16 +54,3 @@ class CloudEvent(BaseModel):
     @classmethod
     def from_json(cls, raw: bytes) -> CloudEvent:
         return cls.model_validate(json.loads(raw))
-
-
-def make_event(
-    *, service: str, name: str, subject: object, time: datetime, data: dict[str, Any], version: int = 1
-) -> CloudEvent:
-    """Build an event of this platform: `make_event(service="cases", name="case.opened", ...)`."""
-    return CloudEvent(
-        source=SOURCES[service],
-        type=f"ictg.{name}.v{version}",
-        subject=str(subject),
-        time=time,
-        data=data,
-    )

@@ -9,17 +9,13 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import problem_response
+from .errors import field_error, problem_response
 from .logs import request_id
 
 MAX_BODY = 64 * 1024
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 # A client's request id is kept only in this shape: it lands in logs, audit rows and headers.
 SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,100}")
-
-
-class _TooLarge(Exception):
-    pass
 
 
 class _Repeated(dict[str, Any]):
@@ -150,7 +146,7 @@ class GuardMiddleware:
             slug="duplicate-key",
             detail=f'The key "{key}" appears more than once in {place}; send it once.',
             instance=scope["path"],
-            errors=[{"pointer": where, "detail": f'duplicate key "{key}"', "code": "duplicate_key"}],
+            errors=[field_error(where, f'duplicate key "{key}"', "duplicate_key")],
         )
 
     def _refuse(self, scope: Scope, headers: dict[str, str]) -> Any:

@@ -49,7 +49,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import audit, clock
 from .auth import Actor, CurrentActor
-from .errors import Conflict, Problem, ValidationFailed
+from .errors import Conflict, Problem, ValidationFailed, field_error
 
 HEADER = "Idempotency-Key"
 REPLAYED = "Idempotency-Replayed"
@@ -104,7 +104,7 @@ def valid_key(raw: str | None) -> str | None:
     elif any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in raw):
         problem = "contains control characters"
     if problem is not None:
-        raise IdempotencyKeyInvalid(f"The {HEADER} header {problem}.", errors=[{"pointer": POINTER, "detail": problem}])
+        raise IdempotencyKeyInvalid(f"The {HEADER} header {problem}.", errors=[field_error(POINTER, problem)])
     return raw
 
 
@@ -158,7 +158,7 @@ class Idempotency:
         if found.fingerprint != self.fingerprint:
             raise IdempotencyKeyReused(
                 f"This {HEADER} was used with a different request (method, path or body); use a new key.",
-                errors=[{"pointer": POINTER, "detail": "reused with a different request"}],
+                errors=[field_error(POINTER, "reused with a different request")],
             )
         if allowed is not None:
             await allowed()

@@ -46,6 +46,8 @@ def _in_range(v: Any) -> Any:
 
 
 STORABLE = AfterValidator(storable)
+# Text in a query string or header, refused (422) unless Postgres can store it.
+StorableText = Annotated[str, STORABLE]
 
 
 def text(max_length: int, *, min_length: int = 0, pattern: str | None = None) -> StringConstraints:

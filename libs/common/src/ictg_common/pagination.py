@@ -12,13 +12,13 @@ from datetime import UTC, datetime
 from typing import TypeVar
 from uuid import UUID
 
-from .errors import ValidationFailed
+from .errors import ValidationFailed, field_error
 
 T = TypeVar("T")
 
 
 def invalid_cursor() -> ValidationFailed:
-    return ValidationFailed("Invalid cursor.", errors=[{"pointer": "#query/cursor", "detail": "not a cursor"}])
+    return ValidationFailed("Invalid cursor.", errors=[field_error("#query/cursor", "not a cursor")])
 
 
 def split(rows: Sequence[T], limit: int, key: Callable[[T], str]) -> tuple[list[T], str | None]:

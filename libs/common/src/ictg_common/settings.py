@@ -18,6 +18,10 @@ def _shared(name: str, default: Any, **kwargs: Any) -> Any:
     return Field(default, validation_alias=f"ICTG_{name.upper()}", **kwargs)
 
 
+# DESIGN §9: an episode that lasted (or is open and has lasted) this long is long-term missing.
+LONG_TERM_MISSING_DAYS = 60
+
+
 def service_config(prefix: str) -> SettingsConfigDict:
     return SettingsConfigDict(env_prefix=prefix, populate_by_name=True, extra="ignore")
 
@@ -41,6 +45,8 @@ class ServiceSettings(BaseSettings):
     # Requests per minute per caller and process (0: no limit).
     rate_limit_per_minute: int = _shared("rate_limit_per_minute", 1200)
     max_deliver: int = _shared("max_deliver", 5)
+    # One rule for the case API's flag and metrics' dimension: ICTG_LONG_TERM_MISSING_DAYS.
+    long_term_missing_days: int = _shared("long_term_missing_days", LONG_TERM_MISSING_DAYS, ge=1)
     # How long the relay sleeps without a NOTIFY before looking at the outbox anyway.
     relay_poll_seconds: float = _shared("relay_poll_seconds", 1.0)
     # How long a write's Idempotency-Key is remembered (at least a day, the IETF draft's advice).

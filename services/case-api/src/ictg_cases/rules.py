@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from ictg_common.clock import london_date
+from ictg_common.errors import field_error
 from ictg_common.reference import local_authority, region_slug
 
 # Which worker roles may hold a case on each pathway (a manager may hold any).
@@ -17,9 +18,7 @@ ROLE_FOR_PATHWAY = {
     "regional_practitioner": "regional_practitioner",
 }
 
-
-def err(pointer: str, detail: str) -> dict[str, str]:
-    return {"pointer": pointer, "detail": detail}
+err = field_error  # one entry of a problem's errors[] (ictg_common.errors)
 
 
 def record_time_errors(

@@ -10,7 +10,6 @@ class CasesSettings(ServiceSettings):
     intake_url: str = "http://127.0.0.1:8001"
     # Service token for the claim check; in development it is minted from ICTG_AUTH_SECRET.
     intake_token: str | None = None
-    long_term_missing_days: int = 60
     # The 18-month limit was removed in 2021: off (None) unless a commissioner sets it again.
     maximum_duration_months: int | None = None
     # How often the SLA watcher looks for missed deadlines; 0 disables the background task.

@@ -8,13 +8,12 @@ from uuid import UUID
 
 from pydantic import BaseModel, StringConstraints
 
-from ictg_common.inputs import StrictModel
+from ictg_common.inputs import STORABLE, StrictModel, text
 
-# Postgres text cannot hold NUL: refuse it here (422) rather than fail in the database (500).
-NO_NUL = r"^[^\x00]*$"
-Notes = Annotated[str, StringConstraints(max_length=4000, pattern=NO_NUL)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000, pattern=NO_NUL)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL)]
+# Text Postgres can store (no NUL, no lone surrogate): refused here (422), never a 500 in the database.
+Notes = Annotated[str, StringConstraints(max_length=4000), STORABLE]
+Reason = Annotated[str, text(1000, min_length=1), STORABLE]
+Name = Annotated[str, text(200, min_length=1), STORABLE]
 
 
 class Strict(StrictModel):

@@ -1,7 +1,7 @@
 """dated facts: typed at-referral columns, and as_of-dependent facts as London dates (sorted arrays
 with parallel values) so any as_of is evaluated in SQL.
 
-Rows folded before this revision carry only their JSON facts: run `python -m ictg_metrics.rebuild`
+Rows folded before this revision carry only their JSON facts: run `python -m ictg_metrics.cli.rebuild`
 after upgrading a database that already holds events.
 
 Revision ID: 0002

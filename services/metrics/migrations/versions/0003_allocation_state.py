@@ -31,7 +31,7 @@ def upgrade() -> None:
             sa.Column("allocation_state", postgresql.ARRAY(sa.Text()), server_default="{}", nullable=False),
             schema="metrics",
         )
-    # Existing rows get their allocation history from a rebuild (python -m ictg_metrics.rebuild).
+    # Existing rows get their allocation history from a rebuild (python -m ictg_metrics.cli.rebuild).
 
 
 def downgrade() -> None:

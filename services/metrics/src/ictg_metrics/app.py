@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI
 
 from ictg_common.audit import audit_router
@@ -11,6 +12,7 @@ from ictg_common.consumer import Consumer
 from ictg_common.service import create_service_app
 
 from .admin.endpoints import router as admin_router
+from .admin.reconcile import cases_client
 from .children.endpoints import router
 from .children.store import record_event
 from .models import SCHEMA, audit
@@ -19,8 +21,19 @@ from .settings import MetricsSettings
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
-def create_app(settings: MetricsSettings | None = None) -> FastAPI:
+def create_app(
+    settings: MetricsSettings | None = None, *, cases_transport: httpx.AsyncBaseTransport | None = None
+) -> FastAPI:
+    """`cases_transport` lets in-process tests route reconciliation to a case API app."""
     settings = settings or MetricsSettings()
+    cases = cases_client(settings, transport=cases_transport)
+
+    async def start(app: FastAPI) -> None:
+        app.state.cases = cases
+
+    async def stop(app: FastAPI) -> None:
+        await cases.aclose()
+
     return create_service_app(
         name="metrics",
         title="ICTG metrics",
@@ -37,4 +50,6 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
             )
         ],
         publishes=False,
+        on_startup=[start],
+        on_shutdown=[stop],
     )

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Date, DateTime, Index, SmallInteger, String, Text, text
+from sqlalchemy import CheckConstraint, Date, DateTime, Index, SmallInteger, String, Text, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.orm import Mapped, mapped_column
@@ -115,3 +115,19 @@ class Child(Model):  # type: ignore[valid-type, misc]
     cg_outcome: Mapped[list[str | None]] = _texts()
 
     __table_args__ = (Index("ix_child_exit_on", "exit_on"),)
+
+
+class RebuildStatus(Model):  # type: ignore[valid-type, misc]
+    """The last rebuild, whichever replica ran it (one row): `GET /v1/admin/rebuild` reads it."""
+
+    __tablename__ = "rebuild_status"
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    status: Mapped[str] = mapped_column(String(20))  # running, done, failed
+    requested_by: Mapped[str | None] = mapped_column(String(200))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    error: Mapped[str | None] = mapped_column(String(500))
+
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)

@@ -11,15 +11,18 @@ from fastapi import APIRouter, Query, Request
 from ictg_common import audit
 from ictg_common.auth import Actor, require
 from ictg_common.errors import ServiceUnavailable
+from ictg_common.service import SessionDep
 
 from ..cases.claimcheck import IntakeUnavailable
 from ..models import SCHEMA
+from . import repository
 from .reconcile import reconcile
 from .replay import ReplayUnavailable, replay_referrals
-from .schemas import Reconciliation, ReplayReport
+from .schemas import CaseCounts, Reconciliation, ReplayReport
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 Admin = Annotated[Actor, require("cases:admin")]
+Reader = Annotated[Actor, require("cases:read")]
 log = logging.getLogger(__name__)
 
 
@@ -66,4 +69,16 @@ async def reconciliation(
         )  # fmt: skip
     except IntakeUnavailable as exc:
         raise ServiceUnavailable(f"Intake did not answer: {exc}", headers={"Retry-After": "10"}) from None
+    # One audit row per run (the round read ids only, no personal data): its own short transaction.
+    async with state.sessionmaker() as session, session.begin():
+        await audit.record(session, schema=SCHEMA, actor=actor, action="reconcile.run", resource="/v1/admin/reconcile")
     return Reconciliation.model_validate(report.as_dict())
+
+
+@router.get("/case-counts", response_model=CaseCounts)
+async def case_counts(session: SessionDep, actor: Reader) -> CaseCounts:
+    """Cases per status in your regions (scope cases:read): counts only, so one audit row per call,
+    not one per case as a list would write; metrics' reconciliation asks this on every run."""
+    counts = await repository.counts_by_status(session, regions=list(actor.regions))
+    await audit.record(session, schema=SCHEMA, actor=actor, action="case.count", resource="/v1/admin/case-counts")
+    return CaseCounts(**{s: counts.get(s, 0) for s in CaseCounts.model_fields})

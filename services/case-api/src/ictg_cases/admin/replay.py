@@ -28,6 +28,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ictg_common.contracts import ReferralReceived
 from ictg_common.events import CloudEvent
 from ictg_common.outages import is_infrastructure
 
@@ -76,7 +77,7 @@ def _dependency_down(exc: BaseException) -> bool:
 def _parse(raw: bytes) -> tuple[UUID, CloudEvent] | None:
     try:
         event = CloudEvent.from_json(raw)
-        return UUID(str(event.data["referral_id"])), event
+        return ReferralReceived.model_validate(event.data).referral_id, event
     except (ValueError, TypeError, KeyError):
         return None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Case
@@ -14,6 +14,12 @@ from ..models import Case
 CONSUMER = "cases-referrals"
 # One reconciliation round at a time across replicas (an arbitrary, fixed advisory-lock key).
 RECONCILE_LOCK = 0x1C7C_0005
+
+
+async def counts_by_status(session: AsyncSession, *, regions: list[str]) -> dict[str, int]:
+    """Cases per status in `regions` (one query: reconciliation counts, it does not list)."""
+    q = select(Case.status, func.count()).where(Case.region.in_(regions)).group_by(Case.status)
+    return {status: int(n) for status, n in (await session.execute(q)).all()}
 
 
 async def with_case(session: AsyncSession, referral_ids: list[UUID]) -> set[UUID]:

@@ -10,12 +10,13 @@ ERROR: nothing here can repair those.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ictg_common.background import Loop
 
 from ..cases.claimcheck import IntakeClient
 from ..settings import CasesSettings
@@ -72,8 +73,7 @@ class Reconciler:
         self.sessionmaker = sessionmaker
         self.intake = intake
         self.settings = settings
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
+        self._loop: Loop | None = None
 
     async def run_once(self) -> dict[str, Any] | None:
         """One round: the report (with what the repair did), or None if another replica holds the round."""
@@ -102,25 +102,16 @@ class Reconciler:
             return out
 
     def start(self) -> None:
+        """A round every `reconcile_seconds` (0: never), on `ictg_common.background.Loop`: a failed
+        round (intake, NATS or the database down) is logged and retried with backoff."""
         if self.settings.reconcile_seconds > 0:
-            self._task = asyncio.create_task(self._run(), name="reconciler")
+            self._loop = Loop("reconciler", self._round)
+            self._loop.start()
 
     async def stop(self) -> None:
-        # A flag as well as the cancel: a driver may turn CancelledError into its own error mid-query.
-        self._stopping = True
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        if self._loop is not None:
+            await self._loop.stop()
 
-    async def _run(self) -> None:
-        while not self._stopping:
-            await asyncio.sleep(self.settings.reconcile_seconds)
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - intake, NATS or the database down: next round
-                if self._stopping:
-                    return
-                log.warning("reconciliation failed: %r", exc)
+    async def _round(self) -> None:
+        await asyncio.sleep(self.settings.reconcile_seconds)
+        await self.run_once()

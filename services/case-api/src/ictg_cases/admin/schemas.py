@@ -37,3 +37,11 @@ class Reconciliation(BaseModel):
     unexpected_count: int
     missing: list[MissingCase]
     unexpected: list[UnexpectedCase]
+
+
+class CaseCounts(BaseModel):
+    """Cases per status in the caller's regions: what metrics reconciles its children against."""
+
+    awaiting_allocation: int
+    allocated: int
+    exited: int

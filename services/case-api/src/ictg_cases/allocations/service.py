@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ictg_common import clock
 from ictg_common.auth import Actor
+from ictg_common.codes import WorkerRole
+from ictg_common.contracts import CaseAllocated
 from ictg_common.events import new_id
 
 from .. import rules
 from ..cases import repository as cases_repo
-from ..cases.events import iso, publish
+from ..cases.events import publish
 from ..cases.service import time_errors
 from ..errors import AllocationConflict, RecordInvalid
 from ..models import Allocation, Case
@@ -65,9 +69,10 @@ async def allocate(
     case.allocated_at = allocated_at
     case.first_allocated_at = case.first_allocated_at or allocated_at
     case.status = "allocated"
-    await publish(
-        session, case, name="case.allocated", time=allocated_at, settings=settings,
-        data={"allocation_id": str(row.id), "worker_id": str(worker.id), "role": worker.role, "region": case.region,
-              "allocated_at": iso(allocated_at), "reallocation": previous is not None, "over_capacity": over},
+    data = CaseAllocated(
+        case_id=case.id, referral_id=case.referral_id, allocation_id=row.id, worker_id=worker.id,
+        role=cast(WorkerRole, worker.role),
+        region=case.region, allocated_at=allocated_at, reallocation=previous is not None, over_capacity=over,
     )  # fmt: skip
+    await publish(session, data, time=allocated_at, settings=settings)
     return row

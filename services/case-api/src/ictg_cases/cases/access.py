@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ictg_common import audit, clock
 from ictg_common.auth import Actor, require
-from ictg_common.errors import Forbidden, NotFound, ValidationFailed
+from ictg_common.errors import Forbidden, NotFound, ValidationFailed, field_error
 from ictg_common.events import new_id
 
 from ..errors import CaseClosed, OutsideRegion, StaleETag
@@ -95,7 +95,7 @@ async def _reason(request: Request, actor: Actor, raw: str | None) -> str | None
     if not REASON_MIN <= len(reason) <= REASON_MAX or not reason.isprintable():
         raise ValidationFailed(
             f"The break-glass reason must be {REASON_MIN}–{REASON_MAX} printable characters (no control characters).",
-            errors=[{"pointer": f"#header/{BREAK_GLASS}", "detail": "give a reason of 10–500 printable characters"}],
+            errors=[field_error(f"#header/{BREAK_GLASS}", "give a reason of 10–500 printable characters")],
         )
     if not actor.has(BREAK_GLASS_SCOPE):
         # An attempt to reach past one's regions is worth knowing about even when refused.

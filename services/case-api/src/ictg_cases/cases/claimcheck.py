@@ -10,6 +10,7 @@ import httpx
 
 from ictg_common.auth import ServiceAuth
 from ictg_common.outages import Unavailable
+from ictg_common.peer import PeerClient
 
 from ..settings import CasesSettings
 
@@ -29,19 +30,15 @@ class IntakeClient:
             token=settings.intake_token, secret=settings.auth_secret, name="case-api", scopes=["referrals:read"],
             audience=settings.auth_audience,
         )  # fmt: skip
-        self._client = httpx.AsyncClient(
-            base_url=settings.intake_url, transport=transport, timeout=10.0, auth=self.auth
-        )
+        self._peer = PeerClient(
+            name="intake", base_url=settings.intake_url, auth=self.auth, unavailable=IntakeUnavailable,
+            transport=transport,
+        )  # fmt: skip
 
     async def referral(self, referral_id: UUID) -> dict[str, Any]:
-        try:
-            response = await self._client.get(f"/v1/referrals/{referral_id}")
-        except httpx.HTTPError as exc:
-            raise IntakeUnavailable(repr(exc)) from exc
+        response = await self._peer.get(f"/v1/referrals/{referral_id}", expect=(200, 404))
         if response.status_code == 404:
             raise ReferralUnknown(f"intake knows no referral {referral_id}")
-        if response.status_code != 200:
-            raise IntakeUnavailable(f"intake answered {response.status_code} for referral {referral_id}")
         body: dict[str, Any] = response.json()
         return body
 
@@ -52,14 +49,7 @@ class IntakeClient:
         params: dict[str, Any] = {"received_before": received_before.isoformat(), "limit": limit}
         if cursor:
             params["cursor"] = cursor
-        try:
-            response = await self._client.get("/v1/admin/referral-ids", params=params)
-        except httpx.HTTPError as exc:
-            raise IntakeUnavailable(repr(exc)) from exc
-        if response.status_code != 200:
-            raise IntakeUnavailable(f"intake answered {response.status_code} listing referral ids")
-        body: dict[str, Any] = response.json()
-        return body
+        return await self._peer.get_json("/v1/admin/referral-ids", params=params)
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._peer.aclose()

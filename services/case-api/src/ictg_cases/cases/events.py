@@ -1,29 +1,21 @@
-"""Every case event carries `case_id` and `referral_id` (docs/events.md) and goes out via the outbox."""
+"""Case events go out via the outbox; their `data` is a model of `ictg_common.contracts` (which carries
+`case_id` and `referral_id`)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ictg_common.events import make_event
+from ictg_common.contracts import CaseEventData, make_event
 from ictg_common.outbox import emit
 
-from ..models import SCHEMA, Case
+from ..models import SCHEMA
 from ..settings import CasesSettings
 
 
-def iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-async def publish(
-    session: AsyncSession, case: Case, *, name: str, time: datetime, settings: CasesSettings, data: dict[str, Any]
-) -> None:
-    """Write the event into the outbox in the caller's transaction (it commits with the record)."""
-    event = make_event(
-        service="cases", name=name, subject=case.id, time=time,
-        data={"case_id": str(case.id), "referral_id": str(case.referral_id), **data},
-    )  # fmt: skip
+async def publish(session: AsyncSession, data: CaseEventData, *, time: datetime, settings: CasesSettings) -> None:
+    """Write the event of `data` (subject: its case) into the outbox in the caller's transaction (it
+    commits with the record)."""
+    event = make_event(data=data, subject=data.case_id, time=time)
     await emit(session, event, schema=SCHEMA, subject_prefix=settings.subject_prefix)

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import TypeVar
-from uuid import UUID
 
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ictg_common import clock
 from ictg_common.auth import Actor
-from ictg_common.events import CloudEvent, make_event, new_id
+from ictg_common.contracts import CaseOpened, MissingStarted, ReferralReceived, make_event
+from ictg_common.events import CloudEvent, new_id
 from ictg_common.outbox import emit
 from ictg_common.reference import local_authority
 
@@ -22,7 +22,7 @@ from ..models import SCHEMA, Case, CaseRecord, MissingEpisode
 from ..settings import CasesSettings
 from . import repository
 from .claimcheck import IntakeClient
-from .events import iso, publish
+from .events import publish
 from .schemas import Case as CaseOut
 
 R = TypeVar("R", bound=CaseRecord)  # a record model (CaseRecord + Model)
@@ -40,41 +40,38 @@ async def open_case(
     session: AsyncSession, event: CloudEvent, *, intake: IntakeClient, settings: CasesSettings
 ) -> Case | None:
     """Handle `referral.received`: one case per referral, whatever the redeliveries."""
-    data = event.data
-    referral_id = UUID(data["referral_id"])
+    data = ReferralReceived.model_validate(event.data)
+    referral_id = data.referral_id
     referral = await intake.referral(referral_id)
-    timeliness = data["timeliness"]
-    received_at = datetime.fromisoformat(data["received_at"])
+    received_at = data.received_at
     case = Case(
         id=new_id(),
         referral_id=referral_id,
         status="awaiting_allocation",
         received_at=received_at,
         opened_at=clock.utcnow(),
-        region=data["region"],
-        pathway=data["pathway"],
-        local_authority_code=data["local_authority_code"],
-        allocation_due_by=datetime.fromisoformat(timeliness["allocation_due_by"]),
-        first_contact_due_by=datetime.fromisoformat(timeliness["first_contact_due_by"]),
-        attributes=data,
+        region=data.region,
+        pathway=data.pathway,
+        local_authority_code=data.local_authority_code,
+        allocation_due_by=data.timeliness.allocation_due_by,
+        first_contact_due_by=data.timeliness.first_contact_due_by,
+        attributes=event.data,
         personal={k: referral.get(k) for k in PERSONAL},
         version=1,
         turns_18_on=rules.turns_18_on(_date_of_birth(referral)),
-        missing_since=received_at if data.get("missing_at_referral") else None,
+        missing_since=received_at if data.missing_at_referral else None,
     )
     if not await repository.insert_if_new(session, case):
         return None
+    opened = CaseOpened(
+        case_id=case.id, referral_id=referral_id, status=case.status, region=case.region, pathway=data.pathway,
+        opened_at=case.opened_at,
+    )  # fmt: skip
     await emit(
-        session,
-        make_event(
-            service="cases", name="case.opened", subject=case.id, time=case.received_at,
-            data={"case_id": str(case.id), "referral_id": str(referral_id), "status": case.status,
-                  "region": case.region, "pathway": case.pathway, "opened_at": case.opened_at.isoformat()},
-        ),
-        schema=SCHEMA,
+        session, make_event(data=opened, subject=case.id, time=case.received_at), schema=SCHEMA,
         subject_prefix=settings.subject_prefix,
     )  # fmt: skip
-    if data.get("missing_at_referral"):
+    if data.missing_at_referral:
         await _missing_at_referral(session, case, settings=settings)
     return case
 
@@ -86,12 +83,12 @@ async def _missing_at_referral(session: AsyncSession, case: Case, *, settings: C
         professional_network_meeting=False, recorded_at=clock.utcnow(), recorded_by="referral",
     )  # fmt: skip
     await repository.add(session, episode)
-    await publish(
-        session, case, name="missing.started", time=episode.started_at, settings=settings,
-        data={"episode_id": str(episode.id), "started_at": iso(episode.started_at), "at_referral": True,
-              "whereabouts_known": False, "reported_to_police": False, "missing_from_care_meeting": False,
-              "professional_network_meeting": False},
+    data = MissingStarted(
+        case_id=case.id, referral_id=case.referral_id, episode_id=episode.id, started_at=case.received_at,
+        at_referral=True, whereabouts_known=False, reported_to_police=False, missing_from_care_meeting=False,
+        professional_network_meeting=False,
     )  # fmt: skip
+    await publish(session, data, time=episode.started_at, settings=settings)
 
 
 def to_out(case: Case, *, settings: CasesSettings, now: datetime) -> CaseOut:

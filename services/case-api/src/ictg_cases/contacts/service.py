@@ -5,8 +5,9 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ictg_common.auth import Actor
+from ictg_common.contracts import ContactRecorded
 
-from ..cases.events import iso, publish
+from ..cases.events import publish
 from ..cases.service import add_record
 from ..models import Case, Contact
 from ..settings import CasesSettings
@@ -20,9 +21,9 @@ async def record(
     # Any contact, attempted or made, with anyone, meets the first-contact deadline (DESIGN §9, §10).
     if case.first_contact_at is None or body.occurred_at < case.first_contact_at:
         case.first_contact_at = body.occurred_at
-    await publish(
-        session, case, name="contact.recorded", time=body.occurred_at, settings=settings,
-        data={"contact_id": str(row.id), "occurred_at": iso(body.occurred_at), "outcome": body.outcome,
-              "method": body.method, "party": body.party, "topics": list(body.topics)},
+    data = ContactRecorded(
+        case_id=case.id, referral_id=case.referral_id, contact_id=row.id, occurred_at=body.occurred_at,
+        outcome=body.outcome, method=body.method, party=body.party, topics=list(body.topics),
     )  # fmt: skip
+    await publish(session, data, time=body.occurred_at, settings=settings)
     return row

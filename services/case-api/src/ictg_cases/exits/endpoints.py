@@ -8,17 +8,10 @@ from fastapi.responses import JSONResponse
 from ictg_common.errors import NotFound
 from ictg_common.service import SessionDep
 
-from ..cases.access import (
-    CASE_RESPONSES,
-    ReadCtx,
-    WriteCtx,
-    finish_read,
-    finish_write,
-    open_for_read,
-    open_for_write,
-)
-from ..cases.idempotency import IDEMPOTENT_WRITE_RESPONSES, Idempotent, replayed
+from ..cases.access import CASE_RESPONSES, ReadCtx, WriteCtx, finish_read, open_for_read
+from ..cases.idempotency import IDEMPOTENT_WRITE_RESPONSES, Idempotent
 from ..cases.repository import one_for_case
+from ..cases.writes import write_case
 from ..models import Exit as ExitRow
 from . import service
 from .schemas import Exit, ExitCreate
@@ -31,13 +24,11 @@ async def exit_case(
     case_id: UUID, body: ExitCreate, session: SessionDep, ctx: WriteCtx, response: Response, idem: Idempotent
 ) -> Exit | JSONResponse:
     """The child leaves the service (reason and destination required); the case then takes no records."""
-    if (replay := await replayed(session, ctx, idem, case_id, action="exit.create")) is not None:
-        return replay
-    case, access = await open_for_write(session, ctx, case_id, action="exit.create")
-    row = await service.exit_case(session, case, body, actor=ctx.actor, settings=ctx.settings)
-    location = f"/v1/cases/{case_id}/exit"
-    await finish_write(session, ctx, case, access, response, action="exit.create", location=location)
-    return await idem.save(session, Exit.model_validate(row, from_attributes=True), response)
+    return await write_case(
+        session, ctx, idem, response, case_id, action="exit.create", out=Exit,
+        location="/v1/cases/{case_id}/exit",
+        write=lambda case: service.exit_case(session, case, body, actor=ctx.actor, settings=ctx.settings),
+    )  # fmt: skip
 
 
 @router.get("/v1/cases/{case_id}/exit", response_model=Exit, responses=CASE_RESPONSES)

@@ -6,11 +6,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ictg_common import clock
 from ictg_common.auth import Actor
+from ictg_common.contracts import CaseExited
 from ictg_common.events import new_id
 
 from .. import rules
 from ..cases import repository as cases_repo
-from ..cases.events import iso, publish
+from ..cases.events import publish
 from ..cases.service import time_errors
 from ..cases.timeline import timeline
 from ..errors import EpisodeConflict, RecordInvalid
@@ -40,12 +41,9 @@ async def exit_case(
     await cases_repo.add(session, row)
     case.status = "exited"
     case.exited_at = body.exited_at
-    await publish(
-        session,
-        case,
-        name="case.exited",
-        time=body.exited_at,
-        settings=settings,
-        data={"exited_at": iso(body.exited_at), "reason": body.reason, "destination": body.destination},
-    )
+    data = CaseExited(
+        case_id=case.id, referral_id=case.referral_id, exited_at=body.exited_at, reason=body.reason,
+        destination=body.destination,
+    )  # fmt: skip
+    await publish(session, data, time=body.exited_at, settings=settings)
     return row

@@ -7,9 +7,10 @@ from fastapi.responses import JSONResponse
 
 from ictg_common.service import SessionDep
 
-from ..cases.access import WriteCtx, finish_write, open_for_write
-from ..cases.idempotency import IDEMPOTENT_WRITE_RESPONSES, Idempotent, replayed
+from ..cases.access import WriteCtx
+from ..cases.idempotency import IDEMPOTENT_WRITE_RESPONSES, Idempotent
 from ..cases.reads import add_record_reads
+from ..cases.writes import write_case
 from ..models import MissingEpisode
 from . import service
 from .schemas import Episode, EpisodeCreate, EpisodeReturn
@@ -23,13 +24,11 @@ async def start_episode(
     case_id: UUID, body: EpisodeCreate, session: SessionDep, ctx: WriteCtx, response: Response, idem: Idempotent
 ) -> Episode | JSONResponse:
     """The child went missing (409 while another episode is open or if it would overlap one)."""
-    if (replay := await replayed(session, ctx, idem, case_id, action="missing_episode.create")) is not None:
-        return replay
-    case, access = await open_for_write(session, ctx, case_id, action="missing_episode.create")
-    row = await service.start(session, case, body, actor=ctx.actor, settings=ctx.settings)
-    location = f"/v1/cases/{case_id}/missing-episodes/{row.id}"
-    await finish_write(session, ctx, case, access, response, action="missing_episode.create", location=location)
-    return await idem.save(session, Episode.model_validate(row, from_attributes=True), response)
+    return await write_case(
+        session, ctx, idem, response, case_id, action="missing_episode.create", out=Episode,
+        location="/v1/cases/{case_id}/missing-episodes/{id}",
+        write=lambda case: service.start(session, case, body, actor=ctx.actor, settings=ctx.settings),
+    )  # fmt: skip
 
 
 @router.post(
@@ -45,13 +44,11 @@ async def record_return(
     idem: Idempotent,
 ) -> Episode | JSONResponse:
     """The child came back: closes the episode (answers the episode, with the case's new ETag)."""
-    if (replay := await replayed(session, ctx, idem, case_id, action="missing_episode.return")) is not None:
-        return replay
-    case, access = await open_for_write(session, ctx, case_id, action="missing_episode.return")
-    row = await service.end(session, case, episode_id, body, settings=ctx.settings)
-    location = f"/v1/cases/{case_id}/missing-episodes/{row.id}"
-    await finish_write(session, ctx, case, access, response, action="missing_episode.return", location=location)
-    return await idem.save(session, Episode.model_validate(row, from_attributes=True), response)
+    return await write_case(
+        session, ctx, idem, response, case_id, action="missing_episode.return", out=Episode,
+        location="/v1/cases/{case_id}/missing-episodes/{id}",
+        write=lambda case: service.end(session, case, episode_id, body, settings=ctx.settings),
+    )  # fmt: skip
 
 
 add_record_reads(

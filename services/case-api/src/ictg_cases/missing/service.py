@@ -8,12 +8,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ictg_common import clock
 from ictg_common.auth import Actor
+from ictg_common.contracts import MissingEnded, MissingStarted
 from ictg_common.errors import NotFound
 from ictg_common.events import new_id
 
 from .. import rules
 from ..cases import repository as cases_repo
-from ..cases.events import iso, publish
+from ..cases.events import publish
 from ..cases.service import time_errors
 from ..errors import EpisodeConflict, RecordInvalid
 from ..models import Case, MissingEpisode
@@ -37,13 +38,13 @@ async def start(
     )
     await cases_repo.add(session, row)
     case.missing_since = row.started_at
-    await publish(
-        session, case, name="missing.started", time=row.started_at, settings=settings,
-        data={"episode_id": str(row.id), "started_at": iso(row.started_at), "at_referral": False,
-              "whereabouts_known": row.whereabouts_known, "reported_to_police": row.reported_to_police,
-              "missing_from_care_meeting": row.missing_from_care_meeting,
-              "professional_network_meeting": row.professional_network_meeting},
+    data = MissingStarted(
+        case_id=case.id, referral_id=case.referral_id, episode_id=row.id, started_at=body.started_at,
+        at_referral=False, whereabouts_known=body.whereabouts_known, reported_to_police=body.reported_to_police,
+        missing_from_care_meeting=body.missing_from_care_meeting,
+        professional_network_meeting=body.professional_network_meeting,
     )  # fmt: skip
+    await publish(session, data, time=row.started_at, settings=settings)
     return row
 
 
@@ -67,9 +68,9 @@ async def end(
     row.return_interview_offered = body.return_interview_offered
     case.missing_since = None
     await session.flush()
-    await publish(
-        session, case, name="missing.ended", time=body.ended_at, settings=settings,
-        data={"episode_id": str(row.id), "started_at": iso(row.started_at), "ended_at": iso(row.ended_at),
-              "return_interview_offered": body.return_interview_offered},
+    data = MissingEnded(
+        case_id=case.id, referral_id=case.referral_id, episode_id=row.id, started_at=row.started_at,
+        ended_at=body.ended_at, return_interview_offered=body.return_interview_offered,
     )  # fmt: skip
+    await publish(session, data, time=body.ended_at, settings=settings)
     return row

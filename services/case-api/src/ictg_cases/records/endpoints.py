@@ -7,17 +7,13 @@ from fastapi.responses import JSONResponse
 
 from ictg_common.service import SessionDep
 
-from ..cases.access import (
-    AdminCtx,
-    WriteCtx,
-    finish_write,
-    open_for_write,
-    refuse_unless,
-)
-from ..cases.idempotency import IDEMPOTENT_WRITE_RESPONSES, Idempotent, replayed
+from ..cases.access import AdminCtx, WriteCtx, refuse_unless
+from ..cases.idempotency import IDEMPOTENT_WRITE_RESPONSES, Idempotent
 from ..cases.reads import add_record_reads
+from ..cases.writes import write_case
 from ..models import Advocacy as AdvocacyRow
 from ..models import Assessment as AssessmentRow
+from ..models import Case
 from ..models import Move as MoveRow
 from ..models import NrmDecision as NrmDecisionRow
 from ..models import PathwayChange as PathwayChangeRow
@@ -47,13 +43,11 @@ async def record_assessment(
     case_id: UUID, body: AssessmentCreate, session: SessionDep, ctx: WriteCtx, response: Response, idem: Idempotent
 ) -> Assessment | JSONResponse:
     """The child's circumstances as assessed at a time (status over time)."""
-    if (replay := await replayed(session, ctx, idem, case_id, action="assessment.create")) is not None:
-        return replay
-    case, access = await open_for_write(session, ctx, case_id, action="assessment.create")
-    row = await service.assess(session, case, body, actor=ctx.actor, settings=ctx.settings)
-    location = f"/v1/cases/{case_id}/assessments/{row.id}"
-    await finish_write(session, ctx, case, access, response, action="assessment.create", location=location)
-    return await idem.save(session, Assessment.model_validate(row, from_attributes=True), response)
+    return await write_case(
+        session, ctx, idem, response, case_id, action="assessment.create", out=Assessment,
+        location="/v1/cases/{case_id}/assessments/{id}",
+        write=lambda case: service.assess(session, case, body, actor=ctx.actor, settings=ctx.settings),
+    )  # fmt: skip
 
 
 @router.post(
@@ -63,13 +57,11 @@ async def record_assessment(
 async def record_nrm_decision(
     case_id: UUID, body: NrmDecisionCreate, session: SessionDep, ctx: WriteCtx, response: Response, idem: Idempotent
 ) -> NrmDecision | JSONResponse:
-    if (replay := await replayed(session, ctx, idem, case_id, action="nrm_decision.create")) is not None:
-        return replay
-    case, access = await open_for_write(session, ctx, case_id, action="nrm_decision.create")
-    row = await service.nrm_decision(session, case, body, actor=ctx.actor, settings=ctx.settings)
-    location = f"/v1/cases/{case_id}/nrm-decisions/{row.id}"
-    await finish_write(session, ctx, case, access, response, action="nrm_decision.create", location=location)
-    return await idem.save(session, NrmDecision.model_validate(row, from_attributes=True), response)
+    return await write_case(
+        session, ctx, idem, response, case_id, action="nrm_decision.create", out=NrmDecision,
+        location="/v1/cases/{case_id}/nrm-decisions/{id}",
+        write=lambda case: service.nrm_decision(session, case, body, actor=ctx.actor, settings=ctx.settings),
+    )  # fmt: skip
 
 
 @router.post(
@@ -78,13 +70,11 @@ async def record_nrm_decision(
 async def record_advocacy(
     case_id: UUID, body: AdvocacyCreate, session: SessionDep, ctx: WriteCtx, response: Response, idem: Idempotent
 ) -> Advocacy | JSONResponse:
-    if (replay := await replayed(session, ctx, idem, case_id, action="advocacy.create")) is not None:
-        return replay
-    case, access = await open_for_write(session, ctx, case_id, action="advocacy.create")
-    row = await service.advocacy(session, case, body, actor=ctx.actor, settings=ctx.settings)
-    location = f"/v1/cases/{case_id}/advocacy/{row.id}"
-    await finish_write(session, ctx, case, access, response, action="advocacy.create", location=location)
-    return await idem.save(session, Advocacy.model_validate(row, from_attributes=True), response)
+    return await write_case(
+        session, ctx, idem, response, case_id, action="advocacy.create", out=Advocacy,
+        location="/v1/cases/{case_id}/advocacy/{id}",
+        write=lambda case: service.advocacy(session, case, body, actor=ctx.actor, settings=ctx.settings),
+    )  # fmt: skip
 
 
 @router.post("/v1/cases/{case_id}/moves", status_code=201, response_model=Move, responses=IDEMPOTENT_WRITE_RESPONSES)
@@ -93,18 +83,19 @@ async def record_move(
 ) -> Move | JSONResponse:
     """Dispersal or placement move: the case's current local authority and region follow the child.
     A move to another region needs scope cases:admin (it changes who may see the case)."""
-    if (replay := await replayed(session, ctx, idem, case_id, action="move.create")) is not None:
-        return replay
-    case, access = await open_for_write(session, ctx, case_id, action="move.create")
-    if changes_region(case.region, body.local_authority_code):
-        await refuse_unless(
-            ctx, "cases:admin", action="move.create", resource=f"/v1/cases/{case_id}",
-            detail="A move to another region needs scope cases:admin.",
-        )  # fmt: skip
-    row = await service.move(session, case, body, actor=ctx.actor, settings=ctx.settings)
-    location = f"/v1/cases/{case_id}/moves/{row.id}"
-    await finish_write(session, ctx, case, access, response, action="move.create", location=location)
-    return await idem.save(session, Move.model_validate(row, from_attributes=True), response)
+
+    async def move(case: Case) -> MoveRow:
+        if changes_region(case.region, body.local_authority_code):
+            await refuse_unless(
+                ctx, "cases:admin", action="move.create", resource=f"/v1/cases/{case_id}",
+                detail="A move to another region needs scope cases:admin.",
+            )  # fmt: skip
+        return await service.move(session, case, body, actor=ctx.actor, settings=ctx.settings)
+
+    return await write_case(
+        session, ctx, idem, response, case_id, action="move.create", out=Move,
+        location="/v1/cases/{case_id}/moves/{id}", write=move,
+    )  # fmt: skip
 
 
 @router.post(
@@ -120,13 +111,11 @@ async def change_pathway(
     idem: Idempotent,
 ) -> PathwayChange | JSONResponse:
     """A manager switches the case to the regional practitioner pathway (scope cases:admin)."""
-    if (replay := await replayed(session, ctx, idem, case_id, action="pathway.change")) is not None:
-        return replay
-    case, access = await open_for_write(session, ctx, case_id, action="pathway.change")
-    row = await service.change_pathway(session, case, body, actor=ctx.actor, settings=ctx.settings)
-    location = f"/v1/cases/{case_id}/pathway-changes/{row.id}"
-    await finish_write(session, ctx, case, access, response, action="pathway.change", location=location)
-    return await idem.save(session, PathwayChange.model_validate(row, from_attributes=True), response)
+    return await write_case(
+        session, ctx, idem, response, case_id, action="pathway.change", out=PathwayChange,
+        location="/v1/cases/{case_id}/pathway-changes/{id}",
+        write=lambda case: service.change_pathway(session, case, body, actor=ctx.actor, settings=ctx.settings),
+    )  # fmt: skip
 
 
 add_record_reads(

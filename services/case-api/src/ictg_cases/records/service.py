@@ -8,13 +8,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ictg_common import clock
 from ictg_common.auth import Actor
+from ictg_common.contracts import (
+    AdvocacyRecorded,
+    AssessmentRecorded,
+    CaseMoved,
+    CasePathwayChanged,
+    NrmDecisionRecorded,
+)
 from ictg_common.events import new_id
 from ictg_common.reference import local_authority, region_slug
 
 from .. import rules
 from ..allocations import repository as allocations_repo
 from ..cases import repository as cases_repo
-from ..cases.events import iso, publish
+from ..cases.events import publish
 from ..cases.service import add_record, time_errors
 from ..errors import PathwayConflict, RecordInvalid
 from ..models import Advocacy, Assessment, Case, Move, NrmDecision, PathwayChange
@@ -38,12 +45,12 @@ async def assess(
     session: AsyncSession, case: Case, body: AssessmentCreate, *, actor: Actor, settings: CasesSettings
 ) -> Assessment:
     row = await add_record(session, case, Assessment, body, when="assessed_at", actor=actor, settings=settings)
-    await publish(
-        session, case, name="assessment.recorded", time=row.assessed_at, settings=settings,
-        data={"assessment_id": str(row.id), "assessed_at": iso(row.assessed_at), "living_situation": row.living_situation,
-              "trafficker_contact": row.trafficker_contact, "education": row.education,
-              "cjs_involvement": list(row.cjs_involvement)},
+    data = AssessmentRecorded(
+        case_id=case.id, referral_id=case.referral_id, assessment_id=row.id, assessed_at=row.assessed_at,
+        living_situation=body.living_situation, trafficker_contact=body.trafficker_contact, education=body.education,
+        cjs_involvement=list(body.cjs_involvement),
     )  # fmt: skip
+    await publish(session, data, time=row.assessed_at, settings=settings)
     return row
 
 
@@ -51,10 +58,11 @@ async def nrm_decision(
     session: AsyncSession, case: Case, body: NrmDecisionCreate, *, actor: Actor, settings: CasesSettings
 ) -> NrmDecision:
     row = await add_record(session, case, NrmDecision, body, when="decided_at", actor=actor, settings=settings)
-    await publish(
-        session, case, name="nrm_decision.recorded", time=row.decided_at, settings=settings,
-        data={"decision_id": str(row.id), "stage": row.stage, "outcome": row.outcome, "decided_at": iso(row.decided_at)},
+    data = NrmDecisionRecorded(
+        case_id=case.id, referral_id=case.referral_id, decision_id=row.id, stage=body.stage, outcome=body.outcome,
+        decided_at=row.decided_at,
     )  # fmt: skip
+    await publish(session, data, time=row.decided_at, settings=settings)
     return row
 
 
@@ -62,10 +70,11 @@ async def advocacy(
     session: AsyncSession, case: Case, body: AdvocacyCreate, *, actor: Actor, settings: CasesSettings
 ) -> Advocacy:
     row = await add_record(session, case, Advocacy, body, when="occurred_at", actor=actor, settings=settings)
-    await publish(
-        session, case, name="advocacy.recorded", time=row.occurred_at, settings=settings,
-        data={"advocacy_id": str(row.id), "kind": row.kind, "area": row.area, "occurred_at": iso(row.occurred_at)},
+    data = AdvocacyRecorded(
+        case_id=case.id, referral_id=case.referral_id, advocacy_id=row.id, kind=body.kind, area=body.area,
+        occurred_at=row.occurred_at,
     )  # fmt: skip
+    await publish(session, data, time=row.occurred_at, settings=settings)
     return row
 
 
@@ -88,11 +97,12 @@ async def move(session: AsyncSession, case: Case, body: MoveCreate, *, actor: Ac
     )  # fmt: skip
     await cases_repo.add(session, row)
     case.local_authority_code, case.region = row.local_authority_code, row.region
-    await publish(
-        session, case, name="case.moved", time=row.moved_at, settings=settings,
-        data={"move_id": str(row.id), "moved_at": iso(row.moved_at), "from_local_authority_code": row.from_local_authority_code,
-              "local_authority_code": row.local_authority_code, "region": row.region},
+    data = CaseMoved(
+        case_id=case.id, referral_id=case.referral_id, move_id=row.id, moved_at=row.moved_at,
+        from_local_authority_code=row.from_local_authority_code, local_authority_code=row.local_authority_code,
+        region=row.region,
     )  # fmt: skip
+    await publish(session, data, time=row.moved_at, settings=settings)
     return row
 
 
@@ -119,12 +129,9 @@ async def change_pathway(
             case.worker_id = None
             case.status = "awaiting_allocation"
             unallocated = True
-    await publish(
-        session,
-        case,
-        name="case.pathway_changed",
-        time=changed_at,
-        settings=settings,
-        data={"pathway": body.pathway, "changed_at": iso(changed_at), "unallocated": unallocated},
-    )
+    data = CasePathwayChanged(
+        case_id=case.id, referral_id=case.referral_id, pathway=body.pathway, changed_at=changed_at,
+        unallocated=unallocated,
+    )  # fmt: skip
+    await publish(session, data, time=changed_at, settings=settings)
     return row

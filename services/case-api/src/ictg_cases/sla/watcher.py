@@ -8,17 +8,19 @@ insert wins writes the event.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ictg_common import clock as wallclock
+from ictg_common import clock
+from ictg_common.background import Loop
+from ictg_common.contracts import SlaBreached, SlaClock
 from ictg_common.events import new_id
 
 from .. import rules
-from ..cases.events import iso, publish
+from ..cases.events import publish
 from ..models import SlaBreach
 from ..settings import CasesSettings
 from . import repository
@@ -33,53 +35,47 @@ class SlaWatcher:
         self.sessionmaker = sessionmaker
         self.settings = settings
         self.batch = batch
-        self._task: asyncio.Task[None] | None = None
+        self._loop: Loop | None = None
 
     async def check_once(self, now: datetime | None = None) -> int:
         """Look for missed deadlines now (or at `now`); returns how many breaches this call emitted."""
-        now = now or wallclock.utcnow()
+        now = now or clock.utcnow()
         emitted = 0
-        for clock in repository.CLOCKS:
+        for deadline in repository.CLOCKS:  # "allocation", "first_contact": each deadline's own clock
             while True:
                 async with self.sessionmaker() as session, session.begin():
-                    cases = await repository.missed(session, clock, now=now, limit=self.batch)
+                    cases = await repository.missed(session, deadline, now=now, limit=self.batch)
                     for case in cases:
                         due, done = (
-                            (case.allocation_due_by, case.first_allocated_at) if clock == "allocation"
+                            (case.allocation_due_by, case.first_allocated_at) if deadline == "allocation"
                             else (case.first_contact_due_by, case.first_contact_at)
                         )  # fmt: skip
                         if not rules.deadline_missed(due, done, now=now, exited_at=case.exited_at):
                             continue
-                        breach = SlaBreach(id=new_id(), case_id=case.id, clock=clock, due_by=due, detected_at=now)
+                        breach = SlaBreach(id=new_id(), case_id=case.id, clock=deadline, due_by=due, detected_at=now)
                         if await repository.record_breach(session, breach):
-                            await publish(
-                                session, case, name="sla.breached", time=due, settings=self.settings,
-                                data={"clock": clock, "due_by": iso(due), "detected_at": iso(now)},
+                            data = SlaBreached(
+                                case_id=case.id, referral_id=case.referral_id, clock=cast(SlaClock, deadline), due_by=due,
+                                detected_at=now,
                             )  # fmt: skip
+                            await publish(session, data, time=due, settings=self.settings)
                             emitted += 1
                 if len(cases) < self.batch:
                     break
         return emitted
 
     def start(self) -> None:
+        """A round every `sla_check_seconds` (0: never), on `ictg_common.background.Loop`: a failed
+        round (database down) is logged and retried with backoff."""
         if self.settings.sla_check_seconds > 0:
-            self._task = asyncio.create_task(self._run(), name="sla-watcher")
+            self._loop = Loop("sla-watcher", self._round)
+            self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        if self._loop is not None:
+            await self._loop.stop()
 
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.sla_check_seconds)
-            try:
-                emitted = await self.check_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - database down: try again next round
-                log.warning("sla check failed: %r", exc)
-                continue
-            if emitted:
-                log.info("sla breaches emitted", extra={"count": emitted})
+    async def _round(self) -> None:
+        await asyncio.sleep(self.settings.sla_check_seconds)
+        if emitted := await self.check_once():
+            log.info("sla breaches emitted", extra={"count": emitted})

@@ -15,20 +15,15 @@ from ictg_common.errors import Conflict, ServiceUnavailable
 from ictg_common.service import SessionDep
 
 from ..models import SCHEMA
+from . import status
 from .rebuild import RebuildRunning, rebuild
 from .reconcile import CasesUnavailable, case_counts, compare, metrics_counts
 from .replay import replay_stream
+from .status import RebuildJob
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 Admin = Annotated[Actor, require("metrics:admin")]
 log = logging.getLogger(__name__)
-
-
-def _state(request: Request) -> dict[str, Any]:
-    if not hasattr(request.app.state, "rebuild"):
-        request.app.state.rebuild = {"status": "idle"}
-    state: dict[str, Any] = request.app.state.rebuild
-    return state
 
 
 @router.post("/rebuild", status_code=202)
@@ -39,35 +34,41 @@ async def start_rebuild(request: Request, actor: Admin, wait: bool = False, from
     missing here. Answers 202 at once (poll `GET /v1/admin/rebuild`), or 200 with the result with
     `wait=true`.
     """
-    state = _state(request)
-    if state["status"] == "running":
-        raise Conflict("A rebuild is already running.")
-    # In a transaction of its own: the rebuild outlives the request (and may fail).
-    await audit.record_refusal(
-        request.app.state.sessionmaker, schema=SCHEMA, actor=actor, action="rebuild.start",
-        resource="/v1/admin/rebuild", outcome="accepted", reason=request.url.query[:1000] or None,
-    )  # fmt: skip
     settings = request.app.state.settings
     url = settings.database_url
+    # The status lives in the database (admin/status.py): any replica refuses a second start.
+    job = await RebuildJob.claim(url, requested_by=actor.sub)
+    if job is None:
+        raise Conflict("A rebuild is already running.")
+    # In a transaction of its own: the rebuild outlives the request (and may fail).
+    try:
+        await audit.record_refusal(
+            request.app.state.sessionmaker, schema=SCHEMA, actor=actor, action="rebuild.start",
+            resource="/v1/admin/rebuild", outcome="accepted", reason=request.url.query[:1000] or None,
+        )  # fmt: skip
+    except BaseException:
+        await job.finish(error="the start could not be audited")
+        raise
 
     async def run() -> dict[str, Any]:
-        state.clear()
-        state.update(status="running", requested_by=actor.sub)
+        result: dict[str, Any] | None = None
+        error = "stopped before it finished"
         try:
             replayed = None
             if from_stream:
                 replayed = await replay_stream(url, settings.nats_url, stream=settings.nats_stream,
                                                subject_prefix=settings.subject_prefix)  # fmt: skip
             result = (await rebuild(url)).as_dict() | ({"replayed": replayed} if replayed else {})
+            return result
         except RebuildRunning:
-            state.update(status="failed", error="another rebuild holds the lock")
+            error = "another rebuild holds the lock"
             raise
         except Exception as exc:
             log.exception("rebuild failed")
-            state.update(status="failed", error=repr(exc)[:500])
+            error = repr(exc)
             raise
-        state.update(status="done", result=result)
-        return result
+        finally:
+            await (job.finish(result=result) if result is not None else job.finish(error=error))
 
     if wait:
         try:
@@ -81,17 +82,16 @@ async def start_rebuild(request: Request, actor: Admin, wait: bool = False, from
 
 
 @router.get("/rebuild")
-async def rebuild_status(request: Request, actor: Admin) -> dict[str, Any]:
-    """The last rebuild of this process: idle, running, done (with figures) or failed."""
-    return _state(request)
+async def rebuild_status(session: SessionDep, actor: Admin) -> dict[str, Any]:
+    """The last rebuild, whichever replica ran it: idle, running, done (with figures) or failed."""
+    return await status.read(session)
 
 
 @router.get("/reconcile")
 async def reconcile(request: Request, session: SessionDep, actor: Admin) -> dict[str, Any]:
     """Children per status here against the case API's own counts; `consistent` once drained."""
-    transport = getattr(request.app.state, "cases_transport", None)
     try:
-        theirs = await case_counts(request.app.state.settings, transport=transport)
+        theirs = await case_counts(request.app.state.cases)
     except CasesUnavailable as exc:
         raise ServiceUnavailable(f"The case API did not answer: {exc}", headers={"Retry-After": "10"}) from None
     await audit.record(session, schema=SCHEMA, actor=actor, action="reconcile.run", resource="/v1/admin/reconcile")

@@ -9,7 +9,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ictg_common import clock
-from ictg_common.auth import mint_token
+from ictg_common.auth import ServiceAuth
+from ictg_common.peer import PeerClient, PeerUnavailable
 
 from ..children.dimensions import DIMENSIONS
 from ..settings import MetricsSettings
@@ -17,45 +18,28 @@ from ..settings import MetricsSettings
 STATUSES = ("awaiting_allocation", "allocated", "exited")
 
 
-class CasesUnavailable(Exception):
+class CasesUnavailable(PeerUnavailable):
     """The case API did not answer as expected."""
 
 
-def _token(settings: MetricsSettings) -> str:
+def cases_client(settings: MetricsSettings, *, transport: httpx.AsyncBaseTransport | None = None) -> PeerClient:
+    """The case API, with metrics' service token (ICTG_METRICS_CASES_TOKEN, or minted in development)."""
     from ictg_common.reference import REGION_SLUGS
 
-    return settings.cases_token or mint_token(
-        secret=settings.auth_secret, sub="service:metrics", scopes=["cases:read"], audience=settings.auth_audience,
-        regions=list(REGION_SLUGS), ttl_seconds=3600, service=True,
+    auth = ServiceAuth(
+        token=settings.cases_token, secret=settings.auth_secret, name="metrics", scopes=["cases:read"],
+        audience=settings.auth_audience, regions=list(REGION_SLUGS),
+    )  # fmt: skip
+    return PeerClient(
+        name="case API", base_url=settings.cases_url, auth=auth, unavailable=CasesUnavailable, transport=transport,
+        timeout=30.0,
     )  # fmt: skip
 
 
-async def case_counts(
-    settings: MetricsSettings, *, transport: httpx.AsyncBaseTransport | None = None
-) -> dict[str, int]:
-    """Cases per status, counted by paging through `GET /v1/cases?status=…` (500 a page)."""
-    headers = {"Authorization": f"Bearer {_token(settings)}"}
-    out: dict[str, int] = {}
-    async with httpx.AsyncClient(
-        base_url=settings.cases_url, transport=transport, headers=headers, timeout=30
-    ) as client:
-        for status in STATUSES:
-            n, cursor = 0, None
-            while True:
-                params: dict[str, Any] = {"status": status, "limit": 500, **({"cursor": cursor} if cursor else {})}
-                try:
-                    r = await client.get("/v1/cases", params=params)
-                except httpx.HTTPError as exc:
-                    raise CasesUnavailable(repr(exc)) from exc
-                if r.status_code != 200:
-                    raise CasesUnavailable(f"case API answered {r.status_code}: {r.text[:200]}")
-                body = r.json()
-                n += len(body["items"])
-                cursor = body.get("next_cursor")
-                if not cursor:
-                    break
-            out[status] = n
-    return out
+async def case_counts(cases: PeerClient) -> dict[str, int]:
+    """Cases per status, as the case API counts them (`GET /v1/admin/case-counts`: one audit row there)."""
+    body = await cases.get_json("/v1/admin/case-counts")
+    return {s: int(body.get(s, 0)) for s in STATUSES}
 
 
 async def metrics_counts(session: AsyncSession) -> dict[str, int]:

@@ -11,14 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ictg_common import audit
 from ictg_common.auth import Actor, require
-from ictg_common.errors import Forbidden
+from ictg_common.errors import Forbidden, invalid
 from ictg_common.service import SessionDep
 
 from ..models import SCHEMA
 from .caseload import caseload, months
 from .dimensions import DIMENSIONS
 from .disclosure import Disclosure, complementary, disclose, disclose_row, to_csv
-from .params import echo_filters, parse_month, parse_query, problem, wants_csv
+from .params import echo_filters, parse_month, parse_query, wants_csv
 from .query import ChildQuery, count_children
 from .timeliness import SHARES, STATS, timeliness
 
@@ -118,9 +118,9 @@ async def caseload_by_month(
         parse_month(from_, "#query/from") if from_ else date(last.year - (last.month < 12), (last.month % 12) + 1, 1)
     )
     if first > last:
-        raise problem("#query/from", "from is after to")
+        raise invalid("#query/from", "from is after to")
     if len(months(first, last)) > MAX_MONTHS:
-        raise problem("#query/from", f"at most {MAX_MONTHS} months at once")
+        raise invalid("#query/from", f"at most {MAX_MONTHS} months at once")
     counts = ["referrals_in", "exits_out", "in_service_end"]
     rows = [disclose_row(r, counts, disclosure) for r in await caseload(session, q, first=first, last=last)]
     if wants_csv(request, format):

@@ -18,10 +18,27 @@ from datetime import date, datetime
 from typing import Any
 
 from ictg_common import clock
+from ictg_common.contracts import (
+    AdvocacyRecorded,
+    CaseAllocated,
+    CaseEventData,
+    CaseExited,
+    CaseMoved,
+    CaseOpened,
+    CasePathwayChanged,
+    ContactRecorded,
+    MissingEnded,
+    MissingStarted,
+    NrmDecisionRecorded,
+    ReferralReceived,
+    parse_data,
+)
 
 
 @dataclass(frozen=True)
 class Ev:
+    """An event as stored: `data` is parsed with the contract's model of `type` when folded."""
+
     id: str
     type: str
     time: datetime
@@ -53,18 +70,6 @@ SCALARS = (
 COLUMNS = ("facts", *SCALARS, *ARRAYS)
 
 
-def _name(type_: str) -> str:
-    return ".".join(type_.split(".")[1:-1])
-
-
-def _dt(value: Any) -> datetime:
-    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-
-
-def _on(value: Any) -> date:
-    return clock.london_date(_dt(value))
-
-
 def referral_delay_band(days: int | None) -> str | None:
     """received_on − identified_on: 0-1, 2, 3-15, 16-39, 40+."""
     if days is None:
@@ -80,24 +85,20 @@ def referral_delay_band(days: int | None) -> str | None:
     return "40+"
 
 
-def _referral(d: dict[str, Any]) -> dict[str, Any]:
-    received_at = _dt(d["received_at"])
-    received_on = clock.london_date(received_at)
-    identified_on = date.fromisoformat(d["identified_on"]) if d.get("identified_on") else None
-    delay = (received_on - identified_on).days if identified_on else None
-    exploitation = d.get("exploitation") or {}
-    timeliness = d.get("timeliness") or {}
-    out = {k: d.get(k) for k in AT_REFERRAL}
+def _referral(d: ReferralReceived) -> dict[str, Any]:
+    received_on = clock.london_date(d.received_at)
+    delay = (received_on - d.identified_on).days
+    exploitation = d.exploitation
+    out: dict[str, Any] = {k: getattr(d, k) for k in AT_REFERRAL}
     out.update(
-        facts={k: d.get(k) for k in FACTS},
-        received_at=received_at, received_on=received_on, identified_on=identified_on,
-        primary_exploitation=exploitation.get("primary"),
-        exploitation_type=sorted({exploitation.get("primary"), *(exploitation.get("others") or [])} - {None}),
-        county_lines=bool(exploitation.get("county_lines")),
-        cjs_involvement=sorted(set(d.get("cjs_involvement") or [])),
+        facts=d.model_dump(mode="json", include=set(FACTS)),
+        received_at=d.received_at, received_on=received_on, identified_on=d.identified_on,
+        primary_exploitation=exploitation.primary,
+        exploitation_type=sorted({exploitation.primary, *exploitation.others}),
+        county_lines=exploitation.county_lines,
+        cjs_involvement=sorted(set(d.cjs_involvement)),
         referral_delay_days=delay, referral_delay_band=referral_delay_band(delay),
-        allocation_due_by=_dt(timeliness["allocation_due_by"]) if timeliness.get("allocation_due_by") else None,
-        first_contact_due_by=_dt(timeliness["first_contact_due_by"]) if timeliness.get("first_contact_due_by") else None,
+        allocation_due_by=d.timeliness.allocation_due_by, first_contact_due_by=d.timeliness.first_contact_due_by,
     )  # fmt: skip
     return out
 
@@ -109,90 +110,84 @@ def fold(events: Iterable[Ev]) -> dict[str, Any]:
     out: dict[str, Any] = {k: None for k in SCALARS}
     out.update(facts={}, exploitation_type=[], cjs_involvement=[])
     case_id = None
-    contacts: dict[str, tuple[datetime, dict[str, Any]]] = {}
+    # Records are keyed by their own id: a contact told twice under two event ids is one contact.
+    contacts: dict[str, tuple[datetime, ContactRecorded]] = {}
     allocations: dict[str, datetime] = {}
     # (time, state) of every allocation and every release (a pathway switch that left no fitting worker)
-    allocation_states: dict[str, tuple[datetime, dict[str, Any]]] = {}
-    advocacy: dict[str, tuple[datetime, dict[str, Any]]] = {}
-    moves: dict[str, tuple[datetime, dict[str, Any]]] = {}
-    decisions: dict[str, tuple[datetime, dict[str, Any]]] = {}
+    allocation_states: dict[str, tuple[datetime, str]] = {}
+    advocacy: dict[str, tuple[datetime, AdvocacyRecorded]] = {}
+    moves: dict[str, tuple[datetime, CaseMoved]] = {}
+    decisions: dict[str, tuple[datetime, NrmDecisionRecorded]] = {}
     episodes: dict[str, dict[str, Any]] = {}
-    exit_: dict[str, Any] | None = None
+    exit_: CaseExited | None = None
     for e in ordered:
-        name, d = _name(e.type), e.data
-        if name == "referral.received":
+        d = parse_data(e.type, e.data)  # None for a type the fold does not know
+        if isinstance(d, ReferralReceived):
             out.update(_referral(d))
-        elif name == "case.opened":
-            case_id = d.get("case_id")
-        elif name == "case.allocated":
-            allocations[_rid(e, "allocation_id")] = _dt(d.get("allocated_at") or e.time)
-            allocation_states[e.id] = (allocations[_rid(e, "allocation_id")], {"state": "allocated"})
-        elif name == "case.pathway_changed" and d.get("unallocated"):
-            allocation_states[e.id] = (_dt(d.get("changed_at") or e.time), {"state": "awaiting_allocation"})
-        elif name == "contact.recorded":
-            contacts[_rid(e, "contact_id")] = (_dt(d.get("occurred_at") or e.time), d)
-        elif name == "advocacy.recorded":
-            advocacy[_rid(e, "advocacy_id")] = (_dt(d.get("occurred_at") or e.time), d)
-        elif name == "case.moved":
-            moves[_rid(e, "move_id")] = (_dt(d.get("moved_at") or e.time), d)
-        elif name == "nrm_decision.recorded":
-            decisions[_rid(e, "decision_id")] = (_dt(d.get("decided_at") or e.time), d)
-        elif name in ("missing.started", "missing.ended"):
-            ep = episodes.setdefault(_rid(e, "episode_id"), {"start": None, "end": None, "at_referral": False})
-            if d.get("started_at"):
-                ep["start"] = _dt(d["started_at"])
-            if name == "missing.started":
-                ep["at_referral"] = ep["at_referral"] or bool(d.get("at_referral"))
-            elif d.get("ended_at"):
-                ep["end"] = _dt(d["ended_at"])
-        elif name == "case.exited":
-            exit_ = {"at": _dt(d.get("exited_at") or e.time), **d}  # the latest exit wins
+        elif isinstance(d, CaseOpened):
+            case_id = str(d.case_id)
+        elif isinstance(d, CaseAllocated):
+            allocations[str(d.allocation_id)] = d.allocated_at
+            allocation_states[e.id] = (d.allocated_at, "allocated")
+        elif isinstance(d, CasePathwayChanged) and d.unallocated:
+            allocation_states[e.id] = (d.changed_at, "awaiting_allocation")
+        elif isinstance(d, ContactRecorded):
+            contacts[str(d.contact_id)] = (d.occurred_at, d)
+        elif isinstance(d, AdvocacyRecorded):
+            advocacy[str(d.advocacy_id)] = (d.occurred_at, d)
+        elif isinstance(d, CaseMoved):
+            moves[str(d.move_id)] = (d.moved_at, d)
+        elif isinstance(d, NrmDecisionRecorded):
+            decisions[str(d.decision_id)] = (d.decided_at, d)
+        elif isinstance(d, MissingStarted | MissingEnded):
+            ep = episodes.setdefault(str(d.episode_id), {"start": None, "end": None, "at_referral": False})
+            ep["start"] = d.started_at
+            if isinstance(d, MissingStarted):
+                ep["at_referral"] = ep["at_referral"] or d.at_referral
+            else:
+                ep["end"] = d.ended_at
+        elif isinstance(d, CaseExited):
+            exit_ = d  # the latest exit wins
     if case_id:
         out["facts"] = {**out["facts"], "case_id": case_id}
     if allocations:
         out["allocated_at"] = min(allocations.values())
         out["allocated_on"] = clock.london_date(out["allocated_at"])
     if exit_:
-        out.update(exited_at=exit_["at"], exit_on=clock.london_date(exit_["at"]),
-                   exit_reason=exit_.get("reason"), exit_destination=exit_.get("destination"))  # fmt: skip
+        out.update(exited_at=exit_.exited_at, exit_on=clock.london_date(exit_.exited_at),
+                   exit_reason=exit_.reason, exit_destination=exit_.destination)  # fmt: skip
     out.update(_contacts(contacts))
-    legal = sorted(
-        (clock.london_date(t), d.get("area")) for t, d in advocacy.values() if d.get("kind") == "legal_advice"
-    )
+    legal = sorted((clock.london_date(t), a.area) for t, a in advocacy.values() if a.kind == "legal_advice")
     out["legal_on"], out["legal_area"] = first_seen(legal)
-    out.update(_dated_pairs(allocation_states, "allocation_state_on", "allocation_state", lambda d: d["state"]))
-    out.update(_dated_pairs(moves, "move_on", "move_la", lambda d: d.get("local_authority_code")))
-    out["move_region"] = [d.get("region") for _, d in sorted(moves.values(), key=_by_time)]
+    out.update(_dated_pairs(allocation_states, "allocation_state_on", "allocation_state", lambda state: state))
+    out.update(_dated_pairs(moves, "move_on", "move_la", lambda m: m.local_authority_code))
+    out["move_region"] = [m.region for _, m in sorted(moves.values(), key=_by_time)]
     for stage, prefix in (("reasonable_grounds", "rg"), ("conclusive_grounds", "cg")):
-        out.update(_dated_pairs(decisions, f"{prefix}_on", f"{prefix}_outcome", lambda d: d.get("outcome"),
-                                keep=lambda d, s=stage: d.get("stage") == s))  # fmt: skip
+        out.update(_dated_pairs(decisions, f"{prefix}_on", f"{prefix}_outcome", lambda n: n.outcome,
+                                keep=lambda n, s=stage: n.stage == s))  # fmt: skip
     out.update(_missing(episodes, received_at=out["received_at"], exited_at=out["exited_at"]))
     return out
 
 
-def _rid(e: Ev, key: str) -> str:
-    """The record's own id (a contact told twice under two event ids is one contact), else the event's."""
-    return str(e.data.get(key) or e.id)
-
-
-def _by_time(item: tuple[datetime, dict[str, Any]]) -> tuple[datetime, str]:
-    return item[0], str(sorted(item[1].items()))
+def _by_time(item: tuple[datetime, Any]) -> tuple[datetime, str]:
+    # Ties broken by the record's content, so that equal times sort the same in any event order.
+    return item[0], repr(item[1])
 
 
 def _dated_pairs(
-    records: dict[str, tuple[datetime, dict[str, Any]]], on: str, value: str, pick: Any, *, keep: Any = None
+    records: dict[str, tuple[datetime, Any]], on: str, value: str, pick: Any, *, keep: Any = None
 ) -> dict[str, list[Any]]:
     chosen = sorted(((t, d) for t, d in records.values() if keep is None or keep(d)), key=_by_time)
     return {on: [clock.london_date(t) for t, _ in chosen], value: [pick(d) for _, d in chosen]}
 
 
-def _contacts(contacts: dict[str, tuple[datetime, dict[str, Any]]]) -> dict[str, Any]:
+def _contacts(contacts: dict[str, tuple[datetime, ContactRecorded]]) -> dict[str, Any]:
     ordered = sorted(contacts.values(), key=_by_time)
-    made = [(clock.london_date(t), d) for t, d in ordered if d.get("outcome") == "made"]
-    with_child = [(on, d) for on, d in made if d.get("party") == "child"]
-    f2f = [(on, d) for on, d in with_child if d.get("method") == "face_to_face"]
-    third = [(on, str(d.get("party"))) for on, d in made if d.get("party") != "child"]
-    topic_on, topic = first_seen(sorted((on, t) for on, d in f2f for t in set(d.get("topics") or [])))
+    made = [(clock.london_date(t), c) for t, c in ordered if c.outcome == "made"]
+    with_child = [(on, c) for on, c in made if c.party == "child"]
+    f2f = [(on, c) for on, c in with_child if c.method == "face_to_face"]
+    third = [(on, str(c.party)) for on, c in made if c.party != "child"]
+    topic_on, topic = first_seen(sorted((on, t) for on, c in f2f for t in set(c.topics)))
     main_tp_on, main_tp = main_party_timeline(third)
     first = ordered[0][0] if ordered else None
     return {
@@ -255,7 +250,11 @@ def _missing(
 
 
 def child_key(type_: str, subject: str, data: dict[str, Any]) -> str:
-    """Which child an event is about: the referral id (case events carry it in `data`)."""
-    if _name(type_) == "referral.received":
+    """Which child an event is about: the referral id (case events carry it in `data`). Raises
+    `pydantic.ValidationError` for an event that breaks its contract."""
+    d = parse_data(type_, data)
+    if isinstance(d, ReferralReceived):
         return subject
-    return str(data["referral_id"])
+    if isinstance(d, CaseEventData):
+        return str(d.referral_id)
+    return str(data["referral_id"])  # a type this version does not know: case events all carry it

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import Request
 
 from ictg_common import clock
-from ictg_common.errors import ValidationFailed
+from ictg_common.errors import invalid
 
 from .dimensions import DIMENSIONS, Dimension
 from .query import ChildQuery
@@ -20,19 +20,15 @@ COMMON = frozenset({"referred_from", "referred_to", "as_of", "group_by", "disclo
 MAX_GROUPS = 3
 
 
-def problem(pointer: str, detail: str) -> ValidationFailed:
-    return ValidationFailed(detail, errors=[{"pointer": pointer, "detail": detail}])
-
-
 def parse_group_by(group_by: str | None) -> tuple[str, ...]:
     groups = tuple(g.strip() for g in group_by.split(",") if g.strip()) if group_by else ()
     if len(groups) > MAX_GROUPS:
-        raise problem("#query/group_by", f"group by at most {MAX_GROUPS} dimensions")
+        raise invalid("#query/group_by", f"group by at most {MAX_GROUPS} dimensions")
     for g in groups:
         if g not in DIMENSIONS:
-            raise problem("#query/group_by", f"unknown dimension {g!r}; known: {', '.join(sorted(DIMENSIONS))}")
+            raise invalid("#query/group_by", f"unknown dimension {g!r}; known: {', '.join(sorted(DIMENSIONS))}")
     if len(set(groups)) != len(groups):
-        raise problem("#query/group_by", "a dimension is repeated")
+        raise invalid("#query/group_by", "a dimension is repeated")
     return groups
 
 
@@ -40,18 +36,18 @@ def _value(dim: Dimension, raw: str) -> Any:
     pointer = f"#query/{dim.name}"
     if dim.kind == "bool":
         if raw not in ("true", "false"):
-            raise problem(pointer, f"{dim.name} is true or false, not {raw!r}")
+            raise invalid(pointer, f"{dim.name} is true or false, not {raw!r}")
         return raw == "true"
     if dim.kind == "int":
         if not (raw.isascii() and raw.isdigit()) or len(raw) > 3:  # "²".isdigit() is true
-            raise problem(pointer, f"{dim.name} is a whole number, not {raw!r}")
+            raise invalid(pointer, f"{dim.name} is a whole number, not {raw!r}")
         return int(raw)
     if dim.values is not None and raw not in dim.values:
-        raise problem(pointer, f"unknown {dim.name} {raw!r}; known: {', '.join(dim.values)}")
+        raise invalid(pointer, f"unknown {dim.name} {raw!r}; known: {', '.join(dim.values)}")
     if len(raw) > 100:
-        raise problem(pointer, f"{dim.name} value too long")
+        raise invalid(pointer, f"{dim.name} value too long")
     if not raw.isprintable():  # NUL and control characters: Postgres would refuse them (a 500)
-        raise problem(pointer, f"{dim.name} must be printable text")
+        raise invalid(pointer, f"{dim.name} must be printable text")
     return raw
 
 
@@ -61,7 +57,7 @@ def parse_filters(request: Request, *, own: frozenset[str] = frozenset()) -> dic
         if key in COMMON or key in own:
             continue
         if key not in DIMENSIONS:
-            raise problem(f"#query/{key}", f"unknown parameter or dimension {key!r}")
+            raise invalid(f"#query/{key}", f"unknown parameter or dimension {key!r}")
         filters[key] = tuple(_value(DIMENSIONS[key], raw) for raw in request.query_params.getlist(key))
     return filters
 
@@ -77,10 +73,10 @@ def parse_query(
 ) -> ChildQuery:
     """The query an endpoint runs; `own` names the endpoint's own parameters (not filters)."""
     if referred_from and referred_to and referred_from > referred_to:
-        raise problem("#query/referred_from", "referred_from is after referred_to")
+        raise invalid("#query/referred_from", "referred_from is after referred_to")
     for name, value in (("referred_from", referred_from), ("referred_to", referred_to), ("as_of", as_of)):
         if value is not None and not date(1990, 1, 1) <= value <= date(2200, 12, 31):
-            raise problem(f"#query/{name}", f"{name} is out of range")
+            raise invalid(f"#query/{name}", f"{name} is out of range")
     return ChildQuery(
         referred_from=referred_from, referred_to=referred_to, as_of=as_of or clock.london_date(clock.utcnow()),
         group_by=parse_group_by(group_by), filters=parse_filters(request, own=own),
@@ -95,7 +91,7 @@ def parse_month(raw: str, pointer: str) -> date:
             raise ValueError
         return date(int(year), int(month), 1)
     except ValueError:
-        raise problem(pointer, f"a month is YYYY-MM, not {raw!r}") from None
+        raise invalid(pointer, f"a month is YYYY-MM, not {raw!r}") from None
 
 
 def wants_csv(request: Request, fmt: str | None) -> bool:

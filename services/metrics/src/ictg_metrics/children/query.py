@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ictg_common.settings import LONG_TERM_MISSING_DAYS
+
 from .dimensions import DIMENSIONS
 
 
@@ -19,7 +21,7 @@ class ChildQuery:
     as_of: date
     group_by: tuple[str, ...]
     filters: dict[str, tuple[Any, ...]] = field(default_factory=dict)
-    long_term_missing_days: int = 60
+    long_term_missing_days: int = LONG_TERM_MISSING_DAYS
 
 
 PARAMS_CTE = "WITH p AS (SELECT CAST(:as_of AS date) AS as_of, CAST(:ltm AS int) AS ltm) "

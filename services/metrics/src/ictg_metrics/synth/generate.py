@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from ictg_common import clock, codes
+from ictg_common import contracts as c
 from ictg_common.reference import local_authorities, region_slug
 
 NATIONALITIES = [("GB", 34), ("VN", 14), ("AL", 10), ("ER", 7), ("SD", 6), ("AF", 5), ("RO", 3), ("IR", 3),
@@ -45,6 +46,11 @@ METHODS = [("face_to_face", 45), ("phone", 30), ("video", 8), ("message", 15), (
 
 def _pick(rnd: random.Random, table: list[tuple[Any, int]]) -> Any:
     return rnd.choices([v for v, _ in table], weights=[w for _, w in table])[0]
+
+
+def _told(data: c.EventData, time: datetime, event_id: str) -> tuple[str, str, datetime, dict[str, Any], str]:
+    """One event of a story, its data built with the producers' own model."""
+    return data.SOURCE, data.name(), time, data.model_dump(mode="json"), event_id
 
 
 @dataclass
@@ -112,22 +118,23 @@ class Generator:
             "cjs_involvement": r.sample(["victim", "witness", "accused"], r.choice([0, 0, 0, 1, 1, 2])),
             "timeliness": t.as_dict(), "possible_duplicate_of": [],
         }  # fmt: skip
-        s.referral = data
         ev = s.events
-        ev.append(("intake", "referral.received", received_at, data, self._id()))
-        case = {"case_id": s.case_id, "referral_id": s.referral_id}
-        ev.append(("cases", "case.opened", received_at, {**case, "status": "awaiting_allocation", "region": data["region"],
-                   "pathway": data["pathway"], "opened_at": received_at.isoformat()}, self._id()))  # fmt: skip
+        ev.append(_told(c.ReferralReceived.model_validate(data), received_at, self._id()))
+        s.referral = ev[-1][3]
+        case: dict[str, Any] = {"case_id": s.case_id, "referral_id": s.referral_id}
+        ev.append(_told(c.CaseOpened(**case, status="awaiting_allocation", region=data["region"],
+                                     pathway=data["pathway"], opened_at=received_at), received_at, self._id()))  # fmt: skip
         if missing_at_referral:
             episode = self._id()
-            ev.append(("cases", "missing.started", received_at, {**case, "episode_id": episode, "started_at": received_at.isoformat(),
-                       "at_referral": True, "whereabouts_known": False, "reported_to_police": True,
-                       "missing_from_care_meeting": False, "professional_network_meeting": False}, self._id()))  # fmt: skip
+            ev.append(_told(c.MissingStarted(**case, episode_id=episode, started_at=received_at, at_referral=True,
+                                             whereabouts_known=False, reported_to_police=True,
+                                             missing_from_care_meeting=False, professional_network_meeting=False),
+                            received_at, self._id()))  # fmt: skip
             if r.random() < 0.7:
                 back = self._when(received_at, r.expovariate(1 / 20))
                 if back < self.end_at:
-                    ev.append(("cases", "missing.ended", back, {**case, "episode_id": episode, "started_at": received_at.isoformat(),
-                               "ended_at": back.isoformat(), "return_interview_offered": True}, self._id()))  # fmt: skip
+                    ev.append(_told(c.MissingEnded(**case, episode_id=episode, started_at=received_at, ended_at=back,
+                                                   return_interview_offered=True), back, self._id()))  # fmt: skip
         months = min(r.expovariate(1 / 11), 40)
         exit_at = self._when(received_at, max(months * 30.4375, 1))
         if r.random() < 0.08:
@@ -136,9 +143,9 @@ class Generator:
         last = min(exit_at, self.end_at)
         if allocated >= last:
             return s
-        ev.append(("cases", "case.allocated", allocated, {**case, "allocation_id": self._id(), "worker_id": self._id(),
-                   "role": "direct_worker", "region": data["region"], "allocated_at": allocated.isoformat(),
-                   "reallocation": False, "over_capacity": False}, self._id()))  # fmt: skip
+        ev.append(_told(c.CaseAllocated(**case, allocation_id=self._id(), worker_id=self._id(), role="direct_worker",
+                                        region=data["region"], allocated_at=allocated, reallocation=False,
+                                        over_capacity=False), allocated, self._id()))  # fmt: skip
         span = (last - allocated).total_seconds() / 86400
         self._contacts(s, case, allocated, span, missing_at_referral)
         self._records(s, case, allocated, span)
@@ -148,8 +155,8 @@ class Generator:
             started = {e[3]["episode_id"] for e in ev if e[1] == "missing.started" and e[2] <= exit_at}
             ended = {e[3]["episode_id"] for e in ev if e[1] == "missing.ended" and e[2] <= exit_at}
             reason = "long_term_missing" if started - ended else _pick(r, EXIT_REASONS)
-            ev.append(("cases", "case.exited", exit_at, {**case, "exited_at": exit_at.isoformat(),
-                       "reason": reason, "destination": _pick(r, DESTINATIONS)}, self._id()))  # fmt: skip
+            ev.append(_told(c.CaseExited(**case, exited_at=exit_at, reason=reason, destination=_pick(r, DESTINATIONS)),
+                            exit_at, self._id()))  # fmt: skip
         ev.sort(key=lambda e: e[2])
         return s
 
@@ -164,39 +171,43 @@ class Generator:
             party = "child" if r.random() < per_month_child / (per_month_child + per_month_third) else _pick(r, PARTIES)
             method = _pick(r, METHODS)
             topics = r.sample(codes.values(codes.Topic), r.randint(0, 3)) if party == "child" else []
-            s.events.append(("cases", "contact.recorded", when, {**case, "contact_id": self._id(), "occurred_at": when.isoformat(),
-                             "outcome": "made" if r.random() < 0.85 else "attempted", "method": method, "party": party,
-                             "topics": topics}, self._id()))  # fmt: skip
+            s.events.append(_told(c.ContactRecorded(**case, contact_id=self._id(), occurred_at=when,
+                                                    outcome="made" if r.random() < 0.85 else "attempted",
+                                                    method=method, party=party, topics=topics), when, self._id()))  # fmt: skip
 
     def _records(self, s: Story, case: dict[str, Any], start: datetime, span: float) -> None:
         r, ev = self.rnd, s.events
         for _ in range(int(r.random() < 0.3) + int(r.random() < 0.1)):
             began = self._when(start, r.uniform(0, span))
             episode, length = self._id(), r.expovariate(1 / 25)
-            ev.append(("cases", "missing.started", began, {**case, "episode_id": episode, "started_at": began.isoformat(),
-                       "at_referral": False, "whereabouts_known": False, "reported_to_police": True,
-                       "missing_from_care_meeting": r.random() < 0.5, "professional_network_meeting": r.random() < 0.4}, self._id()))  # fmt: skip
+            ev.append(_told(c.MissingStarted(**case, episode_id=episode, started_at=began, at_referral=False,
+                                             whereabouts_known=False, reported_to_police=True,
+                                             missing_from_care_meeting=r.random() < 0.5,
+                                             professional_network_meeting=r.random() < 0.4), began, self._id()))  # fmt: skip
             if length < span and r.random() < 0.85:
                 back = self._when(began, length)
-                ev.append(("cases", "missing.ended", back, {**case, "episode_id": episode, "started_at": began.isoformat(),
-                           "ended_at": back.isoformat(), "return_interview_offered": r.random() < 0.8}, self._id()))  # fmt: skip
+                ev.append(_told(c.MissingEnded(**case, episode_id=episode, started_at=began, ended_at=back,
+                                               return_interview_offered=r.random() < 0.8), back, self._id()))  # fmt: skip
         for stage, after in (("reasonable_grounds", 10), ("conclusive_grounds", 300)):
             if r.random() < 0.8 and after < span:
                 when = self._when(start, r.uniform(after / 2, min(after * 1.5, span)))
-                ev.append(("cases", "nrm_decision.recorded", when, {**case, "decision_id": self._id(), "stage": stage,
-                           "outcome": "positive" if r.random() < 0.85 else "negative", "decided_at": when.isoformat()}, self._id()))  # fmt: skip
+                ev.append(_told(c.NrmDecisionRecorded(**case, decision_id=self._id(), stage=stage,
+                                                      outcome="positive" if r.random() < 0.85 else "negative",
+                                                      decided_at=when), when, self._id()))  # fmt: skip
         for _ in range(int(r.expovariate(1 / 6) * self.intensity)):
             when = self._when(start, r.uniform(0, span))
-            ev.append(("cases", "advocacy.recorded", when, {**case, "advocacy_id": self._id(),
-                       "kind": r.choice(["legal_advice", "meeting", "meeting", "representation"]),
-                       "area": r.choice(codes.values(codes.AdvocacyArea)), "occurred_at": when.isoformat()}, self._id()))  # fmt: skip
+            ev.append(_told(c.AdvocacyRecorded(**case, advocacy_id=self._id(),
+                                               kind=r.choice(["legal_advice", "meeting", "meeting", "representation"]),
+                                               area=r.choice(codes.values(codes.AdvocacyArea)), occurred_at=when),
+                            when, self._id()))  # fmt: skip
         for _ in range(int(span / 120)):
             when = self._when(start, r.uniform(0, span))
-            ev.append(("cases", "assessment.recorded", when, {**case, "assessment_id": self._id(), "assessed_at": when.isoformat(),
-                       "living_situation": _pick(r, LIVING), "trafficker_contact": "unknown", "education": "unknown",
-                       "cjs_involvement": []}, self._id()))  # fmt: skip
+            ev.append(_told(c.AssessmentRecorded(**case, assessment_id=self._id(), assessed_at=when,
+                                                 living_situation=_pick(r, LIVING), trafficker_contact="unknown",
+                                                 education="unknown", cjs_involvement=[]), when, self._id()))  # fmt: skip
         if r.random() < 0.12:
             when, la = self._when(start, r.uniform(0, span)), r.choice(self.las)
-            ev.append(("cases", "case.moved", when, {**case, "move_id": self._id(), "moved_at": when.isoformat(),
-                       "from_local_authority_code": s.referral["local_authority_code"], "local_authority_code": la.code,
-                       "region": region_slug(la.region)}, self._id()))  # fmt: skip
+            ev.append(_told(c.CaseMoved(**case, move_id=self._id(), moved_at=when,
+                                        from_local_authority_code=s.referral["local_authority_code"],
+                                        local_authority_code=la.code, region=region_slug(la.region)),
+                            when, self._id()))  # fmt: skip

@@ -8,6 +8,7 @@ from uuid import UUID
 
 import nats
 
+from ictg_common.contracts import REGISTRY
 from ictg_common.events import SOURCES, CloudEvent
 
 from .generate import Story
@@ -22,6 +23,7 @@ def cloud_events(story: Story) -> list[CloudEvent]:
             id=UUID(event_id),
             source=SOURCES[service],
             type=f"ictg.{name}.v1",
+            dataschema=REGISTRY[f"ictg.{name}.v1"].dataschema(),
             time=time,
             data=data,
             subject=story.referral_id if name == "referral.received" else story.case_id,

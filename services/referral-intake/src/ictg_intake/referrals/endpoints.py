@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 
 from ictg_common import audit, pagination
 from ictg_common.auth import Actor, require
-from ictg_common.errors import NotFound
+from ictg_common.errors import Forbidden, NotFound
 from ictg_common.idempotency import Idempotency, documented, idempotent
 from ictg_common.service import SessionDep
 
@@ -31,7 +31,14 @@ async def create_referral(
 ) -> Referral | JSONResponse:
     if (replay := await idem.replay(session, action="referral.create")) is not None:
         return replay
-    referral = await service.receive(session, body, actor=actor, settings=request.app.state.settings)
+    try:
+        referral = await service.receive(session, body, actor=actor, settings=request.app.state.settings)
+    except Forbidden:  # filing for another organisation, or setting received_at without the import scope
+        await audit.record_refusal(
+            request.app.state.sessionmaker, schema=SCHEMA, actor=actor, action="referral.create",
+            resource="/v1/referrals",
+        )  # fmt: skip
+        raise
     [out] = await service.shown(session, [referral], actor=actor)
     location = f"/v1/referrals/{referral.id}"
     await audit.record(session, schema=SCHEMA, actor=actor, action="referral.create", resource=location)

@@ -5,16 +5,17 @@ from __future__ import annotations
 import difflib
 import unicodedata
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ictg_common import clock
 from ictg_common.auth import Actor
-from ictg_common.codes import age_band, age_on, nationality_group, pathway
-from ictg_common.errors import Forbidden, NotFound, ValidationFailed
-from ictg_common.events import make_event, new_id
+from ictg_common.codes import OrganisationType, age_band, age_on, nationality_group, pathway
+from ictg_common.contracts import Exploitation, ReferralReceived, Timeliness, make_event
+from ictg_common.errors import Forbidden, NotFound, ValidationFailed, field_error
+from ictg_common.events import new_id
 from ictg_common.outbox import emit
 from ictg_common.reference import local_authority, region_slug
 
@@ -25,10 +26,6 @@ from .schemas import Referral as ReferralOut
 from .schemas import ReferralCreate
 
 
-def _err(pointer: str, detail: str) -> dict[str, str]:
-    return {"pointer": pointer, "detail": detail}
-
-
 def check_dates(body: ReferralCreate, *, received_at: datetime, now: datetime) -> list[dict[str, str]]:
     """Rules that need the clock (pure: tested without a database)."""
     errors = []
@@ -36,20 +33,20 @@ def check_dates(body: ReferralCreate, *, received_at: datetime, now: datetime) -
     received_on = clock.london_date(received_at)
     child = body.child
     if received_at > now + timedelta(minutes=5):
-        errors.append(_err("/received_at", "must not be in the future"))
+        errors.append(field_error("/received_at", "must not be in the future"))
     if body.identified_on > today:
-        errors.append(_err("/identified_on", "must not be in the future"))
+        errors.append(field_error("/identified_on", "must not be in the future"))
     elif body.identified_on > received_on:
-        errors.append(_err("/identified_on", "must not be after the referral was received"))
+        errors.append(field_error("/identified_on", "must not be after the referral was received"))
     if child.date_of_birth is not None:
         if child.date_of_birth > today:
-            errors.append(_err("/child/date_of_birth", "must not be in the future"))
+            errors.append(field_error("/child/date_of_birth", "must not be in the future"))
         elif body.identified_on < child.date_of_birth:
-            errors.append(_err("/identified_on", "must not be before the child's date of birth"))
+            errors.append(field_error("/identified_on", "must not be before the child's date of birth"))
     age = age_at(body, received_on)
     if age is not None and age >= 18 and not child.age_disputed:
         field = "/child/date_of_birth" if child.date_of_birth else "/child/estimated_age"
-        errors.append(_err(field, "the child must be under 18 (set age_disputed if the age is disputed)"))
+        errors.append(field_error(field, "the child must be under 18 (set age_disputed if the age is disputed)"))
     return errors
 
 
@@ -129,44 +126,46 @@ def filing_organisation(body: ReferralCreate, actor: Actor) -> tuple[str, str]:
         )
     errors = []
     if body.referrer.organisation_type != actor.org_type:
-        errors.append(_err("/referrer/organisation_type", f"must be your organisation's type, {actor.org_type!r}"))
+        errors.append(
+            field_error("/referrer/organisation_type", f"must be your organisation's type, {actor.org_type!r}")
+        )
     if " ".join(body.referrer.organisation_name.split()).casefold() != " ".join(actor.org_name.split()).casefold():
-        errors.append(_err("/referrer/organisation_name", f"must be your organisation, {actor.org_name!r}"))
+        errors.append(field_error("/referrer/organisation_name", f"must be your organisation, {actor.org_name!r}"))
     if errors:
         raise ValidationFailed("The referrer is not the organisation your token names.", errors=errors)
     return actor.org_type, actor.org_name
 
 
-def event_data(r: Referral) -> dict[str, Any]:
+def event_data(r: Referral) -> ReferralReceived:
     """What the stream may know: ids, codes, dates, derived attributes — no names, contacts, DOB, notes."""
     b, d = r.body, r.derived
     child, circ = b["child"], b["circumstances"]
-    return {
-        "referral_id": str(r.id),
-        "received_at": r.received_at.isoformat(),
-        "identified_on": b["identified_on"],
-        "referrer_type": r.org_type,
-        "local_authority_code": b["local_authority_code"],
-        "region": d["region"],
-        "pathway": d["pathway"],
-        "gender": child["gender"],
-        "age_at_referral": d["age_at_referral"],
-        "age_band": d["age_band"],
-        "age_disputed": child["age_disputed"],
-        "nationality": child["nationality"],
-        "nationality_group": d["nationality_group"],
-        "interpreter_required": child["interpreter_required"],
-        "uasc": circ["uasc"],
-        "exploitation": b["exploitation"],
-        "missing_at_referral": b["missing_at_referral"],
-        "nrm_referred": b["nrm"]["referred"],
-        "living_situation": circ["living_situation"],
-        "trafficker_contact": circ["trafficker_contact"],
-        "education": circ["education"],
-        "cjs_involvement": circ["cjs_involvement"],
-        "timeliness": d["timeliness"],
-        "possible_duplicate_of": [str(x) for x in r.possible_duplicate_of],
-    }
+    return ReferralReceived(
+        referral_id=r.id,
+        received_at=r.received_at,
+        identified_on=b["identified_on"],
+        referrer_type=cast(OrganisationType, r.org_type),  # the body's code, or the token's
+        local_authority_code=b["local_authority_code"],
+        region=d["region"],
+        pathway=d["pathway"],
+        gender=child["gender"],
+        age_at_referral=d["age_at_referral"],
+        age_band=d["age_band"],
+        age_disputed=child["age_disputed"],
+        nationality=child["nationality"],
+        nationality_group=d["nationality_group"],
+        interpreter_required=child["interpreter_required"],
+        uasc=circ["uasc"],
+        exploitation=Exploitation.model_validate(b["exploitation"]),
+        missing_at_referral=b["missing_at_referral"],
+        nrm_referred=b["nrm"]["referred"],
+        living_situation=circ["living_situation"],
+        trafficker_contact=circ["trafficker_contact"],
+        education=circ["education"],
+        cjs_involvement=circ["cjs_involvement"],
+        timeliness=Timeliness.model_validate(d["timeliness"]),
+        possible_duplicate_of=list(r.possible_duplicate_of),
+    )
 
 
 async def receive(session: AsyncSession, body: ReferralCreate, *, actor: Actor, settings: IntakeSettings) -> Referral:
@@ -212,9 +211,7 @@ async def receive(session: AsyncSession, body: ReferralCreate, *, actor: Actor, 
     await repository.add(session, referral)
     await emit(
         session,
-        make_event(
-            service="intake", name="referral.received", subject=referral.id, time=received_at, data=event_data(referral)
-        ),
+        make_event(data=event_data(referral), subject=referral.id, time=received_at),
         schema=SCHEMA,
         subject_prefix=settings.subject_prefix,
     )

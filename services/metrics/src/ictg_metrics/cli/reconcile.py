@@ -1,4 +1,4 @@
-"""`python -m ictg_metrics.reconcile`: metrics' children by status against the case API's counts.
+"""`python -m ictg_metrics.cli.reconcile`: metrics' children by status against the case API's counts.
 
 Exits 0 when they agree, 1 when they differ (the differences are printed as JSON).
 """
@@ -12,8 +12,8 @@ import sys
 
 from ictg_common.db import create_engine, create_sessionmaker
 
-from .admin.reconcile import case_counts, compare, metrics_counts
-from .settings import MetricsSettings
+from ..admin.reconcile import case_counts, cases_client, compare, metrics_counts
+from ..settings import MetricsSettings
 
 
 async def _run(settings: MetricsSettings) -> dict[str, object]:
@@ -23,11 +23,12 @@ async def _run(settings: MetricsSettings) -> dict[str, object]:
             ours = await metrics_counts(session)
     finally:
         await engine.dispose()
-    return compare(ours, await case_counts(settings))
+    async with cases_client(settings) as cases:
+        return compare(ours, await case_counts(cases))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ictg_metrics.reconcile", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m ictg_metrics.cli.reconcile", description=__doc__)
     parser.add_argument("--cases-url", help="default: ICTG_METRICS_CASES_URL")
     args = parser.parse_args(argv)
     settings = MetricsSettings(**({"cases_url": args.cases_url} if args.cases_url else {}))

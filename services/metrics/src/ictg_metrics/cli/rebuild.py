@@ -1,4 +1,4 @@
-"""`python -m ictg_metrics.rebuild`: refold every child from the stored events and swap the tables."""
+"""`python -m ictg_metrics.cli.rebuild`: refold every child from the stored events and swap the tables."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ import sys
 
 from tqdm import tqdm
 
-from .admin.rebuild import RebuildRunning, rebuild
-from .admin.replay import replay_stream
-from .settings import MetricsSettings
+from ..admin.rebuild import RebuildRunning, rebuild
+from ..admin.replay import replay_stream
+from ..settings import MetricsSettings
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ictg_metrics.rebuild", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m ictg_metrics.cli.rebuild", description=__doc__)
     parser.add_argument("--database-url", help="default: ICTG_DATABASE_URL")
     parser.add_argument("--from-stream", action="store_true",
                         help="first re-read the NATS stream from its start, storing any event missing here")  # fmt: skip

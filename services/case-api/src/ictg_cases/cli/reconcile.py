@@ -1,4 +1,4 @@
-"""`python -m ictg_cases.reconcile`: every referral intake holds against the cases here.
+"""`python -m ictg_cases.cli.reconcile`: every referral intake holds against the cases here.
 
 Prints the report as JSON. Exits 0 when consistent, 1 on a mismatch (a referral without a case
 beyond the grace period, or a case whose referral intake does not know), 2 when intake or the
@@ -17,10 +17,10 @@ from typing import Any
 
 from ictg_common.db import create_engine, create_sessionmaker
 
-from .admin.reconcile import reconcile
-from .admin.schedule import repair
-from .cases.claimcheck import IntakeClient, IntakeUnavailable
-from .settings import CasesSettings
+from ..admin.reconcile import reconcile
+from ..admin.schedule import repair
+from ..cases.claimcheck import IntakeClient, IntakeUnavailable
+from ..settings import CasesSettings
 
 
 async def _run(settings: CasesSettings, *, grace: float | None, fix: bool) -> tuple[bool, dict[str, Any]]:
@@ -41,7 +41,7 @@ async def _run(settings: CasesSettings, *, grace: float | None, fix: bool) -> tu
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ictg_cases.reconcile", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m ictg_cases.cli.reconcile", description=__doc__)
     parser.add_argument("--intake-url", help="default: ICTG_CASES_INTAKE_URL")
     parser.add_argument("--grace", type=float, metavar="SECONDS", help="default: ICTG_CASES_RECONCILE_GRACE_SECONDS")
     parser.add_argument("--repair", action="store_true", help="replay the stream for referrals without a case")

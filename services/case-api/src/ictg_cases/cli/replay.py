@@ -1,4 +1,4 @@
-"""`python -m ictg_cases.replay`: open the cases missing here by replaying `referral.received` from the stream.
+"""`python -m ictg_cases.cli.replay`: open the cases missing here by replaying `referral.received` from the stream.
 
 Reads the ICTG_* settings (database, NATS, stream, ICTG_CASES_INTAKE_URL for the claim check) and
 prints the counts as JSON. Safe while the case API runs. Exits 0 when every event read has its
@@ -16,9 +16,9 @@ import sys
 from ictg_common.db import create_engine, create_sessionmaker
 from ictg_common.logs import configure_logging
 
-from .admin.replay import ReplayResult, ReplayUnavailable, replay_referrals
-from .cases.claimcheck import IntakeClient
-from .settings import CasesSettings
+from ..admin.replay import ReplayResult, ReplayUnavailable, replay_referrals
+from ..cases.claimcheck import IntakeClient
+from ..settings import CasesSettings
 
 
 async def _run(settings: CasesSettings) -> ReplayResult:
@@ -32,7 +32,7 @@ async def _run(settings: CasesSettings) -> ReplayResult:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ictg_cases.replay", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m ictg_cases.cli.replay", description=__doc__)
     parser.add_argument("--intake-url", help="default: ICTG_CASES_INTAKE_URL")
     args = parser.parse_args(argv)
     settings = CasesSettings(**({"intake_url": args.intake_url} if args.intake_url else {}))

@@ -1,0 +1,319 @@
+"""The event contract: one pydantic model per event type's `data` (DESIGN §8), shared by producers,
+consumers, the synthetic generator and the tests.
+
+Producers build events only with `make_event(data=SomeModel(...), subject=..., time=...)`: the type,
+the source and the `dataschema` come from the model's class, so an event cannot name one type and
+carry another's payload. Consumers parse `data` with `parse_data(type, data)` (the `REGISTRY` model of
+that type), never with `dict.get`.
+
+Compatibility: a model only ever gains fields with a default (an event stored before the field
+existed still parses); renaming or removing a field, or changing its meaning, is a new `…v2` type.
+Unknown fields are ignored, so a consumer on an older model accepts a newer producer's events.
+
+`python -m ictg_common.contracts` regenerates the JSON Schema of every type (`docs/schemas/`), the
+AsyncAPI document of the stream (`docs/asyncapi.yaml`) and the catalogue (`docs/events.md`).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, ClassVar, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..codes import (
+    AdvocacyArea,
+    AdvocacyKind,
+    AgeBand,
+    CjsInvolvement,
+    ContactMethod,
+    ContactOutcome,
+    Education,
+    ExitDestination,
+    ExitReason,
+    ExploitationType,
+    Gender,
+    LivingSituation,
+    NationalityGroup,
+    NrmOutcome,
+    NrmStage,
+    OrganisationType,
+    Party,
+    Pathway,
+    Topic,
+    TraffickerContact,
+    WorkerRole,
+)
+from ..events import SOURCES, CloudEvent, event_name
+
+SCHEMA_BASE = "https://ictg.example/schemas/"
+"""Where the generated schemas are published; an event's `dataschema` is `SCHEMA_BASE + <type>.json`
+(the files are checked in under `docs/schemas/` with the same names)."""
+
+SlaClock = Literal["allocation", "first_contact"]
+
+
+class EventData(BaseModel):
+    """Base of every event's `data`. Subclasses set `TYPE` (`ictg.<name>.v<n>`) and `SOURCE`."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    TYPE: ClassVar[str]
+    SOURCE: ClassVar[str]  # a key of `ictg_common.events.SOURCES`
+
+    @classmethod
+    def name(cls) -> str:
+        return event_name(cls.TYPE)
+
+    @classmethod
+    def dataschema(cls) -> str:
+        return f"{SCHEMA_BASE}{cls.TYPE}.json"
+
+
+# ---- intake ----
+
+
+class Exploitation(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    primary: ExploitationType
+    others: list[ExploitationType] = Field(default_factory=list)
+    county_lines: bool = False
+
+
+class Timeliness(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    referral_delay_days: int = Field(description="London date received minus identified_on, in days.")
+    late_referral: bool
+    allocation_due_by: datetime
+    first_contact_due_by: datetime
+
+
+class ReferralReceived(EventData):
+    """A first responder's referral, as the stream may know it: no names, contacts, DOB or notes.
+    Subject: the referral id. Time: `received_at`."""
+
+    TYPE = "ictg.referral.received.v1"
+    SOURCE = "intake"
+
+    referral_id: UUID
+    received_at: datetime
+    identified_on: date
+    referrer_type: OrganisationType
+    local_authority_code: str
+    region: str
+    pathway: Pathway
+    gender: Gender
+    age_at_referral: int | None = Field(description="Whole years on the London day received; null if unknown.")
+    age_band: AgeBand
+    age_disputed: bool
+    nationality: str = Field(description="ISO 3166-1 alpha-2, 'stateless' or 'unknown'.")
+    nationality_group: NationalityGroup
+    interpreter_required: bool
+    uasc: bool
+    exploitation: Exploitation
+    missing_at_referral: bool
+    nrm_referred: bool
+    living_situation: LivingSituation
+    trafficker_contact: TraffickerContact
+    education: Education
+    cjs_involvement: list[CjsInvolvement] = Field(default_factory=list)
+    timeliness: Timeliness
+    possible_duplicate_of: list[UUID] = Field(default_factory=list)
+
+
+# ---- cases ----
+
+
+class CaseEventData(EventData):
+    """Every case event carries both ids: metrics keys a child by its referral id, so it needs no
+    ordering between `case.opened` and later events. Subject: the case id."""
+
+    SOURCE = "cases"
+
+    case_id: UUID
+    referral_id: UUID
+
+
+class CaseOpened(CaseEventData):
+    """A case opened for a referral (one per referral). Time: the referral's `received_at`."""
+
+    TYPE = "ictg.case.opened.v1"
+
+    status: str
+    region: str
+    pathway: Pathway
+    opened_at: datetime
+
+
+class CaseAllocated(CaseEventData):
+    """The case allocated (or reallocated) to a worker. Time: `allocated_at`."""
+
+    TYPE = "ictg.case.allocated.v1"
+
+    allocation_id: UUID
+    worker_id: UUID
+    role: WorkerRole
+    region: str
+    allocated_at: datetime
+    reallocation: bool
+    over_capacity: bool
+
+
+class ContactRecorded(CaseEventData):
+    """A contact, attempted or made, with the child or someone around them. Time: `occurred_at`."""
+
+    TYPE = "ictg.contact.recorded.v1"
+
+    contact_id: UUID
+    occurred_at: datetime
+    outcome: ContactOutcome
+    method: ContactMethod
+    party: Party
+    topics: list[Topic] = Field(default_factory=list)
+
+
+class MissingStarted(CaseEventData):
+    """The child went missing (`at_referral`: missing when referred). Time: `started_at`."""
+
+    TYPE = "ictg.missing.started.v1"
+
+    episode_id: UUID
+    started_at: datetime
+    at_referral: bool
+    whereabouts_known: bool
+    reported_to_police: bool
+    missing_from_care_meeting: bool
+    professional_network_meeting: bool
+
+
+class MissingEnded(CaseEventData):
+    """The child returned from a missing episode. Time: `ended_at`."""
+
+    TYPE = "ictg.missing.ended.v1"
+
+    episode_id: UUID
+    started_at: datetime
+    ended_at: datetime
+    return_interview_offered: bool
+
+
+class AssessmentRecorded(CaseEventData):
+    """An assessment of the child's circumstances. Time: `assessed_at`."""
+
+    TYPE = "ictg.assessment.recorded.v1"
+
+    assessment_id: UUID
+    assessed_at: datetime
+    living_situation: LivingSituation
+    trafficker_contact: TraffickerContact
+    education: Education
+    cjs_involvement: list[CjsInvolvement] = Field(default_factory=list)
+
+
+class NrmDecisionRecorded(CaseEventData):
+    """A National Referral Mechanism decision. Time: `decided_at`."""
+
+    TYPE = "ictg.nrm_decision.recorded.v1"
+
+    decision_id: UUID
+    stage: NrmStage
+    outcome: NrmOutcome
+    decided_at: datetime
+
+
+class AdvocacyRecorded(CaseEventData):
+    """Advocacy for the child (legal advice, a meeting, representation). Time: `occurred_at`."""
+
+    TYPE = "ictg.advocacy.recorded.v1"
+
+    advocacy_id: UUID
+    kind: AdvocacyKind
+    area: AdvocacyArea
+    occurred_at: datetime
+
+
+class CaseMoved(CaseEventData):
+    """The child moved to another local authority (and perhaps region). Time: `moved_at`."""
+
+    TYPE = "ictg.case.moved.v1"
+
+    move_id: UUID
+    moved_at: datetime
+    from_local_authority_code: str
+    local_authority_code: str
+    region: str
+
+
+class CasePathwayChanged(CaseEventData):
+    """The case moved to another pathway. Time: `changed_at`."""
+
+    TYPE = "ictg.case.pathway_changed.v1"
+
+    pathway: Pathway
+    changed_at: datetime
+    unallocated: bool = Field(
+        default=False,
+        description="The guardian's role no longer fitted: the case awaits allocation again. "
+        "Absent from events stored before it was added (read as false).",
+    )
+
+
+class SlaBreached(CaseEventData):
+    """A deadline (`clock`) passed unmet; emitted once per case and clock. Time: `due_by`."""
+
+    TYPE = "ictg.sla.breached.v1"
+
+    clock: SlaClock
+    due_by: datetime
+    detected_at: datetime
+
+
+class CaseExited(CaseEventData):
+    """The child left the service; the case takes no more records. Time: `exited_at`."""
+
+    TYPE = "ictg.case.exited.v1"
+
+    exited_at: datetime
+    reason: ExitReason
+    destination: ExitDestination
+
+
+MODELS: tuple[type[EventData], ...] = (
+    ReferralReceived, CaseOpened, CaseAllocated, ContactRecorded, MissingStarted, MissingEnded, AssessmentRecorded,
+    NrmDecisionRecorded, AdvocacyRecorded, CaseMoved, CasePathwayChanged, SlaBreached, CaseExited,
+)  # fmt: skip
+REGISTRY: dict[str, type[EventData]] = {m.TYPE: m for m in MODELS}
+"""Event type (`ictg.case.allocated.v1`) -> the model of its `data`."""
+
+
+def make_event(*, data: EventData, subject: object, time: datetime) -> CloudEvent:
+    """The only way an event of this platform is built: type, source and `dataschema` follow `data`'s
+    model. `subject` is the case id (the referral id before a case exists); `time` is when it
+    happened in the world."""
+    model = type(data)
+    return CloudEvent(
+        source=SOURCES[model.SOURCE],
+        type=model.TYPE,
+        subject=str(subject),
+        time=time,
+        dataschema=model.dataschema(),
+        data=data.model_dump(mode="json"),
+    )
+
+
+def parse_data(type_: str, data: dict[str, Any]) -> EventData | None:
+    """`data` of an event of type `type_` as its model; None for a type this platform does not know
+    (a newer version, say). Raises `pydantic.ValidationError` for a payload that breaks the contract."""
+    model = REGISTRY.get(type_)
+    return model.model_validate(data) if model is not None else None
+
+
+__all__ = [
+    "MODELS", "REGISTRY", "SCHEMA_BASE", "AdvocacyRecorded", "AssessmentRecorded", "CaseAllocated", "CaseEventData",
+    "CaseExited", "CaseMoved", "CaseOpened", "CasePathwayChanged", "ContactRecorded", "EventData", "Exploitation",
+    "MissingEnded", "MissingStarted", "NrmDecisionRecorded", "ReferralReceived", "SlaBreached", "SlaClock", "Timeliness",
+    "make_event", "parse_data",
+]  # fmt: skip
