@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from ictg_cases import rules
+from ictg_cases.domain import deadlines
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -74,14 +76,27 @@ def test_long_term_missing_counts_london_calendar_days() -> None:
     assert rules.long_term_missing(since, now=since + timedelta(days=60), days=60)
 
 
+def _case(due: datetime, done: datetime | None, *, exited_at: datetime | None = None, status: str = "allocated",
+          opened_at: datetime = T0) -> SimpleNamespace:  # fmt: skip
+    return SimpleNamespace(
+        allocation_due_by=due, first_allocated_at=done, first_contact_due_by=due + timedelta(days=9),
+        first_contact_at=T0, opened_at=opened_at, exited_at=exited_at, status=status,
+    )  # fmt: skip
+
+
 def test_deadlines() -> None:
     due = T0 + timedelta(days=1)
-    assert not rules.deadline_missed(due, None, now=due - timedelta(seconds=1), exited_at=None)
-    assert rules.deadline_missed(due, None, now=due, exited_at=None)
-    assert not rules.deadline_missed(due, due - timedelta(seconds=1), now=due + timedelta(days=1), exited_at=None)
-    assert rules.deadline_missed(due, due, now=due + timedelta(days=1), exited_at=None)  # on time means strictly before
-    assert not rules.deadline_missed(due, None, now=due + timedelta(days=1), exited_at=due - timedelta(hours=1))
-    assert rules.deadline_unmet(due, None, now=due) and not rules.deadline_unmet(due, due, now=due + timedelta(days=9))
+    later = due + timedelta(days=1)
+    assert not deadlines.missed(_case(due, None), "allocation", now=due - timedelta(seconds=1))
+    assert deadlines.missed(_case(due, None), "allocation", now=due)
+    assert not deadlines.missed(_case(due, due - timedelta(seconds=1)), "allocation", now=later)
+    assert deadlines.missed(_case(due, due), "allocation", now=later)  # on time means strictly before
+    assert not deadlines.missed(_case(due, None, exited_at=due - timedelta(hours=1)), "allocation", now=later)
+    # A case opened after its deadline (an import, a backlog) is measured from its records, not breached live.
+    assert not deadlines.missed(_case(due, None, opened_at=due), "allocation", now=later)
+    assert deadlines.overdue(_case(due, None), now=due) == ["allocation"]
+    assert deadlines.overdue(_case(due, due), now=due + timedelta(days=9)) == []
+    assert deadlines.overdue(_case(due, None, status="exited"), now=later) == []
 
 
 def test_if_match() -> None:

@@ -8,6 +8,8 @@ import pytest
 from metrics_events import Child, at
 from metrics_http import feed, metrics_app
 
+from ictg_metrics.children.disclosure import disclose_statistics
+
 from conftest import auth
 
 READ = auth("metrics:read")
@@ -117,3 +119,21 @@ async def test_bad_caseload_months_are_422(shared_settings: dict[str, Any], para
     async with metrics_app(shared_settings) as client:
         r = await client.get("/v1/metrics/caseload", params=params, headers=READ)
         assert r.status_code == 422 and r.json()["errors"][0]["pointer"] in ("#query/from", "#query/to")
+
+
+def test_statistics_of_a_small_group_are_withheld_whatever_its_count_is_published_as() -> None:
+    row = {"children": 7, "delay_count": 3, "delay_median": 1.5, "met": 0.5}
+    statistics = [("delay_count", ["delay_median"]), ("children", ["met"])]
+    # Rounded, 3 is published as 5, yet a median of three cases would still disclose them.
+    assert disclose_statistics(row, ["children", "delay_count"], "round", statistics=statistics) == {
+        "children": 5, "delay_count": 5, "delay_median": None, "met": 0.5,
+        "suppressed": True, "suppressed_fields": ["delay_median"],
+    }  # fmt: skip
+    small = {**row, "children": 3}
+    out = disclose_statistics(small, ["children", "delay_count"], "round", statistics=statistics)
+    assert out["children"] == 5 and out["delay_median"] is None and out["met"] is None
+    # Suppressed, the whole row's statistics go with its first count.
+    out = disclose_statistics(small, ["children", "delay_count"], "suppress", statistics=statistics)
+    assert out["children"] is None and out["delay_median"] is None and out["met"] is None
+    # As counted: nothing withheld.
+    assert disclose_statistics(small, ["children", "delay_count"], "none", statistics=statistics) == small

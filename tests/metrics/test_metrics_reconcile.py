@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 from metrics_events import Child, at, publish
+from metrics_http import platform
 
-from ictg_cases.app import create_app as create_cases
-from ictg_cases.settings import CasesSettings
-from ictg_intake.app import create_app as create_intake
-from ictg_intake.settings import IntakeSettings
 from ictg_metrics.app import create_app as create_metrics
 from ictg_metrics.settings import MetricsSettings
 
@@ -22,13 +18,7 @@ ADMIN = auth("metrics:admin")
 
 async def test_reconcile_agrees_once_drained_and_reports_differences(shared_settings: dict[str, Any]) -> None:
     s = shared_settings
-    intake_app = create_intake(IntakeSettings(**s))
-    cases_app = create_cases(
-        CasesSettings(**s, intake_url="http://intake"), intake_transport=httpx.ASGITransport(app=intake_app)
-    )
-    metrics_app = create_metrics(
-        MetricsSettings(**s, cases_url="http://cases"), cases_transport=httpx.ASGITransport(app=cases_app)
-    )
+    intake_app, cases_app, metrics_app = platform(s)
     async with serve(intake_app) as intake, serve(cases_app), serve(metrics_app) as metrics:
         for i in range(3):
             body = referral_body(child__given_name=f"Child{i}", child__date_of_birth=f"201{i}-03-04")

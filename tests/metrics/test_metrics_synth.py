@@ -6,12 +6,8 @@ from collections import Counter
 from datetime import date, timedelta
 from typing import Any
 
-import httpx
+from metrics_http import platform
 
-from ictg_cases.app import create_app as create_cases
-from ictg_cases.settings import CasesSettings
-from ictg_intake.app import create_app as create_intake
-from ictg_intake.settings import IntakeSettings
 from ictg_metrics.app import create_app as create_metrics
 from ictg_metrics.children.facts import Ev, fold
 from ictg_metrics.settings import MetricsSettings
@@ -38,13 +34,7 @@ def test_same_seed_same_caseload_and_plausible_shape() -> None:
 
 async def test_http_driver_through_intake_and_cases_reconciles(shared_settings: dict[str, Any]) -> None:
     s = shared_settings
-    intake_app = create_intake(IntakeSettings(**s))
-    cases_app = create_cases(
-        CasesSettings(**s, intake_url="http://intake"), intake_transport=httpx.ASGITransport(app=intake_app)
-    )
-    metrics_app = create_metrics(
-        MetricsSettings(**s, cases_url="http://cases"), cases_transport=httpx.ASGITransport(app=cases_app)
-    )
+    intake_app, cases_app, metrics_app = platform(s)
     end = date.today() - timedelta(days=1)
     gen = Generator(11, start=end - timedelta(days=200), end=end, intensity=0.3)
     async with serve(intake_app) as intake, serve(cases_app) as cases, serve(metrics_app) as metrics:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from functools import cache
-from typing import Literal, get_args
+from typing import Final, Literal, get_args
 
 OrganisationType = Literal[
     "police", "local_authority", "border_force", "uk_visas_immigration", "immigration_enforcement",
@@ -43,6 +43,11 @@ ExitDestination = Literal[
     "la_children_services", "la_adult_services", "ngo", "post_18_support", "other_service", "none"
 ]
 WorkerRole = Literal["direct_worker", "regional_practice_coordinator", "regional_practitioner", "manager"]
+CaseStatus = Literal["awaiting_allocation", "allocated", "exited"]
+"""A case's status: changed only by `ictg_cases.domain.case` (case-api), counted by metrics."""
+AWAITING_ALLOCATION: Final = "awaiting_allocation"
+ALLOCATED: Final = "allocated"
+EXITED: Final = "exited"
 
 LA_CARE: frozenset[str] = frozenset({"foster_care", "residential_care", "supported_accommodation"})
 EEA: frozenset[str] = frozenset(
@@ -52,6 +57,10 @@ EEA: frozenset[str] = frozenset(
 
 def values(literal: object) -> tuple[str, ...]:
     return get_args(literal)
+
+
+CASE_STATUSES: tuple[str, ...] = values(CaseStatus)
+assert CASE_STATUSES == (AWAITING_ALLOCATION, ALLOCATED, EXITED)
 
 
 @cache

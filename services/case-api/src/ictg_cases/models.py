@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from sqlalchemy import (
@@ -20,13 +20,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ictg_common.audit import audit_table
+from ictg_common.codes import CaseStatus
 from ictg_common.consumer import consumer_tables
 from ictg_common.db import make_base
 from ictg_common.idempotency import idempotency_table
 from ictg_common.outbox import outbox_table
+
+from .domain.case import CaseLife
 
 SCHEMA = "cases"
 Model = make_base(SCHEMA)
@@ -48,12 +52,14 @@ class CaseRecord:
     recorded_by: Mapped[str] = mapped_column(String(200))
 
 
-class Case(Model):  # type: ignore[valid-type, misc]
+class Case(CaseLife, Model):  # type: ignore[valid-type, misc]
+    """A case's row. Its behaviour, and every change of its status, is `CaseLife`'s (`domain/case.py`)."""
+
     __tablename__ = "case"
 
     id: Mapped[UUID] = mapped_column(Id, primary_key=True)
     referral_id: Mapped[UUID] = mapped_column(Id, unique=True)
-    status: Mapped[str] = mapped_column(String(30), index=True)
+    _status: Mapped[str] = mapped_column("status", String(30), index=True)
     received_at: Mapped[datetime] = mapped_column(When)
     opened_at: Mapped[datetime] = mapped_column(When)
     # Current region and local authority (moves change them); the referral's stay in `attributes`.
@@ -73,6 +79,11 @@ class Case(Model):  # type: ignore[valid-type, misc]
     missing_since: Mapped[datetime | None] = mapped_column(When, nullable=True)
     turns_18_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     exited_at: Mapped[datetime | None] = mapped_column(When, nullable=True)
+
+    @hybrid_property
+    def status(self) -> CaseStatus:
+        """Read-only (no setter): a case's status changes only through `CaseLife`'s methods."""
+        return cast(CaseStatus, self._status)
 
 
 class Worker(Model):  # type: ignore[valid-type, misc]

@@ -92,20 +92,6 @@ def long_term_missing(missing_since: datetime | None, *, now: datetime, days: in
     return missing_since is not None and (london_date(now) - london_date(missing_since)).days >= days
 
 
-def deadline_missed(due_by: datetime, done_at: datetime | None, *, now: datetime, exited_at: datetime | None) -> bool:
-    """A deadline is met by doing the thing strictly before `due_by`; a case closed before it owes nothing."""
-    if now < due_by:
-        return False
-    if exited_at is not None and exited_at < due_by:
-        return False
-    return done_at is None or done_at >= due_by
-
-
-def deadline_unmet(due_by: datetime, done_at: datetime | None, *, now: datetime) -> bool:
-    """Past the deadline and still not done (what `?sla=overdue` lists)."""
-    return done_at is None and now >= due_by
-
-
 def parse_if_match(header: str) -> list[str] | None:
     """Entity tags of an If-Match header (weak prefix ignored); None means `*`."""
     if header.strip() == "*":

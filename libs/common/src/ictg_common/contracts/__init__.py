@@ -26,6 +26,7 @@ from ..codes import (
     AdvocacyArea,
     AdvocacyKind,
     AgeBand,
+    CaseStatus,
     CjsInvolvement,
     ContactMethod,
     ContactOutcome,
@@ -142,7 +143,7 @@ class CaseOpened(CaseEventData):
 
     TYPE = "ictg.case.opened.v1"
 
-    status: str
+    status: CaseStatus
     region: str
     pathway: Pathway
     opened_at: datetime

@@ -25,7 +25,7 @@ from ictg_common.auth import Actor, require
 from ictg_common.errors import Forbidden, NotFound, ValidationFailed, field_error
 from ictg_common.events import new_id
 
-from ..errors import CaseClosed, OutsideRegion, StaleETag
+from ..errors import OutsideRegion, StaleETag
 from ..models import SCHEMA, BreakGlass, Case
 from ..rules import etag, if_match_ok
 from ..settings import CasesSettings
@@ -212,8 +212,7 @@ async def open_for_write(session: AsyncSession, ctx: Context, case_id: UUID, *, 
             f"The case has changed (its ETag is now {etag(case.version)}); reload it and try again.",
             headers={"ETag": etag(case.version)},
         )
-    if case.status == "exited":
-        raise CaseClosed("The child has left the service: this case accepts no new records.")
+    case.ensure_open()
     return case, access
 
 

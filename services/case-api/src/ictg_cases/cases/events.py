@@ -1,5 +1,6 @@
 """Case events go out via the outbox; their `data` is a model of `ictg_common.contracts` (which carries
-`case_id` and `referral_id`)."""
+`case_id` and `referral_id`). Events a case caused are recorded by the case itself (`domain/case.py`)
+and written here with `publish_recorded`."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ictg_common.contracts import CaseEventData, make_event
 from ictg_common.outbox import emit
 
+from ..domain.case import CaseLife
 from ..models import SCHEMA
 from ..settings import CasesSettings
 
@@ -19,3 +21,9 @@ async def publish(session: AsyncSession, data: CaseEventData, *, time: datetime,
     commits with the record)."""
     event = make_event(data=data, subject=data.case_id, time=time)
     await emit(session, event, schema=SCHEMA, subject_prefix=settings.subject_prefix)
+
+
+async def publish_recorded(session: AsyncSession, case: CaseLife, *, settings: CasesSettings) -> None:
+    """Write every event `case` recorded (and forget them there), in order, in the caller's transaction."""
+    for data, time in case.pull_events():
+        await publish(session, data, time=time, settings=settings)

@@ -6,10 +6,13 @@ from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ictg_common.codes import ALLOCATED
+
+from ..domain import deadlines
 from ..models import BreakGlass, Case
 
 T = TypeVar("T")
@@ -52,13 +55,7 @@ async def listing(
     if worker_id is not None:
         q = q.where(Case.worker_id == worker_id)
     if overdue_at is not None:
-        q = q.where(
-            Case.status != "exited",
-            or_(
-                and_(Case.first_allocated_at.is_(None), Case.allocation_due_by <= overdue_at),
-                and_(Case.first_contact_at.is_(None), Case.first_contact_due_by <= overdue_at),
-            ),
-        )
+        q = q.where(deadlines.overdue_sql(Case, now=overdue_at))
     if after is not None:
         q = q.where(Case.id > after)
     return list((await session.scalars(q)).all())
@@ -108,7 +105,7 @@ async def caseloads(session: AsyncSession, worker_ids: list[UUID]) -> dict[UUID,
     """Open cases currently allocated to each worker."""
     q = (
         select(Case.worker_id, func.count())
-        .where(Case.worker_id.in_(worker_ids), Case.status == "allocated")
+        .where(Case.worker_id.in_(worker_ids), Case.status == ALLOCATED)
         .group_by(Case.worker_id)
     )
     return {wid: n for wid, n in (await session.execute(q)).all() if wid is not None}

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-Status = Literal["awaiting_allocation", "allocated", "exited"]
-Clock = Literal["allocation", "first_contact"]
+from ictg_common.codes import CaseStatus
+from ictg_common.contracts import SlaClock
+
+Status = CaseStatus
+Clock = SlaClock
 
 
 class Case(BaseModel):

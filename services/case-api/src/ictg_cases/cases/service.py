@@ -11,18 +11,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ictg_common import clock
 from ictg_common.auth import Actor
-from ictg_common.contracts import CaseOpened, MissingStarted, ReferralReceived, make_event
+from ictg_common.contracts import ReferralReceived
 from ictg_common.events import CloudEvent, new_id
-from ictg_common.outbox import emit
 from ictg_common.reference import local_authority
 
 from .. import rules
+from ..domain import deadlines
 from ..errors import RecordInvalid
-from ..models import SCHEMA, Case, CaseRecord, MissingEpisode
+from ..models import Case, CaseRecord, MissingEpisode
 from ..settings import CasesSettings
 from . import repository
 from .claimcheck import IntakeClient
-from .events import publish
+from .events import publish_recorded
 from .schemas import Case as CaseOut
 
 R = TypeVar("R", bound=CaseRecord)  # a record model (CaseRecord + Model)
@@ -47,7 +47,6 @@ async def open_case(
     case = Case(
         id=new_id(),
         referral_id=referral_id,
-        status="awaiting_allocation",
         received_at=received_at,
         opened_at=clock.utcnow(),
         region=data.region,
@@ -59,46 +58,25 @@ async def open_case(
         personal={k: referral.get(k) for k in PERSONAL},
         version=1,
         turns_18_on=rules.turns_18_on(_date_of_birth(referral)),
-        missing_since=received_at if data.missing_at_referral else None,
     )
+    episode_id = new_id() if data.missing_at_referral else None
+    case.open(missing_episode_id=episode_id)
     if not await repository.insert_if_new(session, case):
         return None
-    opened = CaseOpened(
-        case_id=case.id, referral_id=referral_id, status=case.status, region=case.region, pathway=data.pathway,
-        opened_at=case.opened_at,
-    )  # fmt: skip
-    await emit(
-        session, make_event(data=opened, subject=case.id, time=case.received_at), schema=SCHEMA,
-        subject_prefix=settings.subject_prefix,
-    )  # fmt: skip
-    if data.missing_at_referral:
-        await _missing_at_referral(session, case, settings=settings)
+    if episode_id is not None:
+        episode = MissingEpisode(
+            id=episode_id, case_id=case.id, started_at=case.received_at, ended_at=None, at_referral=True,
+            whereabouts_known=False, reported_to_police=False, missing_from_care_meeting=False,
+            professional_network_meeting=False, recorded_at=clock.utcnow(), recorded_by="referral",
+        )  # fmt: skip
+        await repository.add(session, episode)
+    await publish_recorded(session, case, settings=settings)
     return case
-
-
-async def _missing_at_referral(session: AsyncSession, case: Case, *, settings: CasesSettings) -> None:
-    episode = MissingEpisode(
-        id=new_id(), case_id=case.id, started_at=case.received_at, ended_at=None, at_referral=True,
-        whereabouts_known=False, reported_to_police=False, missing_from_care_meeting=False,
-        professional_network_meeting=False, recorded_at=clock.utcnow(), recorded_by="referral",
-    )  # fmt: skip
-    await repository.add(session, episode)
-    data = MissingStarted(
-        case_id=case.id, referral_id=case.referral_id, episode_id=episode.id, started_at=case.received_at,
-        at_referral=True, whereabouts_known=False, reported_to_police=False, missing_from_care_meeting=False,
-        professional_network_meeting=False,
-    )  # fmt: skip
-    await publish(session, data, time=episode.started_at, settings=settings)
 
 
 def to_out(case: Case, *, settings: CasesSettings, now: datetime) -> CaseOut:
     la = local_authority(case.local_authority_code)
-    overdue = []
-    if case.status != "exited":
-        if rules.deadline_unmet(case.allocation_due_by, case.first_allocated_at, now=now):
-            overdue.append("allocation")
-        if rules.deadline_unmet(case.first_contact_due_by, case.first_contact_at, now=now):
-            overdue.append("first_contact")
+    overdue = deadlines.overdue(case, now=now)
     return CaseOut.model_validate(
         {
             **{c.key: getattr(case, c.key) for c in Case.__table__.columns},

@@ -7,6 +7,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ictg_common.codes import AWAITING_ALLOCATION
+
 from ..models import (
     Advocacy,
     Allocation,
@@ -45,7 +47,7 @@ def _plain(row: Any) -> dict[str, Any]:
 
 async def timeline(session: AsyncSession, case: Case) -> list[TimelineEntry]:
     entries = [
-        TimelineEntry(at=case.received_at, kind="case.opened", id=case.id, record={"status": "awaiting_allocation"})
+        TimelineEntry(at=case.received_at, kind="case.opened", id=case.id, record={"status": AWAITING_ALLOCATION})
     ]
     for kind, model, column in KINDS:
         for row in await repository.records(session, model, case.id, order=getattr(model, column)):

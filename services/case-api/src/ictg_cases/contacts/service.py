@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ictg_common.auth import Actor
 from ictg_common.contracts import ContactRecorded
 
-from ..cases.events import publish
+from ..cases.events import publish_recorded
 from ..cases.service import add_record
 from ..models import Case, Contact
 from ..settings import CasesSettings
@@ -18,12 +18,11 @@ async def record(
     session: AsyncSession, case: Case, body: ContactCreate, *, actor: Actor, settings: CasesSettings
 ) -> Contact:
     row = await add_record(session, case, Contact, body, when="occurred_at", actor=actor, settings=settings)
-    # Any contact, attempted or made, with anyone, meets the first-contact deadline (DESIGN §9, §10).
-    if case.first_contact_at is None or body.occurred_at < case.first_contact_at:
-        case.first_contact_at = body.occurred_at
-    data = ContactRecorded(
-        case_id=case.id, referral_id=case.referral_id, contact_id=row.id, occurred_at=body.occurred_at,
-        outcome=body.outcome, method=body.method, party=body.party, topics=list(body.topics),
+    case.record_contact(
+        ContactRecorded(
+            case_id=case.id, referral_id=case.referral_id, contact_id=row.id, occurred_at=body.occurred_at,
+            outcome=body.outcome, method=body.method, party=body.party, topics=list(body.topics),
+        )
     )  # fmt: skip
-    await publish(session, data, time=body.occurred_at, settings=settings)
+    await publish_recorded(session, case, settings=settings)
     return row

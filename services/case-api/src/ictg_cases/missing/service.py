@@ -14,7 +14,7 @@ from ictg_common.events import new_id
 
 from .. import rules
 from ..cases import repository as cases_repo
-from ..cases.events import publish
+from ..cases.events import publish_recorded
 from ..cases.service import time_errors
 from ..errors import EpisodeConflict, RecordInvalid
 from ..models import Case, MissingEpisode
@@ -30,21 +30,20 @@ async def start(
     if errors:
         raise RecordInvalid(errors)
     episodes = await cases_repo.records(session, MissingEpisode, case.id, order=MissingEpisode.started_at)
-    conflict = rules.episode_conflict((rules.Episode(e.started_at, e.ended_at) for e in episodes), body.started_at)
-    if conflict is not None:
-        raise EpisodeConflict(f"The child cannot go missing at {body.started_at.isoformat()}: {conflict}.")
     row = MissingEpisode(
         id=new_id(), case_id=case.id, at_referral=False, recorded_at=now, recorded_by=actor.sub, **body.model_dump()
     )
-    await cases_repo.add(session, row)
-    case.missing_since = row.started_at
-    data = MissingStarted(
-        case_id=case.id, referral_id=case.referral_id, episode_id=row.id, started_at=body.started_at,
-        at_referral=False, whereabouts_known=body.whereabouts_known, reported_to_police=body.reported_to_police,
-        missing_from_care_meeting=body.missing_from_care_meeting,
-        professional_network_meeting=body.professional_network_meeting,
+    case.start_missing(
+        MissingStarted(
+            case_id=case.id, referral_id=case.referral_id, episode_id=row.id, started_at=body.started_at,
+            at_referral=False, whereabouts_known=body.whereabouts_known, reported_to_police=body.reported_to_police,
+            missing_from_care_meeting=body.missing_from_care_meeting,
+            professional_network_meeting=body.professional_network_meeting,
+        ),
+        episodes=[rules.Episode(e.started_at, e.ended_at) for e in episodes],
     )  # fmt: skip
-    await publish(session, data, time=row.started_at, settings=settings)
+    await cases_repo.add(session, row)
+    await publish_recorded(session, case, settings=settings)
     return row
 
 
@@ -60,17 +59,16 @@ async def end(
             f"The child's return from this episode was already recorded ({row.ended_at.isoformat()})."
         )
     errors = time_errors(case, body.ended_at, pointer="/ended_at", now=now, settings=settings)
-    if not errors and body.ended_at < row.started_at:
-        errors = [rules.err("/ended_at", f"must not be before the episode started ({row.started_at.isoformat()})")]
     if errors:
         raise RecordInvalid(errors)
+    case.end_missing(
+        MissingEnded(
+            case_id=case.id, referral_id=case.referral_id, episode_id=row.id, started_at=row.started_at,
+            ended_at=body.ended_at, return_interview_offered=body.return_interview_offered,
+        )
+    )  # fmt: skip
     row.ended_at = body.ended_at
     row.return_interview_offered = body.return_interview_offered
-    case.missing_since = None
     await session.flush()
-    data = MissingEnded(
-        case_id=case.id, referral_id=case.referral_id, episode_id=row.id, started_at=row.started_at,
-        ended_at=body.ended_at, return_interview_offered=body.return_interview_offered,
-    )  # fmt: skip
-    await publish(session, data, time=body.ended_at, settings=settings)
+    await publish_recorded(session, case, settings=settings)
     return row

@@ -11,19 +11,16 @@ from ictg_common.auth import Actor
 from ictg_common.contracts import (
     AdvocacyRecorded,
     AssessmentRecorded,
-    CaseMoved,
-    CasePathwayChanged,
     NrmDecisionRecorded,
 )
 from ictg_common.events import new_id
 from ictg_common.reference import local_authority, region_slug
 
-from .. import rules
 from ..allocations import repository as allocations_repo
 from ..cases import repository as cases_repo
-from ..cases.events import publish
+from ..cases.events import publish_recorded
 from ..cases.service import add_record, time_errors
-from ..errors import PathwayConflict, RecordInvalid
+from ..errors import RecordInvalid
 from ..models import Advocacy, Assessment, Case, Move, NrmDecision, PathwayChange
 from ..settings import CasesSettings
 from .schemas import (
@@ -45,12 +42,14 @@ async def assess(
     session: AsyncSession, case: Case, body: AssessmentCreate, *, actor: Actor, settings: CasesSettings
 ) -> Assessment:
     row = await add_record(session, case, Assessment, body, when="assessed_at", actor=actor, settings=settings)
-    data = AssessmentRecorded(
-        case_id=case.id, referral_id=case.referral_id, assessment_id=row.id, assessed_at=row.assessed_at,
-        living_situation=body.living_situation, trafficker_contact=body.trafficker_contact, education=body.education,
-        cjs_involvement=list(body.cjs_involvement),
+    case.record(
+        AssessmentRecorded(
+            case_id=case.id, referral_id=case.referral_id, assessment_id=row.id, assessed_at=row.assessed_at,
+            living_situation=body.living_situation, trafficker_contact=body.trafficker_contact, education=body.education,
+            cjs_involvement=list(body.cjs_involvement),
+        )
     )  # fmt: skip
-    await publish(session, data, time=row.assessed_at, settings=settings)
+    await publish_recorded(session, case, settings=settings)
     return row
 
 
@@ -58,11 +57,13 @@ async def nrm_decision(
     session: AsyncSession, case: Case, body: NrmDecisionCreate, *, actor: Actor, settings: CasesSettings
 ) -> NrmDecision:
     row = await add_record(session, case, NrmDecision, body, when="decided_at", actor=actor, settings=settings)
-    data = NrmDecisionRecorded(
-        case_id=case.id, referral_id=case.referral_id, decision_id=row.id, stage=body.stage, outcome=body.outcome,
-        decided_at=row.decided_at,
+    case.record(
+        NrmDecisionRecorded(
+            case_id=case.id, referral_id=case.referral_id, decision_id=row.id, stage=body.stage, outcome=body.outcome,
+            decided_at=row.decided_at,
+        )
     )  # fmt: skip
-    await publish(session, data, time=row.decided_at, settings=settings)
+    await publish_recorded(session, case, settings=settings)
     return row
 
 
@@ -70,39 +71,33 @@ async def advocacy(
     session: AsyncSession, case: Case, body: AdvocacyCreate, *, actor: Actor, settings: CasesSettings
 ) -> Advocacy:
     row = await add_record(session, case, Advocacy, body, when="occurred_at", actor=actor, settings=settings)
-    data = AdvocacyRecorded(
-        case_id=case.id, referral_id=case.referral_id, advocacy_id=row.id, kind=body.kind, area=body.area,
-        occurred_at=row.occurred_at,
+    case.record(
+        AdvocacyRecorded(
+            case_id=case.id, referral_id=case.referral_id, advocacy_id=row.id, kind=body.kind, area=body.area,
+            occurred_at=row.occurred_at,
+        )
     )  # fmt: skip
-    await publish(session, data, time=row.occurred_at, settings=settings)
+    await publish_recorded(session, case, settings=settings)
     return row
 
 
 async def move(session: AsyncSession, case: Case, body: MoveCreate, *, actor: Actor, settings: CasesSettings) -> Move:
     now = clock.utcnow()
     _check(case, body.moved_at, "/moved_at", now=now, settings=settings)
-    if body.local_authority_code == case.local_authority_code:
-        raise RecordInvalid([rules.err("/local_authority_code", "the child is already in this local authority")])
     moves = await cases_repo.records(session, Move, case.id, order=Move.moved_at)
-    if moves and body.moved_at < moves[-1].moved_at:
-        # The case's current authority is the latest move's: an earlier one cannot be slotted in.
-        raise RecordInvalid(
-            [rules.err("/moved_at", f"must not be before the last move ({moves[-1].moved_at.isoformat()})")]
-        )
     la = local_authority(body.local_authority_code)
     assert la is not None  # validated by the schema
+    moved = case.move(
+        move_id=new_id(), moved_at=body.moved_at, local_authority_code=la.code, region=region_slug(la.region),
+        last_moved_at=moves[-1].moved_at if moves else None,
+    )  # fmt: skip
     row = Move(
-        id=new_id(), case_id=case.id, moved_at=body.moved_at, from_local_authority_code=case.local_authority_code,
-        local_authority_code=la.code, region=region_slug(la.region), recorded_at=now, recorded_by=actor.sub,
+        id=moved.move_id, case_id=case.id, moved_at=moved.moved_at,
+        from_local_authority_code=moved.from_local_authority_code, local_authority_code=moved.local_authority_code,
+        region=moved.region, recorded_at=now, recorded_by=actor.sub,
     )  # fmt: skip
     await cases_repo.add(session, row)
-    case.local_authority_code, case.region = row.local_authority_code, row.region
-    data = CaseMoved(
-        case_id=case.id, referral_id=case.referral_id, move_id=row.id, moved_at=row.moved_at,
-        from_local_authority_code=row.from_local_authority_code, local_authority_code=row.local_authority_code,
-        region=row.region,
-    )  # fmt: skip
-    await publish(session, data, time=row.moved_at, settings=settings)
+    await publish_recorded(session, case, settings=settings)
     return row
 
 
@@ -112,26 +107,15 @@ async def change_pathway(
     now = clock.utcnow()
     changed_at = body.changed_at or now
     _check(case, changed_at, "/changed_at", now=now, settings=settings)
-    if case.pathway == body.pathway:
-        raise PathwayConflict(f"The case is already on the {body.pathway} pathway.")
+    current = await allocations_repo.current(session, case.id)
+    from_pathway = case.pathway
+    if case.change_pathway(pathway=body.pathway, changed_at=changed_at, current_role=current.role if current else None):
+        assert current is not None
+        current.ended_at = changed_at  # the guardian whose role no longer fits is released
     row = PathwayChange(
-        id=new_id(), case_id=case.id, from_pathway=case.pathway, pathway=body.pathway, changed_at=changed_at,
+        id=new_id(), case_id=case.id, from_pathway=from_pathway, pathway=body.pathway, changed_at=changed_at,
         recorded_at=now, recorded_by=actor.sub,
     )  # fmt: skip
     await cases_repo.add(session, row)
-    case.pathway = body.pathway
-    unallocated = False
-    if case.worker_id is not None and case.status == "allocated":
-        current = await allocations_repo.current(session, case.id)
-        if current is not None and not rules.role_fits(current.role, body.pathway):
-            # The guardian's role no longer fits: the case waits for a worker of the new pathway.
-            current.ended_at = changed_at
-            case.worker_id = None
-            case.status = "awaiting_allocation"
-            unallocated = True
-    data = CasePathwayChanged(
-        case_id=case.id, referral_id=case.referral_id, pathway=body.pathway, changed_at=changed_at,
-        unallocated=unallocated,
-    )  # fmt: skip
-    await publish(session, data, time=changed_at, settings=settings)
+    await publish_recorded(session, case, settings=settings)
     return row

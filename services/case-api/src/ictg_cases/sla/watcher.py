@@ -10,17 +10,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime
-from typing import cast
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ictg_common import clock
 from ictg_common.background import Loop
-from ictg_common.contracts import SlaBreached, SlaClock
+from ictg_common.contracts import SlaBreached
 from ictg_common.events import new_id
 
-from .. import rules
 from ..cases.events import publish
+from ..domain import deadlines
 from ..models import SlaBreach
 from ..settings import CasesSettings
 from . import repository
@@ -41,21 +40,18 @@ class SlaWatcher:
         """Look for missed deadlines now (or at `now`); returns how many breaches this call emitted."""
         now = now or clock.utcnow()
         emitted = 0
-        for deadline in repository.CLOCKS:  # "allocation", "first_contact": each deadline's own clock
+        for deadline in deadlines.CLOCKS:  # "allocation", "first_contact": each deadline's own clock
             while True:
+                # Every case the query returns is breached here (the query is `deadlines.missed`), so
+                # each batch shrinks what is left and the loop ends.
                 async with self.sessionmaker() as session, session.begin():
                     cases = await repository.missed(session, deadline, now=now, limit=self.batch)
                     for case in cases:
-                        due, done = (
-                            (case.allocation_due_by, case.first_allocated_at) if deadline == "allocation"
-                            else (case.first_contact_due_by, case.first_contact_at)
-                        )  # fmt: skip
-                        if not rules.deadline_missed(due, done, now=now, exited_at=case.exited_at):
-                            continue
+                        due = deadlines.due_by(case, deadline)
                         breach = SlaBreach(id=new_id(), case_id=case.id, clock=deadline, due_by=due, detected_at=now)
                         if await repository.record_breach(session, breach):
                             data = SlaBreached(
-                                case_id=case.id, referral_id=case.referral_id, clock=cast(SlaClock, deadline), due_by=due,
+                                case_id=case.id, referral_id=case.referral_id, clock=deadline, due_by=due,
                                 detected_at=now,
                             )  # fmt: skip
                             await publish(session, data, time=due, settings=self.settings)

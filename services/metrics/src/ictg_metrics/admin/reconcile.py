@@ -8,14 +8,14 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ictg_common import clock
+from ictg_common import clock, codes
 from ictg_common.auth import ServiceAuth
 from ictg_common.peer import PeerClient, PeerUnavailable
 
 from ..children.dimensions import DIMENSIONS
 from ..settings import MetricsSettings
 
-STATUSES = ("awaiting_allocation", "allocated", "exited")
+STATUSES = codes.CASE_STATUSES
 
 
 class CasesUnavailable(PeerUnavailable):

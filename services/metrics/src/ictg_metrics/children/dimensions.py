@@ -128,9 +128,9 @@ _ALL = [
     ),
     Dimension(
         "status",
-        f"(CASE WHEN {EXITED} THEN 'exited' "
-        f"ELSE COALESCE({latest('allocation_state_on', 'allocation_state')}, 'awaiting_allocation') END)",
-        values=("awaiting_allocation", "allocated", "exited"),
+        f"(CASE WHEN {EXITED} THEN '{codes.EXITED}' "
+        f"ELSE COALESCE({latest('allocation_state_on', 'allocation_state')}, '{codes.AWAITING_ALLOCATION}') END)",
+        values=codes.CASE_STATUSES,
     ),
     Dimension(
         "months_in_service_band",

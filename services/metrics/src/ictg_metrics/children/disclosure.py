@@ -2,7 +2,8 @@
 
 `suppress` (default): a count of 1–4 becomes null and its row says `"suppressed": true`;
 `round`: every count to the nearest 5; `none`: as counted (scope metrics:read:unsuppressed).
-A statistic (median, share…) of a suppressed group is withheld with it: it would disclose the group.
+A statistic (median, share…) of a suppressed group is withheld with it: it would disclose the group;
+and so is a statistic of a group of 1–4 whatever its count is published as (`disclose_statistics`).
 """
 
 from __future__ import annotations
@@ -43,6 +44,27 @@ def disclose_row(
         out["suppressed"] = True
         if len(counts) > 1 or withheld:
             out["suppressed_fields"] = hidden
+    return out
+
+
+def disclose_statistics(
+    row: dict[str, Any], counts: Sequence[str], mode: Disclosure, *, statistics: Sequence[tuple[str, Sequence[str]]]
+) -> dict[str, Any]:
+    """`disclose_row` for a row that also holds statistics: `statistics` pairs each count with the
+    fields computed over the group it counts (e.g. `("children", ["met_deadline"])`).
+
+    All of them are withheld when the first count is suppressed. And unless `mode` is `none`, the
+    statistics of a group of 1–4 are withheld whatever its count is published as (rounded to 5, or
+    shown beside a total): a median of three children discloses them."""
+    out = disclose_row(row, counts, mode, withheld=[f for _, fields in statistics for f in fields])
+    if mode == "none":
+        return out
+    small = [f for count, fields in statistics if 1 <= int(row[count]) <= 4 for f in fields]
+    hide = [f for f in small if out.get(f) is not None]
+    if hide:
+        out.update(dict.fromkeys(hide))
+        out["suppressed"] = True
+        out["suppressed_fields"] = [*out.get("suppressed_fields", []), *hide]
     return out
 
 

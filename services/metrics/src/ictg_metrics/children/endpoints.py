@@ -17,10 +17,10 @@ from ictg_common.service import SessionDep
 from ..models import SCHEMA
 from .caseload import caseload, months
 from .dimensions import DIMENSIONS
-from .disclosure import Disclosure, complementary, disclose, disclose_row, to_csv
+from .disclosure import Disclosure, complementary, disclose, disclose_row, disclose_statistics, to_csv
 from .params import echo_filters, parse_month, parse_query, wants_csv
 from .query import ChildQuery, count_children
-from .timeliness import SHARES, STATS, timeliness
+from .timeliness import QUANTILES, SHARES, STATS, timeliness
 
 router = APIRouter(prefix="/v1/metrics", tags=["metrics"])
 Analyst = Annotated[Actor, require("metrics:read")]
@@ -143,31 +143,19 @@ async def timeliness_by_group(
     (count, median, p75, p90), and the share meeting each deadline (decided cases only)."""
     await _check_disclosure(request, session, actor, disclosure)
     q = parse_query(request, referred_from=referred_from, referred_to=referred_to, as_of=as_of, group_by=group_by)
+    counts = ["children", *(f"{s}_count" for s in STATS)]
+    # Each quantile is computed over the cases its measure counts; the shares over all the group's.
+    statistics = [*((f"{s}_count", [f"{s}_{k}" for k in QUANTILES]) for s in STATS), ("children", SHARES)]
     rows = []
     for raw in await timeliness(session, q):
         flat = {**raw, **{f"{s}_count": raw[s]["count"] for s in STATS}}
-        stat_fields = [f"{s}_{k}" for s in STATS for k in ("median", "p75", "p90")]
-        flat.update({f"{s}_{k}": raw[s][k] for s in STATS for k in ("median", "p75", "p90")})
-        out = disclose_row(
-            flat, ["children", *(f"{s}_count" for s in STATS)], disclosure, withheld=[*stat_fields, *SHARES]
-        )
-        if disclosure != "none":
-            # Statistics of 1–4 children disclose them whatever the counts show (rounded or not).
-            small = [s for s in STATS if 1 <= int(flat[f"{s}_count"]) <= 4]
-            hide = [f"{s}_{k}" for s in small for k in ("median", "p75", "p90")]
-            if 1 <= int(flat["children"]) <= 4:
-                hide += list(SHARES)
-            hide = [k for k in hide if out.get(k) is not None]
-            if hide:
-                out.update(dict.fromkeys(hide))
-                out["suppressed"] = True
-                out["suppressed_fields"] = [*out.get("suppressed_fields", []), *hide]
-        rows.append(out)
+        flat.update({f"{s}_{k}": raw[s][k] for s in STATS for k in QUANTILES})
+        rows.append(disclose_statistics(flat, counts, disclosure, statistics=statistics))
     if wants_csv(request, format):
         columns = [
             *q.group_by,
             "children",
-            *(f"{s}_{k}" for s in STATS for k in ("count", "median", "p75", "p90")),
+            *(f"{s}_{k}" for s in STATS for k in ("count", *QUANTILES)),
             *SHARES,
         ]
         return _csv(to_csv(columns, rows, counts=["children"]))
@@ -175,6 +163,6 @@ async def timeliness_by_group(
     for r in rows:
         item = {k: v for k, v in r.items() if not any(k.startswith(f"{s}_") for s in STATS)}
         for s in STATS:
-            item[s] = {k: r[f"{s}_{k}"] for k in ("count", "median", "p75", "p90")}
+            item[s] = {k: r[f"{s}_{k}"] for k in ("count", *QUANTILES)}
         shaped.append(item)
     return _body("timeliness", q, disclosure, shaped)

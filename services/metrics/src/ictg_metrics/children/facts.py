@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from ictg_common import clock
+from ictg_common import clock, codes
 from ictg_common.contracts import (
     AdvocacyRecorded,
     CaseAllocated,
@@ -128,9 +128,9 @@ def fold(events: Iterable[Ev]) -> dict[str, Any]:
             case_id = str(d.case_id)
         elif isinstance(d, CaseAllocated):
             allocations[str(d.allocation_id)] = d.allocated_at
-            allocation_states[e.id] = (d.allocated_at, "allocated")
+            allocation_states[e.id] = (d.allocated_at, codes.ALLOCATED)
         elif isinstance(d, CasePathwayChanged) and d.unallocated:
-            allocation_states[e.id] = (d.changed_at, "awaiting_allocation")
+            allocation_states[e.id] = (d.changed_at, codes.AWAITING_ALLOCATION)
         elif isinstance(d, ContactRecorded):
             contacts[str(d.contact_id)] = (d.occurred_at, d)
         elif isinstance(d, AdvocacyRecorded):

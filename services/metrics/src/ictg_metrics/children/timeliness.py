@@ -11,6 +11,7 @@ from .query import PARAMS_CTE, ChildQuery, grouped, where_clause
 
 STATS = ("referral_delay_days", "hours_to_allocation", "hours_to_first_contact")
 SHARES = ("met_referral_deadline", "met_allocation_deadline", "met_first_contact_deadline")
+QUANTILES = ("median", "p75", "p90")
 
 _AS_OF_END = "((p.as_of + 1)::timestamp AT TIME ZONE 'Europe/London')"  # the end of as_of, London time
 _DELAY = "c.referral_delay_days"
@@ -60,7 +61,7 @@ async def timeliness(session: AsyncSession, q: ChildQuery) -> list[dict[str, Any
             quantiles = r[f"{alias}_q"] or [None, None, None]
             row[name] = {
                 "count": int(r[f"{alias}_n"]),
-                **{k: _round(v) for k, v in zip(("median", "p75", "p90"), quantiles, strict=True)},
+                **{k: _round(v) for k, v in zip(QUANTILES, quantiles, strict=True)},
             }
         row["met_referral_deadline"] = _share(r["d_met"], r["d_n"])
         row["met_allocation_deadline"] = _share(r["a_met"], r["a_decided"])

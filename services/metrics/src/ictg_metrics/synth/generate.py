@@ -122,7 +122,7 @@ class Generator:
         ev.append(_told(c.ReferralReceived.model_validate(data), received_at, self._id()))
         s.referral = ev[-1][3]
         case: dict[str, Any] = {"case_id": s.case_id, "referral_id": s.referral_id}
-        ev.append(_told(c.CaseOpened(**case, status="awaiting_allocation", region=data["region"],
+        ev.append(_told(c.CaseOpened(**case, status=codes.AWAITING_ALLOCATION, region=data["region"],
                                      pathway=data["pathway"], opened_at=received_at), received_at, self._id()))  # fmt: skip
         if missing_at_referral:
             episode = self._id()

@@ -21,7 +21,7 @@ async def get(session: AsyncSession, referral_id: UUID) -> Referral | None:
     return await session.get(Referral, referral_id)
 
 
-async def of_organisation(session: AsyncSession, ids: list[UUID], *, org: tuple[str | None, str | None]) -> list[UUID]:
+async def of_organisation(session: AsyncSession, ids: list[UUID], *, org: tuple[str, str]) -> list[UUID]:
     """Those of `ids` that `org` referred."""
     q = select(Referral.id).where(Referral.id.in_(ids), Referral.org_type == org[0], Referral.org_name == org[1])
     return list((await session.scalars(q)).all())

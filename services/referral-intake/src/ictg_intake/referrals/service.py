@@ -1,4 +1,5 @@
-"""Receiving a referral: rules that need the clock, derivations, duplicates, the event."""
+"""Referrals: receiving one (rules that need the clock, derivations, duplicates, the event), and the
+whole of each endpoint's work (`create`, `read`, `page`), so that a router makes one call."""
 
 from __future__ import annotations
 
@@ -8,22 +9,27 @@ from datetime import date, datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import Response
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ictg_common import clock
+from ictg_common import audit, clock, pagination
 from ictg_common.auth import Actor
 from ictg_common.codes import OrganisationType, age_band, age_on, nationality_group, pathway
 from ictg_common.contracts import Exploitation, ReferralReceived, Timeliness, make_event
 from ictg_common.errors import Forbidden, NotFound, ValidationFailed, field_error
 from ictg_common.events import new_id
+from ictg_common.idempotency import Idempotency
 from ictg_common.outbox import emit
 from ictg_common.reference import local_authority, region_slug
 
 from ..models import SCHEMA, Referral
 from ..settings import IntakeSettings
-from . import repository
+from . import access, repository
 from .schemas import Referral as ReferralOut
-from .schemas import ReferralCreate
+from .schemas import ReferralCreate, ReferralPage
+
+COLLECTION = "/v1/referrals"
 
 
 def check_dates(body: ReferralCreate, *, received_at: datetime, now: datetime) -> list[dict[str, str]]:
@@ -106,12 +112,10 @@ async def shown(session: AsyncSession, referrals: list[Referral], *, actor: Acto
     sees links to its own organisation's referrals only (another force's referral of the same
     child is not theirs to know about)."""
     linked = {d for r in referrals for d in r.possible_duplicate_of}
-    if actor.has("referrals:read"):
-        visible = linked
-    else:
-        visible = (
-            set(await repository.of_organisation(session, list(linked), org=actor.organisation)) if linked else set()
-        )
+    org = access.whose_referrals(actor)
+    visible = (
+        linked if org is None or not linked else set(await repository.of_organisation(session, list(linked), org=org))
+    )
     return [to_out(r, duplicates=[d for d in r.possible_duplicate_of if d in visible]) for r in referrals]
 
 
@@ -218,14 +222,56 @@ async def receive(session: AsyncSession, body: ReferralCreate, *, actor: Actor, 
     return referral
 
 
-def can_read(actor: Actor, r: Referral) -> bool:
-    return actor.has("referrals:read") or (
-        actor.org_type == r.org_type and actor.org_name is not None and actor.org_name == r.org_name
-    )
+async def create(
+    session: AsyncSession,
+    body: ReferralCreate,
+    *,
+    actor: Actor,
+    settings: IntakeSettings,
+    idem: Idempotency,
+    response: Response,
+    refusals: async_sessionmaker[AsyncSession],
+) -> ReferralOut | JSONResponse:
+    """`POST /v1/referrals`, whole: a finished `Idempotency-Key` answers its first response again;
+    otherwise the referral is received, shown as `actor` may see it, audited, its `Location` set on
+    `response` and the answer remembered under the key — all in the request's transaction. A refusal
+    (filing for another organisation, or `received_at` without the import scope) is audited in a
+    transaction of its own (`refusals`), since the request's rolls back."""
+    if (replay := await idem.replay(session, action="referral.create")) is not None:
+        return replay
+    try:
+        referral = await receive(session, body, actor=actor, settings=settings)
+    except Forbidden:
+        await audit.record_refusal(refusals, schema=SCHEMA, actor=actor, action="referral.create", resource=COLLECTION)
+        raise
+    [out] = await shown(session, [referral], actor=actor)
+    location = f"{COLLECTION}/{referral.id}"
+    await audit.record(session, schema=SCHEMA, actor=actor, action="referral.create", resource=location)
+    response.headers["Location"] = location
+    return await idem.save(session, out, response)
 
 
-async def read(session: AsyncSession, referral_id: UUID, *, actor: Actor) -> Referral:
+async def read(
+    session: AsyncSession, referral_id: UUID, *, actor: Actor, refusals: async_sessionmaker[AsyncSession]
+) -> ReferralOut:
+    """One referral as `actor` may see it, the read audited; `NotFound` (the refusal audited in a
+    transaction of its own) when there is none or it is not theirs to see."""
+    resource = f"{COLLECTION}/{referral_id}"
     r = await repository.get(session, referral_id)
-    if r is None or not can_read(actor, r):
+    if r is None or not access.may_see(actor, r):
+        await audit.record_refusal(refusals, schema=SCHEMA, actor=actor, action="referral.read", resource=resource)
         raise NotFound("No such referral.")
-    return r
+    await audit.record(session, schema=SCHEMA, actor=actor, action="referral.read", resource=resource)
+    [out] = await shown(session, [r], actor=actor)
+    return out
+
+
+async def page(session: AsyncSession, *, actor: Actor, after: tuple[datetime, UUID] | None, limit: int) -> ReferralPage:
+    """A keyset page of the referrals `actor` may see, oldest first, each one audited."""
+    rows = await repository.page(session, after=after, org=access.whose_referrals(actor), limit=limit + 1)
+    items, next_cursor = pagination.split(rows, limit, lambda r: pagination.encode_time_key(r.received_at, r.id))
+    # One audit row per referral shown: the trail of a child's record must include list reads.
+    await audit.record_many(
+        session, schema=SCHEMA, actor=actor, action="referral.list", resources=[f"{COLLECTION}/{r.id}" for r in items]
+    )
+    return ReferralPage(items=await shown(session, items, actor=actor), next_cursor=next_cursor)
