@@ -77,14 +77,16 @@ class PermanentError(Exception):
 class Consumer:
     """A durable consumer of `filter_subjects` handled by `handler` in schema `schema`.
 
-    `max_deliver`: handler failures on a healthy system before the event is parked.
+    `max_deliver`: handler failures on a healthy system before the event is parked. A service built
+    with `create_service_app` leaves `schema` and `max_deliver` unset: it fills in its own schema
+    and `ICTG_MAX_DELIVER`.
     """
 
     name: str
     filter_subjects: list[str]
     handler: Handler
-    schema: str
-    max_deliver: int = 5
+    schema: str = ""
+    max_deliver: int = 0
     batch: int = 100
     ack_wait: float = 30.0
     backoff_base: float = 0.5
@@ -93,6 +95,8 @@ class Consumer:
 
 class ConsumerRunner:
     def __init__(self, consumer: Consumer, *, link: NatsLink, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        if not consumer.schema or consumer.max_deliver < 1:
+            raise ValueError(f"consumer {consumer.name!r} needs its schema and a max_deliver of at least 1")
         self.c = consumer
         self.link = link
         self.sessionmaker = sessionmaker

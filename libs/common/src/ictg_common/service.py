@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
@@ -83,7 +84,14 @@ def create_service_app(
                 poll_seconds=settings.relay_poll_seconds,
             )
             app.state.relay.start()
-        app.state.consumers = [ConsumerRunner(c, link=link, sessionmaker=app.state.sessionmaker) for c in consumers]
+        app.state.consumers = [
+            ConsumerRunner(
+                dataclasses.replace(c, schema=c.schema or schema, max_deliver=c.max_deliver or settings.max_deliver),
+                link=link,
+                sessionmaker=app.state.sessionmaker,
+            )
+            for c in consumers
+        ]
         for runner in app.state.consumers:
             runner.start()
         for hook in on_startup:

@@ -6,9 +6,9 @@ fields below keep their `ICTG_` names whatever the service prefix is.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -52,3 +52,17 @@ class ServiceSettings(BaseSettings):
     # How long a write's Idempotency-Key is remembered (at least a day, the IETF draft's advice).
     # Per service, read with its own prefix: ICTG_INTAKE_IDEMPOTENCY_HOURS, ICTG_CASES_IDEMPOTENCY_HOURS.
     idempotency_hours: int = Field(default=48, ge=24)
+
+    # Fields holding the token this service sends to another (claim check, reconciliation). In
+    # development each is minted from ICTG_AUTH_SECRET when unset; with production keys (JWKS) the
+    # peer would refuse such a token on every call, so the service refuses to start instead.
+    PEER_TOKENS: ClassVar[tuple[str, ...]] = ()
+
+    @model_validator(mode="after")
+    def _peer_tokens_given(self) -> Self:
+        if self.auth_jwks_url:
+            prefix = self.model_config.get("env_prefix", "ICTG_")
+            for name in self.PEER_TOKENS:
+                if not getattr(self, name):
+                    raise ValueError(f"{prefix}{name.upper()} is required when ICTG_AUTH_JWKS_URL is set")
+        return self

@@ -72,8 +72,6 @@ def create_app(
                 name="cases-referrals",
                 filter_subjects=[f"{settings.subject_prefix}.intake.referral.received"],
                 handler=on_referral,
-                schema=SCHEMA,
-                max_deliver=settings.max_deliver,
             )
         ],
         on_startup=[start_watcher, start_reconciler],

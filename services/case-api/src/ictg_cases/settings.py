@@ -1,10 +1,11 @@
-from pydantic import model_validator
+from typing import ClassVar
 
 from ictg_common.settings import ServiceSettings, service_config
 
 
 class CasesSettings(ServiceSettings):
     model_config = service_config("ICTG_CASES_")
+    PEER_TOKENS: ClassVar[tuple[str, ...]] = ("intake_token",)
 
     port: int = 8002
     intake_url: str = "http://127.0.0.1:8001"
@@ -22,11 +23,3 @@ class CasesSettings(ServiceSettings):
     # long a referral may wait for its case before it is reported, logged at ERROR and replayed.
     reconcile_seconds: float = 300.0
     reconcile_grace_seconds: float = 120.0
-
-    @model_validator(mode="after")
-    def _claim_check_token(self) -> "CasesSettings":
-        # With production keys (JWKS) intake refuses HS256 tokens: a self-minted claim-check token
-        # would be refused and no case would ever open. Fail at start-up, not on every event.
-        if self.auth_jwks_url and not self.intake_token:
-            raise ValueError("ICTG_CASES_INTAKE_TOKEN is required when ICTG_AUTH_JWKS_URL is set")
-        return self

@@ -45,8 +45,6 @@ def create_app(
                 name="metrics-all",
                 filter_subjects=[f"{settings.subject_prefix}.>"],
                 handler=record_event,
-                schema=SCHEMA,
-                max_deliver=settings.max_deliver,
             )
         ],
         publishes=False,

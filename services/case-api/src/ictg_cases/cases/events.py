@@ -1,6 +1,6 @@
 """Case events go out via the outbox; their `data` is a model of `ictg_common.contracts` (which carries
 `case_id` and `referral_id`). Events a case caused are recorded by the case itself (`domain/case.py`)
-and written here with `publish_recorded`."""
+and written here with `add_recorded_to_outbox`."""
 
 from __future__ import annotations
 
@@ -16,14 +16,14 @@ from ..models import SCHEMA
 from ..settings import CasesSettings
 
 
-async def publish(session: AsyncSession, data: CaseEventData, *, time: datetime, settings: CasesSettings) -> None:
+async def add_to_outbox(session: AsyncSession, data: CaseEventData, *, time: datetime, settings: CasesSettings) -> None:
     """Write the event of `data` (subject: its case) into the outbox in the caller's transaction (it
     commits with the record)."""
     event = make_event(data=data, subject=data.case_id, time=time)
     await emit(session, event, schema=SCHEMA, subject_prefix=settings.subject_prefix)
 
 
-async def publish_recorded(session: AsyncSession, case: CaseLife, *, settings: CasesSettings) -> None:
+async def add_recorded_to_outbox(session: AsyncSession, case: CaseLife, *, settings: CasesSettings) -> None:
     """Write every event `case` recorded (and forget them there), in order, in the caller's transaction."""
     for data, time in case.pull_events():
-        await publish(session, data, time=time, settings=settings)
+        await add_to_outbox(session, data, time=time, settings=settings)

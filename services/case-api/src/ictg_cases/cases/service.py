@@ -22,7 +22,7 @@ from ..models import Case, CaseRecord, MissingEpisode
 from ..settings import CasesSettings
 from . import repository
 from .claimcheck import IntakeClient
-from .events import publish_recorded
+from .events import add_recorded_to_outbox
 from .schemas import Case as CaseOut
 
 R = TypeVar("R", bound=CaseRecord)  # a record model (CaseRecord + Model)
@@ -70,7 +70,7 @@ async def open_case(
             professional_network_meeting=False, recorded_at=clock.utcnow(), recorded_by="referral",
         )  # fmt: skip
         await repository.add(session, episode)
-    await publish_recorded(session, case, settings=settings)
+    await add_recorded_to_outbox(session, case, settings=settings)
     return case
 
 

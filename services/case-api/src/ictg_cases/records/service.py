@@ -18,7 +18,7 @@ from ictg_common.reference import local_authority, region_slug
 
 from ..allocations import repository as allocations_repo
 from ..cases import repository as cases_repo
-from ..cases.events import publish_recorded
+from ..cases.events import add_recorded_to_outbox
 from ..cases.service import add_record, time_errors
 from ..errors import RecordInvalid
 from ..models import Advocacy, Assessment, Case, Move, NrmDecision, PathwayChange
@@ -49,7 +49,7 @@ async def assess(
             cjs_involvement=list(body.cjs_involvement),
         )
     )  # fmt: skip
-    await publish_recorded(session, case, settings=settings)
+    await add_recorded_to_outbox(session, case, settings=settings)
     return row
 
 
@@ -63,7 +63,7 @@ async def nrm_decision(
             decided_at=row.decided_at,
         )
     )  # fmt: skip
-    await publish_recorded(session, case, settings=settings)
+    await add_recorded_to_outbox(session, case, settings=settings)
     return row
 
 
@@ -77,7 +77,7 @@ async def advocacy(
             occurred_at=row.occurred_at,
         )
     )  # fmt: skip
-    await publish_recorded(session, case, settings=settings)
+    await add_recorded_to_outbox(session, case, settings=settings)
     return row
 
 
@@ -97,7 +97,7 @@ async def move(session: AsyncSession, case: Case, body: MoveCreate, *, actor: Ac
         region=moved.region, recorded_at=now, recorded_by=actor.sub,
     )  # fmt: skip
     await cases_repo.add(session, row)
-    await publish_recorded(session, case, settings=settings)
+    await add_recorded_to_outbox(session, case, settings=settings)
     return row
 
 
@@ -117,5 +117,5 @@ async def change_pathway(
         recorded_at=now, recorded_by=actor.sub,
     )  # fmt: skip
     await cases_repo.add(session, row)
-    await publish_recorded(session, case, settings=settings)
+    await add_recorded_to_outbox(session, case, settings=settings)
     return row

@@ -18,7 +18,7 @@ from ictg_common.background import Loop
 from ictg_common.contracts import SlaBreached
 from ictg_common.events import new_id
 
-from ..cases.events import publish
+from ..cases.events import add_to_outbox
 from ..domain import deadlines
 from ..models import SlaBreach
 from ..settings import CasesSettings
@@ -54,7 +54,7 @@ class SlaWatcher:
                                 case_id=case.id, referral_id=case.referral_id, clock=deadline, due_by=due,
                                 detected_at=now,
                             )  # fmt: skip
-                            await publish(session, data, time=due, settings=self.settings)
+                            await add_to_outbox(session, data, time=due, settings=self.settings)
                             emitted += 1
                 if len(cases) < self.batch:
                     break

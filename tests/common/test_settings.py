@@ -1,0 +1,23 @@
+"""Settings a service cannot run with are refused at start-up, not discovered on every call."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from ictg_cases.settings import CasesSettings
+from ictg_metrics.settings import MetricsSettings
+
+
+@pytest.mark.parametrize(
+    ("settings", "variable", "token"),
+    [
+        (CasesSettings, "ICTG_CASES_INTAKE_TOKEN", "intake_token"),
+        (MetricsSettings, "ICTG_METRICS_CASES_TOKEN", "cases_token"),
+    ],
+)
+def test_production_keys_need_the_peer_token_a_service_sends(settings: type, variable: str, token: str) -> None:
+    with pytest.raises(ValidationError, match=f"{variable} is required when ICTG_AUTH_JWKS_URL is set"):
+        settings(auth_jwks_url="https://idp.example/jwks.json")
+    assert getattr(settings(auth_jwks_url="https://idp.example/jwks.json", **{token: "issued"}), token) == "issued"
+    assert getattr(settings(), token) is None  # development: minted from ICTG_AUTH_SECRET when needed
