@@ -218,6 +218,28 @@ def test_moves_change_the_current_authority_never_back_in_time() -> None:
     assert (case.local_authority_code, case.region) == ("E09000001", "london")
 
 
+def test_every_event_names_the_childs_authority_and_region_as_they_stand() -> None:
+    case = new_case(missing=True)
+    allocate(case, at=h(1))
+    case.record_contact(contact(case, h(2)))
+    case.move(move_id=uuid4(), moved_at=h(3), local_authority_code="E09000001", region="london", last_moved_at=None)
+    case.record_contact(contact(case, h(4)))
+    case.exit(exited_at=h(5), reason="long_term_missing", destination="none", last_recorded_at=h(4))
+    located = [(type(e).__name__, e.local_authority_code, e.region) for e in case.events]
+    assert located == [
+        ("CaseOpened", "E08000003", "north_west"), ("MissingStarted", "E08000003", "north_west"),
+        ("CaseAllocated", "E08000003", "north_west"), ("ContactRecorded", "E08000003", "north_west"),
+        ("CaseMoved", "E09000001", "london"), ("ContactRecorded", "E09000001", "london"),
+        ("CaseExited", "E09000001", "london"),
+    ]  # fmt: skip
+
+
+def test_an_event_stored_before_the_location_was_added_still_parses() -> None:
+    old = contact(new_case(), h(1)).model_dump(mode="json", exclude={"local_authority_code", "region"})
+    parsed = ContactRecorded.model_validate(old)
+    assert (parsed.local_authority_code, parsed.region) == (None, None) and not parsed.located()
+
+
 def test_an_event_of_another_case_is_refused() -> None:
     case, other = new_case(), new_case()
     with pytest.raises(ValueError):

@@ -119,3 +119,25 @@ async def test_nul_and_unknown_codes_in_text_are_refused_not_500(stack: Stack) -
     assert (
         await stack.cases.get("/v1/audit", params={"resource": "/v1/cases/\u0000"}, headers=auditor)
     ).status_code == 422
+
+
+async def test_unknown_query_parameters_are_refused_on_every_read(stack: Stack) -> None:
+    case = await stack.case()
+    audit = auth("audit:read")
+    for path, params, headers in [
+        ("/v1/cases", {"local_authority_code": "E08000003"}, READ),  # once silently ignored: every case answered
+        ("/v1/cases", {"limit": 5, "stauts": "allocated"}, READ),  # a typo beside a known parameter
+        ("/v1/workers", {"regoin": "london"}, ADMIN),
+        (f"/v1/cases/{case['id']}/contacts", {"party": "child"}, READ),
+        (f"/v1/cases/{case['id']}", {"expand": "all"}, READ),
+        ("/v1/audit", {"who": "x"}, audit),
+    ]:
+        r = await stack.cases.get(path, params=params, headers=headers)
+        assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", (path, r.text)
+        unknown = next(k for k in params if k != "limit")
+        assert [e["pointer"] for e in r.json()["errors"]] == [f"#query/{unknown}"], r.text
+    r = await stack.cases.get("/v1/cases", params={"region": "x", "local_authority_code": "E08000003"}, headers=READ)
+    problem = r.json()
+    assert "'local_authority_code'" in problem["detail"] and "it accepts " in problem["detail"]
+    assert {"cursor", "limit", "region", "status"} <= set(problem["detail"].split("it accepts ")[1][:-1].split(", "))
+    assert (await stack.get("/v1/cases", limit=5)).status_code == 200  # declared parameters still pass

@@ -15,7 +15,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from ictg_common.auth import RateLimiter, TokenVerifier, mint_token
+from ictg_common.auth import SCOPES, RateLimiter, TokenVerifier, mint_token
+from ictg_common.auth import main as auth_cli
 from ictg_common.errors import Unauthorized
 
 from conftest import SECRET, serve
@@ -171,3 +172,61 @@ async def test_a_service_looking_sub_without_the_claim_is_rate_limited(shared_se
         service = mint_token(secret=SECRET, sub="service:case-api", scopes=["audit:read"], service=True)
         for _ in range(5):
             assert (await intake.get("/v1/audit", headers={"Authorization": f"Bearer {service}"})).status_code == 200
+
+
+def test_council_scopes_are_known() -> None:
+    assert {"la:read", "la:write", "webhooks:manage"} <= set(SCOPES)
+
+
+def test_a_councils_token_carries_its_la_codes() -> None:
+    verifier = TokenVerifier(secret=SECRET)
+    token = mint_token(
+        secret=SECRET, sub="council-1", scopes=["la:read", "la:write"], org_type="local_authority",
+        org_name="Manchester City Council", la_codes=["E08000003", "W06000015"],
+    )  # fmt: skip
+    actor = verifier.verify(token)
+    assert actor.la_codes == ("E08000003", "W06000015") and actor.org_type == "local_authority"
+    assert actor.has("la:write") and actor.regions == ()
+    assert verifier.verify(hs256()).la_codes == ()  # no claim: no council codes
+
+
+@pytest.mark.parametrize(
+    "la_codes",
+    [
+        "E08000003",  # not a list
+        ["E99999999"],  # no such authority
+        ["E07000001"],  # a lower-tier district, not an upper-tier authority
+        ["e08000003"],  # not spelt as ONS spells it
+        ["E08000003", "E08000003"],  # twice
+        [8000003],
+        [{"code": "E08000003"}],
+    ],
+)
+def test_an_invalid_la_codes_claim_is_refused(la_codes: Any) -> None:
+    assert refusal(TokenVerifier(secret=SECRET), hs256(la_codes=la_codes)) == "Invalid token claims."
+
+
+def test_mint_token_refuses_unknown_la_codes() -> None:
+    with pytest.raises(ValueError, match="la_codes"):
+        mint_token(secret=SECRET, sub="c", scopes=["la:read"], org_type="local_authority", la_codes=["E99999999"])
+
+
+def test_the_dev_cli_mints_a_councils_token(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ICTG_AUTH_SECRET", SECRET)
+    assert auth_cli(["--org-type", "local_authority", "--org-name", "Liverpool", "--la-code", "E08000012",
+                     "--la-code", "e08000003"]) == 0  # fmt: skip
+    actor = TokenVerifier(secret=SECRET).verify(capsys.readouterr().out.strip())
+    assert actor.la_codes == ("E08000012", "E08000003") and actor.organisation == ("local_authority", "Liverpool")
+    # a council's token defaults to the council scopes and no region: it is not a reader of regions
+    assert actor.scopes == {"la:read", "la:write"} and actor.regions == ()
+    for argv in (
+        ["--org-type", "local_authority"],  # no code
+        ["--la-code", "E08000012"],  # a code on a police token
+        ["--org-type", "local_authority", "--la-code", "E99999999"],
+        ["--org-type", "local_authority", "--la-code", "E08000012", "--la-code", "E08000012"],
+    ):
+        with pytest.raises(SystemExit) as refused:
+            auth_cli(argv)
+        assert refused.value.code == 2, argv

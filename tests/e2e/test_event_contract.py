@@ -120,6 +120,13 @@ async def test_every_event_type_is_produced_and_matches_its_schema(shared_settin
             assert parse_data(event["type"], event["data"]) is not None
             seen.add(event["type"])
         assert seen == set(REGISTRY), f"never produced: {sorted(set(REGISTRY) - seen)}"
+        # every case event names the child's authority and region as they stood then: the move and
+        # what follows it name the new one (Manchester -> Liverpool, both in the North West)
+        after_move = {"ictg.case.moved.v1", "ictg.case.pathway_changed.v1", "ictg.case.exited.v1"}
+        for _, event in events:
+            if event["source"] == "/ictg/cases":
+                la = "E08000012" if event["type"] in after_move else "E08000003"
+                assert (event["data"]["local_authority_code"], event["data"]["region"]) == (la, "north_west"), event
         pathway = next(e for _, e in events if e["type"] == "ictg.case.pathway_changed.v1")
         assert pathway["data"]["unallocated"] is True  # the direct worker no longer fits
 

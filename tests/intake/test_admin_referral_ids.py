@@ -45,3 +45,12 @@ async def test_only_the_service_may_list_and_a_naive_cut_off_is_refused(intake: 
     assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
     r = await intake.get("/v1/admin/referral-ids", params={"cursor": "forged"}, headers=SERVICE)
     assert r.status_code == 422
+
+
+async def test_unknown_query_parameters_are_refused(intake: httpx.AsyncClient) -> None:
+    for path, headers in [("/v1/admin/referral-ids", SERVICE), ("/v1/referrals", auth("referrals:read"))]:
+        r = await intake.get(path, params={"limit": 1, "received_after": "2025-01-01T00:00:00Z"}, headers=headers)
+        assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", r.text
+        assert [e["pointer"] for e in r.json()["errors"]] == ["#query/received_after"]
+        assert "it accepts " in r.json()["detail"] and "limit" in r.json()["detail"]
+        assert (await intake.get(path, params={"limit": 1}, headers=headers)).status_code == 200

@@ -137,3 +137,19 @@ def test_statistics_of_a_small_group_are_withheld_whatever_its_count_is_publishe
     assert out["children"] is None and out["delay_median"] is None and out["met"] is None
     # As counted: nothing withheld.
     assert disclose_statistics(small, ["children", "delay_count"], "none", statistics=statistics) == small
+
+
+async def test_unknown_parameters_are_refused_on_every_metrics_read(shared_settings: dict[str, Any]) -> None:
+    async with metrics_app(shared_settings) as client:
+        for path, headers in [
+            ("/v1/metrics/children", READ),
+            ("/v1/audit", auth("audit:read")),
+            ("/v1/admin/reconcile", auth("metrics:admin")),
+        ]:
+            r = await client.get(path, params={"shoe_size": "9"}, headers=headers)
+            assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json"), r.text
+            assert [e["pointer"] for e in r.json()["errors"]] == ["#query/shoe_size"]
+            assert "'shoe_size'" in r.json()["detail"]
+        assert "it takes no query parameters" in r.json()["detail"]  # reconcile takes none
+        # the dimensions are the children endpoints' own filters, and named as accepted
+        assert "gender" in (await client.get("/v1/metrics/children", params={"x": "1"}, headers=READ)).json()["detail"]

@@ -30,10 +30,12 @@ import jwt
 from fastapi import Depends, Request
 
 from .errors import Forbidden, TooManyRequests, Unauthorized
+from .reference import local_authorities
 
 SCOPES = (
     "referrals:write", "referrals:read", "referrals:import",
     "cases:read", "cases:write", "cases:admin", "cases:break_glass",
+    "la:read", "la:write", "webhooks:manage",
     "metrics:read", "metrics:read:unsuppressed", "metrics:admin",
     "audit:read",
 )  # fmt: skip
@@ -46,6 +48,8 @@ class Actor:
     org_type: str | None = None
     org_name: str | None = None
     regions: tuple[str, ...] = field(default_factory=tuple)
+    # A council's ONS codes (claim `la_codes`, DESIGN §14): each a known upper-tier authority.
+    la_codes: tuple[str, ...] = field(default_factory=tuple)
     # A platform service (verified `ictg_service` claim): exempt from the per-caller rate limit.
     service: bool = False
 
@@ -55,6 +59,15 @@ class Actor:
 
     def has(self, scope: str) -> bool:
         return scope in self.scopes
+
+
+def valid_la_codes(value: object) -> bool:
+    """Whether `value` is a valid `la_codes` claim: a list of distinct ONS codes of upper-tier local
+    authorities of the reference table, spelt as the table spells them (`E08000003`)."""
+    if not isinstance(value, list) or len(value) > len(local_authorities()):
+        return False
+    known = {la.code for la in local_authorities()}
+    return all(isinstance(c, str) and c in known for c in value) and len(set(value)) == len(value)
 
 
 CLOCK_LEEWAY_SECONDS = 60
@@ -105,11 +118,13 @@ class TokenVerifier:
             ) from None
         scope = claims.get("scope", "")
         regions = claims.get("regions") or []
+        la_codes = claims.get("la_codes") or []
         org = [claims.get("org_type"), claims.get("org_name")]
         if (
             not isinstance(scope, str)
             or not isinstance(regions, list)
             or not all(isinstance(r, str) and len(r) <= 60 for r in regions)
+            or not valid_la_codes(la_codes)
             or len(str(claims["sub"])) > 200
             or not all(o is None or (isinstance(o, str) and len(o) <= 200) for o in org)
         ):
@@ -122,6 +137,7 @@ class TokenVerifier:
             org_type=claims.get("org_type"),
             org_name=claims.get("org_name"),
             regions=tuple(str(r) for r in regions),
+            la_codes=tuple(la_codes),
             service=service,
         )
 
@@ -148,11 +164,15 @@ def mint_token(
     org_type: str | None = None,
     org_name: str | None = None,
     regions: list[str] | None = None,
+    la_codes: list[str] | None = None,
     audience: str = "ictg",
     ttl_seconds: int = 12 * 3600,
     service: bool = False,
 ) -> str:
     """An HS256 token signed with the platform's own secret.
+
+    `la_codes` (a council's token, `org_type` `local_authority`): the ONS codes it answers for, each
+    a code of `ictg_common.reference` (a ValueError otherwise, as the verifier would refuse it).
 
     `service=True` marks a platform service (claim `ictg_service`, exempt from the rate limit); its
     `sub` must then be `service:<name>`. Keep `ttl_seconds` within `ICTG_AUTH_MAX_TOKEN_SECONDS`.
@@ -173,6 +193,10 @@ def mint_token(
         claims["org_name"] = org_name
     if regions is not None:
         claims["regions"] = regions
+    if la_codes is not None:
+        if not valid_la_codes(la_codes):
+            raise ValueError(f"la_codes must be distinct ONS codes of upper-tier local authorities: {la_codes}")
+        claims["la_codes"] = la_codes
     if service:
         claims["ictg_service"] = True
     return jwt.encode(claims, secret, algorithm="HS256")
@@ -284,10 +308,22 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="ictg-token", description="Mint a development JWT (HS256, ICTG_AUTH_SECRET).")
     parser.add_argument("--sub", default="dev-user")
-    parser.add_argument("--scope", action="append", choices=SCOPES, help="repeat for several; default: all")
+    parser.add_argument(
+        "--scope",
+        action="append",
+        choices=SCOPES,
+        help="repeat for several; default: all (for a council: la:read, la:write)",
+    )
     parser.add_argument("--org-type", default="police")
     parser.add_argument("--org-name", default="Development Police")
-    parser.add_argument("--region", action="append", help="repeat; default: every region")
+    parser.add_argument("--region", action="append", help="repeat; default: every region (none for a council)")
+    parser.add_argument(
+        "--la-code",
+        action="append",
+        type=_la_code,
+        help="a council's ONS code (claim la_codes), e.g. E08000003; repeat for several; needs --org-type "
+        "local_authority",
+    )
     parser.add_argument("--ttl", type=int, default=12 * 3600, help="seconds (at most ICTG_AUTH_MAX_TOKEN_SECONDS)")
     args = parser.parse_args(argv)
     settings = ServiceSettings()
@@ -295,19 +331,40 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--ttl must be between 1 and {settings.auth_max_token_seconds} (ICTG_AUTH_MAX_TOKEN_SECONDS)")
     from .reference import REGION_SLUGS
 
+    council = args.org_type == "local_authority"
+    if council and not args.la_code:
+        parser.error("a council's token (--org-type local_authority) needs at least one --la-code")
+    if args.la_code and not council:
+        parser.error("--la-code is for a council's token: add --org-type local_authority")
+    if args.la_code and len(set(args.la_code)) != len(args.la_code):
+        parser.error("--la-code: each code once")
+    # A council is not a reader of regions (DESIGN §14): by default its token holds the council scopes
+    # and no region, so nothing region-based opens to it.
+    default_scopes = ["la:read", "la:write"] if council else list(SCOPES)
+    default_regions: list[str] = [] if council else list(REGION_SLUGS)
     print(
         mint_token(
             secret=settings.auth_secret,
             sub=args.sub,
-            scopes=args.scope or list(SCOPES),
+            scopes=args.scope or default_scopes,
             org_type=args.org_type,
             org_name=args.org_name,
-            regions=args.region or list(REGION_SLUGS),
+            regions=args.region or default_regions,
+            la_codes=args.la_code,
             audience=settings.auth_audience,
             ttl_seconds=args.ttl,
         )
     )
     return 0
+
+
+def _la_code(value: str) -> str:
+    from .reference import local_authority
+
+    la = local_authority(value)
+    if la is None:
+        raise argparse.ArgumentTypeError(f"{value!r} is not the ONS code of an upper-tier local authority")
+    return la.code
 
 
 if __name__ == "__main__":

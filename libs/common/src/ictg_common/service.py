@@ -21,6 +21,7 @@ from .http import GuardMiddleware
 from .logs import configure_logging
 from .natslink import NatsLink
 from .outbox import OutboxRelay
+from .queries import refuse_unknown_query
 from .settings import ServiceSettings
 
 Hook = Callable[[FastAPI], Awaitable[None]]
@@ -113,7 +114,8 @@ def create_service_app(
     app.add_middleware(GuardMiddleware)
     app.include_router(health_router())
     for router in routers:
-        app.include_router(router)
+        # Every list (every read) refuses query parameters it does not take: `ictg_common.queries`.
+        app.include_router(router, dependencies=[Depends(refuse_unknown_query)])
     _add_problem_schema(app)
     return app
 

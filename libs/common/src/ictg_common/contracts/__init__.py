@@ -130,12 +130,31 @@ class ReferralReceived(EventData):
 
 class CaseEventData(EventData):
     """Every case event carries both ids: metrics keys a child by its referral id, so it needs no
-    ordering between `case.opened` and later events. Subject: the case id."""
+    ordering between `case.opened` and later events. Subject: the case id.
+
+    It also carries the child's current local authority and region (DESIGN §8), so a subscriber
+    routes it without a lookup. The case API always fills them (its outbox refuses a case event
+    without them); they default to None only so that events stored before they were added still
+    parse."""
 
     SOURCE = "cases"
 
     case_id: UUID
     referral_id: UUID
+    local_authority_code: str | None = Field(
+        default=None,
+        description="ONS code of the child's local authority when the event was recorded (after a move, the new "
+        "one). Always present in events the case API writes; absent only from events stored before it was added.",
+    )
+    region: str | None = Field(
+        default=None,
+        description="Region of that local authority. Always present in events the case API writes; absent only "
+        "from events stored before it was added.",
+    )
+
+    def located(self) -> bool:
+        """Whether the event names the child's local authority and region (every new case event must)."""
+        return self.local_authority_code is not None and self.region is not None
 
 
 class CaseOpened(CaseEventData):

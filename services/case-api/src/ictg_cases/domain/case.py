@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 from uuid import UUID
 
 from ictg_common.codes import ALLOCATED, AWAITING_ALLOCATION, EXITED, Pathway, WorkerRole
@@ -61,6 +61,8 @@ class Recorded(NamedTuple):
     data: CaseEventData
     time: datetime
 
+
+_D = TypeVar("_D", bound=CaseEventData)
 
 Fact = AssessmentRecorded | NrmDecisionRecorded | AdvocacyRecorded  # records that change no state
 
@@ -104,8 +106,12 @@ class CaseLife:
         self._recorded.clear()
         return pulled
 
-    def _record(self, data: CaseEventData, *, at: datetime) -> None:
-        self._recorded.append(Recorded(data, at))
+    def _record(self, data: _D, *, at: datetime) -> _D:
+        # Every case event names the child's authority and region as they stand once the event has
+        # changed the case (DESIGN §8): after a move, the new ones.
+        located = data.model_copy(update={"local_authority_code": self.local_authority_code, "region": self.region})
+        self._recorded.append(Recorded(located, at))
+        return located
 
     def _ids(self) -> dict[str, Any]:
         return {"case_id": self.id, "referral_id": self.referral_id}
@@ -194,8 +200,7 @@ class CaseLife:
             **self._ids(), allocation_id=allocation_id, worker_id=worker_id, role=_role(role), region=self.region,
             allocated_at=allocated_at, reallocation=reallocation, over_capacity=over,
         )  # fmt: skip
-        self._record(data, at=allocated_at)
-        return data
+        return self._record(data, at=allocated_at)
 
     def change_pathway(self, *, pathway: str, changed_at: datetime, current_role: str | None) -> bool:
         """Move the case to another pathway. A guardian whose role (`current_role`) no longer fits is
@@ -272,8 +277,7 @@ class CaseLife:
             local_authority_code=local_authority_code, region=region,
         )  # fmt: skip
         self.local_authority_code, self.region = local_authority_code, region
-        self._record(data, at=moved_at)
-        return data
+        return self._record(data, at=moved_at)
 
     def exit(self, *, exited_at: datetime, reason: ExitReason, destination: ExitDestination,
              last_recorded_at: datetime | None) -> None:  # fmt: skip

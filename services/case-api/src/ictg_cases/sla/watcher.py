@@ -51,8 +51,9 @@ class SlaWatcher:
                         breach = SlaBreach(id=new_id(), case_id=case.id, clock=deadline, due_by=due, detected_at=now)
                         if await repository.record_breach(session, breach):
                             data = SlaBreached(
-                                case_id=case.id, referral_id=case.referral_id, clock=deadline, due_by=due,
-                                detected_at=now,
+                                case_id=case.id, referral_id=case.referral_id,
+                                local_authority_code=case.local_authority_code, region=case.region, clock=deadline,
+                                due_by=due, detected_at=now,
                             )  # fmt: skip
                             await add_to_outbox(session, data, time=due, settings=self.settings)
                             emitted += 1

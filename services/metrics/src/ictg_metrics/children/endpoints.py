@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ictg_common import audit
 from ictg_common.auth import Actor, require
 from ictg_common.errors import Forbidden, invalid
+from ictg_common.queries import accepts_query
 from ictg_common.service import SessionDep
 
 from ..models import SCHEMA
@@ -67,6 +68,7 @@ def _csv(text_: str) -> Response:
     description="Number of children (one per case) per group; multi-valued dimensions count a child once per value, `total` stays distinct children."
     + COMMON_DOC,
 )
+@accepts_query(DIMENSIONS)  # filters <dimension>=<value>, checked by parse_filters
 async def children(
     request: Request, session: SessionDep, actor: Analyst,
     referred_from: date | None = None, referred_to: date | None = None, as_of: date | None = None,
@@ -97,6 +99,7 @@ async def children(
     description="`from`/`to` (YYYY-MM, default the 12 months to `as_of`): per month referrals in, exits out (on or before `as_of`) and children in service at the month's end."
     + COMMON_DOC,
 )
+@accepts_query(DIMENSIONS)  # filters <dimension>=<value>, checked by parse_filters
 async def caseload_by_month(
     request: Request, session: SessionDep, actor: Analyst,
     from_: Annotated[str | None, Query(alias="from")] = None, to: str | None = None,
@@ -134,6 +137,7 @@ async def caseload_by_month(
     description="Per group: count, median, p75, p90 of referral delay (days), hours to allocation and to first contact attempt; share meeting each deadline among cases decided by `as_of`."
     + COMMON_DOC,
 )
+@accepts_query(DIMENSIONS)  # filters <dimension>=<value>, checked by parse_filters
 async def timeliness_by_group(
     request: Request, session: SessionDep, actor: Analyst,
     referred_from: date | None = None, referred_to: date | None = None, as_of: date | None = None,

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from pydantic import BaseModel
+
 from ictg_common import clock, codes
 from ictg_common.contracts import (
     AdvocacyRecorded,
@@ -171,7 +173,9 @@ def fold(events: Iterable[Ev]) -> dict[str, Any]:
 
 def _by_time(item: tuple[datetime, Any]) -> tuple[datetime, str]:
     # Ties broken by the record's content, so that equal times sort the same in any event order.
-    return item[0], repr(item[1])
+    # (Its JSON, not its repr: 17 us a record against 77 us, on the hot path of every fold.)
+    record = item[1]
+    return item[0], record.model_dump_json() if isinstance(record, BaseModel) else repr(record)
 
 
 def _dated_pairs(
