@@ -7,10 +7,11 @@ PACKAGES := -e libs/common -e services/referral-intake -e services/case-api -e s
 
 .PHONY: run test chaos bench lint contracts lock clean
 
-$(STAMP): requirements.lock libs/common/pyproject.toml services/referral-intake/pyproject.toml services/case-api/pyproject.toml services/metrics/pyproject.toml
+$(STAMP): requirements.lock requirements-nodeps.lock libs/common/pyproject.toml services/referral-intake/pyproject.toml services/case-api/pyproject.toml services/metrics/pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-nodeps.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps $(PACKAGES)
 	touch $(STAMP)
 
@@ -39,7 +40,8 @@ contracts: $(STAMP)
 
 # Regenerate the lock from the venv (records versions only, never an index address).
 lock:
-	$(PY) -m pip freeze --exclude-editable --disable-pip-version-check | grep -v '^-e ' > requirements.lock
+	$(PY) -m pip freeze --exclude-editable --disable-pip-version-check | grep -v '^-e ' \
+		| grep -v -i -x -F -f requirements-nodeps.lock > requirements.lock
 
 clean:
 	rm -rf $(VENV) .run

@@ -61,3 +61,20 @@ def time_key(cursor: str | None) -> tuple[datetime, UUID] | None:
         return at.astimezone(UTC), UUID(ident)
     except (ValueError, UnicodeDecodeError, OverflowError):
         raise invalid_cursor() from None
+
+
+def encode_position_key(position: int, ident: UUID) -> str:
+    """Cursor over (position, id): a change feed's place (e.g. the writing transaction's id)."""
+    return base64.urlsafe_b64encode(f"p{position}|{ident}".encode()).decode()
+
+
+def position_key(cursor: str | None) -> tuple[int, UUID] | None:
+    if not cursor:
+        return None
+    try:
+        raw, _, ident = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        if not raw.startswith("p") or not raw[1:].isdigit() or len(raw) > 20:
+            raise ValueError("not a position")
+        return int(raw[1:]), UUID(ident)
+    except (ValueError, UnicodeDecodeError):
+        raise invalid_cursor() from None

@@ -20,6 +20,7 @@ from .cases import service as cases
 from .cases.claimcheck import IntakeClient
 from .cases.endpoints import router as cases_router
 from .contacts.endpoints import router as contacts_router
+from .councils.endpoints import router as councils_router
 from .exits.endpoints import router as exits_router
 from .missing.endpoints import router as missing_router
 from .models import SCHEMA, audit
@@ -30,7 +31,7 @@ from .workers.endpoints import router as workers_router
 
 ROUTERS = [
     cases_router, workers_router, allocations_router, contacts_router, missing_router, records_router, exits_router,
-    audit_router(audit), admin_router,
+    audit_router(audit), admin_router, councils_router,
 ]  # fmt: skip
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"

@@ -17,6 +17,14 @@ class OutsideRegion(Forbidden):
     title, slug = "Case outside your regions", "outside-region"
 
 
+class NotYourChild(Forbidden):
+    title, slug = "Not one of your children", "not-your-child"
+
+
+class CouncilRefused(Forbidden):
+    title, slug = "Not open to council tokens", "council-refused"
+
+
 class EpisodeConflict(Conflict):
     title, slug = "Missing episode conflict", "missing-episode-conflict"
 

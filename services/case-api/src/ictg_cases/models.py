@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 from uuid import UUID
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Date,
     DateTime,
+    FetchedValue,
     ForeignKey,
     Index,
     Integer,
@@ -56,6 +58,7 @@ class Case(CaseLife, Model):  # type: ignore[valid-type, misc]
     """A case's row. Its behaviour, and every change of its status, is `CaseLife`'s (`domain/case.py`)."""
 
     __tablename__ = "case"
+    __table_args__ = (Index("ix_case_change", "change_xid", "id"),)
 
     id: Mapped[UUID] = mapped_column(Id, primary_key=True)
     referral_id: Mapped[UUID] = mapped_column(Id, unique=True)
@@ -79,6 +82,15 @@ class Case(CaseLife, Model):  # type: ignore[valid-type, misc]
     missing_since: Mapped[datetime | None] = mapped_column(When, nullable=True)
     turns_18_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     exited_at: Mapped[datetime | None] = mapped_column(When, nullable=True)
+    # Stamped by the database on every insert or update (trigger `stamp_change`, migration 0005): the
+    # change feed's position. `change_xid` is the writing transaction's id, so a reader can tell which
+    # changes are final (every transaction below its snapshot's xmin has ended).
+    change_xid: Mapped[int | None] = mapped_column(BigInteger, FetchedValue(), FetchedValue(for_update=True))
+    changed_at: Mapped[datetime | None] = mapped_column(When, FetchedValue(), FetchedValue(for_update=True))
+
+    __mapper_args__: ClassVar[dict[str, Any]] = {
+        "eager_defaults": True
+    }  # read the stamps back in the write's RETURNING
 
     @hybrid_property
     def status(self) -> CaseStatus:
@@ -203,6 +215,44 @@ class SlaBreach(Model):  # type: ignore[valid-type, misc]
     clock: Mapped[str] = mapped_column(String(20))
     due_by: Mapped[datetime] = mapped_column(When)
     detected_at: Mapped[datetime] = mapped_column(When)
+
+
+class ResponsibilityPeriod(Model):  # type: ignore[valid-type, misc]
+    """A stretch of time during which one local authority answers for the child (DESIGN §14): from the
+    referral's `received_at`, then from each move's `moved_at`. `ends_at` is the next move's time."""
+
+    __tablename__ = "responsibility_period"
+    __table_args__ = (Index("ix_responsibility_period_la_change", "local_authority_code", "change_xid"),)
+
+    id: Mapped[UUID] = mapped_column(Id, primary_key=True)
+    case_id: Mapped[UUID] = mapped_column(Id, ForeignKey("case.id", ondelete="CASCADE"), index=True)
+    local_authority_code: Mapped[str] = mapped_column(String(9))
+    region: Mapped[str] = mapped_column(String(40))
+    starts_at: Mapped[datetime] = mapped_column(When)
+    ends_at: Mapped[datetime | None] = mapped_column(When, nullable=True)
+    # Stamped like the case's: every change to the case while this period is open, and its closing.
+    change_xid: Mapped[int | None] = mapped_column(BigInteger, FetchedValue(), FetchedValue(for_update=True))
+    changed_at: Mapped[datetime | None] = mapped_column(When, FetchedValue(), FetchedValue(for_update=True))
+
+    __mapper_args__: ClassVar[dict[str, Any]] = {"eager_defaults": True}
+
+    def covers(self, at: datetime) -> bool:
+        return self.starts_at <= at and (self.ends_at is None or at < self.ends_at)
+
+
+class LocalIdentifier(Model):  # type: ignore[valid-type, misc]
+    """A council's own identifiers for a child (DESIGN §14): one row per (case, local authority),
+    shown to that authority's tokens only."""
+
+    __tablename__ = "local_identifier"
+
+    case_id: Mapped[UUID] = mapped_column(Id, ForeignKey("case.id", ondelete="CASCADE"), primary_key=True)
+    local_authority_code: Mapped[str] = mapped_column(String(9), primary_key=True)
+    la_child_id: Mapped[str] = mapped_column(String(10))
+    upn: Mapped[str | None] = mapped_column(String(13), nullable=True)
+    nhs_number: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(When)
+    updated_by: Mapped[str] = mapped_column(String(200))
 
 
 class BreakGlass(Model):  # type: ignore[valid-type, misc]

@@ -3,6 +3,11 @@
 Every case endpoint goes through `open_for_read` / `open_for_write` and ends with `finish_read` /
 `finish_write`, so the audit row, the version bump and the ETag header are never forgotten.
 
+A council's token (`org_type` `local_authority`, DESIGN §14) reads with scope `la:read` the cases
+that have a responsibility period of one of its `la_codes`, and only what its view shows
+(`councils/view.py`); it never writes a case (its own identifiers have their own endpoint), and
+break-glass is never open to it, whatever scopes the token carries. Refusals are audited.
+
 Break-glass (scope `cases:break_glass` and a reason of 10–500 printable characters) opens a case
 outside the actor's regions for reading only, for `ICTG_CASES_BREAK_GLASS_MINUTES`: a write needs
 the case in the actor's regions whatever grant they hold, so break-glass can never be turned into
@@ -25,8 +30,9 @@ from ictg_common.auth import Actor, require
 from ictg_common.errors import Forbidden, NotFound, ValidationFailed, field_error
 from ictg_common.events import new_id
 
-from ..errors import OutsideRegion, StaleETag
-from ..models import SCHEMA, BreakGlass, Case
+from ..councils import periods as council_periods
+from ..errors import CouncilRefused, NotYourChild, OutsideRegion, StaleETag
+from ..models import SCHEMA, BreakGlass, Case, ResponsibilityPeriod
 from ..rules import etag, if_match_ok
 from ..settings import CasesSettings
 from . import repository
@@ -47,7 +53,10 @@ IfMatchHeader = Annotated[
 ]
 
 CASE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    403: {"description": "Case outside your regions (reads: X-Break-Glass-Reason with scope cases:break_glass)"},
+    403: {
+        "description": "Case outside your regions (reads: X-Break-Glass-Reason with scope cases:break_glass); "
+        "for a council's token, a child who has never been its responsibility"
+    },
     404: {"description": "No such case"},
 }
 WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -77,6 +86,19 @@ class Access:
 
     outcome: str
     reason: str | None = None
+    # A council's own responsibility periods of the case (None: not a council).
+    periods: tuple[ResponsibilityPeriod, ...] | None = None
+
+    @property
+    def council(self) -> bool:
+        return self.periods is not None
+
+
+COUNCIL = "local_authority"
+
+
+def is_council(actor: Actor) -> bool:
+    return actor.org_type == COUNCIL
 
 
 def _text(raw: str) -> str:
@@ -107,28 +129,66 @@ async def _reason(request: Request, actor: Actor, raw: str | None) -> str | None
     return reason
 
 
+async def refuse_council(
+    request: Request, actor: Actor, *, action: str, detail: str, reason: str | None = None
+) -> None:
+    """403, audited: what a council's token may never do (write a case, break the glass)."""
+    await audit.record_refusal(
+        request.app.state.sessionmaker, schema=SCHEMA, actor=actor, action=action, resource=request.url.path[:200],
+        reason=reason,
+    )  # fmt: skip
+    raise CouncilRefused(detail)
+
+
+def _needs(actor: Actor, *scopes: str) -> None:
+    if not any(actor.has(s) for s in scopes):
+        raise Forbidden(f"This needs scope {' or '.join(scopes)}.")
+
+
 async def _reader(
-    request: Request, actor: Annotated[Actor, require("cases:read", "cases:write")], reason: BreakGlassHeader = None
+    request: Request,
+    actor: Annotated[Actor, require("cases:read", "cases:write", "la:read")],
+    reason: BreakGlassHeader = None,
 ) -> Context:
+    if is_council(actor):
+        _needs(actor, "la:read")
+        if reason is not None:
+            await refuse_council(
+                request, actor, action="break_glass", reason=_text(reason)[:REASON_MAX],
+                detail="Break-glass is not available to council tokens: a council sees its own children only.",
+            )  # fmt: skip
+        return Context(request=request, actor=actor, break_glass=None)
+    _needs(actor, "cases:read", "cases:write")
     return Context(request=request, actor=actor, break_glass=await _reason(request, actor, reason))
+
+
+async def _changer(request: Request, actor: Actor, reason: str | None, if_match: str | None, *scopes: str) -> Context:
+    if is_council(actor):
+        await refuse_council(
+            request, actor, action="case.write",
+            detail="A council's token changes nothing on a case but its own identifiers "
+            "(PUT /v1/cases/{id}/local-identifiers).",
+        )  # fmt: skip
+    _needs(actor, *scopes)
+    return Context(request=request, actor=actor, break_glass=await _reason(request, actor, reason), if_match=if_match)
 
 
 async def _writer(
     request: Request,
-    actor: Annotated[Actor, require("cases:write")],
+    actor: Annotated[Actor, require("cases:write", "la:read", "la:write")],
     reason: BreakGlassHeader = None,
     if_match: IfMatchHeader = None,
 ) -> Context:
-    return Context(request=request, actor=actor, break_glass=await _reason(request, actor, reason), if_match=if_match)
+    return await _changer(request, actor, reason, if_match, "cases:write")
 
 
 async def _admin(
     request: Request,
-    actor: Annotated[Actor, require("cases:admin")],
+    actor: Annotated[Actor, require("cases:admin", "la:read", "la:write")],
     reason: BreakGlassHeader = None,
     if_match: IfMatchHeader = None,
 ) -> Context:
-    return Context(request=request, actor=actor, break_glass=await _reason(request, actor, reason), if_match=if_match)
+    return await _changer(request, actor, reason, if_match, "cases:admin")
 
 
 ReadCtx = Annotated[Context, Depends(_reader)]
@@ -173,7 +233,10 @@ async def _grant(session: AsyncSession, ctx: Context, case: Case, *, now: dateti
 
 async def authorise(session: AsyncSession, ctx: Context, case: Case, *, action: str, write: bool = False) -> Access:
     """Region scoping with break-glass: a reason opens the case to this actor, for reading only,
-    for a limited time. A write outside the actor's regions is refused, grant or no grant."""
+    for a limited time. A write outside the actor's regions is refused, grant or no grant. A council
+    reaches the cases with a responsibility period of one of its codes (`Access.periods`)."""
+    if is_council(ctx.actor):
+        return await _council(session, ctx, case, action=action)
     if case.region in ctx.actor.regions:
         return Access("ok")
     resource = f"/v1/cases/{case.id}"
@@ -192,6 +255,16 @@ async def authorise(session: AsyncSession, ctx: Context, case: Case, *, action: 
         f"This case is outside your regions; with scope {BREAK_GLASS_SCOPE}, send {BREAK_GLASS} with a reason "
         "to read it (audited)."
     )
+
+
+async def _council(session: AsyncSession, ctx: Context, case: Case, *, action: str) -> Access:
+    found = (await council_periods.of_cases(session, [case.id], ctx.actor.la_codes)).get(case.id)
+    if not found:
+        await _audit_refusal(ctx, action=action, resource=f"/v1/cases/{case.id}", outcome="denied")
+        raise NotYourChild(
+            f"This child has never been the responsibility of {', '.join(ctx.actor.la_codes) or 'your authority'}."
+        )
+    return Access("ok", periods=tuple(found))
 
 
 async def open_for_read(session: AsyncSession, ctx: Context, case_id: UUID, *, action: str) -> tuple[Case, Access]:

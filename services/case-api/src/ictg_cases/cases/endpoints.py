@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
 from ictg_common import audit, clock, pagination
+from ictg_common.errors import ValidationFailed, field_error
 from ictg_common.service import SessionDep
 
+from ..councils import service as councils
+from ..councils.view import CouncilCase, CouncilCasePage
 from ..models import SCHEMA
 from ..rules import etag
 from ..workers.schemas import Region
@@ -17,48 +21,111 @@ from .schemas import Case, CasePage, Status, Timeline
 from .timeline import timeline
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
+LaCode = Annotated[str, Query(max_length=9, examples=["E08000003"])]
 
 
-@router.get("", response_model=CasePage)
+def _feed_position(cursor: str | None) -> tuple[UUID | None, tuple[int, UUID] | None]:
+    """A list cursor (a case id) or a change-feed cursor (a position), told apart."""
+    if not cursor:
+        return None, None
+    try:
+        return UUID(cursor), None
+    except ValueError:
+        return None, pagination.position_key(cursor)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise ValidationFailed(
+            "changed_since needs a time zone offset (RFC 3339), e.g. 2026-11-20T09:00:00Z.",
+            errors=[field_error("#query/changed_since", "give an RFC 3339 time with an offset")],
+        )
+    return value
+
+
+@router.get(
+    "", response_model=CasePage | CouncilCasePage,
+    responses={403: {"description": "A local_authority_code that is not one of your token's la_codes"}},
+)  # fmt: skip
 async def list_cases(
     session: SessionDep,
     ctx: ReadCtx,
     referral_id: UUID | None = None,
     status: Annotated[list[Status], Query()] = [],  # noqa: B006 - FastAPI copies defaults
     region: Annotated[list[Region], Query()] = [],  # noqa: B006
+    local_authority_code: Annotated[list[LaCode], Query()] = [],  # noqa: B006
     worker_id: UUID | None = None,
     sla: Literal["overdue"] | None = None,
-    cursor: Annotated[str | None, Query(max_length=100)] = None,
+    changed_since: Annotated[
+        datetime | None,
+        Query(
+            description="Change feed: cases changed at or after this time, in change order; follow "
+            "`next_cursor`, then poll with `poll_cursor`"
+        ),
+    ] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> CasePage:
-    """Cases in your regions (`region` narrows them further); `sla=overdue`: past a deadline still unmet."""
-    after = pagination.uuid_key(cursor)
+) -> CasePage | CouncilCasePage:
+    """Cases in your regions (`region`, `local_authority_code` narrow them); `sla=overdue`: past a
+    deadline still unmet. A council's token lists the children with a responsibility period of its
+    `la_codes`, as it may see them. With `changed_since` (or a `poll_cursor`), a change feed in
+    (change, id) order: every change once, across pages, while writes go on."""
+    after, position = _feed_position(cursor)
+    since = _aware(changed_since)
+    feed = since is not None or position is not None
+    if ctx.actor.org_type == "local_authority":
+        return await councils.list_cases(
+            session, ctx, codes=local_authority_code, statuses=list(status),
+            others={"referral_id": referral_id, "region": region, "worker_id": worker_id, "sla": sla},
+            since=since, after=after,
+            position=position, feed=feed, limit=limit,
+        )  # fmt: skip
     regions = [r for r in ctx.actor.regions if not region or r in region]
     now = clock.utcnow()
     rows = await repository.listing(
-        session, referral_id=referral_id, statuses=list(status), regions=regions, worker_id=worker_id,
-        overdue_at=now if sla == "overdue" else None, after=after, limit=limit + 1,
+        session, referral_id=referral_id, statuses=list(status), regions=regions,
+        local_authority_codes=[c.upper() for c in local_authority_code], worker_id=worker_id,
+        overdue_at=now if sla == "overdue" else None, after=after, limit=limit + 1, since=since,
+        after_change=position, feed=feed,
     )  # fmt: skip
-    page, next_cursor = pagination.split(rows, limit, lambda r: str(r.id))
+    if feed:
+        page, next_cursor = pagination.split(
+            rows, limit, lambda r: pagination.encode_position_key(r.change_xid or 0, r.id)
+        )
+        last = page[-1] if page else None
+        poll = pagination.encode_position_key(last.change_xid or 0, last.id) if last is not None else cursor
+    else:
+        page, next_cursor = pagination.split(rows, limit, lambda r: str(r.id))
+        poll = None
     # One audit row per case shown: a child's audit trail must include the lists that showed it.
     await audit.record_many(
         session, schema=SCHEMA, actor=ctx.actor, action="case.list", resources=[f"/v1/cases/{c.id}" for c in page]
     )
-    return CasePage(items=[service.to_out(r, settings=ctx.settings, now=now) for r in page], next_cursor=next_cursor)
+    return CasePage(
+        items=[service.to_out(r, settings=ctx.settings, now=now) for r in page], next_cursor=next_cursor,
+        poll_cursor=poll,
+    )  # fmt: skip
 
 
-@router.get("/{case_id}", response_model=Case, responses=CASE_RESPONSES)
-async def get_case(case_id: UUID, session: SessionDep, ctx: ReadCtx, response: Response) -> Case:
+@router.get("/{case_id}", response_model=Case | CouncilCase, responses=CASE_RESPONSES)
+async def get_case(case_id: UUID, session: SessionDep, ctx: ReadCtx, response: Response) -> Case | CouncilCase:
+    """One case; a council's token sees its view of it (DESIGN §14)."""
     case, access = await open_for_read(session, ctx, case_id, action="case.read")
     await finish_read(session, ctx, access, action="case.read", resource=f"/v1/cases/{case_id}")
     response.headers["ETag"] = etag(case.version)
+    if access.periods is not None:
+        return await councils.view_case(session, ctx, case, access.periods)
     return service.to_out(case, settings=ctx.settings, now=clock.utcnow())
 
 
 @router.get("/{case_id}/timeline", response_model=Timeline, responses=CASE_RESPONSES)
 async def get_timeline(case_id: UUID, session: SessionDep, ctx: ReadCtx, response: Response) -> Timeline:
-    """Every record of the case in time order (the whole list: one child's records are few)."""
+    """Every record of the case in time order (the whole list: one child's records are few); a
+    council's token sees only what its view shows, dated inside its periods."""
     case, access = await open_for_read(session, ctx, case_id, action="case.timeline")
     await finish_read(session, ctx, access, action="case.timeline", resource=f"/v1/cases/{case_id}/timeline")
     response.headers["ETag"] = etag(case.version)
-    return Timeline(items=await timeline(session, case))
+    entries = await timeline(session, case)
+    if access.periods is not None:
+        entries = councils.timeline(entries, access.periods)
+    return Timeline(items=entries)

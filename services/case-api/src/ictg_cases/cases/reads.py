@@ -8,12 +8,13 @@ from uuid import UUID
 from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
-from ictg_common.errors import NotFound
+from ictg_common.errors import Forbidden, NotFound
 from ictg_common.service import SessionDep
 
+from ..councils import view as council
 from ..rules import etag
 from . import repository
-from .access import CASE_RESPONSES, ReadCtx, finish_read, open_for_read
+from .access import CASE_RESPONSES, Access, ReadCtx, finish_read, open_for_read
 
 T = TypeVar("T")
 
@@ -26,29 +27,48 @@ class Page(BaseModel, Generic[T]):
 def add_record_reads(
     router: APIRouter, *, path: str, model: Any, schema: type[BaseModel], order: str, noun: str
 ) -> None:
-    """Register `GET /v1/cases/{case_id}/<path>` and `GET /v1/cases/{case_id}/<path>/{record_id}`."""
+    """Register `GET /v1/cases/{case_id}/<path>` and `GET /v1/cases/{case_id}/<path>/{record_id}`.
+
+    A council's token sees the records its view shares (`councils/view.py`), dated inside its periods,
+    with only the fields it may see; the kinds it is not shared are 403."""
     action = f"{noun}.read"
+    shared = council.shared(path)
+    council_schema = council.council_schema(schema, path) if shared else None
+    out: Any = schema if council_schema is None else schema | council_schema
+    refused = f"{path.replace('-', ' ').capitalize()} are not shared with councils (DESIGN §14)."
+
+    async def opened(session: SessionDep, ctx: Any, case_id: UUID) -> tuple[Any, Access]:
+        if ctx.actor.org_type == "local_authority" and not shared:
+            raise Forbidden(refused)
+        return await open_for_read(session, ctx, case_id, action=action)
+
+    def shown(rows: list[Any], access: Access) -> list[Any]:
+        if access.periods is None:
+            return [schema.model_validate(r, from_attributes=True) for r in rows]
+        assert council_schema is not None
+        return [council_schema.model_validate(seen) for seen in council.records(path, rows, access.periods)]
 
     async def list_records(case_id: UUID, session: SessionDep, ctx: ReadCtx, response: Response) -> Any:
-        case, access = await open_for_read(session, ctx, case_id, action=action)
+        case, access = await opened(session, ctx, case_id)
         rows = await repository.records(session, model, case_id, order=getattr(model, order))
         await finish_read(session, ctx, access, action=action, resource=f"/v1/cases/{case_id}/{path}")
         response.headers["ETag"] = etag(case.version)
-        return {"items": [schema.model_validate(r, from_attributes=True) for r in rows], "next_cursor": None}
+        return {"items": shown(rows, access), "next_cursor": None}
 
     async def get_record(case_id: UUID, record_id: UUID, session: SessionDep, ctx: ReadCtx) -> Any:
-        _case, access = await open_for_read(session, ctx, case_id, action=action)
+        _case, access = await opened(session, ctx, case_id)
         row = await repository.record(session, model, case_id, record_id)
-        if row is None:
+        found = shown([row], access) if row is not None else []
+        if not found:
             raise NotFound(f"No such {noun.replace('_', ' ')} in this case.")
         await finish_read(session, ctx, access, action=action, resource=f"/v1/cases/{case_id}/{path}/{record_id}")
-        return schema.model_validate(row, from_attributes=True)
+        return found[0]
 
     router.add_api_route(
-        f"/v1/cases/{{case_id}}/{path}", list_records, methods=["GET"], response_model=Page[schema],  # type: ignore[valid-type]
+        f"/v1/cases/{{case_id}}/{path}", list_records, methods=["GET"], response_model=Page[out],
         responses=CASE_RESPONSES, name=f"list_{path.replace('-', '_')}", summary=f"List the case's {path.replace('-', ' ')}",
     )  # fmt: skip
     router.add_api_route(
-        f"/v1/cases/{{case_id}}/{path}/{{record_id}}", get_record, methods=["GET"], response_model=schema,
+        f"/v1/cases/{{case_id}}/{path}/{{record_id}}", get_record, methods=["GET"], response_model=out,
         responses=CASE_RESPONSES, name=f"get_{noun}", summary=f"One {noun.replace('_', ' ')} of the case",
     )  # fmt: skip

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, ColumnElement, Text, cast, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,18 +36,40 @@ async def get_for_update(session: AsyncSession, case_id: UUID) -> Case | None:
     return (await session.scalars(q)).first()
 
 
+def settled_xid() -> ColumnElement[int]:
+    """Every transaction with an id below this has ended, so changes stamped below it are final: a
+    feed that stops there never skips a change that commits later with an earlier stamp."""
+    return cast(cast(func.pg_snapshot_xmin(func.pg_current_snapshot()), Text), BigInteger)
+
+
 async def listing(
     session: AsyncSession,
     *,
     referral_id: UUID | None,
     statuses: list[str],
     regions: list[str],
+    local_authority_codes: list[str],
     worker_id: UUID | None,
     overdue_at: datetime | None,
     after: UUID | None,
     limit: int,
+    since: datetime | None = None,
+    after_change: tuple[int, UUID] | None = None,
+    feed: bool = False,
 ) -> list[Case]:
-    q = select(Case).order_by(Case.id).limit(limit).where(Case.region.in_(regions))
+    """Cases in `regions` (narrowed by the other filters) in id order, or with `feed` in change order
+    (`change_xid`, id) up to the settled changes, from `since` and after `after_change`."""
+    q = select(Case).limit(limit).where(Case.region.in_(regions))
+    if feed:
+        q = q.where(Case.change_xid < settled_xid()).order_by(Case.change_xid, Case.id)
+        if since is not None:
+            q = q.where(Case.changed_at >= since)
+        if after_change is not None:
+            q = q.where(tuple_(Case.change_xid, Case.id) > tuple_(*after_change))
+    else:
+        q = q.order_by(Case.id)
+    if local_authority_codes:
+        q = q.where(Case.local_authority_code.in_(local_authority_codes))
     if referral_id is not None:
         q = q.where(Case.referral_id == referral_id)
     if statuses:

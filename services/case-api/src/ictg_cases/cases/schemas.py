@@ -39,11 +39,16 @@ class Case(BaseModel):
     attributes: dict[str, Any]
     personal: dict[str, Any]
     version: int
+    changed_at: datetime | None = Field(default=None, description="When the case last changed")
 
 
 class CasePage(BaseModel):
     items: list[Case]
     next_cursor: str | None
+    poll_cursor: str | None = Field(
+        default=None,
+        description="Change feed only (`changed_since` given): poll again with this cursor for changes after this page",
+    )
 
 
 class TimelineEntry(BaseModel):

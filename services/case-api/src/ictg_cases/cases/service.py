@@ -16,6 +16,7 @@ from ictg_common.events import CloudEvent, new_id
 from ictg_common.reference import local_authority
 
 from .. import rules
+from ..councils import periods
 from ..domain import deadlines
 from ..errors import RecordInvalid
 from ..models import Case, CaseRecord, MissingEpisode
@@ -63,6 +64,7 @@ async def open_case(
     case.open(missing_episode_id=episode_id)
     if not await repository.insert_if_new(session, case):
         return None
+    await periods.open_first(session, case)
     if episode_id is not None:
         episode = MissingEpisode(
             id=episode_id, case_id=case.id, started_at=case.received_at, ended_at=None, at_referral=True,

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Response
@@ -12,6 +13,7 @@ from ..cases.access import CASE_RESPONSES, ReadCtx, WriteCtx, finish_read, open_
 from ..cases.idempotency import IDEMPOTENT_WRITE_RESPONSES, Idempotent
 from ..cases.repository import one_for_case
 from ..cases.writes import write_case
+from ..councils import view as council
 from ..models import Exit as ExitRow
 from . import service
 from .schemas import Exit, ExitCreate
@@ -31,11 +33,16 @@ async def exit_case(
     )  # fmt: skip
 
 
-@router.get("/v1/cases/{case_id}/exit", response_model=Exit, responses=CASE_RESPONSES)
-async def get_exit(case_id: UUID, session: SessionDep, ctx: ReadCtx) -> Exit:
+CouncilExit = council.council_schema(Exit, "exit")
+
+
+@router.get("/v1/cases/{case_id}/exit", response_model=Exit | CouncilExit, responses=CASE_RESPONSES)
+async def get_exit(case_id: UUID, session: SessionDep, ctx: ReadCtx) -> Any:
+    """The child's exit; a council's token sees it if it fell inside its periods."""
     _case, access = await open_for_read(session, ctx, case_id, action="exit.read")
     row = await one_for_case(session, ExitRow, case_id)
-    if row is None:
+    seen = None if row is None or access.periods is None else council.record("exit", row, access.periods)
+    if row is None or (access.periods is not None and seen is None):
         raise NotFound("The child has not left the service.")
     await finish_read(session, ctx, access, action="exit.read", resource=f"/v1/cases/{case_id}/exit")
-    return Exit.model_validate(row, from_attributes=True)
+    return Exit.model_validate(row, from_attributes=True) if seen is None else CouncilExit.model_validate(seen)

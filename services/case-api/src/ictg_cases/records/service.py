@@ -20,6 +20,7 @@ from ..allocations import repository as allocations_repo
 from ..cases import repository as cases_repo
 from ..cases.events import add_recorded_to_outbox
 from ..cases.service import add_record, time_errors
+from ..councils import periods
 from ..errors import RecordInvalid
 from ..models import Advocacy, Assessment, Case, Move, NrmDecision, PathwayChange
 from ..settings import CasesSettings
@@ -97,6 +98,7 @@ async def move(session: AsyncSession, case: Case, body: MoveCreate, *, actor: Ac
         region=moved.region, recorded_at=now, recorded_by=actor.sub,
     )  # fmt: skip
     await cases_repo.add(session, row)
+    await periods.hand_over(session, case, at=moved.moved_at)
     await add_recorded_to_outbox(session, case, settings=settings)
     return row
 

@@ -1,0 +1,105 @@
+"""Identifiers a council files for a child: its own child id, the UPN, the NHS number.
+
+Errors are raised as `PydanticCustomError` with a type name (`upn_invalid`, ...) so the problem
+details handler (ictg_common.errors) renders `msg` as the plain sentence below, never prefixed with
+"Value error, ", with `code` = the type name and a JSON pointer to the field.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
+
+# UPN check letters: A–Z without I, O, S; a letter's value is its index (A=0 … Z=22).
+UPN_ALPHABET = "ABCDEFGHJKLMNPQRTUVWXYZ"
+UPN_SHAPE = "a UPN is 13 characters: a check letter and 12 digits (the last may be a letter for a temporary UPN)"
+UPN_UNKNOWN_CODES = {"UN1", "UN2", "UN3", "UN4", "UN5"}
+
+# SSDA903 CHILD: the DfE validator has no format rule for it (any text; it upper-cases it on reading);
+# the 903 guidance gives up to 10 characters. Allowed here: letters and digits only.
+LA_CHILD_ID = re.compile(r"[A-Za-z0-9]{1,10}")
+
+
+def upn_check_letter(first_twelve: str) -> str:
+    """The check letter for characters 2–13 of a UPN (11 digits then a digit or a letter)."""
+    total = 0
+    for weight, ch in enumerate(first_twelve, start=2):
+        total += weight * (int(ch) if ch.isdigit() else UPN_ALPHABET.index(ch))
+    return UPN_ALPHABET[total % 23]
+
+
+def upn_problem(value: str) -> str | None:
+    """Why `value` is not a Unique Pupil Number, or None when it is one."""
+    if value in UPN_UNKNOWN_CODES:
+        return f"{value} is an SSDA903 code for an unknown UPN, not a UPN: send null instead"
+    if value != value.upper():
+        return f"{UPN_SHAPE}; use capital letters"
+    if len(value) != 13:
+        return f"{UPN_SHAPE}; this one has {len(value)} characters"
+    body, last = value[1:12], value[12]
+    if not (body.isascii() and body.isdigit()):
+        return f"{UPN_SHAPE}; characters 2 to 12 must all be digits"
+    if not ((last.isascii() and last.isdigit()) or last in UPN_ALPHABET):
+        return f"{UPN_SHAPE}; the last character must be a digit or a capital letter other than I, O or S"
+    if value[0] not in UPN_ALPHABET:
+        return f"{UPN_SHAPE}; the first character must be a check letter (a capital letter other than I, O or S)"
+    expected = upn_check_letter(value[1:])
+    if value[0] != expected:
+        return f"{UPN_SHAPE}; this one's check letter should be {expected}"
+    return None
+
+
+def nhs_number_problem(value: str) -> str | None:
+    """Why `value` is not an NHS number (10 digits, modulus 11 check), or None when it is one."""
+    if len(value) != 10 or not (value.isascii() and value.isdigit()):
+        return "an NHS number is exactly 10 digits, with no spaces or other characters"
+    remainder = sum(int(d) * w for d, w in zip(value[:9], range(10, 1, -1), strict=True)) % 11
+    check = (11 - remainder) % 11  # 11 → 0
+    if check == 10:
+        return "not an NHS number: its first 9 digits give a check digit of 10, which no NHS number has"
+    if int(value[9]) != check:
+        return f"not an NHS number: the check digit (the 10th digit) should be {check}"
+    return None
+
+
+def _upn(value: str) -> str:
+    if (problem := upn_problem(value)) is not None:
+        raise PydanticCustomError("upn_invalid", "{detail}", {"detail": problem})
+    return value
+
+
+def _nhs_number(value: str) -> str:
+    if (problem := nhs_number_problem(value)) is not None:
+        raise PydanticCustomError("nhs_number_invalid", "{detail}", {"detail": problem})
+    return value
+
+
+def _la_child_id(value: str) -> str:
+    if value != value.strip():
+        detail = "the council's child id must not start or end with spaces"
+    elif not 1 <= len(value) <= 10:
+        detail = f"the council's child id (SSDA903 CHILD) is 1 to 10 characters; this one has {len(value)}"
+    elif not LA_CHILD_ID.fullmatch(value):
+        detail = "the council's child id (SSDA903 CHILD) may contain only letters and digits"
+    else:
+        return value
+    raise PydanticCustomError("la_child_id_invalid", "{detail}", {"detail": detail})
+
+
+Upn = Annotated[str, AfterValidator(_upn), Field(examples=["B801200005001"])]
+NhsNumber = Annotated[str, AfterValidator(_nhs_number), Field(examples=["9434765919"])]
+LaChildId = Annotated[str, AfterValidator(_la_child_id), Field(examples=["C0001"])]
+
+
+class LocalIdentifiersIn(BaseModel):
+    """The identifiers a council files for a child: its own id, and optionally UPN, NHS number, LA code."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    la_child_id: LaChildId
+    upn: Upn | None = None
+    nhs_number: NhsNumber | None = None
+    local_authority_code: Annotated[str, Field(max_length=9)] | None = None

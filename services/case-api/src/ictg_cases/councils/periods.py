@@ -1,0 +1,79 @@
+"""Responsibility periods (DESIGN §14): all their SQL, and the rule of which records fall inside them.
+
+A case belongs to the local authority of its referral from `received_at`, then to each move's
+authority from `moved_at` (moves are never slotted in before the latest, so a new period always
+follows the open one). A period covers `[starts_at, ends_at)`: a record at the instant of a move is
+the new authority's. The move itself is shown to both: it ends one period and starts the next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ictg_common.events import new_id
+
+from ..models import Case, ResponsibilityPeriod
+
+
+async def open_first(session: AsyncSession, case: Case) -> None:
+    """The referral's authority answers for the child from `received_at`."""
+    session.add(
+        ResponsibilityPeriod(
+            id=new_id(), case_id=case.id, local_authority_code=case.local_authority_code, region=case.region,
+            starts_at=case.received_at, ends_at=None,
+        )
+    )  # fmt: skip
+    await session.flush()
+
+
+async def hand_over(session: AsyncSession, case: Case, *, at: datetime) -> None:
+    """The child moved at `at` to the case's (new) current authority: close the open period there."""
+    await session.execute(
+        update(ResponsibilityPeriod)
+        .where(ResponsibilityPeriod.case_id == case.id, ResponsibilityPeriod.ends_at.is_(None))
+        .values(ends_at=at)
+    )
+    session.add(
+        ResponsibilityPeriod(
+            id=new_id(), case_id=case.id, local_authority_code=case.local_authority_code, region=case.region,
+            starts_at=at, ends_at=None,
+        )
+    )  # fmt: skip
+    await session.flush()
+
+
+async def of_cases(
+    session: AsyncSession, case_ids: Sequence[UUID], codes: Iterable[str]
+) -> dict[UUID, list[ResponsibilityPeriod]]:
+    """Each case's periods with one of `codes`, in time order."""
+    q = (
+        select(ResponsibilityPeriod)
+        .where(ResponsibilityPeriod.case_id.in_(list(case_ids)), ResponsibilityPeriod.local_authority_code.in_(list(codes)))
+        .order_by(ResponsibilityPeriod.case_id, ResponsibilityPeriod.starts_at, ResponsibilityPeriod.id)
+    )  # fmt: skip
+    found: dict[UUID, list[ResponsibilityPeriod]] = {}
+    for p in (await session.scalars(q)).all():
+        found.setdefault(p.case_id, []).append(p)
+    return found
+
+
+def covers(periods: Iterable[ResponsibilityPeriod], at: datetime, *, or_ends: bool = False) -> bool:
+    """Whether `at` falls inside one of `periods` (`or_ends`: or is the instant one of them ended)."""
+    return any(p.covers(at) or (or_ends and p.ends_at == at) for p in periods)
+
+
+def overlaps(periods: Iterable[ResponsibilityPeriod], start: datetime, end: datetime | None) -> bool:
+    """Whether the stretch `[start, end)` (open-ended when `end` is None) meets one of `periods`."""
+    return any(
+        (p.ends_at is None or start < p.ends_at) and (end is None or end > p.starts_at or end == start == p.starts_at)
+        for p in periods
+    )
+
+
+def responsible_now(periods: Iterable[ResponsibilityPeriod]) -> bool:
+    return any(p.ends_at is None for p in periods)

@@ -1,0 +1,114 @@
+"""All SQL of councils' reads: their cases, change feed, identifiers and missing episodes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import and_, func, or_, select, tuple_
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..cases.repository import settled_xid
+from ..models import Allocation, Case, LocalIdentifier, MissingEpisode, ResponsibilityPeriod
+
+P = ResponsibilityPeriod
+
+
+async def listing(
+    session: AsyncSession, *, codes: Sequence[str], statuses: Sequence[str], after: UUID | None, limit: int
+) -> list[Case]:
+    """Cases with a period of one of `codes`, in id order."""
+    mine = select(P.case_id).where(P.local_authority_code.in_(list(codes)))
+    q = select(Case).where(Case.id.in_(mine)).order_by(Case.id).limit(limit)
+    if statuses:
+        q = q.where(Case._status.in_(list(statuses)))
+    if after is not None:
+        q = q.where(Case.id > after)
+    return list((await session.scalars(q)).all())
+
+
+async def feed(
+    session: AsyncSession,
+    *,
+    codes: Sequence[str],
+    statuses: Sequence[str],
+    since: datetime | None,
+    after: tuple[int, UUID] | None,
+    limit: int,
+) -> list[tuple[int, Case]]:
+    """The council's change feed: each case once, at its latest change while one of `codes` answered
+    for the child, in (change, id) order, up to the settled changes only."""
+    latest = (
+        select(P.case_id, func.max(P.change_xid).label("xid"), func.max(P.changed_at).label("at"))
+        .where(P.local_authority_code.in_(list(codes)))
+        .group_by(P.case_id)
+        .subquery()
+    )
+    q = (
+        select(latest.c.xid, Case)
+        .join(Case, Case.id == latest.c.case_id)
+        .where(latest.c.xid < settled_xid())
+        .order_by(latest.c.xid, Case.id)
+        .limit(limit)
+    )
+    if statuses:
+        q = q.where(Case._status.in_(list(statuses)))
+    if since is not None:
+        q = q.where(latest.c.at >= since)
+    if after is not None:
+        q = q.where(tuple_(latest.c.xid, Case.id) > tuple_(*after))
+    return [(xid, case) for xid, case in (await session.execute(q)).all()]
+
+
+async def identifiers(
+    session: AsyncSession, case_ids: Sequence[UUID], codes: Sequence[str]
+) -> dict[UUID, list[LocalIdentifier]]:
+    q = (
+        select(LocalIdentifier)
+        .where(LocalIdentifier.case_id.in_(list(case_ids)), LocalIdentifier.local_authority_code.in_(list(codes)))
+        .order_by(LocalIdentifier.case_id, LocalIdentifier.local_authority_code)
+    )
+    found: dict[UUID, list[LocalIdentifier]] = {}
+    for row in (await session.scalars(q)).all():
+        found.setdefault(row.case_id, []).append(row)
+    return found
+
+
+async def put_identifiers(session: AsyncSession, row: LocalIdentifier) -> LocalIdentifier:
+    values = {c.key: getattr(row, c.key) for c in LocalIdentifier.__table__.columns}
+    keep = {k: v for k, v in values.items() if k not in ("case_id", "local_authority_code")}
+    stmt = insert(LocalIdentifier).values(**values)
+    await session.execute(stmt.on_conflict_do_update(index_elements=["case_id", "local_authority_code"], set_=keep))
+    return row
+
+
+async def current_allocations(session: AsyncSession, case_ids: Sequence[UUID]) -> dict[UUID, Allocation]:
+    q = select(Allocation).where(Allocation.case_id.in_(list(case_ids)), Allocation.ended_at.is_(None))
+    return {a.case_id: a for a in (await session.scalars(q)).all()}
+
+
+async def missing_in(
+    session: AsyncSession, *, code: str, start: datetime, end: datetime
+) -> list[tuple[MissingEpisode, Case, ResponsibilityPeriod, LocalIdentifier | None]]:
+    """Missing episodes that overlap both `[start, end)` and one of `code`'s periods, with the case, the
+    period and the council's identifiers (if filed), in (start, episode id) order."""
+    ep = MissingEpisode
+    q = (
+        select(ep, Case, P, LocalIdentifier)
+        .join(Case, Case.id == ep.case_id)
+        .join(P, and_(P.case_id == ep.case_id, P.local_authority_code == code))
+        .outerjoin(
+            LocalIdentifier,
+            and_(LocalIdentifier.case_id == ep.case_id, LocalIdentifier.local_authority_code == code),
+        )
+        .where(
+            ep.started_at < end,
+            or_(ep.ended_at.is_(None), ep.ended_at >= start),
+            or_(P.ends_at.is_(None), ep.started_at < P.ends_at),
+            or_(ep.ended_at.is_(None), ep.ended_at > P.starts_at, ep.started_at == P.starts_at),
+        )
+        .order_by(ep.started_at, ep.id, P.starts_at)
+    )
+    return [tuple(r) for r in (await session.execute(q)).all()]  # type: ignore[misc]

@@ -1,0 +1,126 @@
+"""A council's reads and its one write (DESIGN §14): its children, change feed, identifiers, export."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ictg_common import audit, clock, pagination
+from ictg_common.auth import Actor
+from ictg_common.errors import ValidationFailed, field_error
+
+from ..cases.access import Context
+from ..errors import NotYourChild
+from ..models import SCHEMA, Case, LocalIdentifier, ResponsibilityPeriod
+from . import periods, repository, view
+from .view import CouncilCase, CouncilCasePage
+
+timeline = view.timeline
+
+
+async def codes_held(ctx: Context, asked: Sequence[str], *, action: str) -> list[str]:
+    """The codes asked for (all the token's when none), each one the token holds; else 403, audited."""
+    held = list(ctx.actor.la_codes)
+    codes = [c.strip().upper() for c in asked] or held
+    foreign = sorted(set(codes) - set(held))
+    if foreign:
+        await audit.record_refusal(
+            ctx.request.app.state.sessionmaker, schema=SCHEMA, actor=ctx.actor, action=action,
+            resource=f"/v1/local-authorities/{','.join(foreign)}"[:200],
+        )  # fmt: skip
+        raise NotYourChild(
+            f"Your token answers for {', '.join(held) or 'no local authority'}, not {', '.join(foreign)}."
+        )
+    return codes
+
+
+async def view_cases(session: AsyncSession, actor: Actor, rows: Sequence[Case]) -> list[CouncilCase]:
+    """The council's view of each case (rows it may see: each has a period of its codes)."""
+    ids = [r.id for r in rows]
+    found = await periods.of_cases(session, ids, actor.la_codes)
+    allocations = await repository.current_allocations(session, ids)
+    identifiers = await repository.identifiers(session, ids, actor.la_codes)
+    return [
+        view.case(r, found.get(r.id, []), allocation=allocations.get(r.id), identifiers=identifiers.get(r.id, []))
+        for r in rows
+    ]
+
+
+async def view_case(
+    session: AsyncSession, ctx: Context, case: Case, own: Sequence[ResponsibilityPeriod]
+) -> CouncilCase:
+    allocations = await repository.current_allocations(session, [case.id])
+    identifiers = await repository.identifiers(session, [case.id], ctx.actor.la_codes)
+    return view.case(case, own, allocation=allocations.get(case.id), identifiers=identifiers.get(case.id, []))
+
+
+async def list_cases(
+    session: AsyncSession,
+    ctx: Context,
+    *,
+    codes: Sequence[str],
+    statuses: list[str],
+    others: dict[str, Any],
+    since: datetime | None,
+    after: UUID | None,
+    position: tuple[int, UUID] | None,
+    feed: bool,
+    limit: int,
+) -> CouncilCasePage:
+    given = [name for name, value in others.items() if value not in (None, [])]
+    if given:
+        raise ValidationFailed(
+            f"A council's token lists its children by local_authority_code, status and changed_since; "
+            f"{', '.join(given)} is for the ICTG service's staff.",
+            errors=[field_error(f"#query/{name}", "not available to a council's token") for name in given],
+        )
+    mine = await codes_held(ctx, codes, action="case.list")
+    if feed:
+        changed = await repository.feed(
+            session, codes=mine, statuses=statuses, since=since, after=position, limit=limit + 1
+        )
+        page_of, next_cursor = pagination.split(changed, limit, lambda r: pagination.encode_position_key(r[0], r[1].id))
+        rows = [case for _xid, case in page_of]
+        last = page_of[-1] if page_of else None
+        poll = pagination.encode_position_key(last[0], last[1].id) if last is not None else (
+            pagination.encode_position_key(*position) if position is not None else None
+        )  # fmt: skip
+    else:
+        rows = await repository.listing(session, codes=mine, statuses=statuses, after=after, limit=limit + 1)
+        rows, next_cursor = pagination.split(rows, limit, lambda r: str(r.id))
+        poll = None
+    await audit.record_many(
+        session, schema=SCHEMA, actor=ctx.actor, action="case.list", resources=[f"/v1/cases/{c.id}" for c in rows]
+    )
+    return CouncilCasePage(items=await view_cases(session, ctx.actor, rows), next_cursor=next_cursor, poll_cursor=poll)
+
+
+async def file_identifiers(
+    session: AsyncSession, ctx: Context, case: Case, own: Sequence[ResponsibilityPeriod], *,
+    la_child_id: str, upn: str | None, nhs_number: str | None, code: str | None,
+) -> LocalIdentifier:  # fmt: skip
+    """File (or replace) the council's own identifiers for the child, under the authority it answered
+    for it as (`code`, needed only when it answered under more than one of its codes)."""
+    answered = sorted({p.local_authority_code for p in own})
+    if code is None:
+        if len(answered) > 1:
+            raise ValidationFailed(
+                f"You answered for this child as {' and '.join(answered)}: say which in local_authority_code.",
+                errors=[field_error("/local_authority_code", f"one of {', '.join(answered)}")],
+            )
+        code = answered[0]
+    code = code.strip().upper()
+    if code not in answered:
+        raise ValidationFailed(
+            f"This child was never the responsibility of {code} under your token.",
+            errors=[field_error("/local_authority_code", f"one of {', '.join(answered)}")],
+        )
+    row = LocalIdentifier(
+        case_id=case.id, local_authority_code=code, la_child_id=la_child_id, upn=upn, nhs_number=nhs_number,
+        updated_at=clock.utcnow(), updated_by=ctx.actor.sub,
+    )  # fmt: skip
+    return await repository.put_identifiers(session, row)

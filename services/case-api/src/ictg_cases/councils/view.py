@@ -1,0 +1,232 @@
+"""What a council sees of a case (DESIGN §14), in one place.
+
+The child's identity (it is the corporate parent and must match its own records), the case's status,
+pathway, allocation (role and region, never the guardian), missing episodes, NRM decisions, moves and
+exit; contacts as date, method and party only. Never free-text notes, the referrer's details, the
+guardian's name or id, nor who recorded what; never assessments, advocacy or deadline breaches.
+
+Only records dated inside the council's responsibility periods are shown; a missing episode is shown
+when it overlaps one (a council taking over a missing child must know), its return only if it fell
+inside. The move that ends a period is shown to the council it ends (where the child went).
+A council whose period has ended sees the case as it was: status, pathway and allocation are null.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, Field, create_model
+
+from ictg_common.codes import CaseStatus
+
+from ..cases.schemas import TimelineEntry
+from ..models import Allocation, Case, LocalIdentifier, ResponsibilityPeriod
+from . import periods as rule
+
+# record path → (the column dating it, the fields a council sees)
+SHARED: dict[str, tuple[str, tuple[str, ...]]] = {
+    "allocations": ("allocated_at", ("id", "case_id", "role", "allocated_at", "ended_at")),
+    "contacts": ("occurred_at", ("id", "case_id", "occurred_at", "method", "party")),
+    "missing-episodes": (
+        "started_at",
+        (
+            "id",
+            "case_id",
+            "started_at",
+            "ended_at",
+            "at_referral",
+            "whereabouts_known",
+            "reported_to_police",
+            "missing_from_care_meeting",
+            "professional_network_meeting",
+            "return_interview_offered",
+        ),
+    ),
+    "nrm-decisions": ("decided_at", ("id", "case_id", "stage", "outcome", "decided_at")),
+    "moves": ("moved_at", ("id", "case_id", "moved_at", "from_local_authority_code", "local_authority_code", "region")),
+    "pathway-changes": ("changed_at", ("id", "case_id", "from_pathway", "pathway", "changed_at")),
+    "exit": ("exited_at", ("id", "case_id", "exited_at", "reason", "destination")),
+}
+# timeline kind → record path
+KIND_PATH = {
+    "case.allocated": "allocations",
+    "contact.recorded": "contacts",
+    "missing.started": "missing-episodes",
+    "missing.ended": "missing-episodes",
+    "nrm_decision.recorded": "nrm-decisions",
+    "case.moved": "moves",
+    "case.pathway_changed": "pathway-changes",
+    "case.exited": "exit",
+}
+IDENTITY = (
+    "given_name", "family_name", "other_names", "date_of_birth", "estimated_age", "age_disputed", "gender",
+    "nationality",
+)  # fmt: skip
+
+
+def shared(path: str) -> bool:
+    return path in SHARED
+
+
+def council_schema(schema: type[BaseModel], path: str) -> type[BaseModel]:
+    """The council's version of a record schema: only the fields it may see (same types and texts)."""
+    _column, names = SHARED[path]
+    fields: dict[str, Any] = {n: (schema.model_fields[n].annotation, schema.model_fields[n]) for n in names}
+    if path == "allocations":
+        fields["region"] = (str, Field(description="The region of the guardian's team"))
+    doc = f"{schema.__name__} as a council sees it (DESIGN §14): {', '.join(fields)}."
+    return create_model(f"Council{schema.__name__}", __doc__=doc, **fields)
+
+
+def _at(path: str, row: Any) -> datetime:
+    return getattr(row, SHARED[path][0])
+
+
+def _region_at(periods: Sequence[ResponsibilityPeriod], at: datetime) -> str | None:
+    return next((p.region for p in periods if p.covers(at)), None)
+
+
+def record(path: str, row: Any, periods: Sequence[ResponsibilityPeriod]) -> dict[str, Any] | None:
+    """The row as the council sees it, or None if it is not the council's to see."""
+    at = _at(path, row)
+    if path == "missing-episodes":
+        if not rule.overlaps(periods, at, row.ended_at):
+            return None
+    elif not rule.covers(periods, at, or_ends=path == "moves"):
+        return None
+    seen = {n: getattr(row, n, None) for n in SHARED[path][1]}
+    if path == "missing-episodes" and row.ended_at is not None and not rule.covers(periods, row.ended_at):
+        seen["ended_at"] = seen["return_interview_offered"] = None  # the return fell outside its periods
+    if path == "allocations":
+        seen["region"] = _region_at(periods, at)
+    return seen
+
+
+def records(path: str, rows: Sequence[Any], periods: Sequence[ResponsibilityPeriod]) -> list[dict[str, Any]]:
+    return [seen for row in rows if (seen := record(path, row, periods)) is not None]
+
+
+def timeline(entries: Sequence[TimelineEntry], periods: Sequence[ResponsibilityPeriod]) -> list[TimelineEntry]:
+    shown = []
+    for e in entries:
+        if e.kind == "case.opened":
+            if rule.covers(periods, e.at):
+                shown.append(e)
+            continue
+        path = KIND_PATH.get(e.kind)
+        if path is None:
+            continue
+        if e.kind == "missing.ended" and not rule.covers(periods, e.at):
+            continue
+        row = _Row(e.record)
+        seen = record(path, row, periods)
+        if seen is not None:
+            seen.pop("case_id", None)
+            shown.append(e.model_copy(update={"record": seen}))
+    return shown
+
+
+class _Row:
+    """A timeline entry's record read like a row."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
+
+
+class Period(BaseModel):
+    local_authority_code: str
+    region: str
+    starts_at: datetime
+    ends_at: datetime | None = Field(description="The move that ended it; null while the child is yours")
+
+
+class Identifiers(BaseModel):
+    local_authority_code: str
+    la_child_id: str = Field(description="Your own child id (as in your SSDA903 returns)")
+    upn: str | None = Field(description="Unique Pupil Number")
+    nhs_number: str | None
+    updated_at: datetime
+
+
+class CurrentAllocation(BaseModel):
+    role: str
+    region: str
+    allocated_at: datetime
+
+
+class Child(BaseModel):
+    given_name: str | None = None
+    family_name: str | None = None
+    other_names: list[str] = Field(default_factory=list)
+    date_of_birth: date | None = None
+    estimated_age: int | None = None
+    age_disputed: bool | None = None
+    gender: str | None = None
+    nationality: str | None = None
+
+
+class CouncilCase(BaseModel):
+    """A case as a council sees it (DESIGN §14). While the child is the council's (`responsible_now`),
+    the current status, pathway, allocation and missing flag; once the child has moved away, those
+    are null and only the council's own periods' records remain visible."""
+
+    id: UUID
+    referral_id: UUID
+    received_at: datetime
+    child: Child
+    responsible_now: bool
+    periods: list[Period] = Field(description="Your responsibility periods for this child")
+    status: CaseStatus | None
+    pathway: str | None
+    local_authority_code: str | None = Field(description="The child's current authority, while it is yours")
+    allocation: CurrentAllocation | None = Field(description="The current guardian's role and region (never the name)")
+    missing: bool | None = Field(description="A missing episode is open")
+    exited_at: datetime | None
+    turns_18_on: date | None
+    local_identifiers: list[Identifiers] = Field(description="Your own identifiers for the child")
+    changed_at: datetime | None = Field(description="When the case last changed while it was yours")
+
+
+class CouncilCasePage(BaseModel):
+    items: list[CouncilCase]
+    next_cursor: str | None = None
+    poll_cursor: str | None = Field(
+        default=None,
+        description="Change feed only (`changed_since` given): poll again with this cursor for changes after this page",
+    )
+
+
+def case(
+    row: Case,
+    periods: Sequence[ResponsibilityPeriod],
+    *,
+    allocation: Allocation | None,
+    identifiers: Sequence[LocalIdentifier],
+) -> CouncilCase:
+    now = rule.responsible_now(periods)
+    child = row.personal.get("child") if isinstance(row.personal, dict) else None
+    exit_seen = row.exited_at is not None and rule.covers(periods, row.exited_at)
+    return CouncilCase(
+        id=row.id,
+        referral_id=row.referral_id,
+        received_at=row.received_at,
+        child=Child.model_validate({k: v for k, v in (child or {}).items() if k in IDENTITY}),
+        responsible_now=now,
+        periods=[Period.model_validate(p, from_attributes=True) for p in periods],
+        status=row.status if now else None,
+        pathway=row.pathway if now else None,
+        local_authority_code=row.local_authority_code if now else None,
+        allocation=(
+            CurrentAllocation(role=allocation.role, region=row.region, allocated_at=allocation.allocated_at)
+            if now and allocation is not None
+            else None
+        ),
+        missing=row.missing_since is not None if now else None,
+        exited_at=row.exited_at if exit_seen else None,
+        turns_18_on=row.turns_18_on,
+        local_identifiers=[Identifiers.model_validate(i, from_attributes=True) for i in identifiers],
+        changed_at=max((p.changed_at for p in periods if p.changed_at is not None), default=None),
+    )

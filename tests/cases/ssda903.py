@@ -1,0 +1,111 @@
+"""The DfE SSDA903 validator (`csc-validator-be-903`, package `lac_validator`) as a test oracle for
+the Missing table (columns CHILD, DOB, MISSING, MIS_START, MIS_END; dates dd/mm/yyyy).
+
+`missing_table_errors(csv_text)` runs the validator's own entry point (`LacValidator`, which reads
+uploaded CSV text through `ingress.read_from_text`, exactly as the DfE tool does) with only the rules
+that concern the Missing table, and returns one string per failing row and rule.
+
+What is synthesised, and why:
+- A Header table (CHILD, SEX, DOB, ETHNIC, UPN, MOTHER, MC_DOB) with one row per distinct CHILD of
+  the Missing table, DOB copied from that child's first Missing row, every other column blank. Two
+  Missing rules (INT04 "child in Missing does not exist in Header", INT13 "DOB in Missing differs
+  from DOB in Header") skip themselves without a Header table. Header rules are not run, so the
+  blank columns raise nothing. Because the Header is built from the Missing rows, INT04 can never
+  fail, and INT13 fails only when the same child has different DOBs on different Missing rows.
+- Metadata `{"collectionYear": collection_year}`: the validator derives the collection window
+  01/04/(year-1)–31/03/(year) from it (rules 570, 571), and the rule set is picked by the same year
+  ("2026" → rules for 2025/26).
+
+Not run, because they need real data this helper does not have (synthesising it would make the
+oracle check invented data): 575, 577, 578, 580, 581 (need the Episodes table: DECOM, DEC, REC, LS)
+and 576 (needs last year's Missing table).
+
+Note that the validator upper-cases every string cell on reading, so "m" counts as "M".
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import warnings
+
+# pytest.ini turns warnings into errors; pandas 1.5 warns (FutureWarning, SettingWithCopyWarning) in
+# the validator's own code, which would make rules crash, so the validator runs with warnings ignored.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from lac_validator.lac_validator import LacValidator
+    from lac_validator.rules.ruleset_utils import get_year_ruleset
+
+# The validator configures root logging at INFO on import; keep test output readable.
+logging.getLogger("lac_validator").setLevel(logging.WARNING)
+
+MISSING_COLUMNS = ["CHILD", "DOB", "MISSING", "MIS_START", "MIS_END"]
+HEADER_COLUMNS = ["CHILD", "SEX", "DOB", "ETHNIC", "UPN", "MOTHER", "MC_DOB"]
+
+# Rules that look at the Missing table and can run with it plus the synthesised Header.
+MISSING_RULES = [
+    "1004",  # MIS_START blank or not a valid dd/mm/yyyy date
+    "1005",  # MIS_END given but not a valid dd/mm/yyyy date
+    "1006",  # MISSING not M or A (blank allowed here; 564-566 cover blanks)
+    "564",  # MISSING is M/A but MIS_START blank
+    "565",  # MIS_START given but MISSING blank
+    "566",  # MIS_END given but MISSING blank
+    "567",  # MIS_END before MIS_START
+    "570",  # MIS_START after the end of the collection year
+    "571",  # MIS_END before the start or after the end of the collection year
+    "574",  # a period starts while the child's previous one is still open, or periods overlap
+    "586",  # MIS_START on or before DOB
+    "INT04",  # CHILD in Missing not in Header
+    "INT13",  # DOB in Missing differs from DOB in Header
+]
+
+
+def _header_csv(missing_csv: str) -> str:
+    rows = list(csv.DictReader(io.StringIO(missing_csv)))
+    first_dob: dict[str, str] = {}
+    for row in rows:
+        first_dob.setdefault(row["CHILD"], row["DOB"])
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(HEADER_COLUMNS)
+    for child, dob in first_dob.items():
+        writer.writerow([child, "", dob, "", "", "", ""])
+    return out.getvalue()
+
+
+def missing_table_errors(csv_text: str, *, collection_year: str = "2026") -> list[str]:
+    """Run the DfE rules concerning the Missing table on `csv_text` (with a header line).
+
+    Returns `"<code>: <message> (row <n>, CHILD <id>)"` per failure, `n` counting data rows from 1;
+    empty when the table passes. Raises if a selected rule crashed or skipped itself, so a silent
+    non-check can never look like a pass.
+    """
+    registry = get_year_ruleset(collection_year)
+    absent = [code for code in MISSING_RULES if code not in registry]
+    if absent:
+        raise RuntimeError(f"rule set {collection_year} has no rules {absent}")
+    files = [
+        {"name": "missing.csv", "description": "This year", "file_content": csv_text.encode()},
+        {"name": "header.csv", "description": "This year", "file_content": _header_csv(csv_text).encode()},
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        v = LacValidator(
+            metadata={"collectionYear": collection_year},
+            files=files,
+            registry=registry,
+            selected_rules=MISSING_RULES,
+        )
+    if v.fails or v.skips:
+        raise RuntimeError(f"validator rules failed to run: {v.fails}; skipped: {v.skips}")
+    table = v.ds_results["Missing"]
+    errors = []
+    for code in MISSING_RULES:
+        column = f"ERR_{code}"
+        if column not in table.columns:
+            continue
+        for index in table.index[table[column].eq(True)]:
+            child = table.at[index, "CHILD"]
+            errors.append(f"{code}: {registry[code].message} (row {index + 1}, CHILD {child})")
+    return errors
