@@ -106,10 +106,11 @@ def token(
     ttl: int = 3600,
     secret: str = SECRET,
     aud: str = "ictg",
+    la_codes: list[str] | None = None,
 ) -> str:
     return mint_token(
         secret=secret, sub=sub, scopes=list(scopes), org_type=org_type, org_name=org_name,
-        regions=list(REGION_SLUGS) if regions is None else regions, ttl_seconds=ttl, audience=aud,
+        regions=list(REGION_SLUGS) if regions is None else regions, ttl_seconds=ttl, audience=aud, la_codes=la_codes,
     )  # fmt: skip
 
 

@@ -37,7 +37,7 @@ async def feed(
     since: datetime | None,
     after: tuple[int, UUID] | None,
     limit: int,
-) -> list[tuple[int, Case]]:
+) -> list[tuple[int, datetime, Case]]:
     """The council's change feed: each case once, at its latest change while one of `codes` answered
     for the child, in (change, id) order, up to the settled changes only."""
     latest = (
@@ -47,7 +47,7 @@ async def feed(
         .subquery()
     )
     q = (
-        select(latest.c.xid, Case)
+        select(latest.c.xid, latest.c.at, Case)
         .join(Case, Case.id == latest.c.case_id)
         .where(latest.c.xid < settled_xid())
         .order_by(latest.c.xid, Case.id)
@@ -59,7 +59,7 @@ async def feed(
         q = q.where(latest.c.at >= since)
     if after is not None:
         q = q.where(tuple_(latest.c.xid, Case.id) > tuple_(*after))
-    return [(xid, case) for xid, case in (await session.execute(q)).all()]
+    return [(xid, at, case) for xid, at, case in (await session.execute(q)).all()]
 
 
 async def identifiers(

@@ -38,16 +38,21 @@ async def codes_held(ctx: Context, asked: Sequence[str], *, action: str) -> list
     return codes
 
 
-async def view_cases(session: AsyncSession, actor: Actor, rows: Sequence[Case]) -> list[CouncilCase]:
-    """The council's view of each case (rows it may see: each has a period of its codes)."""
+async def view_cases(
+    session: AsyncSession, actor: Actor, rows: Sequence[Case], changed: dict[UUID, datetime] | None = None
+) -> list[CouncilCase]:
+    """The council's view of each case (rows it may see: each has a period of its codes). `changed`:
+    the change each case was listed at in the feed (newer changes may be visible but not yet settled;
+    the feed will list them again at their own place)."""
     ids = [r.id for r in rows]
     found = await periods.of_cases(session, ids, actor.la_codes)
     allocations = await repository.current_allocations(session, ids)
     identifiers = await repository.identifiers(session, ids, actor.la_codes)
-    return [
+    shown = [
         view.case(r, found.get(r.id, []), allocation=allocations.get(r.id), identifiers=identifiers.get(r.id, []))
         for r in rows
     ]
+    return [c.model_copy(update={"changed_at": changed[c.id]}) if changed else c for c in shown]
 
 
 async def view_case(
@@ -83,20 +88,24 @@ async def list_cases(
         changed = await repository.feed(
             session, codes=mine, statuses=statuses, since=since, after=position, limit=limit + 1
         )
-        page_of, next_cursor = pagination.split(changed, limit, lambda r: pagination.encode_position_key(r[0], r[1].id))
-        rows = [case for _xid, case in page_of]
+        page_of, next_cursor = pagination.split(changed, limit, lambda r: pagination.encode_position_key(r[0], r[2].id))
+        rows = [case for _xid, _at, case in page_of]
+        at = {case.id: when for _xid, when, case in page_of}
         last = page_of[-1] if page_of else None
-        poll = pagination.encode_position_key(last[0], last[1].id) if last is not None else (
+        poll = pagination.encode_position_key(last[0], last[2].id) if last is not None else (
             pagination.encode_position_key(*position) if position is not None else None
         )  # fmt: skip
     else:
+        at = None
         rows = await repository.listing(session, codes=mine, statuses=statuses, after=after, limit=limit + 1)
         rows, next_cursor = pagination.split(rows, limit, lambda r: str(r.id))
         poll = None
     await audit.record_many(
         session, schema=SCHEMA, actor=ctx.actor, action="case.list", resources=[f"/v1/cases/{c.id}" for c in rows]
     )
-    return CouncilCasePage(items=await view_cases(session, ctx.actor, rows), next_cursor=next_cursor, poll_cursor=poll)
+    return CouncilCasePage(
+        items=await view_cases(session, ctx.actor, rows, at), next_cursor=next_cursor, poll_cursor=poll
+    )
 
 
 async def file_identifiers(

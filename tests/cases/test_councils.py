@@ -1,0 +1,417 @@
+"""Councils as clients (DESIGN §14): their children's periods, their view, refusals, identifiers.
+
+Each test uses councils of its own, so the cases of other tests (one database for the run) never
+show in its lists."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from cases_harness import WRITE, Stack, iso, stack_fixture  # noqa: F401
+from ssda903 import missing_table_errors
+
+from ictg_cases.councils.export import collection_year_start
+from ictg_common import clock
+from ictg_common.db import plain_url
+
+from conftest import auth
+
+AUDITOR = auth("audit:read", regions=[], sub="auditor")
+
+
+def council(*codes: str, scopes: tuple[str, ...] = ("la:read", "la:write"), sub: str | None = None) -> dict[str, str]:
+    return auth(
+        *scopes, org_type="local_authority", org_name=f"Council {codes[0]}", regions=[], la_codes=list(codes),
+        sub=sub or f"council-{codes[0]}",
+    )  # fmt: skip
+
+
+async def write(stack: Stack, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    r = await stack.post(path, body, headers=WRITE)
+    assert r.status_code in (200, 201), r.text
+    return r.json()
+
+
+async def contact(stack: Stack, case_id: str, at: datetime, *, method: str = "phone") -> dict[str, Any]:
+    return await write(
+        stack, f"/v1/cases/{case_id}/contacts",
+        {"occurred_at": iso(at), "outcome": "made", "method": method, "party": "child", "topics": ["safety"],
+         "notes": "Told me about the man at the car wash."},
+    )  # fmt: skip
+
+
+async def episode(
+    stack: Stack, case_id: str, start: datetime, end: datetime | None = None, *, known: bool = False
+) -> dict[str, Any]:
+    ep = await write(
+        stack, f"/v1/cases/{case_id}/missing-episodes",
+        {"started_at": iso(start), "whereabouts_known": known, "reported_to_police": True,
+         "missing_from_care_meeting": False, "professional_network_meeting": False},
+    )  # fmt: skip
+    if end is not None:
+        ep = await write(
+            stack, f"/v1/cases/{case_id}/missing-episodes/{ep['id']}/return",
+            {"ended_at": iso(end), "return_interview_offered": True},
+        )  # fmt: skip
+    return ep
+
+
+async def move(stack: Stack, case_id: str, at: datetime, code: str) -> dict[str, Any]:
+    return await write(stack, f"/v1/cases/{case_id}/moves", {"moved_at": iso(at), "local_authority_code": code})
+
+
+async def identify(stack: Stack, case_id: str, headers: dict[str, str], **body: Any) -> Any:
+    return await stack.cases.put(f"/v1/cases/{case_id}/local-identifiers", json=body, headers=headers)
+
+
+async def audit_rows(stack: Stack, **params: Any) -> list[dict[str, Any]]:
+    r = await stack.cases.get("/v1/audit", params=params, headers=AUDITOR)
+    assert r.status_code == 200, r.text
+    return r.json()["items"]
+
+
+SALFORD, TRAFFORD = "E08000006", "E08000009"
+
+
+async def test_two_councils_each_see_their_own_period_of_a_child_who_moved(stack: Stack) -> None:
+    t0 = clock.utcnow().replace(microsecond=0) - timedelta(days=20)
+    case = await stack.case(received_at=t0, local_authority_code=SALFORD)
+    cid = case["id"]
+    worker = await stack.worker(name="Sam Guardian")
+    await write(
+        stack, f"/v1/cases/{cid}/allocations", {"worker_id": worker["id"], "allocated_at": iso(t0 + timedelta(hours=2))}
+    )
+    before = await contact(stack, cid, t0 + timedelta(days=1))
+    first = await episode(stack, cid, t0 + timedelta(days=2), t0 + timedelta(days=3))
+    await write(stack, f"/v1/cases/{cid}/nrm-decisions",
+                {"stage": "reasonable_grounds", "outcome": "positive", "decided_at": iso(t0 + timedelta(days=4))})  # fmt: skip
+    moved = await move(stack, cid, t0 + timedelta(days=5), TRAFFORD)
+    after = await contact(stack, cid, t0 + timedelta(days=6), method="face_to_face")
+    second = await episode(stack, cid, t0 + timedelta(days=7), t0 + timedelta(days=8), known=True)
+    await write(stack, f"/v1/cases/{cid}/nrm-decisions",
+                {"stage": "conclusive_grounds", "outcome": "positive", "decided_at": iso(t0 + timedelta(days=9))})  # fmt: skip
+    salford, trafford = council(SALFORD), council(TRAFFORD)
+    assert (await identify(stack, cid, salford, la_child_id="SAL001", nhs_number="9434765919")).status_code == 200
+    assert (await identify(stack, cid, trafford, la_child_id="TRF9")).status_code == 200
+
+    seen: dict[str, list[str]] = {SALFORD: [], TRAFFORD: []}  # every body each council was shown
+
+    async def get(path: str, headers: dict[str, str], **params: Any) -> Any:
+        r = await stack.cases.get(path, headers=headers, params=params)
+        assert r.status_code == 200, (path, r.text)
+        seen[SALFORD if headers is salford else TRAFFORD].append(r.text)
+        return r.json()
+
+    # Salford: the child up to the move, nothing after; its own identifiers only.
+    s_case = await get(f"/v1/cases/{cid}", salford)
+    assert s_case["responsible_now"] is False
+    assert [(p["local_authority_code"], p["ends_at"]) for p in s_case["periods"]] == [(SALFORD, moved["moved_at"])]
+    assert s_case["status"] is None and s_case["allocation"] is None and s_case["local_authority_code"] is None
+    assert s_case["child"]["family_name"] == "Nguyen" and s_case["child"]["date_of_birth"] == "2010-03-04"
+    assert [i["la_child_id"] for i in s_case["local_identifiers"]] == ["SAL001"]
+    s_contacts = (await get(f"/v1/cases/{cid}/contacts", salford))["items"]
+    assert s_contacts == [{"id": before["id"], "case_id": cid, "occurred_at": before["occurred_at"],
+                           "method": "phone", "party": "child"}]  # fmt: skip
+    assert [e["id"] for e in (await get(f"/v1/cases/{cid}/missing-episodes", salford))["items"]] == [first["id"]]
+    s_nrm = (await get(f"/v1/cases/{cid}/nrm-decisions", salford))["items"]
+    assert [d["stage"] for d in s_nrm] == ["reasonable_grounds"]
+    assert [m["local_authority_code"] for m in (await get(f"/v1/cases/{cid}/moves", salford))["items"]] == [TRAFFORD]
+    s_allocs = (await get(f"/v1/cases/{cid}/allocations", salford))["items"]
+    assert [(a["role"], a["region"]) for a in s_allocs] == [("direct_worker", "north_west")]
+    s_timeline = (await get(f"/v1/cases/{cid}/timeline", salford))["items"]
+    assert [e["kind"] for e in s_timeline] == [
+        "case.opened", "case.allocated", "contact.recorded", "missing.started", "missing.ended",
+        "nrm_decision.recorded", "case.moved",
+    ]  # fmt: skip
+    assert max(e["at"] for e in s_timeline) == moved["moved_at"]
+    assert [c["id"] for c in (await get("/v1/cases", salford))["items"]] == [cid]
+    s_refused = await stack.cases.get(f"/v1/cases/{cid}/contacts/{after['id']}", headers=salford)
+    assert s_refused.status_code == 404  # after the move: not Salford's to see
+
+    # Trafford: from the move on; the child is its own now.
+    t_case = await get(f"/v1/cases/{cid}", trafford)
+    assert t_case["responsible_now"] is True and t_case["status"] == "allocated"
+    assert t_case["allocation"] == {"role": "direct_worker", "region": "north_west",
+                                    "allocated_at": s_allocs[0]["allocated_at"]}  # fmt: skip
+    assert [i["la_child_id"] for i in t_case["local_identifiers"]] == ["TRF9"]
+    assert [c["id"] for c in (await get(f"/v1/cases/{cid}/contacts", trafford))["items"]] == [after["id"]]
+    assert [e["id"] for e in (await get(f"/v1/cases/{cid}/missing-episodes", trafford))["items"]] == [second["id"]]
+    t_timeline = (await get(f"/v1/cases/{cid}/timeline", trafford))["items"]
+    assert [e["kind"] for e in t_timeline] == [
+        "case.moved", "contact.recorded", "missing.started", "missing.ended", "nrm_decision.recorded",
+    ]  # fmt: skip
+    assert min(e["at"] for e in t_timeline) == moved["moved_at"]
+    assert [c["id"] for c in (await get("/v1/cases", trafford))["items"]] == [cid]
+
+    # Never: notes, the referrer's details, the guardian, the other council's identifiers.
+    for code, others in ((SALFORD, ("TRF9",)), (TRAFFORD, ("SAL001", "9434765919"))):
+        for text in seen[code]:
+            for secret in ("car wash", "j.smith", "DC Jane", "0161 000", "Sam Guardian", worker["id"], "guardian-1"):
+                assert secret not in text
+            assert not any(o in text for o in others)
+
+    # The guardian sees everything, identifiers of councils aside.
+    full = await stack.get(f"/v1/cases/{cid}/contacts")
+    assert len(full.json()["items"]) == 2 and "car wash" in full.text
+
+
+WIGAN, OLDHAM = "E08000010", "E08000004"
+
+
+async def test_a_council_is_refused_what_is_not_its_own_and_every_refusal_is_audited(stack: Stack) -> None:
+    case = await stack.case(local_authority_code=WIGAN)
+    cid = case["id"]
+    wigan, oldham = council(WIGAN, sub="wigan-system"), council(OLDHAM, sub="oldham-system")
+
+    other = await stack.cases.get(f"/v1/cases/{cid}", headers=oldham)
+    assert other.status_code == 403 and other.json()["type"].endswith("/not-your-child"), other.text
+    assert "Nguyen" not in other.text
+    for path in ("/timeline", "/contacts", "/missing-episodes", "/exit"):
+        assert (await stack.cases.get(f"/v1/cases/{cid}{path}", headers=oldham)).status_code == 403
+    assert (await identify(stack, cid, oldham, la_child_id="OLD1")).status_code == 403
+    denied = await audit_rows(stack, actor="oldham-system", outcome="denied")
+    assert {r["resource"] for r in denied} >= {f"/v1/cases/{cid}"} and len(denied) >= 6
+
+    # la_codes it does not hold.
+    foreign = await stack.cases.get("/v1/cases", params={"local_authority_code": WIGAN}, headers=oldham)
+    assert foreign.status_code == 403 and WIGAN in foreign.json()["detail"]
+    export = await stack.cases.get(
+        "/v1/exports/ssda903/missing", params={"local_authority_code": WIGAN}, headers=oldham
+    )
+    assert export.status_code == 403
+    assert len(await audit_rows(stack, actor="oldham-system", outcome="denied")) == len(denied) + 2
+
+    # Break-glass: never, whatever the token's scopes.
+    glass = council(WIGAN, scopes=("la:read", "cases:read", "cases:break_glass"), sub="wigan-glass")
+    for headers in (glass, oldham):
+        r = await stack.cases.get(
+            f"/v1/cases/{cid}", headers={**headers, "X-Break-Glass-Reason": "Urgent safeguarding check tonight"}
+        )
+        assert r.status_code == 403 and r.json()["type"].endswith("/council-refused"), r.text
+    assert {r["actor"] for r in await audit_rows(stack, action="break_glass", outcome="denied")} >= {
+        "wigan-glass", "oldham-system"
+    }  # fmt: skip
+
+    # Writes: none but its own identifiers, even with a guardian's scopes on the token.
+    writer = council(WIGAN, scopes=("la:read", "la:write", "cases:write", "cases:admin"), sub="wigan-writer")
+    now = iso(clock.utcnow())
+    for path, body in [
+        ("contacts", {"occurred_at": now, "outcome": "made", "method": "phone", "party": "child"}),
+        ("moves", {"moved_at": now, "local_authority_code": OLDHAM}),
+        ("exit", {"exited_at": now, "reason": "other", "destination": "none"}),
+        ("pathway", {"pathway": "regional_practitioner"}),
+    ]:
+        for headers in (wigan, writer):
+            r = await stack.cases.post(f"/v1/cases/{cid}/{path}", json=body, headers=headers)
+            assert r.status_code == 403, (path, r.text)
+    assert (await stack.get(f"/v1/cases/{cid}/contacts")).json()["items"] == []
+    assert len(await audit_rows(stack, actor="wigan-writer", outcome="denied")) == 4
+    assert (await identify(stack, cid, wigan, la_child_id="WIG77")).status_code == 200
+
+    # What councils are never shown, and what other tokens cannot reach through the council routes.
+    assert (await stack.cases.get(f"/v1/cases/{cid}/assessments", headers=wigan)).status_code == 403
+    assert (await stack.cases.get(f"/v1/cases/{cid}/advocacy", headers=wigan)).status_code == 403
+    police = auth("la:read", "la:write", sub="police-la")
+    assert (await stack.cases.get(f"/v1/cases/{cid}", headers=police)).status_code == 403
+    assert (await identify(stack, cid, police, la_child_id="P1")).status_code == 403
+    read_only = council(WIGAN, scopes=("la:read",))
+    assert (await identify(stack, cid, read_only, la_child_id="WIG78")).status_code == 403
+    unfiltered = await stack.cases.get("/v1/cases", params={"region": "north_west"}, headers=wigan)
+    assert unfiltered.status_code == 422 and unfiltered.json()["errors"][0]["pointer"] == "#query/region"
+
+
+TAMESIDE = "E08000008"
+
+
+async def test_bad_identifiers_are_422_with_pointers_and_change_nothing(stack: Stack) -> None:
+    case = await stack.case(local_authority_code=TAMESIDE)
+    tameside = council(TAMESIDE)
+    good = {"la_child_id": "TAM001", "upn": "B801200005001", "nhs_number": "9434765870"}
+    for bad, pointer in [
+        ({"upn": "A801200005001"}, "/upn"),  # wrong check letter
+        ({"upn": "B80120000500"}, "/upn"),  # 12 characters
+        ({"upn": "B8012000O5001"}, "/upn"),  # a letter among the digits
+        ({"upn": "b801200005001"}, "/upn"),
+        ({"nhs_number": "9434765871"}, "/nhs_number"),  # wrong check digit
+        ({"nhs_number": "943476587"}, "/nhs_number"),  # 9 digits
+        ({"nhs_number": "943 476 5870"}, "/nhs_number"),
+        ({"nhs_number": "94347658AB"}, "/nhs_number"),
+        ({"la_child_id": "TOO-LONG-ID-1"}, "/la_child_id"),
+        ({"la_child_id": ""}, "/la_child_id"),
+        ({"local_authority_code": "E08000003"}, "/local_authority_code"),  # not an authority it answered as
+        ({"colour": "blue"}, "/colour"),
+    ]:
+        r = await identify(stack, case["id"], tameside, **{**good, **bad})
+        assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", (bad, r.text)
+        assert [e["pointer"] for e in r.json()["errors"]] == [pointer], (bad, r.text)
+        assert not r.json()["errors"][0]["detail"].startswith("Value error"), r.text
+    shown = (await stack.cases.get(f"/v1/cases/{case['id']}", headers=tameside)).json()
+    assert shown["local_identifiers"] == []
+    r = await identify(stack, case["id"], tameside, **good)
+    assert r.status_code == 200 and r.json()["upn"] == "B801200005001"
+    again = await identify(stack, case["id"], tameside, la_child_id="TAM002")  # a PUT replaces
+    assert again.status_code == 200 and again.json()["upn"] is None
+    shown = (await stack.cases.get(f"/v1/cases/{case['id']}", headers=tameside)).json()
+    assert [(i["la_child_id"], i["upn"]) for i in shown["local_identifiers"]] == [("TAM002", None)]
+
+
+STOCKPORT = "E08000007"
+
+
+async def test_the_change_feed_gives_every_change_once_across_pages_while_writes_go_on(stack: Stack) -> None:
+    """Councils and guardians both poll while contacts, new cases and a slow transaction commit; each
+    reader sees each case at strictly newer changes only, and ends at every case's last change."""
+    since = iso(clock.utcnow() - timedelta(seconds=1))
+    cases = [await stack.case(local_authority_code=STOCKPORT) for _ in range(4)]
+    slow_case = cases.pop()
+    stockport = council(STOCKPORT)
+    writing = 2  # writers still at work
+
+    async def writer() -> None:
+        nonlocal writing
+        for i in range(12):
+            if i % 4 == 3:
+                cases.append(await stack.case(local_authority_code=STOCKPORT))
+            else:
+                await contact(stack, cases[i % len(cases)]["id"], clock.utcnow())
+            await asyncio.sleep(0.02)
+        writing -= 1
+
+    async def slow_transaction() -> None:
+        # A write that takes its time to commit while others commit after it started: a feed that
+        # moved past their places meanwhile would never list this one.
+        nonlocal writing
+        conn = await asyncpg.connect(plain_url(stack.settings["database_url"]))
+        try:
+            async with conn.transaction():
+                await conn.execute("UPDATE cases.case SET version = version + 1 WHERE id = $1", UUID(slow_case["id"]))
+                await asyncio.sleep(1.0)
+        finally:
+            await conn.close()
+            writing -= 1
+
+    async def reader(headers: dict[str, str], key: str) -> list[tuple[str, Any]]:
+        seen: list[tuple[str, Any]] = []
+        params: dict[str, Any] = {"changed_since": since, "limit": 2, "local_authority_code": STOCKPORT}
+        quiet = 0
+        while quiet < 3:  # after the writes, three polls in a row with nothing new
+            r = await stack.cases.get("/v1/cases", params=params, headers=headers)
+            assert r.status_code == 200, r.text
+            page = r.json()
+            seen += [(c["id"], c[key]) for c in page["items"]]
+            cursor = page["next_cursor"] or page["poll_cursor"]
+            params = {"cursor": cursor, "limit": 2} if cursor else params
+            if page["next_cursor"] is None:
+                quiet = 0 if writing or page["items"] else quiet + 1
+                await asyncio.sleep(0.05)
+        return seen
+
+    by_council, by_guardian, *_ = await asyncio.gather(
+        reader(stockport, "changed_at"), reader(stack_read(), "version"), writer(), slow_transaction()
+    )
+    for seen, key, headers in ((by_council, "changed_at", stockport), (by_guardian, "version", stack_read())):
+        assert len(seen) == len(set(seen)), "a change was given twice"
+        last: dict[str, Any] = {}
+        for case_id, mark in seen:
+            assert case_id not in last or mark > last[case_id], f"{case_id} went back to an older change"
+            last[case_id] = mark
+        finals = {}
+        for c in [*cases, slow_case]:
+            finals[c["id"]] = (await stack.cases.get(f"/v1/cases/{c['id']}", headers=headers)).json()[key]
+        assert last == finals, "the feed ended before some case's last change"
+    assert len(by_guardian) >= len(cases) + 1
+
+
+def stack_read() -> dict[str, str]:
+    return auth("cases:read", regions=["north_west"], sub="feed-reader")
+
+
+ROCHDALE, BURY = "E08000005", "E08000002"
+
+
+async def test_the_ssda903_missing_export_passes_the_dfe_rules_row_by_row(stack: Stack) -> None:
+    today = clock.london_date(clock.utcnow())
+    # Last complete collection year (1 April to 31 March), so every date is in the past.
+    year_end = collection_year_start(today)
+    year_start = year_end.replace(year=year_end.year - 1)
+    base = datetime(year_start.year, 5, 1, 10, 0, tzinfo=UTC)
+    rochdale, bury = council(ROCHDALE), council(BURY)
+
+    def day(n: int, hour: int = 10) -> datetime:
+        return base + timedelta(days=n, hours=hour - 10)
+
+    a = await stack.case(received_at=day(0), local_authority_code=ROCHDALE)
+    await episode(stack, a["id"], day(3), day(5))
+    await episode(stack, a["id"], day(40), day(41, 8), known=True)
+    await episode(stack, a["id"], day(90), known=True)  # still open
+    b = await stack.case(received_at=day(10), local_authority_code=ROCHDALE, missing_at_referral=True,
+                         child__date_of_birth="2011-07-30", child__family_name="Hoxha", child__nationality="AL")  # fmt: skip
+    [at_referral] = (await stack.get(f"/v1/cases/{b['id']}/missing-episodes")).json()["items"]
+    await write(stack, f"/v1/cases/{b['id']}/missing-episodes/{at_referral['id']}/return",
+                {"ended_at": iso(day(12)), "return_interview_offered": False})  # fmt: skip
+    c = await stack.case(received_at=day(20), local_authority_code=ROCHDALE)  # never identified
+    await episode(stack, c["id"], day(21), day(22))
+    await episode(stack, c["id"], day(30), day(31))
+    d = await stack.case(received_at=day(20), local_authority_code=ROCHDALE, child__date_of_birth=None,
+                         child__estimated_age=15)  # fmt: skip
+    await episode(stack, d["id"], day(25), day(26))
+    e = await stack.case(received_at=day(50), local_authority_code=ROCHDALE)  # moves to Bury while missing
+    await episode(stack, e["id"], day(60), known=False)
+    await move(stack, e["id"], day(61), BURY)
+    [e_episode] = (await stack.get(f"/v1/cases/{e['id']}/missing-episodes")).json()["items"]
+    await write(stack, f"/v1/cases/{e['id']}/missing-episodes/{e_episode['id']}/return",
+                {"ended_at": iso(day(63)), "return_interview_offered": True})  # fmt: skip
+    for case, child_id, headers in ((a, "ROC1", rochdale), (b, "ROC2", rochdale), (d, "ROC4", rochdale),
+                                    (e, "ROC5", rochdale), (e, "BURY5", bury)):  # fmt: skip
+        assert (await identify(stack, case["id"], headers, la_child_id=child_id)).status_code == 200
+
+    params = {"from": year_start.isoformat(), "to": (year_end - timedelta(days=1)).isoformat()}
+    r = await stack.cases.get("/v1/exports/ssda903/missing", params=params, headers=rochdale)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("text/csv")
+    assert f"ssda903-missing-{ROCHDALE}-{params['from']}-{params['to']}.csv" in r.headers["content-disposition"]
+    assert r.headers["x-unidentified-episodes"] == "3"  # c's two, d's one
+    rows = list(csv.reader(io.StringIO(r.text)))
+
+    def dmy(n: int) -> str:
+        return day(n).astimezone(clock.LONDON).strftime("%d/%m/%Y")
+
+    assert rows == [
+        ["CHILD", "DOB", "MISSING", "MIS_START", "MIS_END"],
+        ["ROC1", "04/03/2010", "M", dmy(3), dmy(5)],
+        ["ROC2", "30/07/2011", "M", dmy(10), dmy(12)],
+        ["ROC1", "04/03/2010", "A", dmy(40), dmy(41)],
+        ["ROC5", "04/03/2010", "M", dmy(60), ""],  # returned after the child moved to Bury: Bury's to report
+        ["ROC1", "04/03/2010", "A", dmy(90), ""],
+    ]
+    assert missing_table_errors(r.text, collection_year=str(year_end.year)) == []
+
+    bury_rows = list(csv.reader(io.StringIO((await stack.cases.get(
+        "/v1/exports/ssda903/missing", params=params, headers=bury)).text)))  # fmt: skip
+    assert bury_rows[1:] == [["BURY5", "04/03/2010", "M", dmy(60), dmy(63)]]
+
+    unidentified = await stack.cases.get("/v1/exports/ssda903/missing/unidentified", params=params, headers=rochdale)
+    assert unidentified.status_code == 200, unidentified.text
+    assert sorted((u["case_id"], u["reason"], u["episodes"]) for u in unidentified.json()["items"]) == sorted(
+        [(c["id"], "no_la_child_id", 2), (d["id"], "no_date_of_birth", 1)]
+    )
+
+    # A narrower window keeps only the episodes that overlap it; an open one has no end.
+    narrow = {"from": dmy_iso(day(41)), "to": dmy_iso(day(60))}
+    rows = list(csv.reader(io.StringIO((await stack.cases.get(
+        "/v1/exports/ssda903/missing", params=narrow, headers=rochdale)).text)))  # fmt: skip
+    assert [row[3] for row in rows[1:]] == [dmy(40), dmy(60)]
+    backwards = await stack.cases.get(
+        "/v1/exports/ssda903/missing", params={"from": params["to"], "to": params["from"]}, headers=rochdale
+    )
+    assert backwards.status_code == 422 and backwards.json()["errors"][0]["pointer"] == "#query/to"
+
+
+def dmy_iso(at: datetime) -> str:
+    return at.astimezone(clock.LONDON).date().isoformat()
