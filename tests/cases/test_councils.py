@@ -6,6 +6,7 @@ show in its lists."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import csv
 import io
 from datetime import UTC, datetime, timedelta
@@ -326,6 +327,15 @@ async def test_the_change_feed_gives_every_change_once_across_pages_while_writes
             finals[c["id"]] = (await stack.cases.get(f"/v1/cases/{c['id']}", headers=headers)).json()[key]
         assert last == finals, "the feed ended before some case's last change"
     assert len(by_guardian) >= len(cases) + 1
+
+    # A cursor is the feed's own or nothing: forged ones are 422, never a 500.
+    for forged in ("not-a-cursor", base64.urlsafe_b64encode(b"p99999999999999999999|" + slow_case["id"].encode()).decode(),
+                   base64.urlsafe_b64encode(b"p12|not-a-uuid").decode()):  # fmt: skip
+        for headers in (stockport, stack_read()):
+            r = await stack.cases.get("/v1/cases", params={"cursor": forged}, headers=headers)
+            assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == "#query/cursor", r.text
+    naive = await stack.cases.get("/v1/cases", params={"changed_since": "2026-01-01T00:00:00"}, headers=stockport)
+    assert naive.status_code == 422 and naive.json()["errors"][0]["pointer"] == "#query/changed_since"
 
 
 def stack_read() -> dict[str, str]:

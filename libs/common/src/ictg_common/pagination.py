@@ -73,8 +73,8 @@ def position_key(cursor: str | None) -> tuple[int, UUID] | None:
         return None
     try:
         raw, _, ident = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        if not raw.startswith("p") or not raw[1:].isdigit() or len(raw) > 20:
-            raise ValueError("not a position")
+        if not raw.startswith("p") or not raw[1:].isascii() or not raw[1:].isdigit() or int(raw[1:]) >= 2**63:
+            raise ValueError("not a position")  # a bigint
         return int(raw[1:]), UUID(ident)
     except (ValueError, UnicodeDecodeError):
         raise invalid_cursor() from None

@@ -35,6 +35,7 @@ def add_record_reads(
     shared = council.shared(path)
     council_schema = council.council_schema(schema, path) if shared else None
     out: Any = schema if council_schema is None else schema | council_schema
+    page: Any = Page[schema] if council_schema is None else Page[schema] | Page[council_schema]  # type: ignore[valid-type]
     refused = f"{path.replace('-', ' ').capitalize()} are not shared with councils (DESIGN §14)."
 
     async def opened(session: SessionDep, ctx: Any, case_id: UUID) -> tuple[Any, Access]:
@@ -53,7 +54,9 @@ def add_record_reads(
         rows = await repository.records(session, model, case_id, order=getattr(model, order))
         await finish_read(session, ctx, access, action=action, resource=f"/v1/cases/{case_id}/{path}")
         response.headers["ETag"] = etag(case.version)
-        return {"items": shown(rows, access), "next_cursor": None}
+        # A page of the exact class, so the response's union of both pages never mistakes one for the other.
+        shape = Page[schema] if access.periods is None else Page[council_schema]  # type: ignore[valid-type]
+        return shape(items=shown(rows, access), next_cursor=None)
 
     async def get_record(case_id: UUID, record_id: UUID, session: SessionDep, ctx: ReadCtx) -> Any:
         _case, access = await opened(session, ctx, case_id)
@@ -65,7 +68,7 @@ def add_record_reads(
         return found[0]
 
     router.add_api_route(
-        f"/v1/cases/{{case_id}}/{path}", list_records, methods=["GET"], response_model=Page[out],
+        f"/v1/cases/{{case_id}}/{path}", list_records, methods=["GET"], response_model=page,
         responses=CASE_RESPONSES, name=f"list_{path.replace('-', '_')}", summary=f"List the case's {path.replace('-', ' ')}",
     )  # fmt: skip
     router.add_api_route(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import TypeVar
 from uuid import UUID
 
 from sqlalchemy import select, update
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ictg_common.events import new_id
 
-from ..models import Case, ResponsibilityPeriod
+from ..models import Case, LocalIdentifier, ResponsibilityPeriod
 
 
 async def open_first(session: AsyncSession, case: Case) -> None:
@@ -56,9 +57,17 @@ async def of_cases(
         .where(ResponsibilityPeriod.case_id.in_(list(case_ids)), ResponsibilityPeriod.local_authority_code.in_(list(codes)))
         .order_by(ResponsibilityPeriod.case_id, ResponsibilityPeriod.starts_at, ResponsibilityPeriod.id)
     )  # fmt: skip
-    found: dict[UUID, list[ResponsibilityPeriod]] = {}
-    for p in (await session.scalars(q)).all():
-        found.setdefault(p.case_id, []).append(p)
+    return by_case((await session.scalars(q)).all())
+
+
+R = TypeVar("R", ResponsibilityPeriod, LocalIdentifier)
+
+
+def by_case(rows: Iterable[R]) -> dict[UUID, list[R]]:
+    """Rows of several cases, grouped by case (in the order given)."""
+    found: dict[UUID, list[R]] = {}
+    for row in rows:
+        found.setdefault(row.case_id, []).append(row)
     return found
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..cases.repository import settled_xid
 from ..models import Allocation, Case, LocalIdentifier, MissingEpisode, ResponsibilityPeriod
+from .periods import by_case
 
 P = ResponsibilityPeriod
 
@@ -70,10 +71,7 @@ async def identifiers(
         .where(LocalIdentifier.case_id.in_(list(case_ids)), LocalIdentifier.local_authority_code.in_(list(codes)))
         .order_by(LocalIdentifier.case_id, LocalIdentifier.local_authority_code)
     )
-    found: dict[UUID, list[LocalIdentifier]] = {}
-    for row in (await session.scalars(q)).all():
-        found.setdefault(row.case_id, []).append(row)
-    return found
+    return by_case((await session.scalars(q)).all())
 
 
 async def put_identifiers(session: AsyncSession, row: LocalIdentifier) -> LocalIdentifier:

@@ -18,7 +18,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from ictg_common.codes import CaseStatus
 
@@ -78,7 +78,9 @@ def council_schema(schema: type[BaseModel], path: str) -> type[BaseModel]:
     if path == "allocations":
         fields["region"] = (str, Field(description="The region of the guardian's team"))
     doc = f"{schema.__name__} as a council sees it (DESIGN §14): {', '.join(fields)}."
-    return create_model(f"Council{schema.__name__}", __doc__=doc, **fields)
+    # Extra fields forbidden: a guardian's full record never passes for the council's (responses are
+    # validated against the union of both).
+    return create_model(f"Council{schema.__name__}", __doc__=doc, __config__=ConfigDict(extra="forbid"), **fields)
 
 
 def _at(path: str, row: Any) -> datetime:

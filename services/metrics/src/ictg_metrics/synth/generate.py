@@ -92,6 +92,17 @@ class Generator:
             yield self.story(received_at.astimezone(UTC))
 
     def story(self, received_at: datetime) -> Story:
+        """A child's story, each case event naming the child's authority and region at that point (DESIGN §8)."""
+        s = self._story(received_at)
+        la, region = s.referral["local_authority_code"], s.referral["region"]
+        for _source, name, _time, data, _id in s.events:
+            if name == "case.moved":
+                la, region = data["local_authority_code"], data["region"]
+            if name != "referral.received":
+                data["local_authority_code"], data["region"] = la, region
+        return s
+
+    def _story(self, received_at: datetime) -> Story:
         r = self.rnd
         s = Story(referral_id=self._id(), case_id=self._id())
         nationality = _pick(r, NATIONALITIES)
