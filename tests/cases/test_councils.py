@@ -425,3 +425,100 @@ async def test_the_ssda903_missing_export_passes_the_dfe_rules_row_by_row(stack:
 
 def dmy_iso(at: datetime) -> str:
     return at.astimezone(clock.LONDON).date().isoformat()
+
+
+KNOWSLEY, ST_HELENS = "E08000011", "E08000013"
+
+
+async def test_after_the_move_the_old_council_learns_nothing_new_but_its_own_records(stack: Stack) -> None:
+    t0 = clock.utcnow().replace(microsecond=0) - timedelta(days=10)
+    case = await stack.case(received_at=t0, local_authority_code=KNOWSLEY)
+    cid = case["id"]
+    knowsley, st_helens = council(KNOWSLEY, sub="knowsley-system"), council(ST_HELENS)
+    worker, other = await stack.worker(name="First Guardian"), await stack.worker(name="Second Guardian")
+    await write(
+        stack, f"/v1/cases/{cid}/allocations", {"worker_id": worker["id"], "allocated_at": iso(t0 + timedelta(hours=1))}
+    )
+    await move(stack, cid, t0 + timedelta(days=2), ST_HELENS)
+    await write(
+        stack, f"/v1/cases/{cid}/allocations", {"worker_id": other["id"], "allocated_at": iso(t0 + timedelta(days=3))}
+    )
+
+    # Knowsley polls the feed up to now, then a guardian files a contact dated inside Knowsley's period.
+    first = (await stack.cases.get("/v1/cases", params={"changed_since": iso(t0)}, headers=knowsley)).json()
+    assert [c["id"] for c in first["items"]] == [cid]
+    late = await contact(stack, cid, t0 + timedelta(days=1))
+    await write(stack, f"/v1/cases/{cid}/exit", {"exited_at": iso(t0 + timedelta(days=4)), "reason": "other",
+                                                 "destination": "none"})  # fmt: skip
+    again = (await stack.cases.get("/v1/cases", params={"cursor": first["poll_cursor"]}, headers=knowsley)).json()
+    assert [c["id"] for c in again["items"]] == [cid], "a record back-dated into its period is a change for it"
+    assert [
+        c["id"] for c in (await stack.cases.get(f"/v1/cases/{cid}/contacts", headers=knowsley)).json()["items"]
+    ] == [late["id"]]
+
+    # Nothing after the move: not the status (not even through a filter), the reallocation, the version.
+    r = await stack.cases.get(f"/v1/cases/{cid}", headers=knowsley)
+    assert r.json()["status"] is None and r.json()["exited_at"] is None and "etag" not in r.headers
+    for status in ("exited", "allocated", "awaiting_allocation"):
+        listed = (await stack.cases.get("/v1/cases", params={"status": status}, headers=knowsley)).json()["items"]
+        assert listed == [], status
+    assert [
+        c["id"]
+        for c in (await stack.cases.get("/v1/cases", params={"status": "exited"}, headers=st_helens)).json()["items"]
+    ] == [cid]
+    allocations = (await stack.cases.get(f"/v1/cases/{cid}/allocations", headers=knowsley)).json()["items"]
+    assert [(a["allocated_at"], a["ended_at"]) for a in allocations] == [
+        (iso(t0 + timedelta(hours=1)).replace("+00:00", "Z"), None)
+    ]
+    assert (await stack.cases.get(f"/v1/cases/{cid}/exit", headers=knowsley)).status_code == 404
+    assert (await stack.cases.get(f"/v1/cases/{cid}/exit", headers=st_helens)).status_code == 200
+
+    # The service's own routes are never a council's, whatever its token's scopes; each refusal audited.
+    staff = council(KNOWSLEY, scopes=("la:read", "cases:read", "cases:admin", "audit:read"), sub="knowsley-staff")
+    for path in ("/v1/workers", "/v1/audit", "/v1/admin/case-counts", "/v1/admin/reconcile"):
+        r = await stack.cases.get(path, headers=staff)
+        assert r.status_code == 403 and r.json()["type"].endswith("/council-refused"), (path, r.text)
+    assert (await stack.cases.get(f"/v1/cases/{cid}/assessments", headers=knowsley)).status_code == 403
+    refused = await audit_rows(stack, outcome="denied")
+    assert sum(r["actor"] == "knowsley-staff" for r in refused) == 4
+    assert any(r["actor"] == "knowsley-system" and r["resource"].endswith("/assessments") for r in refused)
+
+    # Out-of-range times and dates are 422, never a 500.
+    for params in ({"changed_since": "0001-01-01T00:00:00+01:00"}, {"changed_since": "9999-12-31T23:59:59-01:00"}):
+        r = await stack.cases.get("/v1/cases", params=params, headers=knowsley)
+        assert r.status_code == 422, r.text
+        assert (await stack.get("/v1/cases", **params)).status_code == 422
+    for params in ({"from": "2020-01-01", "to": "9999-12-31"}, {"from": "0001-01-01"}):
+        for path in ("/v1/exports/ssda903/missing", "/v1/exports/ssda903/missing/unidentified"):
+            assert (await stack.cases.get(path, params=params, headers=knowsley)).status_code == 422
+    mixed = await stack.cases.get("/v1/cases", params={"changed_since": iso(t0), "cursor": cid}, headers=knowsley)
+    assert mixed.status_code == 422
+
+
+HALTON, WARRINGTON = "E06000006", "E06000007"
+
+
+async def test_an_episode_across_a_move_away_and_back_ends_in_the_export_of_the_council_it_ended_with(
+    stack: Stack,
+) -> None:
+    today = clock.london_date(clock.utcnow())
+    year_end = collection_year_start(today)
+    base = datetime(year_end.year - 1, 6, 1, 10, 0, tzinfo=UTC)
+    halton = council(HALTON)
+    case = await stack.case(received_at=base, local_authority_code=HALTON)
+    await episode(stack, case["id"], base + timedelta(days=1))
+    await move(stack, case["id"], base + timedelta(days=2), WARRINGTON)
+    await move(stack, case["id"], base + timedelta(days=3), HALTON)
+    [ep] = (await stack.get(f"/v1/cases/{case['id']}/missing-episodes")).json()["items"]
+    await write(stack, f"/v1/cases/{case['id']}/missing-episodes/{ep['id']}/return",
+                {"ended_at": iso(base + timedelta(days=4)), "return_interview_offered": True})  # fmt: skip
+    assert (await identify(stack, case["id"], halton, la_child_id="HAL1")).status_code == 200
+    params = {
+        "from": year_end.replace(year=year_end.year - 1).isoformat(),
+        "to": (year_end - timedelta(days=1)).isoformat(),
+    }
+    r = await stack.cases.get("/v1/exports/ssda903/missing", params=params, headers=halton)
+    rows = list(csv.reader(io.StringIO(r.text)))
+    london = [(base + timedelta(days=n)).astimezone(clock.LONDON).strftime("%d/%m/%Y") for n in (1, 4)]
+    assert rows[1:] == [["HAL1", "04/03/2010", "M", *london]]  # once, and its return is Halton's again
+    assert missing_table_errors(r.text, collection_year=str(year_end.year)) == []

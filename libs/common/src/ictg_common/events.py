@@ -12,7 +12,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 from uuid6 import uuid7
 
-SOURCES = {"intake": "/ictg/intake", "cases": "/ictg/cases"}
+SOURCES = {"intake": "/ictg/intake", "cases": "/ictg/cases", "webhooks": "/ictg/webhooks"}
 
 
 def new_id() -> UUID:

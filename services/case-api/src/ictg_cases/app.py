@@ -17,6 +17,7 @@ from .admin.endpoints import router as admin_router
 from .admin.schedule import Reconciler
 from .allocations.endpoints import router as allocations_router
 from .cases import service as cases
+from .cases.access import staff_router
 from .cases.claimcheck import IntakeClient
 from .cases.endpoints import router as cases_router
 from .contacts.endpoints import router as contacts_router
@@ -30,8 +31,8 @@ from .sla.watcher import SlaWatcher
 from .workers.endpoints import router as workers_router
 
 ROUTERS = [
-    cases_router, workers_router, allocations_router, contacts_router, missing_router, records_router, exits_router,
-    audit_router(audit), admin_router, councils_router,
+    cases_router, allocations_router, contacts_router, missing_router, records_router, exits_router,
+    councils_router, staff_router(workers_router, audit_router(audit), admin_router),
 ]  # fmt: skip
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"

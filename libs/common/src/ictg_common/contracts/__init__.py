@@ -301,9 +301,29 @@ class CaseExited(CaseEventData):
     destination: ExitDestination
 
 
+# ---- webhooks ----
+
+
+class WebhookDisabled(EventData):
+    """A subscription stopped being delivered to: its receiver answered 410 Gone, or failed for the
+    configured time straight (5 days). Tells the owning organisation (through its other subscriptions
+    of this type). Subject: the subscription id. Time: `disabled_at`. No personal data."""
+
+    TYPE = "ictg.webhook.disabled.v1"
+    SOURCE = "webhooks"
+
+    subscription_id: UUID
+    org_type: str
+    org_name: str
+    url: str
+    reason: Literal["gone", "failing"]
+    disabled_at: datetime
+    failing_since: datetime | None = None
+
+
 MODELS: tuple[type[EventData], ...] = (
     ReferralReceived, CaseOpened, CaseAllocated, ContactRecorded, MissingStarted, MissingEnded, AssessmentRecorded,
-    NrmDecisionRecorded, AdvocacyRecorded, CaseMoved, CasePathwayChanged, SlaBreached, CaseExited,
+    NrmDecisionRecorded, AdvocacyRecorded, CaseMoved, CasePathwayChanged, SlaBreached, CaseExited, WebhookDisabled,
 )  # fmt: skip
 REGISTRY: dict[str, type[EventData]] = {m.TYPE: m for m in MODELS}
 """Event type (`ictg.case.allocated.v1`) -> the model of its `data`."""
@@ -335,5 +355,5 @@ __all__ = [
     "MODELS", "REGISTRY", "SCHEMA_BASE", "AdvocacyRecorded", "AssessmentRecorded", "CaseAllocated", "CaseEventData",
     "CaseExited", "CaseMoved", "CaseOpened", "CasePathwayChanged", "ContactRecorded", "EventData", "Exploitation",
     "MissingEnded", "MissingStarted", "NrmDecisionRecorded", "ReferralReceived", "SlaBreached", "SlaClock", "Timeliness",
-    "make_event", "parse_data",
+    "WebhookDisabled", "make_event", "parse_data",
 ]  # fmt: skip

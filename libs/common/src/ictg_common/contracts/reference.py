@@ -11,6 +11,8 @@ import json
 from typing import Any
 
 from ..events import SOURCES
+
+PUBLISHERS = {"intake": "Intake", "cases": "The case API", "webhooks": "The webhooks service"}
 from . import MODELS, SCHEMA_BASE, EventData
 
 SUBJECT_PREFIX = "ictg"  # the default; each service's settings may change it (tests run on their own prefix)
@@ -98,7 +100,7 @@ def asyncapi() -> dict[str, Any]:
         }
         operations[f"publish_{key}"] = {
             "action": "send",
-            "summary": f"{'Intake' if m.SOURCE == 'intake' else 'The case API'} publishes `{m.TYPE}` (via its outbox).",
+            "summary": f"{PUBLISHERS[m.SOURCE]} publishes `{m.TYPE}` (via its outbox).",
             "channel": {"$ref": f"#/channels/{key}"},
             "messages": [{"$ref": f"#/channels/{key}/messages/{key}"}],
         }

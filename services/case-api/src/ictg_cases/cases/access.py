@@ -22,11 +22,11 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import Depends, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ictg_common import audit, clock
-from ictg_common.auth import Actor, require
+from ictg_common.auth import Actor, CurrentActor, require
 from ictg_common.errors import Forbidden, NotFound, ValidationFailed, field_error
 from ictg_common.events import new_id
 
@@ -140,6 +140,24 @@ async def refuse_council(
     raise CouncilRefused(detail)
 
 
+async def staff_only(request: Request, actor: CurrentActor) -> None:
+    """Dependency of the routes that are the ICTG service's own (workers, audit, admin): never a
+    council's, whatever scopes its token carries (DESIGN §14)."""
+    if is_council(actor):
+        await refuse_council(
+            request, actor, action="staff_route",
+            detail="This is the ICTG service's own: a council's token reads its children at /v1/cases.",
+        )  # fmt: skip
+
+
+def staff_router(*routers: APIRouter) -> APIRouter:
+    """`routers` behind `staff_only`."""
+    wrapper = APIRouter(dependencies=[Depends(staff_only)])
+    for r in routers:
+        wrapper.include_router(r)
+    return wrapper
+
+
 def _needs(actor: Actor, *scopes: str) -> None:
     if not any(actor.has(s) for s in scopes):
         raise Forbidden(f"This needs scope {' or '.join(scopes)}.")
@@ -202,6 +220,12 @@ async def _audit_refusal(ctx: Context, *, action: str, resource: str, outcome: s
         ctx.request.app.state.sessionmaker, schema=SCHEMA, actor=ctx.actor, action=action, resource=resource,
         outcome=outcome, reason=ctx.break_glass,
     )  # fmt: skip
+
+
+async def refuse(ctx: Context, *, action: str, resource: str, detail: str) -> None:
+    """403, audited."""
+    await _audit_refusal(ctx, action=action, resource=resource, outcome="denied")
+    raise Forbidden(detail)
 
 
 async def refuse_unless(ctx: Context, scope: str, *, action: str, resource: str, detail: str) -> None:

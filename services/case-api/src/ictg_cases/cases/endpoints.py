@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -35,12 +35,18 @@ def _feed_position(cursor: str | None) -> tuple[UUID | None, tuple[int, UUID] | 
 
 
 def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
+    if value is None:
+        return None
+    try:
+        ok = value.tzinfo is not None and 1900 <= value.astimezone(UTC).year <= 9998
+    except OverflowError:
+        ok = False
+    if not ok:
         raise ValidationFailed(
-            "changed_since needs a time zone offset (RFC 3339), e.g. 2026-11-20T09:00:00Z.",
+            "changed_since needs an RFC 3339 time with an offset (years 1900 to 9998), e.g. 2026-11-20T09:00:00Z.",
             errors=[field_error("#query/changed_since", "give an RFC 3339 time with an offset")],
         )
-    return value
+    return value.astimezone(UTC)
 
 
 @router.get(
@@ -73,6 +79,11 @@ async def list_cases(
     after, position = _feed_position(cursor)
     since = _aware(changed_since)
     feed = since is not None or position is not None
+    if feed and after is not None:
+        raise ValidationFailed(
+            "This cursor pages the case list, not the change feed: follow the feed's next_cursor and poll_cursor.",
+            errors=[field_error("#query/cursor", "a list cursor given with changed_since")],
+        )
     if ctx.actor.org_type == "local_authority":
         return await councils.list_cases(
             session, ctx, codes=local_authority_code, statuses=list(status),
@@ -112,9 +123,9 @@ async def get_case(case_id: UUID, session: SessionDep, ctx: ReadCtx, response: R
     """One case; a council's token sees its view of it (DESIGN §14)."""
     case, access = await open_for_read(session, ctx, case_id, action="case.read")
     await finish_read(session, ctx, access, action="case.read", resource=f"/v1/cases/{case_id}")
-    response.headers["ETag"] = etag(case.version)
-    if access.periods is not None:
+    if access.periods is not None:  # no ETag: a council must not watch the version move after its period
         return await councils.view_case(session, ctx, case, access.periods)
+    response.headers["ETag"] = etag(case.version)
     return service.to_out(case, settings=ctx.settings, now=clock.utcnow())
 
 
@@ -124,8 +135,9 @@ async def get_timeline(case_id: UUID, session: SessionDep, ctx: ReadCtx, respons
     council's token sees only what its view shows, dated inside its periods."""
     case, access = await open_for_read(session, ctx, case_id, action="case.timeline")
     await finish_read(session, ctx, access, action="case.timeline", resource=f"/v1/cases/{case_id}/timeline")
-    response.headers["ETag"] = etag(case.version)
     entries = await timeline(session, case)
     if access.periods is not None:
         entries = councils.timeline(entries, access.periods)
+    else:
+        response.headers["ETag"] = etag(case.version)
     return Timeline(items=entries)

@@ -23,6 +23,7 @@ from .identifiers import LocalIdentifiersIn
 from .view import Identifiers
 
 router = APIRouter(tags=["councils"])
+EARLIEST, LATEST = date(1990, 1, 1), date(2999, 12, 31)
 COUNCIL_RESPONSES: dict[int | str, dict[str, str]] = {
     403: {"description": "Not a council's token, or not one of your children / authorities"},
     404: {"description": "No such case"},
@@ -79,13 +80,20 @@ async def _export(
     today = clock.london_date(clock.utcnow())
     start = start or export.collection_year_start(today)
     end = end or today
+    for name, day in (("from", start), ("to", end)):
+        if not EARLIEST <= day <= LATEST:
+            raise ValidationFailed(
+                f"{name} must be a date from {EARLIEST.isoformat()} to {LATEST.isoformat()}.",
+                errors=[field_error(f"#query/{name}", f"a date from {EARLIEST.isoformat()} to {LATEST.isoformat()}")],
+            )
     if end < start:
         raise ValidationFailed(
             "to is before from.", errors=[field_error("#query/to", f"must not be before from ({start.isoformat()})")]
         )
     found = await export.missing(session, code=held[0], start=start, end=end)
+    shown = [u.case_id for u in found.unidentified] if action.endswith("unidentified") else found.case_ids
     await audit.record_many(
-        session, schema=SCHEMA, actor=ctx.actor, action=action, resources=[f"/v1/cases/{c}" for c in found.case_ids]
+        session, schema=SCHEMA, actor=ctx.actor, action=action, resources=[f"/v1/cases/{c}" for c in shown]
     )
     return held[0], start, end, found
 

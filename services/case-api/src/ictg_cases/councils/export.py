@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ictg_common.clock import LONDON, london_date
 
 from ..models import Case, LocalIdentifier, MissingEpisode, ResponsibilityPeriod
-from . import repository
+from . import periods, repository
 
 COLUMNS = ["CHILD", "DOB", "MISSING", "MIS_START", "MIS_END"]
 NO_CHILD_ID, NO_DATE_OF_BIRTH = "no_la_child_id", "no_date_of_birth"
@@ -89,9 +89,11 @@ class Export:
         return out.getvalue()
 
 
-def _end(episode: MissingEpisode, period: ResponsibilityPeriod, until: datetime) -> str:
+def _end(episode: MissingEpisode, own: list[ResponsibilityPeriod], until: datetime) -> str:
+    """`MIS_END`: blank while open, and when the return fell after `until` or outside the council's
+    periods (another authority's to report)."""
     ended = episode.ended_at
-    if ended is None or ended >= until or (period.ends_at is not None and ended >= period.ends_at):
+    if ended is None or ended >= until or not periods.covers(own, ended, or_ends=True):
         return ""
     return _dmy(london_date(ended))
 
@@ -99,15 +101,11 @@ def _end(episode: MissingEpisode, period: ResponsibilityPeriod, until: datetime)
 async def missing(session: AsyncSession, *, code: str, start: date, end: date) -> Export:
     """The Missing table of `code`'s children for the dates `start`–`end` (inclusive)."""
     since, until = _midnight(start), _midnight(end + timedelta(days=1))
-    found = await repository.missing_in(session, code=code, start=since, end=until)
+    found, own = await repository.missing_in(session, code=code, start=since, end=until)
     rows: list[list[str]] = []
-    seen: set[UUID] = set()
     cases: dict[UUID, None] = {}
     unidentified: dict[UUID, Unidentified] = {}
-    for episode, case, period, ids in found:
-        if episode.id in seen:  # an episode that overlaps two periods of the same authority
-            continue
-        seen.add(episode.id)
+    for episode, case, ids in found:
         dob = _date_of_birth(case)
         reason = NO_CHILD_ID if ids is None else NO_DATE_OF_BIRTH if dob is None else None
         if reason is not None:
@@ -117,7 +115,7 @@ async def missing(session: AsyncSession, *, code: str, start: date, end: date) -
         cases[case.id] = None
         rows.append([
             ids.la_child_id, _dmy(dob), "A" if episode.whereabouts_known else "M",
-            _dmy(london_date(episode.started_at)), _end(episode, period, until),
+            _dmy(london_date(episode.started_at)), _end(episode, own.get(case.id, []), until),
         ])  # fmt: skip
     return Export(rows=rows, case_ids=list(cases), unidentified=list(unidentified.values()))
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import TypeVar
 from uuid import UUID
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ictg_common.events import new_id
@@ -48,13 +48,33 @@ async def hand_over(session: AsyncSession, case: Case, *, at: datetime) -> None:
     await session.flush()
 
 
+def lasted() -> ColumnElement[bool]:
+    """A period that lasted: a move at the very instant of the referral or of another move makes a
+    period of no length, during which the authority answered for nothing."""
+    p = ResponsibilityPeriod
+    return or_(p.ends_at.is_(None), p.ends_at > p.starts_at)
+
+
+async def touch(session: AsyncSession, case_id: UUID, times: Iterable[datetime]) -> None:
+    """A record dated at `times` was written: the periods it falls in (or ends, for a move) change, so
+    a council's feed lists the case again even after the child has moved on."""
+    p = ResponsibilityPeriod
+    within = [and_(p.starts_at <= t, or_(p.ends_at.is_(None), t <= p.ends_at)) for t in times]
+    if within:
+        await session.execute(update(p).where(p.case_id == case_id, or_(*within)).values(changed_at=None))
+
+
 async def of_cases(
     session: AsyncSession, case_ids: Sequence[UUID], codes: Iterable[str]
 ) -> dict[UUID, list[ResponsibilityPeriod]]:
     """Each case's periods with one of `codes`, in time order."""
     q = (
         select(ResponsibilityPeriod)
-        .where(ResponsibilityPeriod.case_id.in_(list(case_ids)), ResponsibilityPeriod.local_authority_code.in_(list(codes)))
+        .where(
+            ResponsibilityPeriod.case_id.in_(list(case_ids)),
+            ResponsibilityPeriod.local_authority_code.in_(list(codes)),
+            lasted(),
+        )
         .order_by(ResponsibilityPeriod.case_id, ResponsibilityPeriod.starts_at, ResponsibilityPeriod.id)
     )  # fmt: skip
     return by_case((await session.scalars(q)).all())

@@ -6,25 +6,32 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import and_, func, or_, select, tuple_
+from sqlalchemy import Select, and_, func, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..cases.repository import settled_xid
 from ..models import Allocation, Case, LocalIdentifier, MissingEpisode, ResponsibilityPeriod
-from .periods import by_case
+from .periods import by_case, lasted
+from .periods import of_cases as periods_of
 
 P = ResponsibilityPeriod
+
+
+def responsible_now(codes: Sequence[str]) -> Select[UUID]:
+    """Cases one of `codes` answers for now: only their status is the council's to filter on (a child
+    who moved away has a status the council does not see)."""
+    return select(P.case_id).where(P.local_authority_code.in_(list(codes)), P.ends_at.is_(None))
 
 
 async def listing(
     session: AsyncSession, *, codes: Sequence[str], statuses: Sequence[str], after: UUID | None, limit: int
 ) -> list[Case]:
     """Cases with a period of one of `codes`, in id order."""
-    mine = select(P.case_id).where(P.local_authority_code.in_(list(codes)))
+    mine = select(P.case_id).where(P.local_authority_code.in_(list(codes)), lasted())
     q = select(Case).where(Case.id.in_(mine)).order_by(Case.id).limit(limit)
     if statuses:
-        q = q.where(Case._status.in_(list(statuses)))
+        q = q.where(Case._status.in_(list(statuses)), Case.id.in_(responsible_now(codes)))
     if after is not None:
         q = q.where(Case.id > after)
     return list((await session.scalars(q)).all())
@@ -43,7 +50,7 @@ async def feed(
     for the child, in (change, id) order, up to the settled changes only."""
     latest = (
         select(P.case_id, func.max(P.change_xid).label("xid"), func.max(P.changed_at).label("at"))
-        .where(P.local_authority_code.in_(list(codes)))
+        .where(P.local_authority_code.in_(list(codes)), lasted())
         .group_by(P.case_id)
         .subquery()
     )
@@ -55,7 +62,7 @@ async def feed(
         .limit(limit)
     )
     if statuses:
-        q = q.where(Case._status.in_(list(statuses)))
+        q = q.where(Case._status.in_(list(statuses)), Case.id.in_(responsible_now(codes)))
     if since is not None:
         q = q.where(latest.c.at >= since)
     if after is not None:
@@ -89,24 +96,28 @@ async def current_allocations(session: AsyncSession, case_ids: Sequence[UUID]) -
 
 async def missing_in(
     session: AsyncSession, *, code: str, start: datetime, end: datetime
-) -> list[tuple[MissingEpisode, Case, ResponsibilityPeriod, LocalIdentifier | None]]:
-    """Missing episodes that overlap both `[start, end)` and one of `code`'s periods, with the case, the
-    period and the council's identifiers (if filed), in (start, episode id) order."""
+) -> tuple[list[tuple[MissingEpisode, Case, LocalIdentifier | None]], dict[UUID, list[ResponsibilityPeriod]]]:
+    """Missing episodes that overlap both `[start, end)` and one of `code`'s periods, each once, with
+    its case and the council's identifiers (if filed), in (start, episode id) order; and `code`'s
+    periods of those cases."""
     ep = MissingEpisode
+    overlapping = select(P.id).where(
+        P.case_id == ep.case_id, P.local_authority_code == code, lasted(),
+        or_(P.ends_at.is_(None), ep.started_at < P.ends_at),
+        or_(ep.ended_at.is_(None), ep.ended_at > P.starts_at, ep.started_at == P.starts_at),
+    )  # fmt: skip
     q = (
-        select(ep, Case, P, LocalIdentifier)
+        select(ep, Case, LocalIdentifier)
         .join(Case, Case.id == ep.case_id)
-        .join(P, and_(P.case_id == ep.case_id, P.local_authority_code == code))
         .outerjoin(
             LocalIdentifier,
             and_(LocalIdentifier.case_id == ep.case_id, LocalIdentifier.local_authority_code == code),
         )
-        .where(
-            ep.started_at < end,
-            or_(ep.ended_at.is_(None), ep.ended_at >= start),
-            or_(P.ends_at.is_(None), ep.started_at < P.ends_at),
-            or_(ep.ended_at.is_(None), ep.ended_at > P.starts_at, ep.started_at == P.starts_at),
-        )
-        .order_by(ep.started_at, ep.id, P.starts_at)
+        .where(ep.started_at < end, or_(ep.ended_at.is_(None), ep.ended_at >= start), overlapping.exists())
+        .order_by(ep.started_at, ep.id)
     )
-    return [tuple(r) for r in (await session.execute(q)).all()]  # type: ignore[misc]
+    rows: list[tuple[MissingEpisode, Case, LocalIdentifier | None]] = [
+        (e, c, i) for e, c, i in (await session.execute(q)).all()
+    ]
+    found = await periods_of(session, sorted({c.id for _e, c, _i in rows}), [code])
+    return rows, found

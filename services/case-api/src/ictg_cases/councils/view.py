@@ -67,6 +67,20 @@ IDENTITY = (
 )  # fmt: skip
 
 
+# record table → the columns dating it that a council sees (a write touches the periods they fall in)
+DATED = {
+    "allocation": ("allocated_at",), "contact": ("occurred_at",), "missing_episode": ("started_at", "ended_at"),
+    "nrm_decision": ("decided_at",), "move": ("moved_at",), "pathway_change": ("changed_at",), "exit": ("exited_at",),
+}  # fmt: skip
+
+
+def times_of(row: Any) -> list[datetime]:
+    """When a record written to a case happened, as far as councils see it (none for the kinds they
+    are never shown)."""
+    names = DATED.get(getattr(row, "__tablename__", ""), ())
+    return [t for n in names if (t := getattr(row, n, None)) is not None]
+
+
 def shared(path: str) -> bool:
     return path in SHARED
 
@@ -104,6 +118,8 @@ def record(path: str, row: Any, periods: Sequence[ResponsibilityPeriod]) -> dict
         seen["ended_at"] = seen["return_interview_offered"] = None  # the return fell outside its periods
     if path == "allocations":
         seen["region"] = _region_at(periods, at)
+        if row.ended_at is not None and not rule.covers(periods, row.ended_at, or_ends=True):
+            seen["ended_at"] = None  # ended after its periods: not its to know
     return seen
 
 
