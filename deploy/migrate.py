@@ -1,4 +1,4 @@
-"""Migrate the three schemas (a Kubernetes Job / compose one-shot runs this before the services)."""
+"""Migrate the four schemas (a Kubernetes Job / compose one-shot runs this before the services)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
 """`make run`: the whole platform on this machine.
 
 Starts embedded Postgres and NATS (data under .run/, free ports) unless ICTG_DATABASE_URL /
-ICTG_NATS_URL are set, migrates, starts the three services as processes, prints their URLs and a
-development token, and stops everything on Ctrl-C. Run again, it keeps its data.
+ICTG_NATS_URL are set, migrates, starts the four services as processes, prints their URLs and a
+development token, and stops everything on Ctrl-C. Run again, it keeps its data. Webhooks may
+deliver to receivers on this machine (ICTG_WEBHOOKS_ALLOW_PRIVATE_TARGETS=true unless set).
 
 A service process that dies is started again with backoff (1 s, doubling to 30 s; back to 1 s once
 it has stayed up for a minute), as an orchestrator would; the others keep running meanwhile.
@@ -101,13 +102,19 @@ def main() -> int:
             "ICTG_CASES_INTAKE_URL": f"http://127.0.0.1:{ports['referral-intake']}",
             "ICTG_METRICS_CASES_URL": f"http://127.0.0.1:{ports['case-api']}",
         }
+        # A service's own settings, on top of the shared ones (local receivers for webhooks).
+        own_env = {
+            "webhooks": {
+                "ICTG_WEBHOOKS_ALLOW_PRIVATE_TARGETS": os.environ.get("ICTG_WEBHOOKS_ALLOW_PRIVATE_TARGETS", "true"),
+            },
+        }
         for name, (factory, _, _) in SERVICES.items():
             if port_open(ports[name]):
                 print(f"port {ports[name]} for {name} is taken; set {SERVICES[name][1]} to another", file=sys.stderr)
                 return 1
             argv = [sys.executable, "-m", "uvicorn", factory, "--factory", "--host", "127.0.0.1",
                     "--port", str(ports[name]), "--no-access-log"]  # fmt: skip
-            procs.append(Supervised(name, argv, env))
+            procs.append(Supervised(name, argv, {**env, **own_env.get(name, {})}))
             procs[-1].start()
         deadline = time.monotonic() + 60
         while not all(port_open(p) for p in ports.values()):

@@ -1,4 +1,4 @@
-"""What the runner and the tests share: the three services, their migrations, their settings."""
+"""What the runner and the tests share: the four services, their migrations, their settings."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ SERVICES = {
     "referral-intake": ("ictg_intake.app:create_app", "ICTG_INTAKE_PORT", 8001),
     "case-api": ("ictg_cases.app:create_app", "ICTG_CASES_PORT", 8002),
     "metrics": ("ictg_metrics.app:create_app", "ICTG_METRICS_PORT", 8003),
+    "webhooks": ("ictg_webhooks.app:create_app", "ICTG_WEBHOOKS_PORT", 8004),
 }
 
 
@@ -20,8 +21,9 @@ def migration_dirs() -> list[Path]:
     from ictg_cases.app import MIGRATIONS as cases
     from ictg_intake.app import MIGRATIONS as intake
     from ictg_metrics.app import MIGRATIONS as metrics
+    from ictg_webhooks.app import MIGRATIONS as webhooks
 
-    return [intake, cases, metrics]
+    return [intake, cases, metrics, webhooks]
 
 
 def migrate_all(database_url: str) -> None:

@@ -13,10 +13,13 @@ from ictg_cases.models import Model as CasesModel
 from ictg_common.db import create_engine
 from ictg_intake.models import Model as IntakeModel
 from ictg_metrics.models import Model as MetricsModel
+from ictg_webhooks.models import Model as WebhooksModel
 
 
 @pytest.mark.parametrize(
-    "metadata", [IntakeModel.metadata, CasesModel.metadata, MetricsModel.metadata], ids=["intake", "cases", "metrics"]
+    "metadata",
+    [IntakeModel.metadata, CasesModel.metadata, MetricsModel.metadata, WebhooksModel.metadata],
+    ids=["intake", "cases", "metrics", "webhooks"],
 )
 async def test_migrations_match_the_models(database_url: str, metadata: MetaData) -> None:
     schema = metadata.schema

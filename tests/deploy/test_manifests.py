@@ -22,12 +22,13 @@ from ictg_cases.settings import CasesSettings
 from ictg_common.settings import ServiceSettings
 from ictg_intake.settings import IntakeSettings
 from ictg_metrics.settings import MetricsSettings
+from ictg_webhooks.settings import WebhooksSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 SERVICES: dict[str, type[BaseSettings]] = {
     "ictg_intake": IntakeSettings, "ictg_cases": CasesSettings, "ictg_metrics": MetricsSettings,
-    "deploy/migrate.py": ServiceSettings,
+    "ictg_webhooks": WebhooksSettings, "deploy/migrate.py": ServiceSettings,
 }  # fmt: skip
 PREFIXES = ("ICTG_INTAKE_", "ICTG_CASES_", "ICTG_METRICS_", "ICTG_WEBHOOKS_")
 DEV_TOOLS = {"mypy", "ruff", "schemathesis", "pytest", "pytest-asyncio", "pytest-timeout", "hypothesis", "pip-tools"}
@@ -107,6 +108,13 @@ def test_each_service_is_told_where_its_peers_are() -> None:
             assert needs[settings] in env, where
         if where.startswith("ictg.yaml") and settings in needs:  # production keys: the tokens too
             assert needs[settings].replace("_URL", "_TOKEN") in env, where
+
+
+def test_production_webhooks_refuse_plain_http_and_private_targets() -> None:
+    for where, settings, env in CONTAINERS:
+        if where.startswith("ictg.yaml") and settings is WebhooksSettings:
+            assert env.get("ICTG_WEBHOOKS_HTTPS_ONLY") == "true", where
+            assert env.get("ICTG_WEBHOOKS_ALLOW_PRIVATE_TARGETS", "false") == "false", where
 
 
 def _pins(path: Path) -> dict[str, str]:

@@ -107,7 +107,9 @@ async def test_every_event_type_is_produced_and_matches_its_schema(shared_settin
         await post("pathway", {"pathway": "regional_practitioner", "changed_at": now()}, headers=ADMIN)
         await post("exit", {"exited_at": now(), "reason": "work_completed", "destination": "none"})
 
-        events = await _stream(shared_settings, want=len(REGISTRY) + 1)  # two breaches (both clocks)
+        # Every type intake and the case API publish (the webhooks service's own: tests/webhooks).
+        produced = {t for t, m in REGISTRY.items() if m.SOURCE in ("intake", "cases")}
+        events = await _stream(shared_settings, want=len(produced) + 1)  # two breaches (both clocks)
 
         seen = set()
         validators = {t: jsonschema_rs.validator_for(json.loads((SCHEMAS / f"{t}.json").read_text())) for t in REGISTRY}
@@ -119,7 +121,7 @@ async def test_every_event_type_is_produced_and_matches_its_schema(shared_settin
             assert not errors, (event["type"], errors)
             assert parse_data(event["type"], event["data"]) is not None
             seen.add(event["type"])
-        assert seen == set(REGISTRY), f"never produced: {sorted(set(REGISTRY) - seen)}"
+        assert seen == produced, f"never produced: {sorted(produced - seen)}"
         # every case event names the child's authority and region as they stood then: the move and
         # what follows it name the new one (Manchester -> Liverpool, both in the North West)
         after_move = {"ictg.case.moved.v1", "ictg.case.pathway_changed.v1", "ictg.case.exited.v1"}

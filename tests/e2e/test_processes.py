@@ -1,4 +1,4 @@
-"""End to end with real processes: three uvicorn services, real Postgres and NATS."""
+"""End to end with real processes: the four services as uvicorn processes, real Postgres and NATS."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.e2e
 
 
 class Processes:
-    """The three services as real uvicorn processes on free ports, started and stopped at will."""
+    """The services (stack.SERVICES) as real uvicorn processes on free ports, started and stopped at will."""
 
     def __init__(self, settings: dict[str, Any]) -> None:
         from stack import SERVICES

@@ -11,9 +11,9 @@ import json
 from typing import Any
 
 from ..events import SOURCES
+from . import MODELS, SCHEMA_BASE, EventData
 
 PUBLISHERS = {"intake": "Intake", "cases": "The case API", "webhooks": "The webhooks service"}
-from . import MODELS, SCHEMA_BASE, EventData
 
 SUBJECT_PREFIX = "ictg"  # the default; each service's settings may change it (tests run on their own prefix)
 

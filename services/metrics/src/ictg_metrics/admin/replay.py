@@ -64,7 +64,10 @@ async def replay_stream(
                     read += 1
                     try:
                         e = CloudEvent.from_json(msg.data)
-                        child = UUID(child_key(e.type, e.subject, e.data))
+                        key = child_key(e.type, e.subject, e.data)
+                        if key is None:
+                            continue  # not about a child
+                        child = UUID(key)
                         rows.append((e.id, e.type, child, e.time, json.dumps(e.data), clock.utcnow()))
                     except (ValueError, TypeError, KeyError):
                         unreadable += 1  # the live consumer dead-letters these; a rebuild cannot use them either

@@ -253,9 +253,15 @@ def _missing(
     }
 
 
-def child_key(type_: str, subject: str, data: dict[str, Any]) -> str:
-    """Which child an event is about: the referral id (case events carry it in `data`). Raises
-    `pydantic.ValidationError` for an event that breaks its contract."""
+NOT_ABOUT_A_CHILD = ("ictg.webhook.",)
+
+
+def child_key(type_: str, subject: str, data: dict[str, Any]) -> str | None:
+    """Which child an event is about: the referral id (case events carry it in `data`); None for an
+    event about no child (the webhooks service's). Raises `pydantic.ValidationError` for an event that
+    breaks its contract."""
+    if type_.startswith(NOT_ABOUT_A_CHILD):
+        return None
     d = parse_data(type_, data)
     if isinstance(d, ReferralReceived):
         return subject

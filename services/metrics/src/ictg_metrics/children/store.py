@@ -15,7 +15,10 @@ from .facts import Ev, child_key, fold
 
 
 async def record_event(session: AsyncSession, event: CloudEvent) -> None:
-    child_id = UUID(child_key(event.type, event.subject, event.data))
+    key = child_key(event.type, event.subject, event.data)
+    if key is None:
+        return  # not about a child: nothing to count
+    child_id = UUID(key)
     stored = await session.execute(
         insert(Event)
         .values(

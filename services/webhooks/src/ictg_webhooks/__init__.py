@@ -1,0 +1,1 @@
+"""webhooks: signed push of every change to councils and partners (DESIGN §15)."""

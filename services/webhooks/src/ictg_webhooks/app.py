@@ -1,0 +1,44 @@
+"""webhooks: a durable consumer of every event turns it into deliveries; a worker signs and sends them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from ictg_common.audit import audit_router
+from ictg_common.consumer import Consumer
+from ictg_common.service import create_service_app
+
+from . import sender
+from .models import SCHEMA, audit
+from .routing import route
+from .settings import WebhooksSettings
+from .subscriptions.endpoints import router
+from .worker import Worker
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
+    settings = settings or WebhooksSettings()
+
+    async def start(app: FastAPI) -> None:
+        app.state.webhooks_client = sender.make_client()
+        app.state.worker = Worker(app.state.sessionmaker, settings)
+        app.state.worker.start()
+
+    async def stop(app: FastAPI) -> None:
+        await app.state.worker.stop()
+        await app.state.webhooks_client.aclose()
+
+    return create_service_app(
+        name="webhooks",
+        title="ICTG webhooks",
+        settings=settings,
+        schema=SCHEMA,
+        routers=[router, audit_router(audit)],
+        consumers=[Consumer(name="webhooks-all", filter_subjects=[f"{settings.subject_prefix}.>"], handler=route)],
+        on_startup=[start],
+        on_shutdown=[stop],
+    )

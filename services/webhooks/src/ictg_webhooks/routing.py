@@ -1,0 +1,146 @@
+"""The consumer's handler: every event is stored once and becomes one delivery row per matching
+subscription, in the consumer's transaction (a redelivered event finds itself stored and adds none).
+
+Whose an event is: a case event belongs to the local authority responsible for the child at the
+event's own time, learnt from `case.opened` and `case.moved` (a contact recorded late, dated before a
+move, is the old authority's); `case.moved` belongs to both authorities (it ends one period and
+starts the other); `referral.received` to the referral's authority. A subscription with
+`local_authority_codes` receives only events of those authorities; a council's always has them (its
+own). `webhook.*` events go only to subscriptions of the organisation they are about.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import and_, func, literal, or_, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ictg_common import clock
+from ictg_common.contracts import CaseEventData, CaseMoved, CaseOpened, ReferralReceived, WebhookDisabled, parse_data
+from ictg_common.events import CloudEvent, new_id
+
+from .models import PENDING, CasePeriod, Delivery, StoredEvent, Subscription
+
+
+async def _authority_at(session: AsyncSession, case_id: UUID, at: datetime) -> str | None:
+    q = (
+        select(CasePeriod.local_authority_code)
+        .where(CasePeriod.case_id == case_id, CasePeriod.starts_at <= at)
+        .order_by(CasePeriod.starts_at.desc())
+        .limit(1)
+    )
+    return (await session.scalars(q)).first()
+
+
+async def _learn_period(session: AsyncSession, case_id: UUID, starts_at: datetime, code: str) -> None:
+    await session.execute(
+        insert(CasePeriod)
+        .values(case_id=case_id, starts_at=starts_at, local_authority_code=code)
+        .on_conflict_do_nothing(index_elements=["case_id", "starts_at"])
+    )
+
+
+async def authorities(session: AsyncSession, event: CloudEvent) -> list[str]:
+    """The local authorities an event belongs to (see the module's docstring)."""
+    data = parse_data(event.type, event.data)
+    if isinstance(data, ReferralReceived):
+        return [data.local_authority_code]
+    if not isinstance(data, CaseEventData):
+        return []
+    if isinstance(data, CaseOpened) and data.local_authority_code:
+        await _learn_period(session, data.case_id, event.time, data.local_authority_code)
+    if isinstance(data, CaseMoved):
+        await _learn_period(session, data.case_id, data.moved_at, data.local_authority_code)
+        return sorted({data.from_local_authority_code, data.local_authority_code})
+    code = await _authority_at(session, data.case_id, event.time) or data.local_authority_code
+    return [code] if code else []
+
+
+def matching(event_type: str, codes: list[str], org: tuple[str, str] | None) -> object:
+    """The condition a subscription must meet to receive an event of `event_type` for `codes`
+    (`org`: the organisation a `webhook.*` event is about)."""
+    wanted = or_(
+        func.cardinality(Subscription.event_types) == 0, literal(event_type) == func.any(Subscription.event_types)
+    )
+    if org is not None:
+        return and_(Subscription.enabled, wanted, Subscription.org_type == org[0], Subscription.org_name == org[1])
+    if codes:
+        where = or_(
+            func.cardinality(Subscription.local_authority_codes) == 0,
+            Subscription.local_authority_codes.overlap(codes),
+        )
+    else:  # an event of no authority: only for subscriptions that did not narrow by authority
+        where = func.cardinality(Subscription.local_authority_codes) == 0
+    return and_(Subscription.enabled, wanted, where)
+
+
+async def route(session: AsyncSession, event: CloudEvent) -> None:
+    """Consumer handler: store the event; one pending delivery per matching subscription."""
+    codes = await authorities(session, event)
+    stored = await session.execute(
+        insert(StoredEvent)
+        .values(
+            id=event.id,
+            type=event.type,
+            subject=event.subject,
+            time=event.time,
+            local_authority_codes=codes,
+            body=event.model_dump(mode="json"),
+            received_at=func.clock_timestamp(),
+        )
+        .on_conflict_do_nothing(index_elements=["id"])
+        .returning(StoredEvent.id)
+    )
+    if stored.first() is None:
+        return  # seen before: its deliveries were made with it
+    await enqueue(session, event.id, event.type, codes, org=_org_of(event))
+
+
+def _org_of(event: CloudEvent) -> tuple[str, str] | None:
+    data = parse_data(event.type, event.data)
+    return (data.org_type, data.org_name) if isinstance(data, WebhookDisabled) else None
+
+
+async def enqueue(
+    session: AsyncSession,
+    event_id: UUID,
+    event_type: str,
+    codes: list[str],
+    *,
+    org: tuple[str, str] | None = None,
+    only: UUID | None = None,
+) -> int:
+    """A pending delivery of the event to every matching subscription (`only`: to that one alone);
+    one already there is left as it is. Returns how many were added."""
+    cond = matching(event_type, codes, org)
+    subs = select(Subscription.id).where(cond)  # type: ignore[arg-type]
+    if only is not None:
+        subs = subs.where(Subscription.id == only)
+    now = clock.utcnow()
+    ids = list((await session.scalars(subs)).all())
+    if not ids:
+        return 0
+    done = await session.execute(
+        insert(Delivery)
+        .values(
+            [
+                {
+                    "id": new_id(),
+                    "subscription_id": sid,
+                    "event_id": event_id,
+                    "status": PENDING,
+                    "attempts": 0,
+                    "step": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                }
+                for sid in ids
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=["subscription_id", "event_id"])
+        .returning(Delivery.id)
+    )
+    return len(done.all())

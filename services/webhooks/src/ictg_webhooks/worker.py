@@ -1,0 +1,258 @@
+"""The delivery worker: claims due deliveries, signs and sends them, records each attempt.
+
+Claiming is a lease (`lease_until`) taken in one UPDATE that re-checks the row, so replicas share
+the work and never send one delivery at the same time; a worker that dies mid-delivery loses its
+lease after `lease_seconds` and another sends the delivery again, with the same `webhook-id` (the
+event id). At most `per_subscription_concurrency` deliveries of one subscription are leased at once,
+and up to `concurrency` are in flight per process, so a receiver that hangs for the whole timeout
+only ever holds its own few: deliveries to the others go on.
+
+Outcomes (DESIGN §15): 2xx delivered; 410 Gone disables the subscription; anything else (status,
+timeout, refused target) is retried after the next wait of the schedule (± jitter), or after the
+receiver's `Retry-After` when it gives one; after the last wait the delivery has failed. A
+subscription whose deliveries have failed for `disable_after_seconds` straight is disabled. A
+disabled subscription's pending deliveries are cancelled and a `webhook.disabled` event tells its
+owner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import httpx
+from sqlalchemy import select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ictg_common import clock
+from ictg_common.background import Loop
+from ictg_common.contracts import WebhookDisabled, make_event
+from ictg_common.events import new_id
+from ictg_common.outbox import emit
+
+from . import sender, signing
+from .models import CANCELLED, DELIVERED, FAILED, PENDING, SCHEMA, Attempt, Delivery, Subscription
+from .settings import WebhooksSettings
+
+log = logging.getLogger(__name__)
+
+CLAIM = text(
+    """
+WITH busy AS (
+    SELECT subscription_id, count(*) AS n FROM webhooks.delivery
+    WHERE status = 'pending' AND lease_until > now() GROUP BY subscription_id
+), due AS (
+    SELECT d.id, d.subscription_id, d.next_attempt_at,
+           row_number() OVER (PARTITION BY d.subscription_id ORDER BY d.next_attempt_at, d.id) AS rn
+    FROM webhooks.delivery d JOIN webhooks.subscription s ON s.id = d.subscription_id
+    WHERE s.enabled AND d.status = 'pending' AND d.next_attempt_at <= now()
+      AND (d.lease_until IS NULL OR d.lease_until <= now())
+), pick AS (
+    SELECT due.id FROM due LEFT JOIN busy USING (subscription_id)
+    WHERE due.rn + coalesce(busy.n, 0) <= :per_subscription
+    ORDER BY due.next_attempt_at, due.id LIMIT :n
+)
+UPDATE webhooks.delivery d SET lease_until = now() + make_interval(secs => :lease)
+FROM pick WHERE d.id = pick.id AND d.status = 'pending' AND (d.lease_until IS NULL OR d.lease_until <= now())
+RETURNING d.id
+"""
+)
+
+
+@dataclass(frozen=True)
+class Job:
+    delivery_id: UUID
+    subscription_id: UUID
+    event_id: UUID
+    url: str
+    secrets: tuple[str, ...]
+    body: bytes
+
+
+async def claim(session: AsyncSession, settings: WebhooksSettings, n: int) -> list[Job]:
+    """Lease up to `n` due deliveries and load what sending them needs."""
+    ids = list(
+        (await session.execute(CLAIM, {"n": n, "per_subscription": settings.per_subscription_concurrency,
+                                        "lease": settings.lease_seconds})).scalars()
+    )  # fmt: skip
+    if not ids:
+        return []
+    rows = await session.execute(
+        text(
+            "SELECT d.id, d.subscription_id, d.event_id, s.url, s.secret, s.previous_secret, s.previous_secret_until, "
+            "e.body FROM webhooks.delivery d JOIN webhooks.subscription s ON s.id = d.subscription_id "
+            "JOIN webhooks.event e ON e.id = d.event_id WHERE d.id = ANY(:ids)"
+        ),
+        {"ids": ids},
+    )
+    now = clock.utcnow()
+    return [
+        Job(
+            delivery_id=r.id,
+            subscription_id=r.subscription_id,
+            event_id=r.event_id,
+            url=r.url,
+            secrets=signing_secrets(r.secret, r.previous_secret, r.previous_secret_until, now=now),
+            body=json.dumps(r.body, separators=(",", ":")).encode(),
+        )
+        for r in rows
+    ]
+
+
+def signing_secrets(
+    secret: str, previous: str | None, previous_until: datetime | None, *, now: datetime
+) -> tuple[str, ...]:
+    """The secrets that sign now: the current one, and the previous one during its overlap."""
+    if previous is not None and previous_until is not None and now < previous_until:
+        return (secret, previous)
+    return (secret,)
+
+
+def wait_after(settings: WebhooksSettings, step: int, retry_after: float | None) -> float | None:
+    """Seconds until the next attempt after failed attempt number `step` (0-based), or None when the
+    schedule is spent. A receiver's `Retry-After` is honoured (up to `retry_after_max_seconds`)."""
+    schedule = settings.retry_schedule_seconds
+    if step >= len(schedule):
+        return None
+    if retry_after is not None:
+        return min(max(retry_after, 0.0), settings.retry_after_max_seconds)
+    jitter = settings.retry_jitter
+    return schedule[step] * random.uniform(1 - jitter, 1 + jitter)
+
+
+async def disable(
+    session: AsyncSession, sub: Subscription, *, reason: str, settings: WebhooksSettings, now: datetime
+) -> None:
+    """Stop delivering to `sub`: cancel what is pending and tell its owner (`webhook.disabled`)."""
+    sub.enabled = False
+    sub.disabled_reason = reason
+    sub.disabled_at = now
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.subscription_id == sub.id, Delivery.status == PENDING)
+        .values(status=CANCELLED, lease_until=None)
+    )
+    data = WebhookDisabled(
+        subscription_id=sub.id, org_type=sub.org_type, org_name=sub.org_name, url=sub.url,
+        reason=reason, disabled_at=now, failing_since=sub.failing_since,
+    )  # fmt: skip
+    await emit(
+        session, make_event(data=data, subject=sub.id, time=now), schema=SCHEMA, subject_prefix=settings.subject_prefix
+    )
+    log.warning("webhook subscription disabled", extra={"subscription_id": str(sub.id), "reason": reason})
+
+
+async def record(
+    session: AsyncSession, job: Job, outcome: sender.Outcome, *, settings: WebhooksSettings, at: datetime
+) -> str | None:
+    """Record one attempt's outcome; returns the delivery's new status (None: it is gone)."""
+    delivery = (await session.scalars(select(Delivery).where(Delivery.id == job.delivery_id).with_for_update())).first()
+    if delivery is None or delivery.status != PENDING:
+        return None  # deleted with its subscription, or cancelled meanwhile
+    sub = (
+        await session.scalars(select(Subscription).where(Subscription.id == job.subscription_id).with_for_update())
+    ).first()
+    assert sub is not None  # deliveries go with their subscription
+    session.add(
+        Attempt(id=new_id(), delivery_id=delivery.id, at=at, status_code=outcome.status_code,
+                latency_ms=outcome.latency_ms, error=(outcome.error or None) and outcome.error[:500])
+    )  # fmt: skip
+    now = clock.utcnow()
+    delivery.attempts += 1
+    delivery.last_status_code = outcome.status_code
+    delivery.last_error = outcome.error
+    delivery.lease_until = None
+    if outcome.ok:
+        delivery.status, delivery.delivered_at = DELIVERED, now
+        sub.failing_since = None
+    elif outcome.gone:
+        delivery.status = FAILED
+        await disable(session, sub, reason="gone", settings=settings, now=now)
+    else:
+        wait = wait_after(settings, delivery.step, outcome.retry_after)
+        delivery.step += 1
+        if wait is None:
+            delivery.status = FAILED
+        else:
+            delivery.next_attempt_at = now + timedelta(seconds=wait)
+        sub.failing_since = sub.failing_since or at
+        if sub.enabled and (now - sub.failing_since).total_seconds() >= settings.disable_after_seconds:
+            await disable(session, sub, reason="failing", settings=settings, now=now)
+    await session.flush()
+    return delivery.status
+
+
+class Worker:
+    """Claims and sends deliveries until stopped (one per process; replicas share the table)."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], settings: WebhooksSettings) -> None:
+        self.sessionmaker = sessionmaker
+        self.settings = settings
+        self.client: httpx.AsyncClient | None = None
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.loop = Loop("webhooks-worker", self.step)
+        self.wake = asyncio.Event()
+
+    def start(self) -> None:
+        self.client = sender.make_client()
+        self.loop.start()
+
+    async def stop(self) -> None:
+        await self.loop.stop()
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.client is not None:
+            await self.client.aclose()
+
+    async def step(self) -> None:
+        free = self.settings.concurrency - len(self.tasks)
+        jobs: list[Job] = []
+        if free > 0:
+            async with self.sessionmaker() as session, session.begin():
+                jobs = await claim(session, self.settings, free)
+        for job in jobs:
+            task = asyncio.create_task(self.deliver(job))
+            self.tasks.add(task)
+            task.add_done_callback(self._done)
+        if len(jobs) < free or free <= 0:
+            self.wake.clear()
+            try:
+                await asyncio.wait_for(self.wake.wait(), self.settings.worker_poll_seconds)
+            except TimeoutError:
+                pass
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self.tasks.discard(task)
+        self.wake.set()
+
+    async def deliver(self, job: Job) -> None:
+        assert self.client is not None
+        at = clock.utcnow()
+        headers = signing.headers(job.secrets, msg_id=str(job.event_id), timestamp=at, body=job.body)
+        outcome = await sender.send(
+            self.client, url=job.url, body=job.body, headers=headers,
+            allow_private=self.settings.allow_private_targets, timeout=self.settings.timeout_seconds,
+        )  # fmt: skip
+        for attempt in range(5):  # the outcome must be kept: retry through a database blip
+            try:
+                async with self.sessionmaker() as session, session.begin():
+                    status = await record(session, job, outcome, settings=self.settings, at=at)
+                break
+            except Exception:
+                log.warning("recording a webhook attempt failed", exc_info=True)
+                await asyncio.sleep(0.2 * 2**attempt)
+        else:
+            return
+        log.info(
+            "webhook attempt",
+            extra={"delivery_id": str(job.delivery_id), "subscription_id": str(job.subscription_id),
+                   "event_id": str(job.event_id), "status_code": outcome.status_code, "latency_ms": outcome.latency_ms,
+                   "error": outcome.error, "outcome": status},
+        )  # fmt: skip

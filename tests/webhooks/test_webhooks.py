@@ -1,0 +1,310 @@
+"""Webhooks end to end in one process (DESIGN §15): intake, the case API and the webhooks service on
+real Postgres and NATS, delivering to a real receiving server that verifies every signature."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import jsonschema_rs
+import pytest
+from receivers import Receiver, receiving
+
+from ictg_cases.app import create_app as create_cases
+from ictg_cases.settings import CasesSettings
+from ictg_common import clock
+from ictg_common.contracts import WebhookDisabled
+from ictg_intake.app import create_app as create_intake
+from ictg_intake.settings import IntakeSettings
+from ictg_webhooks.app import create_app as create_webhooks
+from ictg_webhooks.settings import WebhooksSettings
+
+from conftest import ROOT, auth, eventually, serve
+from factories import referral_body
+
+GUARDIAN = auth("cases:write", "cases:read", "cases:admin", regions=["north_west"], sub="guardian-1")
+
+
+def council(code: str, *scopes: str) -> dict[str, str]:
+    return auth(
+        "webhooks:manage", "la:read", *scopes, org_type="local_authority", org_name=f"Council {code}", regions=[],
+        la_codes=[code], sub=f"council-{code}",
+    )  # fmt: skip
+
+
+@dataclass
+class Platform:
+    intake: httpx.AsyncClient
+    cases: httpx.AsyncClient
+    hooks: httpx.AsyncClient
+    receiver: Receiver
+
+    async def subscribe(
+        self, headers: dict[str, str], path: str, *, name: str | None = None, **body: Any
+    ) -> dict[str, Any]:
+        r = await self.hooks.post("/v1/webhooks/subscriptions", json={"url": self.receiver.base + path, **body},
+                                  headers=headers)  # fmt: skip
+        assert r.status_code == 201, r.text
+        sub = r.json()
+        assert sub["secret"].startswith("whsec_") and r.headers["location"].endswith(sub["id"])
+        self.receiver.secrets[name or path] = sub["secret"]
+        return sub
+
+    async def case(self, code: str, **overrides: Any) -> dict[str, Any]:
+        body = referral_body(local_authority_code=code, **overrides)
+        r = await self.intake.post("/v1/referrals", json=body, headers=auth("referrals:write"))
+        assert r.status_code == 201, r.text
+
+        async def found() -> Any:
+            got = await self.cases.get("/v1/cases", params={"referral_id": r.json()["id"]}, headers=GUARDIAN)
+            return got.json()["items"]
+
+        [case] = await eventually(found)
+        return case
+
+    async def write(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        r = await self.cases.post(path, json=body, headers=GUARDIAN)
+        assert r.status_code in (200, 201), r.text
+        return r.json()
+
+
+@contextlib.asynccontextmanager
+async def platform(shared_settings: dict[str, Any], **hooks: Any) -> AsyncIterator[Platform]:
+    intake_app = create_intake(IntakeSettings(**shared_settings))
+    cases_app = create_cases(
+        CasesSettings(**shared_settings, intake_url="http://intake", sla_check_seconds=0),
+        intake_transport=httpx.ASGITransport(app=intake_app),
+    )
+    settings = {
+        "allow_private_targets": True, "retry_schedule_seconds": [0.3, 0.3, 0.3], "retry_jitter": 0,
+        "timeout_seconds": 2.0, "worker_poll_seconds": 0.05, **hooks,
+    }  # fmt: skip
+    hooks_app = create_webhooks(WebhooksSettings(**shared_settings, **settings))
+    async with (
+        receiving() as receiver,
+        serve(intake_app) as intake,
+        serve(cases_app) as cases,
+        serve(hooks_app) as hooks_client,
+    ):
+        yield Platform(intake=intake, cases=cases, hooks=hooks_client, receiver=receiver)
+
+
+async def arrived(receiver: Receiver, path: str, n: int, *, timeout: float = 15.0) -> list[str]:
+    async def enough() -> Any:
+        return len(receiver.at(path)) >= n
+
+    await eventually(enough, timeout=timeout)
+    return receiver.types(path)
+
+
+OLDHAM, ROCHDALE = "E08000004", "E08000005"
+
+
+async def test_a_council_receives_its_childrens_events_signed_thin_and_once(shared_settings: dict[str, Any]) -> None:
+    async with platform(shared_settings) as p:
+        oldham = council(OLDHAM)
+        sub = await p.subscribe(oldham, "/ok/oldham", description="Oldham children's services")
+        assert sub["local_authority_codes"] == [OLDHAM] and sub["event_types"] == []
+        case = await p.case(OLDHAM)
+        started = time.monotonic()
+        await p.write(f"/v1/cases/{case['id']}/contacts", {"occurred_at": clock.utcnow().isoformat(), "outcome": "made",
+                                                            "method": "phone", "party": "child", "notes": "Secret note"})  # fmt: skip
+        types = await arrived(p.receiver, "/ok/oldham", 3)
+        latency = p.receiver.at("/ok/oldham")[-1].at - started
+        assert sorted(types) == ["ictg.case.opened.v1", "ictg.contact.recorded.v1", "ictg.referral.received.v1"]
+        for d in p.receiver.at("/ok/oldham"):
+            assert d.verified_by == ["/ok/oldham"]
+            assert d.webhook_id == d.event["id"]  # the event id: a receiver deduplicates on it
+            assert d.event["data"]["local_authority_code"] == OLDHAM
+            assert "Nguyen" not in str(d.event) and "Secret note" not in str(d.event)
+        assert latency < 5, latency
+        await asyncio.sleep(0.5)
+        assert len(p.receiver.at("/ok/oldham")) == 3  # once each
+
+        log = (await p.hooks.get(f"/v1/webhooks/subscriptions/{sub['id']}/deliveries", headers=oldham)).json()["items"]
+        assert {d["status"] for d in log} == {"delivered"} and len(log) == 3
+        assert all(len(d["attempts"]) == 1 and d["attempts"][0]["status_code"] == 204 for d in log)
+
+        # An organisation sees only its own; a council subscribes only to its own authorities.
+        other = council(ROCHDALE)
+        assert (await p.hooks.get(f"/v1/webhooks/subscriptions/{sub['id']}", headers=other)).status_code == 404
+        assert (await p.hooks.get("/v1/webhooks/subscriptions", headers=other)).json()["items"] == []
+        assert (await p.hooks.delete(f"/v1/webhooks/subscriptions/{sub['id']}", headers=other)).status_code == 404
+        foreign = await p.hooks.post("/v1/webhooks/subscriptions", headers=other,
+                                     json={"url": p.receiver.base + "/ok/x", "local_authority_codes": [OLDHAM]})  # fmt: skip
+        assert foreign.status_code == 403
+        listed = (await p.hooks.get("/v1/webhooks/subscriptions", headers=oldham)).json()["items"]
+        assert [s["id"] for s in listed] == [sub["id"]] and "secret" not in listed[0]
+
+
+async def test_a_receiver_failing_twice_gets_the_event_on_the_third_attempt(shared_settings: dict[str, Any]) -> None:
+    async with platform(shared_settings) as p:
+        headers = council(OLDHAM)
+        sub = await p.subscribe(headers, "/flaky/2/a", event_types=["ictg.case.opened.v1"])
+        await p.case(OLDHAM)
+        assert await arrived(p.receiver, "/flaky/2/a", 3) == ["ictg.case.opened.v1"] * 3
+        ids = {d.webhook_id for d in p.receiver.at("/flaky/2/a")}
+        assert len(ids) == 1  # the same webhook-id on every attempt
+
+        async def delivered() -> Any:
+            r = await p.hooks.get(f"/v1/webhooks/subscriptions/{sub['id']}/deliveries", headers=headers)
+            [d] = r.json()["items"]
+            return d if d["status"] == "delivered" else None
+
+        d = await eventually(delivered)
+        assert [a["status_code"] for a in d["attempts"]] == [500, 500, 200]
+        assert all(a["latency_ms"] >= 0 for a in d["attempts"])
+
+        # A manual retry sends it once more, with the same id.
+        r = await p.hooks.post(f"/v1/webhooks/deliveries/{d['id']}/retry", headers=headers)
+        assert r.status_code == 202
+        await arrived(p.receiver, "/flaky/2/a", 4)
+        assert {x.webhook_id for x in p.receiver.at("/flaky/2/a")} == ids
+
+
+async def test_410_disables_the_subscription_and_tells_its_owner(shared_settings: dict[str, Any]) -> None:
+    async with platform(shared_settings) as p:
+        headers = council(ROCHDALE)
+        gone = await p.subscribe(headers, "/gone/r", event_types=["ictg.case.opened.v1"])
+        told = await p.subscribe(headers, "/ok/rochdale-admin", event_types=["ictg.webhook.disabled.v1"])
+        await p.case(ROCHDALE)
+        await arrived(p.receiver, "/gone/r", 1)
+
+        async def disabled() -> Any:
+            r = await p.hooks.get(f"/v1/webhooks/subscriptions/{gone['id']}", headers=headers)
+            return r.json() if not r.json()["enabled"] else None
+
+        shown = await eventually(disabled)
+        assert shown["disabled_reason"] == "gone"
+        [notice] = [d.event for d in p.receiver.at("/ok/rochdale-admin")] or [None]
+        if notice is None:
+            await arrived(p.receiver, "/ok/rochdale-admin", 1)
+            [notice] = [d.event for d in p.receiver.at("/ok/rochdale-admin")]
+        assert notice["type"] == "ictg.webhook.disabled.v1"
+        schema = json.loads((ROOT / "docs" / "schemas" / "ictg.webhook.disabled.v1.json").read_text())
+        assert not list(jsonschema_rs.validator_for(schema).iter_errors(notice["data"]))
+        assert notice["dataschema"] == WebhookDisabled.dataschema() and notice["source"] == "/ictg/webhooks"
+        assert notice["data"]["subscription_id"] == gone["id"] and notice["data"]["reason"] == "gone"
+        await p.case(ROCHDALE)
+        await asyncio.sleep(1.0)
+        assert len(p.receiver.at("/gone/r")) == 1  # nothing more is sent to it
+        assert told["enabled"]
+        # Its owner can turn it back on.
+        r = await p.hooks.patch(f"/v1/webhooks/subscriptions/{gone['id']}", json={"enabled": True}, headers=headers)
+        assert r.status_code == 200 and r.json()["enabled"] and r.json()["disabled_reason"] is None
+
+
+async def test_a_hanging_receiver_does_not_delay_the_others(shared_settings: dict[str, Any]) -> None:
+    async with platform(shared_settings, timeout_seconds=10.0, per_subscription_concurrency=2) as p:
+        headers = council(OLDHAM)
+        await p.subscribe(headers, "/hang/h")
+        await p.subscribe(headers, "/ok/prompt", name="prompt")
+        started = time.monotonic()
+        for _ in range(4):
+            await p.case(OLDHAM)
+        await arrived(p.receiver, "/ok/prompt", 4 * 2, timeout=8)  # referral.received, case.opened
+        assert time.monotonic() - started < 8  # the hanging one holds 10 s per delivery
+
+
+async def test_during_a_rotation_old_and_new_secrets_both_verify(shared_settings: dict[str, Any]) -> None:
+    async with platform(shared_settings) as p:
+        headers = council(OLDHAM)
+        sub = await p.subscribe(headers, "/ok/rotating", name="old", event_types=["ictg.case.opened.v1"])
+        r = await p.hooks.post(f"/v1/webhooks/subscriptions/{sub['id']}/rotate-secret", headers=headers)
+        assert r.status_code == 200, r.text
+        new = r.json()["secret"]
+        assert new != sub["secret"] and new.startswith("whsec_")
+        p.receiver.secrets["new"] = new
+        await p.case(OLDHAM)
+        await arrived(p.receiver, "/ok/rotating", 1)
+        assert sorted(p.receiver.at("/ok/rotating")[0].verified_by) == ["new", "old"]
+
+        ping = await p.hooks.post(f"/v1/webhooks/subscriptions/{sub['id']}/ping", headers=headers)
+        assert ping.status_code == 200 and ping.json()["ok"] and ping.json()["status_code"] == 204
+        assert p.receiver.at("/ok/rotating")[-1].event["type"] == "ictg.webhook.ping.v1"
+
+
+SALFORD, TRAFFORD = "E08000006", "E08000009"
+
+
+async def test_a_council_never_receives_another_councils_events_for_a_child_who_moved(
+    shared_settings: dict[str, Any],
+) -> None:
+    async with platform(shared_settings) as p:
+        salford, trafford = council(SALFORD), council(TRAFFORD)
+        await p.subscribe(salford, "/ok/salford")
+        await p.subscribe(trafford, "/ok/trafford")
+        case = await p.case(SALFORD)
+        cid = case["id"]
+        await asyncio.sleep(1.5)
+        moved_at = clock.utcnow()
+        await p.write(f"/v1/cases/{cid}/moves", {"moved_at": moved_at.isoformat(), "local_authority_code": TRAFFORD})
+        contact = {"outcome": "made", "method": "phone", "party": "child"}
+        await p.write(f"/v1/cases/{cid}/contacts", {**contact, "occurred_at": clock.utcnow().isoformat()})
+        # recorded after the move, dated before it: Salford's
+        late = (moved_at - timedelta(seconds=0.5)).isoformat()
+        await p.write(f"/v1/cases/{cid}/contacts", {**contact, "occurred_at": late})
+        s_types = await arrived(p.receiver, "/ok/salford", 4)
+        t_types = await arrived(p.receiver, "/ok/trafford", 2)
+        await asyncio.sleep(1.0)
+        s_types, t_types = p.receiver.types("/ok/salford"), p.receiver.types("/ok/trafford")
+        assert sorted(s_types) == sorted(["ictg.referral.received.v1", "ictg.case.opened.v1", "ictg.case.moved.v1",
+                                          "ictg.contact.recorded.v1"])  # fmt: skip
+        assert sorted(t_types) == ["ictg.case.moved.v1", "ictg.contact.recorded.v1"]
+        [s_contact] = [d.event for d in p.receiver.at("/ok/salford") if d.event["type"] == "ictg.contact.recorded.v1"]
+        assert s_contact["data"]["occurred_at"].startswith(late[:19])
+
+
+async def test_subscriptions_refuse_unsafe_targets_and_bad_input(shared_settings: dict[str, Any]) -> None:
+    async with platform(shared_settings, allow_private_targets=False) as p:
+        headers = council(OLDHAM)
+        for url, why in [
+            (p.receiver.base + "/ok/x", "loopback"),
+            ("http://169.254.169.254/latest/meta-data", "metadata"),
+            ("http://10.0.0.5/hook", "private"),
+            ("ftp://example.org/hook", "scheme"),
+            ("http://user:pass@example.org/hook", "userinfo"),
+        ]:
+            r = await p.hooks.post("/v1/webhooks/subscriptions", json={"url": url}, headers=headers)
+            assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == "/url", (why, r.text)
+        for body, pointer in [
+            ({"url": "https://example.org/h", "event_types": ["ictg.case.nonsense.v1"]}, "/event_types"),
+            ({"url": "https://example.org/h", "local_authority_codes": ["X"]}, "/local_authority_codes"),
+            ({"url": "https://example.org/h", "colour": "red"}, "/colour"),
+        ]:
+            r = await p.hooks.post("/v1/webhooks/subscriptions", json=body, headers=headers)
+            assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == pointer, r.text
+        no_scope = auth("la:read", org_type="local_authority", org_name="Council X", regions=[], la_codes=[OLDHAM])
+        r = await p.hooks.get("/v1/webhooks/subscriptions", headers=no_scope)
+        assert r.status_code == 403
+
+
+async def test_replay_resends_every_matching_event_since_a_time(shared_settings: dict[str, Any]) -> None:
+    async with platform(shared_settings) as p:
+        headers = council(ROCHDALE)
+        sub = await p.subscribe(headers, "/ok/replay", event_types=["ictg.case.opened.v1"])
+        since = clock.utcnow()
+        await p.case(ROCHDALE)
+        await p.case(ROCHDALE)
+        await arrived(p.receiver, "/ok/replay", 2)
+        first = [d.webhook_id for d in p.receiver.at("/ok/replay")]
+        r = await p.hooks.post(f"/v1/webhooks/subscriptions/{sub['id']}/replay", params={"since": since.isoformat()},
+                               headers=headers)  # fmt: skip
+        assert r.status_code == 202 and r.json()["queued"] == 2, r.text
+        await arrived(p.receiver, "/ok/replay", 4)
+        assert sorted(d.webhook_id for d in p.receiver.at("/ok/replay")) == sorted(first * 2)
+
+
+@pytest.mark.parametrize("path", ["/v1/webhooks/subscriptions/not-a-uuid", "/v1/webhooks/deliveries/x/retry"])
+async def test_bad_ids_are_422(shared_settings: dict[str, Any], path: str) -> None:
+    async with platform(shared_settings) as p:
+        method = p.hooks.post if path.endswith("retry") else p.hooks.get
+        r = await method(path, headers=council(OLDHAM))
+        assert r.status_code == 422
