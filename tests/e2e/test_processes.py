@@ -22,6 +22,7 @@ from ictg_common.devinfra import free_port, port_open
 
 from conftest import ROOT, auth, eventually
 from factories import referral_body
+from receivers import receiving
 
 pytestmark = pytest.mark.e2e
 
@@ -201,3 +202,54 @@ async def test_a_case_write_whose_answer_is_lost_to_a_crash_is_applied_once_when
             assert len(await contacts()) == 1
         finally:
             await db.close()
+
+
+async def test_webhooks_killed_mid_delivery_deliver_every_event_after_restart(processes: Processes) -> None:
+    """SIGKILL the webhooks process while it sends to a slow receiver: once restarted, every event
+    arrives at least once, none the receiver did not expect, a repeat with the same webhook-id."""
+    processes.env.update({
+        "ICTG_WEBHOOKS_ALLOW_PRIVATE_TARGETS": "true", "ICTG_WEBHOOKS_TIMEOUT_SECONDS": "3",
+        "ICTG_WEBHOOKS_LEASE_MARGIN_SECONDS": "2", "ICTG_WEBHOOKS_RETRY_SCHEDULE_SECONDS": "[0.5, 1, 1, 2, 2, 2]",
+    })  # fmt: skip
+    processes.start(*processes.factories)
+    urls = processes.urls
+    code = "E06000009"  # Blackpool
+    hooks = auth("webhooks:manage", org_type="local_authority", org_name="Blackpool Council", regions=[],
+                 la_codes=[code], sub="blackpool-system")  # fmt: skip
+    async with receiving() as receiver, httpx.AsyncClient(timeout=30) as http:
+        r = await http.post(f"{urls['webhooks']}/v1/webhooks/subscriptions", headers=hooks,
+                            json={"url": f"{receiver.base}/slow/blackpool"})  # fmt: skip
+        assert r.status_code == 201, r.text
+        receiver.secrets["blackpool"] = r.json()["secret"]
+        referrals = set()
+        for _ in range(10):
+            r = await http.post(f"{urls['referral-intake']}/v1/referrals", headers=auth("referrals:write"),
+                                json=referral_body(local_authority_code=code))  # fmt: skip
+            assert r.status_code == 201, r.text
+            referrals.add(r.json()["id"])
+
+        async def some() -> bool:
+            return len(receiver.deliveries) >= 3
+
+        await eventually(some, timeout=60)
+        processes.kill("webhooks")
+        processes.start("webhooks")
+
+        def about(event: dict[str, Any]) -> str:
+            return event["subject"] if event["type"] == "ictg.referral.received.v1" else event["data"]["referral_id"]
+
+        async def all_arrived() -> bool:
+            ids = {d.webhook_id for d in receiver.deliveries}
+            return len(ids) >= 2 * len(referrals)  # referral.received and case.opened of each
+
+        await eventually(all_arrived, timeout=90)
+        assert all(d.verified_by == ["blackpool"] for d in receiver.deliveries)
+        assert all(d.webhook_id == d.event["id"] and about(d.event) in referrals for d in receiver.deliveries)
+        by_id: dict[str, list[dict[str, Any]]] = {}
+        for d in receiver.deliveries:
+            by_id.setdefault(d.webhook_id, []).append(d.event)
+        assert len(by_id) == 2 * len(referrals)
+        assert sorted(e[0]["type"] for e in by_id.values()) == sorted(
+            ["ictg.case.opened.v1", "ictg.referral.received.v1"] * len(referrals)
+        )
+        assert all(all(e == events[0] for e in events) for events in by_id.values())  # repeats are the same event

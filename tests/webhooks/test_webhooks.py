@@ -15,7 +15,6 @@ from typing import Any
 import httpx
 import jsonschema_rs
 import pytest
-from receivers import Receiver, receiving
 
 from ictg_cases.app import create_app as create_cases
 from ictg_cases.settings import CasesSettings
@@ -28,6 +27,7 @@ from ictg_webhooks.settings import WebhooksSettings
 
 from conftest import ROOT, auth, eventually, serve
 from factories import referral_body
+from receivers import Receiver, receiving
 
 GUARDIAN = auth("cases:write", "cases:read", "cases:admin", regions=["north_west"], sub="guardian-1")
 

@@ -2,7 +2,7 @@
 delivery with `standardwebhooks.Webhook(secret).verify` as a council's system would.
 
 Paths script the answer: `/ok/…` 204; `/flaky/<n>/…` 500 for the first n deliveries to that path,
-then 200; `/gone/…` 410; `/hang/…` never answers (until the server stops)."""
+then 200; `/gone/…` 410; `/hang/…` never answers (until the server stops); `/slow/…` 204 after 0.2 s."""
 
 from __future__ import annotations
 
@@ -55,6 +55,8 @@ def _app(r: Receiver) -> Starlette:
         if path.startswith("/hang/"):
             await r.release.wait()
             return Response(status_code=204)
+        if path.startswith("/slow/"):
+            await asyncio.sleep(0.2)
         verified = []
         for name, secret in r.secrets.items():
             with contextlib.suppress(WebhookVerificationError, ValueError):
