@@ -24,6 +24,7 @@ from ictg_intake.app import create_app as create_intake
 from ictg_intake.settings import IntakeSettings
 from ictg_webhooks.app import create_app as create_webhooks
 from ictg_webhooks.settings import WebhooksSettings
+from ictg_webhooks.worker import wait_after
 
 from conftest import ROOT, auth, eventually, serve
 from factories import referral_body
@@ -308,3 +309,49 @@ async def test_bad_ids_are_422(shared_settings: dict[str, Any], path: str) -> No
         method = p.hooks.post if path.endswith("retry") else p.hooks.get
         r = await method(path, headers=council(OLDHAM))
         assert r.status_code == 422
+
+
+async def test_what_a_client_cannot_do_to_deliveries(shared_settings: dict[str, Any]) -> None:
+    async with platform(shared_settings, timeout_seconds=5.0) as p:
+        oldham, rochdale = council(OLDHAM), council(ROCHDALE)
+        hanging = await p.subscribe(oldham, "/hang/retry", event_types=["ictg.case.opened.v1"])
+        await p.case(OLDHAM)
+
+        async def in_flight() -> Any:
+            r = await p.hooks.get(f"/v1/webhooks/subscriptions/{hanging['id']}/deliveries", headers=oldham)
+            return r.json()["items"]
+
+        [d] = await eventually(in_flight)
+        # Retrying a delivery being sent would send it twice at once.
+        r = await p.hooks.post(f"/v1/webhooks/deliveries/{d['id']}/retry", headers=oldham)
+        assert r.status_code == 409, r.text
+        # Another organisation's delivery is as unknown as one that does not exist.
+        theirs = await p.hooks.post(f"/v1/webhooks/deliveries/{d['id']}/retry", headers=rochdale)
+        nothing = await p.hooks.post(
+            "/v1/webhooks/deliveries/01a2390b-5090-7bec-8b68-ba9411a14816/retry", headers=rochdale
+        )
+        assert theirs.status_code == nothing.status_code == 404 and theirs.json()["detail"] == nothing.json()["detail"]
+        # A disabled subscription takes no retry or replay until enabled again: a state conflict.
+        r = await p.hooks.patch(f"/v1/webhooks/subscriptions/{hanging['id']}", json={"enabled": False}, headers=oldham)
+        assert r.status_code == 200 and r.json()["disabled_reason"] == "by_owner"
+        replay = await p.hooks.post(f"/v1/webhooks/subscriptions/{hanging['id']}/replay",
+                                    params={"since": "2026-01-01T00:00:00Z"}, headers=oldham)  # fmt: skip
+        assert replay.status_code == 409
+        for since in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"):
+            r = await p.hooks.post(f"/v1/webhooks/subscriptions/{hanging['id']}/replay", params={"since": since},
+                                   headers=oldham)  # fmt: skip
+            assert r.status_code == 422, r.text
+        # A council token naming no authority subscribes to none (not to all); a URL the parsers
+        # choke on is 422.
+        nobody = auth("webhooks:manage", org_type="local_authority", org_name="Council none", regions=[], la_codes=[])
+        r = await p.hooks.post("/v1/webhooks/subscriptions", json={"url": p.receiver.base + "/ok/n"}, headers=nobody)
+        assert r.status_code == 403
+        r = await p.hooks.post("/v1/webhooks/subscriptions", json={"url": "http://xn--a.com/"}, headers=oldham)
+        assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == "/url"
+
+
+def test_a_short_retry_after_never_spends_the_schedule() -> None:
+    settings = WebhooksSettings(retry_schedule_seconds=[5, 300, 1800], retry_jitter=0)
+    assert [wait_after(settings, step, 1.0) for step in range(4)] == [5, 300, 1800, None]
+    assert wait_after(settings, 0, 120.0) == 120.0  # a longer one is honoured
+    assert wait_after(settings, 0, 10**9) == settings.retry_after_max_seconds

@@ -149,6 +149,10 @@ def upgrade() -> None:
     op.create_index(
         "ix_delivery_subscription", "delivery", ["subscription_id", "created_at"], unique=False, schema="webhooks"
     )
+    op.create_index(
+        "ix_delivery_leased", "delivery", ["subscription_id"], unique=False, schema="webhooks",
+        postgresql_where=sa.text("status = 'pending' AND lease_until IS NOT NULL"),
+    )  # fmt: skip
     op.create_table(
         "attempt",
         sa.Column("id", sa.UUID(), nullable=False),
@@ -185,6 +189,7 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION webhooks.audit_append_only()")
     op.drop_index(op.f("ix_webhooks_attempt_delivery_id"), table_name="attempt", schema="webhooks")
     op.drop_table("attempt", schema="webhooks")
+    op.drop_index("ix_delivery_leased", table_name="delivery", schema="webhooks")
     op.drop_index("ix_delivery_subscription", table_name="delivery", schema="webhooks")
     op.drop_index(
         "ix_delivery_due", table_name="delivery", schema="webhooks", postgresql_where=sa.text("status = 'pending'")

@@ -90,6 +90,11 @@ class Delivery(Model):  # type: ignore[valid-type, misc]
         UniqueConstraint("subscription_id", "event_id"),
         Index("ix_delivery_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),
         Index("ix_delivery_subscription", "subscription_id", "created_at"),
+        Index(
+            "ix_delivery_leased",
+            "subscription_id",
+            postgresql_where=text("status = 'pending' AND lease_until IS NOT NULL"),
+        ),
     )
 
     id: Mapped[UUID] = mapped_column(Id, primary_key=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import and_, func, literal, or_, select
+from sqlalchemy import and_, func, literal, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -116,7 +116,9 @@ async def enqueue(
     """A pending delivery of the event to every matching subscription (`only`: to that one alone);
     one already there is left as it is. Returns how many were added."""
     cond = matching(event_type, codes, org)
-    subs = select(Subscription.id).where(cond)  # type: ignore[arg-type]
+    # FOR SHARE: a subscription being disabled right now is waited for and then seen disabled, so no
+    # pending delivery is left behind on it.
+    subs = select(Subscription.id).where(cond).with_for_update(read=True)  # type: ignore[arg-type]
     if only is not None:
         subs = subs.where(Subscription.id == only)
     now = clock.utcnow()
@@ -144,3 +146,32 @@ async def enqueue(
         .returning(Delivery.id)
     )
     return len(done.all())
+
+
+REPLAY = text(
+    """
+WITH matching AS (
+    SELECT e.id FROM webhooks.event e
+    WHERE e.received_at >= :since AND e.type NOT LIKE 'ictg.webhook.%'
+      AND (cardinality(CAST(:types AS varchar[])) = 0 OR e.type = ANY(CAST(:types AS varchar[])))
+      AND (cardinality(CAST(:codes AS varchar[])) = 0 OR e.local_authority_codes && CAST(:codes AS varchar[]))
+), added AS (
+    INSERT INTO webhooks.delivery (id, subscription_id, event_id, status, attempts, step, next_attempt_at, created_at)
+    SELECT gen_random_uuid(), :sub, m.id, 'pending', 0, 0, now(), now() FROM matching m
+    ON CONFLICT (subscription_id, event_id) DO NOTHING
+    RETURNING 1
+), again AS (
+    UPDATE webhooks.delivery d SET status = 'pending', step = 0, next_attempt_at = now(), lease_until = NULL
+    FROM matching m WHERE d.subscription_id = :sub AND d.event_id = m.id AND d.status <> 'pending'
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM added) + (SELECT count(*) FROM again)
+"""
+)
+
+
+async def replay_since(session: AsyncSession, sub: Subscription, since: datetime) -> int:
+    """Queue again every stored event received since `since` that `sub` matches, delivered before
+    or not (one statement, whatever the number). Returns how many were queued."""
+    params = {"since": since, "types": list(sub.event_types), "codes": list(sub.local_authority_codes), "sub": sub.id}
+    return int((await session.execute(REPLAY, params)).scalar_one())

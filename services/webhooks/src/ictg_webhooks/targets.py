@@ -154,6 +154,13 @@ def _host_problem(host: str) -> str | None:
 
 def url_problem(url: str, *, https_required: bool) -> str | None:
     """A syntactic check of a webhook URL (no DNS): a helpful message, or None if it is acceptable."""
+    try:
+        return _url_problem(url, https_required=https_required)
+    except Exception as exc:  # noqa: BLE001 - any URL the parsers choke on (bad punycode…) is not valid
+        return f"the URL is not valid: {type(exc).__name__}"
+
+
+def _url_problem(url: str, *, https_required: bool) -> str | None:
     if len(url) > MAX_URL_LENGTH:
         return f"the URL is longer than {MAX_URL_LENGTH} characters"
     if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
@@ -188,7 +195,12 @@ def _split(url: str) -> tuple[str, str, int, str]:
 async def resolve_target(url: str, *, allow_private: bool) -> Target:
     """Resolve the URL's host (without blocking the loop) and check every address; raise TargetRefused if any
     address may not be called or the name does not resolve."""
-    scheme, host, port, path_and_query = _split(url)
+    try:
+        scheme, host, port, path_and_query = _split(url)
+    except TargetRefused:
+        raise
+    except Exception as exc:  # noqa: BLE001 - an unparseable URL is refused, never an error
+        raise TargetRefused(f"the URL is not valid: {type(exc).__name__}") from None
     literal = _parse_ip(host)
     if literal is not None:
         found: list[str] = [str(literal)]

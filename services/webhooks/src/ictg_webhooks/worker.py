@@ -46,13 +46,15 @@ CLAIM = text(
     """
 WITH busy AS (
     SELECT subscription_id, count(*) AS n FROM webhooks.delivery
-    WHERE status = 'pending' AND lease_until > now() GROUP BY subscription_id
+    WHERE status = 'pending' AND lease_until IS NOT NULL AND lease_until > now() GROUP BY subscription_id
+), ready AS (
+    SELECT d.id, d.subscription_id, d.next_attempt_at FROM webhooks.delivery d
+    WHERE d.status = 'pending' AND d.next_attempt_at <= now() AND (d.lease_until IS NULL OR d.lease_until <= now())
+    ORDER BY d.next_attempt_at LIMIT :scan
 ), due AS (
-    SELECT d.id, d.subscription_id, d.next_attempt_at,
-           row_number() OVER (PARTITION BY d.subscription_id ORDER BY d.next_attempt_at, d.id) AS rn
-    FROM webhooks.delivery d JOIN webhooks.subscription s ON s.id = d.subscription_id
-    WHERE s.enabled AND d.status = 'pending' AND d.next_attempt_at <= now()
-      AND (d.lease_until IS NULL OR d.lease_until <= now())
+    SELECT r.id, r.subscription_id, r.next_attempt_at,
+           row_number() OVER (PARTITION BY r.subscription_id ORDER BY r.next_attempt_at, r.id) AS rn
+    FROM ready r JOIN webhooks.subscription s ON s.id = r.subscription_id WHERE s.enabled
 ), pick AS (
     SELECT due.id FROM due LEFT JOIN busy USING (subscription_id)
     WHERE due.rn + coalesce(busy.n, 0) <= :per_subscription
@@ -78,8 +80,8 @@ class Job:
 async def claim(session: AsyncSession, settings: WebhooksSettings, n: int) -> list[Job]:
     """Lease up to `n` due deliveries and load what sending them needs."""
     ids = list(
-        (await session.execute(CLAIM, {"n": n, "per_subscription": settings.per_subscription_concurrency,
-                                        "lease": settings.lease_seconds})).scalars()
+        (await session.execute(CLAIM, {"n": n, "scan": max(n * 8, 512), "lease": settings.lease_seconds,
+                                        "per_subscription": settings.per_subscription_concurrency})).scalars()
     )  # fmt: skip
     if not ids:
         return []
@@ -116,14 +118,16 @@ def signing_secrets(
 
 def wait_after(settings: WebhooksSettings, step: int, retry_after: float | None) -> float | None:
     """Seconds until the next attempt after failed attempt number `step` (0-based), or None when the
-    schedule is spent. A receiver's `Retry-After` is honoured (up to `retry_after_max_seconds`)."""
+    schedule is spent. A receiver's `Retry-After` is honoured when it asks for longer than the schedule
+    (up to `retry_after_max_seconds`)."""
     schedule = settings.retry_schedule_seconds
     if step >= len(schedule):
         return None
-    if retry_after is not None:
-        return min(max(retry_after, 0.0), settings.retry_after_max_seconds)
     jitter = settings.retry_jitter
-    return schedule[step] * random.uniform(1 - jitter, 1 + jitter)
+    wait = schedule[step] * random.uniform(1 - jitter, 1 + jitter)
+    if retry_after is not None:  # later, never sooner, than the schedule: a short one must not spend it
+        wait = max(wait, min(retry_after, settings.retry_after_max_seconds))
+    return wait
 
 
 async def disable(
@@ -139,7 +143,7 @@ async def disable(
         .values(status=CANCELLED, lease_until=None)
     )
     data = WebhookDisabled(
-        subscription_id=sub.id, org_type=sub.org_type, org_name=sub.org_name, url=sub.url,
+        subscription_id=sub.id, org_type=sub.org_type, org_name=sub.org_name, url=sub.url.split("?", 1)[0],
         reason=reason, disabled_at=now, failing_since=sub.failing_since,
     )  # fmt: skip
     await emit(
@@ -152,13 +156,16 @@ async def record(
     session: AsyncSession, job: Job, outcome: sender.Outcome, *, settings: WebhooksSettings, at: datetime
 ) -> str | None:
     """Record one attempt's outcome; returns the delivery's new status (None: it is gone)."""
-    delivery = (await session.scalars(select(Delivery).where(Delivery.id == job.delivery_id).with_for_update())).first()
-    if delivery is None or delivery.status != PENDING:
-        return None  # deleted with its subscription, or cancelled meanwhile
+    # Lock order everywhere: the subscription, then its deliveries (PATCH, DELETE and disabling too).
+    # NO KEY UPDATE: the consumer's inserts of deliveries (their foreign key) are not held up by it.
     sub = (
-        await session.scalars(select(Subscription).where(Subscription.id == job.subscription_id).with_for_update())
+        await session.scalars(
+            select(Subscription).where(Subscription.id == job.subscription_id).with_for_update(key_share=True)
+        )
     ).first()
-    assert sub is not None  # deliveries go with their subscription
+    delivery = (await session.scalars(select(Delivery).where(Delivery.id == job.delivery_id).with_for_update())).first()
+    if sub is None or delivery is None or delivery.status != PENDING:
+        return None  # deleted with its subscription, or cancelled meanwhile
     session.add(
         Attempt(id=new_id(), delivery_id=delivery.id, at=at, status_code=outcome.status_code,
                 latency_ms=outcome.latency_ms, error=(outcome.error or None) and outcome.error[:500])
@@ -225,6 +232,7 @@ class Worker:
             self.wake.clear()
             try:
                 await asyncio.wait_for(self.wake.wait(), self.settings.worker_poll_seconds)
+                await asyncio.sleep(0.005)  # let a few more finish: one claim for several free slots
             except TimeoutError:
                 pass
 

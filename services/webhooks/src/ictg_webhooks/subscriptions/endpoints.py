@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -11,13 +11,13 @@ from sqlalchemy import delete, select, update
 
 from ictg_common import clock, pagination
 from ictg_common.auth import Actor, require
-from ictg_common.errors import Forbidden, NotFound, ValidationFailed, field_error
+from ictg_common.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
 from ictg_common.events import CloudEvent, new_id
 from ictg_common.service import SessionDep
 
 from .. import sender, signing, targets
 from ..models import PENDING, Attempt, Delivery, StoredEvent, Subscription
-from ..routing import enqueue
+from ..routing import replay_since
 from ..settings import WebhooksSettings
 from ..worker import Job, record, signing_secrets
 from . import schemas
@@ -51,6 +51,8 @@ def _codes_for(actor: Actor, asked: list[str]) -> list[str]:
     if actor.org_type != COUNCIL:
         return asked
     held = sorted(actor.la_codes)
+    if not held:
+        raise Forbidden("A council's token names the authorities it answers for (claim la_codes): this one names none.")
     foreign = sorted(set(asked) - set(held))
     if foreign:
         raise Forbidden(f"Your token answers for {', '.join(held) or 'no local authority'}, not {', '.join(foreign)}.")
@@ -185,19 +187,22 @@ async def ping(sub_id: UUID, session: SessionDep, actor: Manager, request: Reque
     """Send a signed `ictg.webhook.ping.v1` now and answer how the receiver took it (it is in the
     delivery log too, and never retried)."""
     sub = await _own(session, actor, sub_id)
+    await session.commit()  # no transaction stays open while the receiver takes its time
     settings = _settings(request)
     now = clock.utcnow()
     event = CloudEvent(
         id=new_id(), source="/ictg/webhooks", type="ictg.webhook.ping.v1", subject=str(sub.id), time=now,
         data={"subscription_id": str(sub.id)},
     )  # fmt: skip
-    session.add(StoredEvent(id=event.id, type=event.type, subject=event.subject, time=now, local_authority_codes=[],
+    delivery_id = new_id()
+    sessionmaker = request.app.state.sessionmaker
+    async with sessionmaker() as own, own.begin():
+        own.add(StoredEvent(id=event.id, type=event.type, subject=event.subject, time=now, local_authority_codes=[],
                             body=event.model_dump(mode="json"), received_at=now))  # fmt: skip
-    await session.flush()  # the event before the delivery that names it
-    delivery = Delivery(id=new_id(), subscription_id=sub.id, event_id=event.id, status=PENDING, attempts=0,
-                        step=len(settings.retry_schedule_seconds), next_attempt_at=now, created_at=now)  # fmt: skip
-    session.add(delivery)
-    await session.flush()
+        await own.flush()  # the event before the delivery that names it
+        own.add(Delivery(id=delivery_id, subscription_id=sub.id, event_id=event.id, status=PENDING, attempts=0,
+                         step=len(settings.retry_schedule_seconds), next_attempt_at=now, created_at=now,
+                         lease_until=now + timedelta(seconds=settings.lease_seconds)))  # fmt: skip
     body = event.to_json()
     secrets = signing_secrets(sub.secret, sub.previous_secret, sub.previous_secret_until, now=now)
     outcome = await sender.send(
@@ -206,11 +211,12 @@ async def ping(sub_id: UUID, session: SessionDep, actor: Manager, request: Reque
         allow_private=settings.allow_private_targets, timeout=settings.timeout_seconds,
     )  # fmt: skip
     job = Job(
-        delivery_id=delivery.id, subscription_id=sub.id, event_id=event.id, url=sub.url, secrets=secrets, body=body
+        delivery_id=delivery_id, subscription_id=sub.id, event_id=event.id, url=sub.url, secrets=secrets, body=body
     )
-    await record(session, job, outcome, settings=settings, at=now)
+    async with sessionmaker() as own, own.begin():
+        await record(own, job, outcome, settings=settings, at=now)
     return schemas.PingOut(
-        delivery_id=delivery.id,
+        delivery_id=delivery_id,
         ok=outcome.ok,
         status_code=outcome.status_code,
         latency_ms=outcome.latency_ms,
@@ -274,17 +280,31 @@ async def list_deliveries(
 @router.post("/deliveries/{delivery_id}/retry", status_code=202, response_model=schemas.Queued, responses=RESPONSES)
 async def retry_delivery(delivery_id: UUID, session: SessionDep, actor: Manager) -> schemas.Queued:
     """Send a delivery again now (the retry schedule starts over)."""
+    org_type, org_name = _org(actor)
+    found = (
+        await session.execute(
+            select(Delivery, Subscription)
+            .join(Subscription, Subscription.id == Delivery.subscription_id)
+            .where(Delivery.id == delivery_id, Subscription.org_type == org_type, Subscription.org_name == org_name)
+        )
+    ).first()
+    if found is None:
+        raise NotFound("No such delivery of your organisation.")
+    sub = await _own(session, actor, found[1].id, lock=True)  # lock order: subscription, then delivery
     delivery = (await session.scalars(select(Delivery).where(Delivery.id == delivery_id).with_for_update())).first()
     if delivery is None:
         raise NotFound("No such delivery of your organisation.")
-    sub = await _own(session, actor, delivery.subscription_id)
-    if not sub.enabled:
-        raise ValidationFailed(
-            "The subscription is disabled: enable it first (PATCH enabled: true).",
-            errors=[field_error("/enabled", "the subscription is disabled")],
-        )
-    delivery.status, delivery.step, delivery.next_attempt_at, delivery.lease_until = PENDING, 0, clock.utcnow(), None
+    _enabled(sub)
+    now = clock.utcnow()
+    if delivery.status == PENDING and delivery.lease_until is not None and delivery.lease_until > now:
+        raise Conflict("The delivery is being sent right now: see its outcome in the delivery log, then retry.")
+    delivery.status, delivery.step, delivery.next_attempt_at, delivery.lease_until = PENDING, 0, now, None
     return schemas.Queued(queued=1)
+
+
+def _enabled(sub: Subscription) -> None:
+    if not sub.enabled:
+        raise Conflict("The subscription is disabled: enable it first (PATCH enabled: true).")
 
 
 @router.post("/subscriptions/{sub_id}/replay", status_code=202, response_model=schemas.Queued, responses=RESPONSES)
@@ -296,32 +316,16 @@ async def replay(
 ) -> schemas.Queued:
     """Re-send every event received since `since` that this subscription matches now (from the
     stored events), delivered before or not: each keeps its `webhook-id`."""
-    if since.tzinfo is None:
+    try:
+        ok = since.tzinfo is not None and 1900 <= since.astimezone(UTC).year <= 9998
+    except OverflowError:
+        ok = False
+    if not ok:
         raise ValidationFailed(
-            "since needs a time zone offset (RFC 3339).", errors=[field_error("#query/since", "give an offset")]
+            "since needs an RFC 3339 time with an offset (years 1900 to 9998).",
+            errors=[field_error("#query/since", "an RFC 3339 time with an offset")],
         )
-    sub = await _own(session, actor, sub_id)
-    if not sub.enabled:
-        raise ValidationFailed(
-            "The subscription is disabled: enable it first (PATCH enabled: true).",
-            errors=[field_error("/enabled", "the subscription is disabled")],
-        )
-    events = (
-        await session.execute(
-            select(StoredEvent.id, StoredEvent.type, StoredEvent.local_authority_codes)
-            .where(StoredEvent.received_at >= since, ~StoredEvent.type.startswith("ictg.webhook."))
-            .order_by(StoredEvent.received_at, StoredEvent.id)
-        )
-    ).all()
-    queued = 0
-    now = clock.utcnow()
-    for event_id, event_type, codes in events:
-        queued += await enqueue(session, event_id, event_type, list(codes), only=sub.id)
-        # one delivered (or given up) before goes again too
-        again = await session.execute(
-            update(Delivery)
-            .where(Delivery.subscription_id == sub.id, Delivery.event_id == event_id, Delivery.status != PENDING)
-            .values(status=PENDING, step=0, next_attempt_at=now, lease_until=None)
-        )
-        queued += again.rowcount
+    sub = await _own(session, actor, sub_id, lock=True)
+    _enabled(sub)
+    queued = await replay_since(session, sub, since.astimezone(UTC))
     return schemas.Queued(queued=queued)
