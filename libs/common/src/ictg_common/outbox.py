@@ -16,16 +16,15 @@ import logging
 import time
 from datetime import timedelta
 
-import asyncpg
 from nats.js.errors import NoStreamResponseError
 from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, func, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from .background import Loop
-from .db import plain_url
 from .events import CloudEvent
 from .natslink import NatsLink
+from .notify import Listener, notify
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +53,7 @@ async def emit(session: AsyncSession, event: CloudEvent, *, schema: str, subject
         text(f'INSERT INTO "{schema}".outbox (id, subject, payload) VALUES (:id, :subject, CAST(:payload AS jsonb))'),
         {"id": event.id, "subject": event.nats_subject(subject_prefix), "payload": event.model_dump_json()},
     )
-    await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": notify_channel(schema)})
+    await notify(session, notify_channel(schema))
 
 
 class OutboxRelay:
@@ -78,7 +77,7 @@ class OutboxRelay:
         self.retention = retention
         self._wake = asyncio.Event()
         self._loop: Loop | None = None
-        self._listener: asyncpg.Connection | None = None
+        self._listener = Listener(database_url, notify_channel(schema), self._wake)
         self._last_prune = 0.0
 
     def start(self) -> None:
@@ -88,24 +87,12 @@ class OutboxRelay:
     async def stop(self) -> None:
         if self._loop is not None:
             await self._loop.stop()
-        await self._close_listener()
-
-    async def _close_listener(self) -> None:
-        if self._listener is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._listener.close(), 2)
-            self._listener = None
-
-    async def _listen(self) -> None:
-        if self._listener is not None and not self._listener.is_closed():
-            return
-        self._listener = await asyncpg.connect(plain_url(self.database_url))
-        await self._listener.add_listener(notify_channel(self.schema), lambda *_: self._wake.set())
+        await self._listener.close()
 
     async def _step(self) -> None:
         """Publish what is pending, then sleep until NOTIFY (or the poll interval)."""
         try:
-            await self._listen()
+            await self._listener.ensure()
             published = await self.publish_pending()
         except NoStreamResponseError:
             # Nothing stores our subjects (a new or wiped NATS server): create the stream again.
@@ -113,7 +100,7 @@ class OutboxRelay:
                 await self.link.ensure_stream(await self.link.jetstream())
             raise
         except Exception:
-            await self._close_listener()
+            await self._listener.close()
             raise
         if published >= self.batch_size:
             return  # more may be waiting

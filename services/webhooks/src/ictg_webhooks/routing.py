@@ -21,8 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ictg_common import clock
 from ictg_common.contracts import CaseEventData, CaseMoved, CaseOpened, ReferralReceived, WebhookDisabled, parse_data
 from ictg_common.events import CloudEvent, new_id
+from ictg_common.notify import notify
 
 from .models import PENDING, CasePeriod, Delivery, StoredEvent, Subscription
+
+DELIVERIES = "webhooks_delivery"  # NOTIFY channel: deliveries are due
 
 
 async def _authority_at(session: AsyncSession, case_id: UUID, at: datetime) -> str | None:
@@ -145,7 +148,10 @@ async def enqueue(
         .on_conflict_do_nothing(index_elements=["subscription_id", "event_id"])
         .returning(Delivery.id)
     )
-    return len(done.all())
+    added = len(done.all())
+    if added:
+        await notify(session, DELIVERIES)  # wakes the workers when this commits
+    return added
 
 
 REPLAY = text(
@@ -174,4 +180,6 @@ async def replay_since(session: AsyncSession, sub: Subscription, since: datetime
     """Queue again every stored event received since `since` that `sub` matches, delivered before
     or not (one statement, whatever the number). Returns how many were queued."""
     params = {"since": since, "types": list(sub.event_types), "codes": list(sub.local_authority_codes), "sub": sub.id}
-    return int((await session.execute(REPLAY, params)).scalar_one())
+    queued = int((await session.execute(REPLAY, params)).scalar_one())
+    await notify(session, DELIVERIES)
+    return queued

@@ -41,13 +41,16 @@ class Outcome:
         return self.status_code == 410
 
 
-def make_client() -> httpx.AsyncClient:
-    """The shared client of the delivery worker: no redirects, no proxies from the environment, a pool for many
-    receivers. Per-request timeouts are given by `send`."""
+def make_client(max_connections: int = 64) -> httpx.AsyncClient:
+    """The shared client of the delivery worker: no redirects, no proxies from the environment, a pool as
+    large as the deliveries in flight (httpcore scans its whole pool on every request: a larger one only
+    costs CPU). Per-request timeouts are given by `send`."""
     return httpx.AsyncClient(
         follow_redirects=False,
         trust_env=False,
-        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=30.0),
+        limits=httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections, keepalive_expiry=30.0
+        ),
         timeout=httpx.Timeout(15.0),
     )
 

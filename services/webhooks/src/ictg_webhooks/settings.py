@@ -26,8 +26,8 @@ class WebhooksSettings(ServiceSettings):
     disable_after_seconds: float = Field(default=5 * 86400.0, gt=0)  # failing this long straight: disabled
     rotation_overlap_seconds: float = Field(default=86400.0, ge=0)  # old secret still signs this long
     worker_poll_seconds: float = Field(default=0.5, gt=0)
-    concurrency: int = Field(default=256, ge=1)  # deliveries in flight per process
-    per_subscription_concurrency: int = Field(default=16, ge=1)  # in flight to one subscription
+    concurrency: int = Field(default=64, ge=1)  # deliveries in flight per process
+    per_subscription_concurrency: int = Field(default=4, ge=1)  # in flight to one subscription
     # A claimed delivery is a worker's for timeout + this: then (the worker died) another sends it.
     lease_margin_seconds: float = Field(default=30.0, gt=0)
 

@@ -34,10 +34,12 @@ from ictg_common import clock
 from ictg_common.background import Loop
 from ictg_common.contracts import WebhookDisabled, make_event
 from ictg_common.events import new_id
+from ictg_common.notify import Listener
 from ictg_common.outbox import emit
 
 from . import sender, signing
 from .models import CANCELLED, DELIVERED, FAILED, PENDING, SCHEMA, Attempt, Delivery, Subscription
+from .routing import DELIVERIES
 from .settings import WebhooksSettings
 
 log = logging.getLogger(__name__)
@@ -75,6 +77,7 @@ class Job:
     url: str
     secrets: tuple[str, ...]
     body: bytes
+    failing: bool = False  # the subscription was failing when claimed (a success must reset that)
 
 
 async def claim(session: AsyncSession, settings: WebhooksSettings, n: int) -> list[Job]:
@@ -88,7 +91,7 @@ async def claim(session: AsyncSession, settings: WebhooksSettings, n: int) -> li
     rows = await session.execute(
         text(
             "SELECT d.id, d.subscription_id, d.event_id, s.url, s.secret, s.previous_secret, s.previous_secret_until, "
-            "e.body FROM webhooks.delivery d JOIN webhooks.subscription s ON s.id = d.subscription_id "
+            "s.failing_since IS NOT NULL AS failing, e.body FROM webhooks.delivery d JOIN webhooks.subscription s ON s.id = d.subscription_id "
             "JOIN webhooks.event e ON e.id = d.event_id WHERE d.id = ANY(:ids)"
         ),
         {"ids": ids},
@@ -102,6 +105,7 @@ async def claim(session: AsyncSession, settings: WebhooksSettings, n: int) -> li
             url=r.url,
             secrets=signing_secrets(r.secret, r.previous_secret, r.previous_secret_until, now=now),
             body=json.dumps(r.body, separators=(",", ":")).encode(),
+            failing=r.failing,
         )
         for r in rows
     ]
@@ -152,10 +156,33 @@ async def disable(
     log.warning("webhook subscription disabled", extra={"subscription_id": str(sub.id), "reason": reason})
 
 
+DELIVERED_SQL = text(
+    """
+WITH done AS (
+    UPDATE webhooks.delivery SET status = 'delivered', delivered_at = now(), attempts = attempts + 1,
+           last_status_code = :code, last_error = NULL, lease_until = NULL
+    WHERE id = :id AND status = 'pending' RETURNING id
+)
+INSERT INTO webhooks.attempt (id, delivery_id, at, status_code, latency_ms, error)
+SELECT :attempt, done.id, :at, :code, :latency, NULL FROM done
+"""
+)
+
+
 async def record(
     session: AsyncSession, job: Job, outcome: sender.Outcome, *, settings: WebhooksSettings, at: datetime
 ) -> str | None:
-    """Record one attempt's outcome; returns the delivery's new status (None: it is gone)."""
+    """Record one attempt's outcome; returns the delivery's new status (None: it is gone).
+
+    The common case, a success on a subscription that was not failing, is one statement touching the
+    delivery alone; everything else takes the subscription's lock first, then the delivery's."""
+    if outcome.ok and not job.failing:
+        done = await session.execute(
+            DELIVERED_SQL,
+            {"id": job.delivery_id, "code": outcome.status_code, "attempt": new_id(), "at": at,
+             "latency": outcome.latency_ms},
+        )  # fmt: skip
+        return DELIVERED if done.rowcount else None  # type: ignore[attr-defined]
     # Lock order everywhere: the subscription, then its deliveries (PATCH, DELETE and disabling too).
     # NO KEY UPDATE: the consumer's inserts of deliveries (their foreign key) are not held up by it.
     sub = (
@@ -204,14 +231,16 @@ class Worker:
         self.client: httpx.AsyncClient | None = None
         self.tasks: set[asyncio.Task[Any]] = set()
         self.loop = Loop("webhooks-worker", self.step)
-        self.wake = asyncio.Event()
+        self.wake = asyncio.Event()  # a delivery finished, or NOTIFY: deliveries are due
+        self.listener = Listener(settings.database_url, DELIVERIES, self.wake)
 
     def start(self) -> None:
-        self.client = sender.make_client()
+        self.client = sender.make_client(self.settings.concurrency)
         self.loop.start()
 
     async def stop(self) -> None:
         await self.loop.stop()
+        await self.listener.close()
         for task in list(self.tasks):
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
@@ -221,6 +250,12 @@ class Worker:
     async def step(self) -> None:
         free = self.settings.concurrency - len(self.tasks)
         jobs: list[Job] = []
+        self.wake.clear()
+        try:
+            await self.listener.ensure()
+        except Exception:
+            await self.listener.close()
+            raise
         if free > 0:
             async with self.sessionmaker() as session, session.begin():
                 jobs = await claim(session, self.settings, free)
@@ -229,7 +264,6 @@ class Worker:
             self.tasks.add(task)
             task.add_done_callback(self._done)
         if len(jobs) < free or free <= 0:
-            self.wake.clear()
             try:
                 await asyncio.wait_for(self.wake.wait(), self.settings.worker_poll_seconds)
                 await asyncio.sleep(0.005)  # let a few more finish: one claim for several free slots
