@@ -355,3 +355,22 @@ def test_a_short_retry_after_never_spends_the_schedule() -> None:
     assert [wait_after(settings, step, 1.0) for step in range(4)] == [5, 300, 1800, None]
     assert wait_after(settings, 0, 120.0) == 120.0  # a longer one is honoured
     assert wait_after(settings, 0, 10**9) == settings.retry_after_max_seconds
+
+
+async def test_two_replicas_share_the_work_and_send_each_delivery_once(shared_settings: dict[str, Any]) -> None:
+    async with platform(shared_settings) as p:
+        second = create_webhooks(
+            WebhooksSettings(**shared_settings, allow_private_targets=True, worker_poll_seconds=0.05)
+        )
+        async with serve(second):
+            headers = council(ROCHDALE)
+            for i in range(3):
+                await p.subscribe(headers, f"/slow/replica-{i}", name=f"replica-{i}")
+            for _ in range(5):
+                await p.case(ROCHDALE)
+            for i in range(3):
+                await arrived(p.receiver, f"/slow/replica-{i}", 10)
+            await asyncio.sleep(1.0)
+            for i in range(3):
+                ids = [d.webhook_id for d in p.receiver.at(f"/slow/replica-{i}")]
+                assert len(ids) == len(set(ids)) == 10, "a delivery was sent twice"
