@@ -1,0 +1,10 @@
+"""Disclosure control for published metrics: the cell key method (ONS, Census 2021; DESIGN.md §9).
+
+`cellkey` holds the pure mechanism: per-child record keys from a keyed hash, the perturbation table
+(ptable) and its lookup, and a SQL helper that computes a cell key beside `count(*)`. The arithmetic is
+the same as ONS's `cell-key-perturbation` package (3.1.0), and tests/metrics/test_cellkey.py checks
+this against the package cell by cell.
+
+`ptable_10_5.csv` is ONS's "10-5 rule" ptable (threshold 10, rounding to base 5), copied from that
+package; its header comment gives its provenance.
+"""
