@@ -6,7 +6,7 @@ is not a number, and `1700000000` is not a date (lax parsing would take it as an
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -57,3 +57,20 @@ def text(max_length: int, *, min_length: int = 0, pattern: str | None = None) ->
 IsoDate = Annotated[date, BeforeValidator(_iso_text), Field(strict=False), AfterValidator(_in_range)]
 IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_text), Field(strict=False), AfterValidator(_in_range)]
 Uuid = Annotated[UUID, BeforeValidator(_iso_text), Field(strict=False)]
+
+
+def query_time(value: datetime, name: str) -> datetime:
+    """A time from a query string (`name`), as UTC: 422 unless RFC 3339 with an offset, years 1900 to
+    9998 (beyond those, converting to UTC or to Postgres would overflow: never a 500)."""
+    from .errors import ValidationFailed, field_error
+
+    try:
+        ok = value.tzinfo is not None and 1900 <= value.astimezone(UTC).year <= 9998
+    except OverflowError:
+        ok = False
+    if not ok:
+        raise ValidationFailed(
+            f"{name} needs an RFC 3339 time with an offset (years 1900 to 9998), e.g. 2026-11-20T09:00:00Z.",
+            errors=[field_error(f"#query/{name}", "give an RFC 3339 time with an offset")],
+        )
+    return value.astimezone(UTC)

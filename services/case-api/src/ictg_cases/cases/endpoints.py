@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from ictg_common import audit, clock, pagination
 from ictg_common.errors import ValidationFailed, field_error
+from ictg_common.inputs import query_time
 from ictg_common.service import SessionDep
 
 from ..councils import service as councils
@@ -32,21 +33,6 @@ def _feed_position(cursor: str | None) -> tuple[UUID | None, tuple[int, UUID] | 
         return UUID(cursor), None
     except ValueError:
         return None, pagination.position_key(cursor)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        ok = value.tzinfo is not None and 1900 <= value.astimezone(UTC).year <= 9998
-    except OverflowError:
-        ok = False
-    if not ok:
-        raise ValidationFailed(
-            "changed_since needs an RFC 3339 time with an offset (years 1900 to 9998), e.g. 2026-11-20T09:00:00Z.",
-            errors=[field_error("#query/changed_since", "give an RFC 3339 time with an offset")],
-        )
-    return value.astimezone(UTC)
 
 
 @router.get(
@@ -77,7 +63,7 @@ async def list_cases(
     `la_codes`, as it may see them. With `changed_since` (or a `poll_cursor`), a change feed in
     (change, id) order: every change once, across pages, while writes go on."""
     after, position = _feed_position(cursor)
-    since = _aware(changed_since)
+    since = query_time(changed_since, "changed_since") if changed_since is not None else None
     feed = since is not None or position is not None
     if feed and after is not None:
         raise ValidationFailed(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -13,6 +13,7 @@ from ictg_common import clock, pagination
 from ictg_common.auth import Actor, require
 from ictg_common.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
 from ictg_common.events import CloudEvent, new_id
+from ictg_common.inputs import query_time
 from ictg_common.service import SessionDep
 
 from .. import sender, signing, targets
@@ -316,16 +317,8 @@ async def replay(
 ) -> schemas.Queued:
     """Re-send every event received since `since` that this subscription matches now (from the
     stored events), delivered before or not: each keeps its `webhook-id`."""
-    try:
-        ok = since.tzinfo is not None and 1900 <= since.astimezone(UTC).year <= 9998
-    except OverflowError:
-        ok = False
-    if not ok:
-        raise ValidationFailed(
-            "since needs an RFC 3339 time with an offset (years 1900 to 9998).",
-            errors=[field_error("#query/since", "an RFC 3339 time with an offset")],
-        )
+    since = query_time(since, "since")
     sub = await _own(session, actor, sub_id, lock=True)
     _enabled(sub)
-    queued = await replay_since(session, sub, since.astimezone(UTC))
+    queued = await replay_since(session, sub, since)
     return schemas.Queued(queued=queued)
