@@ -30,6 +30,10 @@ async def test_caseload_months(shared_settings: dict[str, Any]) -> None:
         assert [(x["gender"], x["month"], x["in_service_end"]) for x in r.json()["rows"]] == [
             ("female", "2017-01", 1), ("female", "2017-02", 1), ("male", "2017-01", 1), ("male", "2017-02", 2),
         ]  # fmt: skip
+        # Grouped by something no child has: no rows (this was a 500).
+        r = await client.get("/v1/metrics/caseload", params={"from": "2017-01", "to": "2017-02", "group_by": "gender",
+                                                              "gender": "other", "disclosure": "none"}, headers=ANALYST)  # fmt: skip
+        assert r.status_code == 200 and r.json()["rows"] == [], r.text
         r = await client.get("/v1/metrics/caseload", params={"from": "2017-01", "to": "2017-01", "as_of": "2017-04-30"},
                              headers=ANALYST)  # fmt: skip
         assert r.json()["rows"] == [{"month": "2017-01", "referrals_in": None, "exits_out": None, "in_service_end": None,

@@ -45,7 +45,9 @@ async def caseload(session: AsyncSession, q: ChildQuery, *, first: date, last: d
     received = await _per_month(session, q, "to_char(c.received_on, 'YYYY-MM')", "")
     exited = await _per_month(session, q, "to_char(c.exit_on, 'YYYY-MM')", "AND c.exit_on <= p.as_of")
     wanted = months(first, last)
-    groups = sorted(set(received) | set(exited), key=lambda k: tuple((v is None, str(v)) for v in k)) or [()]
+    groups = sorted(set(received) | set(exited), key=lambda k: tuple((v is None, str(v)) for v in k))
+    if not groups and not q.group_by:
+        groups = [()]  # the ungrouped table has its months even with no child (grouped, it has no rows)
     rows = []
     for key in groups:
         ins, outs = received.get(key, {}), exited.get(key, {})

@@ -11,22 +11,92 @@ stay distinct children.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from ictg_common import codes
-from ictg_common.reference import REGION_SLUGS
+from ictg_common.reference import REGION_SLUGS, REGIONS, local_authorities
 
 Kind = Literal["text", "bool", "int"]
 
 
 @dataclass(frozen=True)
 class Dimension:
+    """One dimension: its SQL and, for the data dictionary (`GET /v1/metrics/dimensions`), its words."""
+
     name: str
     sql: str
     multi: bool = False  # sql is an array of the child's distinct values
     kind: Kind = "text"
-    values: tuple[str, ...] | None = None  # the codes a filter may ask for (None: any)
+    values: tuple[str, ...] | None = None  # the codes a filter may ask for (None: any), in natural order
+    label: str = ""  # a short human label
+    definition: str = ""  # DESIGN.md §9, in plain words
+    value_labels: tuple[str, ...] | None = None  # labels of `values`, in the same order (default: from the code)
+    catalogue: Callable[[], tuple[tuple[str, str], ...]] | None = None  # (value, label) where values is None
+    values_note: str | None = None  # what the values are when they cannot all be listed
+
+    def __post_init__(self) -> None:
+        if not (self.label and self.definition):
+            raise ValueError(f"dimension {self.name} needs a label and a definition")
+        if self.value_labels is not None and (self.values is None or len(self.value_labels) != len(self.values)):
+            raise ValueError(f"dimension {self.name}: one label per value")
+
+    def labelled_values(self) -> list[tuple[str | bool, str]] | None:
+        """Every value in its natural order with its label, or None where the values are open-ended."""
+        if self.kind == "bool":
+            return [(False, "No"), (True, "Yes")]
+        if self.values is not None:
+            labels = self.value_labels or tuple(value_label(v) for v in self.values)
+            return list(zip(self.values, labels, strict=True))
+        if self.catalogue is not None:
+            return list(self.catalogue())
+        return None
+
+
+_VALUE_LABELS = {
+    "uk": "UK", "eea": "EEA", "non_eea": "Outside the EEA (or stateless)", "ngo": "NGO", "nrm": "NRM",
+    "nrm_case_worker": "NRM case worker", "la_children_services": "Local authority children's services",
+    "la_adult_services": "Local authority adult services", "post_18_support": "Post-18 support",
+    "turned_18": "Turned 18", "negative_nrm_decision": "Negative NRM decision", "uasc": "UASC",
+    "under_3_per_month": "Under 3 a month", "3_or_more_per_month": "3 or more a month",
+    "national_crime_agency": "National Crime Agency", "border_force": "Border Force",
+    "uk_visas_immigration": "UK Visas and Immigration", "immigration_enforcement": "Immigration Enforcement",
+    "gangmasters_labour_abuse_authority": "Gangmasters and Labour Abuse Authority",
+}  # fmt: skip
+
+
+def value_label(code: str) -> str:
+    """A code's human label: `non_eea` → "Outside the EEA (or stateless)", `foster_care` → "Foster care"."""
+    if code in _VALUE_LABELS:
+        return _VALUE_LABELS[code]
+    words = code.replace("_", " ")
+    return words[:1].upper() + words[1:]
+
+
+def band_labels(bands: tuple[str, ...], unit: str) -> tuple[str, ...]:
+    """`0-1` → "0–1 days", `40+` → "40 days or more", `2` → "2 days"; other codes (`none`) as codes."""
+
+    def one(band: str) -> str:
+        if band.endswith("+") and band[:-1].isdigit():
+            return f"{band[:-1]} {unit} or more"
+        low, _, high = band.partition("-")
+        if low.isdigit() and (not high or high.isdigit()):
+            return f"{low}–{high} {unit}" if high else f"{band} {unit}"
+        return value_label(band)
+
+    return tuple(one(b) for b in bands)
+
+
+def _local_authorities() -> tuple[tuple[str, str], ...]:
+    return tuple((la.code, la.name) for la in local_authorities())
+
+
+def _nationalities() -> tuple[tuple[str, str], ...]:
+    import pycountry
+
+    countries = sorted((c.alpha_2, c.name) for c in pycountry.countries)
+    return (*countries, ("stateless", "Stateless"), ("unknown", "Unknown"))
 
 
 def _col(name: str) -> str:
@@ -76,6 +146,7 @@ V = codes.values
 FREQUENCY = ("none", "less_than_monthly", "monthly_or_more")
 THIRD_PARTY = ("none", "under_3_per_month", "3_or_more_per_month")
 MONTHS_BANDS = ("0-3", "3-6", "6-12", "12-18", "18+")
+DELAY_BANDS = ("0-1", "2", "3-15", "16-39", "40+")
 
 _LONG_TERM_MISSING = (
     "(CASE WHEN cardinality(c.missing_start_on) = 0 THEN false ELSE EXISTS ("
@@ -86,51 +157,215 @@ _LONG_TERM_MISSING = (
 )
 _MAIN_THIRD_PARTY = f"COALESCE({latest('main_tp_on', 'main_tp')}, 'none')"
 
+_LONDON = "London dates and months (Europe/London)"
+_NULL_IF_NOT_EXITED = "null (no value) for a child not exited by `as_of`"
+_MONTH_NOTE = "Any month, written YYYY-MM (e.g. 2017-02)."
+
 _ALL = [
     # at referral
-    Dimension("referral_month", "to_char(c.received_on, 'YYYY-MM')"),
-    Dimension("referral_quarter", "to_char(c.received_on, 'YYYY-\"Q\"Q')"),
-    Dimension("referral_year", "to_char(c.received_on, 'YYYY')"),
-    Dimension("gender", _col("gender"), values=V(codes.Gender)),
-    Dimension("age_band", _col("age_band"), values=V(codes.AgeBand)),
-    Dimension("age_at_referral", _col("age_at_referral"), kind="int"),
-    Dimension("nationality", _col("nationality")),
-    Dimension("nationality_group", _col("nationality_group"), values=V(codes.NationalityGroup)),
-    Dimension("uasc", _col("uasc"), kind=B),
-    Dimension("primary_exploitation", _col("primary_exploitation"), values=V(codes.ExploitationType)),
-    Dimension("exploitation_type", "c.exploitation_type", multi=True, values=V(codes.ExploitationType)),
-    Dimension("county_lines", _col("county_lines"), kind=B),
-    Dimension("referrer_type", _col("referrer_type"), values=V(codes.OrganisationType)),
-    Dimension("local_authority", _col("local_authority_code")),
-    Dimension("region", _col("region"), values=tuple(REGION_SLUGS)),
-    Dimension("pathway", _col("pathway"), values=V(codes.Pathway)),
-    Dimension("living_situation_at_referral", _col("living_situation"), values=V(codes.LivingSituation)),
-    Dimension("trafficker_contact_at_referral", _col("trafficker_contact"), values=V(codes.TraffickerContact)),
-    Dimension("education_at_referral", _col("education"), values=V(codes.Education)),
+    Dimension(
+        "referral_month",
+        "to_char(c.received_on, 'YYYY-MM')",
+        label="Month of referral",
+        definition=f"The month the referral was received (`received_at`), {_LONDON}.",
+        values_note=_MONTH_NOTE,
+    ),
+    Dimension(
+        "referral_quarter",
+        "to_char(c.received_on, 'YYYY-\"Q\"Q')",
+        label="Quarter of referral",
+        definition=f"The calendar quarter the referral was received (`received_at`), {_LONDON}.",
+        values_note="Any calendar quarter, written YYYY-Qn (e.g. 2017-Q1 is January to March 2017).",
+    ),
+    Dimension(
+        "referral_year",
+        "to_char(c.received_on, 'YYYY')",
+        label="Year of referral",
+        definition=f"The calendar year the referral was received (`received_at`), {_LONDON}.",
+        values_note="Any year, written YYYY (e.g. 2017).",
+    ),
+    Dimension(
+        "gender",
+        _col("gender"),
+        values=V(codes.Gender),
+        label="Gender",
+        definition="The child's gender, as recorded at referral.",
+    ),
+    Dimension(
+        "age_band",
+        _col("age_band"),
+        values=V(codes.AgeBand),
+        label="Age band at referral",
+        value_labels=band_labels(V(codes.AgeBand), "years"),
+        definition="The child's age at referral, in bands of whole years; unknown when the date of birth is not known.",
+    ),
+    Dimension(
+        "age_at_referral",
+        _col("age_at_referral"),
+        kind="int",
+        label="Age at referral",
+        definition="The child's age at referral, in whole years (null when the date of birth is not known).",
+        values_note="A whole number of years (e.g. 15).",
+    ),
+    Dimension(
+        "nationality",
+        _col("nationality"),
+        label="Nationality",
+        catalogue=_nationalities,
+        definition="The child's nationality at referral: an ISO 3166 two-letter country code, stateless or unknown.",
+    ),
+    Dimension(
+        "nationality_group",
+        _col("nationality_group"),
+        values=V(codes.NationalityGroup),
+        label="Nationality group",
+        definition="The child's nationality at referral, grouped: UK, EEA, outside the EEA (stateless included), or unknown.",
+    ),
+    Dimension(
+        "uasc",
+        _col("uasc"),
+        kind=B,
+        label="Unaccompanied asylum-seeking child",
+        definition="Whether the child was an unaccompanied asylum-seeking child (UASC) at referral.",
+    ),
+    Dimension(
+        "primary_exploitation",
+        _col("primary_exploitation"),
+        values=V(codes.ExploitationType),
+        label="Primary exploitation type",
+        definition="The main type of exploitation recorded at referral.",
+    ),
+    Dimension(
+        "exploitation_type",
+        "c.exploitation_type",
+        multi=True,
+        values=V(codes.ExploitationType),
+        label="Exploitation types",
+        definition="Every type of exploitation recorded at referral (the primary one and any others). Multi-valued: "
+        "a child counts once under each of their types, while totals stay distinct children.",
+    ),
+    Dimension(
+        "county_lines",
+        _col("county_lines"),
+        kind=B,
+        label="County lines",
+        definition="Whether county lines exploitation was recorded at referral.",
+    ),
+    Dimension(
+        "referrer_type",
+        _col("referrer_type"),
+        values=V(codes.OrganisationType),
+        label="Referrer type",
+        definition="The type of organisation that made the referral.",
+    ),
+    Dimension(
+        "local_authority",
+        _col("local_authority_code"),
+        label="Local authority at referral",
+        catalogue=_local_authorities,
+        definition="The child's upper-tier local authority at referral, as its ONS (GSS) code.",
+        values_note="GSS codes of the upper-tier local authorities of England and Wales as at April 2025; "
+        "data recorded before a reorganisation may carry a former code.",
+    ),
+    Dimension(
+        "region",
+        _col("region"),
+        values=tuple(REGION_SLUGS),
+        value_labels=REGIONS,
+        label="Region at referral",
+        definition="The region of the child's local authority at referral (England's nine regions, and Wales).",
+    ),
+    Dimension(
+        "pathway",
+        _col("pathway"),
+        values=V(codes.Pathway),
+        label="Pathway",
+        definition="The service pathway the child was placed on at referral.",
+    ),
+    Dimension(
+        "living_situation_at_referral",
+        _col("living_situation"),
+        values=V(codes.LivingSituation),
+        label="Living situation at referral",
+        definition="Where the child was living at referral.",
+    ),
+    Dimension(
+        "trafficker_contact_at_referral",
+        _col("trafficker_contact"),
+        values=V(codes.TraffickerContact),
+        label="Contact with trafficker at referral",
+        definition="The child's contact with the (suspected) trafficker, as recorded at referral.",
+    ),
+    Dimension(
+        "education_at_referral",
+        _col("education"),
+        values=V(codes.Education),
+        label="Education at referral",
+        definition="Whether the child was attending education at referral.",
+    ),
     # DESIGN §4: an empty list means none
     Dimension(
         "cjs_involvement",
         "(CASE WHEN cardinality(c.cjs_involvement) = 0 THEN ARRAY['none']::text[] ELSE c.cjs_involvement END)",
         multi=True,
         values=(*V(codes.CjsInvolvement), "none"),
+        label="Criminal justice involvement at referral",
+        definition="The child's involvement with the criminal justice system recorded at referral (victim, witness, "
+        "accused), none if there was none. Multi-valued: a child counts once under each value.",
     ),
-    Dimension("missing_at_referral", _col("missing_at_referral"), kind=B),
-    Dimension("referral_delay_band", _col("referral_delay_band"), values=("0-1", "2", "3-15", "16-39", "40+")),
+    Dimension(
+        "missing_at_referral",
+        _col("missing_at_referral"),
+        kind=B,
+        label="Missing at referral",
+        definition="True if the child was missing when the referral was made, false otherwise.",
+    ),
+    Dimension(
+        "referral_delay_band",
+        _col("referral_delay_band"),
+        values=DELAY_BANDS,
+        value_labels=band_labels(DELAY_BANDS, "days"),
+        label="Referral delay",
+        definition="Calendar days from the day the child was identified to the day the referral was received "
+        "(`received_on − identified_on`), in bands: 0-1, 2, 3-15, 16-39, 40+.",
+    ),
     # as of as_of
-    Dimension("current_local_authority", f"COALESCE({latest('move_on', 'move_la')}, c.local_authority_code)"),
-    Dimension("current_region", f"COALESCE({latest('move_on', 'move_region')}, c.region)", values=tuple(REGION_SLUGS)),
+    Dimension(
+        "current_local_authority",
+        f"COALESCE({latest('move_on', 'move_la')}, c.local_authority_code)",
+        label="Current local authority",
+        catalogue=_local_authorities,
+        definition="The child's upper-tier local authority as of `as_of`, after any moves (the one at referral if "
+        "the child has not moved), as its ONS (GSS) code.",
+        values_note="GSS codes of the upper-tier local authorities of England and Wales as at April 2025; "
+        "data recorded before a reorganisation may carry a former code.",
+    ),
+    Dimension(
+        "current_region",
+        f"COALESCE({latest('move_on', 'move_region')}, c.region)",
+        values=tuple(REGION_SLUGS),
+        value_labels=REGIONS,
+        label="Current region",
+        definition="The region of the child's local authority as of `as_of`, after any moves.",
+    ),
     Dimension(
         "first_contact_band",
         "(CASE WHEN c.first_contact_on IS NULL OR c.first_contact_on > p.as_of THEN 'none' "
         "WHEN c.first_contact_on - c.received_on <= 1 THEN '0-1' "
         "WHEN c.first_contact_on - c.received_on <= 6 THEN '2-6' ELSE '7+' END)",
         values=("0-1", "2-6", "7+", "none"),
+        value_labels=("0–1 days", "2–6 days", "7 days or more", "No contact yet"),
+        label="Time to first contact",
+        definition="Calendar days from the referral being received (`received_at`) to the first contact with any "
+        "party, attempted or made, in bands: 0-1, 2-6, 7+, or none if there was none by `as_of`.",
     ),
     Dimension(
         "status",
         f"(CASE WHEN {EXITED} THEN '{codes.EXITED}' "
         f"ELSE COALESCE({latest('allocation_state_on', 'allocation_state')}, '{codes.AWAITING_ALLOCATION}') END)",
         values=codes.CASE_STATUSES,
+        label="Case status",
+        definition="The case's status at the end of `as_of`: awaiting allocation, allocated, or exited.",
     ),
     Dimension(
         "months_in_service_band",
@@ -140,36 +375,166 @@ _ALL = [
             "18+",
         ),
         values=MONTHS_BANDS,
+        value_labels=(
+            "Up to 3 months",
+            "Over 3, up to 6 months",
+            "Over 6, up to 12 months",
+            "Over 12, up to 18 months",
+            "Over 18 months",
+        ),
+        label="Months in service",
+        definition="Months in service: days from the referral being received to the exit, or to `as_of` if the "
+        "child has not exited by then, divided by 30.4375. In bands 0-3, 3-6, 6-12, 12-18, 18+; above 0 a "
+        "band excludes its lower bound (exactly 3 months is 0-3).",
     ),
     Dimension(
         "activity_base",
         f"({DAYS_IN_SERVICE} >= {MONTH} AND NOT (COALESCE(c.missing_at_referral, false) "
         f"AND {count_by('child_contact_on')} = 0))",
         kind=B,
+        label="In the activity base",
+        definition="True if the child has been in service for at least a month, unless they were missing at "
+        "referral and no contact has been made with them; the base for the contact measures.",
     ),
-    Dimension("contact_frequency", _frequency("child_contact_on", 1, FREQUENCY), values=FREQUENCY),
-    Dimension("face_to_face_frequency", _frequency("f2f_contact_on", 1, FREQUENCY), values=FREQUENCY),
-    Dimension("third_party_frequency", _frequency("tp_contact_on", 3, THIRD_PARTY), values=THIRD_PARTY),
-    Dimension("main_third_party", _MAIN_THIRD_PARTY, values=(*V(codes.Party), "none")),
-    Dimension("topic", _seen_by("topic_on", "topic"), multi=True, values=V(codes.Topic)),
-    Dimension("legal_advice_area", _seen_by("legal_on", "legal_area"), multi=True, values=V(codes.AdvocacyArea)),
-    Dimension("missing_in_service", "COALESCE(c.missing_in_service_on <= p.as_of, false)", kind=B),
-    Dimension("long_term_missing", _LONG_TERM_MISSING, kind=B),
-    Dimension("exited", f"COALESCE({EXITED}, false)", kind=B),
-    Dimension("exit_reason", _when_exited("c.exit_reason"), values=V(codes.ExitReason)),
-    Dimension("exit_destination", _when_exited("c.exit_destination"), values=V(codes.ExitDestination)),
-    Dimension("exit_month", _when_exited("to_char(c.exit_on, 'YYYY-MM')")),
-    Dimension("transitioned", f"COALESCE({EXITED} AND c.exit_destination <> 'none', false)", kind=B),
+    Dimension(
+        "contact_frequency",
+        _frequency("child_contact_on", 1, FREQUENCY),
+        values=FREQUENCY,
+        label="Contact frequency",
+        definition="Contacts made with the child (any method) per month in service, as of `as_of`: none, less "
+        "than monthly, or monthly or more.",
+    ),
+    Dimension(
+        "face_to_face_frequency",
+        _frequency("f2f_contact_on", 1, FREQUENCY),
+        values=FREQUENCY,
+        label="Face-to-face contact frequency",
+        definition="Like contact_frequency, counting only face-to-face contacts made with the child.",
+    ),
+    Dimension(
+        "third_party_frequency",
+        _frequency("tp_contact_on", 3, THIRD_PARTY),
+        values=THIRD_PARTY,
+        label="Third-party contact frequency",
+        definition="Contacts made with any party other than the child, per month in service, as of `as_of`: "
+        "none, under 3 a month, or 3 or more a month.",
+    ),
+    Dimension(
+        "main_third_party",
+        _MAIN_THIRD_PARTY,
+        values=(*V(codes.Party), "none"),
+        label="Main third party",
+        definition="The party other than the child with the most contacts made, as of `as_of`; a tie goes to the "
+        "alphabetically first code; none if there were no such contacts.",
+    ),
+    Dimension(
+        "topic",
+        _seen_by("topic_on", "topic"),
+        multi=True,
+        values=V(codes.Topic),
+        label="Contact topics",
+        definition="The topics of face-to-face contacts made with the child, as of `as_of`. Multi-valued: a child "
+        "counts once under each topic.",
+    ),
+    Dimension(
+        "legal_advice_area",
+        _seen_by("legal_on", "legal_area"),
+        multi=True,
+        values=V(codes.AdvocacyArea),
+        label="Legal advice areas",
+        definition="The areas of advocacy of kind legal_advice given for the child, as of `as_of`. Multi-valued: "
+        "a child counts once under each area.",
+    ),
+    Dimension(
+        "missing_in_service",
+        "COALESCE(c.missing_in_service_on <= p.as_of, false)",
+        kind=B,
+        label="Went missing in service",
+        definition="True if a missing episode, other than one already open at referral, started after the referral "
+        "was received and before exit, by `as_of`.",
+    ),
+    Dimension(
+        "long_term_missing",
+        _LONG_TERM_MISSING,
+        kind=B,
+        label="Long-term missing",
+        definition="True if a missing episode lasted, or is still open and has lasted, 60 days or more (the "
+        "service's configured threshold) by `as_of`.",
+    ),
+    Dimension(
+        "exited",
+        f"COALESCE({EXITED}, false)",
+        kind=B,
+        label="Exited",
+        definition="True if the case exited on or before `as_of`.",
+    ),
+    Dimension(
+        "exit_reason",
+        _when_exited("c.exit_reason"),
+        values=V(codes.ExitReason),
+        label="Exit reason",
+        definition=f"Why the case exited, if it exited on or before `as_of`; {_NULL_IF_NOT_EXITED}.",
+    ),
+    Dimension(
+        "exit_destination",
+        _when_exited("c.exit_destination"),
+        values=V(codes.ExitDestination),
+        label="Exit destination",
+        definition=f"The service the child moved on to at exit, if it was on or before `as_of`; {_NULL_IF_NOT_EXITED}.",
+    ),
+    Dimension(
+        "exit_month",
+        _when_exited("to_char(c.exit_on, 'YYYY-MM')"),
+        label="Month of exit",
+        definition=f"The month of exit ({_LONDON}), if on or before `as_of`; {_NULL_IF_NOT_EXITED}.",
+        values_note=_MONTH_NOTE,
+    ),
+    Dimension(
+        "transitioned",
+        f"COALESCE({EXITED} AND c.exit_destination <> 'none', false)",
+        kind=B,
+        label="Transitioned",
+        definition="True if the case exited on or before `as_of` with a destination other than none.",
+    ),
     Dimension(
         "nrm_reasonable_grounds",
         f"COALESCE({latest('rg_on', 'rg_outcome')}, 'pending')",
         values=("positive", "negative", "pending"),
+        label="NRM reasonable grounds decision",
+        definition="The latest National Referral Mechanism reasonable grounds decision on or before `as_of`: "
+        "positive or negative, or pending if there is none yet.",
     ),
     Dimension(
         "nrm_conclusive_grounds",
         f"COALESCE({latest('cg_on', 'cg_outcome')}, 'pending')",
         values=("positive", "negative", "pending"),
+        label="NRM conclusive grounds decision",
+        definition="The latest National Referral Mechanism conclusive grounds decision on or before `as_of`: "
+        "positive or negative, or pending if there is none yet.",
     ),
 ]
 
 DIMENSIONS: dict[str, Dimension] = {d.name: d for d in _ALL}
+BANDED = frozenset(d.name for d in _ALL if d.name.endswith("_band"))
+"""Dimensions whose values are numeric bands: rows follow their natural order (`0-1, 2, 3-15, …`), not text."""
+
+
+def in_natural_order(rows: list[dict[str, Any]], group_by: Sequence[str]) -> list[dict[str, Any]]:
+    """Result rows with every banded dimension in its natural order (the order of its `values`); rows not
+    grouped by a band keep the order the query gave them. No value (null) sorts last, as in SQL."""
+    if not BANDED.intersection(group_by):
+        return rows
+
+    def key(row: dict[str, Any]) -> tuple[tuple[int, Any], ...]:
+        out: list[tuple[int, Any]] = []
+        for g in group_by:
+            v, values = row.get(g), DIMENSIONS[g].values
+            if v is None:
+                out.append((2, ""))
+            elif g in BANDED and values is not None and v in values:
+                out.append((0, values.index(v)))
+            else:
+                out.append((1, v))
+        return tuple(out)
+
+    return sorted(rows, key=key)  # stable: a group's months stay in order

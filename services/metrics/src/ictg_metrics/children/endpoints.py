@@ -1,4 +1,5 @@
-"""`/v1/metrics/children`, `/caseload`, `/timeliness`: parse, authorise, query, disclose, shape."""
+"""`/v1/metrics/children`, `/caseload`, `/timeliness`: parse, authorise, query, disclose, shape; `/dimensions`:
+the data dictionary."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from ictg_common.service import SessionDep
 
 from ..models import SCHEMA
 from .caseload import caseload, months
-from .dimensions import DIMENSIONS
+from .dictionary import DataDictionary, data_dictionary
+from .dimensions import DIMENSIONS, in_natural_order
 from .disclosure import Disclosure, complementary, disclose, disclose_row, disclose_statistics, to_csv
 from .params import echo_filters, parse_month, parse_query, wants_csv
 from .query import ChildQuery, count_children
@@ -63,6 +65,20 @@ def _csv(text_: str) -> Response:
 
 
 @router.get(
+    "/dimensions",
+    summary="Data dictionary",
+    description="Every dimension the metrics endpoints accept in `group_by` and as filters `<dimension>=<value>`: "
+    "its name, label, definition, kind (text, bool, int), whether it is multi-valued, and its values in their "
+    "natural order with labels (local authorities and regions by name). Open-ended values (months, years, "
+    "ages) are `null` with a `values_note`.",
+    response_model=DataDictionary,
+)
+async def dimensions(actor: Analyst) -> DataDictionary:
+    """The data dictionary (DESIGN.md §9, "For analysts")."""
+    return data_dictionary()
+
+
+@router.get(
     "/children",
     summary="Children per group",
     description="Number of children (one per case) per group; multi-valued dimensions count a child once per value, `total` stays distinct children."
@@ -81,6 +97,7 @@ async def children(
     rows = [disclose_row(r, ["children"], disclosure) for r in raw_rows]
     if disclosure == "suppress" and not any(DIMENSIONS[g].multi for g in q.group_by):
         complementary(rows, "children")  # cells add up to the total: one hidden cell alone is recoverable
+    rows = in_natural_order(rows, q.group_by)  # bands 0-1, 2, 3-15, … not as text
     total, total_suppressed = disclose(raw_total, disclosure)
     if wants_csv(request, format):
         total_row = {**{g: "total" if i == 0 else None for i, g in enumerate(q.group_by)}, "children": total}
@@ -126,6 +143,7 @@ async def caseload_by_month(
         raise invalid("#query/from", f"at most {MAX_MONTHS} months at once")
     counts = ["referrals_in", "exits_out", "in_service_end"]
     rows = [disclose_row(r, counts, disclosure) for r in await caseload(session, q, first=first, last=last)]
+    rows = in_natural_order(rows, q.group_by)
     if wants_csv(request, format):
         return _csv(to_csv([*q.group_by, "month", *counts], rows, counts=counts))
     return _body("caseload", q, disclosure, rows, **{"from": first.strftime("%Y-%m"), "to": last.strftime("%Y-%m")})
@@ -155,6 +173,7 @@ async def timeliness_by_group(
         flat = {**raw, **{f"{s}_count": raw[s]["count"] for s in STATS}}
         flat.update({f"{s}_{k}": raw[s][k] for s in STATS for k in QUANTILES})
         rows.append(disclose_statistics(flat, counts, disclosure, statistics=statistics))
+    rows = in_natural_order(rows, q.group_by)
     if wants_csv(request, format):
         columns = [
             *q.group_by,
