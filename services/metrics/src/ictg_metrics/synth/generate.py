@@ -188,17 +188,37 @@ class Generator:
 
     def _records(self, s: Story, case: dict[str, Any], start: datetime, span: float) -> None:
         r, ev = self.rnd, s.events
+        # Episodes never overlap (the case API refuses that with 409): each starts after the last one
+        # ended, and none starts while one is open. The same random draws as ever, so the same seed
+        # gives the same children.
+        started = {e[3]["episode_id"]: e[2] for e in ev if e[1] == "missing.started"}
+        ended = {e[3]["episode_id"]: e[2] for e in ev if e[1] == "missing.ended"}
+        open_now = bool(set(started) - set(ended))
+        last_end = max(ended.values(), default=None)
         for _ in range(int(r.random() < 0.3) + int(r.random() < 0.1)):
             began = self._when(start, r.uniform(0, span))
             episode, length = self._id(), r.expovariate(1 / 25)
-            ev.append(_told(c.MissingStarted(**case, episode_id=episode, started_at=began, at_referral=False,
-                                             whereabouts_known=False, reported_to_police=True,
-                                             missing_from_care_meeting=r.random() < 0.5,
-                                             professional_network_meeting=r.random() < 0.4), began, self._id()))  # fmt: skip
+            if last_end is not None and began <= last_end:
+                began = last_end + timedelta(hours=1)
+            opened = _told(c.MissingStarted(**case, episode_id=episode, started_at=began, at_referral=False,
+                                            whereabouts_known=False, reported_to_police=True,
+                                            missing_from_care_meeting=r.random() < 0.5,
+                                            professional_network_meeting=r.random() < 0.4), began, self._id())  # fmt: skip
+            closed = None
             if length < span and r.random() < 0.85:
                 back = self._when(began, length)
-                ev.append(_told(c.MissingEnded(**case, episode_id=episode, started_at=began, ended_at=back,
-                                               return_interview_offered=r.random() < 0.8), back, self._id()))  # fmt: skip
+                closed = _told(c.MissingEnded(**case, episode_id=episode, started_at=began, ended_at=back,
+                                              return_interview_offered=r.random() < 0.8), back, self._id())  # fmt: skip
+            if open_now or began >= self.end_at:
+                continue  # a child still missing cannot go missing again; nothing is dated in the future
+            if closed is not None and closed[2] >= self.end_at:
+                closed = None  # moved later than drawn, the return would be in the future: still missing
+            ev.append(opened)
+            if closed is None:
+                open_now = True
+            else:
+                ev.append(closed)
+                last_end = closed[2]
         for stage, after in (("reasonable_grounds", 10), ("conclusive_grounds", 300)):
             if r.random() < 0.8 and after < span:
                 when = self._when(start, r.uniform(after / 2, min(after * 1.5, span)))
