@@ -261,6 +261,20 @@ async def test_bad_identifiers_are_422_with_pointers_and_change_nothing(stack: S
     shown = (await stack.cases.get(f"/v1/cases/{case['id']}", headers=tameside)).json()
     assert [(i["la_child_id"], i["upn"]) for i in shown["local_identifiers"]] == [("TAM002", None)]
 
+    # A council finds its child by its own id; no one else can search by it.
+    found = await stack.cases.get("/v1/cases", params={"la_child_id": "TAM002"}, headers=tameside)
+    assert [c["id"] for c in found.json()["items"]] == [case["id"]]
+    feed = await stack.cases.get("/v1/cases", params={"la_child_id": "TAM002", "changed_since": "2026-01-01T00:00:00Z"},
+                                 headers=tameside)  # fmt: skip
+    assert [c["id"] for c in feed.json()["items"]] == [case["id"]]
+    assert (await stack.cases.get("/v1/cases", params={"la_child_id": "TAM001"}, headers=tameside)).json()[
+        "items"
+    ] == []
+    other = council("E08000010")
+    assert (await stack.cases.get("/v1/cases", params={"la_child_id": "TAM002"}, headers=other)).json()["items"] == []
+    staff = await stack.get("/v1/cases", la_child_id="TAM002")
+    assert staff.status_code == 422 and staff.json()["errors"][0]["pointer"] == "#query/la_child_id"
+
 
 STOCKPORT = "E08000007"
 

@@ -55,6 +55,9 @@ async def list_cases(
             "`next_cursor`, then poll with `poll_cursor`"
         ),
     ] = None,
+    la_child_id: Annotated[
+        str | None, Query(max_length=10, description="Council tokens: the child you filed under this id of yours")
+    ] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> CasePage | CouncilCasePage:
@@ -72,11 +75,15 @@ async def list_cases(
         )
     if ctx.actor.org_type == "local_authority":
         return await councils.list_cases(
-            session, ctx, codes=local_authority_code, statuses=list(status),
+            session, ctx, codes=local_authority_code, statuses=list(status), la_child_id=la_child_id,
             others={"referral_id": referral_id, "region": region, "worker_id": worker_id, "sla": sla},
-            since=since, after=after,
-            position=position, feed=feed, limit=limit,
+            since=since, after=after, position=position, feed=feed, limit=limit,
         )  # fmt: skip
+    if la_child_id is not None:
+        raise ValidationFailed(
+            "la_child_id finds a council's child by the council's own id: it is for council tokens.",
+            errors=[field_error("#query/la_child_id", "for council tokens only")],
+        )
     regions = [r for r in ctx.actor.regions if not region or r in region]
     now = clock.utcnow()
     rows = await repository.listing(

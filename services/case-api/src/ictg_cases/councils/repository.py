@@ -24,12 +24,26 @@ def responsible_now(codes: Sequence[str]) -> Select[UUID]:
     return select(P.case_id).where(P.local_authority_code.in_(list(codes)), P.ends_at.is_(None))
 
 
+def filed_as(codes: Sequence[str], la_child_id: str) -> Select[UUID]:
+    """Cases a council filed under its own child id `la_child_id` (for one of `codes`)."""
+    i = LocalIdentifier
+    return select(i.case_id).where(i.local_authority_code.in_(list(codes)), i.la_child_id == la_child_id)
+
+
 async def listing(
-    session: AsyncSession, *, codes: Sequence[str], statuses: Sequence[str], after: UUID | None, limit: int
+    session: AsyncSession,
+    *,
+    codes: Sequence[str],
+    statuses: Sequence[str],
+    after: UUID | None,
+    limit: int,
+    la_child_id: str | None = None,
 ) -> list[Case]:
     """Cases with a period of one of `codes`, in id order."""
     mine = select(P.case_id).where(P.local_authority_code.in_(list(codes)), lasted())
     q = select(Case).where(Case.id.in_(mine)).order_by(Case.id).limit(limit)
+    if la_child_id is not None:
+        q = q.where(Case.id.in_(filed_as(codes, la_child_id)))
     if statuses:
         q = q.where(Case._status.in_(list(statuses)), Case.id.in_(responsible_now(codes)))
     if after is not None:
@@ -45,6 +59,7 @@ async def feed(
     since: datetime | None,
     after: tuple[int, UUID] | None,
     limit: int,
+    la_child_id: str | None = None,
 ) -> list[tuple[int, datetime, Case]]:
     """The council's change feed: each case once, at its latest change while one of `codes` answered
     for the child, in (change, id) order, up to the settled changes only."""
@@ -63,6 +78,8 @@ async def feed(
     )
     if statuses:
         q = q.where(Case._status.in_(list(statuses)), Case.id.in_(responsible_now(codes)))
+    if la_child_id is not None:
+        q = q.where(Case.id.in_(filed_as(codes, la_child_id)))
     if since is not None:
         q = q.where(latest.c.at >= since)
     if after is not None:

@@ -69,6 +69,7 @@ async def list_cases(
     *,
     codes: Sequence[str],
     statuses: list[str],
+    la_child_id: str | None = None,
     others: dict[str, Any],
     since: datetime | None,
     after: UUID | None,
@@ -86,7 +87,13 @@ async def list_cases(
     mine = await codes_held(ctx, codes, action="case.list")
     if feed:
         changed = await repository.feed(
-            session, codes=mine, statuses=statuses, since=since, after=position, limit=limit + 1
+            session,
+            codes=mine,
+            statuses=statuses,
+            since=since,
+            after=position,
+            limit=limit + 1,
+            la_child_id=la_child_id,
         )
         page_of, next_cursor = pagination.split(changed, limit, lambda r: pagination.encode_position_key(r[0], r[2].id))
         rows = [case for _xid, _at, case in page_of]
@@ -97,7 +104,9 @@ async def list_cases(
         )  # fmt: skip
     else:
         at = None
-        rows = await repository.listing(session, codes=mine, statuses=statuses, after=after, limit=limit + 1)
+        rows = await repository.listing(
+            session, codes=mine, statuses=statuses, after=after, limit=limit + 1, la_child_id=la_child_id
+        )
         rows, next_cursor = pagination.split(rows, limit, lambda r: str(r.id))
         poll = None
     await audit.record_many(
