@@ -15,6 +15,7 @@ from .admin.endpoints import router as admin_router
 from .admin.reconcile import cases_client
 from .children.endpoints import router
 from .children.store import record_event
+from .disclosure.cellkey import DEFAULT_PTABLE, load_ptable
 from .models import SCHEMA, audit
 from .settings import MetricsSettings
 
@@ -28,8 +29,11 @@ def create_app(
     settings = settings or MetricsSettings()
     cases = cases_client(settings, transport=cases_transport)
 
+    ptable = load_ptable(Path(settings.ptable)) if settings.ptable else DEFAULT_PTABLE
+
     async def start(app: FastAPI) -> None:
         app.state.cases = cases
+        app.state.ptable = ptable
 
     async def stop(app: FastAPI) -> None:
         await cases.aclose()

@@ -56,6 +56,8 @@ class Child(Model):  # type: ignore[valid-type, misc]
 
     child_id: Mapped[UUID] = mapped_column(PgUUID(as_uuid=True), primary_key=True)
     referred: Mapped[bool]  # referral.received seen (case events may arrive first)
+    # 0–255, the cell key method's (DESIGN §9); null only for a child stored before it and not refolded
+    record_key: Mapped[int | None] = mapped_column(SmallInteger)
     received_on: Mapped[date | None] = mapped_column(index=True)  # Europe/London date of received_at
     facts: Mapped[dict[str, Any]] = mapped_column(JSONB)  # ids and attributes no query groups by
     # at referral

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 LOCK_KEY = 7_248_301_117  # pg advisory lock: one rebuild at a time
 MARGIN = "2 minutes"  # covers consumer transactions in flight and app/DB clock skew at the build's start
-ROW_COLUMNS = ("child_id", "referred", *COLUMNS)
+ROW_COLUMNS = ("child_id", "referred", "record_key", *COLUMNS)
 BATCH = 2_000
 SWAP_ATTEMPTS = 5
 SWAP_LOCK_TIMEOUT = "3s"

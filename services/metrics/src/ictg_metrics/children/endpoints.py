@@ -20,7 +20,18 @@ from ..models import SCHEMA
 from .caseload import caseload, months
 from .dictionary import DataDictionary, data_dictionary
 from .dimensions import DIMENSIONS, in_natural_order
-from .disclosure import Disclosure, complementary, disclose, disclose_row, disclose_statistics, to_csv
+from .disclosure import (
+    ChildrenDisclosure,
+    Disclosure,
+    complementary,
+    disclose,
+    disclose_row,
+    disclose_statistics,
+    perturb,
+    perturb_row,
+    to_csv,
+    without_cell_keys,
+)
 from .params import echo_filters, parse_month, parse_query, wants_csv
 from .query import ChildQuery, count_children
 from .timeliness import QUANTILES, SHARES, STATS, timeliness
@@ -38,7 +49,9 @@ COMMON_DOC = (
 )  # fmt: skip
 
 
-async def _check_disclosure(request: Request, session: AsyncSession, actor: Actor, disclosure: Disclosure) -> None:
+async def _check_disclosure(
+    request: Request, session: AsyncSession, actor: Actor, disclosure: ChildrenDisclosure
+) -> None:
     """`disclosure=none` publishes true counts, small cells included: it needs its own scope, and
     every use (or refused attempt) is audited with the query asked (`reason`)."""
     if disclosure != "none":
@@ -52,7 +65,7 @@ async def _check_disclosure(request: Request, session: AsyncSession, actor: Acto
 
 
 def _body(
-    measure: str, q: ChildQuery, disclosure: Disclosure, rows: list[dict[str, Any]], **extra: Any
+    measure: str, q: ChildQuery, disclosure: ChildrenDisclosure, rows: list[dict[str, Any]], **extra: Any
 ) -> JSONResponse:
     return JSONResponse({
         "measure": measure, "as_of": q.as_of.isoformat(), "filters": echo_filters(q),
@@ -81,24 +94,29 @@ async def dimensions(actor: Analyst) -> DataDictionary:
 @router.get(
     "/children",
     summary="Children per group",
-    description="Number of children (one per case) per group; multi-valued dimensions count a child once per value, `total` stays distinct children."
-    + COMMON_DOC,
+    description="Number of children (one per case) per group; multi-valued dimensions count a child once per value, `total` stays distinct children. "
+    "`disclosure=perturb` applies the cell key method (the configured ptable, named in the answer)." + COMMON_DOC,
 )
 @accepts_query(DIMENSIONS)  # filters <dimension>=<value>, checked by parse_filters
 async def children(
     request: Request, session: SessionDep, actor: Analyst,
     referred_from: date | None = None, referred_to: date | None = None, as_of: date | None = None,
-    group_by: str | None = None, disclosure: Disclosure = "suppress", format: Format = None,
+    group_by: str | None = None, disclosure: ChildrenDisclosure = "suppress", format: Format = None,
 ) -> Response:  # fmt: skip
     """Number of children (one per case) per group, as of the end of `as_of`."""
     await _check_disclosure(request, session, actor, disclosure)
     q = parse_query(request, referred_from=referred_from, referred_to=referred_to, as_of=as_of, group_by=group_by)
-    raw_rows, raw_total = await count_children(session, q)
-    rows = [disclose_row(r, ["children"], disclosure) for r in raw_rows]
-    if disclosure == "suppress" and not any(DIMENSIONS[g].multi for g in q.group_by):
-        complementary(rows, "children")  # cells add up to the total: one hidden cell alone is recoverable
+    raw_rows, raw_total, total_key = await count_children(session, q)
+    if disclosure == "perturb":
+        ptable = request.app.state.ptable
+        rows = [perturb_row(r, ["children"], ptable) for r in raw_rows]
+        total, total_suppressed = perturb(raw_total, total_key, ptable)
+    else:
+        rows = [disclose_row(without_cell_keys(r), ["children"], disclosure) for r in raw_rows]
+        if disclosure == "suppress" and not any(DIMENSIONS[g].multi for g in q.group_by):
+            complementary(rows, "children")  # cells add up to the total: one hidden cell alone is recoverable
+        total, total_suppressed = disclose(raw_total, disclosure)
     rows = in_natural_order(rows, q.group_by)  # bands 0-1, 2, 3-15, … not as text
-    total, total_suppressed = disclose(raw_total, disclosure)
     if wants_csv(request, format):
         total_row = {**{g: "total" if i == 0 else None for i, g in enumerate(q.group_by)}, "children": total}
         if total_suppressed:
@@ -106,7 +124,9 @@ async def children(
         return _csv(
             to_csv([*q.group_by, "children"], [*rows, total_row] if q.group_by else [total_row], counts=["children"])
         )
-    extra = {"total_suppressed": True} if total_suppressed else {}
+    extra: dict[str, Any] = {"total_suppressed": True} if total_suppressed else {}
+    if disclosure == "perturb":
+        extra["ptable"] = request.app.state.ptable.name
     return _body("children", q, disclosure, rows, total=total, **extra)
 
 

@@ -61,17 +61,22 @@ def grouped(q: ChildQuery, *, group_by: tuple[str, ...] | None = None) -> tuple[
     return selects, joins
 
 
-async def count_children(session: AsyncSession, q: ChildQuery) -> tuple[list[dict[str, Any]], int]:
-    """Rows `{<dimension>: value, …, "children": n}` and the total of distinct children."""
+CELL_KEY = "coalesce(sum(c.record_key), 0) % 256"  # the cell key method's (DESIGN §9), beside count(*)
+
+
+async def count_children(session: AsyncSession, q: ChildQuery) -> tuple[list[dict[str, Any]], int, int]:
+    """Rows `{<dimension>: value, …, "children": n, "_ck_children": cell key}`, the total of distinct
+    children and its cell key."""
     params: dict[str, Any] = {}
     where = where_clause(q, params)
     multi = any(DIMENSIONS[g].multi for g in q.group_by)
-    total = 0
+    total = total_key = 0
     if not q.group_by or multi:  # a child counts once per value in a multi group: the total is counted apart
-        total_sql = f"{PARAMS_CTE} SELECT count(*) FROM metrics.child c CROSS JOIN p WHERE {where}"
-        total = int((await session.execute(text(total_sql), params)).scalar() or 0)
+        total_sql = f"{PARAMS_CTE} SELECT count(*), {CELL_KEY} FROM metrics.child c CROSS JOIN p WHERE {where}"
+        found = (await session.execute(text(total_sql), params)).one()
+        total, total_key = int(found[0] or 0), int(found[1] or 0)
         if not q.group_by:
-            return [], total
+            return [], total, total_key
     selects, joins = grouped(q)
     groups = ", ".join(f"g{i}" for i in range(len(q.group_by)))
     # Multi-valued arrays hold distinct values, so count(*) counts each child once per value; otherwise
@@ -80,16 +85,17 @@ async def count_children(session: AsyncSession, q: ChildQuery) -> tuple[list[dic
     grouping = f"GROUP BY {groups}" if multi else f"GROUP BY GROUPING SETS (({exprs}), ())"
     total_row = "0" if multi else f"GROUPING({exprs})"
     sql = (
-        f"{PARAMS_CTE} SELECT {', '.join(selects)}, count(*) AS n, {total_row} AS total_row "
+        f"{PARAMS_CTE} SELECT {', '.join(selects)}, count(*) AS n, {CELL_KEY} AS ck, {total_row} AS total_row "
         f"FROM metrics.child c CROSS JOIN p {' '.join(joins)} WHERE {where} {grouping} ORDER BY {groups}"
     )
     rows = (await session.execute(text(sql), params)).all()
     out = []
     for row in rows:
         if row.total_row:
-            total = int(row.n)
+            total, total_key = int(row.n), int(row.ck)
             continue
         item: dict[str, Any] = {name: row[i] for i, name in enumerate(q.group_by)}
         item["children"] = int(row.n)
+        item["_ck_children"] = int(row.ck)
         out.append(item)
-    return out, total
+    return out, total, total_key

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ictg_common.events import CloudEvent
 
+from ..disclosure.cellkey import child_record_key
 from ..models import Child, Event
 from .facts import Ev, child_key, fold
 
@@ -41,7 +42,10 @@ async def record_event(session: AsyncSession, event: CloudEvent) -> None:
 def child_row(child_id: UUID, events: list[Ev]) -> dict[str, object]:
     """The `metrics.child` row of one child, from all its events."""
     facts = fold(events)
-    return {"child_id": child_id, "referred": facts["received_on"] is not None, **facts}
+    return {
+        "child_id": child_id, "referred": facts["received_on"] is not None,
+        "record_key": child_record_key(child_id), **facts,
+    }  # fmt: skip
 
 
 async def refold(session: AsyncSession, child_id: UUID) -> None:

@@ -18,6 +18,7 @@ a withheld value and the published integer otherwise.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import hmac
 from array import array
@@ -161,3 +162,16 @@ def cell_key_sql(
     """
     key_sum = func.coalesce(func.sum(record_key_column), literal_column("0"), type_=BigInteger)
     return key_sum % literal_column(str(int(modulus)), BigInteger)
+
+
+@functools.cache
+def _configured_secret() -> bytes:
+    from ..settings import MetricsSettings
+
+    return MetricsSettings().cell_key_secret.encode()
+
+
+def child_record_key(child_id: UUID) -> int:
+    """A child's record key under `ICTG_METRICS_CELL_KEY_SECRET` (read once per process): the same for
+    the same child in every fold and rebuild, so a cell's key never depends on when it was computed."""
+    return record_key(_configured_secret(), child_id)

@@ -1,0 +1,95 @@
+"""The cell key method on the children measure (`disclosure=perturb`, DESIGN §9): each cell's key is
+the sum of its children's record keys mod 256, computed in SQL beside the count; the published value
+follows the shipped ptable (proven against ONS's package in test_cellkey.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from metrics_events import Child, at
+from metrics_http import feed, metrics_app
+
+from ictg_metrics.disclosure.cellkey import DEFAULT_PTABLE, Ptable, load_ptable
+from ictg_metrics.settings import MetricsSettings
+
+from conftest import auth
+
+READER = auth("metrics:read")  # perturbed figures need no more than that
+SECRET = MetricsSettings().cell_key_secret.encode()
+
+
+def key(referral_id: str) -> int:
+    """A child's record key, computed here apart from the code under test: HMAC-SHA256's first byte."""
+    return hmac.new(SECRET, UUID(referral_id).bytes, hashlib.sha256).digest()[0]
+
+
+def published(ids: list[str], ptable: Ptable = DEFAULT_PTABLE) -> int | None:
+    return ptable.perturb(len(ids), sum(key(i) for i in ids) % 256)
+
+
+async def test_children_are_perturbed_by_their_cell_keys(shared_settings: dict[str, Any]) -> None:
+    s = shared_settings
+    genders = ["female"] * 23 + ["male"] * 7 + ["other"] * 12
+    kids = [Child(at("2017-01-05"), attrs={"gender": g}) for g in genders]
+    async with metrics_app(s) as client:
+        await feed(client, s, *kids)
+        r = await client.get(
+            "/v1/metrics/children", params={"group_by": "gender", "disclosure": "perturb"}, headers=READER
+        )
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["disclosure"] == "perturb" and body["ptable"] == DEFAULT_PTABLE.name
+        cells = {row["gender"]: row["children"] for row in body["rows"]}
+        for gender in ("female", "male", "other"):
+            assert cells[gender] == published([k.referral_id for k in kids if k.attrs["gender"] == gender]), gender
+        assert cells["male"] is None  # 7 children: withheld, never shown as 1–9
+        assert body["total"] == published([k.referral_id for k in kids])
+        assert all(v is None or (v >= 10 and v % 5 == 0) for v in [*cells.values(), body["total"]])
+        assert "_ck_children" not in r.text
+
+        # The same children through a filter instead of a group: the same value.
+        f = await client.get(
+            "/v1/metrics/children", params={"gender": "female", "disclosure": "perturb"}, headers=READER
+        )
+        assert f.json()["total"] == cells["female"]
+        # Asked twice, the same answer (no fresh noise to average away).
+        again = await client.get(
+            "/v1/metrics/children", params={"group_by": "gender", "disclosure": "perturb"}, headers=READER
+        )
+        assert again.json()["rows"] == body["rows"]
+
+        # Not yet on the other measures: refused rather than published unperturbed.
+        for path, params in (("/v1/metrics/caseload", {"from": "2017-01", "to": "2017-02"}),
+                             ("/v1/metrics/timeliness", {})):  # fmt: skip
+            r = await client.get(path, params={**params, "disclosure": "perturb"}, headers=READER)
+            assert r.status_code == 422, (path, r.text)
+
+
+async def test_a_configured_ptable_with_real_noise_uses_each_cells_key(
+    shared_settings: dict[str, Any], tmp_path: Path
+) -> None:
+    """With the 10-5 table a value depends on the count alone; a noisy table tells whether each
+    cell's key is the sum of its own children's record keys."""
+    path = tmp_path / "noisy.csv"
+    lines = ["pcv,ckey,pvalue"] + [
+        f"{pcv},{ckey},{(pcv * 31 + ckey * 17) % 9 - 4}" for pcv in range(1, 751) for ckey in range(256)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    noisy = load_ptable(path)
+    genders = ["female"] * 26 + ["male"] * 19 + ["other"] * 14
+    kids = [Child(at("2017-02-05"), attrs={"gender": g}) for g in genders]
+    async with metrics_app(shared_settings, ptable=str(path)) as client:
+        await feed(client, shared_settings, *kids)
+        r = await client.get(
+            "/v1/metrics/children", params={"group_by": "gender", "disclosure": "perturb"}, headers=READER
+        )
+        body = r.json()
+        assert body["ptable"] == noisy.name
+        cells = {row["gender"]: row["children"] for row in body["rows"]}
+        expected = {g: published([k.referral_id for k in kids if k.attrs["gender"] == g], noisy) for g in cells}
+        assert cells == expected
+        assert body["total"] == published([k.referral_id for k in kids], noisy)
