@@ -8,6 +8,8 @@ from pydantic import ValidationError
 from ictg_cases.settings import CasesSettings
 from ictg_metrics.settings import MetricsSettings
 
+PRODUCTION_OTHERWISE = {CasesSettings: {}, MetricsSettings: {"cell_key_secret": "a-real-key"}}
+
 
 @pytest.mark.parametrize(
     ("settings", "variable", "token"),
@@ -17,7 +19,17 @@ from ictg_metrics.settings import MetricsSettings
     ],
 )
 def test_production_keys_need_the_peer_token_a_service_sends(settings: type, variable: str, token: str) -> None:
+    others = PRODUCTION_OTHERWISE[settings]
     with pytest.raises(ValidationError, match=f"{variable} is required when ICTG_AUTH_JWKS_URL is set"):
-        settings(auth_jwks_url="https://idp.example/jwks.json")
-    assert getattr(settings(auth_jwks_url="https://idp.example/jwks.json", **{token: "issued"}), token) == "issued"
+        settings(auth_jwks_url="https://idp.example/jwks.json", **others)
+    issued = settings(auth_jwks_url="https://idp.example/jwks.json", **{token: "issued"}, **others)
+    assert getattr(issued, token) == "issued"
     assert getattr(settings(), token) is None  # development: minted from ICTG_AUTH_SECRET when needed
+
+
+def test_production_metrics_need_their_own_cell_key_secret() -> None:
+    """Anyone holding the development key could recompute cell keys and undo the perturbation."""
+    with pytest.raises(ValidationError, match="ICTG_METRICS_CELL_KEY_SECRET is required"):
+        MetricsSettings(auth_jwks_url="https://idp.example/jwks.json", cases_token="issued")
+    ok = MetricsSettings(auth_jwks_url="https://idp.example/jwks.json", cases_token="issued", cell_key_secret="k")
+    assert ok.cell_key_secret == "k"
