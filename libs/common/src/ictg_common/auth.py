@@ -21,7 +21,7 @@ import argparse
 import functools
 import sys
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -39,6 +39,9 @@ SCOPES = (
     "metrics:read", "metrics:read:unsuppressed", "metrics:admin",
     "audit:read",
 )  # fmt: skip
+
+
+COUNCIL = "local_authority"  # the org_type of a council's token
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,20 @@ class Actor:
 
     def has(self, scope: str) -> bool:
         return scope in self.scopes
+
+    @property
+    def council(self) -> bool:
+        """A local authority's token (DESIGN §14): it acts only for its `la_codes`."""
+        return self.org_type == COUNCIL
+
+    def authorities(self, asked: Sequence[str]) -> tuple[list[str], list[str]]:
+        """(the codes asked for, upper-cased, or all the token's when none; those of them it does not hold)."""
+        codes = [c.strip().upper() for c in asked] or list(self.la_codes)
+        return codes, sorted(set(codes) - set(self.la_codes))
+
+    def not_held(self, foreign: Sequence[str]) -> str:
+        """The refusal's message for codes the token does not hold."""
+        return f"Your token answers for {', '.join(self.la_codes) or 'no local authority'}, not {', '.join(foreign)}."
 
 
 def valid_la_codes(value: object) -> bool:

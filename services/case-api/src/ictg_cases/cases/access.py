@@ -94,11 +94,8 @@ class Access:
         return self.periods is not None
 
 
-COUNCIL = "local_authority"
-
-
 def is_council(actor: Actor) -> bool:
-    return actor.org_type == COUNCIL
+    return actor.council
 
 
 def _text(raw: str) -> str:

@@ -73,7 +73,7 @@ async def list_cases(
             "This cursor pages the case list, not the change feed: follow the feed's next_cursor and poll_cursor.",
             errors=[field_error("#query/cursor", "a list cursor given with changed_since")],
         )
-    if ctx.actor.org_type == "local_authority":
+    if ctx.actor.council:
         return await councils.list_cases(
             session, ctx, codes=local_authority_code, statuses=list(status), la_child_id=la_child_id,
             others={"referral_id": referral_id, "region": region, "worker_id": worker_id, "sla": sla},

@@ -39,7 +39,7 @@ def add_record_reads(
     refused = f"{path.replace('-', ' ').capitalize()} are not shared with councils (DESIGN §14)."
 
     async def opened(session: SessionDep, ctx: Any, case_id: UUID) -> tuple[Any, Access]:
-        if ctx.actor.org_type == "local_authority" and not shared:
+        if ctx.actor.council and not shared:
             await refuse(ctx, action=action, resource=f"/v1/cases/{case_id}/{path}", detail=refused)
         return await open_for_read(session, ctx, case_id, action=action)
 

@@ -24,17 +24,13 @@ timeline = view.timeline
 
 async def codes_held(ctx: Context, asked: Sequence[str], *, action: str) -> list[str]:
     """The codes asked for (all the token's when none), each one the token holds; else 403, audited."""
-    held = list(ctx.actor.la_codes)
-    codes = [c.strip().upper() for c in asked] or held
-    foreign = sorted(set(codes) - set(held))
+    codes, foreign = ctx.actor.authorities(asked)
     if foreign:
         await audit.record_refusal(
             ctx.request.app.state.sessionmaker, schema=SCHEMA, actor=ctx.actor, action=action,
             resource=f"/v1/local-authorities/{','.join(foreign)}"[:200],
         )  # fmt: skip
-        raise NotYourChild(
-            f"Your token answers for {', '.join(held) or 'no local authority'}, not {', '.join(foreign)}."
-        )
+        raise NotYourChild(ctx.actor.not_held(foreign))
     return codes
 
 

@@ -26,7 +26,6 @@ from . import schemas
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 Manager = Annotated[Actor, require("webhooks:manage")]
 RESPONSES: dict[int | str, dict[str, Any]] = {404: {"description": "No such subscription of your organisation"}}
-COUNCIL = "local_authority"
 
 
 def _settings(request: Request) -> WebhooksSettings:
@@ -49,15 +48,14 @@ async def _target_ok(request: Request, url: str) -> None:
 
 def _codes_for(actor: Actor, asked: list[str]) -> list[str]:
     """A council subscribes to its own authorities only (all of them when it names none)."""
-    if actor.org_type != COUNCIL:
+    if not actor.council:
         return asked
-    held = sorted(actor.la_codes)
-    if not held:
+    if not actor.la_codes:
         raise Forbidden("A council's token names the authorities it answers for (claim la_codes): this one names none.")
-    foreign = sorted(set(asked) - set(held))
+    codes, foreign = actor.authorities(asked)
     if foreign:
-        raise Forbidden(f"Your token answers for {', '.join(held) or 'no local authority'}, not {', '.join(foreign)}.")
-    return asked or held
+        raise Forbidden(actor.not_held(foreign))
+    return sorted(codes)
 
 
 def _org(actor: Actor) -> tuple[str, str]:
