@@ -17,6 +17,7 @@ from ictg_common.clock import (
     is_working_day,
     london_date,
     timeliness,
+    working_days_between,
 )
 
 UTC = UTC
@@ -67,6 +68,44 @@ def test_add_working_days_counts_strictly_after() -> None:
     assert add_working_days(date(2026, 11, 20), 2) == date(2026, 11, 24)
     assert add_working_days(date(2026, 11, 21), 1) == date(2026, 11, 23)
     assert add_working_days(date(2026, 4, 2), 1) == date(2026, 4, 7)  # over Easter
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [
+        (date(2026, 11, 20), date(2026, 11, 20), 0),  # same day
+        (date(2026, 11, 24), date(2026, 11, 20), 0),  # end before start
+        (date(2026, 11, 20), date(2026, 11, 23), 1),  # Friday -> Monday
+        (date(2026, 11, 20), date(2026, 11, 24), 2),  # Friday -> Tuesday
+        (date(2026, 11, 21), date(2026, 11, 22), 0),  # Saturday -> Sunday
+        (date(2026, 11, 22), date(2026, 11, 23), 1),  # Sunday -> Monday
+        (date(2026, 11, 16), date(2026, 11, 30), 10),  # two whole weeks
+        (date(2026, 12, 24), date(2026, 12, 29), 1),  # Christmas Day, weekend, Boxing Day substitute
+        (date(2026, 4, 2), date(2026, 4, 7), 1),  # over Easter
+        (date(2026, 12, 31), date(2027, 1, 4), 1),  # New Year's Day, across the year
+        (date(2026, 1, 1), date(2026, 12, 31), 253),  # 260 weekdays after 1 Jan less 7 weekday bank holidays
+    ],
+)
+def test_working_days_between(start: date, end: date, expected: int) -> None:
+    assert working_days_between(start, end) == expected
+
+
+def test_working_days_between_rejects_datetimes() -> None:
+    with pytest.raises(ValueError):
+        working_days_between(datetime(2026, 1, 5, tzinfo=UTC), date(2026, 1, 9))  # type: ignore[arg-type]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    start=st.dates(min_value=date(2000, 1, 1), max_value=date(2099, 12, 31)),
+    span=st.integers(min_value=-5, max_value=800),
+    n=st.integers(min_value=1, max_value=30),
+)
+def test_working_days_between_counts_each_working_day(start: date, span: int, n: int) -> None:
+    end = start + timedelta(days=span)
+    naive = sum(is_working_day(start + timedelta(days=i)) for i in range(1, span + 1))
+    assert working_days_between(start, end) == naive
+    assert working_days_between(start, add_working_days(start, n)) == n
 
 
 def test_add_working_days_negative_rejected() -> None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+import hashlib
+import hmac
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
+from uuid import UUID
 
 import httpx
 from fastapi import FastAPI
@@ -16,11 +19,24 @@ from ictg_cases.settings import CasesSettings
 from ictg_intake.app import create_app as create_intake
 from ictg_intake.settings import IntakeSettings
 from ictg_metrics.app import create_app
+from ictg_metrics.disclosure.cellkey import DEFAULT_PTABLE, Ptable
 from ictg_metrics.settings import MetricsSettings
 
 from conftest import auth, eventually, serve
 
 ANALYST = auth("metrics:read", "metrics:read:unsuppressed")
+SECRET = MetricsSettings().cell_key_secret.encode()
+
+
+def record_key_of(referral_id: str) -> int:
+    """A child's record key, computed here apart from the code under test: HMAC-SHA256's first byte."""
+    return hmac.new(SECRET, UUID(referral_id).bytes, hashlib.sha256).digest()[0]
+
+
+def published(ids: Iterable[str], ptable: Ptable = DEFAULT_PTABLE) -> int | None:
+    """What the cell key method publishes for a cell of these children (None: withheld)."""
+    ids = list(ids)
+    return ptable.perturb(len(ids), sum(record_key_of(i) for i in ids) % 256)
 
 
 @contextlib.asynccontextmanager

@@ -96,6 +96,7 @@ async def test_values_come_in_natural_order(shared_settings: dict[str, Any]) -> 
         return [v["value"] for v in listed[name]["values"]]
 
     assert values("referral_delay_band") == ["0-1", "2", "3-15", "16-39", "40+"]
+    assert values("referral_delay_working_days_band") == ["0-1", "2", "3-15", "16-39", "40+"]
     assert values("first_contact_band") == ["0-1", "2-6", "7+", "none"]
     assert values("months_in_service_band") == ["0-3", "3-6", "6-12", "12-18", "18+"]
     assert values("age_band") == ["0-6", "7-13", "14-15", "16-17", "18+", "unknown"]
@@ -177,3 +178,41 @@ async def test_rows_follow_the_natural_order_of_bands(shared_settings: dict[str,
         assert r.status_code == 200, r.text
         first_column = [line.split(",")[0] for line in r.text.splitlines()]
         assert [v for v in first_column if v in natural] == natural
+
+
+async def test_groups_by_referral_delay_in_working_days(shared_settings: dict[str, Any]) -> None:
+    s = shared_settings
+    # (identified, received): Fri → Tue is 4 calendar days but 2 working days; 24 → 29 Dec 2026 is 5 calendar
+    # days but 1 working day (Christmas Day, the weekend and the Boxing Day substitute); Mon 1 → Wed 24 June
+    # is 17 working days; Mon 1 June → Mon 27 July is 40
+    pairs = [
+        (date(2026, 11, 20), "2026-11-24"),
+        (date(2026, 12, 24), "2026-12-29"),
+        (date(2026, 6, 1), "2026-06-24"),
+        (date(2026, 6, 1), "2026-07-27"),
+    ]
+    kids = [Child(at(received), identified_on=identified) for identified, received in pairs]
+    async with metrics_app(s) as client:
+        await feed(client, s, *kids)
+        params = {"group_by": "referral_delay_working_days_band", "disclosure": "none", "as_of": "2026-12-31"}
+        r = await client.get("/v1/metrics/children", params=params, headers=ANALYST)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["group_by"] == ["referral_delay_working_days_band"]
+        got = {row["referral_delay_working_days_band"]: row for row in body["rows"]}
+        assert list(got) == ["0-1", "2", "16-39", "40+"]  # natural order
+        assert [row["children"] for row in got.values()] == [1, 1, 1, 1]
+        r = await client.get(
+            "/v1/metrics/children",
+            params={**params, "group_by": "referral_delay_band"},
+            headers=ANALYST,
+        )
+        assert r.status_code == 200, r.text
+        assert [row["referral_delay_band"] for row in r.json()["rows"]] == ["3-15", "16-39", "40+"]
+        r = await client.get(
+            "/v1/metrics/children",
+            params={"referral_delay_working_days_band": "0-1", "disclosure": "none", "as_of": "2026-12-31"},
+            headers=ANALYST,
+        )
+        assert r.status_code == 200, r.text
+        assert [row["children"] for row in r.json()["rows"]] == [1], r.text  # the Christmas referral only

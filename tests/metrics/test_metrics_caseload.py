@@ -34,10 +34,10 @@ async def test_caseload_months(shared_settings: dict[str, Any]) -> None:
         r = await client.get("/v1/metrics/caseload", params={"from": "2017-01", "to": "2017-02", "group_by": "gender",
                                                               "gender": "other", "disclosure": "none"}, headers=ANALYST)  # fmt: skip
         assert r.status_code == 200 and r.json()["rows"] == [], r.text
+        # Perturbed, a table of small counts is refused rather than published as holes.
         r = await client.get("/v1/metrics/caseload", params={"from": "2017-01", "to": "2017-01", "as_of": "2017-04-30"},
                              headers=ANALYST)  # fmt: skip
-        assert r.json()["rows"] == [{"month": "2017-01", "referrals_in": None, "exits_out": None, "in_service_end": None,
-                                     "suppressed": True, "suppressed_fields": ["referrals_in", "exits_out", "in_service_end"]}]  # fmt: skip
+        assert r.status_code == 422 and "sparse: 3 of its 3 non-zero cells are under 10" in r.json()["detail"], r.text
 
 
 async def test_timeliness(shared_settings: dict[str, Any]) -> None:
@@ -72,9 +72,17 @@ async def test_timeliness(shared_settings: dict[str, Any]) -> None:
             "/v1/metrics/timeliness", params={"as_of": "2017-03-03", "disclosure": "none"}, headers=ANALYST
         )
         assert r.json()["rows"][0]["hours_to_allocation"]["count"] == 1
-        # suppressed groups withhold their statistics too
+        # working days and days to first contact beside calendar days and hours
         r = await client.get(
-            "/v1/metrics/timeliness", params={"as_of": "2017-03-31", "group_by": "gender"}, headers=ANALYST
+            "/v1/metrics/timeliness", params={"as_of": "2017-03-31", "disclosure": "none"}, headers=ANALYST
         )
         [row] = r.json()["rows"]
-        assert row["children"] == 5 and row["hours_to_allocation"]["median"] is None and row["suppressed"] is True
+        assert row["referral_delay_working_days"]["count"] == 5 and row["referral_delay_working_days"]["p90"] == 14.0
+        assert row["days_to_first_contact"] == {"count": 3, "median": 1.0, "p75": 2.5, "p90": 3.4}
+        assert row["allocation_deadline"] == {"met": 3, "decided": 4}
+        # perturbed, a group of 5 withholds its counts and its statistics
+        r = await client.get("/v1/metrics/timeliness", params={"as_of": "2017-03-31"}, headers=ANALYST)
+        [row] = r.json()["rows"]
+        assert row["children"] is None and row["hours_to_allocation"] == {"count": None, "median": None, "p75": None,
+                                                                          "p90": None}  # fmt: skip
+        assert row["met_allocation_deadline"] is None and "met_allocation_deadline" in row["withheld_fields"]

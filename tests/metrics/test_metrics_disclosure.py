@@ -1,14 +1,18 @@
-"""Disclosure control (suppress, round, none), totals, CSV, and problems for bad parameters."""
+"""Disclosure control (perturb by default, none with its scope), sparsity rules, tidy CSV, and problems
+for bad parameters."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
+import pandas
 import pytest
 from metrics_events import Child, at
-from metrics_http import feed, metrics_app
+from metrics_http import ANALYST, feed, metrics_app, published
 
-from ictg_metrics.children.disclosure import disclose_statistics
+from ictg_metrics.children.disclosure import Discloser
+from ictg_metrics.disclosure.cellkey import Ptable
 
 from conftest import auth
 
@@ -16,60 +20,110 @@ READ = auth("metrics:read")
 
 
 def _kids() -> list[Child]:
-    # 7 male, 3 female, 0 other: cells 7, 3 and a total of 10
-    return [Child(at("2017-01-10"), attrs={"gender": "female" if i < 3 else "male"}) for i in range(10)]
+    # 23 female, 7 male, 12 other: one cell under 10
+    genders = ["female"] * 23 + ["male"] * 7 + ["other"] * 12
+    return [Child(at("2017-01-10"), attrs={"gender": g}) for g in genders]
 
 
-async def test_suppress_round_and_none(shared_settings: dict[str, Any]) -> None:
-    s = shared_settings
+def _ids(kids: list[Child], gender: str | None = None) -> list[str]:
+    return [k.referral_id for k in kids if gender is None or k.attrs["gender"] == gender]
+
+
+async def test_perturbed_by_default_and_none_needs_its_scope(shared_settings: dict[str, Any]) -> None:
+    s, kids = shared_settings, _kids()
     async with metrics_app(s) as client:
-        await feed(client, s, *_kids())
+        await feed(client, s, *kids)
         r = await client.get("/v1/metrics/children", params={"group_by": "gender"}, headers=READ)
-        assert r.status_code == 200 and r.json()["disclosure"] == "suppress"
-        # 3 is suppressed; 7 goes too, or the total (10) minus 7 would give the 3 back
-        assert r.json()["rows"] == [
-            {"gender": "female", "children": None, "suppressed": True},
-            {"gender": "male", "children": None, "suppressed": True},
+        body = r.json()
+        assert r.status_code == 200 and body["disclosure"] == "perturb" and body["ptable"] == "ons_10_5"
+        assert "need not add up" in body["note"]
+        assert body["rows"] == [
+            {"gender": "female", "children": published(_ids(kids, "female"))},
+            {"gender": "male", "children": None, "withheld": True, "withheld_fields": ["children"]},
+            {"gender": "other", "children": published(_ids(kids, "other"))},
         ]
-        assert r.json()["total"] == 10
-        r = await client.get("/v1/metrics/children", params={"group_by": "gender", "disclosure": "round"}, headers=READ)
-        assert r.json()["rows"] == [{"gender": "female", "children": 5}, {"gender": "male", "children": 5}]
-        assert r.json()["total"] == 10
-        # none needs the unsuppressed scope
+        assert body["total"] == published(_ids(kids)) and body["total"] % 5 == 0
+        # none needs the unsuppressed scope, and gives the true counts
         r = await client.get("/v1/metrics/children", params={"group_by": "gender", "disclosure": "none"}, headers=READ)
         assert r.status_code == 403 and r.headers["content-type"].startswith("application/problem+json")
-        # the total follows the same rule
-        r = await client.get("/v1/metrics/children", params={"gender": "female"}, headers=READ)
-        assert r.json()["total"] is None and r.json()["total_suppressed"] is True
-        r = await client.get("/v1/metrics/children", params={"gender": "female", "disclosure": "round"}, headers=READ)
-        assert r.json()["total"] == 5
-        r = await client.get("/v1/metrics/children", params={"gender": "other"}, headers=READ)
-        assert r.json()["total"] == 0 and "total_suppressed" not in r.json()  # zero is not disclosive
+        r = await client.get("/v1/metrics/children", params={"group_by": "gender", "disclosure": "none"},
+                             headers=ANALYST)  # fmt: skip
+        assert [row["children"] for row in r.json()["rows"]] == [23, 7, 12] and r.json()["total"] == 42
+        assert "ptable" not in r.json() and r.headers["ICTG-Disclosure"] == "none"
+        # a total under 10 is withheld too; so is an empty one (0 + 0 is under 10, as ONS's package has it)
+        for gender in ("male", "unknown"):
+            r = await client.get("/v1/metrics/children", params={"gender": gender}, headers=READ)
+            assert r.json()["total"] is None and r.json()["total_withheld"] is True, gender
 
 
-async def test_csv_writes_suppressed_cells_as_c(shared_settings: dict[str, Any]) -> None:
-    s = shared_settings
+async def test_csv_is_tidy_and_says_what_it_holds(shared_settings: dict[str, Any]) -> None:
+    s, kids = shared_settings, _kids()
     async with metrics_app(s) as client:
-        await feed(client, s, *_kids())
-        r = await client.get("/v1/metrics/children", params={"group_by": "gender", "format": "csv"}, headers=READ)
+        await feed(client, s, *kids)
+        params = {"group_by": "gender", "referred_from": "2017-01-01", "as_of": "2017-06-30", "format": "csv"}
+        r = await client.get("/v1/metrics/children", params=params, headers=READ)
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
-        assert r.text.splitlines() == ["gender,children", "female,c", "male,c", "total,10"]
-        r = await client.get(
-            "/v1/metrics/children", params={"gender": "female"}, headers={**READ, "Accept": "text/csv"}
+        female, other = published(_ids(kids, "female")), published(_ids(kids, "other"))
+        assert r.text.splitlines() == ["gender,children", f"female,{female}", "male,c", f"other,{other}"]  # no total
+        assert r.headers["ICTG-Disclosure"] == "perturb" and r.headers["ICTG-Ptable"] == "ons_10_5"
+        assert r.headers["ICTG-As-Of"] == "2017-06-30" and r.headers["ICTG-Filters"] == "referred_from=2017-01-01"
+        assert r.headers["Content-Disposition"] == (
+            'attachment; filename="ictg-children_by-gender_referred_from-2017-01-01_as-of-2017-06-30_'
+            'perturb-ons_10_5.csv"'
         )
-        assert r.text.splitlines() == ["children", "c"]
+        frame = pandas.read_csv(io.StringIO(r.text), na_values=["c"])
+        assert list(frame.columns) == ["gender", "children"] and frame["children"].isna().tolist() == [
+            False,
+            True,
+            False,
+        ]
+        # the totals apart, with the same URL and totals=only
+        r = await client.get("/v1/metrics/children", params={**params, "totals": "only"}, headers=READ)
+        assert r.text.splitlines() == ["children", str(published(_ids(kids)))]
+        # zeros are 0 (true counts, a month without referrals)
         r = await client.get(
-            "/v1/metrics/caseload", params={"from": "2017-01", "to": "2017-02", "format": "csv"}, headers=READ
-        )
+            "/v1/metrics/caseload",
+            params={"from": "2017-01", "to": "2017-02", "format": "csv", "disclosure": "none"}, headers=ANALYST,
+        )  # fmt: skip
         assert r.text.splitlines() == [
             "month,referrals_in,exits_out,in_service_end",
-            "2017-01,10,0,10",
-            "2017-02,0,0,10",
+            "2017-01,42,0,42",
+            "2017-02,0,0,42",
         ]
+        assert "unperturbed" in r.headers["Content-Disposition"] and "ICTG-Ptable" not in r.headers
         r = await client.get("/v1/metrics/timeliness", params={"group_by": "gender", "format": "csv"}, headers=READ)
         lines = r.text.splitlines()
         assert lines[0].startswith("gender,children,referral_delay_days_count,referral_delay_days_median")
-        assert lines[1].startswith("female,c,c,c,") and lines[2].startswith("male,7,7,1.0,")
+        assert "referral_delay_working_days_median" in lines[0] and "days_to_first_contact_count" in lines[0]
+        assert lines[0].endswith("met_referral_deadline,met_allocation_deadline,met_first_contact_deadline")
+        assert lines[2].startswith("male,c,c,c,c,c,")  # 7 children: counts and statistics withheld
+
+
+async def test_sparse_or_over_dimensioned_queries_are_refused_with_the_reason(
+    shared_settings: dict[str, Any],
+) -> None:
+    s = shared_settings
+    # 30 British children, and 2-3 of each of six other nationalities: a table by nationality is mostly holes
+    nationalities = ["GB"] * 30 + [n for n in ("VN", "AL", "ER", "SD", "IR", "AF") for _ in range(3)]
+    kids = [Child(at("2017-03-10"), attrs={"nationality": n}) for n in nationalities]
+    async with metrics_app(s) as client:
+        await feed(client, s, *kids)
+        for path in ("/v1/metrics/children", "/v1/metrics/timeliness"):
+            r = await client.get(path, params={"group_by": "nationality"}, headers=READ)
+            assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json"), r.text
+            assert "sparse: 6 of its 7 non-zero cells are under 10" in r.json()["errors"][0]["detail"]
+        # a coarser grouping of the same children is fine
+        r = await client.get("/v1/metrics/children", params={"group_by": "nationality_group"}, headers=READ)
+        assert r.status_code == 200, r.text
+        five = {"group_by": "gender,age_band,uasc", "nationality_group": "uk", "county_lines": "false"}
+        for path in ("/v1/metrics/children", "/v1/metrics/timeliness", "/v1/metrics/caseload"):
+            r = await client.get(path, params=five, headers=READ)
+            assert r.status_code == 422, (path, r.text)
+            assert "combines 5 dimensions across group_by and filters; at most 4" in r.json()["errors"][0]["detail"]
+        # true counts are for those allowed to see them: no sparsity rule
+        r = await client.get("/v1/metrics/children", params={"group_by": "nationality", "disclosure": "none"},
+                             headers=ANALYST)  # fmt: skip
+        assert r.status_code == 200 and r.json()["total"] == 48
 
 
 @pytest.mark.parametrize(
@@ -121,22 +175,19 @@ async def test_bad_caseload_months_are_422(shared_settings: dict[str, Any], para
         assert r.status_code == 422 and r.json()["errors"][0]["pointer"] in ("#query/from", "#query/to")
 
 
-def test_statistics_of_a_small_group_are_withheld_whatever_its_count_is_published_as() -> None:
-    row = {"children": 7, "delay_count": 3, "delay_median": 1.5, "met": 0.5}
-    statistics = [("delay_count", ["delay_median"]), ("children", ["met"])]
-    # Rounded, 3 is published as 5, yet a median of three cases would still disclose them.
-    assert disclose_statistics(row, ["children", "delay_count"], "round", statistics=statistics) == {
-        "children": 5, "delay_count": 5, "delay_median": None, "met": 0.5,
-        "suppressed": True, "suppressed_fields": ["delay_median"],
-    }  # fmt: skip
-    small = {**row, "children": 3}
-    out = disclose_statistics(small, ["children", "delay_count"], "round", statistics=statistics)
-    assert out["children"] == 5 and out["delay_median"] is None and out["met"] is None
-    # Suppressed, the whole row's statistics go with its first count.
-    out = disclose_statistics(small, ["children", "delay_count"], "suppress", statistics=statistics)
-    assert out["children"] is None and out["delay_median"] is None and out["met"] is None
-    # As counted: nothing withheld.
-    assert disclose_statistics(small, ["children", "delay_count"], "none", statistics=statistics) == small
+def test_statistics_of_fewer_than_10_cases_are_withheld_even_when_their_count_is_published() -> None:
+    # A noisy ptable that publishes 8 cases as 10: the median of eight cases would still describe them.
+    noisy = Ptable([(8, 3, 2), (12, 5, 0)], name="noisy")
+    d = Discloser("perturb", noisy)
+    row = {"children": 12, "_ck_children": 5, "delay_count": 8, "_ck_delay_count": 3, "delay_median": 1.5}
+    out = d.row(row, ["children", "delay_count"], statistics=[("delay_count", ["delay_median"])])
+    assert out == {"children": 12, "delay_count": 10, "delay_median": None,
+                   "withheld": True, "withheld_fields": ["delay_median"]}  # fmt: skip
+    # As counted, nothing is withheld.
+    plain = Discloser("none", noisy).row(
+        row, ["children", "delay_count"], statistics=[("delay_count", ["delay_median"])]
+    )
+    assert plain == {"children": 12, "delay_count": 8, "delay_median": 1.5}
 
 
 async def test_unknown_parameters_are_refused_on_every_metrics_read(shared_settings: dict[str, Any]) -> None:

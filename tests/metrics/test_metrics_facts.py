@@ -54,12 +54,40 @@ def test_story_facts() -> None:
     assert f["exit_on"] == date(2018, 1, 31) and f["exit_reason"] == "turned_18"  # 23:30 London, not the UTC day
     assert f["exploitation_type"] == ["criminal", "labour"] and f["missing_at_referral"] is True
     assert f["referral_delay_band"] == "0-1" and f["allocation_due_by"] is not None
+    # identified Tuesday 28 Feb, received Wednesday 1 March
+    assert f["referral_delay_working_days"] == 1 and f["referral_delay_working_days_band"] == "0-1"
 
 
 def test_referral_delay_band_edges() -> None:
     assert [referral_delay_band(d) for d in (0, 1, 2, 3, 15, 16, 39, 40)] == [
         "0-1", "0-1", "2", "3-15", "3-15", "16-39", "16-39", "40+",
     ]  # fmt: skip
+
+
+def _delays(identified_on: date, received: str) -> tuple[int, str, int, str]:
+    f = fold([_ev(e) for e in Child(at(received), identified_on=identified_on).events])
+    return (
+        f["referral_delay_days"], f["referral_delay_band"],
+        f["referral_delay_working_days"], f["referral_delay_working_days_band"],
+    )  # fmt: skip
+
+
+def test_referral_delay_in_working_days_skips_the_weekend() -> None:
+    # identified on a Friday, referred the following Tuesday: 4 calendar days, 2 working days (Mon, Tue)
+    assert _delays(date(2026, 11, 20), "2026-11-24") == (4, "3-15", 2, "2")
+
+
+def test_referral_delay_in_working_days_skips_bank_holidays() -> None:
+    # 25 Dec 2026 (Fri) and 28 Dec (Mon, Boxing Day substitute) are bank holidays in England and Wales:
+    # of 25–29 Dec only Tuesday 29 is a working day
+    assert _delays(date(2026, 12, 24), "2026-12-29") == (5, "3-15", 1, "0-1")
+
+
+def test_referral_delay_in_working_days_same_day_and_london_date() -> None:
+    assert _delays(date(2026, 11, 24), "2026-11-24") == (0, "0-1", 0, "0-1")
+    # 23:30 London on Monday is Monday's referral even in BST (22:30 UTC)
+    f = fold([_ev(e) for e in Child(at("2026-06-01", 23, 30), identified_on=date(2026, 5, 29)).events])
+    assert (f["referral_delay_days"], f["referral_delay_working_days"]) == (3, 1)
 
 
 def test_first_seen_keeps_each_value_once_by_its_first_day() -> None:

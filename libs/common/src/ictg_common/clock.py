@@ -31,6 +31,7 @@ __all__ = [
     "london_date",
     "timeliness",
     "utcnow",
+    "working_days_between",
 ]
 
 LONDON = zoneinfo.ZoneInfo("Europe/London")
@@ -85,6 +86,27 @@ def add_working_days(day: date, n: int) -> date:
         if is_working_day(current):
             remaining -= 1
     return current
+
+
+def working_days_between(start: date, end: date) -> int:
+    """Number of working days ``d`` with ``start < d <= end``; 0 if ``end <= start``.
+
+    Counts the days after ``start`` up to and including ``end`` (as referral delay counts calendar
+    days), so ``working_days_between(day, add_working_days(day, n)) == n`` for ``n >= 1``. Computed
+    in whole weeks plus a remainder, less the weekday bank holidays in the range: no loop per day.
+    """
+    if isinstance(start, datetime) or isinstance(end, datetime):
+        raise ValueError("start and end must be dates, not datetimes")
+    span = (end - start).days
+    if span <= 0:
+        return 0
+    weeks, rest = divmod(span, 7)
+    count = weeks * 5
+    first_weekday = (start.weekday() + 1) % 7  # weekday of start + 1 day
+    count += sum(1 for i in range(rest) if (first_weekday + i) % 7 < 5)
+    for year in range(start.year, end.year + 1):
+        count -= sum(1 for h in _bank_holidays(year) if start < h <= end and h.weekday() < 5)
+    return count
 
 
 def end_of_working_day_after(instant: datetime, working_days: int = 1) -> datetime:

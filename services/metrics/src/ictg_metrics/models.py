@@ -81,6 +81,8 @@ class Child(Model):  # type: ignore[valid-type, misc]
     cjs_involvement: Mapped[list[str | None]] = _texts()
     referral_delay_days: Mapped[int | None]
     referral_delay_band: Mapped[str | None] = mapped_column(Text)
+    referral_delay_working_days: Mapped[int | None]  # England-and-Wales working days, DESIGN §10
+    referral_delay_working_days_band: Mapped[str | None] = mapped_column(Text)
     allocation_due_by: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     first_contact_due_by: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # dated facts

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..disclosure.cellkey import RECORD_KEY_MODULUS as MOD
 from .query import PARAMS_CTE, ChildQuery, grouped, where_clause
 
 
@@ -22,25 +23,29 @@ def months(first: date, last: date) -> list[str]:
 
 async def _per_month(
     session: AsyncSession, q: ChildQuery, month_sql: str, extra: str
-) -> dict[tuple[Any, ...], dict[str, int]]:
+) -> dict[tuple[Any, ...], dict[str, tuple[int, int]]]:
+    """`{group: {month: (children, sum of their record keys)}}`: sums, not cell keys, so that a month's
+    stock can be keyed from the flows before it (the children in service are those received minus
+    those exited, and their keys' sum is the difference of the sums)."""
     params: dict[str, Any] = {}
     where = where_clause(q, params)
     selects, joins = grouped(q)
     keys = [f"g{i}" for i in range(len(q.group_by))]
     sql = (
-        f"{PARAMS_CTE} SELECT {', '.join([*selects, f'{month_sql} AS month'])}, count(*) AS n "
+        f"{PARAMS_CTE} SELECT {', '.join([*selects, f'{month_sql} AS month'])}, count(*) AS n, coalesce(sum(c.record_key), 0) AS k "
         f"FROM metrics.child c CROSS JOIN p {' '.join(joins)} WHERE {where} {extra} GROUP BY {', '.join([*keys, 'month'])}"
     )
-    out: dict[tuple[Any, ...], dict[str, int]] = defaultdict(dict)
+    out: dict[tuple[Any, ...], dict[str, tuple[int, int]]] = defaultdict(dict)
     for row in (await session.execute(text(sql), params)).all():
-        out[tuple(row[: len(keys)])][row.month] = int(row.n)
+        out[tuple(row[: len(keys)])][row.month] = (int(row.n), int(row.k))
     return out
 
 
 async def caseload(session: AsyncSession, q: ChildQuery, *, first: date, last: date) -> list[dict[str, Any]]:
     """One row per group and month from `first` to `last`; exits count only on or before `as_of`.
 
-    In service at a month's end = received by then and not exited by then (nor by `as_of`).
+    In service at a month's end = received by then and not exited by then (nor by `as_of`). Each count
+    comes with its cell key (`_ck_<count>`, DESIGN §9).
     """
     received = await _per_month(session, q, "to_char(c.received_on, 'YYYY-MM')", "")
     exited = await _per_month(session, q, "to_char(c.exit_on, 'YYYY-MM')", "AND c.exit_on <= p.as_of")
@@ -52,12 +57,18 @@ async def caseload(session: AsyncSession, q: ChildQuery, *, first: date, last: d
     for key in groups:
         ins, outs = received.get(key, {}), exited.get(key, {})
         before = wanted[0]
-        in_service = sum(n for m, n in ins.items() if m < before) - sum(n for m, n in outs.items() if m < before)
+        stock = [0, 0]  # children in service and the sum of their keys
+        for flows, sign in ((ins, 1), (outs, -1)):
+            for m, (n, k) in flows.items():
+                if m < before:
+                    stock[0] += sign * n
+                    stock[1] += sign * k
         for month in wanted:
-            in_service += ins.get(month, 0) - outs.get(month, 0)
+            (n_in, k_in), (n_out, k_out) = ins.get(month, (0, 0)), outs.get(month, (0, 0))
+            stock[0] += n_in - n_out
+            stock[1] += k_in - k_out
             row = {name: key[i] for i, name in enumerate(q.group_by)} if q.group_by else {}
-            row.update(
-                month=month, referrals_in=ins.get(month, 0), exits_out=outs.get(month, 0), in_service_end=in_service
-            )
+            row.update(month=month, referrals_in=n_in, exits_out=n_out, in_service_end=stock[0])
+            row.update(_ck_referrals_in=k_in % MOD, _ck_exits_out=k_out % MOD, _ck_in_service_end=stock[1] % MOD)
             rows.append(row)
     return rows

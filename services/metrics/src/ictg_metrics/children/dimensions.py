@@ -329,6 +329,16 @@ _ALL = [
         definition="Calendar days from the day the child was identified to the day the referral was received "
         "(`received_on − identified_on`), in bands: 0-1, 2, 3-15, 16-39, 40+.",
     ),
+    Dimension(
+        "referral_delay_working_days_band",
+        _col("referral_delay_working_days_band"),
+        values=DELAY_BANDS,
+        value_labels=band_labels(DELAY_BANDS, "working days"),
+        label="Referral delay (working days)",
+        definition="Working days from the day the child was identified to the day the referral was received: the "
+        "days after `identified_on` up to and including `received_on` that are Monday to Friday and not an "
+        "England-and-Wales bank holiday, in bands: 0-1, 2, 3-15, 16-39, 40+.",
+    ),
     # as of as_of
     Dimension(
         "current_local_authority",

@@ -1,133 +1,151 @@
 """Disclosure control (DESIGN.md §9) and CSV output for every measure.
 
-`suppress` (default): a count of 1–4 becomes null and its row says `"suppressed": true`;
-`round`: every count to the nearest 5; `none`: as counted (scope metrics:read:unsuppressed).
-A statistic (median, share…) of a suppressed group is withheld with it: it would disclose the group;
-and so is a statistic of a group of 1–4 whatever its count is published as (`disclose_statistics`).
+`perturb` (default): every published count — cells, totals, caseload flows and stocks, timeliness
+counts, deadline numerators and denominators — goes through the cell key method with its own cell key
+(`_ck_<count>` in a raw row, the sum of its children's record keys mod 256, computed in SQL); a result
+under the ptable's threshold (10) is withheld: `null`, and the row says `"withheld": true` and which
+fields in `withheld_fields`. Quantiles of a group of fewer than 10 are
+withheld too: a median of three children discloses them. A query whose table would be sparse (more than
+half of its non-zero cells under 10), or that combines more than 4 dimensions across `group_by` and
+filters, is refused (422, with the reason) rather than answered with a table of holes.
+
+`none`: as counted (scope metrics:read:unsuppressed, audited by the endpoint).
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
+
+from ictg_common.errors import invalid
 
 from ..disclosure.cellkey import Ptable
 
-Disclosure = Literal["suppress", "round", "none"]
-# The cell key method, so far for the children measure only (issue 12 moves every measure to it and
-# makes it the default); caseload and timeliness refuse it (422) rather than publish true counts.
-ChildrenDisclosure = Literal["suppress", "round", "none", "perturb"]
+Disclosure = Literal["perturb", "none"]
 CELL_KEY_PREFIX = "_ck_"  # a raw row's cell key of a count: `_ck_<count>` (never published)
-SUPPRESSED = "c"  # how CSV writes a suppressed cell (the ONS convention)
+WITHHELD = "c"  # how CSV writes a withheld cell (the ONS convention)
+MAX_DIMENSIONS = 4  # across group_by and filters, under perturbation
+NOTE = (
+    "Counts are perturbed by the cell key method (ONS): each is within a few of the true count, the same cell "
+    "always has the same value, and values under 10 are withheld (null, 'c' in CSV). Cells therefore need not "
+    "add up to totals, nor months to their differences."
+)
 
 
-def perturb(count: int, cell_key: int, ptable: Ptable) -> tuple[int | None, bool]:
-    """The cell key method (DESIGN §9): (value, withheld)."""
-    value = ptable.perturb(count, cell_key)
-    return value, value is None
+@dataclass(frozen=True)
+class Discloser:
+    """How one answer is disclosed: the mode and, for `perturb`, the ptable."""
 
+    mode: Disclosure
+    ptable: Ptable
 
-def perturb_row(row: dict[str, Any], counts: Sequence[str], ptable: Ptable) -> dict[str, Any]:
-    """`row` with each of its `counts` perturbed by its cell key (`_ck_<count>`); withheld counts are
-    null and the row says `"suppressed": true`, as under `suppress`."""
-    out = {k: v for k, v in row.items() if not k.startswith(CELL_KEY_PREFIX)}
-    hidden = []
-    for key in counts:
-        out[key], withheld = perturb(int(row[key]), int(row[CELL_KEY_PREFIX + key]), ptable)
-        if withheld:
-            hidden.append(key)
-    if hidden:
-        out["suppressed"] = True
-        if len(counts) > 1:
-            out["suppressed_fields"] = hidden
-    return out
+    @property
+    def perturbs(self) -> bool:
+        return self.mode == "perturb"
 
+    @property
+    def threshold(self) -> int:
+        return self.ptable.threshold
 
-def without_cell_keys(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in row.items() if not k.startswith(CELL_KEY_PREFIX)}
+    def value(self, count: int, cell_key: int) -> int | None:
+        """The published value of a count with its cell key; None when withheld."""
+        if not self.perturbs:
+            return count
+        return self.ptable.perturb(count, cell_key)
 
-
-def disclose(count: int, mode: Disclosure) -> tuple[int | None, bool]:
-    """A published count: (value, suppressed). 1–4 is suppressed; `round` rounds to the nearest 5."""
-    if mode == "suppress" and 1 <= count <= 4:
-        return None, True
-    if mode == "round":
-        return int(5 * ((count + 2.5) // 5)), False
-    return count, False
-
-
-def disclose_row(
-    row: dict[str, Any], counts: Sequence[str], mode: Disclosure, *, withheld: Sequence[str] = ()
-) -> dict[str, Any]:
-    """`row` with each of its `counts` disclosed; `withheld` fields go null when the first count is suppressed."""
-    out = dict(row)
-    hidden: list[str] = []
-    for key in counts:
-        out[key], suppressed = disclose(int(row[key]), mode)
-        if suppressed:
-            hidden.append(key)
-    if counts and counts[0] in hidden:
-        for key in withheld:
-            out[key] = None
-            hidden.append(key)
-    if hidden:
-        out["suppressed"] = True
-        if len(counts) > 1 or withheld:
-            out["suppressed_fields"] = hidden
-    return out
-
-
-def disclose_statistics(
-    row: dict[str, Any], counts: Sequence[str], mode: Disclosure, *, statistics: Sequence[tuple[str, Sequence[str]]]
-) -> dict[str, Any]:
-    """`disclose_row` for a row that also holds statistics: `statistics` pairs each count with the
-    fields computed over the group it counts (e.g. `("children", ["met_deadline"])`).
-
-    All of them are withheld when the first count is suppressed. And unless `mode` is `none`, the
-    statistics of a group of 1–4 are withheld whatever its count is published as (rounded to 5, or
-    shown beside a total): a median of three children discloses them."""
-    out = disclose_row(row, counts, mode, withheld=[f for _, fields in statistics for f in fields])
-    if mode == "none":
+    def row(
+        self, raw: dict[str, Any], counts: Sequence[str], *, statistics: Sequence[tuple[str, Sequence[str]]] = ()
+    ) -> dict[str, Any]:
+        """`raw` as published: each of its `counts` disclosed by its cell key (`_ck_<count>`), and the
+        `statistics` fields computed over the group a count counts (`("children", ["median"])`) withheld
+        with it — when the count is withheld, or (perturbed) when the group is under the threshold."""
+        out = {k: v for k, v in raw.items() if not k.startswith(CELL_KEY_PREFIX)}
+        hidden: list[str] = []
+        for key in counts:
+            out[key] = self.value(int(raw[key]), int(raw.get(CELL_KEY_PREFIX + key, 0)))
+            if out[key] is None:
+                hidden.append(key)
+        for count, fields in statistics:
+            if out[count] is None or (self.perturbs and int(raw[count]) < self.threshold):
+                for f in fields:
+                    if out.get(f) is not None:
+                        out[f] = None
+                        hidden.append(f)
+        if hidden:
+            out["withheld"] = True
+            out["withheld_fields"] = hidden
         return out
-    small = [f for count, fields in statistics if 1 <= int(row[count]) <= 4 for f in fields]
-    hide = [f for f in small if out.get(f) is not None]
-    if hide:
-        out.update(dict.fromkeys(hide))
-        out["suppressed"] = True
-        out["suppressed_fields"] = [*out.get("suppressed_fields", []), *hide]
-    return out
+
+    def check(self, q_dimensions: int, cells: Iterable[int], *, table: bool) -> None:
+        """Refuse (422) what perturbation cannot protect well: more than 4 dimensions across `group_by`
+        and filters, or (for a `table`, i.e. more than one cell) more than half of its non-zero true
+        counts under the threshold. `none` answers anything."""
+        if not self.perturbs:
+            return
+        if q_dimensions > MAX_DIMENSIONS:
+            raise invalid(
+                "#query/group_by",
+                f"this query combines {q_dimensions} dimensions across group_by and filters; at most "
+                f"{MAX_DIMENSIONS} may be combined (the cells would be too small to publish)",
+            )
+        if not table:
+            return
+        nonzero = [c for c in cells if c > 0]
+        small = sum(1 for c in nonzero if c < self.threshold)
+        if nonzero and 2 * small > len(nonzero):
+            raise invalid(
+                "#query/group_by",
+                f"the table would be sparse: {small} of its {len(nonzero)} non-zero cells are under "
+                f"{self.threshold}, which would be withheld; group by fewer dimensions, drop a filter or widen "
+                "the period",
+            )
+
+    def describe(self) -> dict[str, Any]:
+        """What a response says about its disclosure."""
+        if not self.perturbs:
+            return {"disclosure": "none"}
+        return {"disclosure": "perturb", "ptable": self.ptable.name, "note": NOTE}
 
 
-def complementary(rows: list[dict[str, Any]], key: str) -> None:
-    """Secondary suppression: when exactly one cell is suppressed, the total minus the others would
-    give it back, so the smallest other non-empty cell is suppressed with it (in place)."""
-    hidden = [r for r in rows if r.get("suppressed")]
-    if len(hidden) != 1:
-        return
-    shown = [r for r in rows if not r.get("suppressed") and r.get(key)]
-    if shown:
-        smallest = min(shown, key=lambda r: r[key])
-        smallest[key] = None
-        smallest["suppressed"] = True
-
-
-def _cell(row: dict[str, Any], column: str, counts: Sequence[str]) -> Any:
+def _cell(row: dict[str, Any], column: str) -> Any:
     value = row.get(column)
-    hidden = row.get("suppressed_fields") or (counts if row.get("suppressed") else ())
     if value is None:
-        return SUPPRESSED if column in hidden else ""
+        return WITHHELD if column in row.get("withheld_fields", ()) else ""
     if isinstance(value, bool):
         return "true" if value else "false"
     return value
 
 
-def to_csv(columns: list[str], rows: list[dict[str, Any]], *, counts: Sequence[str]) -> str:
-    """CSV with a header row; a suppressed count or withheld statistic is written `c`."""
+def to_csv(columns: list[str], rows: list[dict[str, Any]]) -> str:
+    """Tidy CSV: one header row, one row per cell, no total row; a withheld value is written `c`, a value
+    that does not apply (a median of no cases) is empty, zero is `0`."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow([_cell(row, c, counts) for c in columns])
+        writer.writerow([_cell(row, c) for c in columns])
     return buf.getvalue()
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def csv_filename(measure: str, echo: dict[str, Any], *, as_of: str, group_by: Sequence[str], d: Discloser) -> str:
+    """A file name that says what the file holds: measure, grouping, filters, as_of and disclosure,
+    e.g. `ictg-children_by-gender_nationality-VN_as-of-2026-12-03_perturb-ons_10_5.csv`."""
+    parts = [f"ictg-{measure}"]
+    if group_by:
+        parts.append("by-" + "-".join(group_by))
+    for k, v in echo.items():
+        parts.append(f"{k}-{'+'.join(map(str, v)) if isinstance(v, list) else v}")
+    parts.append(f"as-of-{as_of}")
+    parts.append(f"perturb-{d.ptable.name}" if d.perturbs else "unperturbed")
+    name = _UNSAFE.sub("_", "_".join(parts))
+    if len(name) > 150:  # keep within file system limits; the headers carry the whole query
+        name = name[:130] + "-" + hashlib.sha256(name.encode()).hexdigest()[:12]
+    return name + ".csv"

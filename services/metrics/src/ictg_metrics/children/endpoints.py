@@ -3,10 +3,12 @@ the data dictionary."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,41 +19,23 @@ from ictg_common.queries import accepts_query
 from ictg_common.service import SessionDep
 
 from ..models import SCHEMA
+from .answers import CaseloadAnswer, ChildrenAnswer, TimelinessAnswer
 from .caseload import caseload, months
 from .dictionary import DataDictionary, data_dictionary
 from .dimensions import DIMENSIONS, in_natural_order
-from .disclosure import (
-    ChildrenDisclosure,
-    Disclosure,
-    complementary,
-    disclose,
-    disclose_row,
-    disclose_statistics,
-    perturb,
-    perturb_row,
-    to_csv,
-    without_cell_keys,
-)
-from .params import echo_filters, parse_month, parse_query, wants_csv
+from .disclosure import Discloser, Disclosure, csv_filename, to_csv
+from .params import COMMON_DOC, Common, echo_filters, parse_month, parse_query, wants_csv
 from .query import ChildQuery, count_children
-from .timeliness import QUANTILES, SHARES, STATS, timeliness
+from .timeliness import DEADLINES, QUANTILES, STATS, share, timeliness
 
 router = APIRouter(prefix="/v1/metrics", tags=["metrics"])
 Analyst = Annotated[Actor, require("metrics:read")]
-Format = Annotated[str | None, Query(pattern="^(json|csv)$")]
+CommonDep = Annotated[Common, Depends()]
 MAX_MONTHS = 240
-COMMON_DOC = (
-    "\n\nCommon parameters: `referred_from`, `referred_to` (inclusive London dates of receipt), `as_of` (default "
-    "today: the state at the end of that day), `group_by=d1,d2` (at most 3), `disclosure=suppress|round|none` "
-    "(`none` needs metrics:read:unsuppressed), `format=csv` or `Accept: text/csv`, and filters `<dimension>=<value>` "
-    "(repeat for several values). Dimensions: " + ", ".join(f"`{d}`" + (" (multi)" if DIMENSIONS[d].multi else "")
-                                                               for d in DIMENSIONS) + "."
-)  # fmt: skip
+CSV_DOC = {"text/csv": {"schema": {"type": "string"}, "example": "gender,children\nfemale,90\nmale,c\n"}}
 
 
-async def _check_disclosure(
-    request: Request, session: AsyncSession, actor: Actor, disclosure: ChildrenDisclosure
-) -> None:
+async def _check_disclosure(request: Request, session: AsyncSession, actor: Actor, disclosure: Disclosure) -> None:
     """`disclosure=none` publishes true counts, small cells included: it needs its own scope, and
     every use (or refused attempt) is audited with the query asked (`reason`)."""
     if disclosure != "none":
@@ -64,17 +48,36 @@ async def _check_disclosure(
     await audit.record(session, **where)  # commits with the answer: a refused query leaves no "ok" row
 
 
-def _body(
-    measure: str, q: ChildQuery, disclosure: ChildrenDisclosure, rows: list[dict[str, Any]], **extra: Any
-) -> JSONResponse:
-    return JSONResponse({
-        "measure": measure, "as_of": q.as_of.isoformat(), "filters": echo_filters(q),
-        "group_by": list(q.group_by), "disclosure": disclosure, "rows": rows, **extra,
-    })  # fmt: skip
+async def _prepare(
+    request: Request, session: AsyncSession, actor: Actor, common: Common, *, own: frozenset[str] = frozenset()
+) -> tuple[ChildQuery, Discloser]:
+    """The query asked (`totals=only`: without its grouping) and how its answer is disclosed; refuses
+    (422) more dimensions than perturbation protects before anything is counted."""
+    await _check_disclosure(request, session, actor, common.disclosure)
+    q = parse_query(request, common, own=own)
+    if common.totals == "only":
+        q = replace(q, group_by=())
+    d = Discloser(common.disclosure, request.app.state.ptable)
+    d.check(len(q.group_by) + len(q.filters), (), table=False)
+    return q, d
 
 
-def _csv(text_: str) -> Response:
-    return Response(text_, media_type="text/csv; charset=utf-8")
+def _answer(
+    request: Request, common: Common, measure: str, q: ChildQuery, d: Discloser, rows: list[dict[str, Any]],
+    columns: list[str], **extra: Any,
+) -> Response:  # fmt: skip
+    """JSON (`rows` as they are) or tidy CSV (`columns` of `rows`), both saying in headers what they hold."""
+    echo = echo_filters(q)
+    headers = {"ICTG-Disclosure": d.mode, "ICTG-As-Of": q.as_of.isoformat(), "ICTG-Filters": urlencode(echo, True)}
+    if d.perturbs:
+        headers["ICTG-Ptable"] = d.ptable.name
+    if wants_csv(request, common.format):
+        name = csv_filename(measure, echo, as_of=q.as_of.isoformat(), group_by=q.group_by, d=d)
+        headers["Content-Disposition"] = f'attachment; filename="{name}"'
+        return Response(to_csv(columns, rows), media_type="text/csv; charset=utf-8", headers=headers)
+    body = {"measure": measure, "as_of": q.as_of.isoformat(), "filters": echo, "group_by": list(q.group_by),
+            **d.describe(), "rows": rows, **extra}  # fmt: skip
+    return JSONResponse(body, headers=headers)
 
 
 @router.get(
@@ -94,65 +97,40 @@ async def dimensions(actor: Analyst) -> DataDictionary:
 @router.get(
     "/children",
     summary="Children per group",
-    description="Number of children (one per case) per group; multi-valued dimensions count a child once per value, `total` stays distinct children. "
-    "`disclosure=perturb` applies the cell key method (the configured ptable, named in the answer)." + COMMON_DOC,
+    description="Number of children (one per case) per group; multi-valued dimensions count a child once per "
+    "value, `total` stays distinct children." + COMMON_DOC,
+    response_model=ChildrenAnswer,
+    responses={200: {"content": CSV_DOC}},
 )
 @accepts_query(DIMENSIONS)  # filters <dimension>=<value>, checked by parse_filters
-async def children(
-    request: Request, session: SessionDep, actor: Analyst,
-    referred_from: date | None = None, referred_to: date | None = None, as_of: date | None = None,
-    group_by: str | None = None, disclosure: ChildrenDisclosure = "suppress", format: Format = None,
-) -> Response:  # fmt: skip
+async def children(request: Request, session: SessionDep, actor: Analyst, common: CommonDep) -> Response:
     """Number of children (one per case) per group, as of the end of `as_of`."""
-    await _check_disclosure(request, session, actor, disclosure)
-    q = parse_query(request, referred_from=referred_from, referred_to=referred_to, as_of=as_of, group_by=group_by)
+    q, d = await _prepare(request, session, actor, common)
     raw_rows, raw_total, total_key = await count_children(session, q)
-    if disclosure == "perturb":
-        ptable = request.app.state.ptable
-        rows = [perturb_row(r, ["children"], ptable) for r in raw_rows]
-        total, total_suppressed = perturb(raw_total, total_key, ptable)
-    else:
-        rows = [disclose_row(without_cell_keys(r), ["children"], disclosure) for r in raw_rows]
-        if disclosure == "suppress" and not any(DIMENSIONS[g].multi for g in q.group_by):
-            complementary(rows, "children")  # cells add up to the total: one hidden cell alone is recoverable
-        total, total_suppressed = disclose(raw_total, disclosure)
-    rows = in_natural_order(rows, q.group_by)  # bands 0-1, 2, 3-15, … not as text
-    if wants_csv(request, format):
-        total_row = {**{g: "total" if i == 0 else None for i, g in enumerate(q.group_by)}, "children": total}
-        if total_suppressed:
-            total_row["suppressed"] = True
-        return _csv(
-            to_csv([*q.group_by, "children"], [*rows, total_row] if q.group_by else [total_row], counts=["children"])
-        )
-    extra: dict[str, Any] = {"total_suppressed": True} if total_suppressed else {}
-    if disclosure == "perturb":
-        extra["ptable"] = request.app.state.ptable.name
-    return _body("children", q, disclosure, rows, total=total, **extra)
+    d.check(len(q.group_by) + len(q.filters), (r["children"] for r in raw_rows), table=bool(q.group_by))
+    rows = in_natural_order([d.row(r, ["children"]) for r in raw_rows], q.group_by)  # bands 0-1, 2, 3-15, …
+    total = d.row({"children": raw_total, "_ck_children": total_key}, ["children"])
+    extra = {"total": total["children"], **({"total_withheld": True} if total.get("withheld") else {})}
+    return _answer(request, common, "children", q, d, rows if q.group_by else [total], [*q.group_by, "children"],
+                   **extra)  # fmt: skip
 
 
 @router.get(
     "/caseload",
     summary="Caseload per month",
-    description="`from`/`to` (YYYY-MM, default the 12 months to `as_of`): per month referrals in, exits out (on or before `as_of`) and children in service at the month's end."
-    + COMMON_DOC,
+    description="`from`/`to` (YYYY-MM, default the 12 months to `as_of`): per month referrals in, exits out "
+    "(on or before `as_of`) and children in service at the month's end, each perturbed on its own." + COMMON_DOC,
+    response_model=CaseloadAnswer,
+    responses={200: {"content": CSV_DOC}},
 )
 @accepts_query(DIMENSIONS)  # filters <dimension>=<value>, checked by parse_filters
 async def caseload_by_month(
-    request: Request, session: SessionDep, actor: Analyst,
-    from_: Annotated[str | None, Query(alias="from")] = None, to: str | None = None,
-    referred_from: date | None = None, referred_to: date | None = None, as_of: date | None = None,
-    group_by: str | None = None, disclosure: Disclosure = "suppress", format: Format = None,
+    request: Request, session: SessionDep, actor: Analyst, common: CommonDep,
+    from_: Annotated[str | None, Query(alias="from", description="First month, YYYY-MM.")] = None,
+    to: Annotated[str | None, Query(description="Last month, YYYY-MM (default: the month of `as_of`).")] = None,
 ) -> Response:  # fmt: skip
     """Per month: referrals in, exits out, and children in service at the month's end."""
-    await _check_disclosure(request, session, actor, disclosure)
-    q = parse_query(
-        request,
-        referred_from=referred_from,
-        referred_to=referred_to,
-        as_of=as_of,
-        group_by=group_by,
-        own=frozenset({"from", "to"}),
-    )
+    q, d = await _prepare(request, session, actor, common, own=frozenset({"from", "to"}))
     last = parse_month(to, "#query/to") if to else q.as_of.replace(day=1)
     first = (
         parse_month(from_, "#query/from") if from_ else date(last.year - (last.month < 12), (last.month % 12) + 1, 1)
@@ -162,50 +140,54 @@ async def caseload_by_month(
     if len(months(first, last)) > MAX_MONTHS:
         raise invalid("#query/from", f"at most {MAX_MONTHS} months at once")
     counts = ["referrals_in", "exits_out", "in_service_end"]
-    rows = [disclose_row(r, counts, disclosure) for r in await caseload(session, q, first=first, last=last)]
-    rows = in_natural_order(rows, q.group_by)
-    if wants_csv(request, format):
-        return _csv(to_csv([*q.group_by, "month", *counts], rows, counts=counts))
-    return _body("caseload", q, disclosure, rows, **{"from": first.strftime("%Y-%m"), "to": last.strftime("%Y-%m")})
+    raw = await caseload(session, q, first=first, last=last)
+    d.check(len(q.group_by) + len(q.filters), (r[c] for r in raw for c in counts), table=True)
+    rows = in_natural_order([d.row(r, counts) for r in raw], q.group_by)
+    return _answer(request, common, "caseload", q, d, rows, [*q.group_by, "month", *counts],
+                   **{"from": first.strftime("%Y-%m"), "to": last.strftime("%Y-%m")})  # fmt: skip
 
 
 @router.get(
     "/timeliness",
     summary="Timeliness per group",
-    description="Per group: count, median, p75, p90 of referral delay (days), hours to allocation and to first contact attempt; share meeting each deadline among cases decided by `as_of`."
-    + COMMON_DOC,
+    description="Per group: count, median, p75, p90 of referral delay (calendar and working days), hours to "
+    "allocation, hours and days to first contact attempt; per deadline the cases that met it and the cases "
+    "decided by `as_of` (met, late, or past due), and the share meeting it. Quantiles of fewer than 10 cases "
+    "are withheld." + COMMON_DOC,
+    response_model=TimelinessAnswer,
+    responses={200: {"content": CSV_DOC}},
 )
 @accepts_query(DIMENSIONS)  # filters <dimension>=<value>, checked by parse_filters
-async def timeliness_by_group(
-    request: Request, session: SessionDep, actor: Analyst,
-    referred_from: date | None = None, referred_to: date | None = None, as_of: date | None = None,
-    group_by: str | None = None, disclosure: Disclosure = "suppress", format: Format = None,
-) -> Response:  # fmt: skip
-    """Per group: referral delay (days), hours to allocation and to first contact attempt
-    (count, median, p75, p90), and the share meeting each deadline (decided cases only)."""
-    await _check_disclosure(request, session, actor, disclosure)
-    q = parse_query(request, referred_from=referred_from, referred_to=referred_to, as_of=as_of, group_by=group_by)
-    counts = ["children", *(f"{s}_count" for s in STATS)]
-    # Each quantile is computed over the cases its measure counts; the shares over all the group's.
-    statistics = [*((f"{s}_count", [f"{s}_{k}" for k in QUANTILES]) for s in STATS), ("children", SHARES)]
+async def timeliness_by_group(request: Request, session: SessionDep, actor: Analyst, common: CommonDep) -> Response:
+    """Per group: referral delay, time to allocation and to first contact attempt (count, median, p75,
+    p90), and per deadline the cases met and decided and the share meeting it."""
+    q, d = await _prepare(request, session, actor, common)
+    counts = ["children", *(f"{s}_count" for s in STATS), *(f"{x}_deadline_{p}" for x in DEADLINES
+                                                            for p in ("met", "decided"))]  # fmt: skip
+    statistics = [(f"{s}_count", [f"{s}_{k}" for k in QUANTILES]) for s in STATS]
+    raw = await timeliness(session, q)
+    d.check(len(q.group_by) + len(q.filters), (r["children"] for r in raw), table=bool(q.group_by))
     rows = []
-    for raw in await timeliness(session, q):
-        flat = {**raw, **{f"{s}_count": raw[s]["count"] for s in STATS}}
-        flat.update({f"{s}_{k}": raw[s][k] for s in STATS for k in QUANTILES})
-        rows.append(disclose_statistics(flat, counts, disclosure, statistics=statistics))
+    for r in raw:
+        row = d.row(r, counts, statistics=statistics)
+        for x in DEADLINES:
+            met, decided = f"{x}_deadline_met", f"{x}_deadline_decided"
+            row[f"met_{x}_deadline"] = share(row[met], row[decided])
+            if row[f"met_{x}_deadline"] is None and {met, decided} & set(row.get("withheld_fields", ())):
+                row["withheld_fields"].append(f"met_{x}_deadline")
+        rows.append(row)
     rows = in_natural_order(rows, q.group_by)
-    if wants_csv(request, format):
-        columns = [
-            *q.group_by,
-            "children",
-            *(f"{s}_{k}" for s in STATS for k in ("count", *QUANTILES)),
-            *SHARES,
-        ]
-        return _csv(to_csv(columns, rows, counts=["children"]))
+    if wants_csv(request, common.format):
+        columns = [*q.group_by, "children", *(f"{s}_{k}" for s in STATS for k in ("count", *QUANTILES)),
+                   *(f"{x}_deadline_{p}" for x in DEADLINES for p in ("met", "decided")),
+                   *(f"met_{x}_deadline" for x in DEADLINES)]  # fmt: skip
+        return _answer(request, common, "timeliness", q, d, rows, columns)
     shaped = []
     for r in rows:
-        item = {k: v for k, v in r.items() if not any(k.startswith(f"{s}_") for s in STATS)}
+        item = {k: v for k, v in r.items() if not any(k.startswith(f"{s}_") for s in STATS) and "_deadline_" not in k}
         for s in STATS:
             item[s] = {k: r[f"{s}_{k}"] for k in ("count", *QUANTILES)}
+        for x in DEADLINES:
+            item[f"{x}_deadline"] = {p: r[f"{x}_deadline_{p}"] for p in ("met", "decided")}
         shaped.append(item)
-    return _body("timeliness", q, disclosure, shaped)
+    return _answer(request, common, "timeliness", q, d, shaped, [])

@@ -55,7 +55,8 @@ AT_REFERRAL = (
 )  # fmt: skip
 DERIVED = (
     "primary_exploitation", "exploitation_type", "county_lines", "cjs_involvement", "referral_delay_days",
-    "referral_delay_band", "allocation_due_by", "first_contact_due_by",
+    "referral_delay_band", "referral_delay_working_days", "referral_delay_working_days_band", "allocation_due_by",
+    "first_contact_due_by",
 )  # fmt: skip
 FACTS = ("referral_id", "age_disputed", "interpreter_required", "nrm_referred")  # kept as JSON, not queried
 
@@ -73,7 +74,7 @@ COLUMNS = ("facts", *SCALARS, *ARRAYS)
 
 
 def referral_delay_band(days: int | None) -> str | None:
-    """received_on − identified_on: 0-1, 2, 3-15, 16-39, 40+."""
+    """Referral delay in calendar or in working days: 0-1, 2, 3-15, 16-39, 40+."""
     if days is None:
         return None
     if days <= 1:
@@ -90,6 +91,8 @@ def referral_delay_band(days: int | None) -> str | None:
 def _referral(d: ReferralReceived) -> dict[str, Any]:
     received_on = clock.london_date(d.received_at)
     delay = (received_on - d.identified_on).days
+    # England-and-Wales working days after the day identified, up to and including the day received
+    working = clock.working_days_between(d.identified_on, received_on)
     exploitation = d.exploitation
     out: dict[str, Any] = {k: getattr(d, k) for k in AT_REFERRAL}
     out.update(
@@ -100,6 +103,7 @@ def _referral(d: ReferralReceived) -> dict[str, Any]:
         county_lines=exploitation.county_lines,
         cjs_involvement=sorted(set(d.cjs_involvement)),
         referral_delay_days=delay, referral_delay_band=referral_delay_band(delay),
+        referral_delay_working_days=working, referral_delay_working_days_band=referral_delay_band(working),
         allocation_due_by=d.timeliness.allocation_due_by, first_contact_due_by=d.timeliness.first_contact_due_by,
     )  # fmt: skip
     return out

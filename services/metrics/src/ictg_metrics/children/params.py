@@ -5,19 +5,60 @@ Anything a client can get wrong becomes a 422 problem with a JSON pointer, never
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import Request
+from fastapi import Query, Request
 
 from ictg_common import clock
 from ictg_common.errors import invalid
 
 from .dimensions import DIMENSIONS, Dimension
+from .disclosure import Disclosure
 from .query import ChildQuery
 
-COMMON = frozenset({"referred_from", "referred_to", "as_of", "group_by", "disclosure", "format"})
+COMMON = frozenset({"referred_from", "referred_to", "as_of", "group_by", "disclosure", "format", "totals"})
 MAX_GROUPS = 3
+COMMON_DOC = (
+    "\n\n**Disclosure.** By default (`disclosure=perturb`) every count is perturbed by the cell key method "
+    "(ONS, Census 2021): the published value is within a few of the true one, rounded to 5 with the shipped "
+    'ptable, and values under 10 are withheld (`null` with `"withheld": true` and the fields in '
+    "`withheld_fields`; `c` in CSV). The same cell always has the same value in any query, so tables need "
+    "not add up. A query that would publish a sparse table (more than half of its non-zero cells under 10) or "
+    "that combines more than 4 dimensions across `group_by` and filters is refused (422) with the reason. "
+    "`disclosure=none` gives true counts and needs scope `metrics:read:unsuppressed` (every use is audited)."
+    "\n\n**Filters** `<dimension>=<value>` (repeat a name for several values); `GET /v1/metrics/dimensions` "
+    "lists every dimension with its values and labels."
+    "\n\n**CSV** (`format=csv` or `Accept: text/csv`) is tidy: one header row, one row per cell, no total row "
+    "(ask `totals=only` for the totals), zeros as `0`, withheld values `c`, a value that does not apply empty. "
+    "Headers `ICTG-Disclosure`, `ICTG-Ptable`, `ICTG-As-Of`, `ICTG-Filters` and the `Content-Disposition` "
+    "file name say what the file holds."
+)
+
+
+@dataclass
+class Common:
+    """The query parameters every metrics endpoint takes (filters aside, which are checked by name)."""
+
+    referred_from: Annotated[date | None, Query(description="Referrals received on or after this London date.")] = None
+    referred_to: Annotated[date | None, Query(description="Referrals received on or before this London date.")] = None
+    as_of: Annotated[date | None, Query(description="The state at the end of this London day (default today).")] = None
+    group_by: Annotated[
+        str | None, Query(description="Up to 3 dimensions, comma-separated, e.g. `gender,age_band`.",
+                          examples=["gender"])
+    ] = None  # fmt: skip
+    disclosure: Annotated[
+        Disclosure, Query(description="`perturb` (the cell key method) or `none` (scope metrics:read:unsuppressed).")
+    ] = "perturb"
+    format: Annotated[
+        Literal["json", "csv"] | None, Query(description="`csv` for CSV (or send `Accept: text/csv`).")
+    ] = None
+    totals: Annotated[
+        Literal["only"] | None,
+        Query(description="`only`: the totals alone, i.e. the same query without its grouping (for CSV, "
+              "which has no total row)."),
+    ] = None  # fmt: skip
 
 
 def parse_group_by(group_by: str | None) -> tuple[str, ...]:
@@ -62,16 +103,9 @@ def parse_filters(request: Request, *, own: frozenset[str] = frozenset()) -> dic
     return filters
 
 
-def parse_query(
-    request: Request,
-    *,
-    referred_from: date | None,
-    referred_to: date | None,
-    as_of: date | None,
-    group_by: str | None,
-    own: frozenset[str] = frozenset(),
-) -> ChildQuery:
+def parse_query(request: Request, common: Common, *, own: frozenset[str] = frozenset()) -> ChildQuery:
     """The query an endpoint runs; `own` names the endpoint's own parameters (not filters)."""
+    referred_from, referred_to, as_of = common.referred_from, common.referred_to, common.as_of
     if referred_from and referred_to and referred_from > referred_to:
         raise invalid("#query/referred_from", "referred_from is after referred_to")
     for name, value in (("referred_from", referred_from), ("referred_to", referred_to), ("as_of", as_of)):
@@ -79,7 +113,7 @@ def parse_query(
             raise invalid(f"#query/{name}", f"{name} is out of range")
     return ChildQuery(
         referred_from=referred_from, referred_to=referred_to, as_of=as_of or clock.london_date(clock.utcnow()),
-        group_by=parse_group_by(group_by), filters=parse_filters(request, own=own),
+        group_by=parse_group_by(common.group_by), filters=parse_filters(request, own=own),
         long_term_missing_days=request.app.state.settings.long_term_missing_days,
     )  # fmt: skip
 

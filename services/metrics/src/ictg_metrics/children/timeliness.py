@@ -1,4 +1,5 @@
-"""Timeliness per group: referral delay, hours to allocation and to first contact attempt (SQL)."""
+"""Timeliness per group: referral delay (calendar and working days), hours to allocation, hours and days
+to first contact attempt, and the deadlines met (SQL)."""
 
 from __future__ import annotations
 
@@ -7,18 +8,27 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..disclosure.cellkey import RECORD_KEY_MODULUS as MOD
 from .query import PARAMS_CTE, ChildQuery, grouped, where_clause
 
-STATS = ("referral_delay_days", "hours_to_allocation", "hours_to_first_contact")
-SHARES = ("met_referral_deadline", "met_allocation_deadline", "met_first_contact_deadline")
+# Each statistic: its name and its SQL (NULL where it does not apply as of `as_of`).
+STATS = ("referral_delay_days", "referral_delay_working_days", "hours_to_allocation", "hours_to_first_contact",
+         "days_to_first_contact")  # fmt: skip
+DEADLINES = ("referral", "allocation", "first_contact")
+SHARES = tuple(f"met_{d}_deadline" for d in DEADLINES)
 QUANTILES = ("median", "p75", "p90")
 
 _AS_OF_END = "((p.as_of + 1)::timestamp AT TIME ZONE 'Europe/London')"  # the end of as_of, London time
 _DELAY = "c.referral_delay_days"
+_DELAY_WD = "c.referral_delay_working_days"
 _ALLOC_H = "(CASE WHEN c.allocated_on <= p.as_of THEN extract(epoch FROM c.allocated_at - c.received_at) / 3600 END)"
 _CONTACT_H = (
     "(CASE WHEN c.first_contact_on <= p.as_of THEN extract(epoch FROM c.first_contact_at - c.received_at) / 3600 END)"
 )
+
+
+_CONTACT_D = "(CASE WHEN c.first_contact_on <= p.as_of THEN c.first_contact_on - c.received_on END)"
+_EXPRS = (_DELAY, _DELAY_WD, _ALLOC_H, _CONTACT_H, _CONTACT_D)
 
 
 def _deadline(done_at: str, done_on: str, due: str) -> tuple[str, str]:
@@ -28,27 +38,41 @@ def _deadline(done_at: str, done_on: str, due: str) -> tuple[str, str]:
     return f"{done} AND {done_at} < {due_by}", f"({done} OR {due_by} <= {_AS_OF_END})"
 
 
-def _stat(expr: str, alias: str) -> str:
+def _counted(alias: str, condition: str = "true") -> str:
+    """`count` and cell key of the children meeting `condition`, as `<alias>` and `_ck_<alias>`."""
     return (
-        f"count({expr}) AS {alias}_n, "
-        f"percentile_cont(ARRAY[0.5, 0.75, 0.9]) WITHIN GROUP (ORDER BY {expr}) AS {alias}_q"
+        f"count(*) FILTER (WHERE {condition}) AS {alias}, "
+        f"coalesce(sum(c.record_key) FILTER (WHERE {condition}), 0) % {MOD} AS _ck_{alias}"
+    )
+
+
+def _stat(expr: str, name: str) -> str:
+    return (
+        f"{_counted(f'{name}_count', f'({expr}) IS NOT NULL')}, "
+        f"percentile_cont(ARRAY[0.5, 0.75, 0.9]) WITHIN GROUP (ORDER BY {expr}) AS {name}_q"
     )
 
 
 async def timeliness(session: AsyncSession, q: ChildQuery) -> list[dict[str, Any]]:
+    """Flat rows: per group `children`, per statistic `<stat>_count` and its quantiles, per deadline
+    `<deadline>_deadline_met` and `_decided`; every count with its cell key (`_ck_<count>`)."""
     params: dict[str, Any] = {}
     where = where_clause(q, params)
     selects, joins = grouped(q)
     alloc_met, alloc_decided = _deadline("c.allocated_at", "c.allocated_on", "allocation_due_by")
     contact_met, contact_decided = _deadline("c.first_contact_at", "c.first_contact_on", "first_contact_due_by")
+    deadlines = {"referral": (f"{_DELAY} <= 1", f"{_DELAY} IS NOT NULL"), "allocation": (alloc_met, alloc_decided),
+                 "first_contact": (contact_met, contact_decided)}  # fmt: skip
     keys = [f"g{i}" for i in range(len(q.group_by))]
+    columns = [
+        *selects,
+        _counted("children"),
+        *(_stat(expr, name) for name, expr in zip(STATS, _EXPRS, strict=True)),
+        *(_counted(f"{d}_deadline_{part}", cond) for d, (met, decided) in deadlines.items()
+          for part, cond in (("met", met), ("decided", decided))),
+    ]  # fmt: skip
     sql = (
-        f"{PARAMS_CTE} SELECT {', '.join([*selects, 'count(*) AS children'])}, "
-        f"{_stat(_DELAY, 'd')}, {_stat(_ALLOC_H, 'a')}, {_stat(_CONTACT_H, 'f')}, "
-        f"count(*) FILTER (WHERE {_DELAY} <= 1) AS d_met, "
-        f"count(*) FILTER (WHERE {alloc_met}) AS a_met, count(*) FILTER (WHERE {alloc_decided}) AS a_decided, "
-        f"count(*) FILTER (WHERE {contact_met}) AS f_met, count(*) FILTER (WHERE {contact_decided}) AS f_decided "
-        f"FROM metrics.child c CROSS JOIN p {' '.join(joins)} WHERE {where}"
+        f"{PARAMS_CTE} SELECT {', '.join(columns)} FROM metrics.child c CROSS JOIN p {' '.join(joins)} WHERE {where}"
         + (f" GROUP BY {', '.join(keys)} ORDER BY {', '.join(keys)}" if keys else "")
     )
     rows = []
@@ -56,16 +80,10 @@ async def timeliness(session: AsyncSession, q: ChildQuery) -> list[dict[str, Any
         if not keys and not r["children"]:
             continue
         row: dict[str, Any] = {name: r[f"g{i}"] for i, name in enumerate(q.group_by)}
-        row["children"] = int(r["children"])
-        for name, alias in zip(STATS, ("d", "a", "f"), strict=True):
-            quantiles = r[f"{alias}_q"] or [None, None, None]
-            row[name] = {
-                "count": int(r[f"{alias}_n"]),
-                **{k: _round(v) for k, v in zip(QUANTILES, quantiles, strict=True)},
-            }
-        row["met_referral_deadline"] = _share(r["d_met"], r["d_n"])
-        row["met_allocation_deadline"] = _share(r["a_met"], r["a_decided"])
-        row["met_first_contact_deadline"] = _share(r["f_met"], r["f_decided"])
+        row.update({k: int(v) for k, v in r.items() if k not in keys and not k.endswith("_q")})
+        for name in STATS:
+            quantiles = r[f"{name}_q"] or [None, None, None]
+            row.update({f"{name}_{k}": _round(v) for k, v in zip(QUANTILES, quantiles, strict=True)})
         rows.append(row)
     return rows
 
@@ -74,5 +92,6 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(float(value), 2)
 
 
-def _share(met: int, of: int) -> float | None:
-    return round(met / of, 4) if of else None
+def share(met: int | None, of: int | None) -> float | None:
+    """The share meeting a deadline, from published (perhaps perturbed) counts: None if either is withheld."""
+    return round(min(met / of, 1.0), 4) if met is not None and of else None

@@ -1,0 +1,84 @@
+"""The JSON answers of the metrics endpoints, for OpenAPI (`/docs`): the endpoints build them as plain
+dicts, and these models say what each field means."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+COUNT = "Perturbed (or, with disclosure=none, true) count; null when withheld (under 10)."
+
+
+class Row(BaseModel):
+    """One cell of the table: the value of each `group_by` dimension (a field named after it), then the
+    counts. Dimension fields are not listed here as they depend on `group_by`."""
+
+    model_config = ConfigDict(extra="allow")
+    withheld: bool | None = Field(default=None, description="True when some value of the row is withheld.")
+    withheld_fields: list[str] | None = Field(default=None, description="The fields withheld (null) in this row.")
+
+
+class Answer(BaseModel):
+    measure: str = Field(description="`children`, `caseload` or `timeliness`.")
+    as_of: str = Field(description="The day (London) whose end the figures describe, YYYY-MM-DD.")
+    filters: dict[str, Any] = Field(description="The referral period and the filters applied, as asked.")
+    group_by: list[str] = Field(description="The grouping dimensions, in order (empty with `totals=only`).")
+    disclosure: Literal["perturb", "none"] = Field(description="How counts were disclosed.")
+    ptable: str | None = Field(default=None, description="The perturbation table's name (disclosure=perturb).")
+    note: str | None = Field(default=None, description="What perturbation means for reading the table.")
+
+
+class ChildrenRow(Row):
+    children: int | None = Field(description=f"Children in the group. {COUNT}")
+
+
+class ChildrenAnswer(Answer):
+    rows: list[ChildrenRow] = Field(description="One row per group (the total alone when not grouped).")
+    total: int | None = Field(description=f"Distinct children in scope. {COUNT}")
+    total_withheld: bool | None = Field(default=None, description="True when the total is withheld.")
+
+
+class CaseloadRow(Row):
+    month: str = Field(description="YYYY-MM.")
+    referrals_in: int | None = Field(description=f"Referrals received in the month. {COUNT}")
+    exits_out: int | None = Field(description=f"Exits in the month, on or before as_of. {COUNT}")
+    in_service_end: int | None = Field(description=f"Children in service at the month's end. {COUNT}")
+
+
+class CaseloadAnswer(Answer):
+    model_config = ConfigDict(populate_by_name=True)
+    from_: str = Field(alias="from", description="First month, YYYY-MM.")
+    to: str = Field(description="Last month, YYYY-MM.")
+    rows: list[CaseloadRow] = Field(description="One row per group and month.")
+
+
+class Statistic(BaseModel):
+    count: int | None = Field(description=f"Cases the statistic is computed over. {COUNT}")
+    median: float | None = Field(description="Median; null with no case or fewer than 10 (withheld).")
+    p75: float | None = Field(description="75th percentile; as the median.")
+    p90: float | None = Field(description="90th percentile; as the median.")
+
+
+class Deadline(BaseModel):
+    met: int | None = Field(description=f"Cases that met the deadline. {COUNT}")
+    decided: int | None = Field(description=f"Cases decided by as_of: met, late, or past due. {COUNT}")
+
+
+class TimelinessRow(Row):
+    children: int | None = Field(description=f"Children in the group. {COUNT}")
+    referral_delay_days: Statistic = Field(description="Identification to referral, calendar days.")
+    referral_delay_working_days: Statistic = Field(description="Identification to referral, working days.")
+    hours_to_allocation: Statistic = Field(description="Referral to allocation to a guardian, hours.")
+    hours_to_first_contact: Statistic = Field(description="Referral to first contact attempt, hours.")
+    days_to_first_contact: Statistic = Field(description="Referral to first contact attempt, calendar days.")
+    referral_deadline: Deadline = Field(description="Referred within 1 day of identification.")
+    allocation_deadline: Deadline = Field(description="Allocated by the end of the next working day.")
+    first_contact_deadline: Deadline = Field(description="First contact attempted by the end of the next working day.")
+    met_referral_deadline: float | None = Field(description="met / decided of the referral deadline (0–1).")
+    met_allocation_deadline: float | None = Field(description="met / decided of the allocation deadline (0–1).")
+    met_first_contact_deadline: float | None = Field(description="met / decided of the first contact deadline.")
+
+
+class TimelinessAnswer(Answer):
+    rows: list[TimelinessRow] = Field(description="One row per group.")

@@ -1,0 +1,496 @@
+"""Disclosure control as an attacker meets it (DESIGN.md §9, "Disclosure control").
+
+1. The API publishes, cell for cell, what ONS's own `cell-key-perturbation` package (3.1.0) publishes
+   for the same microdata, record keys and ptable: one-, two- and three-way tables and the total, for
+   the shipped 10-5 ptable and for a ptable with real noise keyed by the cell key.
+2. Differencing gives nothing away: a month's referrals from the caseload identity, a small cell from
+   a total minus the other cells (or minus the complement asked through a filter); and the same cell
+   has the same value whether reached through a filter or a `group_by`.
+3. Properties (hypothesis) over random groupings and filters of children, caseload and timeliness:
+   every published count is withheld or at least 10 and a multiple of 5 and is the 10-5 value of the
+   true count; a 422 refusal happens exactly when the stated rule says so, and says why; the same
+   query twice, and again after a rebuild, gives the same answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Coroutine, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from cell_key_perturbation.create_perturbed_table import create_perturbed_table
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from metrics_events import Child, at
+from metrics_http import ANALYST, feed, metrics_app, published, record_key_of
+
+from ictg_metrics.disclosure.cellkey import DEFAULT_PTABLE, PTABLE_10_5_PATH, load_ptable
+
+from conftest import auth
+
+READER = auth("metrics:read")  # perturbed answers need no more
+ADMIN = auth("metrics:admin")
+NATIONALITY = {"uk": "GB", "eea": "FR", "non_eea": "VN", "unknown": "unknown"}
+AGE_BAND = {9: "7-13", 14: "14-15", 15: "14-15", 16: "16-17", 17: "16-17"}
+
+
+def kid(
+    day: str, *, gender: str = "male", group: str = "non_eea", uasc: bool = True, age: int = 15, **more: Any
+) -> Child:
+    """A child referred on `day` (noon, London) with consistent nationality and age attributes."""
+    attrs = {"gender": gender, "nationality": NATIONALITY[group], "nationality_group": group, "uasc": uasc,
+             "age_at_referral": age, "age_band": AGE_BAND[age], **more}  # fmt: skip
+    return Child(at(day), attrs=attrs)
+
+
+def ids(children: Iterable[Child]) -> list[str]:
+    return [c.referral_id for c in children]
+
+
+def plain(value: Any) -> Any:
+    """A pandas/numpy scalar as the plain Python value the API gives."""
+    return value.item() if hasattr(value, "item") else value
+
+
+# ---------------------------------------------------------------------------------------------------
+# 1. The API against ONS's package
+
+
+# (gender, nationality_group, uasc) → children: not sparse in any of the tables below, yet with small
+# cells in each (withheld), and zero cells (e.g. other × eea).
+CELLS: dict[tuple[str, str, bool], int] = {
+    ("female", "uk", False): 20, ("female", "uk", True): 12, ("female", "eea", False): 15,
+    ("female", "eea", True): 11, ("female", "non_eea", False): 14, ("female", "non_eea", True): 40,
+    ("female", "unknown", False): 6, ("male", "uk", False): 25, ("male", "uk", True): 13,
+    ("male", "eea", False): 12, ("male", "eea", True): 10, ("male", "non_eea", False): 18,
+    ("male", "non_eea", True): 70, ("male", "unknown", True): 3, ("other", "non_eea", True): 4,
+    ("other", "uk", False): 2,
+}  # fmt: skip
+TAB_VARS = [["gender"], ["gender", "nationality_group"], ["gender", "nationality_group", "uasc"]]
+
+
+def _noisy_ptable(path: Path) -> pd.DataFrame:
+    """A ptable with real noise keyed by pcv and cell key, some rows missing (the package then adds 0).
+    The package ships no generator for such a table (only `generate_ptable_10_5_rule`), so it is made
+    here as in test_cellkey.py, seeded; the package reads the DataFrame, the API the CSV."""
+    rng = np.random.default_rng(20261203)
+    pcvs, ckeys = np.meshgrid(np.arange(1, 751), np.arange(256), indexing="ij")
+    pcvs, ckeys = pcvs.ravel(), ckeys.ravel()
+    noise = rng.choice([-3, -2, -1, 0, 1, 2, 3], size=pcvs.size, p=[0.1, 0.15, 0.2, 0.1, 0.2, 0.15, 0.1])
+    frame = pd.DataFrame({"pcv": pcvs, "ckey": ckeys, "pvalue": np.maximum(noise, -pcvs)})
+    frame = frame[~((rng.random(pcvs.size) < 0.03) & (ckeys != 255))].reset_index(drop=True)
+    frame.to_csv(path, index=False)
+    return frame
+
+
+def _package(
+    frame: pd.DataFrame, ptable: pd.DataFrame, tab_vars: list[str]
+) -> dict[tuple[Any, ...], tuple[int | None, int]]:
+    """`{cell: (published or None, true count)}` as ONS's package computes them."""
+    table = create_perturbed_table(data=frame, ptable=ptable, geog=[], tab_vars=tab_vars, record_key="record_key")
+    return {
+        tuple(plain(row[v]) for v in tab_vars): (
+            None if pd.isna(row["count"]) else int(row["count"]),
+            int(row["pre_sdc_count"]),
+        )
+        for _, row in table.iterrows()
+    }
+
+
+async def test_api_equals_ons_package_cell_for_cell(shared_settings: dict[str, Any], tmp_path: Path) -> None:
+    s = shared_settings
+    rnd = random.Random(5)
+    kids = [
+        kid(f"2025-0{rnd.randint(1, 6)}-{rnd.randint(1, 28):02d}", gender=g, group=n, uasc=u, age=rnd.choice([14, 16]))
+        for (g, n, u), count in CELLS.items()
+        for _ in range(count)
+    ]
+    assert len(kids) == 275
+    frame = pd.DataFrame(
+        {
+            "record_key": [record_key_of(k.referral_id) for k in kids],
+            "gender": [k.attrs["gender"] for k in kids],
+            "nationality_group": [k.attrs["nationality_group"] for k in kids],
+            "uasc": [k.attrs["uasc"] for k in kids],
+            "everyone": ["all"] * len(kids),  # a one-cell table: the total
+        }
+    )
+    noisy_path = tmp_path / "noisy_ptable.csv"
+    ptables = {
+        "10-5": (pd.read_csv(PTABLE_10_5_PATH, comment="#"), {}),
+        "noisy": (_noisy_ptable(noisy_path), {"ptable": str(noisy_path)}),
+    }
+    assert load_ptable(noisy_path).name == "noisy_ptable"
+    seen_noise = False
+    async with metrics_app(s) as client:
+        await feed(client, s, *kids)
+    for name, (package_ptable, extra) in ptables.items():
+        async with metrics_app(s, **extra) as client:
+            for tab_vars in TAB_VARS:
+                r = await client.get(
+                    "/v1/metrics/children", params={"group_by": ",".join(tab_vars), "as_of": "2025-12-31"},
+                    headers=READER,
+                )  # fmt: skip
+                assert r.status_code == 200, (name, tab_vars, r.text)
+                body = r.json()
+                assert body["disclosure"] == "perturb"
+                assert body["ptable"] == ("ons_10_5" if name == "10-5" else "noisy_ptable")
+                api = {tuple(row[v] for v in tab_vars): row["children"] for row in body["rows"]}
+                for row in body["rows"]:
+                    assert (row["children"] is None) == bool(row.get("withheld")), row
+                    assert row.get("withheld_fields", ["children"] if row["children"] is None else []) == (
+                        ["children"] if row["children"] is None else []
+                    ), row
+                package = _package(frame, package_ptable, tab_vars)
+                # The API lists the groups that have children; the package's other cells are zero cells.
+                assert set(api) <= set(package), (name, tab_vars)
+                assert {cell for cell, (_, true) in package.items() if true > 0} == set(api), (name, tab_vars)
+                assert all(true == 0 and value is None for cell, (value, true) in package.items() if cell not in api)
+                assert api == {cell: package[cell][0] for cell in api}, (name, tab_vars)
+                # ... and the total is the package's one-cell table.
+                assert body["total"] == _package(frame, package_ptable, ["everyone"])[("all",)][0]
+                # The comparison can fail: withheld and published cells both occur in every table.
+                values = list(api.values())
+                assert sum(v is None for v in values) >= 1, (name, tab_vars, api)
+                assert sum(v is not None for v in values) >= (2 if len(tab_vars) == 1 else 6), (name, tab_vars, api)
+                if name == "noisy":
+                    seen_noise |= any(v is not None and v % 5 for v in [*values, body["total"]])
+                    # independently of the package too
+                    expected = {
+                        cell: published(
+                            ids(k for k in kids if tuple(k.attrs[v] for v in tab_vars) == cell), load_ptable(noisy_path)
+                        )
+                        for cell in api
+                    }  # fmt: skip
+                    assert api == expected
+    assert seen_noise  # the noisy ptable did move values off the multiples of 5: keys matter
+
+
+# ---------------------------------------------------------------------------------------------------
+# 2. Differencing attacks
+
+
+def _no_small_counts(values: Iterable[Any]) -> None:
+    for v in values:
+        assert v is None or (isinstance(v, int) and v >= 10 and v % 5 == 0), v
+
+
+async def test_caseload_identity_does_not_give_a_small_month_back(shared_settings: dict[str, Any]) -> None:
+    """60 referrals in December, 4 in January and 12 exits in January: the attacker computes January's
+    referrals as in_service_end(Jan) − in_service_end(Dec) + exits_out(Jan) from published values."""
+    s = shared_settings
+    december = [kid(f"2025-12-{1 + i % 28:02d}") for i in range(60)]
+    january = [kid(f"2026-01-{5 + i:02d}") for i in range(4)]
+    leavers = december[:12]
+    for i, k in enumerate(leavers):
+        k.exit(at(f"2026-01-{10 + i:02d}"))
+    async with metrics_app(s) as client:
+        await feed(client, s, *december, *january)
+        r = await client.get(
+            "/v1/metrics/caseload", params={"from": "2025-12", "to": "2026-01", "as_of": "2026-01-31"}, headers=READER
+        )
+        assert r.status_code == 200, r.text
+        rows = {row["month"]: row for row in r.json()["rows"]}
+        dec, jan = rows["2025-12"], rows["2026-01"]
+        assert r.json()["disclosure"] == "perturb"
+
+        # January's 4 referrals are withheld, never shown as 1–9.
+        assert jan["referrals_in"] is None and jan["withheld"] is True and "referrals_in" in jan["withheld_fields"]
+        # Every other value is the cell key method's value of exactly the right children.
+        in_service_jan = [k for k in december if k not in leavers] + january
+        assert dec["referrals_in"] == published(ids(december)) == 60
+        assert dec["exits_out"] is None and "exits_out" in dec["withheld_fields"]  # zero: withheld, as ONS's package
+        assert dec["in_service_end"] == published(ids(december)) == 60
+        assert jan["exits_out"] == published(ids(leavers)) == 10
+        assert jan["in_service_end"] == published(ids(in_service_jan)) == 50
+        _no_small_counts(
+            v for row in rows.values() for v in (row["referrals_in"], row["exits_out"], row["in_service_end"])
+        )
+
+        # The attack: stocks and flows are each perturbed on their own, so the identity is off.
+        derived = jan["in_service_end"] - dec["in_service_end"] + jan["exits_out"]
+        assert derived != len(january)
+        assert derived == 0  # 50 − 60 + 10: nothing about the four children
+
+        # The same stock asked as of the end of January through the children measure: the same value
+        # (the same children, hence the same cell key) — no second noisy look at it.
+        c = await client.get("/v1/metrics/children", params={"as_of": "2026-01-31"}, headers=READER)
+        assert c.json()["total"] == published(ids([*december, *january])) == 65
+
+
+async def test_margins_do_not_give_a_small_cell_back(shared_settings: dict[str, Any]) -> None:
+    """129 children, 3 of unknown nationality: total − published cells, or total − the complement asked
+    through a filter, is not 3."""
+    s = shared_settings
+    uk = [kid("2025-04-02", group="uk") for _ in range(61)]
+    non_eea = [kid("2025-04-03", group="non_eea") for _ in range(65)]
+    unknown = [kid("2025-04-04", group="unknown") for _ in range(3)]
+    everyone = [*uk, *non_eea, *unknown]
+    async with metrics_app(s) as client:
+        await feed(client, s, *everyone)
+        r = await client.get("/v1/metrics/children", params={"group_by": "nationality_group"}, headers=READER)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        cells = {row["nationality_group"]: row for row in body["rows"]}
+        assert set(cells) == {"uk", "non_eea", "unknown"}
+        assert cells["unknown"]["children"] is None and cells["unknown"]["withheld"] is True
+        assert cells["uk"]["children"] == published(ids(uk)) == 60
+        assert cells["non_eea"]["children"] == published(ids(non_eea)) == 65
+        assert body["total"] == published(ids(everyone)) == 130
+        _no_small_counts([*(row["children"] for row in cells.values()), body["total"]])
+        assert body["total"] - cells["uk"]["children"] - cells["non_eea"]["children"] != len(unknown)
+
+        # The complement through a filter with two values: its own cell, its own value.
+        f = await client.get(
+            "/v1/metrics/children",
+            params=[("nationality_group", "uk"), ("nationality_group", "non_eea")],
+            headers=READER,
+        )
+        assert f.status_code == 200, f.text
+        assert f.json()["total"] == published(ids([*uk, *non_eea])) == 125
+        assert body["total"] - f.json()["total"] != len(unknown)
+        # The small cell asked alone is withheld too (not refused: one cell is no table).
+        alone = await client.get("/v1/metrics/children", params={"nationality_group": "unknown"}, headers=READER)
+        assert alone.status_code == 200, alone.text
+        assert alone.json()["total"] is None and alone.json()["total_withheld"] is True
+
+
+async def test_the_same_cell_through_a_filter_or_a_group_has_the_same_value(shared_settings: dict[str, Any]) -> None:
+    s = shared_settings
+    rnd = random.Random(3)
+    genders = ["female"] * 45 + ["male"] * 31 + ["other"] * 5
+    kids = []
+    for i, g in enumerate(genders):
+        k = kid(f"2025-03-{1 + i % 28:02d}", gender=g, uasc=rnd.random() < 0.6)
+        if rnd.random() < 0.8:
+            k.allocate(at(f"2025-03-{1 + i % 28:02d}", 18))
+        if rnd.random() < 0.7:
+            k.contact(at(f"2025-04-{1 + i % 28:02d}"))
+        if rnd.random() < 0.3:
+            k.exit(at("2025-05-20"))
+        kids.append(k)
+    common = {"as_of": "2025-06-30"}
+
+    async def get(path: str, **params: Any) -> dict[str, Any]:
+        r = await client.get(f"/v1/metrics/{path}", params={**common, **params}, headers=READER)
+        assert r.status_code == 200, (path, params, r.text)
+        return r.json()
+
+    async with metrics_app(s) as client:
+        await feed(client, s, *kids)
+        for g in ("female", "male", "other"):
+            mine = [k for k in kids if k.attrs["gender"] == g]
+            # children: a group's cell vs the total of the filtered query
+            grouped = {row["gender"]: row for row in (await get("children", group_by="gender"))["rows"]}
+            filtered = await get("children", gender=g)
+            assert grouped[g]["children"] == filtered["total"] == published(ids(mine)), g
+            # a cell of a two-way table vs the same cell of a one-way table under a filter
+            two_way = await get("children", group_by="gender,uasc")
+            window = {"from": "2025-03", "to": "2025-05"}
+            if g == "other":  # 5 children: asked as a table of their own, refused as sparse
+                for path, extra in (("children", {"group_by": "uasc"}), ("caseload", window)):
+                    r = await client.get(f"/v1/metrics/{path}", params={**common, **extra, "gender": g}, headers=READER)
+                    assert r.status_code == 422 and "sparse" in r.json()["detail"], (path, r.text)
+            else:
+                one_way = await get("children", group_by="uasc", gender=g)
+                assert len(one_way["rows"]) == 2
+                for row in one_way["rows"]:
+                    (same,) = [x for x in two_way["rows"] if x["gender"] == g and x["uasc"] == row["uasc"]]
+                    assert same["children"] == row["children"], (g, row)
+            # timeliness: every count and statistic of the group's row
+            t_grouped = {row["gender"]: row for row in (await get("timeliness", group_by="gender"))["rows"]}
+            (t_filtered,) = (await get("timeliness", gender=g))["rows"]
+            assert {k: v for k, v in t_grouped[g].items() if k != "gender"} == t_filtered, g
+            assert t_filtered["children"] == published(ids(mine)), g
+            # caseload: each month's flows and stock
+            c_grouped = [
+                row for row in (await get("caseload", group_by="gender", **window))["rows"] if row["gender"] == g
+            ]
+            if g != "other":
+                c_filtered = (await get("caseload", gender=g, **window))["rows"]
+                assert [{k: v for k, v in row.items() if k != "gender"} for row in c_grouped] == c_filtered, g
+                assert c_filtered[0]["referrals_in"] == published(ids(mine)), g
+            else:
+                assert all(row["referrals_in"] is None for row in c_grouped)
+        assert grouped["other"]["children"] is None  # 5 children: the check is not only of big cells
+        assert t_grouped["other"]["children"] is None
+
+
+# ---------------------------------------------------------------------------------------------------
+# 3. Properties over random queries
+
+
+POOL: dict[str, list[str]] = {
+    "gender": ["female", "male", "other"],
+    "nationality_group": ["uk", "eea", "non_eea", "unknown"],
+    "uasc": ["true", "false"],
+    "age_band": ["7-13", "14-15", "16-17"],
+    "pathway": ["direct_worker", "regional_practice_coordinator", "regional_practitioner"],
+    "missing_at_referral": ["true", "false"],
+    "exploitation_type": ["criminal", "sexual", "labour"],  # multi-valued
+    "status": [],  # grouping only (values depend on the service's codes)
+}
+STAT_NAMES = ("referral_delay_days", "referral_delay_working_days", "hours_to_allocation", "hours_to_first_contact",
+              "days_to_first_contact")  # fmt: skip
+DEADLINE_NAMES = ("referral", "allocation", "first_contact")
+
+
+def _population(n: int, seed: int = 11) -> list[Child]:
+    rnd = random.Random(seed)
+    kids = []
+    for _ in range(n):
+        day = f"2025-{rnd.randint(1, 6):02d}-{rnd.randint(1, 28):02d}"
+        primary = rnd.choice(["criminal", "criminal", "sexual", "labour"])
+        others = rnd.sample([x for x in ("criminal", "sexual", "labour") if x != primary], rnd.randint(0, 1))
+        k = kid(
+            day,
+            gender=rnd.choices(["female", "male", "other"], [0.45, 0.5, 0.05])[0],
+            group=rnd.choices(["uk", "eea", "non_eea", "unknown"], [0.3, 0.15, 0.5, 0.05])[0],
+            uasc=rnd.random() < 0.5,
+            age=rnd.choice([9, 14, 15, 16, 17]),
+            pathway=rnd.choice(
+                ["direct_worker", "direct_worker", "regional_practice_coordinator", "regional_practitioner"]
+            ),
+            missing_at_referral=rnd.random() < 0.1,
+            exploitation={"primary": primary, "others": others, "county_lines": False},
+        )
+        if rnd.random() < 0.8:
+            k.allocate(at(day, rnd.randint(13, 23)))
+        if rnd.random() < 0.7:
+            k.contact(at(f"2025-{rnd.randint(int(day[5:7]), 8):02d}-{rnd.randint(1, 28):02d}", 9))
+        if rnd.random() < 0.3:
+            k.exit(at(f"2025-{rnd.randint(7, 11):02d}-{rnd.randint(1, 28):02d}"))
+        kids.append(k)
+    return kids
+
+
+@st.composite
+def _queries(draw: st.DrawFn) -> list[tuple[str, str]]:
+    group_by = draw(st.lists(st.sampled_from(list(POOL)), max_size=3, unique=True))
+    filtered = draw(st.lists(st.sampled_from([d for d, v in POOL.items() if v]), max_size=3, unique=True))
+    params = [("group_by", ",".join(group_by))] if group_by else []
+    for dim in filtered:
+        params += [(dim, v) for v in draw(st.lists(st.sampled_from(POOL[dim]), min_size=1, max_size=2, unique=True))]
+    params.append(("as_of", draw(st.sampled_from(["2025-03-31", "2025-06-30", "2025-12-31"]))))
+    return params
+
+
+def _key(row: dict[str, Any], group_by: list[str]) -> tuple[Any, ...]:
+    return tuple(row[g] for g in group_by)
+
+
+def _counts(measure: str, row: dict[str, Any]) -> dict[str, Any]:
+    """Every count a row publishes, by a flat name."""
+    if measure == "children":
+        return {"children": row["children"]}
+    if measure == "caseload":
+        return {k: row[k] for k in ("referrals_in", "exits_out", "in_service_end")}
+    out = {"children": row["children"], **{f"{s}.count": row[s]["count"] for s in STAT_NAMES}}
+    out.update({f"{d}.{p}": row[f"{d}_deadline"][p] for d in DEADLINE_NAMES for p in ("met", "decided")})
+    return out
+
+
+def _expect_refusal(measure: str, dims: int, truth: dict[str, Any]) -> bool:
+    """DESIGN §9's rule, on the true counts: more than 4 dimensions, or a sparse table (more than half of
+    its non-zero cells under 10; the cells of children and timeliness are the groups' children, of the
+    caseload every flow and stock of every month)."""
+    if dims > 4:
+        return True
+    rows = truth["rows"]
+    if measure == "caseload":
+        cells = [v for row in rows for v in _counts("caseload", row).values()]
+    elif truth["group_by"]:
+        cells = [row["children"] for row in rows]
+    else:
+        return False
+    nonzero = [c for c in cells if c > 0]
+    return bool(nonzero) and 2 * sum(c < 10 for c in nonzero) > len(nonzero)
+
+
+def _check_against_truth(measure: str, body: dict[str, Any], truth: dict[str, Any]) -> int:
+    """Each published count is the 10-5 value of its true count (with the 10-5 ptable the value does not
+    depend on the cell key), withheld ones are flagged, quantiles of fewer than 10 cases withheld.
+    Returns how many counts were checked."""
+    group_by = body["group_by"]
+    rows = {_key(r, group_by) + ((r["month"],) if measure == "caseload" else ()): r for r in body["rows"]}
+    true_rows = {_key(r, group_by) + ((r["month"],) if measure == "caseload" else ()): r for r in truth["rows"]}
+    assert rows.keys() == true_rows.keys()
+    checked = 0
+    for key, row in rows.items():
+        mine, true = _counts(measure, row), _counts(measure, true_rows[key])
+        for name, value in mine.items():
+            assert value is None or (value >= 10 and value % 5 == 0), (name, value)
+            assert value == DEFAULT_PTABLE.perturb(true[name], 0), (key, name, value, true[name])
+            checked += 1
+        withheld = {n for n, v in mine.items() if v is None}
+        assert bool(row.get("withheld")) == bool(withheld) or measure == "timeliness", row
+        if measure != "timeliness":
+            assert set(row.get("withheld_fields", [])) == withheld, row
+        else:
+            for s in STAT_NAMES:
+                n = true_rows[key][s]["count"]
+                for q in ("median", "p75", "p90"):
+                    assert row[s][q] == (None if n < 10 else true_rows[key][s][q]), (key, s, q)
+    if measure == "children":
+        assert body["total"] == DEFAULT_PTABLE.perturb(truth["total"], 0)
+        checked += 1
+    return checked
+
+
+async def test_published_counts_are_safe_repeatable_and_survive_a_rebuild(shared_settings: dict[str, Any]) -> None:
+    s = shared_settings
+    loop = asyncio.get_running_loop()
+    asked: dict[tuple[str, tuple[tuple[str, str], ...]], dict[str, Any]] = {}
+    tally = {"answered": 0, "refused": 0, "counts": 0, "withheld": 0}
+
+    async def check(measure: str, params: list[tuple[str, str]]) -> None:
+        if measure == "caseload":
+            params = [*params, ("from", "2025-01"), ("to", "2025-09")]
+        path = f"/v1/metrics/{measure}"
+        r = await client.get(path, params=params, headers=READER)
+        truth = await client.get(path, params=[*params, ("disclosure", "none")], headers=ANALYST)
+        assert truth.status_code == 200, truth.text
+        group_by = [g for g in dict(params).get("group_by", "").split(",") if g]
+        dims = len(group_by) + len({k for k, _ in params if k in POOL})
+        if r.status_code == 422:
+            detail = r.json()["detail"]
+            assert isinstance(detail, str) and ("dimensions" in detail or "sparse" in detail), detail
+            assert _expect_refusal(measure, dims, truth.json()), (measure, params, detail)
+            tally["refused"] += 1
+            return
+        assert r.status_code == 200, (measure, params, r.text)
+        assert not _expect_refusal(measure, dims, truth.json()), (measure, params, "should have been refused")
+        body = r.json()
+        tally["answered"] += 1
+        tally["counts"] += _check_against_truth(measure, body, truth.json())
+        tally["withheld"] += r.text.count('"withheld":true')
+        again = await client.get(path, params=params, headers=READER)
+        assert again.json() == body, (measure, params)  # no fresh noise to average away
+        asked[(measure, tuple(params))] = body
+
+    def run(coro: Coroutine[Any, Any, None]) -> None:
+        asyncio.run_coroutine_threadsafe(coro, loop).result(timeout=120)
+
+    @settings(max_examples=20, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(params=_queries())
+    def every_measure_is_safe(params: list[tuple[str, str]]) -> None:
+        for measure in ("children", "caseload", "timeliness"):
+            run(check(measure, params))
+
+    async with metrics_app(s) as client:
+        await feed(client, s, *_population(240))
+        # hypothesis drives the examples from a worker thread; the requests run on this loop
+        await asyncio.to_thread(every_measure_is_safe)
+        assert tally["answered"] >= 10 and tally["counts"] >= 100 and tally["withheld"] >= 1, tally
+
+        # A rebuild refolds every child from the events: the same record keys, the same answers.
+        r = await client.post("/v1/admin/rebuild", params={"wait": "true"}, headers=ADMIN)
+        assert r.status_code == 200, r.text
+        assert r.json()["result"]["children"] == 240
+        for (measure, params), body in asked.items():
+            after = await client.get(f"/v1/metrics/{measure}", params=list(params), headers=READER)
+            assert after.status_code == 200 and after.json() == body, (measure, params)
