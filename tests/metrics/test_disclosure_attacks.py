@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from cell_key_perturbation.create_perturbed_table import create_perturbed_table
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from metrics_events import Child, at
 from metrics_http import ANALYST, feed, metrics_app, published, record_key_of
@@ -120,7 +120,7 @@ async def test_api_equals_ons_package_cell_for_cell(shared_settings: dict[str, A
         }
     )
     noisy_path = tmp_path / "noisy_ptable.csv"
-    ptables = {
+    ptables: dict[str, tuple[pd.DataFrame, dict[str, Any]]] = {
         "10-5": (pd.read_csv(PTABLE_10_5_PATH, comment="#"), {}),
         "noisy": (_noisy_ptable(noisy_path), {"ptable": str(noisy_path)}),
     }
@@ -160,12 +160,11 @@ async def test_api_equals_ons_package_cell_for_cell(shared_settings: dict[str, A
                 if name == "noisy":
                     seen_noise |= any(v is not None and v % 5 for v in [*values, body["total"]])
                     # independently of the package too
+                    noisy = load_ptable(noisy_path)
                     expected = {
-                        cell: published(
-                            ids(k for k in kids if tuple(k.attrs[v] for v in tab_vars) == cell), load_ptable(noisy_path)
-                        )
+                        cell: published(ids(k for k in kids if tuple(k.attrs[v] for v in tab_vars) == cell), noisy)
                         for cell in api
-                    }  # fmt: skip
+                    }
                     assert api == expected
     assert seen_noise  # the noisy ptable did move values off the multiples of 5: keys matter
 
@@ -451,7 +450,7 @@ async def test_published_counts_are_safe_repeatable_and_survive_a_rebuild(shared
         if measure == "caseload":
             params = [*params, ("from", "2025-01"), ("to", "2025-09")]
         path = f"/v1/metrics/{measure}"
-        r = await client.get(path, params=params, headers=READER)
+        r = await client.get(path, params=tuple(params), headers=READER)
         truth = await client.get(path, params=[*params, ("disclosure", "none")], headers=ANALYST)
         assert truth.status_code == 200, truth.text
         group_by = [g for g in dict(params).get("group_by", "").split(",") if g]
@@ -468,7 +467,7 @@ async def test_published_counts_are_safe_repeatable_and_survive_a_rebuild(shared
         tally["answered"] += 1
         tally["counts"] += _check_against_truth(measure, body, truth.json())
         tally["withheld"] += r.text.count('"withheld":true')
-        again = await client.get(path, params=params, headers=READER)
+        again = await client.get(path, params=tuple(params), headers=READER)
         assert again.json() == body, (measure, params)  # no fresh noise to average away
         asked[(measure, tuple(params))] = body
 
@@ -477,6 +476,21 @@ async def test_published_counts_are_safe_repeatable_and_survive_a_rebuild(shared
 
     @settings(max_examples=20, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
     @given(params=_queries())
+    @example(
+        params=[
+            ("group_by", "gender,age_band,pathway"),
+            ("uasc", "true"),
+            ("nationality_group", "uk"),
+            ("as_of", "2025-12-31"),
+        ]
+    )  # 5 dimensions: refused
+    @example(
+        params=[
+            ("group_by", "nationality_group,age_band,exploitation_type"),
+            ("gender", "other"),
+            ("as_of", "2025-12-31"),
+        ]
+    )  # sparse: refused
     def every_measure_is_safe(params: list[tuple[str, str]]) -> None:
         for measure in ("children", "caseload", "timeliness"):
             run(check(measure, params))
@@ -486,6 +500,7 @@ async def test_published_counts_are_safe_repeatable_and_survive_a_rebuild(shared
         # hypothesis drives the examples from a worker thread; the requests run on this loop
         await asyncio.to_thread(every_measure_is_safe)
         assert tally["answered"] >= 10 and tally["counts"] >= 100 and tally["withheld"] >= 1, tally
+        assert tally["refused"] >= 2, tally
 
         # A rebuild refolds every child from the events: the same record keys, the same answers.
         r = await client.post("/v1/admin/rebuild", params={"wait": "true"}, headers=ADMIN)

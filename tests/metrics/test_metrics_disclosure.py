@@ -50,6 +50,13 @@ async def test_perturbed_by_default_and_none_needs_its_scope(shared_settings: di
                              headers=ANALYST)  # fmt: skip
         assert [row["children"] for row in r.json()["rows"]] == [23, 7, 12] and r.json()["total"] == 42
         assert "ptable" not in r.json() and r.headers["ICTG-Disclosure"] == "none"
+        # local authorities and regions carry their names beside their codes, in JSON and CSV
+        r = await client.get("/v1/metrics/children", params={"group_by": "local_authority,region", "disclosure": "none"},
+                             headers=ANALYST)  # fmt: skip
+        assert r.json()["rows"] == [{"local_authority": "E08000003", "local_authority_name": "Manchester",
+                                     "region": "north_west", "region_name": "North West", "children": 42}]  # fmt: skip
+        r = await client.get("/v1/metrics/children", params={"group_by": "region", "format": "csv"}, headers=READ)
+        assert r.text.splitlines() == ["region,region_name,children", f"north_west,North West,{published(_ids(kids))}"]
         # a total under 10 is withheld too; so is an empty one (0 + 0 is under 10, as ONS's package has it)
         for gender in ("male", "unknown"):
             r = await client.get("/v1/metrics/children", params={"gender": gender}, headers=READ)

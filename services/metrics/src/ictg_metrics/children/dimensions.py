@@ -11,6 +11,7 @@ stay distinct children.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -548,3 +549,25 @@ def in_natural_order(rows: list[dict[str, Any]], group_by: Sequence[str]) -> lis
         return tuple(out)
 
     return sorted(rows, key=key)  # stable: a group's months stay in order
+
+
+NAMED = ("local_authority", "current_local_authority", "region")  # codes a reader cannot read: a name beside
+
+
+@functools.cache
+def _names(dimension: str) -> dict[Any, str]:
+    return dict(DIMENSIONS[dimension].labelled_values() or ())
+
+
+def with_names(rows: list[dict[str, Any]], group_by: Sequence[str]) -> list[dict[str, Any]]:
+    """Rows grouped by a local authority or region carry its name beside its code (`<dimension>_name`)."""
+    for g in (g for g in group_by if g in NAMED):
+        names = _names(g)
+        for row in rows:
+            row[f"{g}_name"] = names.get(row.get(g))
+    return rows
+
+
+def columns_with_names(group_by: Sequence[str]) -> list[str]:
+    """The CSV columns of `group_by`, each named dimension followed by its name column."""
+    return [c for g in group_by for c in ((g, f"{g}_name") if g in NAMED else (g,))]

@@ -22,7 +22,7 @@ from ..models import SCHEMA
 from .answers import CaseloadAnswer, ChildrenAnswer, TimelinessAnswer
 from .caseload import caseload, months
 from .dictionary import DataDictionary, data_dictionary
-from .dimensions import DIMENSIONS, in_natural_order
+from .dimensions import DIMENSIONS, columns_with_names, in_natural_order, with_names
 from .disclosure import Discloser, Disclosure, csv_filename, to_csv
 from .params import COMMON_DOC, Common, echo_filters, parse_month, parse_query, wants_csv
 from .query import ChildQuery, count_children
@@ -67,6 +67,8 @@ def _answer(
     columns: list[str], **extra: Any,
 ) -> Response:  # fmt: skip
     """JSON (`rows` as they are) or tidy CSV (`columns` of `rows`), both saying in headers what they hold."""
+    rows = with_names(rows, q.group_by)
+    columns = [*columns_with_names(q.group_by), *columns[len(q.group_by) :]]
     echo = echo_filters(q)
     headers = {"ICTG-Disclosure": d.mode, "ICTG-As-Of": q.as_of.isoformat(), "ICTG-Filters": urlencode(echo, True)}
     if d.perturbs:

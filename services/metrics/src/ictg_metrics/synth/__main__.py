@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from datetime import date, timedelta
 
@@ -47,6 +48,12 @@ async def _http(args: argparse.Namespace, settings: MetricsSettings, gen: Genera
     return 0 if not driver.failures else 1
 
 
+def _default_url(url_var: str, port_var: str, port: int) -> str:
+    """The service's URL as the platform is configured: its URL variable, else its port variable (the
+    ports `make run` reads), else the default port."""
+    return os.environ.get(url_var) or f"http://127.0.0.1:{os.environ.get(port_var) or port}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ictg_metrics.synth", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
@@ -57,8 +64,16 @@ def main(argv: list[str] | None = None) -> int:
         "--years", type=float, default=3.0, help="referrals spread over this many years, ending yesterday"
     )
     parser.add_argument("--workers", type=int, default=2, help="bulk: worker processes")
-    parser.add_argument("--intake-url", default="http://127.0.0.1:8001")
-    parser.add_argument("--cases-url", default="http://127.0.0.1:8002")
+    parser.add_argument(
+        "--intake-url",
+        default=_default_url("ICTG_CASES_INTAKE_URL", "ICTG_INTAKE_PORT", 8001),
+        help="default: ICTG_CASES_INTAKE_URL, else 127.0.0.1 on ICTG_INTAKE_PORT (as make run)",
+    )
+    parser.add_argument(
+        "--cases-url",
+        default=_default_url("ICTG_METRICS_CASES_URL", "ICTG_CASES_PORT", 8002),
+        help="default: ICTG_METRICS_CASES_URL, else 127.0.0.1 on ICTG_CASES_PORT (as make run)",
+    )
     args = parser.parse_args(argv)
     settings = MetricsSettings()
     end = date.today() - timedelta(days=1)
