@@ -23,12 +23,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from cell_key_perturbation.create_perturbed_table import create_perturbed_table
+from cell_key_perturbation.utils.generate_test_ptable import generate_ptable_10_5_rule
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from metrics_events import Child, at
 from metrics_http import ANALYST, feed, metrics_app, published, record_key_of
 
-from ictg_metrics.disclosure.cellkey import DEFAULT_PTABLE, PTABLE_10_5_PATH, load_ptable
+from ictg_metrics.disclosure.cellkey import DEFAULT_PTABLE, Ptable, load_ptable
 
 from conftest import auth
 
@@ -113,15 +114,16 @@ async def test_api_equals_ons_package_cell_for_cell(shared_settings: dict[str, A
     frame = pd.DataFrame(
         {
             "record_key": [record_key_of(k.referral_id) for k in kids],
-            "gender": [k.attrs["gender"] for k in kids],
-            "nationality_group": [k.attrs["nationality_group"] for k in kids],
-            "uasc": [k.attrs["uasc"] for k in kids],
+            # categorical, every value of the dimension a category: the package then lists zero cells too
+            "gender": pd.Categorical([k.attrs["gender"] for k in kids], ["female", "male", "other", "unknown"]),
+            "nationality_group": pd.Categorical([k.attrs["nationality_group"] for k in kids], list(NATIONALITY)),
+            "uasc": pd.Categorical([k.attrs["uasc"] for k in kids], [False, True]),
             "everyone": ["all"] * len(kids),  # a one-cell table: the total
         }
     )
     noisy_path = tmp_path / "noisy_ptable.csv"
     ptables: dict[str, tuple[pd.DataFrame, dict[str, Any]]] = {
-        "10-5": (pd.read_csv(PTABLE_10_5_PATH, comment="#"), {}),
+        "10-5": (generate_ptable_10_5_rule(), {}),  # the package's own; the API's DEFAULT_PTABLE
         "noisy": (_noisy_ptable(noisy_path), {"ptable": str(noisy_path)}),
     }
     assert load_ptable(noisy_path).name == "noisy_ptable"
@@ -149,7 +151,9 @@ async def test_api_equals_ons_package_cell_for_cell(shared_settings: dict[str, A
                 # The API lists the groups that have children; the package's other cells are zero cells.
                 assert set(api) <= set(package), (name, tab_vars)
                 assert {cell for cell, (_, true) in package.items() if true > 0} == set(api), (name, tab_vars)
-                assert all(true == 0 and value is None for cell, (value, true) in package.items() if cell not in api)
+                zero_cells = [value for cell, (value, true) in package.items() if cell not in api and true == 0]
+                assert len(zero_cells) == len(package) - len(api) and all(v is None for v in zero_cells)
+                assert len(tab_vars) == 1 or zero_cells, "the tables have zero cells"
                 assert api == {cell: package[cell][0] for cell in api}, (name, tab_vars)
                 # ... and the total is the package's one-cell table.
                 assert body["total"] == _package(frame, package_ptable, ["everyone"])[("all",)][0]
@@ -178,7 +182,9 @@ def _no_small_counts(values: Iterable[Any]) -> None:
         assert v is None or (isinstance(v, int) and v >= 10 and v % 5 == 0), v
 
 
-async def test_caseload_identity_does_not_give_a_small_month_back(shared_settings: dict[str, Any]) -> None:
+async def test_caseload_identity_does_not_give_a_small_month_back(
+    shared_settings: dict[str, Any], tmp_path: Path
+) -> None:
     """60 referrals in December, 4 in January and 12 exits in January: the attacker computes January's
     referrals as in_service_end(Jan) − in_service_end(Dec) + exits_out(Jan) from published values."""
     s = shared_settings
@@ -220,6 +226,25 @@ async def test_caseload_identity_does_not_give_a_small_month_back(shared_setting
         c = await client.get("/v1/metrics/children", params={"as_of": "2026-01-31"}, headers=READER)
         assert c.json()["total"] == published(ids([*december, *january])) == 65
 
+    # With a noisy ptable (values depend on each cell's key, so the stock's key must be that of exactly
+    # the children in service): still the right children's values, still nothing under 10.
+    noisy_path = tmp_path / "noisy_ptable.csv"
+    _noisy_ptable(noisy_path)
+    noisy = load_ptable(noisy_path)
+    async with metrics_app(s, ptable=str(noisy_path)) as client:
+        r = await client.get(
+            "/v1/metrics/caseload", params={"from": "2025-12", "to": "2026-01", "as_of": "2026-01-31"}, headers=READER
+        )
+        assert r.status_code == 200, r.text
+        rows = {row["month"]: row for row in r.json()["rows"]}
+        assert rows["2025-12"]["referrals_in"] == published(ids(december), noisy)
+        assert rows["2025-12"]["in_service_end"] == published(ids(december), noisy)
+        assert rows["2026-01"]["referrals_in"] is None  # 4 + at most 3
+        assert rows["2026-01"]["exits_out"] == published(ids(leavers), noisy)
+        assert rows["2026-01"]["in_service_end"] == published(ids(in_service_jan), noisy)
+        for row in rows.values():
+            assert all(v is None or v >= 10 for v in (row["referrals_in"], row["exits_out"], row["in_service_end"]))
+
 
 async def test_margins_do_not_give_a_small_cell_back(shared_settings: dict[str, Any]) -> None:
     """129 children, 3 of unknown nationality: total − published cells, or total − the complement asked
@@ -258,11 +283,15 @@ async def test_margins_do_not_give_a_small_cell_back(shared_settings: dict[str, 
         assert alone.json()["total"] is None and alone.json()["total_withheld"] is True
 
 
-async def test_the_same_cell_through_a_filter_or_a_group_has_the_same_value(shared_settings: dict[str, Any]) -> None:
+async def test_the_same_cell_through_a_filter_or_a_group_has_the_same_value(
+    shared_settings: dict[str, Any], tmp_path: Path
+) -> None:
+    """With the 10-5 ptable and with a noisy one (where a value depends on the cell key, so on exactly
+    which children are in the cell): children, timeliness and caseload."""
     s = shared_settings
     rnd = random.Random(3)
     genders = ["female"] * 45 + ["male"] * 31 + ["other"] * 5
-    kids = []
+    kids, exited = [], set()
     for i, g in enumerate(genders):
         k = kid(f"2025-03-{1 + i % 28:02d}", gender=g, uasc=rnd.random() < 0.6)
         if rnd.random() < 0.8:
@@ -271,52 +300,68 @@ async def test_the_same_cell_through_a_filter_or_a_group_has_the_same_value(shar
             k.contact(at(f"2025-04-{1 + i % 28:02d}"))
         if rnd.random() < 0.3:
             k.exit(at("2025-05-20"))
+            exited.add(k.referral_id)
         kids.append(k)
     common = {"as_of": "2025-06-30"}
-
-    async def get(path: str, **params: Any) -> dict[str, Any]:
-        r = await client.get(f"/v1/metrics/{path}", params={**common, **params}, headers=READER)
-        assert r.status_code == 200, (path, params, r.text)
-        return r.json()
-
+    window = {"from": "2025-03", "to": "2025-05"}
+    noisy_path = tmp_path / "noisy_ptable.csv"
+    _noisy_ptable(noisy_path)
     async with metrics_app(s) as client:
         await feed(client, s, *kids)
-        for g in ("female", "male", "other"):
-            mine = [k for k in kids if k.attrs["gender"] == g]
-            # children: a group's cell vs the total of the filtered query
-            grouped = {row["gender"]: row for row in (await get("children", group_by="gender"))["rows"]}
-            filtered = await get("children", gender=g)
-            assert grouped[g]["children"] == filtered["total"] == published(ids(mine)), g
-            # a cell of a two-way table vs the same cell of a one-way table under a filter
-            two_way = await get("children", group_by="gender,uasc")
-            window = {"from": "2025-03", "to": "2025-05"}
-            if g == "other":  # 5 children: asked as a table of their own, refused as sparse
-                for path, extra in (("children", {"group_by": "uasc"}), ("caseload", window)):
-                    r = await client.get(f"/v1/metrics/{path}", params={**common, **extra, "gender": g}, headers=READER)
-                    assert r.status_code == 422 and "sparse" in r.json()["detail"], (path, r.text)
-            else:
-                one_way = await get("children", group_by="uasc", gender=g)
-                assert len(one_way["rows"]) == 2
-                for row in one_way["rows"]:
-                    (same,) = [x for x in two_way["rows"] if x["gender"] == g and x["uasc"] == row["uasc"]]
-                    assert same["children"] == row["children"], (g, row)
-            # timeliness: every count and statistic of the group's row
-            t_grouped = {row["gender"]: row for row in (await get("timeliness", group_by="gender"))["rows"]}
-            (t_filtered,) = (await get("timeliness", gender=g))["rows"]
-            assert {k: v for k, v in t_grouped[g].items() if k != "gender"} == t_filtered, g
-            assert t_filtered["children"] == published(ids(mine)), g
-            # caseload: each month's flows and stock
-            c_grouped = [
-                row for row in (await get("caseload", group_by="gender", **window))["rows"] if row["gender"] == g
-            ]
-            if g != "other":
-                c_filtered = (await get("caseload", gender=g, **window))["rows"]
-                assert [{k: v for k, v in row.items() if k != "gender"} for row in c_grouped] == c_filtered, g
-                assert c_filtered[0]["referrals_in"] == published(ids(mine)), g
-            else:
-                assert all(row["referrals_in"] is None for row in c_grouped)
-        assert grouped["other"]["children"] is None  # 5 children: the check is not only of big cells
-        assert t_grouped["other"]["children"] is None
+    configured: list[tuple[Ptable, dict[str, Any]]] = [
+        (DEFAULT_PTABLE, {}),
+        (load_ptable(noisy_path), {"ptable": str(noisy_path)}),
+    ]
+    for ptable, extra in configured:
+        async with metrics_app(s, **extra) as client:
+
+            async def get(path: str, **params: Any) -> dict[str, Any]:
+                r = await client.get(f"/v1/metrics/{path}", params={**common, **params}, headers=READER)
+                assert r.status_code == 200, (path, params, r.text)
+                return r.json()
+
+            for g in ("female", "male", "other"):
+                mine = [k for k in kids if k.attrs["gender"] == g]
+                where = (ptable.name, g)
+                # children: a group's cell vs the total of the filtered query
+                grouped = {row["gender"]: row for row in (await get("children", group_by="gender"))["rows"]}
+                filtered = await get("children", gender=g)
+                assert grouped[g]["children"] == filtered["total"] == published(ids(mine), ptable), where
+                # a cell of a two-way table vs the same cell of a one-way table under a filter
+                two_way = await get("children", group_by="gender,uasc")
+                if g == "other":  # 5 children: asked as a table of their own, refused as sparse
+                    for path, more in (("children", {"group_by": "uasc"}), ("caseload", window)):
+                        r = await client.get(
+                            f"/v1/metrics/{path}", params={**common, **more, "gender": g}, headers=READER
+                        )
+                        assert r.status_code == 422 and "sparse" in r.json()["detail"], (where, path, r.text)
+                else:
+                    one_way = await get("children", group_by="uasc", gender=g)
+                    assert len(one_way["rows"]) == 2
+                    for row in one_way["rows"]:
+                        (same,) = [x for x in two_way["rows"] if x["gender"] == g and x["uasc"] == row["uasc"]]
+                        assert same["children"] == row["children"], (where, row)
+                        assert row["children"] == published(
+                            ids(k for k in mine if k.attrs["uasc"] == row["uasc"]), ptable
+                        )
+                # timeliness: every count and statistic of the group's row
+                t_grouped = {row["gender"]: row for row in (await get("timeliness", group_by="gender"))["rows"]}
+                (t_filtered,) = (await get("timeliness", gender=g))["rows"]
+                assert {k: v for k, v in t_grouped[g].items() if k != "gender"} == t_filtered, where
+                assert t_filtered["children"] == published(ids(mine), ptable), where
+                # caseload: each month's flows and stock
+                c_grouped = [
+                    row for row in (await get("caseload", group_by="gender", **window))["rows"] if row["gender"] == g
+                ]
+                staying = ids(k for k in mine if k.referral_id not in exited)
+                assert c_grouped[0]["referrals_in"] == published(ids(mine), ptable), where
+                assert c_grouped[-1]["in_service_end"] == published(staying, ptable), where
+                assert c_grouped[-1]["exits_out"] == published(exited & set(ids(mine)), ptable), where
+                if g != "other":
+                    c_filtered = (await get("caseload", gender=g, **window))["rows"]
+                    assert [{k: v for k, v in row.items() if k != "gender"} for row in c_grouped] == c_filtered, where
+            assert grouped["other"]["children"] is None  # 5 children: the check is not only of big cells
+            assert t_grouped["other"]["children"] is None
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -67,7 +67,8 @@ class Discloser:
         out = {k: v for k, v in raw.items() if not k.startswith(CELL_KEY_PREFIX)}
         hidden: list[str] = []
         for key in counts:
-            out[key] = self.value(int(raw[key]), int(raw.get(CELL_KEY_PREFIX + key, 0)))
+            # every count has its cell key: a count without one would fail here, never go out unperturbed
+            out[key] = self.value(int(raw[key]), int(raw[CELL_KEY_PREFIX + key]) if self.perturbs else 0)
             if out[key] is None:
                 hidden.append(key)
         for count, fields in statistics:
