@@ -1,7 +1,17 @@
 """Consumer runner: durable pull consumer, handler in a DB transaction, inbox dedupe, dead letters.
 
-For each message: open a transaction, insert `(consumer, event_id)` into the inbox (a conflict
+Each fetch (up to `batch` messages) is handled in one transaction: one inbox insert of all the
+event ids (those already there were handled before: skipped), the handler over the new events in
+order (`batch_handler` at once if the consumer has one), commit, then ack them all. If anything in
+the batch fails, nothing of it is kept and its messages are handled again one at a time, each in its
+own transaction as below, so one bad event never blocks or loses the others.
+
+One message alone: open a transaction, insert `(consumer, event_id)` into the inbox (a conflict
 means the event was already handled: ack and move on), run the handler, commit, then ack.
+
+`prepare` runs before the transaction, outside it, with the events about to be handled: a
+handler that needs another service (the case API's claim check) fetches there, so a slow peer never
+holds a database connection.
 
 Failures are of two kinds, and only one of them spends the event's delivery budget:
 - **The infrastructure is down** (the database or NATS unreachable, a connection lost, a timeout,
@@ -42,6 +52,8 @@ from .outages import is_infrastructure
 log = logging.getLogger(__name__)
 
 Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
+BatchHandler = Callable[[AsyncSession, list[CloudEvent]], Awaitable[None]]
+Prepare = Callable[[list[CloudEvent]], Awaitable[None]]
 
 
 def consumer_tables(metadata: MetaData) -> tuple[Table, Table]:
@@ -85,6 +97,8 @@ class Consumer:
     name: str
     filter_subjects: list[str]
     handler: Handler
+    batch_handler: BatchHandler | None = None  # all of a batch's new events at once, in order (else `handler` each)
+    prepare: Prepare | None = None  # before the transaction, outside it (fetch what the handler needs)
     schema: str = ""
     max_deliver: int = 0
     batch: int = 100
@@ -148,6 +162,8 @@ class ConsumerRunner:
                 msgs = await self._sub.fetch(self.c.batch, timeout=1.0)
             except TimeoutError:  # nothing arrived in time (nats' own TimeoutError subclasses it)
                 return
+            if len(msgs) > 1 and await self._batch(msgs):
+                return
             for i, msg in enumerate(msgs):
                 await self.handle_message(msg, waiting=msgs[i + 1 :])
         except BaseException:
@@ -155,6 +171,55 @@ class ConsumerRunner:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
             raise
+
+    async def _batch(self, msgs: Sequence[Msg]) -> bool:
+        """Handle `msgs` in one transaction and ack them; False (nothing kept, nothing acked) if any
+        of them fails, for the caller to handle them one at a time."""
+        try:
+            events = [CloudEvent.from_json(m.data) for m in msgs]
+        except (ValueError, TypeError):
+            return False  # an unparseable message: parked by the one-at-a-time path
+        try:
+            await self.process_batch(events)
+        except Exception as exc:  # noqa: BLE001 - each message again on its own: the rules there sort it
+            log.info("batch failed: handling its events one at a time",
+                     extra={"consumer": self.c.name, "events": len(events), "error": repr(exc)})  # fmt: skip
+            return False
+        for m in msgs:
+            await m.ack()  # if NATS is gone now, the redelivery finds the inbox rows
+        for e in events:
+            self._failures.pop(str(e.id), None)
+        return True
+
+    async def process_batch(self, events: Sequence[CloudEvent]) -> int:
+        """Handle `events` exactly once each for this consumer, in one transaction. Returns how many
+        were new (the others had been handled before, or were repeated in the batch)."""
+        if self.c.prepare is not None:
+            await self.c.prepare(list(events))
+        async with self.sessionmaker() as session, session.begin():
+            inserted = set(
+                (
+                    await session.execute(
+                        text(
+                            f'INSERT INTO "{self.c.schema}".inbox (consumer, event_id) '
+                            "SELECT :c, unnest(CAST(:ids AS uuid[])) ON CONFLICT DO NOTHING RETURNING event_id"
+                        ),
+                        {"c": self.c.name, "ids": list({e.id: None for e in events})},
+                    )
+                ).scalars()
+            )
+            new: list[CloudEvent] = []
+            for e in events:
+                if e.id in inserted:
+                    inserted.discard(e.id)  # the first of the same event twice in one batch
+                    new.append(e)
+            if new:
+                if self.c.batch_handler is not None:
+                    await self.c.batch_handler(session, new)
+                else:
+                    for e in new:
+                        await self.c.handler(session, e)
+        return len(new)
 
     async def handle_message(self, msg: Msg, *, waiting: Sequence[Msg] = ()) -> None:
         try:
@@ -241,6 +306,8 @@ class ConsumerRunner:
 
     async def process(self, event: CloudEvent) -> bool:
         """Handle `event` exactly once for this consumer. Returns False if it was already handled."""
+        if self.c.prepare is not None:
+            await self.c.prepare([event])
         async with self.sessionmaker() as session, session.begin():
             inserted = await session.execute(
                 text(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from uuid import UUID
 
 import httpx
 from fastapi import FastAPI
@@ -48,6 +49,10 @@ def create_app(
     async def on_referral(session: AsyncSession, event: CloudEvent) -> None:
         await cases.open_case(session, event, intake=intake, settings=settings)
 
+    async def claim_check(events: list[CloudEvent]) -> None:
+        # Outside the consumer's transaction: a slow intake holds no database connection.
+        await intake.prefetch([UUID(str(e.data["referral_id"])) for e in events if "referral_id" in e.data])
+
     async def start_watcher(app: FastAPI) -> None:
         app.state.sla_watcher = SlaWatcher(app.state.sessionmaker, settings)
         app.state.sla_watcher.start()
@@ -74,6 +79,7 @@ def create_app(
                 name="cases-referrals",
                 filter_subjects=[f"{settings.subject_prefix}.intake.referral.received"],
                 handler=on_referral,
+                prepare=claim_check,
             )
         ],
         on_startup=[start_watcher, start_reconciler],

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import DateTime, Index, Integer, String
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.orm import Mapped, mapped_column
@@ -39,7 +39,7 @@ class Referral(Model):  # type: ignore[valid-type, misc]
     date_of_birth: Mapped[date | None]
     estimated_age: Mapped[int | None] = mapped_column(Integer)
     nationality: Mapped[str] = mapped_column(String(10))
-    name_key: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200))  # given and family name; all names: `ReferralName`
     body: Mapped[dict[str, Any]] = mapped_column(JSONB)  # the referral as submitted
     derived: Mapped[dict[str, Any]] = mapped_column(JSONB)  # age, bands, groups, timeliness
     possible_duplicate_of: Mapped[list[UUID]] = mapped_column(ARRAY(PgUUID(as_uuid=True)), default=list)
@@ -47,4 +47,20 @@ class Referral(Model):  # type: ignore[valid-type, misc]
     __table_args__ = (
         Index("ix_referral_match", "nationality", "date_of_birth"),
         Index("ix_referral_org", "org_type", "org_name"),
+    )
+
+
+class ReferralName(Model):  # type: ignore[valid-type, misc]
+    """Every name a referral gives the child (given and family, and each of `other_names`) as its
+    `name_key`: what duplicate matching compares, through a trigram index (pg_trgm)."""
+
+    __tablename__ = "referral_name"
+
+    referral_id: Mapped[UUID] = mapped_column(
+        PgUUID(as_uuid=True), ForeignKey(f"{SCHEMA}.referral.id", ondelete="CASCADE"), primary_key=True
+    )
+    name_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+    __table_args__ = (
+        Index("ix_referral_name_trgm", "name_key", postgresql_using="gin", postgresql_ops={"name_key": "gin_trgm_ops"}),
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -13,6 +15,8 @@ from ictg_common.outages import Unavailable
 from ictg_common.peer import PeerClient
 
 from ..settings import CasesSettings
+
+PREFETCH_CONCURRENCY = 8
 
 
 class IntakeUnavailable(Unavailable):
@@ -30,12 +34,34 @@ class IntakeClient:
             token=settings.intake_token, secret=settings.auth_secret, name="case-api", scopes=["referrals:read"],
             audience=settings.auth_audience,
         )  # fmt: skip
+        self._ready: dict[UUID, dict[str, Any]] = {}  # prefetched for the batch being handled
         self._peer = PeerClient(
             name="intake", base_url=settings.intake_url, auth=self.auth, unavailable=IntakeUnavailable,
             transport=transport,
         )  # fmt: skip
 
+    async def prefetch(self, referral_ids: Sequence[UUID]) -> None:
+        """Fetch these referrals now (a few at a time), outside the consumer's transaction, for
+        `referral` to hand over: a slow intake then holds no database connection. A referral intake
+        does not know is left for `referral` to refuse; intake unavailable raises, as `referral` does."""
+        gate = asyncio.Semaphore(PREFETCH_CONCURRENCY)
+
+        async def one(referral_id: UUID) -> tuple[UUID, dict[str, Any] | None]:
+            async with gate:
+                try:
+                    return referral_id, await self._fetch(referral_id)
+                except ReferralUnknown:
+                    return referral_id, None
+
+        found = await asyncio.gather(*(one(r) for r in dict.fromkeys(referral_ids)))
+        self._ready = {r: body for r, body in found if body is not None}
+
     async def referral(self, referral_id: UUID) -> dict[str, Any]:
+        """The referral's details: prefetched for this batch, or fetched now."""
+        ready = self._ready.pop(referral_id, None)
+        return ready if ready is not None else await self._fetch(referral_id)
+
+    async def _fetch(self, referral_id: UUID) -> dict[str, Any]:
         response = await self._peer.get(f"/v1/referrals/{referral_id}", expect=(200, 404))
         if response.status_code == 404:
             raise ReferralUnknown(f"intake knows no referral {referral_id}")

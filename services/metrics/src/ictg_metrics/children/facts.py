@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel
-
 from ictg_common import clock, codes
 from ictg_common.contracts import (
     AdvocacyRecorded,
@@ -109,99 +107,174 @@ def _referral(d: ReferralReceived) -> dict[str, Any]:
     return out
 
 
-def fold(events: Iterable[Ev]) -> dict[str, Any]:
-    """The child's facts: a row of `metrics.child` (without its key). Pure; see the module doc."""
-    unique = {e.id: e for e in events}
-    ordered = sorted(unique.values(), key=lambda e: (e.time, e.id))
-    out: dict[str, Any] = {k: None for k in SCALARS}
-    out.update(facts={}, exploitation_type=[], cjs_involvement=[])
-    case_id = None
-    # Records are keyed by their own id: a contact told twice under two event ids is one contact.
-    contacts: dict[str, tuple[datetime, ContactRecorded]] = {}
-    allocations: dict[str, datetime] = {}
-    # (time, state) of every allocation and every release (a pathway switch that left no fitting worker)
-    allocation_states: dict[str, tuple[datetime, str]] = {}
-    advocacy: dict[str, tuple[datetime, AdvocacyRecorded]] = {}
-    moves: dict[str, tuple[datetime, CaseMoved]] = {}
-    decisions: dict[str, tuple[datetime, NrmDecisionRecorded]] = {}
-    episodes: dict[str, dict[str, Any]] = {}
-    exit_: CaseExited | None = None
-    for e in ordered:
-        d = parse_data(e.type, e.data)  # None for a type the fold does not know
-        if isinstance(d, ReferralReceived):
-            out.update(_referral(d))
-        elif isinstance(d, CaseOpened):
-            case_id = str(d.case_id)
-        elif isinstance(d, CaseAllocated):
-            allocations[str(d.allocation_id)] = d.allocated_at
-            allocation_states[e.id] = (d.allocated_at, codes.ALLOCATED)
-        elif isinstance(d, CasePathwayChanged) and d.unallocated:
-            allocation_states[e.id] = (d.changed_at, codes.AWAITING_ALLOCATION)
-        elif isinstance(d, ContactRecorded):
-            contacts[str(d.contact_id)] = (d.occurred_at, d)
-        elif isinstance(d, AdvocacyRecorded):
-            advocacy[str(d.advocacy_id)] = (d.occurred_at, d)
-        elif isinstance(d, CaseMoved):
-            moves[str(d.move_id)] = (d.moved_at, d)
-        elif isinstance(d, NrmDecisionRecorded):
-            decisions[str(d.decision_id)] = (d.decided_at, d)
-        elif isinstance(d, MissingStarted | MissingEnded):
-            ep = episodes.setdefault(str(d.episode_id), {"start": None, "end": None, "at_referral": False})
-            ep["start"] = d.started_at
-            if isinstance(d, MissingStarted):
-                ep["at_referral"] = ep["at_referral"] or d.at_referral
-            else:
-                ep["end"] = d.ended_at
-        elif isinstance(d, CaseExited):
-            exit_ = d  # the latest exit wins
-    if case_id:
-        out["facts"] = {**out["facts"], "case_id": case_id}
-    if allocations:
-        out["allocated_at"] = min(allocations.values())
-        out["allocated_on"] = clock.london_date(out["allocated_at"])
-    if exit_:
-        out.update(exited_at=exit_.exited_at, exit_on=clock.london_date(exit_.exited_at),
-                   exit_reason=exit_.reason, exit_destination=exit_.destination)  # fmt: skip
-    out.update(_contacts(contacts))
-    legal = sorted((clock.london_date(t), a.area) for t, a in advocacy.values() if a.kind == "legal_advice")
-    out["legal_on"], out["legal_area"] = first_seen(legal)
-    out.update(_dated_pairs(allocation_states, "allocation_state_on", "allocation_state", lambda state: state))
-    out.update(_dated_pairs(moves, "move_on", "move_la", lambda m: m.local_authority_code))
-    out["move_region"] = [m.region for _, m in sorted(moves.values(), key=_by_time)]
-    for stage, prefix in (("reasonable_grounds", "rg"), ("conclusive_grounds", "cg")):
-        out.update(_dated_pairs(decisions, f"{prefix}_on", f"{prefix}_outcome", lambda n: n.outcome,
-                                keep=lambda n, s=stage: n.stage == s))  # fmt: skip
-    out.update(_missing(episodes, received_at=out["received_at"], exited_at=out["exited_at"]))
+# --- the fold: a left fold of the ordered events into a plain state, then `finish` --------------------
+#
+# `FoldState` holds only plain JSON data (str, int, bool, None, lists, dicts), no models: it is stored
+# per child (`metrics.child_fold`) so that an event arriving in order is applied to it without reading
+# the child's history, and loading it is cheap. Times are ISO strings (parsed back in `finish`), and
+# records are keyed by their own id so that the latest event about a record, in (time, id) order, wins.
+# `fold()` (every event at once) and the store's incremental path run the same `apply` and `finish`.
+
+STATE_VERSION = 1  # bump when the state's shape or `apply` changes: stored states of another version are refolded
+
+_REFERRAL_TIMES = ("received_at", "allocation_due_by", "first_contact_due_by")
+_REFERRAL_DATES = ("received_on", "identified_on")
+
+FoldState = dict[str, Any]
+"""{"v": STATE_VERSION, "referral": the `_referral` columns (times and dates as ISO) or None,
+"case_id": str or None, "allocations": {allocation_id: time}, "allocation_states": {event_id: [time,
+state]}, "contacts": {contact_id: [time, outcome, party, method, topics]}, "advocacy": {advocacy_id:
+[time, kind, area]}, "moves": {move_id: [time, tie, la, region]}, "decisions": {decision_id: [time,
+tie, stage, outcome]}, "episodes": {episode_id: [start, end, at_referral, order first seen]}, "exit": [time, reason,
+destination] or None}. `tie`: the record's JSON, which orders records of the same time as before."""
+
+
+def empty_state() -> FoldState:
+    return {
+        "v": STATE_VERSION, "referral": None, "case_id": None, "allocations": {}, "allocation_states": {},
+        "contacts": {}, "advocacy": {}, "moves": {}, "decisions": {}, "episodes": {}, "exit": None,
+    }  # fmt: skip
+
+
+def _iso(t: datetime | None) -> str | None:
+    return t.isoformat() if t is not None else None
+
+
+def _at(s: str | None) -> datetime | None:
+    return datetime.fromisoformat(s) if s is not None else None
+
+
+def _referral_state(d: ReferralReceived) -> dict[str, Any]:
+    out = _referral(d)
+    for k in (*_REFERRAL_TIMES, *_REFERRAL_DATES):
+        out[k] = out[k].isoformat() if out[k] is not None else None
     return out
 
 
-def _by_time(item: tuple[datetime, Any]) -> tuple[datetime, str]:
-    # Ties broken by the record's content, so that equal times sort the same in any event order.
-    # (Its JSON, not its repr: 17 us a record against 77 us, on the hot path of every fold.)
-    record = item[1]
-    return item[0], record.model_dump_json() if isinstance(record, BaseModel) else repr(record)
+def apply(state: FoldState, ev: Ev) -> FoldState:
+    """`state` after the event `ev` (which sorts after every event already applied). Updates `state`
+    in place and returns it. Raises `pydantic.ValidationError` for data that breaks its contract."""
+    return apply_data(state, ev.id, parse_data(ev.type, ev.data))
 
 
-def _dated_pairs(
-    records: dict[str, tuple[datetime, Any]], on: str, value: str, pick: Any, *, keep: Any = None
-) -> dict[str, list[Any]]:
-    chosen = sorted(((t, d) for t, d in records.values() if keep is None or keep(d)), key=_by_time)
-    return {on: [clock.london_date(t) for t, _ in chosen], value: [pick(d) for _, d in chosen]}
+def apply_data(state: FoldState, event_id: str, d: Any) -> FoldState:
+    """`apply` with the event's data already parsed (None: a type the fold does not know)."""
+    if isinstance(d, ReferralReceived):
+        state["referral"] = _referral_state(d)  # the latest referral wins
+    elif isinstance(d, CaseOpened):
+        state["case_id"] = str(d.case_id)
+    elif isinstance(d, CaseAllocated):
+        state["allocations"][str(d.allocation_id)] = d.allocated_at.isoformat()
+        state["allocation_states"][event_id] = [d.allocated_at.isoformat(), codes.ALLOCATED]
+    elif isinstance(d, CasePathwayChanged) and d.unallocated:
+        state["allocation_states"][event_id] = [d.changed_at.isoformat(), codes.AWAITING_ALLOCATION]
+    elif isinstance(d, ContactRecorded):
+        state["contacts"][str(d.contact_id)] = [
+            d.occurred_at.isoformat(), d.outcome, d.party, d.method, list(d.topics)
+        ]  # fmt: skip
+    elif isinstance(d, AdvocacyRecorded):
+        state["advocacy"][str(d.advocacy_id)] = [d.occurred_at.isoformat(), d.kind, d.area]
+    elif isinstance(d, CaseMoved):
+        state["moves"][str(d.move_id)] = [
+            d.moved_at.isoformat(), d.model_dump_json(), d.local_authority_code, d.region
+        ]  # fmt: skip
+    elif isinstance(d, NrmDecisionRecorded):
+        state["decisions"][str(d.decision_id)] = [d.decided_at.isoformat(), d.model_dump_json(), d.stage, d.outcome]
+    elif isinstance(d, MissingStarted | MissingEnded):
+        episodes = state["episodes"]
+        ep = episodes.setdefault(str(d.episode_id), [None, None, False, len(episodes)])
+        ep[0] = d.started_at.isoformat()
+        if isinstance(d, MissingStarted):
+            ep[2] = ep[2] or d.at_referral
+        else:
+            ep[1] = d.ended_at.isoformat()
+    elif isinstance(d, CaseExited):
+        state["exit"] = [d.exited_at.isoformat(), d.reason, d.destination]  # the latest exit wins
+    return state
 
 
-def _contacts(contacts: dict[str, tuple[datetime, ContactRecorded]]) -> dict[str, Any]:
-    ordered = sorted(contacts.values(), key=_by_time)
-    made = [(clock.london_date(t), c) for t, c in ordered if c.outcome == "made"]
-    with_child = [(on, c) for on, c in made if c.party == "child"]
-    f2f = [(on, c) for on, c in with_child if c.method == "face_to_face"]
-    third = [(on, str(c.party)) for on, c in made if c.party != "child"]
-    topic_on, topic = first_seen(sorted((on, t) for on, c in f2f for t in set(c.topics)))
+def ordered(events: Iterable[Ev]) -> list[Ev]:
+    """The events once each (by id), in the fold's order: (time, id)."""
+    unique = {e.id: e for e in events}
+    return sorted(unique.values(), key=lambda e: (e.time, e.id))
+
+
+def fold_state(events: Iterable[Ev]) -> FoldState:
+    """The state after every event (any order, any repetition)."""
+    state = empty_state()
+    for e in ordered(events):
+        apply(state, e)
+    return state
+
+
+def fold(events: Iterable[Ev]) -> dict[str, Any]:
+    """The child's facts: a row of `metrics.child` (without its key). Pure; see the module doc."""
+    return finish(fold_state(events))
+
+
+def finish(state: FoldState) -> dict[str, Any]:
+    """The child's facts (a row of `metrics.child` without its key) from the state of its events."""
+    out: dict[str, Any] = {k: None for k in SCALARS}
+    out.update(facts={}, exploitation_type=[], cjs_involvement=[])
+    referral = state["referral"]
+    if referral is not None:
+        out.update(referral)
+        for k in _REFERRAL_TIMES:
+            out[k] = _at(referral[k])
+        for k in _REFERRAL_DATES:
+            out[k] = date.fromisoformat(referral[k]) if referral[k] is not None else None
+        out["facts"] = dict(referral["facts"])
+        out["exploitation_type"] = list(referral["exploitation_type"])
+        out["cjs_involvement"] = list(referral["cjs_involvement"])
+    if state["case_id"]:
+        out["facts"] = {**out["facts"], "case_id": state["case_id"]}
+    if state["allocations"]:
+        out["allocated_at"] = min(datetime.fromisoformat(t) for t in state["allocations"].values())
+        out["allocated_on"] = clock.london_date(out["allocated_at"])
+    if state["exit"]:
+        exited_at, reason, destination = state["exit"]
+        out["exited_at"] = datetime.fromisoformat(exited_at)
+        out.update(exit_on=clock.london_date(out["exited_at"]), exit_reason=reason, exit_destination=destination)
+    out.update(_contacts(state["contacts"]))
+    legal = sorted(
+        (clock.london_date(datetime.fromisoformat(t)), area)
+        for t, kind, area in state["advocacy"].values() if kind == "legal_advice"
+    )  # fmt: skip
+    out["legal_on"], out["legal_area"] = first_seen(legal)
+    # ties of time broken by the state itself (awaiting_allocation after allocated), as before by its repr
+    states = sorted((datetime.fromisoformat(t), repr(s), s) for t, s in state["allocation_states"].values())
+    out["allocation_state_on"] = [clock.london_date(t) for t, _, _ in states]
+    out["allocation_state"] = [s for _, _, s in states]
+    # ties broken by the record's content (its JSON), so that equal times sort the same in any event order
+    moves = sorted((datetime.fromisoformat(t), tie, la, region) for t, tie, la, region in state["moves"].values())
+    out["move_on"] = [clock.london_date(t) for t, *_ in moves]
+    out["move_la"] = [la for _, _, la, _ in moves]
+    out["move_region"] = [region for *_, region in moves]
+    decisions = sorted((datetime.fromisoformat(t), tie, stage, outcome) for t, tie, stage, outcome in state["decisions"].values())  # fmt: skip
+    for stage, prefix in (("reasonable_grounds", "rg"), ("conclusive_grounds", "cg")):
+        chosen = [(t, outcome) for t, _, s, outcome in decisions if s == stage]
+        out[f"{prefix}_on"] = [clock.london_date(t) for t, _ in chosen]
+        out[f"{prefix}_outcome"] = [outcome for _, outcome in chosen]
+    out.update(_missing(state["episodes"], received_at=out["received_at"], exited_at=out["exited_at"]))
+    return out
+
+
+def _contacts(contacts: dict[str, list[Any]]) -> dict[str, Any]:
+    # (time, contact id): a total order, though nothing below depends on the order of contacts of one time
+    ordered = sorted((datetime.fromisoformat(t), cid, outcome, party, method, topics)
+                     for cid, (t, outcome, party, method, topics) in contacts.items())  # fmt: skip
+    made = [(clock.london_date(t), party, method, topics) for t, _, outcome, party, method, topics in ordered
+            if outcome == "made"]  # fmt: skip
+    with_child = [(on, method, topics) for on, party, method, topics in made if party == "child"]
+    f2f = [(on, topics) for on, method, topics in with_child if method == "face_to_face"]
+    third = [(on, str(party)) for on, party, _, _ in made if party != "child"]
+    topic_on, topic = first_seen(sorted((on, t) for on, topics in f2f for t in set(topics)))
     main_tp_on, main_tp = main_party_timeline(third)
     first = ordered[0][0] if ordered else None
     return {
         "first_contact_at": first,
         "first_contact_on": clock.london_date(first) if first else None,
-        "child_contact_on": [on for on, _ in with_child],
+        "child_contact_on": [on for on, _, _ in with_child],
         "f2f_contact_on": [on for on, _ in f2f],
         "tp_contact_on": [on for on, _ in third],
         "main_tp_on": main_tp_on, "main_tp": main_tp,
@@ -239,20 +312,22 @@ def main_party_timeline(contacts: list[tuple[date, str]]) -> tuple[list[date], l
 
 
 def _missing(
-    episodes: dict[str, dict[str, Any]], *, received_at: datetime | None, exited_at: datetime | None
+    episodes: dict[str, list[Any]], *, received_at: datetime | None, exited_at: datetime | None
 ) -> dict[str, Any]:
+    # by (start, end or start), then the order episodes were first seen in (as when this was a dict in event order)
     known = sorted(
-        (ep for ep in episodes.values() if ep["start"] is not None),
-        key=lambda ep: (ep["start"], ep["end"] or ep["start"]),
-    )
+        ((datetime.fromisoformat(start), _at(end), at_referral, seen)
+         for start, end, at_referral, seen in episodes.values() if start is not None),
+        key=lambda ep: (ep[0], ep[1] or ep[0], ep[3]),
+    )  # fmt: skip
     in_service = [
-        ep["start"] for ep in known
-        if not ep["at_referral"] and received_at is not None and ep["start"] > received_at
-        and (exited_at is None or ep["start"] < exited_at)
+        start for start, _, at_referral, _ in known
+        if not at_referral and received_at is not None and start > received_at
+        and (exited_at is None or start < exited_at)
     ]  # fmt: skip
     return {
-        "missing_start_on": [clock.london_date(ep["start"]) for ep in known],
-        "missing_end_on": [clock.london_date(ep["end"]) if ep["end"] else None for ep in known],
+        "missing_start_on": [clock.london_date(start) for start, _, _, _ in known],
+        "missing_end_on": [clock.london_date(end) if end else None for _, end, _, _ in known],
         "missing_in_service_on": clock.london_date(min(in_service)) if in_service else None,
     }
 

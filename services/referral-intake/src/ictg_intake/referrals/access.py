@@ -27,5 +27,10 @@ def whose_referrals(actor: Actor) -> Organisation | None:
 
 def may_see(actor: Actor, referral: Referral) -> bool:
     """Whether `actor` may see `referral` (its record, or a link to it as a possible duplicate)."""
+    return may_see_filed_by(actor, (referral.org_type, referral.org_name))
+
+
+def may_see_filed_by(actor: Actor, filed_by: Organisation) -> bool:
+    """Whether `actor` may see a referral that `filed_by` filed."""
     org = whose_referrals(actor)
-    return org is None or (all(org) and org == (referral.org_type, referral.org_name))
+    return org is None or (all(org) and org == filed_by)

@@ -3,18 +3,34 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, String, cast, func, insert, literal, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..models import Referral
+from ..models import Referral, ReferralName
 
 
-async def add(session: AsyncSession, referral: Referral) -> None:
-    session.add(referral)
-    await session.flush()
+async def add(session: AsyncSession, referral: Referral, *, names: list[str]) -> None:
+    """Insert `referral` and its `names` (name keys) in one statement. Core, not `session.add`:
+    nothing reads the row back in this transaction, so there is no unit of work to keep."""
+    table = Referral.__table__
+    stored_names = (
+        insert(ReferralName)
+        .from_select(
+            ["referral_id", "name_key"],
+            select(
+                literal(referral.id, PgUUID(as_uuid=True)),
+                func.unnest(cast(sorted(set(names)), ARRAY(String))),
+            ),
+        )
+        .cte("stored_names")
+    )
+    values = {c.key: getattr(referral, c.key) for c in table.columns}
+    await session.execute(insert(table).values(values).add_cte(stored_names))
 
 
 async def get(session: AsyncSession, referral_id: UUID) -> Referral | None:
@@ -27,20 +43,44 @@ async def of_organisation(session: AsyncSession, ids: list[UUID], *, org: tuple[
     return list((await session.scalars(q)).all())
 
 
+class Candidate(NamedTuple):
+    id: UUID
+    name_key: str
+    org: tuple[str, str]  # who filed it (whether a first responder may see the link)
+
+
 async def candidates(
-    session: AsyncSession, *, nationality: str, date_of_birth: date | None, estimated_age: int | None, received_on: date
-) -> list[Referral]:
-    """Earlier referrals with the same nationality and the same date of birth or age: a date of birth
-    also matches an estimate within a year of the age it gives, and the other way round."""
+    session: AsyncSession,
+    *,
+    names: list[str],
+    nationality: str,
+    date_of_birth: date | None,
+    estimated_age: int | None,
+    received_on: date,
+) -> list[Candidate]:
+    """Names of earlier referrals of possibly the same child, in one query and without a cap: the
+    same nationality; the same date of birth or age (a date of birth also matches an estimate within
+    a year of the age it gives, and the other way round); and a stored name equal or trigram-similar
+    to one of `names` (pg_trgm `%`, served by the GIN index, at the server's
+    `pg_trgm.similarity_threshold`, 0.3 by default). A loose filter: the caller confirms each name.
+    Oldest referral first; a referral once per stored name that passed (and per name of `names`)."""
     if date_of_birth is not None:
         age_then = func.extract("year", func.age(func.date(Referral.received_at), date_of_birth))
         match = or_(Referral.date_of_birth == date_of_birth, func.abs(Referral.estimated_age - age_then) <= 1)
     else:
         age_now = func.extract("year", func.age(received_on, Referral.date_of_birth))
         match = or_(Referral.estimated_age == estimated_age, func.abs(age_now - estimated_age) <= 1)
-    return list(
-        (await session.scalars(select(Referral).where(Referral.nationality == nationality, match).limit(200))).all()
+    wanted = func.unnest(cast(sorted(set(names)), ARRAY(String))).table_valued("key").render_derived("wanted")
+    similar = or_(ReferralName.name_key.op("%")(wanted.c.key), ReferralName.name_key == wanted.c.key)
+    q = (
+        select(Referral.id, ReferralName.name_key, Referral.org_type, Referral.org_name)
+        .select_from(wanted)
+        .join(ReferralName, similar)
+        .join(Referral, Referral.id == ReferralName.referral_id)
+        .where(Referral.nationality == nationality, match)
+        .order_by(Referral.received_at, Referral.id)
     )
+    return [Candidate(r.id, r.name_key, (r.org_type, r.org_name)) for r in (await session.execute(q)).all()]
 
 
 def page_query(*, after: tuple[datetime, UUID] | None, org: tuple[str, str] | None, limit: int) -> Select[Any]:

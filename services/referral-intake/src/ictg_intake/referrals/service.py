@@ -73,6 +73,25 @@ def similar_names(a: str, b: str) -> bool:
     return a == b or difflib.SequenceMatcher(None, a, b).ratio() >= 0.8
 
 
+def child_names(body: ReferralCreate) -> list[str]:
+    """Every name the referral gives the child, as name keys: given and family name first, then each
+    other name (an alias with no letter or digit is no name to match on)."""
+    child = body.child
+    keys = [name_key(child.given_name, child.family_name)]
+    keys += [k for other in child.other_names if (k := name_key(other, None)) and k not in keys]
+    return keys
+
+
+def duplicates(names: list[str], candidates: list[repository.Candidate]) -> dict[UUID, tuple[str, str]]:
+    """Which candidates are possible duplicates, and who filed each: one of their names is similar
+    to one of `names` (`similar_names`; the SQL only narrowed the candidates down). Pure."""
+    found: dict[UUID, tuple[str, str]] = {}
+    for c in candidates:
+        if c.id not in found and any(similar_names(c.name_key, n) for n in names):
+            found[c.id] = c.org
+    return found
+
+
 def derive(body: ReferralCreate, *, received_at: datetime, settings: IntakeSettings) -> dict[str, Any]:
     la = local_authority(body.local_authority_code)
     assert la is not None  # validated by the schema
@@ -172,7 +191,10 @@ def event_data(r: Referral) -> ReferralReceived:
     )
 
 
-async def receive(session: AsyncSession, body: ReferralCreate, *, actor: Actor, settings: IntakeSettings) -> Referral:
+async def receive(
+    session: AsyncSession, body: ReferralCreate, *, actor: Actor, settings: IntakeSettings
+) -> tuple[Referral, dict[UUID, tuple[str, str]]]:
+    """Store the referral and its event; it is returned with who filed each of its possible duplicates."""
     now = clock.utcnow()
     if body.received_at is not None and not actor.has("referrals:import"):
         raise Forbidden("Only a historical import (scope referrals:import) may set received_at.")
@@ -183,16 +205,15 @@ async def receive(session: AsyncSession, body: ReferralCreate, *, actor: Actor, 
         raise ValidationFailed(f"{len(errors)} field(s) failed validation.", errors=errors)
 
     stored = body.model_dump(mode="json", exclude={"received_at"})
-    key = name_key(body.child.given_name, body.child.family_name)
-    dupes = [
-        c.id
-        for c in await repository.candidates(
-            session, nationality=body.child.nationality,
+    names = child_names(body)
+    found = duplicates(
+        names,
+        await repository.candidates(
+            session, names=names, nationality=body.child.nationality,
             date_of_birth=body.child.date_of_birth, estimated_age=body.child.estimated_age,
             received_on=clock.london_date(received_at),
-        )
-        if similar_names(c.name_key, key)
-    ]  # fmt: skip
+        ),
+    )  # fmt: skip
     derived = derive(body, received_at=received_at, settings=settings)
     referral = Referral(
         id=new_id(),
@@ -205,21 +226,21 @@ async def receive(session: AsyncSession, body: ReferralCreate, *, actor: Actor, 
         date_of_birth=body.child.date_of_birth,
         estimated_age=body.child.estimated_age,
         nationality=body.child.nationality,
-        name_key=key,
+        name_key=names[0],
         body=stored,
-        possible_duplicate_of=dupes,
+        possible_duplicate_of=list(found),
         region=derived["region"],
         pathway=derived["pathway"],
         derived=derived,
     )
-    await repository.add(session, referral)
+    await repository.add(session, referral, names=names)
     await emit(
         session,
         make_event(data=event_data(referral), subject=referral.id, time=received_at),
         schema=SCHEMA,
         subject_prefix=settings.subject_prefix,
     )
-    return referral
+    return referral, found
 
 
 async def create(
@@ -240,11 +261,12 @@ async def create(
     if (replay := await idem.replay(session, action="referral.create")) is not None:
         return replay
     try:
-        referral = await receive(session, body, actor=actor, settings=settings)
+        referral, filed_by = await receive(session, body, actor=actor, settings=settings)
     except Forbidden:
         await audit.record_refusal(refusals, schema=SCHEMA, actor=actor, action="referral.create", resource=COLLECTION)
         raise
-    [out] = await shown(session, [referral], actor=actor)
+    # Who filed each duplicate came with it: no query to learn which links `actor` may see.
+    out = to_out(referral, duplicates=[d for d, org in filed_by.items() if access.may_see_filed_by(actor, org)])
     location = f"{COLLECTION}/{referral.id}"
     await audit.record(session, schema=SCHEMA, actor=actor, action="referral.create", resource=location)
     response.headers["Location"] = location
