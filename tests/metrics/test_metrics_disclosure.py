@@ -41,6 +41,8 @@ async def test_perturbed_by_default_and_none_needs_its_scope(shared_settings: di
             {"gender": "female", "children": published(_ids(kids, "female"))},
             {"gender": "male", "children": None, "withheld": True, "withheld_fields": ["children"]},
             {"gender": "other", "children": published(_ids(kids, "other"))},
+            # no child of unknown gender: withheld like a small cell, or 0 and 1-9 would tell apart
+            {"gender": "unknown", "children": None, "withheld": True, "withheld_fields": ["children"]},
         ]
         assert body["total"] == published(_ids(kids)) and body["total"] % 5 == 0
         # none needs the unsuppressed scope, and gives the true counts
@@ -56,7 +58,9 @@ async def test_perturbed_by_default_and_none_needs_its_scope(shared_settings: di
         assert r.json()["rows"] == [{"local_authority": "E08000003", "local_authority_name": "Manchester",
                                      "region": "north_west", "region_name": "North West", "children": 42}]  # fmt: skip
         r = await client.get("/v1/metrics/children", params={"group_by": "region", "format": "csv"}, headers=READ)
-        assert r.text.splitlines() == ["region,region_name,children", f"north_west,North West,{published(_ids(kids))}"]
+        lines = r.text.splitlines()
+        assert lines[0] == "region,region_name,children" and len(lines) == 11  # every region, the empty ones withheld
+        assert f"north_west,North West,{published(_ids(kids))}" in lines and "london,London,c" in lines
         # a total under 10 is withheld too; so is an empty one (0 + 0 is under 10, as ONS's package has it)
         for gender in ("male", "unknown"):
             r = await client.get("/v1/metrics/children", params={"gender": gender}, headers=READ)
@@ -71,7 +75,7 @@ async def test_csv_is_tidy_and_says_what_it_holds(shared_settings: dict[str, Any
         r = await client.get("/v1/metrics/children", params=params, headers=READ)
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
         female, other = published(_ids(kids, "female")), published(_ids(kids, "other"))
-        assert r.text.splitlines() == ["gender,children", f"female,{female}", "male,c", f"other,{other}"]  # no total
+        assert r.text.splitlines() == ["gender,children", f"female,{female}", "male,c", f"other,{other}", "unknown,c"]
         assert r.headers["ICTG-Disclosure"] == "perturb" and r.headers["ICTG-Ptable"] == "ons_10_5"
         assert r.headers["ICTG-As-Of"] == "2017-06-30" and r.headers["ICTG-Filters"] == "referred_from=2017-01-01"
         assert r.headers["Content-Disposition"] == (
@@ -83,6 +87,7 @@ async def test_csv_is_tidy_and_says_what_it_holds(shared_settings: dict[str, Any
             False,
             True,
             False,
+            True,
         ]
         # the totals apart, with the same URL and totals=only
         r = await client.get("/v1/metrics/children", params={**params, "totals": "only"}, headers=READ)

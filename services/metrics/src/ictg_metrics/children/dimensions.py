@@ -12,6 +12,8 @@ stay distinct children.
 from __future__ import annotations
 
 import functools
+import itertools
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -571,3 +573,45 @@ def with_names(rows: list[dict[str, Any]], group_by: Sequence[str]) -> list[dict
 def columns_with_names(group_by: Sequence[str]) -> list[str]:
     """The CSV columns of `group_by`, each named dimension followed by its name column."""
     return [c for g in group_by for c in ((g, f"{g}_name") if g in NAMED else (g,))]
+
+
+MAX_FILLED_CELLS = 2000
+"""Largest table whose empty cells are listed (withheld) under perturbation; see `with_empty_cells`."""
+
+
+def with_empty_cells(
+    rows: list[dict[str, Any]], group_by: Sequence[str], zero: dict[str, Any], *, per: str | None = None
+) -> list[dict[str, Any]]:
+    """`rows` with every combination of the grouping dimensions' values that has none, as a row of `zero`
+    counts (one per value of `per`, e.g. per month), in natural order of every dimension.
+
+    Perturbed, an empty cell is withheld as a small one is (ONS's package does the same with categorical
+    variables): listing only non-empty groups would tell 0 apart from 1–9. Done where every dimension has a
+    closed list of values and the table has at most `MAX_FILLED_CELLS` cells; otherwise the rows as they are."""
+    if not group_by:
+        return rows
+    values: list[list[Any]] = []
+    for g in group_by:
+        labelled = DIMENSIONS[g].labelled_values()
+        if labelled is None:
+            return rows
+        values.append([v for v, _ in labelled])
+    if math.prod(len(v) for v in values) > MAX_FILLED_CELLS:
+        return rows
+    present = {tuple(r[g] for g in group_by) for r in rows}
+    pers = list(dict.fromkeys(r[per] for r in rows)) if per else [None]
+    added = []
+    for combination in itertools.product(*values):
+        if combination not in present:
+            for p in pers:
+                cell = dict(zip(group_by, combination, strict=True))
+                added.append({**cell, **({per: p} if per else {}), **zero})
+    if not added:
+        return rows
+    order = [{v: i for i, v in enumerate(vs)} for vs in values]
+
+    def key(row: dict[str, Any]) -> tuple[Any, ...]:
+        return (*((o.get(row[g], len(o)), str(row[g])) for g, o in zip(group_by, order, strict=True)),
+                str(row.get(per, "")))  # fmt: skip
+
+    return sorted([*rows, *added], key=key)

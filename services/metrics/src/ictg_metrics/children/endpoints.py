@@ -22,7 +22,7 @@ from ..models import SCHEMA
 from .answers import CaseloadAnswer, ChildrenAnswer, TimelinessAnswer
 from .caseload import caseload, months
 from .dictionary import DataDictionary, data_dictionary
-from .dimensions import DIMENSIONS, columns_with_names, in_natural_order, with_names
+from .dimensions import DIMENSIONS, columns_with_names, in_natural_order, with_empty_cells, with_names
 from .disclosure import Discloser, Disclosure, csv_filename, to_csv
 from .params import COMMON_DOC, Common, echo_filters, parse_month, parse_query, wants_csv
 from .query import ChildQuery, count_children
@@ -110,6 +110,8 @@ async def children(request: Request, session: SessionDep, actor: Analyst, common
     q, d = await _prepare(request, session, actor, common)
     raw_rows, raw_total, total_key = await count_children(session, q)
     d.check(len(q.group_by) + len(q.filters), (r["children"] for r in raw_rows), table=bool(q.group_by))
+    if d.perturbs:  # an empty cell is withheld like a small one
+        raw_rows = with_empty_cells(raw_rows, q.group_by, {"children": 0, "_ck_children": 0})
     rows = in_natural_order([d.row(r, ["children"]) for r in raw_rows], q.group_by)  # bands 0-1, 2, 3-15, …
     total = d.row({"children": raw_total, "_ck_children": total_key}, ["children"])
     extra = {"total": total["children"], **({"total_withheld": True} if total.get("withheld") else {})}
@@ -144,6 +146,9 @@ async def caseload_by_month(
     counts = ["referrals_in", "exits_out", "in_service_end"]
     raw = await caseload(session, q, first=first, last=last)
     d.check(len(q.group_by) + len(q.filters), (r[c] for r in raw for c in counts), table=True)
+    if d.perturbs:
+        zero = {k: 0 for c in counts for k in (c, f"_ck_{c}")}
+        raw = with_empty_cells(raw, q.group_by, zero, per="month")
     rows = in_natural_order([d.row(r, counts) for r in raw], q.group_by)
     return _answer(request, common, "caseload", q, d, rows, [*q.group_by, "month", *counts],
                    **{"from": first.strftime("%Y-%m"), "to": last.strftime("%Y-%m")})  # fmt: skip
@@ -169,6 +174,9 @@ async def timeliness_by_group(request: Request, session: SessionDep, actor: Anal
     statistics = [(f"{s}_count", [f"{s}_{k}" for k in QUANTILES]) for s in STATS]
     raw = await timeliness(session, q)
     d.check(len(q.group_by) + len(q.filters), (r["children"] for r in raw), table=bool(q.group_by))
+    if d.perturbs:
+        zero = {k: 0 for c in counts for k in (c, f"_ck_{c}")}
+        raw = with_empty_cells(raw, q.group_by, {**zero, **{f"{s}_{k}": None for s in STATS for k in QUANTILES}})
     rows = []
     for r in raw:
         row = d.row(r, counts, statistics=statistics)
