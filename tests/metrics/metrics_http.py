@@ -77,7 +77,7 @@ async def feed(client: httpx.AsyncClient, settings: dict[str, Any], *children: C
     async def done() -> bool:
         return await stored_events(client) >= before + len(events)
 
-    await eventually(done, timeout=20)
+    await eventually(done, timeout=60)  # a busy machine (2 cores, a test database per test) can be slow
 
 
 async def counts(client: httpx.AsyncClient, **params: Any) -> dict[Any, int]:

@@ -34,10 +34,14 @@ async def test_caseload_months(shared_settings: dict[str, Any]) -> None:
         r = await client.get("/v1/metrics/caseload", params={"from": "2017-01", "to": "2017-02", "group_by": "gender",
                                                               "gender": "other", "disclosure": "none"}, headers=ANALYST)  # fmt: skip
         assert r.status_code == 200 and r.json()["rows"] == [], r.text
-        # Perturbed, a table of small counts is refused rather than published as holes.
+        # Perturbed, small counts are withheld (and a table more than half withheld would be refused).
         r = await client.get("/v1/metrics/caseload", params={"from": "2017-01", "to": "2017-01", "as_of": "2017-04-30"},
                              headers=ANALYST)  # fmt: skip
-        assert r.status_code == 422 and "sparse: 3 of its 3 non-zero cells are under 10" in r.json()["detail"], r.text
+        assert r.json()["rows"] == [{"month": "2017-01", "referrals_in": None, "exits_out": None, "in_service_end": None,
+                                     "withheld": True, "withheld_fields": ["referrals_in", "exits_out", "in_service_end"]}]  # fmt: skip
+        r = await client.get("/v1/metrics/caseload", params={"from": "2017-01", "to": "2017-04", "as_of": "2017-04-30"},
+                             headers=ANALYST)  # fmt: skip
+        assert r.status_code == 422 and "more than half of its cells would be withheld" in r.json()["detail"], r.text
 
 
 async def test_timeliness(shared_settings: dict[str, Any]) -> None:

@@ -16,9 +16,11 @@ import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any, Literal
 
 from ictg_common import codes
+from ictg_common.errors import invalid
 from ictg_common.reference import REGION_SLUGS, REGIONS, local_authorities
 
 Kind = Literal["text", "bool", "int"]
@@ -576,28 +578,73 @@ def columns_with_names(group_by: Sequence[str]) -> list[str]:
 
 
 MAX_FILLED_CELLS = 2000
-"""Largest table whose empty cells are listed (withheld) under perturbation; see `with_empty_cells`."""
+"""Largest perturbed table: every cell of it is listed, empty ones included (`with_empty_cells`)."""
+SERVICE_START = date(2017, 1, 1)
+"""The first month listed for month, quarter and year dimensions (the national service's first referrals)."""
+AGES = range(0, 26)  # ages at referral listed (18 and over: a disputed age)
+
+
+def _months(first: date, last: date) -> list[date]:
+    out, day = [], first.replace(day=1)
+    while day <= last:
+        out.append(day)
+        day = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return out
+
+
+def domain(name: str, *, referred_from: date | None, referred_to: date | None, as_of: date) -> list[Any] | None:
+    """Every value a dimension can take in a table for this period, in natural order (null last where a child
+    can have none); None where they are too many to list."""
+    dim = DIMENSIONS[name]
+    labelled = dim.labelled_values()
+    first = max(SERVICE_START, referred_from or SERVICE_START)
+    last = min(referred_to or as_of, as_of)
+    values: list[Any]
+    if labelled is not None:
+        values = [v for v, _ in labelled]
+    elif name in ("referral_month", "exit_month"):
+        values = [m.strftime("%Y-%m") for m in _months(first, as_of if name == "exit_month" else last)]
+    elif name == "referral_quarter":
+        values = list(dict.fromkeys(f"{m.year}-Q{(m.month - 1) // 3 + 1}" for m in _months(first, last)))
+    elif name == "referral_year":
+        values = [str(y) for y in range(first.year, last.year + 1)]
+    elif name == "age_at_referral":
+        values = list(AGES)
+    else:
+        return None
+    return [*values, None] if "null" in dim.definition else values
 
 
 def with_empty_cells(
-    rows: list[dict[str, Any]], group_by: Sequence[str], zero: dict[str, Any], *, per: str | None = None
-) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]], group_by: Sequence[str], zero: dict[str, Any], *, per: str | None = None,
+    referred_from: date | None = None, referred_to: date | None = None, as_of: date,
+    filters: dict[str, tuple[Any, ...]] | None = None,
+) -> list[dict[str, Any]]:  # fmt: skip
     """`rows` with every combination of the grouping dimensions' values that has none, as a row of `zero`
     counts (one per value of `per`, e.g. per month), in natural order of every dimension.
 
     Perturbed, an empty cell is withheld as a small one is (ONS's package does the same with categorical
-    variables): listing only non-empty groups would tell 0 apart from 1–9. Done where every dimension has a
-    closed list of values and the table has at most `MAX_FILLED_CELLS` cells; otherwise the rows as they are."""
+    variables): listing only non-empty groups would tell 0 apart from 1–9. A dimension also filtered on lists
+    the values asked for (a multi-valued one all its values: a child counts under each). A table of more than
+    `MAX_FILLED_CELLS` cells, or by a dimension whose values cannot be listed, is refused (422)."""
     if not group_by:
         return rows
     values: list[list[Any]] = []
     for g in group_by:
-        labelled = DIMENSIONS[g].labelled_values()
-        if labelled is None:
-            return rows
-        values.append([v for v, _ in labelled])
-    if math.prod(len(v) for v in values) > MAX_FILLED_CELLS:
-        return rows
+        listed = domain(g, referred_from=referred_from, referred_to=referred_to, as_of=as_of)
+        if filters and g in filters and not DIMENSIONS[g].multi:  # grouped by what it is filtered on: those values
+            listed = [v for v in listed or filters[g] if v in filters[g]]
+        if listed is None:
+            raise invalid("#query/group_by", f"with disclosure=perturb, {g} cannot be grouped by: its values "
+                          "cannot all be listed")  # fmt: skip
+        values.append(listed)
+    cells = math.prod(len(v) for v in values)
+    if cells > MAX_FILLED_CELLS:
+        raise invalid(
+            "#query/group_by",
+            f"with disclosure=perturb, a table has at most {MAX_FILLED_CELLS:,} cells; "
+            f"grouped by {', '.join(group_by)} it would have {cells:,}: group by fewer dimensions or filter",
+        )
     present = {tuple(r[g] for g in group_by) for r in rows}
     pers = list(dict.fromkeys(r[per] for r in rows)) if per else [None]
     added = []

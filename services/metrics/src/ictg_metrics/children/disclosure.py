@@ -5,9 +5,10 @@ counts, deadline numerators and denominators — goes through the cell key metho
 (`_ck_<count>` in a raw row, the sum of its children's record keys mod 256, computed in SQL); a result
 under the ptable's threshold (10) is withheld: `null`, and the row says `"withheld": true` and which
 fields in `withheld_fields`. Quantiles of a group of fewer than 10 are
-withheld too: a median of three children discloses them. A query whose table would be sparse (more than
-half of its non-zero cells under 10), or that combines more than 4 dimensions across `group_by` and
-filters, is refused (422, with the reason) rather than answered with a table of holes.
+withheld too: a median of three children discloses them. A table lists its empty cells too (withheld).
+A query whose table would be sparse (more than half of its cells withheld), or that combines more than 4
+dimensions across `group_by` and filters, is refused (422, with the reason) rather than answered with a
+table of holes.
 
 `none`: as counted (scope metrics:read:unsuppressed, audited by the endpoint).
 """
@@ -18,7 +19,7 @@ import csv
 import hashlib
 import io
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -82,28 +83,25 @@ class Discloser:
             out["withheld_fields"] = hidden
         return out
 
-    def check(self, q_dimensions: int, cells: Iterable[int], *, table: bool) -> None:
-        """Refuse (422) what perturbation cannot protect well: more than 4 dimensions across `group_by`
-        and filters, or (for a `table`, i.e. more than one cell) more than half of its non-zero true
-        counts under the threshold. `none` answers anything."""
-        if not self.perturbs:
-            return
-        if q_dimensions > MAX_DIMENSIONS:
+    def check_dimensions(self, dimensions: int) -> None:
+        """Refuse (422), before anything is counted, more than 4 dimensions across `group_by` and filters
+        under perturbation: their cells would be too small to publish. `none` answers anything."""
+        if self.perturbs and dimensions > MAX_DIMENSIONS:
             raise invalid(
                 "#query/group_by",
-                f"this query combines {q_dimensions} dimensions across group_by and filters; at most "
-                f"{MAX_DIMENSIONS} may be combined (the cells would be too small to publish)",
+                f"this query combines {dimensions} dimensions across group_by and filters; with "
+                f"disclosure=perturb at most {MAX_DIMENSIONS} may be combined (the cells would be too small to "
+                "publish)",
             )
-        if not table:
-            return
-        nonzero = [c for c in cells if c > 0]
-        small = sum(1 for c in nonzero if c < self.threshold)
-        if nonzero and 2 * small > len(nonzero):
+
+    def check_published(self, cells: Sequence[int | None]) -> None:
+        """Refuse (422) a perturbed table more than half of whose cells (empty ones listed) would be
+        withheld. Decided on the published values alone, so the refusal says nothing they would not."""
+        if self.perturbs and len(cells) > 1 and 2 * sum(1 for c in cells if c is None) > len(cells):
             raise invalid(
                 "#query/group_by",
-                f"the table would be sparse: {small} of its {len(nonzero)} non-zero cells are under "
-                f"{self.threshold}, which would be withheld; group by fewer dimensions, drop a filter or widen "
-                "the period",
+                "the table would be sparse: more than half of its cells would be withheld (under 10); group "
+                "by fewer dimensions, drop a filter or widen the period",
             )
 
     def describe(self) -> dict[str, Any]:

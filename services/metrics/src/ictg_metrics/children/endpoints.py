@@ -24,7 +24,7 @@ from .caseload import caseload, months
 from .dictionary import DataDictionary, data_dictionary
 from .dimensions import DIMENSIONS, columns_with_names, in_natural_order, with_empty_cells, with_names
 from .disclosure import Discloser, Disclosure, csv_filename, to_csv
-from .params import COMMON_DOC, Common, echo_filters, parse_month, parse_query, wants_csv
+from .params import COMMON_DOC, Common, as_text, echo_filters, parse_month, parse_query, wants_csv, whole_months
 from .query import ChildQuery, count_children
 from .timeliness import DEADLINES, QUANTILES, STATS, share, timeliness
 
@@ -32,7 +32,10 @@ router = APIRouter(prefix="/v1/metrics", tags=["metrics"])
 Analyst = Annotated[Actor, require("metrics:read")]
 CommonDep = Annotated[Common, Depends()]
 MAX_MONTHS = 240
-CSV_DOC = {"text/csv": {"schema": {"type": "string"}, "example": "gender,children\nfemale,90\nmale,c\n"}}
+
+
+def _csv_doc(example: str) -> dict[str, Any]:
+    return {"text/csv": {"schema": {"type": "string"}, "example": example}}
 
 
 async def _check_disclosure(request: Request, session: AsyncSession, actor: Actor, disclosure: Disclosure) -> None:
@@ -54,12 +57,27 @@ async def _prepare(
     """The query asked (`totals=only`: without its grouping) and how its answer is disclosed; refuses
     (422) more dimensions than perturbation protects before anything is counted."""
     await _check_disclosure(request, session, actor, common.disclosure)
+    if common.disclosure == "perturb":
+        whole_months(common)
     q = parse_query(request, common, own=own)
     if common.totals == "only":
         q = replace(q, group_by=())
     d = Discloser(common.disclosure, request.app.state.ptable)
-    d.check(len(q.group_by) + len(q.filters), (), table=False)
+    d.check_dimensions(len(q.group_by) + len(q.filters))
     return q, d
+
+
+def _nested(field: str) -> str:
+    """A timeliness field's name in the JSON (`hours_to_allocation.median`, `allocation_deadline.met`)."""
+    for s in STATS:
+        if field.startswith(f"{s}_"):
+            return f"{s}.{field[len(s) + 1 :]}"
+    head, sep, tail = field.rpartition("_deadline_")
+    return f"{head}_deadline.{tail}" if sep else field
+
+
+def _period(q: ChildQuery) -> dict[str, Any]:
+    return {"referred_from": q.referred_from, "referred_to": q.referred_to, "as_of": q.as_of, "filters": q.filters}
 
 
 def _answer(
@@ -70,11 +88,12 @@ def _answer(
     rows = with_names(rows, q.group_by)
     columns = [*columns_with_names(q.group_by), *columns[len(q.group_by) :]]
     echo = echo_filters(q)
-    headers = {"ICTG-Disclosure": d.mode, "ICTG-As-Of": q.as_of.isoformat(), "ICTG-Filters": urlencode(echo, True)}
+    text = as_text(echo)
+    headers = {"ICTG-Disclosure": d.mode, "ICTG-As-Of": q.as_of.isoformat(), "ICTG-Filters": urlencode(text, True)}
     if d.perturbs:
         headers["ICTG-Ptable"] = d.ptable.name
     if wants_csv(request, common.format):
-        name = csv_filename(measure, echo, as_of=q.as_of.isoformat(), group_by=q.group_by, d=d)
+        name = csv_filename(measure, text, as_of=q.as_of.isoformat(), group_by=q.group_by, d=d)
         headers["Content-Disposition"] = f'attachment; filename="{name}"'
         return Response(to_csv(columns, rows), media_type="text/csv; charset=utf-8", headers=headers)
     body = {"measure": measure, "as_of": q.as_of.isoformat(), "filters": echo, "group_by": list(q.group_by),
@@ -102,17 +121,17 @@ async def dimensions(actor: Analyst) -> DataDictionary:
     description="Number of children (one per case) per group; multi-valued dimensions count a child once per "
     "value, `total` stays distinct children." + COMMON_DOC,
     response_model=ChildrenAnswer,
-    responses={200: {"content": CSV_DOC}},
+    responses={200: {"content": _csv_doc("gender,children\nfemale,90\nmale,115\nother,c\nunknown,c\n")}},
 )
 @accepts_query(DIMENSIONS)  # filters <dimension>=<value>, checked by parse_filters
 async def children(request: Request, session: SessionDep, actor: Analyst, common: CommonDep) -> Response:
     """Number of children (one per case) per group, as of the end of `as_of`."""
     q, d = await _prepare(request, session, actor, common)
     raw_rows, raw_total, total_key = await count_children(session, q)
-    d.check(len(q.group_by) + len(q.filters), (r["children"] for r in raw_rows), table=bool(q.group_by))
     if d.perturbs:  # an empty cell is withheld like a small one
-        raw_rows = with_empty_cells(raw_rows, q.group_by, {"children": 0, "_ck_children": 0})
+        raw_rows = with_empty_cells(raw_rows, q.group_by, {"children": 0, "_ck_children": 0}, **_period(q))
     rows = in_natural_order([d.row(r, ["children"]) for r in raw_rows], q.group_by)  # bands 0-1, 2, 3-15, …
+    d.check_published([r["children"] for r in rows])
     total = d.row({"children": raw_total, "_ck_children": total_key}, ["children"])
     extra = {"total": total["children"], **({"total_withheld": True} if total.get("withheld") else {})}
     return _answer(request, common, "children", q, d, rows if q.group_by else [total], [*q.group_by, "children"],
@@ -125,7 +144,9 @@ async def children(request: Request, session: SessionDep, actor: Analyst, common
     description="`from`/`to` (YYYY-MM, default the 12 months to `as_of`): per month referrals in, exits out "
     "(on or before `as_of`) and children in service at the month's end, each perturbed on its own." + COMMON_DOC,
     response_model=CaseloadAnswer,
-    responses={200: {"content": CSV_DOC}},
+    responses={
+        200: {"content": _csv_doc("month,referrals_in,exits_out,in_service_end\n2017-02,35,c,35\n2017-03,40,10,65\n")}
+    },
 )
 @accepts_query(DIMENSIONS)  # filters <dimension>=<value>, checked by parse_filters
 async def caseload_by_month(
@@ -145,13 +166,13 @@ async def caseload_by_month(
         raise invalid("#query/from", f"at most {MAX_MONTHS} months at once")
     counts = ["referrals_in", "exits_out", "in_service_end"]
     raw = await caseload(session, q, first=first, last=last)
-    d.check(len(q.group_by) + len(q.filters), (r[c] for r in raw for c in counts), table=True)
     if d.perturbs:
         zero = {k: 0 for c in counts for k in (c, f"_ck_{c}")}
-        raw = with_empty_cells(raw, q.group_by, zero, per="month")
+        raw = with_empty_cells(raw, q.group_by, zero, per="month", **_period(q))
     rows = in_natural_order([d.row(r, counts) for r in raw], q.group_by)
+    d.check_published([r["in_service_end"] for r in rows])  # flows are often 0 in a month: the stocks decide
     return _answer(request, common, "caseload", q, d, rows, [*q.group_by, "month", *counts],
-                   **{"from": first.strftime("%Y-%m"), "to": last.strftime("%Y-%m")})  # fmt: skip
+                   **{"from": f"{first:%Y-%m}", "to": f"{last:%Y-%m}"})  # fmt: skip
 
 
 @router.get(
@@ -162,7 +183,14 @@ async def caseload_by_month(
     "decided by `as_of` (met, late, or past due), and the share meeting it. Quantiles of fewer than 10 cases "
     "are withheld." + COMMON_DOC,
     response_model=TimelinessAnswer,
-    responses={200: {"content": CSV_DOC}},
+    responses={
+        200: {
+            "content": _csv_doc(
+                "region,region_name,children,referral_delay_days_count,referral_delay_days_median,...\n"
+                "london,London,85,85,1.0,...\n"
+            )
+        }
+    },
 )
 @accepts_query(DIMENSIONS)  # filters <dimension>=<value>, checked by parse_filters
 async def timeliness_by_group(request: Request, session: SessionDep, actor: Analyst, common: CommonDep) -> Response:
@@ -173,10 +201,10 @@ async def timeliness_by_group(request: Request, session: SessionDep, actor: Anal
                                                             for p in ("met", "decided"))]  # fmt: skip
     statistics = [(f"{s}_count", [f"{s}_{k}" for k in QUANTILES]) for s in STATS]
     raw = await timeliness(session, q)
-    d.check(len(q.group_by) + len(q.filters), (r["children"] for r in raw), table=bool(q.group_by))
     if d.perturbs:
         zero = {k: 0 for c in counts for k in (c, f"_ck_{c}")}
-        raw = with_empty_cells(raw, q.group_by, {**zero, **{f"{s}_{k}": None for s in STATS for k in QUANTILES}})
+        zero.update({f"{s}_{k}": None for s in STATS for k in QUANTILES})
+        raw = with_empty_cells(raw, q.group_by, zero, **_period(q))
     rows = []
     for r in raw:
         row = d.row(r, counts, statistics=statistics)
@@ -187,6 +215,7 @@ async def timeliness_by_group(request: Request, session: SessionDep, actor: Anal
                 row["withheld_fields"].append(f"met_{x}_deadline")
         rows.append(row)
     rows = in_natural_order(rows, q.group_by)
+    d.check_published([r["children"] for r in rows])
     if wants_csv(request, common.format):
         columns = [*q.group_by, "children", *(f"{s}_{k}" for s in STATS for k in ("count", *QUANTILES)),
                    *(f"{x}_deadline_{p}" for x in DEADLINES for p in ("met", "decided")),
@@ -199,5 +228,7 @@ async def timeliness_by_group(request: Request, session: SessionDep, actor: Anal
             item[s] = {k: r[f"{s}_{k}"] for k in ("count", *QUANTILES)}
         for x in DEADLINES:
             item[f"{x}_deadline"] = {p: r[f"{x}_deadline_{p}"] for p in ("met", "decided")}
+        if "withheld_fields" in item:  # as the JSON nests them: `hours_to_allocation.median`
+            item["withheld_fields"] = [_nested(f) for f in item["withheld_fields"]]
         shaped.append(item)
     return _answer(request, common, "timeliness", q, d, shaped, [])

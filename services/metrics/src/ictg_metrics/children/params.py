@@ -6,7 +6,7 @@ Anything a client can get wrong becomes a 422 problem with a JSON pointer, never
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import Query, Request
@@ -25,8 +25,12 @@ COMMON_DOC = (
     "(ONS, Census 2021): the published value is within a few of the true one, rounded to 5 with the shipped "
     'ptable, and values under 10 are withheld (`null` with `"withheld": true` and the fields in '
     "`withheld_fields`; `c` in CSV). The same cell always has the same value in any query, so tables need "
-    "not add up. A query that would publish a sparse table (more than half of its non-zero cells under 10) or "
-    "that combines more than 4 dimensions across `group_by` and filters is refused (422) with the reason. "
+    "not add up; empty cells are listed and withheld like small ones, so that 0 and 1-9 look alike. Perturbed "
+    "figures cover whole months: `referred_from` is the 1st of a month, `referred_to` and `as_of` the last day "
+    "of one (`as_of` defaults to the end of the last complete month). Refused (422, with the reason): a table "
+    "more than half of whose cells (for the caseload, its month-end stocks) would be withheld, one of more than "
+    "2,000 cells, and more than 4 dimensions "
+    "across `group_by` and filters. "
     "`disclosure=none` gives true counts and needs scope `metrics:read:unsuppressed` (every use is audited)."
     "\n\n**Filters** `<dimension>=<value>` (repeat a name for several values); `GET /v1/metrics/dimensions` "
     "lists every dimension with its values and labels."
@@ -41,8 +45,14 @@ COMMON_DOC = (
 class Common:
     """The query parameters every metrics endpoint takes (filters aside, which are checked by name)."""
 
-    referred_from: Annotated[date | None, Query(description="Referrals received on or after this London date.")] = None
-    referred_to: Annotated[date | None, Query(description="Referrals received on or before this London date.")] = None
+    referred_from: Annotated[
+        date | None,
+        Query(description="Referrals received on or after this London date (perturbed: the 1st of a month)."),
+    ] = None
+    referred_to: Annotated[
+        date | None,
+        Query(description="Referrals received on or before this London date (perturbed: a month's last day)."),
+    ] = None
     as_of: Annotated[date | None, Query(description="The state at the end of this London day (default today).")] = None
     group_by: Annotated[
         str | None, Query(description="Up to 3 dimensions, comma-separated, e.g. `gender,age_band`.",
@@ -59,6 +69,35 @@ class Common:
         Query(description="`only`: the totals alone, i.e. the same query without its grouping (for CSV, "
               "which has no total row)."),
     ] = None  # fmt: skip
+
+
+def _month_end(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+
+
+def whole_months(common: Common) -> None:
+    """Perturbed figures describe whole months: `referred_from` the 1st of a month, `referred_to` and
+    `as_of` the last day of one (`as_of` defaults to the end of the last complete month). With a period
+    of any days, two periods a day apart would differ by that day's children, and rounded counts that
+    cross a boundary between them would place single children (a differencing attack)."""
+    if common.referred_from and common.referred_to and common.referred_from > common.referred_to:
+        return  # refused as such by parse_query
+    if common.referred_from is not None and common.referred_from.day != 1:
+        raise invalid(
+            "#query/referred_from",
+            "with disclosure=perturb, referred_from is the 1st of a month "
+            f"(e.g. {common.referred_from.replace(day=1).isoformat()}): perturbed figures cover whole months",
+        )
+    for name in ("referred_to", "as_of"):
+        value = getattr(common, name)
+        if value is not None and date(1990, 1, 1) <= value <= date(2200, 12, 1) and value != _month_end(value):
+            raise invalid(
+                f"#query/{name}",
+                f"with disclosure=perturb, {name} is the last day of a month "
+                f"(e.g. {_month_end(value).isoformat()}): perturbed figures cover whole months",
+            )
+    if common.as_of is None:
+        common.as_of = clock.london_date(clock.utcnow()).replace(day=1) - timedelta(days=1)
 
 
 def parse_group_by(group_by: str | None) -> tuple[str, ...]:
@@ -123,9 +162,12 @@ def parse_month(raw: str, pointer: str) -> date:
         year, month = raw.split("-")
         if len(year) != 4 or len(month) != 2:
             raise ValueError
-        return date(int(year), int(month), 1)
+        first = date(int(year), int(month), 1)
+        if not date(1990, 1, 1) <= first <= date(2200, 12, 1):
+            raise ValueError
+        return first
     except ValueError:
-        raise invalid(pointer, f"a month is YYYY-MM, not {raw!r}") from None
+        raise invalid(pointer, f"a month is YYYY-MM between 1990-01 and 2200-12, not {raw!r}") from None
 
 
 def wants_csv(request: Request, fmt: str | None) -> bool:
@@ -139,3 +181,9 @@ def echo_filters(q: ChildQuery) -> dict[str, Any]:
     }
     out.update({k: list(v) for k, v in q.filters.items()})
     return out
+
+
+def as_text(echo: dict[str, Any]) -> dict[str, Any]:
+    """The echoed filters as the API writes values in a query (`true`, not `True`): for headers and file names."""
+    return {k: [("true" if x else "false") if isinstance(x, bool) else x for x in v] if isinstance(v, list) else v
+            for k, v in echo.items()}  # fmt: skip
