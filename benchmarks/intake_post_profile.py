@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import random
 import statistics
@@ -117,13 +118,20 @@ def settings(env: dict[str, str]) -> Any:
     )  # fmt: skip
 
 
-async def seed(env: dict[str, str], rng: random.Random, known: list[dict[str, Any]]) -> None:
-    from conftest import serve
+def quiet() -> None:
+    """No log line per request (the service's logging is configured in its lifespan)."""
+    for name in ("httpx", "ictg_common.outbox"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
+
+async def seed(env: dict[str, str], rng: random.Random, known: list[dict[str, Any]]) -> None:
     from ictg_intake.app import create_app
+
+    from conftest import serve
 
     h = headers("referrals:import")
     async with serve(create_app(settings(env))) as client:
+        quiet()
         for start in range(0, SEED, 50):
             bodies = [body(rng, known) for _ in range(min(50, SEED - start))]
             answers = await asyncio.gather(*(client.post("/v1/referrals", json=b, headers=h) for b in bodies))
@@ -133,9 +141,9 @@ async def seed(env: dict[str, str], rng: random.Random, known: list[dict[str, An
 async def loop(env: dict[str, str]) -> dict[str, Any]:
     from sqlalchemy import event
 
-    from conftest import serve
-
     from ictg_intake.app import create_app
+
+    from conftest import serve
 
     rng = random.Random(2)
     known = json.loads(Path(env["known"]).read_text())
@@ -143,14 +151,24 @@ async def loop(env: dict[str, str]) -> dict[str, Any]:
     h = headers("referrals:write")
     times, statements, dupes = [], [], 0
     async with serve(app) as client:
+        quiet()
         count = [0]
+        started: list[float] = []
+        by_statement: dict[str, float] = {}
 
-        def on_execute(*_: Any) -> None:
+        def before(*_: Any) -> None:
             count[0] += 1
+            started.append(time.perf_counter())
 
-        event.listen(app.state.engine.sync_engine, "before_cursor_execute", on_execute)
+        def after(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            what = " ".join(statement.split()[:4])[:48]
+            by_statement[what] = by_statement.get(what, 0.0) + (time.perf_counter() - started.pop()) * 1000
+
+        event.listen(app.state.engine.sync_engine, "before_cursor_execute", before)
+        event.listen(app.state.engine.sync_engine, "after_cursor_execute", after)
         for _ in range(20):  # warm-up: connections, prepared statements
             await client.post("/v1/referrals", json=body(rng, known), headers=h)
+        by_statement.clear()
         for _ in range(POSTS):
             b = body(rng, known)
             count[0] = 0
@@ -165,6 +183,7 @@ async def loop(env: dict[str, str]) -> dict[str, Any]:
         "posts": POSTS, "mean_ms": round(statistics.mean(times), 2), "p50_ms": round(times[len(times) // 2], 2),
         "p95_ms": round(times[int(len(times) * 0.95)], 2), "sql_statements_per_post": statistics.mean(statements),
         "with_duplicates": dupes,
+        "ms_per_post_by_statement": {k: round(v / POSTS, 2) for k, v in sorted(by_statement.items(), key=lambda kv: -kv[1])},
     }  # fmt: skip
 
 
@@ -208,7 +227,10 @@ def main() -> None:
             fmt = "raw" if args.py_spy.endswith(".txt") else "flamegraph"
             spy = str(Path(sys.executable).with_name("py-spy"))
             cmd = [spy, "record", "--rate", "200", "--format", fmt, "-o", args.py_spy, "--", *cmd]
-        subprocess.run(cmd, check=True)
+        try:
+            subprocess.run(cmd, check=True)
+        finally:
+            Path(env["known"]).unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 Duplicates were found by loading up to 200 referrals of the same nationality and age and comparing
 names in Python: a true duplicate beyond the 200th was missed, and `other_names` were never
 compared. Now each name of a referral (given and family name, and each other name) is a row here,
-and the candidates are found in SQL through the trigram index, without a cap.
+and the candidates are found in SQL through the trigram index (GiST), without a cap.
 
 Existing referrals are backfilled: the stored `name_key` (given and family name), and each other
 name from the stored body, normalised as `ictg_intake.referrals.service.name_key` did at this
@@ -51,8 +51,8 @@ def upgrade() -> None:
         ["name_key"],
         unique=False,
         schema="intake",
-        postgresql_using="gin",
-        postgresql_ops={"name_key": "gin_trgm_ops"},
+        postgresql_using="gist",
+        postgresql_ops={"name_key": "gist_trgm_ops"},
     )
     op.execute("INSERT INTO intake.referral_name (referral_id, name_key) SELECT id, name_key FROM intake.referral")
     conn = op.get_bind()

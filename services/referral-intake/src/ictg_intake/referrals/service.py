@@ -70,7 +70,12 @@ def name_key(given: str, family: str | None) -> str:
 
 
 def similar_names(a: str, b: str) -> bool:
-    return a == b or difflib.SequenceMatcher(None, a, b).ratio() >= 0.8
+    if a == b:
+        return True
+    m = difflib.SequenceMatcher(None, a, b)
+    # The quick ratios are upper bounds of `ratio()` (as in `difflib.get_close_matches`): the same
+    # answer, without the full comparison for most names that differ.
+    return m.real_quick_ratio() >= 0.8 and m.quick_ratio() >= 0.8 and m.ratio() >= 0.8
 
 
 def child_names(body: ReferralCreate) -> list[str]:

@@ -1,0 +1,127 @@
+"""Possible duplicates: found in SQL without a cap, on every name the child is known by."""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import random
+import string
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ictg_common.db import plain_url
+from ictg_common.devinfra import Infra, ensure_database
+from ictg_common.migrate import upgrade
+from ictg_intake.app import MIGRATIONS
+from ictg_intake.referrals.service import name_key, similar_names
+
+from conftest import auth
+from factories import referral_body
+
+WRITE = auth("referrals:write")
+IMPORT = auth("referrals:import")
+
+
+def child(
+    given: str, family: str | None = None, *, other_names: list[str] | None = None, **more: Any
+) -> dict[str, Any]:
+    return referral_body(
+        child__given_name=given, child__family_name=family, child__other_names=other_names or [],
+        **{f"child__{k}": v for k, v in more.items()},
+    )  # fmt: skip
+
+
+async def post(client: httpx.AsyncClient, body: dict[str, Any], headers: dict[str, str] = WRITE) -> dict[str, Any]:
+    r = await client.post("/v1/referrals", json=body, headers=headers)
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+async def test_a_duplicate_is_found_beyond_the_200th_referral_of_the_same_nationality_and_age(
+    intake: httpx.AsyncClient,
+) -> None:
+    # 500 other Vietnamese children born the same day, all called Nguyen: each shares the trigrams
+    # of "Nguyen" with the child (the index lets them through) but is not the child by name.
+    rng = random.Random(13)
+    made = sorted({"".join(rng.choices(string.ascii_lowercase, k=6)).capitalize() for _ in range(800)})
+    others = [o for o in made if not similar_names(name_key(o, "Nguyen"), name_key("Ann", "Nguyen"))][:500]
+    assert len(others) == 500
+    for start in range(0, len(others), 25):
+        await asyncio.gather(*(post(intake, child(o, "Nguyen"), IMPORT) for o in others[start : start + 25]))
+    first = await post(intake, child("An", "Nguyen"))
+    again = await post(intake, child("Ann", "Nguyen"))  # the same child, a typo in the name
+    assert again["possible_duplicate_of"] == [first["id"]]
+
+
+async def test_a_new_referrals_name_matches_an_earlier_referrals_other_name(intake: httpx.AsyncClient) -> None:
+    earlier = await post(intake, child("Minh", "Tran", other_names=["An Nguyen"]))
+    unrelated = await post(intake, child("Minh", "Tran", other_names=["Duc Pham"]))
+    new = await post(intake, child("Nguyen", "Ann"))
+    assert new["possible_duplicate_of"] == [earlier["id"]]
+    assert unrelated["possible_duplicate_of"] == [earlier["id"]]  # same given and family name
+
+
+async def test_a_new_referrals_other_name_matches_an_earlier_referrals_name(intake: httpx.AsyncClient) -> None:
+    earlier = await post(intake, child("An", "Nguyen"))
+    new = await post(intake, child("Minh", "Tran", other_names=["Duc Pham", "Nguyen An"]))
+    alias_to_alias = await post(intake, child("Quang", "Le", other_names=["Minh Tram"]))
+    not_him = await post(intake, child("Quang", "Le", other_names=["Duc Pham"], nationality="AL"))
+    assert new["possible_duplicate_of"] == [earlier["id"]]
+    # "Minh Tram" is like the other referral's own name "Minh Tran", and like nothing else.
+    assert alias_to_alias["possible_duplicate_of"] == [new["id"]]
+    assert not_him["possible_duplicate_of"] == []  # another nationality
+
+
+async def test_the_other_rules_still_hold_for_other_names(intake: httpx.AsyncClient) -> None:
+    earlier = await post(intake, child("Minh", "Tran", other_names=["An Nguyen"]))
+    older = await post(intake, child("An", "Nguyen", date_of_birth="2012-03-04"))
+    elsewhere = await post(intake, child("An", "Nguyen", nationality="AL"))
+    same = await post(intake, child("An", "Nguyen"))
+    assert older["possible_duplicate_of"] == elsewhere["possible_duplicate_of"] == []
+    assert same["possible_duplicate_of"] == [earlier["id"]]
+
+
+@given(st.text(alphabet="adeghilmnortuy ", max_size=16), st.text(alphabet="adeghilmnortuy ", max_size=16))
+def test_names_are_similar_exactly_as_before(a: str, b: str) -> None:
+    assert similar_names(a, b) == (a == b or difflib.SequenceMatcher(None, a, b).ratio() >= 0.8)
+
+
+@pytest.fixture
+async def database_at_0003(infra: Infra) -> AsyncIterator[str]:
+    """A database of its own, migrated to the revision before referral names."""
+    base = plain_url(infra.database_url).rsplit("/", 1)[0]
+    name = f"ictg_t_{uuid.uuid4().hex[:10]}"
+    url = f"{base}/{name}"
+    await asyncio.to_thread(ensure_database, url)
+    await asyncio.to_thread(upgrade, MIGRATIONS, url, "0003")
+    yield url
+    conn = await asyncpg.connect(f"{base}/postgres")
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+async def test_the_migration_gives_referrals_stored_before_it_their_names(database_at_0003: str) -> None:
+    conn = await asyncpg.connect(database_at_0003)
+    try:
+        await conn.execute(
+            "INSERT INTO intake.referral (id, received_at, identified_on, org_type, org_name, submitted_by, "
+            "local_authority_code, region, pathway, date_of_birth, estimated_age, nationality, name_key, body, "
+            "derived, possible_duplicate_of) VALUES ($1, now(), current_date, 'police', 'GMP', 'x', 'E08000003', "
+            "'north_west', 'local_authority', '2010-03-04', NULL, 'VN', 'an nguyen', $2::jsonb, '{}', '{}')",
+            uuid.UUID(int=1),
+            '{"child": {"given_name": "An", "family_name": "Nguyễn", "other_names": ["Trần Minh", "—"]}}',
+        )
+        await asyncio.to_thread(upgrade, MIGRATIONS, database_at_0003)
+        rows = await conn.fetch("SELECT name_key FROM intake.referral_name ORDER BY name_key")
+    finally:
+        await conn.close()
+    assert [r["name_key"] for r in rows] == ["an nguyen", "minh tran"]
