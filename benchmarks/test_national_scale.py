@@ -94,7 +94,9 @@ async def _bench(infra: Infra, url: str) -> None:
             line, refused = f"{label:42}", set()
             for disclosure in ("perturb", "none"):
 
-                async def run(path: str = path, params: dict[str, Any] = params, d: str = disclosure) -> None:
+                async def run(
+                    path: str = path, params: dict[str, Any] = params, d: str = disclosure, refused: set[str] = refused
+                ) -> None:
                     r = await client.get(path, params={"disclosure": d, **params})
                     # a smaller run can make a fine table sparse: refused (422) after counting, still timed
                     assert r.status_code == 200 or (d == "perturb" and "sparse" in r.text), r.text

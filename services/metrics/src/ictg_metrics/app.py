@@ -14,7 +14,7 @@ from ictg_common.service import create_service_app
 from .admin.endpoints import router as admin_router
 from .admin.reconcile import cases_client
 from .children.endpoints import router
-from .children.store import record_event
+from .children.store import record_event, record_events
 from .disclosure.cellkey import DEFAULT_PTABLE, load_ptable
 from .models import SCHEMA, audit
 from .settings import MetricsSettings
@@ -49,6 +49,7 @@ def create_app(
                 name="metrics-all",
                 filter_subjects=[f"{settings.subject_prefix}.>"],
                 handler=record_event,
+                batch_handler=record_events,  # a fetched batch: each child refolded or updated once
             )
         ],
         publishes=False,

@@ -121,6 +121,19 @@ class Child(Model):  # type: ignore[valid-type, misc]
     __table_args__ = (Index("ix_child_exit_on", "exit_on"),)
 
 
+class ChildFold(Model):  # type: ignore[valid-type, misc]
+    """Each child's fold state (`children/facts.py`, `FoldState`: plain JSON) and the (time, id) of the
+    last event folded into it: an event sorting after it is applied to the state, with no need to read
+    the child's history. No row: the next event about the child refolds its whole history."""
+
+    __tablename__ = "child_fold"
+
+    child_id: Mapped[UUID] = mapped_column(PgUUID(as_uuid=True), primary_key=True)
+    last_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_id: Mapped[UUID] = mapped_column(PgUUID(as_uuid=True))
+    state: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+
 class RebuildStatus(Model):  # type: ignore[valid-type, misc]
     """The last rebuild, whichever replica ran it (one row): `GET /v1/admin/rebuild` reads it."""
 

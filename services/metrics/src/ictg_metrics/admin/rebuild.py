@@ -2,8 +2,8 @@
 
 Queries keep answering from the live `metrics.child` while `metrics.child_next` is built (bulk
 COPY, indexes afterwards). The swap is one short transaction: it locks `child` against writes (reads
-go on), refolds the children whose events arrived since the build started, renames the tables and
-drops the old one. A consumer blocked on the lock resolves `metrics.child` again once the swap
+go on), refolds the children whose events arrived since the build started, renames the tables, drops the
+old one and empties the fold states (`metrics.child_fold`: each is refolded at its child's next event). A consumer blocked on the lock resolves `metrics.child` again once the swap
 commits, so its write lands in the new table.
 """
 
@@ -175,6 +175,10 @@ async def _swap(conn: asyncpg.Connection, indexes: list[Any], *, started: Any, s
             await conn.copy_records_to_table("child_next", schema_name="metrics", records=rows, columns=ROW_COLUMNS)
         # The renames need ACCESS EXCLUSIVE: wait for running readers only briefly.
         await conn.execute(f"SET LOCAL lock_timeout = '{SWAP_LOCK_TIMEOUT}'")
+        # Every child's fold state goes: the next event about a child refolds its history and stores
+        # the state again (children/store.py). A consumer takes its lock on `child` before it reads a
+        # state, so none reads or writes one while this transaction holds `child`.
+        await conn.execute("TRUNCATE metrics.child_fold")
         await conn.execute("ALTER TABLE metrics.child RENAME TO child_old")
         await conn.execute("ALTER TABLE metrics.child_next RENAME TO child")
         await conn.execute("DROP TABLE metrics.child_old")

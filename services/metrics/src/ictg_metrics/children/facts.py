@@ -12,9 +12,10 @@ Facts fixed at referral go into the JSON `facts` column.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from ictg_common import clock, codes
@@ -111,8 +112,10 @@ def _referral(d: ReferralReceived) -> dict[str, Any]:
 #
 # `FoldState` holds only plain JSON data (str, int, bool, None, lists, dicts), no models: it is stored
 # per child (`metrics.child_fold`) so that an event arriving in order is applied to it without reading
-# the child's history, and loading it is cheap. Times are ISO strings (parsed back in `finish`), and
-# records are keyed by their own id so that the latest event about a record, in (time, id) order, wins.
+# the child's history, and loading it is cheap. Records are keyed by their own id so that the latest
+# event about a record, in (time, id) order, wins. A record's time is kept as UTC ISO text of fixed
+# width (so text order is time order) with its London date beside it, so that `finish` neither parses
+# times nor converts zones but for a few columns.
 # `fold()` (every event at once) and the store's incremental path run the same `apply` and `finish`.
 
 STATE_VERSION = 1  # bump when the state's shape or `apply` changes: stored states of another version are refolded
@@ -123,10 +126,11 @@ _REFERRAL_DATES = ("received_on", "identified_on")
 FoldState = dict[str, Any]
 """{"v": STATE_VERSION, "referral": the `_referral` columns (times and dates as ISO) or None,
 "case_id": str or None, "allocations": {allocation_id: time}, "allocation_states": {event_id: [time,
-state]}, "contacts": {contact_id: [time, outcome, party, method, topics]}, "advocacy": {advocacy_id:
-[time, kind, area]}, "moves": {move_id: [time, tie, la, region]}, "decisions": {decision_id: [time,
-tie, stage, outcome]}, "episodes": {episode_id: [start, end, at_referral, order first seen]}, "exit": [time, reason,
-destination] or None}. `tie`: the record's JSON, which orders records of the same time as before."""
+on, state]}, "contacts": {contact_id: [time, on, outcome, party, method, topics]}, "advocacy":
+{advocacy_id: [time, on, kind, area]}, "moves": {move_id: [time, on, tie, la, region]}, "decisions":
+{decision_id: [time, on, tie, stage, outcome]}, "episodes": {episode_id: [start, end, at_referral,
+order first seen]}, "exit": [time, reason, destination] or None}. `time`: `_utc`; `on`: its London date
+(ISO); `tie`: the record's JSON, which orders records of the same time as before."""
 
 
 def empty_state() -> FoldState:
@@ -136,8 +140,13 @@ def empty_state() -> FoldState:
     }  # fmt: skip
 
 
-def _iso(t: datetime | None) -> str | None:
-    return t.isoformat() if t is not None else None
+def _utc(t: datetime) -> str:
+    """UTC ISO text of fixed width: text order is time order."""
+    return t.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _dated(t: datetime) -> list[str]:
+    return [_utc(t), clock.london_date(t).isoformat()]
 
 
 def _at(s: str | None) -> datetime | None:
@@ -164,22 +173,22 @@ def apply_data(state: FoldState, event_id: str, d: Any) -> FoldState:
     elif isinstance(d, CaseOpened):
         state["case_id"] = str(d.case_id)
     elif isinstance(d, CaseAllocated):
-        state["allocations"][str(d.allocation_id)] = d.allocated_at.isoformat()
-        state["allocation_states"][event_id] = [d.allocated_at.isoformat(), codes.ALLOCATED]
+        state["allocations"][str(d.allocation_id)] = _utc(d.allocated_at)
+        state["allocation_states"][event_id] = [*_dated(d.allocated_at), codes.ALLOCATED]
     elif isinstance(d, CasePathwayChanged) and d.unallocated:
-        state["allocation_states"][event_id] = [d.changed_at.isoformat(), codes.AWAITING_ALLOCATION]
+        state["allocation_states"][event_id] = [*_dated(d.changed_at), codes.AWAITING_ALLOCATION]
     elif isinstance(d, ContactRecorded):
         state["contacts"][str(d.contact_id)] = [
-            d.occurred_at.isoformat(), d.outcome, d.party, d.method, list(d.topics)
+            *_dated(d.occurred_at), d.outcome, d.party, d.method, list(d.topics)
         ]  # fmt: skip
     elif isinstance(d, AdvocacyRecorded):
-        state["advocacy"][str(d.advocacy_id)] = [d.occurred_at.isoformat(), d.kind, d.area]
+        state["advocacy"][str(d.advocacy_id)] = [*_dated(d.occurred_at), d.kind, d.area]
     elif isinstance(d, CaseMoved):
         state["moves"][str(d.move_id)] = [
-            d.moved_at.isoformat(), d.model_dump_json(), d.local_authority_code, d.region
+            *_dated(d.moved_at), d.model_dump_json(), d.local_authority_code, d.region
         ]  # fmt: skip
     elif isinstance(d, NrmDecisionRecorded):
-        state["decisions"][str(d.decision_id)] = [d.decided_at.isoformat(), d.model_dump_json(), d.stage, d.outcome]
+        state["decisions"][str(d.decision_id)] = [*_dated(d.decided_at), d.model_dump_json(), d.stage, d.outcome]
     elif isinstance(d, MissingStarted | MissingEnded):
         episodes = state["episodes"]
         ep = episodes.setdefault(str(d.episode_id), [None, None, False, len(episodes)])
@@ -229,51 +238,49 @@ def finish(state: FoldState) -> dict[str, Any]:
     if state["case_id"]:
         out["facts"] = {**out["facts"], "case_id": state["case_id"]}
     if state["allocations"]:
-        out["allocated_at"] = min(datetime.fromisoformat(t) for t in state["allocations"].values())
+        out["allocated_at"] = datetime.fromisoformat(min(state["allocations"].values()))
         out["allocated_on"] = clock.london_date(out["allocated_at"])
     if state["exit"]:
         exited_at, reason, destination = state["exit"]
         out["exited_at"] = datetime.fromisoformat(exited_at)
         out.update(exit_on=clock.london_date(out["exited_at"]), exit_reason=reason, exit_destination=destination)
-    out.update(_contacts(state["contacts"]))
-    legal = sorted(
-        (clock.london_date(datetime.fromisoformat(t)), area)
-        for t, kind, area in state["advocacy"].values() if kind == "legal_advice"
-    )  # fmt: skip
+    day = functools.cache(date.fromisoformat)  # many records share a day
+    out.update(_contacts(state["contacts"], day))
+    legal = sorted((day(on), area) for _, on, kind, area in state["advocacy"].values() if kind == "legal_advice")
     out["legal_on"], out["legal_area"] = first_seen(legal)
     # ties of time broken by the state itself (awaiting_allocation after allocated), as before by its repr
-    states = sorted((datetime.fromisoformat(t), repr(s), s) for t, s in state["allocation_states"].values())
-    out["allocation_state_on"] = [clock.london_date(t) for t, _, _ in states]
-    out["allocation_state"] = [s for _, _, s in states]
+    states = sorted((t, repr(s), on, s) for t, on, s in state["allocation_states"].values())
+    out["allocation_state_on"] = [day(on) for _, _, on, _ in states]
+    out["allocation_state"] = [s for _, _, _, s in states]
     # ties broken by the record's content (its JSON), so that equal times sort the same in any event order
-    moves = sorted((datetime.fromisoformat(t), tie, la, region) for t, tie, la, region in state["moves"].values())
-    out["move_on"] = [clock.london_date(t) for t, *_ in moves]
-    out["move_la"] = [la for _, _, la, _ in moves]
+    moves = sorted(state["moves"].values())
+    out["move_on"] = [day(on) for _, on, *_ in moves]
+    out["move_la"] = [la for *_, la, _ in moves]
     out["move_region"] = [region for *_, region in moves]
-    decisions = sorted((datetime.fromisoformat(t), tie, stage, outcome) for t, tie, stage, outcome in state["decisions"].values())  # fmt: skip
+    decisions = sorted(state["decisions"].values())
     for stage, prefix in (("reasonable_grounds", "rg"), ("conclusive_grounds", "cg")):
-        chosen = [(t, outcome) for t, _, s, outcome in decisions if s == stage]
-        out[f"{prefix}_on"] = [clock.london_date(t) for t, _ in chosen]
+        chosen = [(on, outcome) for _, on, _, s, outcome in decisions if s == stage]
+        out[f"{prefix}_on"] = [day(on) for on, _ in chosen]
         out[f"{prefix}_outcome"] = [outcome for _, outcome in chosen]
     out.update(_missing(state["episodes"], received_at=out["received_at"], exited_at=out["exited_at"]))
     return out
 
 
-def _contacts(contacts: dict[str, list[Any]]) -> dict[str, Any]:
+def _contacts(contacts: dict[str, list[Any]], day: Callable[[str], date]) -> dict[str, Any]:
     # (time, contact id): a total order, though nothing below depends on the order of contacts of one time
-    ordered = sorted((datetime.fromisoformat(t), cid, outcome, party, method, topics)
-                     for cid, (t, outcome, party, method, topics) in contacts.items())  # fmt: skip
-    made = [(clock.london_date(t), party, method, topics) for t, _, outcome, party, method, topics in ordered
+    ordered = sorted((t, cid, on, outcome, party, method, topics)
+                     for cid, (t, on, outcome, party, method, topics) in contacts.items())  # fmt: skip
+    made = [(day(on), party, method, topics) for _, _, on, outcome, party, method, topics in ordered
             if outcome == "made"]  # fmt: skip
     with_child = [(on, method, topics) for on, party, method, topics in made if party == "child"]
     f2f = [(on, topics) for on, method, topics in with_child if method == "face_to_face"]
     third = [(on, str(party)) for on, party, _, _ in made if party != "child"]
     topic_on, topic = first_seen(sorted((on, t) for on, topics in f2f for t in set(topics)))
     main_tp_on, main_tp = main_party_timeline(third)
-    first = ordered[0][0] if ordered else None
+    first = datetime.fromisoformat(ordered[0][0]) if ordered else None
     return {
         "first_contact_at": first,
-        "first_contact_on": clock.london_date(first) if first else None,
+        "first_contact_on": day(ordered[0][2]) if ordered else None,
         "child_contact_on": [on for on, _, _ in with_child],
         "f2f_contact_on": [on for on, _ in f2f],
         "tp_contact_on": [on for on, _ in third],
@@ -301,10 +308,13 @@ def main_party_timeline(contacts: list[tuple[date, str]]) -> tuple[list[date], l
     by_day: dict[date, list[str]] = {}
     for on, party in contacts:
         by_day.setdefault(on, []).append(party)
+    main: str | None = None
     for on in sorted(by_day):
         for party in by_day[on]:
             counts[party] = counts.get(party, 0) + 1
-        main = min(counts, key=lambda p: (-counts[p], p))
+        # counts only grow: the main party is the one before or one counted today
+        candidates = set(by_day[on]) if main is None else {main, *by_day[on]}
+        main = min(candidates, key=lambda p: (-counts[p], p))
         if not parties or parties[-1] != main:
             days.append(on)
             parties.append(main)
@@ -339,11 +349,17 @@ def child_key(type_: str, subject: str, data: dict[str, Any]) -> str | None:
     """Which child an event is about: the referral id (case events carry it in `data`); None for an
     event about no child (the webhooks service's). Raises `pydantic.ValidationError` for an event that
     breaks its contract."""
+    return parse_event(type_, subject, data)[0]
+
+
+def parse_event(type_: str, subject: str, data: dict[str, Any]) -> tuple[str | None, Any]:
+    """`child_key` and the event's data parsed by its contract's model (None for a type this version
+    does not know, or an event about no child), for `apply_data`: one validation for both."""
     if type_.startswith(NOT_ABOUT_A_CHILD):
-        return None
+        return None, None
     d = parse_data(type_, data)
     if isinstance(d, ReferralReceived):
-        return subject
+        return subject, d
     if isinstance(d, CaseEventData):
-        return str(d.referral_id)
-    return str(data["referral_id"])  # a type this version does not know: case events all carry it
+        return str(d.referral_id), d
+    return str(data["referral_id"]), d  # a type this version does not know: case events all carry it
