@@ -659,6 +659,6 @@ def with_empty_cells(
 
     def key(row: dict[str, Any]) -> tuple[Any, ...]:
         return (*((o.get(row[g], len(o)), str(row[g])) for g, o in zip(group_by, order, strict=True)),
-                str(row.get(per, "")))  # fmt: skip
+                str(row.get(per or "", "")))  # fmt: skip
 
     return sorted([*rows, *added], key=key)

@@ -202,7 +202,7 @@ async def timeliness_by_group(request: Request, session: SessionDep, actor: Anal
     statistics = [(f"{s}_count", [f"{s}_{k}" for k in QUANTILES]) for s in STATS]
     raw = await timeliness(session, q)
     if d.perturbs:
-        zero = {k: 0 for c in counts for k in (c, f"_ck_{c}")}
+        zero: dict[str, int | None] = {k: 0 for c in counts for k in (c, f"_ck_{c}")}
         zero.update({f"{s}_{k}": None for s in STATS for k in QUANTILES})
         raw = with_empty_cells(raw, q.group_by, zero, **_period(q))
     rows = []
