@@ -204,7 +204,8 @@ class ConsumerRunner:
                             f'INSERT INTO "{self.c.schema}".inbox (consumer, event_id) '
                             "SELECT :c, unnest(CAST(:ids AS uuid[])) ON CONFLICT DO NOTHING RETURNING event_id"
                         ),
-                        {"c": self.c.name, "ids": list({e.id: None for e in events})},
+                        # in id order: two replicas inserting overlapping batches cannot deadlock
+                        {"c": self.c.name, "ids": sorted({e.id for e in events})},
                     )
                 ).scalars()
             )

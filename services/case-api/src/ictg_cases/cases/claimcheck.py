@@ -44,6 +44,7 @@ class IntakeClient:
         """Fetch these referrals now (a few at a time), outside the consumer's transaction, for
         `referral` to hand over: a slow intake then holds no database connection. A referral intake
         does not know is left for `referral` to refuse; intake unavailable raises, as `referral` does."""
+        self._ready = {}  # nothing of an earlier batch is kept
         gate = asyncio.Semaphore(PREFETCH_CONCURRENCY)
 
         async def one(referral_id: UUID) -> tuple[UUID, dict[str, Any] | None]:

@@ -36,6 +36,9 @@ async def _store(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> int:
             "replayed", records=rows, columns=("id", "type", "child_id", "time", "data", "stored_at")
         )
         status = await conn.execute("INSERT INTO metrics.event SELECT * FROM replayed ON CONFLICT (id) DO NOTHING")
+        # A child with an event added here is no longer described by its fold state: its next event refolds
+        # the whole history (were the rebuild after this to fail, the state would otherwise leave it out).
+        await conn.execute("DELETE FROM metrics.child_fold WHERE child_id IN (SELECT child_id FROM replayed)")
     return int(status.split()[-1])
 
 

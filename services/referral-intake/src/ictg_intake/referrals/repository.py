@@ -6,12 +6,14 @@ from datetime import date, datetime
 from typing import Any, NamedTuple
 from uuid import UUID
 
-from sqlalchemy import Select, String, cast, func, insert, literal, or_, select, union_all
+from sqlalchemy import Select, String, cast, func, insert, literal, or_, select, text, union_all
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Referral, ReferralName
+
+SIMILARITY_THRESHOLD = 0.1  # pg_trgm similarity that makes a stored name a candidate (difflib confirms)
 
 
 async def add(session: AsyncSession, referral: Referral, *, names: list[str]) -> None:
@@ -61,8 +63,7 @@ async def candidates(
     """Names of earlier referrals of possibly the same child, in one query and without a cap: the
     same nationality; the same date of birth or age (a date of birth also matches an estimate within
     a year of the age it gives, and the other way round); and a stored name trigram-similar to one of
-    `names` (pg_trgm `%`, at the server's `pg_trgm.similarity_threshold`, 0.3 by default; each name
-    is one scan of the GiST index). A loose filter: the caller confirms each name. Oldest referral
+    `names` (pg_trgm `%` at `SIMILARITY_THRESHOLD`; each name is one scan of the GiST index). A loose filter: the caller confirms each name. Oldest referral
     first, a referral once per stored name that passed."""
     if date_of_birth is not None:
         age_then = func.extract("year", func.age(func.date(Referral.received_at), date_of_birth))
@@ -81,6 +82,9 @@ async def candidates(
     if "" in names:  # a name with no letter or digit has no trigrams: it is equal to another such name only
         branches.append(select(*columns, Referral.name_key).where(Referral.name_key == "", same_child))
     found = branches[0] if len(branches) == 1 else union_all(*branches)
+    # Lower than pg_trgm's 0.3: a one-word name with a transposition or a dropped letter ("omar" and
+    # "omr", "fatima" and "fatmia") is under 0.3 yet a match by the difflib rule that confirms.
+    await session.execute(text(f"SET LOCAL pg_trgm.similarity_threshold = {SIMILARITY_THRESHOLD}"))
     rows = (await session.execute(found.order_by("received_at", "id"))).all()
     return [Candidate(r.id, r.name_key, (r.org_type, r.org_name)) for r in rows]
 
