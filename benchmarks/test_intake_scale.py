@@ -268,15 +268,20 @@ async def _steady(urls: dict[str, str], headers: dict[str, str], url: str) -> No
         print(f"{label:32} p50 {_pct(ms, 50):7.0f} ms   p99 {_pct(ms, 99):7.0f} ms   (aim: p99 <= 1,000 ms)")
 
 
-@pytest.mark.timeout(3600)
-def test_intake_and_consumers_at_national_scale(infra: Infra) -> None:
-    base = infra.database_url.rsplit("/", 1)[0]
-    url = f"{base}/ictg_bench_intake_{os.getpid()}"
+def _database(infra: Infra, name: str) -> str:
+    """A fresh database on the benchmark's Postgres with the four services' migrations."""
+    url = f"{infra.database_url.rsplit('/', 1)[0]}/ictg_bench_{name}_{os.getpid()}"
     ensure_database(url)
     sys.path.insert(0, str(ROOT / "deploy"))
     from stack import migrate_all
 
     migrate_all(url)
+    return url
+
+
+@pytest.mark.timeout(3600)
+def test_intake_and_consumers_at_national_scale(infra: Infra) -> None:
+    url = _database(infra, "intake")
     env = _env(url, infra.nats_url, f"BENCHINTAKE{os.getpid()}")
     police = {"Authorization": "Bearer " + mint_token(
         secret=SECRET, sub="bench", scopes=["referrals:write", "referrals:read"], org_type="police",
@@ -298,13 +303,7 @@ def test_metrics_catches_up_a_backlog(infra: Infra) -> None:
     from ictg_metrics.synth.generate import Generator
     from ictg_metrics.synth.stream import publish
 
-    base = infra.database_url.rsplit("/", 1)[0]
-    url = f"{base}/ictg_bench_backlog_{os.getpid()}"
-    ensure_database(url)
-    sys.path.insert(0, str(ROOT / "deploy"))
-    from stack import migrate_all
-
-    migrate_all(url)
+    url = _database(infra, "backlog")
     stream = f"BENCHBACKLOG{os.getpid()}"
     gen = Generator(seed=5, start=date.today() - timedelta(days=3 * 365), end=date.today() - timedelta(days=1))
 
