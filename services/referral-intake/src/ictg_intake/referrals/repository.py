@@ -63,7 +63,7 @@ async def candidates(
     """Names of earlier referrals of possibly the same child, in one query and without a cap: the
     same nationality; the same date of birth or age (a date of birth also matches an estimate within
     a year of the age it gives, and the other way round); and a stored name trigram-similar to one of
-    `names` (pg_trgm `%` at `SIMILARITY_THRESHOLD`; each name is one scan of the GiST index). A loose filter: the caller confirms each name. Oldest referral
+    `names` (pg_trgm `%` at `SIMILARITY_THRESHOLD`, over the names of that crowd). A loose filter: the caller confirms each name. Oldest referral
     first, a referral once per stored name that passed."""
     if date_of_birth is not None:
         age_then = func.extract("year", func.age(func.date(Referral.received_at), date_of_birth))
@@ -72,15 +72,26 @@ async def candidates(
         age_now = func.extract("year", func.age(received_on, Referral.date_of_birth))
         match = or_(Referral.estimated_age == estimated_age, func.abs(age_now - estimated_age) <= 1)
     same_child = (Referral.nationality == nationality) & match
-    columns = (Referral.received_at, Referral.id, Referral.org_type, Referral.org_name)
-    # One `%` per name, OR-ed: a bitmap scan of the index each (a join to the list of names is not
-    # planned as index scans, and scans every name instead).
+    # The crowd of the same nationality and age first (materialised), then the names of the crowd: a name as
+    # common as "An Nguyen" shares its trigrams with thousands of stored names of every nationality, and
+    # the planner then scanned every stored name (131 ms among 100,000 referrals, against 40-50 ms so).
+    crowd = (
+        select(Referral.id, Referral.received_at, Referral.org_type, Referral.org_name, Referral.name_key)
+        .where(same_child)
+        .cte("crowd")
+        .prefix_with("MATERIALIZED")
+    )
+    columns = (crowd.c.received_at, crowd.c.id, crowd.c.org_type, crowd.c.org_name)
     branches: list[Select[datetime, UUID, str, str, str]] = []
     if keys := [k for k in dict.fromkeys(names) if k]:
         similar = or_(*(ReferralName.name_key.op("%")(k) for k in keys))
-        branches.append(select(*columns, ReferralName.name_key).join(ReferralName).where(similar, same_child))
+        branches.append(
+            select(*columns, ReferralName.name_key)
+            .join(ReferralName, ReferralName.referral_id == crowd.c.id)
+            .where(similar)
+        )
     if "" in names:  # a name with no letter or digit has no trigrams: it is equal to another such name only
-        branches.append(select(*columns, Referral.name_key).where(Referral.name_key == "", same_child))
+        branches.append(select(*columns, crowd.c.name_key).where(crowd.c.name_key == ""))
     found = branches[0] if len(branches) == 1 else union_all(*branches)
     # Lower than pg_trgm's 0.3: a one-word name with a transposition or a dropped letter ("omar" and
     # "omr", "fatima" and "fatmia") is under 0.3 yet a match by the difflib rule that confirms.
