@@ -53,6 +53,7 @@ def _app(r: Receiver) -> Starlette:
         headers = dict(request.headers)
         path = request.url.path
         if path.startswith("/hang/"):
+            r.counts[path] = r.counts.get(path, 0) + 1  # arrived: the sender holds it now
             await r.release.wait()
             return Response(status_code=204)
         if path.startswith("/slow/"):
