@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ictg_common.audit import audit_table
+from ictg_common.consumer import consumer_tables
 from ictg_common.db import make_base
 from ictg_common.idempotency import idempotency_table
 from ictg_common.outbox import outbox_table
@@ -21,6 +22,7 @@ Model = make_base(SCHEMA)
 outbox = outbox_table(Model.metadata)
 audit = audit_table(Model.metadata)
 idempotency = idempotency_table(Model.metadata)
+inbox, dead_letter = consumer_tables(Model.metadata)  # the case events that tell the referrer its status
 
 
 class Referral(Model):  # type: ignore[valid-type, misc]
@@ -43,10 +45,17 @@ class Referral(Model):  # type: ignore[valid-type, misc]
     body: Mapped[dict[str, Any]] = mapped_column(JSONB)  # the referral as submitted
     derived: Mapped[dict[str, Any]] = mapped_column(JSONB)  # age, bands, groups, timeliness
     possible_duplicate_of: Mapped[list[UUID]] = mapped_column(ARRAY(PgUUID(as_uuid=True)), default=list)
+    referrer_reference: Mapped[str | None] = mapped_column(String(50))  # the referrer's own (crime number…)
+    # What the referrer may know of the case (learnt from case events; no personal data).
+    case_id: Mapped[UUID | None] = mapped_column(PgUUID(as_uuid=True))
+    case_opened_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    allocated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the first allocation
+    exited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         Index("ix_referral_match", "nationality", "date_of_birth"),
-        Index("ix_referral_org", "org_type", "org_name"),
+        Index("ix_referral_org", "org_type", "org_name", "received_at", "id"),
+        Index("ix_referral_org_reference", "org_type", "org_name", "referrer_reference"),
     )
 
 
