@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PACKAGES := -e libs/common -e services/referral-intake -e services/case-api -e services/metrics -e services/webhooks
 
-.PHONY: run test chaos bench lint contracts lock clean
+.PHONY: run test system-deps chaos bench lint contracts lock clean
 
 $(STAMP): requirements.lock requirements-nodeps.lock libs/common/pyproject.toml services/referral-intake/pyproject.toml services/case-api/pyproject.toml services/metrics/pyproject.toml \
 		services/webhooks/pyproject.toml
@@ -19,8 +19,17 @@ $(STAMP): requirements.lock requirements-nodeps.lock libs/common/pyproject.toml 
 run: $(STAMP)
 	$(PY) deploy/run.py
 
-test: $(STAMP)
+test: $(STAMP) system-deps
 	$(PY) -m pytest
+
+# Debian packages that two tests drive: headless Chromium (/docs renders offline) and promtool (the
+# alert rules). Installed when missing and possible (root with apt-get), else named.
+system-deps:
+	@command -v chromium >/dev/null && command -v promtool >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's chromium and prometheus (promtool) for the tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium prometheus >/dev/null; \
+	  else echo "the tests need Debian's chromium and promtool: apt-get install chromium prometheus" >&2; fi; }
 
 # The fault suite at length: more clients, longer loads and outages, repeated kills.
 chaos: $(STAMP)

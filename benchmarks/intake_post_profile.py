@@ -95,6 +95,7 @@ def body(rng: random.Random, known: list[dict[str, Any]]) -> dict[str, Any]:
         child__given_name=c["given_name"], child__family_name=c["family_name"], child__other_names=c["other_names"],
         child__nationality=c["nationality"], child__date_of_birth=c["date_of_birth"],
         child__estimated_age=c["estimated_age"], child__age_disputed=True, identified_on="2026-11-02",
+        circumstances__uasc=c["nationality"] != "GB",  # a British child is not an asylum seeker (422)
     )  # fmt: skip
 
 

@@ -152,10 +152,13 @@ async def _seed(url: str, template_id: str, n: int) -> None:
             template_id, n,
         )  # fmt: skip
         has_names = await conn.fetchval("SELECT to_regclass('intake.referral_name') IS NOT NULL")
-        if has_names:
+        if has_names:  # each name row copies what matching narrows by (its referral's columns of the same name)
+            copied = "".join(f", {r['column_name']}" for r in await conn.fetch(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'intake' "
+                "AND table_name = 'referral_name' AND column_name NOT IN ('referral_id', 'name_key')"))  # fmt: skip
             await conn.execute(
-                "INSERT INTO intake.referral_name (referral_id, name_key) SELECT id, name_key FROM intake.referral "
-                "ON CONFLICT DO NOTHING"
+                f"INSERT INTO intake.referral_name (referral_id, name_key{copied}) "
+                f"SELECT id, name_key{copied} FROM intake.referral ON CONFLICT DO NOTHING"
             )
         await conn.execute("VACUUM ANALYZE intake.referral")
         if has_names:

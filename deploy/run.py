@@ -73,6 +73,12 @@ class Supervised:
             self.proc.kill()
 
 
+def shell_urls(ports: dict[str, int]) -> dict[str, str]:
+    """The shell variables the README's examples use, by service."""
+    names = {"referral-intake": "INTAKE", "case-api": "CASES", "metrics": "METRICS", "webhooks": "HOOKS"}
+    return {names[name]: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+
+
 def main() -> int:
     logging.basicConfig(level=logging.WARNING)
     infra = Infra(
@@ -81,6 +87,8 @@ def main() -> int:
         nats_url=os.environ.get("ICTG_NATS_URL"),
     )
     stopping = False
+    env_file = Path(os.environ.get("ICTG_RUN_ENV_FILE", ROOT / ".run" / "env"))
+    env_file.parent.mkdir(parents=True, exist_ok=True)
 
     def on_signal(*_: object) -> None:
         nonlocal stopping
@@ -139,7 +147,15 @@ def main() -> int:
         print(f"  export ICTG_DATABASE_URL={infra.database_url} ICTG_NATS_URL={infra.nats_url}"
               f" ICTG_CASES_INTAKE_URL={env['ICTG_CASES_INTAKE_URL']}"
               f" ICTG_METRICS_CASES_URL={env['ICTG_METRICS_CASES_URL']}")  # fmt: skip
-        print(f"\nDevelopment token (all scopes, 12 h):\n{token}\n\nCtrl-C stops everything.", flush=True)
+        print(f"\nDevelopment token (all scopes, 12 h):\n{token}", flush=True)
+        env_file.write_text(
+            "# Written by `make run` while it runs: `. .run/env` in another shell, then the README's examples.\n"
+            + "".join(f"export {var}={url}\n" for var, url in shell_urls(ports).items())
+            + f"export TOKEN={token}\n"
+            + f"export ICTG_DATABASE_URL={infra.database_url} ICTG_NATS_URL={infra.nats_url}\n"
+        )
+        print(f"\nIn another shell, `. {os.path.relpath(env_file, ROOT)}` sets $INTAKE, $CASES, $METRICS, $HOOKS and"
+              " $TOKEN for the README's examples.\n\nCtrl-C stops everything.", flush=True)  # fmt: skip
         while not stopping:
             for p in procs:
                 p.tend()
@@ -147,6 +163,7 @@ def main() -> int:
             time.sleep(0.5)
         return 0
     finally:
+        env_file.unlink(missing_ok=True)  # the addresses and token are good only while it runs
         for p in procs:
             p.stop()
         for p in procs:

@@ -38,4 +38,6 @@ def referral_body(**overrides: Any) -> dict[str, Any]:
         for k in keys[:-1]:
             target = target[k]
         target[keys[-1]] = value
+    if body["child"]["nationality"] == "GB" and "circumstances__uasc" not in overrides:
+        body["circumstances"]["uasc"] = False  # a British national is not an asylum-seeking child (422)
     return body

@@ -8,6 +8,7 @@ import random
 import string
 import uuid
 from collections.abc import AsyncIterator
+from datetime import date, timedelta
 from typing import Any
 
 import asyncpg
@@ -95,6 +96,34 @@ async def test_the_other_rules_still_hold_for_other_names(intake: httpx.AsyncCli
     same = await post(intake, child("An", "Nguyen"))
     assert older["possible_duplicate_of"] == elsewhere["possible_duplicate_of"] == []
     assert same["possible_duplicate_of"] == [earlier["id"]]
+
+
+def years_before(day: date, years: int) -> date:
+    return day.replace(year=day.year - years) if (day.month, day.day) != (2, 29) else date(day.year - years, 3, 1)
+
+
+async def test_an_estimated_age_matches_dates_of_birth_of_an_age_within_a_year_of_it_to_the_day(
+    intake: httpx.AsyncClient,
+) -> None:
+    """The query narrows stored dates of birth by a range before the age rule: the range must hold its edges."""
+    received_on = date.today() - timedelta(days=1)
+    born = {  # the age each gives on `received_on`
+        17: years_before(received_on, 17),
+        16: years_before(received_on, 17) + timedelta(days=1),
+        14: years_before(received_on, 14),
+        13: years_before(received_on, 14) + timedelta(days=1),
+    }
+    ids = {age: (await post(intake, child("An", "Nguyen", date_of_birth=str(day))))["id"] for age, day in born.items()}
+    estimate = child("An", "Nguyen", date_of_birth=None, estimated_age=15)  # identified on `received_on`
+    new = await post(intake, {**estimate, "received_at": f"{received_on}T12:00:00Z"}, IMPORT)
+    assert sorted(new["possible_duplicate_of"]) == sorted([ids[16], ids[14]])
+
+
+@given(st.text(alphabet="abn ", max_size=14), st.text(alphabet="abn ", max_size=14))
+def test_names_of_lengths_the_query_leaves_out_are_never_similar(a: str, b: str) -> None:
+    """`candidates` keeps only stored names with 3 min(la, lb) >= 2 max(la, lb): a necessary condition."""
+    if similar_names(a, b):
+        assert 3 * min(len(a), len(b)) >= 2 * max(len(a), len(b))
 
 
 @given(st.text(alphabet="adeghilmnortuy ", max_size=16), st.text(alphabet="adeghilmnortuy ", max_size=16))

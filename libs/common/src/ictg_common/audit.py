@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import BigInteger, Column, DateTime, Index, MetaData, String, Table, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -94,20 +94,30 @@ async def record_refusal(
 
 
 class AuditEntry(BaseModel):
-    id: int
-    time: datetime
-    actor: str
-    org: str | None
-    action: str
-    resource: str
-    outcome: str
-    request_id: str | None
-    reason: str | None
+    id: int = Field(description="The entry's number: increases with every entry appended.")
+    time: datetime = Field(description="When it happened (RFC 3339, UTC).")
+    actor: str = Field(description="Who: the `sub` claim of the caller's token.")
+    org: str | None = Field(
+        description="The caller's organisation as `org_type/org_name` (e.g. `police/Kent Police`); "
+        "null when the token names none."
+    )
+    action: str = Field(
+        description="What was done, e.g. `case.read`, `referral.create`, `break_glass`, `rebuild.start`."
+    )
+    resource: str = Field(description="The path of what was read or changed, e.g. `/v1/cases/{id}`.")
+    outcome: str = Field(
+        description="`ok`, `denied` (refused), `break_glass` (reached through break-glass), `granted` or "
+        "`extended` (a break-glass grant), or `accepted` (work started in the background)."
+    )
+    request_id: str | None = Field(
+        description="The request's `X-Request-Id` (also in the logs); null when no request was involved."
+    )
+    reason: str | None = Field(description="The reason given, e.g. for break-glass access; null when none.")
 
 
 class AuditPage(BaseModel):
-    items: list[AuditEntry]
-    next_cursor: str | None
+    items: list[AuditEntry] = Field(description="Entries of this page, newest first.")
+    next_cursor: str | None = Field(description=pagination.NEXT_CURSOR)
 
 
 def _like_prefix(value: str) -> str:
@@ -151,12 +161,29 @@ def audit_router(table: Table) -> APIRouter:
     async def list_audit(
         session: SessionDep,
         _actor: Auditor,
-        resource: Annotated[StorableText | None, Query(max_length=200, examples=["/v1/cases/0190…"])] = None,
-        actor: Annotated[StorableText | None, Query(max_length=200)] = None,
-        action: Annotated[StorableText | None, Query(max_length=100, examples=["break_glass"])] = None,
-        outcome: Annotated[StorableText | None, Query(max_length=50, examples=["denied"])] = None,
-        cursor: Annotated[str | None, Query(max_length=20)] = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        resource: Annotated[
+            StorableText | None,
+            Query(
+                max_length=200,
+                examples=["/v1/cases/0190…"],
+                description="Only entries for this path and everything under it (a case and its records).",
+            ),
+        ] = None,
+        actor: Annotated[
+            StorableText | None, Query(max_length=200, description="Only entries by this actor (a token's `sub`).")
+        ] = None,
+        action: Annotated[
+            StorableText | None,
+            Query(
+                max_length=100, examples=["break_glass"], description="Only entries of this action, e.g. `break_glass`."
+            ),
+        ] = None,
+        outcome: Annotated[
+            StorableText | None,
+            Query(max_length=50, examples=["denied"], description="Only entries of this outcome, e.g. `denied`."),
+        ] = None,
+        cursor: Annotated[str | None, Query(max_length=20, description=pagination.CURSOR)] = None,
+        limit: Annotated[int, Query(ge=1, le=500, description=pagination.LIMIT)] = 100,
     ) -> AuditPage:
         """Who read or changed what, newest first. `resource` includes what lies under it;
         `action=break_glass` lists every break-glass grant, `outcome=denied` every refusal."""

@@ -131,7 +131,7 @@ class TokenVerifier:
             ) from None
         except (jwt.PyJWTError, ValueError) as exc:
             raise Unauthorized(
-                f"Invalid token: {exc}.", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
+                f"Invalid token: {_why(exc)}.", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
             ) from None
         scope = claims.get("scope", "")
         regions = claims.get("regions") or []
@@ -288,6 +288,21 @@ class RateLimiter:
         return 0.0
 
 
+def _why(exc: Exception) -> str:
+    """What is wrong with a token, in words a developer can act on (not the decoder's internals)."""
+    if isinstance(exc, jwt.InvalidSignatureError):
+        return "its signature does not verify (signed with another key or secret?)"
+    if isinstance(exc, jwt.MissingRequiredClaimError):
+        return f"the claim {exc.claim!r} is missing (needed: exp, iat, sub, aud)"
+    if isinstance(exc, jwt.ImmatureSignatureError):
+        return "it is not valid yet (nbf)"
+    if isinstance(exc, jwt.InvalidAlgorithmError):
+        return "it is signed with an algorithm this service does not accept"
+    if isinstance(exc, jwt.DecodeError | ValueError | UnicodeError):
+        return "it is not a JWT (three base64url parts separated by dots, after 'Bearer ')"
+    return str(exc)
+
+
 def current_actor(request: Request) -> Actor:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -306,6 +321,9 @@ def current_actor(request: Request) -> Actor:
     return actor
 
 
+current_actor.ictg_authenticates = True  # type: ignore[attr-defined]  # for the OpenAPI security (apidocs)
+
+
 CurrentActor = Annotated[Actor, Depends(current_actor)]
 
 
@@ -317,6 +335,7 @@ def require(*scopes: str) -> Any:
             raise Forbidden(f"This needs scope {' or '.join(scopes)}.")
         return actor
 
+    check.ictg_scopes = scopes  # type: ignore[attr-defined]  # listed in the OpenAPI document (apidocs)
     return Depends(check)
 
 

@@ -105,3 +105,66 @@ def age_band(age: int | None) -> str:
 
 def pathway(parental_responsibility_in_uk: bool) -> str:
     return "regional_practice_coordinator" if parental_responsibility_in_uk else "direct_worker"
+
+
+# ---- labels: what a person reads beside a code (the reference endpoint, the metrics dictionary) ----
+
+_LABELS = {
+    "uk": "UK", "eea": "EEA", "non_eea": "Outside the EEA (or stateless)", "ngo": "NGO", "nrm": "NRM",
+    "nrm_case_worker": "NRM case worker", "la_children_services": "Local authority children's services",
+    "la_adult_services": "Local authority adult services", "post_18_support": "Post-18 support",
+    "turned_18": "Turned 18", "negative_nrm_decision": "Negative NRM decision", "uasc": "UASC",
+    "under_3_per_month": "Under 3 a month", "3_or_more_per_month": "3 or more a month",
+    "national_crime_agency": "National Crime Agency", "border_force": "Border Force",
+    "uk_visas_immigration": "UK Visas and Immigration", "immigration_enforcement": "Immigration Enforcement",
+    "gangmasters_labour_abuse_authority": "Gangmasters and Labour Abuse Authority",
+}  # fmt: skip
+
+
+def value_label(code: str) -> str:
+    """A code's human label: `non_eea` → "Outside the EEA (or stateless)", `foster_care` → "Foster care"."""
+    if code in _LABELS:
+        return _LABELS[code]
+    words = code.replace("_", " ")
+    return words[:1].upper() + words[1:]
+
+
+ReferralStatus = Literal["received", "awaiting_allocation", "allocated", "exited"]
+
+# Every code list of DESIGN.md §4 an API takes or answers: name → (what it is, its type).
+CODE_LISTS: dict[str, tuple[str, object]] = {
+    "organisation_type": ("The kind of referring organisation (`referrer.organisation_type`).", OrganisationType),
+    "gender": ("`child.gender`.", Gender),
+    "nationality_group": ("Derived from the nationality: GB, the EEA (EU 27, IS, LI, NO), any other, unknown.",
+                          NationalityGroup),
+    "exploitation_type": ("`exploitation.primary` and `exploitation.others`.", ExploitationType),
+    "age_band": ("Age at referral in whole years, banded.", AgeBand),
+    "pathway": ("The service pathway: derived from `parental_responsibility_in_uk`; a manager may switch to "
+                "regional_practitioner.", Pathway),
+    "living_situation": ("`circumstances.living_situation`. Local-authority care: foster_care, residential_care, "
+                         "supported_accommodation.", LivingSituation),
+    "trafficker_contact": ("`circumstances.trafficker_contact`.", TraffickerContact),
+    "education": ("`circumstances.education`.", Education),
+    "cjs_involvement": ("`circumstances.cjs_involvement` (a list; empty for none).", CjsInvolvement),
+    "contact_outcome": ("A contact's `outcome` (case API).", ContactOutcome),
+    "contact_method": ("A contact's `method` (case API).", ContactMethod),
+    "party": ("Who a contact was with (case API).", Party),
+    "topic": ("A contact's `topics` (case API).", Topic),
+    "nrm_stage": ("An NRM decision's `stage` (case API).", NrmStage),
+    "nrm_outcome": ("An NRM decision's `outcome` (case API).", NrmOutcome),
+    "advocacy_kind": ("An advocacy record's `kind` (case API).", AdvocacyKind),
+    "advocacy_area": ("An advocacy record's `area` (case API).", AdvocacyArea),
+    "exit_reason": ("Why the child left the service (case API).", ExitReason),
+    "exit_destination": ("Where the child went on leaving (case API).", ExitDestination),
+    "worker_role": ("A worker's role (case API).", WorkerRole),
+    "case_status": ("A case's status (case API).", CaseStatus),
+    "referral_status": ("How a referral's case stands (`GET /v1/referrals/{id}`): `received` before the case opens.",
+                        ReferralStatus),
+}  # fmt: skip
+
+
+def country_names() -> list[tuple[str, str]]:
+    """ISO 3166-1 alpha-2 codes with their names, by code."""
+    import pycountry
+
+    return sorted((c.alpha_2, c.name) for c in pycountry.countries)

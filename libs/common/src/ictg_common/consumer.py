@@ -32,22 +32,29 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
+from opentelemetry.trace import SpanKind
 from sqlalchemy import Column, DateTime, Integer, MetaData, PrimaryKeyConstraint, String, Table, Text, func, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from . import tracing
 from .background import Loop
 from .events import CloudEvent
 from .natslink import NatsLink
 from .outages import is_infrastructure
+
+if TYPE_CHECKING:
+    from .telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +128,13 @@ class ConsumerRunner:
         # failures; an event is never dropped, whatever the count.)
         self._failures: dict[str, int] = {}
         self.paused = False
+        self.telemetry: Telemetry | None = None  # the app's metrics (`ictg_common.telemetry.attach`)
+
+    def _report(self, outcome: str, count: int = 1, *, started: float | None = None) -> None:
+        if self.telemetry is not None:
+            self.telemetry.handled(self.c.name, outcome, count)
+            if started is not None:
+                self.telemetry.consumer_seconds.labels(self.c.name).observe(time.perf_counter() - started)
 
     def start(self) -> None:
         self._loop = Loop(f"consumer-{self.c.name}", self._step)
@@ -162,6 +176,10 @@ class ConsumerRunner:
                 msgs = await self._sub.fetch(self.c.batch, timeout=1.0)
             except TimeoutError:  # nothing arrived in time (nats' own TimeoutError subclasses it)
                 return
+            if self.telemetry is not None:
+                redelivered = sum(1 for m in msgs if m.metadata.num_delivered > 1)
+                if redelivered:
+                    self.telemetry.consumer_redelivered.labels(self.c.name).inc(redelivered)
             if len(msgs) > 1 and await self._batch(msgs):
                 return
             for i, msg in enumerate(msgs):
@@ -179,8 +197,9 @@ class ConsumerRunner:
             events = [CloudEvent.from_json(m.data) for m in msgs]
         except (ValueError, TypeError):
             return False  # an unparseable message: parked by the one-at-a-time path
+        started = time.perf_counter()
         try:
-            await self.process_batch(events)
+            new = await self.process_batch(events)
         except Exception as exc:  # noqa: BLE001 - each message again on its own: the rules there sort it
             log.info("batch failed: handling its events one at a time",
                      extra={"consumer": self.c.name, "events": len(events), "error": repr(exc)})  # fmt: skip
@@ -189,11 +208,21 @@ class ConsumerRunner:
             await m.ack()  # if NATS is gone now, the redelivery finds the inbox rows
         for e in events:
             self._failures.pop(str(e.id), None)
+        self._report("duplicate", len(events) - new)
+        self._report("handled", new, started=started)
         return True
 
     async def process_batch(self, events: Sequence[CloudEvent]) -> int:
         """Handle `events` exactly once each for this consumer, in one transaction. Returns how many
         were new (the others had been handled before, or were repeated in the batch)."""
+        with tracing.event_span(f"consume {self.c.name}", events, kind=SpanKind.CONSUMER, service=self._service):
+            return await self._process_batch(events)
+
+    @property
+    def _service(self) -> str | None:
+        return self.telemetry.service if self.telemetry is not None else None
+
+    async def _process_batch(self, events: Sequence[CloudEvent]) -> int:
         if self.c.prepare is not None:
             await self.c.prepare(list(events))
         async with self.sessionmaker() as session, session.begin():
@@ -227,12 +256,14 @@ class ConsumerRunner:
             event = CloudEvent.from_json(msg.data)
         except (ValueError, TypeError) as exc:
             await self._park(msg, PermanentError(f"not a CloudEvent: {exc}"), failures=1, waiting=waiting)
+            self._report("dead_lettered")
             return
         key = str(event.id)
         pauses = 0
+        started = time.perf_counter()
         while True:
             try:
-                await self.process(event)
+                new = await self.process(event)
             except Exception as exc:  # noqa: BLE001 - sorted below: infrastructure pauses, the rest counts
                 if is_infrastructure(exc) or not await self._healthy():
                     # A dependency that keeps failing while the probe passes (intake refusing the
@@ -244,6 +275,7 @@ class ConsumerRunner:
                 if failures >= self.c.max_deliver:
                     self._failures.pop(key, None)
                     await self._park(msg, exc, failures=failures, waiting=waiting)
+                    self._report("dead_lettered")
                     return
                 self._failures[key] = failures
                 if len(self._failures) > 10_000:  # bounded: forget the oldest counts
@@ -253,9 +285,11 @@ class ConsumerRunner:
                     extra={"consumer": self.c.name, "event_id": key, "failures": failures, "error": repr(exc)},
                 )
                 await msg.nak(delay=self.c.backoff_base * 2 ** (failures - 1))
+                self._report("failed")
                 return
             self._failures.pop(key, None)
             await msg.ack()
+            self._report("handled" if new else "duplicate", started=started)
             return
 
     async def _park(self, msg: Msg, exc: Exception, *, failures: int, waiting: Sequence[Msg]) -> None:
@@ -307,6 +341,10 @@ class ConsumerRunner:
 
     async def process(self, event: CloudEvent) -> bool:
         """Handle `event` exactly once for this consumer. Returns False if it was already handled."""
+        with tracing.event_span(f"consume {self.c.name}", [event], kind=SpanKind.CONSUMER, service=self._service):
+            return await self._process(event)
+
+    async def _process(self, event: CloudEvent) -> bool:
         if self.c.prepare is not None:
             await self.c.prepare([event])
         async with self.sessionmaker() as session, session.begin():

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -22,6 +23,51 @@ log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://ictg.example/problems/"
+
+
+class FieldError(BaseModel):
+    """What is wrong with one input."""
+
+    pointer: str = Field(
+        description="Where: a JSON pointer into the body (`/child/date_of_birth`, `/` for the whole body), "
+        "or `#query/<name>`, `#header/<name>`, `#path/<name>` for other inputs."
+    )
+    detail: str = Field(description="What is wrong with it and what would be right, for a person to read.")
+    code: str | None = Field(default=None, description="A machine-readable reason (e.g. `date_from_datetime_parsing`, "
+                             "`missing`, `extra_forbidden`), when there is one.")  # fmt: skip
+
+
+class ProblemDetails(BaseModel):
+    """Every error answers RFC 9457 problem details, `application/problem+json`."""
+
+    model_config = ConfigDict(
+        title="Problem",
+        json_schema_extra={
+            "example": {
+                "type": "https://ictg.example/problems/validation",
+                "title": "Validation failed",
+                "status": 422,
+                "detail": "1 field(s) failed validation.",
+                "instance": "/v1/referrals",
+                "errors": [
+                    {
+                        "pointer": "/identified_on",
+                        "detail": "must be a date as YYYY-MM-DD, e.g. 2026-11-20",
+                        "code": "date_from_datetime_parsing",
+                    }
+                ],
+            }
+        },
+    )
+
+    type: str = Field(description="A URI naming the kind of problem; the same kind always has the same type.")
+    title: str = Field(description="A short summary of the kind of problem.")
+    status: int = Field(description="The HTTP status code.")
+    detail: str = Field(description="What went wrong this time, for a person to read.")
+    instance: str = Field(description="The path of the request that failed.")
+    errors: list[FieldError] | None = Field(
+        default=None, description="For a validation failure: each input that is wrong. Absent otherwise."
+    )
 
 
 class Problem(Exception):
@@ -117,15 +163,63 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+DATE = "must be a date as YYYY-MM-DD, e.g. 2026-11-20"
+DATETIME = "must be a date and time in RFC 3339 with an offset, e.g. 2026-11-20T09:30:00Z"
+# Pydantic's words where they do not help a person: by error type (the rest are clear as they are).
+MESSAGES = {
+    "date_parsing": DATE,
+    "date_from_datetime_parsing": DATE,
+    "date_from_datetime_inexact": DATE + " (a date, without a time)",
+    "date_type": DATE,
+    "datetime_parsing": DATETIME,
+    "datetime_from_date_parsing": DATETIME,
+    "datetime_type": DATETIME,
+    "timezone_aware": DATETIME + " (the offset is missing)",
+    "uuid_parsing": "must be an id as a UUID, e.g. 01a23b2b-7cc9-7d20-bcf7-69b611599e65",
+    "uuid_type": "must be an id as a UUID, e.g. 01a23b2b-7cc9-7d20-bcf7-69b611599e65",
+    "missing": "is required",
+    "extra_forbidden": "is not a field of this request: check its spelling and place (unknown fields are refused)",
+    "bool_parsing": "must be true or false",
+    "bool_type": "must be true or false",
+}
+PREFIXES = ("Value error, ", "Assertion failed, ")
+
+
+def message(err: dict[str, Any]) -> str:
+    """What a person reads about one pydantic error."""
+    kind, msg = err.get("type", ""), str(err.get("msg", "invalid"))
+    if kind in MESSAGES:
+        got = err.get("input")
+        shown = f" (got {got!r})" if isinstance(got, str | int | float) and len(str(got)) <= 40 else ""
+        return MESSAGES[kind] + shown
+    if kind == "string_pattern_mismatch":  # never a raw regular expression
+        return "does not have the expected form: see this field's description in /docs"
+    for prefix in PREFIXES:
+        msg = msg.removeprefix(prefix)
+    return msg
+
+
+def _malformed_json(err: dict[str, Any], body: Any) -> str:
+    """`detail` for a body that is not JSON: what the parser said, at which line and column."""
+    reason = str((err.get("ctx") or {}).get("error", "not valid JSON"))
+    loc = list(err.get("loc", ()))
+    position = loc[-1] if loc and isinstance(loc[-1], int) else None
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    if position is None or not isinstance(body, str):
+        return f"The request body is not valid JSON: {reason}."
+    line = body.count("\n", 0, position) + 1
+    column = position - (body.rfind("\n", 0, position) + 1) + 1
+    return f"The request body is not valid JSON: {reason} at line {line}, column {column} (character {position + 1})."
+
+
 def _validation_errors(exc: RequestValidationError) -> tuple[int, str, str, str, list[dict[str, Any]]]:
     errors = []
-    malformed = False
     for err in exc.errors():
-        if err.get("type") == "json_invalid":
-            malformed = True
-        errors.append(field_error(pointer(err.get("loc", ())), err.get("msg", "invalid"), err.get("type")))
-    if malformed:
-        return 400, "Malformed JSON", "malformed-json", "The request body is not valid JSON.", errors
+        if err.get("type") == "json_invalid":  # a position in the text, not a place in a document: no pointer
+            detail = _malformed_json(err, getattr(exc, "body", None))
+            return 400, "Malformed JSON", "malformed-json", detail, [field_error("/", detail, "json_invalid")]
+        errors.append(field_error(pointer(err.get("loc", ())), message(err), err.get("type")))
     return 422, "Validation failed", "validation", f"{len(errors)} field(s) failed validation.", errors
 
 

@@ -37,6 +37,9 @@ class CloudEvent(BaseModel):
     datacontenttype: str = "application/json"
     dataschema: str | None = None  # the URI of the JSON Schema of `data` (ictg_common.contracts)
     data: dict[str, Any]
+    # CloudEvents distributed-tracing extension: the W3C traceparent of the span that caused the
+    # event (`ictg_common.tracing`). Left out of the JSON when there is none (tracing off).
+    traceparent: str | None = Field(default=None, exclude_if=lambda v: v is None)
 
     @property
     def name(self) -> str:

@@ -6,6 +6,7 @@ is not a number, and `1700000000` is not a date (lax parsing would take it as an
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -57,6 +58,16 @@ def text(max_length: int, *, min_length: int = 0, pattern: str | None = None) ->
 IsoDate = Annotated[date, BeforeValidator(_iso_text), Field(strict=False), AfterValidator(_in_range)]
 IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_text), Field(strict=False), AfterValidator(_in_range)]
 Uuid = Annotated[UUID, BeforeValidator(_iso_text), Field(strict=False)]
+
+
+def _rfc3339(v: Any) -> Any:
+    # A query value is always text, and lax parsing would take "0.5" for an epoch time.
+    if not isinstance(v, str) or not re.match(r"\d{4}-\d{2}-\d{2}T", v):
+        raise ValueError("must be an RFC 3339 date and time with an offset, e.g. 2026-11-20T09:30:00Z")
+    return v
+
+
+QueryTime = Annotated[IsoDateTime, BeforeValidator(_rfc3339)]  # a time in a query string
 
 
 def query_time(value: datetime, name: str) -> datetime:

@@ -1,4 +1,5 @@
-"""JSON logs, one object a line, carrying the request id. Ids only: never personal data."""
+"""JSON logs, one object a line, carrying the request id (and the trace id when tracing is on).
+Ids only: never personal data."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
+
+from .tracing import trace_ids
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
@@ -29,6 +32,7 @@ class JsonFormatter(logging.Formatter):
         rid = request_id.get()
         if rid:
             out["request_id"] = rid
+        out.update(trace_ids())  # trace_id, span_id: find the line's trace, and the trace's lines
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
                 out[key] = value

@@ -15,16 +15,22 @@ import contextlib
 import logging
 import time
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from nats.js.errors import NoStreamResponseError
+from opentelemetry.trace import SpanKind
 from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, func, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from . import tracing
 from .background import Loop
 from .events import CloudEvent
 from .natslink import NatsLink
 from .notify import Listener, notify
+
+if TYPE_CHECKING:
+    from .telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +85,7 @@ class OutboxRelay:
         self._loop: Loop | None = None
         self._listener = Listener(database_url, notify_channel(schema), self._wake)
         self._last_prune = 0.0
+        self.telemetry: Telemetry | None = None  # the app's metrics (`ictg_common.telemetry.attach`)
 
     def start(self) -> None:
         self._loop = Loop(f"outbox-relay-{self.schema}", self._step)
@@ -115,14 +122,22 @@ class OutboxRelay:
             rows = (
                 await conn.execute(
                     text(
-                        f'SELECT id, subject, payload::text AS payload FROM "{self.schema}".outbox '
+                        "SELECT id, subject, payload::text AS payload, payload->>'traceparent' AS traceparent "
+                        f'FROM "{self.schema}".outbox '
                         "WHERE published_at IS NULL ORDER BY id LIMIT :n FOR UPDATE SKIP LOCKED"
                     ),
                     {"n": self.batch_size},
                 )
             ).all()
             for row in rows:
-                await js.publish(row.subject, row.payload.encode(), timeout=5, headers={"Nats-Msg-Id": str(row.id)})
+                # A span in the trace of the request that wrote the event (none if tracing is off).
+                with tracing.child_of(
+                    row.traceparent, f"publish {row.subject}", kind=SpanKind.PRODUCER,
+                    service=self.telemetry.service if self.telemetry is not None else None,
+                    attributes={"messaging.system": "nats", "messaging.destination.name": row.subject,
+                                "messaging.message.id": str(row.id)},
+                ):  # fmt: skip
+                    await js.publish(row.subject, row.payload.encode(), timeout=5, headers={"Nats-Msg-Id": str(row.id)})
             if rows:
                 await conn.execute(
                     text(f'UPDATE "{self.schema}".outbox SET published_at = now() WHERE id = ANY(:ids)'),
@@ -138,4 +153,6 @@ class OutboxRelay:
                 )
         if rows:
             log.info("outbox published", extra={"count": len(rows), "schema": self.schema})
+            if self.telemetry is not None:
+                self.telemetry.outbox_published.inc(len(rows))
         return len(rows)

@@ -16,6 +16,11 @@ from .errors import ValidationFailed, field_error
 
 T = TypeVar("T")
 
+# The OpenAPI descriptions of every list's paging fields and parameters.
+NEXT_CURSOR = "Pass it as `cursor` to fetch the next page; null when this is the last page."
+CURSOR = "The `next_cursor` of the previous page; omit it for the first page."
+LIMIT = "Largest number of items in the page, 1–500."
+
 
 def invalid_cursor() -> ValidationFailed:
     return ValidationFailed("Invalid cursor.", errors=[field_error("#query/cursor", "not a cursor")])

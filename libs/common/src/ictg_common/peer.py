@@ -14,6 +14,7 @@ import httpx
 
 from .auth import ServiceAuth
 from .outages import Unavailable
+from .tracing import instrument_client
 
 
 class PeerUnavailable(Unavailable):
@@ -38,11 +39,14 @@ class PeerClient:
         self.auth = auth
         self.unavailable = unavailable
         self._client = httpx.AsyncClient(base_url=base_url, transport=transport, timeout=timeout, auth=auth)
+        self._traced = False  # instrumented at the first call: tracing starts with the app, after this
 
     async def get(
         self, path: str, *, params: dict[str, Any] | None = None, expect: Collection[int] = (200,)
     ) -> httpx.Response:
         """The response, if its status is one of `expect`; otherwise `unavailable` is raised."""
+        if not self._traced:
+            self._traced = instrument_client(self._client)  # the call joins the caller's trace, if tracing is on
         try:
             response = await self._client.get(path, params=params)
         except httpx.HTTPError as exc:

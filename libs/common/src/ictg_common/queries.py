@@ -14,7 +14,7 @@ them with `@accepts_query(...)` under its route decorator.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args, get_origin
 
 from fastapi import Request
 from fastapi.dependencies.models import Dependant
@@ -27,6 +27,7 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 _EXTRA = "__ictg_accepts_query__"
 _CHECKED_METHODS = frozenset({"GET", "HEAD"})
 _DECLARED = "_ictg_declared_query"
+_SINGLE = "_ictg_single_query"
 
 
 def accepts_query(names: Iterable[str]) -> Callable[[_F], _F]:
@@ -64,6 +65,31 @@ def _query_names(dependant: Dependant) -> set[str]:
     return names
 
 
+def single_query(route: APIRoute) -> frozenset[str]:
+    """The declared query parameters of `route` that take one value (not a list): given twice, FastAPI
+    would silently keep the last."""
+    single: frozenset[str] | None = getattr(route, _SINGLE, None)
+    if single is None:
+        single = frozenset(_single_names(route.dependant))
+        setattr(route, _SINGLE, single)
+    return single
+
+
+def _single_names(dependant: Dependant) -> set[str]:
+    names = {f.alias for f in dependant.query_params if not _is_many(f.field_info.annotation)}
+    for sub in dependant.dependencies:
+        names |= _single_names(sub)
+    return names
+
+
+def _is_many(annotation: Any) -> bool:
+    if get_origin(annotation) in (list, tuple, set, frozenset) or annotation in (list, tuple, set, frozenset):
+        return True
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return True  # a parameter model's fields: left to its own validation
+    return any(_is_many(a) for a in get_args(annotation))
+
+
 async def refuse_unknown_query(request: Request) -> None:
     """Dependency: 422 for a read whose query names a parameter its route does not take."""
     route = request.scope.get("route")
@@ -72,6 +98,12 @@ async def refuse_unknown_query(request: Request) -> None:
     allowed = declared_query(route)
     unknown = sorted({k[:100] for k in request.query_params if k not in allowed})[:20]
     if not unknown:
+        twice = sorted(k for k in single_query(route) if len(request.query_params.getlist(k)) > 1)
+        if twice:
+            raise ValidationFailed(
+                f"Give {', '.join(repr(k) for k in twice)} once: it takes one value.",
+                errors=[field_error(f"#query/{_escape(k)}", "given more than once; it takes one value") for k in twice],
+            )
         return
     accepted = f"it accepts {', '.join(sorted(allowed))}" if allowed else "it takes no query parameters"
     detail = f"This endpoint does not take {', '.join(repr(k) for k in unknown)}; {accepted}."

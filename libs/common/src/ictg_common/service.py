@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from . import apidocs
 from .auth import RateLimiter, TokenVerifier
 from .consumer import Consumer, ConsumerRunner
 from .db import create_engine, create_sessionmaker
@@ -23,6 +24,8 @@ from .natslink import NatsLink
 from .outbox import OutboxRelay
 from .queries import refuse_unknown_query
 from .settings import ServiceSettings
+from .telemetry import attach as attach_telemetry
+from .telemetry import install as install_telemetry
 
 Hook = Callable[[FastAPI], Awaitable[None]]
 
@@ -93,6 +96,7 @@ def create_service_app(
             )
             for c in consumers
         ]
+        attach_telemetry(app)  # the relay and the consumers report to GET /metrics
         for runner in app.state.consumers:
             runner.start()
         for hook in on_startup:
@@ -109,39 +113,23 @@ def create_service_app(
             await link.close()
             await engine.dispose()
 
-    app = FastAPI(title=title, version="1.0.0", lifespan=lifespan, responses=PROBLEM_RESPONSES)
+    app = FastAPI(
+        title=title,
+        version="1.0.0",
+        lifespan=lifespan,
+        responses=PROBLEM_RESPONSES,
+        docs_url=None,  # served by `apidocs` from this service's own assets
+        redoc_url=None,
+    )
     install_error_handlers(app)
     app.add_middleware(GuardMiddleware)
+    install_telemetry(app, name=name, schema=schema, publishes=publishes)  # GET /metrics, tracing
     app.include_router(health_router())
     for router in routers:
         # Every list (every read) refuses query parameters it does not take: `ictg_common.queries`.
         app.include_router(router, dependencies=[Depends(refuse_unknown_query)])
-    _add_problem_schema(app)
+    apidocs.install(app)
     return app
-
-
-def _add_problem_schema(app: FastAPI) -> None:
-    original = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema:
-            return app.openapi_schema
-        schema = original()
-        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = {
-            "type": "object",
-            "description": "RFC 9457 problem details",
-            "properties": {
-                "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
-                "detail": {"type": "string"}, "instance": {"type": "string"},
-                "errors": {"type": "array", "items": {"type": "object", "properties": {
-                    "pointer": {"type": "string"}, "detail": {"type": "string"}, "code": {"type": "string"}}}},
-            },
-            "required": ["type", "title", "status"],
-        }  # fmt: skip
-        app.openapi_schema = schema
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def health_router() -> APIRouter:

@@ -26,6 +26,7 @@ from .councils.endpoints import router as councils_router
 from .exits.endpoints import router as exits_router
 from .missing.endpoints import router as missing_router
 from .models import SCHEMA, audit
+from .observability import install as install_metrics
 from .records.endpoints import router as records_router
 from .settings import CasesSettings
 from .sla.watcher import SlaWatcher
@@ -60,7 +61,9 @@ def create_app(
     async def start_reconciler(app: FastAPI) -> None:
         # The admin endpoints (replay, reconcile) call intake with the claim check's client.
         app.state.intake = intake
-        app.state.reconciler = Reconciler(app.state.sessionmaker, intake=intake, settings=settings)
+        app.state.reconciler = Reconciler(
+            app.state.sessionmaker, intake=intake, settings=settings, telemetry=app.state.telemetry
+        )
         app.state.reconciler.start()
 
     async def stop(app: FastAPI) -> None:
@@ -68,7 +71,7 @@ def create_app(
         await app.state.reconciler.stop()
         await intake.aclose()
 
-    return create_service_app(
+    app = create_service_app(
         name="case-api",
         title="ICTG case API",
         settings=settings,
@@ -85,3 +88,5 @@ def create_app(
         on_startup=[start_watcher, start_reconciler],
         on_shutdown=[stop],
     )
+    install_metrics(app)
+    return app

@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, StringConstraints
+from fastapi import Path
+from pydantic import BaseModel, Field, StringConstraints
 
 from ictg_common.inputs import STORABLE, StrictModel, text
 
@@ -20,8 +21,18 @@ class Strict(StrictModel):
     """Unknown fields refused, no type coercion (ictg_common.inputs)."""
 
 
+# Path parameters every case route shares (one text each in the OpenAPI document).
+CaseId = Annotated[
+    UUID, Path(description="The case's id (`id` of a case; GET /v1/cases?referral_id= finds a referral's case).")
+]
+RecordId = Annotated[UUID, Path(description="The record's id (its `id` in the list of this kind of record).")]
+
+# Texts shared by the schemas of records whose time the client gives (DESIGN §7).
+CLIENT_TIME = "RFC 3339 with offset; not in the future, not before the referral was received."
+
+
 class RecordOut(BaseModel):
-    id: UUID
-    case_id: UUID
-    recorded_at: datetime
-    recorded_by: str
+    id: UUID = Field(description="The record's id (UUIDv7).")
+    case_id: UUID = Field(description="The case the record belongs to.")
+    recorded_at: datetime = Field(description="When the record was written here (server clock, RFC 3339).")
+    recorded_by: str = Field(description="Who wrote it: the `sub` of their token. Not shown to councils.")

@@ -17,6 +17,7 @@ from .children.endpoints import router
 from .children.store import record_event, record_events
 from .disclosure.cellkey import DEFAULT_PTABLE, load_ptable
 from .models import SCHEMA, audit
+from .observability import install as install_metrics
 from .settings import MetricsSettings
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -38,7 +39,7 @@ def create_app(
     async def stop(app: FastAPI) -> None:
         await cases.aclose()
 
-    return create_service_app(
+    app = create_service_app(
         name="metrics",
         title="ICTG metrics",
         settings=settings,
@@ -56,3 +57,5 @@ def create_app(
         on_startup=[start],
         on_shutdown=[stop],
     )
+    install_metrics(app)
+    return app

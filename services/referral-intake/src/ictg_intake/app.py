@@ -11,6 +11,8 @@ from ictg_common.service import create_service_app
 
 from .admin.endpoints import router as admin_router
 from .models import SCHEMA, audit
+from .reference.endpoints import router as reference_router
+from .referrals import casestatus
 from .referrals.endpoints import router
 from .settings import IntakeSettings
 
@@ -18,10 +20,12 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
+    settings = settings or IntakeSettings()
     return create_service_app(
         name="referral-intake",
         title="ICTG referral intake",
-        settings=settings or IntakeSettings(),
+        settings=settings,
         schema=SCHEMA,
-        routers=[router, admin_router, audit_router(audit)],
+        routers=[router, reference_router, admin_router, audit_router(audit)],
+        consumers=[casestatus.consumer(settings.subject_prefix)],
     )

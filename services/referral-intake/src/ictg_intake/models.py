@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.orm import Mapped, mapped_column
@@ -61,7 +61,9 @@ class Referral(Model):  # type: ignore[valid-type, misc]
 
 class ReferralName(Model):  # type: ignore[valid-type, misc]
     """Every name a referral gives the child (given and family, and each of `other_names`) as its
-    `name_key`: what duplicate matching compares, through a trigram index (pg_trgm)."""
+    `name_key`: what duplicate matching compares, through trigram indexes (pg_trgm). The referral's
+    nationality, date of birth and estimated age are copied here (a referral's are never changed) so
+    that one index scan narrows by all three and the name at once."""
 
     __tablename__ = "referral_name"
 
@@ -69,11 +71,23 @@ class ReferralName(Model):  # type: ignore[valid-type, misc]
         PgUUID(as_uuid=True), ForeignKey(f"{SCHEMA}.referral.id", ondelete="CASCADE"), primary_key=True
     )
     name_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    nationality: Mapped[str] = mapped_column(String(10))
+    date_of_birth: Mapped[date | None]
+    estimated_age: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
         # GiST, not GIN: short names share common trigrams, so GIN's estimate of a scan exceeds that of a
         # sequential scan computing `similarity` for every row (10x slower, measured), which it then picks.
+        # Nationality and date of birth (or age) lead (btree_gist), so a scan reads the similar names of
+        # those children only: among 100,000 referrals, 0.1-6 ms against 20-40 ms for the name alone.
         Index(
-            "ix_referral_name_trgm", "name_key", postgresql_using="gist", postgresql_ops={"name_key": "gist_trgm_ops"}
+            "ix_referral_name_dob_trgm", "nationality", "date_of_birth", "name_key",
+            postgresql_using="gist", postgresql_ops={"name_key": "gist_trgm_ops"},
+            postgresql_where=text("date_of_birth IS NOT NULL"),
         ),
-    )
+        Index(
+            "ix_referral_name_age_trgm", "nationality", "estimated_age", "name_key",
+            postgresql_using="gist", postgresql_ops={"name_key": "gist_trgm_ops"},
+            postgresql_where=text("estimated_age IS NOT NULL"),
+        ),
+    )  # fmt: skip

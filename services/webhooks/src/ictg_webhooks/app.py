@@ -12,6 +12,7 @@ from ictg_common.service import create_service_app
 
 from . import sender
 from .models import SCHEMA, audit
+from .observability import install as install_metrics
 from .routing import route
 from .settings import WebhooksSettings
 from .subscriptions.endpoints import router
@@ -25,14 +26,14 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
 
     async def start(app: FastAPI) -> None:
         app.state.webhooks_client = sender.make_client()
-        app.state.worker = Worker(app.state.sessionmaker, settings)
+        app.state.worker = Worker(app.state.sessionmaker, settings, metrics=app.state.delivery_metrics)
         app.state.worker.start()
 
     async def stop(app: FastAPI) -> None:
         await app.state.worker.stop()
         await app.state.webhooks_client.aclose()
 
-    return create_service_app(
+    app = create_service_app(
         name="webhooks",
         title="ICTG webhooks",
         settings=settings,
@@ -42,3 +43,5 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
         on_startup=[start],
         on_shutdown=[stop],
     )
+    app.state.delivery_metrics = install_metrics(app)
+    return app

@@ -23,7 +23,7 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import httpx
@@ -41,6 +41,9 @@ from . import sender, signing
 from .models import CANCELLED, DELIVERED, FAILED, PENDING, SCHEMA, Attempt, Delivery, Subscription
 from .routing import DELIVERIES
 from .settings import WebhooksSettings
+
+if TYPE_CHECKING:
+    from .observability import DeliveryMetrics
 
 log = logging.getLogger(__name__)
 
@@ -225,9 +228,16 @@ async def record(
 class Worker:
     """Claims and sends deliveries until stopped (one per process; replicas share the table)."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], settings: WebhooksSettings) -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: WebhooksSettings,
+        *,
+        metrics: DeliveryMetrics | None = None,
+    ) -> None:
         self.sessionmaker = sessionmaker
         self.settings = settings
+        self.metrics = metrics  # attempts by outcome and latency, for GET /metrics
         self.client: httpx.AsyncClient | None = None
         self.tasks: set[asyncio.Task[Any]] = set()
         self.loop = Loop("webhooks-worker", self.step)
@@ -292,6 +302,8 @@ class Worker:
                 await asyncio.sleep(0.2 * 2**attempt)
         else:
             return
+        if self.metrics is not None:
+            self.metrics.attempt(outcome, status)
         log.info(
             "webhook attempt",
             extra={"delivery_id": str(job.delivery_id), "subscription_id": str(job.subscription_id),

@@ -47,6 +47,7 @@ from ..codes import (
     WorkerRole,
 )
 from ..events import SOURCES, CloudEvent, event_name
+from ..tracing import current_traceparent
 
 SCHEMA_BASE = "https://ictg.example/schemas/"
 """Where the generated schemas are published; an event's `dataschema` is `SCHEMA_BASE + <type>.json`
@@ -341,6 +342,7 @@ def make_event(*, data: EventData, subject: object, time: datetime) -> CloudEven
         time=time,
         dataschema=model.dataschema(),
         data=data.model_dump(mode="json"),
+        traceparent=current_traceparent(),  # the request or handler that caused it (DESIGN §8)
     )
 
 

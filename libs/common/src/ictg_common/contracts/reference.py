@@ -62,6 +62,12 @@ ENVELOPE: dict[str, Any] = {
         "datacontenttype": {"const": "application/json"},
         "dataschema": {"type": "string", "format": "uri", "description": "The JSON Schema of `data`."},
         "data": {"type": "object"},
+        "traceparent": {
+            "type": "string",
+            "pattern": "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$",
+            "description": "CloudEvents distributed-tracing extension: the W3C traceparent of the request or "
+            "handler that caused the event. Present only when tracing is on.",
+        },
     },
 }
 

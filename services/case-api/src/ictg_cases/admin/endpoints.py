@@ -57,7 +57,14 @@ async def replay(request: Request, actor: Admin) -> ReplayReport:
 async def reconciliation(
     request: Request,
     actor: Admin,
-    grace_seconds: Annotated[float | None, Query(ge=0)] = None,
+    grace_seconds: Annotated[
+        float | None,
+        Query(
+            ge=0,
+            description="Seconds a referral may wait for its case before it counts as overdue; default the "
+            "configured grace (ICTG_CASES_RECONCILE_GRACE_SECONDS, 120 unless set).",
+        ),
+    ] = None,
 ) -> Reconciliation:
     """Intake's referrals against the cases here: `consistent` when every referral older than the
     grace period (default ICTG_CASES_RECONCILE_GRACE_SECONDS) has its case and every case its referral."""

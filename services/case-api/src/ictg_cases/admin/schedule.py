@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ictg_common.background import Loop
+from ictg_common.telemetry import Telemetry
 
 from ..cases.claimcheck import IntakeClient
 from ..settings import CasesSettings
@@ -68,11 +69,17 @@ async def repair(
 
 class Reconciler:
     def __init__(
-        self, sessionmaker: async_sessionmaker[AsyncSession], *, intake: IntakeClient, settings: CasesSettings
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        intake: IntakeClient,
+        settings: CasesSettings,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.intake = intake
         self.settings = settings
+        self.telemetry = telemetry  # each round's findings go to GET /metrics (ictg_reconcile_mismatches)
         self._loop: Loop | None = None
 
     async def run_once(self) -> dict[str, Any] | None:
@@ -85,6 +92,9 @@ class Reconciler:
                 return None
             report = await reconcile(self.sessionmaker, intake=self.intake, settings=self.settings)
             out = report.as_dict()
+            if self.telemetry is not None:
+                self.telemetry.reconciled("referrals_without_case", len(report.overdue))
+                self.telemetry.reconciled("cases_without_referral", len(report.unexpected))
             if report.unexpected:
                 log.error(
                     "cases whose referral intake does not know",

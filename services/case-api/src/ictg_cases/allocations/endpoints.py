@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from uuid import UUID
-
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
@@ -12,6 +10,7 @@ from ..cases.idempotency import IDEMPOTENT_WRITE_RESPONSES, Idempotent
 from ..cases.reads import add_record_reads
 from ..cases.writes import write_case
 from ..models import Allocation as AllocationRow
+from ..types import CaseId
 from . import service
 from .schemas import Allocation, AllocationCreate
 
@@ -23,7 +22,7 @@ router = APIRouter(tags=["allocations"])
     responses=IDEMPOTENT_WRITE_RESPONSES,
 )  # fmt: skip
 async def allocate(
-    case_id: UUID, body: AllocationCreate, session: SessionDep, ctx: WriteCtx, response: Response, idem: Idempotent
+    case_id: CaseId, body: AllocationCreate, session: SessionDep, ctx: WriteCtx, response: Response, idem: Idempotent
 ) -> Allocation | JSONResponse:
     """Allocate (or re-allocate: history is kept) the case to a worker whose role fits its pathway."""
     return await write_case(

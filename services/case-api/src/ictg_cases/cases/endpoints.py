@@ -15,6 +15,7 @@ from ..councils import service as councils
 from ..councils.view import CouncilCase, CouncilCasePage
 from ..models import SCHEMA
 from ..rules import etag
+from ..types import CaseId
 from ..workers.schemas import Region
 from . import repository, service
 from .access import CASE_RESPONSES, ReadCtx, finish_read, open_for_read
@@ -42,24 +43,54 @@ def _feed_position(cursor: str | None) -> tuple[UUID | None, tuple[int, UUID] | 
 async def list_cases(
     session: SessionDep,
     ctx: ReadCtx,
-    referral_id: UUID | None = None,
-    status: Annotated[list[Status], Query()] = [],  # noqa: B006 - FastAPI copies defaults
-    region: Annotated[list[Region], Query()] = [],  # noqa: B006
-    local_authority_code: Annotated[list[LaCode], Query()] = [],  # noqa: B006
-    worker_id: UUID | None = None,
-    sla: Literal["overdue"] | None = None,
+    referral_id: Annotated[
+        UUID | None, Query(description="The case of this referral (intake's id); at most one. Not for council tokens.")
+    ] = None,
+    status: Annotated[
+        list[Status], Query(description="Only cases in these statuses (repeat for several); all when omitted.")
+    ] = [],  # noqa: B006 - FastAPI copies defaults
+    region: Annotated[
+        list[Region],
+        Query(
+            description="Only cases now in these of your token's regions (repeat for several). Not for council tokens."
+        ),
+    ] = [],  # noqa: B006
+    local_authority_code: Annotated[
+        list[LaCode],
+        Query(
+            description="ONS codes (repeat for several). Staff: only cases whose current authority is one of them. "
+            "Council tokens: only children with a period under these of your `la_codes` (default all of them)."
+        ),
+    ] = [],  # noqa: B006
+    worker_id: Annotated[
+        UUID | None, Query(description="Only cases allocated to this worker now. Not for council tokens.")
+    ] = None,
+    sla: Annotated[
+        Literal["overdue"] | None,
+        Query(
+            description="`overdue`: only open cases past their allocation or first-contact deadline with it still "
+            "unmet. Not for council tokens."
+        ),
+    ] = None,
     changed_since: Annotated[
         datetime | None,
         Query(
-            description="Change feed: cases changed at or after this time, in change order; follow "
-            "`next_cursor`, then poll with `poll_cursor`"
+            description="Change feed: cases changed at or after this time (RFC 3339 with offset), in change "
+            "order; follow `next_cursor`, then poll with `poll_cursor`"
         ),
     ] = None,
     la_child_id: Annotated[
         str | None, Query(max_length=10, description="Council tokens: the child you filed under this id of yours")
     ] = None,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="The previous page's `next_cursor`, or for the change feed a `poll_cursor`; omit for the "
+            "first page.",
+        ),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500, description="Page size, 1–500 (default 100).")] = 100,
 ) -> CasePage | CouncilCasePage:
     """Cases in your regions (`region`, `local_authority_code` narrow them); `sla=overdue`: past a
     deadline still unmet. A council's token lists the children with a responsibility period of its
@@ -112,7 +143,7 @@ async def list_cases(
 
 
 @router.get("/{case_id}", response_model=Case | CouncilCase, responses=CASE_RESPONSES)
-async def get_case(case_id: UUID, session: SessionDep, ctx: ReadCtx, response: Response) -> Case | CouncilCase:
+async def get_case(case_id: CaseId, session: SessionDep, ctx: ReadCtx, response: Response) -> Case | CouncilCase:
     """One case; a council's token sees its view of it (DESIGN §14)."""
     case, access = await open_for_read(session, ctx, case_id, action="case.read")
     await finish_read(session, ctx, access, action="case.read", resource=f"/v1/cases/{case_id}")
@@ -123,7 +154,7 @@ async def get_case(case_id: UUID, session: SessionDep, ctx: ReadCtx, response: R
 
 
 @router.get("/{case_id}/timeline", response_model=Timeline, responses=CASE_RESPONSES)
-async def get_timeline(case_id: UUID, session: SessionDep, ctx: ReadCtx, response: Response) -> Timeline:
+async def get_timeline(case_id: CaseId, session: SessionDep, ctx: ReadCtx, response: Response) -> Timeline:
     """Every record of the case in time order (the whole list: one child's records are few); a
     council's token sees only what its view shows, dated inside its periods."""
     case, access = await open_for_read(session, ctx, case_id, action="case.timeline")

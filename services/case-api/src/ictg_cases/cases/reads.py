@@ -6,13 +6,14 @@ from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ictg_common.errors import NotFound
 from ictg_common.service import SessionDep
 
 from ..councils import view as council
 from ..rules import etag
+from ..types import CaseId, RecordId
 from . import repository
 from .access import CASE_RESPONSES, Access, ReadCtx, finish_read, open_for_read, refuse
 
@@ -20,8 +21,10 @@ T = TypeVar("T")
 
 
 class Page(BaseModel, Generic[T]):
-    items: list[T]
-    next_cursor: str | None = None
+    items: list[T] = Field(
+        description="The case's records of this kind, oldest first; a council sees only those dated inside its periods."
+    )
+    next_cursor: str | None = Field(default=None, description="Always null: one case's records come in one page.")
 
 
 def add_record_reads(
@@ -49,7 +52,7 @@ def add_record_reads(
         assert council_schema is not None
         return [council_schema.model_validate(seen) for seen in council.records(path, rows, access.periods)]
 
-    async def list_records(case_id: UUID, session: SessionDep, ctx: ReadCtx, response: Response) -> Any:
+    async def list_records(case_id: CaseId, session: SessionDep, ctx: ReadCtx, response: Response) -> Any:
         case, access = await opened(session, ctx, case_id)
         rows = await repository.records(session, model, case_id, order=getattr(model, order))
         await finish_read(session, ctx, access, action=action, resource=f"/v1/cases/{case_id}/{path}")
@@ -59,7 +62,7 @@ def add_record_reads(
         shape = Page[schema] if access.periods is None else Page[council_schema]  # type: ignore[valid-type]
         return shape(items=shown(rows, access), next_cursor=None)
 
-    async def get_record(case_id: UUID, record_id: UUID, session: SessionDep, ctx: ReadCtx) -> Any:
+    async def get_record(case_id: CaseId, record_id: RecordId, session: SessionDep, ctx: ReadCtx) -> Any:
         _case, access = await opened(session, ctx, case_id)
         row = await repository.record(session, model, case_id, record_id)
         found = shown([row], access) if row is not None else []

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from uuid import UUID
-
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
@@ -12,6 +10,7 @@ from ..cases.idempotency import IDEMPOTENT_WRITE_RESPONSES, Idempotent
 from ..cases.reads import add_record_reads
 from ..cases.writes import write_case
 from ..models import Contact as ContactRow
+from ..types import CaseId
 from . import service
 from .schemas import Contact, ContactCreate
 
@@ -22,7 +21,7 @@ router = APIRouter(tags=["contacts"])
     "/v1/cases/{case_id}/contacts", status_code=201, response_model=Contact, responses=IDEMPOTENT_WRITE_RESPONSES
 )
 async def record_contact(
-    case_id: UUID, body: ContactCreate, session: SessionDep, ctx: WriteCtx, response: Response, idem: Idempotent
+    case_id: CaseId, body: ContactCreate, session: SessionDep, ctx: WriteCtx, response: Response, idem: Idempotent
 ) -> Contact | JSONResponse:
     return await write_case(
         session, ctx, idem, response, case_id, action="contact.create", out=Contact,

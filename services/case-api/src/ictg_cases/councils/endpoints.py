@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated
-from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
@@ -18,6 +17,7 @@ from ictg_common.service import SessionDep
 
 from ..cases.access import Context, finish_read, is_council, open_for_read
 from ..models import SCHEMA
+from ..types import CaseId
 from . import export, service
 from .identifiers import LocalIdentifiersIn
 from .view import Identifiers
@@ -51,7 +51,7 @@ CouncilReader = Annotated[Context, Depends(_reader)]
 
 @router.put("/v1/cases/{case_id}/local-identifiers", response_model=Identifiers, responses=COUNCIL_RESPONSES)
 async def put_local_identifiers(
-    case_id: UUID, body: LocalIdentifiersIn, session: SessionDep, ctx: CouncilWriter
+    case_id: CaseId, body: LocalIdentifiersIn, session: SessionDep, ctx: CouncilWriter
 ) -> Identifiers:
     """File (or replace) your own identifiers for a child who has been your responsibility: your child
     id (as in your SSDA903 returns), UPN (check letter validated), NHS number (modulus 11 validated).

@@ -59,16 +59,16 @@ class Unidentified:
 
 
 class UnidentifiedCase(BaseModel):
-    case_id: UUID
-    referral_id: UUID
+    case_id: UUID = Field(description="The child's case (GET /v1/cases/{case_id}).")
+    referral_id: UUID = Field(description="Intake's id of the referral the case was opened for.")
     reason: str = Field(description=f"`{NO_CHILD_ID}`: file it at PUT /v1/cases/{{id}}/local-identifiers; "
                         f"`{NO_DATE_OF_BIRTH}`: the referral gave only an estimated age")  # fmt: skip
     episodes: int = Field(description="Missing episodes of the child left out of the export")
 
 
 class UnidentifiedPage(BaseModel):
-    items: list[UnidentifiedCase]
-    next_cursor: str | None = None
+    items: list[UnidentifiedCase] = Field(description="One entry per case whose episodes the export left out.")
+    next_cursor: str | None = Field(default=None, description="Always null: the whole list is one page.")
 
 
 @dataclass

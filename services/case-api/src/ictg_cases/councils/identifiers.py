@@ -95,11 +95,25 @@ LaChildId = Annotated[str, AfterValidator(_la_child_id), Field(examples=["C0001"
 
 
 class LocalIdentifiersIn(BaseModel):
-    """The identifiers a council files for a child: its own id, and optionally UPN, NHS number, LA code."""
+    """The identifiers a council files for a child: its own id, and optionally UPN, NHS number, LA code.
+    Each PUT replaces what the council filed before: a field left out is cleared."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    la_child_id: LaChildId
-    upn: Upn | None = None
-    nhs_number: NhsNumber | None = None
-    local_authority_code: Annotated[str, Field(max_length=9)] | None = None
+    la_child_id: LaChildId = Field(
+        description="Your own child id, as `CHILD` in your SSDA903 returns: 1–10 letters or digits."
+    )
+    upn: Upn | None = Field(
+        default=None,
+        description="Unique Pupil Number: a check letter (validated) and 12 digits, the last of which may be a letter "
+        "for a temporary UPN. Null or omitted when unknown (not UN1–UN5).",
+    )
+    nhs_number: NhsNumber | None = Field(
+        default=None,
+        description="NHS number: 10 digits, no spaces, modulus 11 check digit validated. Null or omitted when unknown.",
+    )
+    local_authority_code: Annotated[str, Field(max_length=9)] | None = Field(
+        default=None,
+        description="ONS code of the authority of yours filing them; needed only when the child was yours under "
+        "more than one of your codes.",
+    )

@@ -155,35 +155,53 @@ class _Row:
 
 
 class Period(BaseModel):
-    local_authority_code: str
-    region: str
-    starts_at: datetime
+    local_authority_code: str = Field(
+        description="ONS code of your authority that answers for the child in this period."
+    )
+    region: str = Field(description="That authority's region (a slug, e.g. `north_west`).")
+    starts_at: datetime = Field(
+        description="When the period began (RFC 3339): the referral's `received_at`, or the `moved_at` of the move "
+        "that brought the child to you."
+    )
     ends_at: datetime | None = Field(description="The move that ended it; null while the child is yours")
 
 
 class Identifiers(BaseModel):
-    local_authority_code: str
+    local_authority_code: str = Field(description="ONS code of your authority that filed them.")
     la_child_id: str = Field(description="Your own child id (as in your SSDA903 returns)")
-    upn: str | None = Field(description="Unique Pupil Number")
-    nhs_number: str | None
-    updated_at: datetime
+    upn: str | None = Field(description="Unique Pupil Number; null if you filed none.")
+    nhs_number: str | None = Field(description="NHS number (10 digits); null if you filed none.")
+    updated_at: datetime = Field(description="When you last filed them (RFC 3339).")
 
 
 class CurrentAllocation(BaseModel):
-    role: str
-    region: str
-    allocated_at: datetime
+    role: str = Field(
+        description="The guardian's role: direct_worker, regional_practice_coordinator, regional_practitioner or "
+        "manager."
+    )
+    region: str = Field(description="The case's current region (a slug), where the guardian's team is.")
+    allocated_at: datetime = Field(description="When the current allocation began (RFC 3339).")
 
 
 class Child(BaseModel):
-    given_name: str | None = None
-    family_name: str | None = None
-    other_names: list[str] = Field(default_factory=list)
-    date_of_birth: date | None = None
-    estimated_age: int | None = None
-    age_disputed: bool | None = None
-    gender: str | None = None
-    nationality: str | None = None
+    """The child's identity as the referral gave it; a field is null (or empty) when the referral did not give it."""
+
+    given_name: str | None = Field(default=None, description="Given name.")
+    family_name: str | None = Field(default=None, description="Family name.")
+    other_names: list[str] = Field(default_factory=list, description="Other names the child is known by.")
+    date_of_birth: date | None = Field(
+        default=None, description="Date of birth (ISO date); null when only an estimated age was given."
+    )
+    estimated_age: int | None = Field(
+        default=None, description="Estimated age in whole years at referral; null when the date of birth is known."
+    )
+    age_disputed: bool | None = Field(
+        default=None, description="The child's age is disputed (treated as a child until assessed)."
+    )
+    gender: str | None = Field(default=None, description="The child's gender: female, male, other or unknown.")
+    nationality: str | None = Field(
+        default=None, description="ISO 3166-1 alpha-2 country code (GB for the UK), `stateless` or `unknown`."
+    )
 
 
 class CouncilCase(BaseModel):
@@ -191,26 +209,44 @@ class CouncilCase(BaseModel):
     the current status, pathway, allocation and missing flag; once the child has moved away, those
     are null and only the council's own periods' records remain visible."""
 
-    id: UUID
-    referral_id: UUID
-    received_at: datetime
-    child: Child
-    responsible_now: bool
+    id: UUID = Field(description="The case's id.")
+    referral_id: UUID = Field(description="Intake's id of the referral the case was opened for.")
+    received_at: datetime = Field(description="When intake received the referral (RFC 3339).")
+    child: Child = Field(description="The child's identity (you are the corporate parent).")
+    responsible_now: bool = Field(
+        description="True while the child is your responsibility (a period of yours is open)."
+    )
     periods: list[Period] = Field(description="Your responsibility periods for this child")
-    status: CaseStatus | None
-    pathway: str | None
+    status: CaseStatus | None = Field(
+        description="awaiting_allocation, allocated or exited; null once the child is no longer yours."
+    )
+    pathway: str | None = Field(
+        description="direct_worker, regional_practice_coordinator or regional_practitioner; null once the child "
+        "is no longer yours."
+    )
     local_authority_code: str | None = Field(description="The child's current authority, while it is yours")
-    allocation: CurrentAllocation | None = Field(description="The current guardian's role and region (never the name)")
-    missing: bool | None = Field(description="A missing episode is open")
-    exited_at: datetime | None
-    turns_18_on: date | None
+    allocation: CurrentAllocation | None = Field(
+        description="The current guardian's role and region (never the name); null when unallocated or the child is "
+        "no longer yours."
+    )
+    missing: bool | None = Field(description="A missing episode is open; null once the child is no longer yours.")
+    exited_at: datetime | None = Field(
+        description="When the child left the service (RFC 3339), if it fell inside your periods; null otherwise."
+    )
+    turns_18_on: date | None = Field(
+        description="The child's 18th birthday (ISO date); null when only an estimated age is known."
+    )
     local_identifiers: list[Identifiers] = Field(description="Your own identifiers for the child")
     changed_at: datetime | None = Field(description="When the case last changed while it was yours")
 
 
 class CouncilCasePage(BaseModel):
-    items: list[CouncilCase]
-    next_cursor: str | None = None
+    items: list[CouncilCase] = Field(
+        description="Your children on this page: in id order, or in change order in the change feed."
+    )
+    next_cursor: str | None = Field(
+        default=None, description="Give as `cursor` for the next page; null on the last page."
+    )
     poll_cursor: str | None = Field(
         default=None,
         description="Change feed only (`changed_since` given): poll again with this cursor for changes after this page",

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
@@ -15,6 +14,7 @@ from ..cases.repository import one_for_case
 from ..cases.writes import write_case
 from ..councils import view as council
 from ..models import Exit as ExitRow
+from ..types import CaseId
 from . import service
 from .schemas import Exit, ExitCreate
 
@@ -23,7 +23,7 @@ router = APIRouter(tags=["exits"])
 
 @router.post("/v1/cases/{case_id}/exit", status_code=201, response_model=Exit, responses=IDEMPOTENT_WRITE_RESPONSES)
 async def exit_case(
-    case_id: UUID, body: ExitCreate, session: SessionDep, ctx: WriteCtx, response: Response, idem: Idempotent
+    case_id: CaseId, body: ExitCreate, session: SessionDep, ctx: WriteCtx, response: Response, idem: Idempotent
 ) -> Exit | JSONResponse:
     """The child leaves the service (reason and destination required); the case then takes no records."""
     return await write_case(
@@ -37,7 +37,7 @@ CouncilExit = council.council_schema(Exit, "exit")
 
 
 @router.get("/v1/cases/{case_id}/exit", response_model=Exit | CouncilExit, responses=CASE_RESPONSES)
-async def get_exit(case_id: UUID, session: SessionDep, ctx: ReadCtx) -> Any:
+async def get_exit(case_id: CaseId, session: SessionDep, ctx: ReadCtx) -> Any:
     """The child's exit; a council's token sees it if it fell inside its periods."""
     _case, access = await open_for_read(session, ctx, case_id, action="exit.read")
     row = await one_for_case(session, ExitRow, case_id)

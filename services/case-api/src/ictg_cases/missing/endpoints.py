@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Path, Response
 from fastapi.responses import JSONResponse
 
 from ictg_common.service import SessionDep
@@ -12,16 +13,20 @@ from ..cases.idempotency import IDEMPOTENT_WRITE_RESPONSES, Idempotent
 from ..cases.reads import add_record_reads
 from ..cases.writes import write_case
 from ..models import MissingEpisode
+from ..types import CaseId
 from . import service
 from .schemas import Episode, EpisodeCreate, EpisodeReturn
 
 router = APIRouter(tags=["missing episodes"])
 BASE = "/v1/cases/{case_id}/missing-episodes"
+EpisodeId = Annotated[
+    UUID, Path(description="The open missing episode's id (its `id` in the case's missing episodes).")
+]
 
 
 @router.post(BASE, status_code=201, response_model=Episode, responses=IDEMPOTENT_WRITE_RESPONSES)
 async def start_episode(
-    case_id: UUID, body: EpisodeCreate, session: SessionDep, ctx: WriteCtx, response: Response, idem: Idempotent
+    case_id: CaseId, body: EpisodeCreate, session: SessionDep, ctx: WriteCtx, response: Response, idem: Idempotent
 ) -> Episode | JSONResponse:
     """The child went missing (409 while another episode is open or if it would overlap one)."""
     return await write_case(
@@ -35,8 +40,8 @@ async def start_episode(
     BASE + "/{episode_id}/return", status_code=200, response_model=Episode, responses=IDEMPOTENT_WRITE_RESPONSES
 )
 async def record_return(
-    case_id: UUID,
-    episode_id: UUID,
+    case_id: CaseId,
+    episode_id: EpisodeId,
     body: EpisodeReturn,
     session: SessionDep,
     ctx: WriteCtx,

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from uuid import UUID
-
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
@@ -18,6 +16,7 @@ from ..models import Move as MoveRow
 from ..models import NrmDecision as NrmDecisionRow
 from ..models import PathwayChange as PathwayChangeRow
 from ..rules import changes_region
+from ..types import CaseId
 from . import service
 from .schemas import (
     Advocacy,
@@ -40,7 +39,7 @@ router = APIRouter(tags=["records"])
     responses=IDEMPOTENT_WRITE_RESPONSES,
 )  # fmt: skip
 async def record_assessment(
-    case_id: UUID, body: AssessmentCreate, session: SessionDep, ctx: WriteCtx, response: Response, idem: Idempotent
+    case_id: CaseId, body: AssessmentCreate, session: SessionDep, ctx: WriteCtx, response: Response, idem: Idempotent
 ) -> Assessment | JSONResponse:
     """The child's circumstances as assessed at a time (status over time)."""
     return await write_case(
@@ -55,7 +54,7 @@ async def record_assessment(
     responses=IDEMPOTENT_WRITE_RESPONSES,
 )  # fmt: skip
 async def record_nrm_decision(
-    case_id: UUID, body: NrmDecisionCreate, session: SessionDep, ctx: WriteCtx, response: Response, idem: Idempotent
+    case_id: CaseId, body: NrmDecisionCreate, session: SessionDep, ctx: WriteCtx, response: Response, idem: Idempotent
 ) -> NrmDecision | JSONResponse:
     return await write_case(
         session, ctx, idem, response, case_id, action="nrm_decision.create", out=NrmDecision,
@@ -68,7 +67,7 @@ async def record_nrm_decision(
     "/v1/cases/{case_id}/advocacy", status_code=201, response_model=Advocacy, responses=IDEMPOTENT_WRITE_RESPONSES
 )
 async def record_advocacy(
-    case_id: UUID, body: AdvocacyCreate, session: SessionDep, ctx: WriteCtx, response: Response, idem: Idempotent
+    case_id: CaseId, body: AdvocacyCreate, session: SessionDep, ctx: WriteCtx, response: Response, idem: Idempotent
 ) -> Advocacy | JSONResponse:
     return await write_case(
         session, ctx, idem, response, case_id, action="advocacy.create", out=Advocacy,
@@ -79,7 +78,7 @@ async def record_advocacy(
 
 @router.post("/v1/cases/{case_id}/moves", status_code=201, response_model=Move, responses=IDEMPOTENT_WRITE_RESPONSES)
 async def record_move(
-    case_id: UUID, body: MoveCreate, session: SessionDep, ctx: WriteCtx, response: Response, idem: Idempotent
+    case_id: CaseId, body: MoveCreate, session: SessionDep, ctx: WriteCtx, response: Response, idem: Idempotent
 ) -> Move | JSONResponse:
     """Dispersal or placement move: the case's current local authority and region follow the child.
     A move to another region needs scope cases:admin (it changes who may see the case)."""
@@ -103,7 +102,7 @@ async def record_move(
     responses=IDEMPOTENT_WRITE_RESPONSES,
 )  # fmt: skip
 async def change_pathway(
-    case_id: UUID,
+    case_id: CaseId,
     body: PathwayChangeCreate,
     session: SessionDep,
     ctx: AdminCtx,

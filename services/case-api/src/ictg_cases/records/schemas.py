@@ -20,15 +20,27 @@ from ictg_common.codes import (
 from ictg_common.inputs import IsoDateTime
 from ictg_common.reference import local_authority
 
-from ..types import Notes, RecordOut, Strict
+from ..types import CLIENT_TIME, Notes, RecordOut, Strict
+
+LIVING = (
+    "Where the child lives: family, foster_care, residential_care, supported_accommodation, independent, other "
+    "or unknown."
+)
+TRAFFICKER = "Contact with the trafficker: none, suspected, known or unknown."
+EDUCATION = "Whether the child is in education: attending, not_attending or unknown."
+CJS = "Criminal-justice involvement: any of victim, witness, accused (duplicates dropped); empty for none."
+STAGE = "The NRM decision's stage: reasonable_grounds or conclusive_grounds."
+NRM_OUTCOME = "The decision: positive or negative."
+KIND = "What was done: legal_advice, meeting or representation."
+AREA = "The area it concerned: immigration, criminal_justice, social_care, education, health or other."
 
 
 class AssessmentCreate(Strict):
-    assessed_at: IsoDateTime
-    living_situation: LivingSituation
-    trafficker_contact: TraffickerContact
-    education: Education
-    cjs_involvement: list[CjsInvolvement] = Field(default_factory=list, max_length=3)
+    assessed_at: IsoDateTime = Field(description=f"When the circumstances were assessed: {CLIENT_TIME}")
+    living_situation: LivingSituation = Field(description=LIVING)
+    trafficker_contact: TraffickerContact = Field(description=TRAFFICKER)
+    education: Education = Field(description=EDUCATION)
+    cjs_involvement: list[CjsInvolvement] = Field(default_factory=list, max_length=3, description=CJS)
 
     @field_validator("cjs_involvement")
     @classmethod
@@ -37,42 +49,49 @@ class AssessmentCreate(Strict):
 
 
 class Assessment(RecordOut):
-    assessed_at: datetime
-    living_situation: LivingSituation
-    trafficker_contact: TraffickerContact
-    education: Education
-    cjs_involvement: list[CjsInvolvement]
+    """The child's circumstances as assessed at a time. Not shown to councils (403)."""
+
+    assessed_at: datetime = Field(description="When the circumstances were assessed (RFC 3339).")
+    living_situation: LivingSituation = Field(description=LIVING)
+    trafficker_contact: TraffickerContact = Field(description=TRAFFICKER)
+    education: Education = Field(description=EDUCATION)
+    cjs_involvement: list[CjsInvolvement] = Field(description=CJS)
 
 
 class NrmDecisionCreate(Strict):
-    stage: NrmStage
-    outcome: NrmOutcome
-    decided_at: IsoDateTime
+    stage: NrmStage = Field(description=STAGE)
+    outcome: NrmOutcome = Field(description=NRM_OUTCOME)
+    decided_at: IsoDateTime = Field(description=f"When the decision was made: {CLIENT_TIME}")
 
 
 class NrmDecision(RecordOut):
-    stage: NrmStage
-    outcome: NrmOutcome
-    decided_at: datetime
+    stage: NrmStage = Field(description=STAGE)
+    outcome: NrmOutcome = Field(description=NRM_OUTCOME)
+    decided_at: datetime = Field(description="When the decision was made (RFC 3339).")
 
 
 class AdvocacyCreate(Strict):
-    kind: AdvocacyKind
-    area: AdvocacyArea
-    occurred_at: IsoDateTime
-    notes: Notes | None = None
+    kind: AdvocacyKind = Field(description=KIND)
+    area: AdvocacyArea = Field(description=AREA)
+    occurred_at: IsoDateTime = Field(description=f"When the advocacy took place: {CLIENT_TIME}")
+    notes: Notes | None = Field(default=None, description="Free text, at most 4000 characters.")
 
 
 class Advocacy(RecordOut):
-    kind: AdvocacyKind
-    area: AdvocacyArea
-    occurred_at: datetime
-    notes: str | None
+    """Advocacy done for the child. Not shown to councils (403)."""
+
+    kind: AdvocacyKind = Field(description=KIND)
+    area: AdvocacyArea = Field(description=AREA)
+    occurred_at: datetime = Field(description="When the advocacy took place (RFC 3339).")
+    notes: str | None = Field(description="Free text; null if none.")
 
 
 class MoveCreate(Strict):
-    moved_at: IsoDateTime
-    local_authority_code: Annotated[str, Field(max_length=9, examples=["E09000033"])]
+    moved_at: IsoDateTime = Field(description=f"When the child moved: {CLIENT_TIME} Not before the last move.")
+    local_authority_code: Annotated[str, Field(max_length=9, examples=["E09000033"])] = Field(
+        description="ONS code of the upper-tier local authority (England or Wales) the child moved to; not the "
+        "current one. A move into another region needs scope cases:admin."
+    )
 
     @field_validator("local_authority_code")
     @classmethod
@@ -83,20 +102,22 @@ class MoveCreate(Strict):
 
 
 class Move(RecordOut):
-    moved_at: datetime
-    from_local_authority_code: str
-    local_authority_code: str
-    region: str
+    moved_at: datetime = Field(description="When the child moved (RFC 3339).")
+    from_local_authority_code: str = Field(description="ONS code of the local authority the child moved from.")
+    local_authority_code: str = Field(description="ONS code of the local authority the child moved to.")
+    region: str = Field(description="The region of the authority moved to (a slug, e.g. `london`).")
 
 
 class PathwayChangeCreate(Strict):
     pathway: Literal["regional_practitioner"] = Field(
-        description="A manager may switch a case to regional_practitioner"
+        description="regional_practitioner: the one pathway a manager may switch a case to."
     )
-    changed_at: IsoDateTime | None = Field(default=None, description="Defaults to now")
+    changed_at: IsoDateTime | None = Field(
+        default=None, description=f"When the pathway changed: {CLIENT_TIME} Defaults to now."
+    )
 
 
 class PathwayChange(RecordOut):
-    from_pathway: str
-    pathway: str
-    changed_at: datetime
+    from_pathway: str = Field(description="The pathway before: direct_worker or regional_practice_coordinator.")
+    pathway: str = Field(description="The pathway after: regional_practitioner.")
+    changed_at: datetime = Field(description="When the pathway changed (RFC 3339).")

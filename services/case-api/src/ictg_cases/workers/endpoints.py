@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import JSONResponse
 
 from ictg_common import audit, pagination
@@ -20,6 +20,7 @@ from .schemas import Region, Worker, WorkerCreate, WorkerPage
 router = APIRouter(prefix="/v1/workers", tags=["workers"])
 Admin = Annotated[Actor, require("cases:admin")]
 Reader = Annotated[Actor, require("cases:read", "cases:write", "cases:admin")]
+WorkerId = Annotated[UUID, Path(description="The worker's id (`id` of a worker in GET /v1/workers).")]
 
 
 @router.post(
@@ -42,10 +43,16 @@ async def create_worker(
 async def list_workers(
     session: SessionDep,
     actor: Reader,
-    region: Annotated[list[Region], Query()] = [],  # noqa: B006
-    role: Annotated[list[WorkerRole], Query()] = [],  # noqa: B006
-    cursor: Annotated[str | None, Query(max_length=100)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    region: Annotated[
+        list[Region], Query(description="Only workers of these regions (repeat for several); all when omitted.")
+    ] = [],  # noqa: B006
+    role: Annotated[
+        list[WorkerRole], Query(description="Only workers with these roles (repeat for several); all when omitted.")
+    ] = [],  # noqa: B006
+    cursor: Annotated[
+        str | None, Query(max_length=100, description="The `next_cursor` of the previous page; omit for the first.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500, description="Page size, 1–500 (default 100).")] = 100,
 ) -> WorkerPage:
     """Workers with their current caseload (open cases allocated to them)."""
     after = pagination.uuid_key(cursor)
@@ -55,7 +62,7 @@ async def list_workers(
 
 
 @router.get("/{worker_id}", response_model=Worker, responses={404: {"description": "No such worker"}})
-async def get_worker(worker_id: UUID, session: SessionDep, actor: Reader) -> Worker:
+async def get_worker(worker_id: WorkerId, session: SessionDep, actor: Reader) -> Worker:
     worker = await service.read(session, worker_id)
     await audit.record(session, schema=SCHEMA, actor=actor, action="worker.read", resource=f"/v1/workers/{worker_id}")
     return worker

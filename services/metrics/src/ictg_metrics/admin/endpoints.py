@@ -6,7 +6,7 @@ import asyncio
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from ictg_common import audit
@@ -27,7 +27,17 @@ log = logging.getLogger(__name__)
 
 
 @router.post("/rebuild", status_code=202)
-async def start_rebuild(request: Request, actor: Admin, wait: bool = False, from_stream: bool = False) -> JSONResponse:
+async def start_rebuild(
+    request: Request,
+    actor: Admin,
+    wait: Annotated[
+        bool, Query(description="true: answer 200 with the result once the rebuild is done, not 202 at once.")
+    ] = False,
+    from_stream: Annotated[
+        bool,
+        Query(description="true: first re-read the event stream from its start and store any event missing here."),
+    ] = False,
+) -> JSONResponse:
     """Replay every stored event into fresh tables and swap them in; queries answer meanwhile.
 
     `from_stream=true` first re-reads the JetStream stream from its start and stores any event
@@ -95,4 +105,8 @@ async def reconcile(request: Request, session: SessionDep, actor: Admin) -> dict
     except CasesUnavailable as exc:
         raise ServiceUnavailable(f"The case API did not answer: {exc}", headers={"Retry-After": "10"}) from None
     await audit.record(session, schema=SCHEMA, actor=actor, action="reconcile.run", resource="/v1/admin/reconcile")
-    return compare(await metrics_counts(session), theirs)
+    result = compare(await metrics_counts(session), theirs)
+    # Children counted differently here and in the case API, for Prometheus (ictg_reconcile_mismatches).
+    off = sum(abs(d["metrics"] - d["cases"]) for d in result["differences"].values())
+    request.app.state.telemetry.reconciled("metrics_vs_cases", off)
+    return result

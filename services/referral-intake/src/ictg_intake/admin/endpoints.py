@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import re
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BeforeValidator
 
 from ictg_common import pagination
 from ictg_common.auth import Actor, require
-from ictg_common.inputs import IsoDateTime
+from ictg_common.inputs import QueryTime
 from ictg_common.service import SessionDep
 
 from . import repository
@@ -22,21 +20,16 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"])
 Service = Annotated[Actor, require("referrals:read")]
 
 
-def _rfc3339(v: Any) -> Any:
-    # A query value is always text, and lax parsing would take "0.5" for an epoch time.
-    if not isinstance(v, str) or not re.match(r"\d{4}-\d{2}-\d{2}T", v):
-        raise ValueError("must be an RFC 3339 date-time with an offset")
-    return v
-
-
-CutOff = Annotated[IsoDateTime, BeforeValidator(_rfc3339)]
+CutOff = QueryTime
 
 
 @router.get("/referral-ids", response_model=ReferralIdPage)
 async def referral_ids(
     session: SessionDep,
     actor: Service,
-    received_before: CutOff | None = None,
+    received_before: Annotated[
+        CutOff | None, Query(description="Only referrals received before this time (RFC 3339 with an offset).")
+    ] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 500,
 ) -> ReferralIdPage:

@@ -33,7 +33,7 @@ COLLECTION = "/v1/referrals"
 
 
 def check_dates(body: ReferralCreate, *, received_at: datetime, now: datetime) -> list[dict[str, str]]:
-    """Rules that need the clock (pure: tested without a database)."""
+    """Rules across fields, most of them needing the clock (pure: tested without a database)."""
     errors = []
     today = clock.london_date(now)
     received_on = clock.london_date(received_at)
@@ -53,6 +53,14 @@ def check_dates(body: ReferralCreate, *, received_at: datetime, now: datetime) -
     if age is not None and age >= 18 and not child.age_disputed:
         field = "/child/date_of_birth" if child.date_of_birth else "/child/estimated_age"
         errors.append(field_error(field, "the child must be under 18 (set age_disputed if the age is disputed)"))
+    if child.nationality == "GB" and body.circumstances.uasc:
+        errors.append(
+            field_error(
+                "/circumstances/uasc",
+                "a British national (nationality GB) cannot be an unaccompanied asylum-seeking child: "
+                "set uasc to false, or correct the nationality",
+            )
+        )
     return errors
 
 
@@ -91,8 +99,13 @@ def duplicates(names: list[str], candidates: list[repository.Candidate]) -> dict
     """Which candidates are possible duplicates, and who filed each: one of their names is similar
     to one of `names` (`similar_names`; the SQL only narrowed the candidates down). Pure."""
     found: dict[UUID, tuple[str, str]] = {}
+    verdicts: dict[str, bool] = {}  # a common name is the name of many candidates: compare it once
     for c in candidates:
-        if c.id not in found and any(similar_names(c.name_key, n) for n in names):
+        if c.id in found:
+            continue
+        if (similar := verdicts.get(c.name_key)) is None:
+            similar = verdicts[c.name_key] = any(similar_names(c.name_key, n) for n in names)
+        if similar:
             found[c.id] = c.org
     return found
 
@@ -119,6 +132,15 @@ def derive(body: ReferralCreate, *, received_at: datetime, settings: IntakeSetti
     }
 
 
+def status_of(r: Referral) -> str:
+    """How the case stands, from what the case events told intake (`casestatus`)."""
+    if r.exited_at is not None:
+        return "exited"
+    if r.allocated_at is not None:
+        return "allocated"
+    return "awaiting_allocation" if r.case_id is not None else "received"
+
+
 def to_out(r: Referral, *, duplicates: list[UUID]) -> ReferralOut:
     b, d = r.body, r.derived
     return ReferralOut.model_validate(
@@ -127,6 +149,8 @@ def to_out(r: Referral, *, duplicates: list[UUID]) -> ReferralOut:
             "referrer": {**b["referrer"], "organisation_type": r.org_type, "organisation_name": r.org_name},
             "id": r.id, "received_at": r.received_at, "possible_duplicate_of": duplicates,
             **d,
+            "status": status_of(r), "case_opened_at": r.case_opened_at, "allocated_at": r.allocated_at,
+            "exited_at": r.exited_at,
         }
     )  # fmt: skip
 
@@ -231,6 +255,7 @@ async def receive(
         date_of_birth=body.child.date_of_birth,
         estimated_age=body.child.estimated_age,
         nationality=body.child.nationality,
+        referrer_reference=body.referrer.reference,
         name_key=names[0],
         body=stored,
         possible_duplicate_of=list(found),
@@ -293,9 +318,18 @@ async def read(
     return out
 
 
-async def page(session: AsyncSession, *, actor: Actor, after: tuple[datetime, UUID] | None, limit: int) -> ReferralPage:
-    """A keyset page of the referrals `actor` may see, oldest first, each one audited."""
-    rows = await repository.page(session, after=after, org=access.whose_referrals(actor), limit=limit + 1)
+async def page(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    after: tuple[datetime, UUID] | None,
+    limit: int,
+    filters: repository.Filters | None = None,
+) -> ReferralPage:
+    """A keyset page of the referrals `actor` may see (and `filters` keep), oldest first, each one audited."""
+    rows = await repository.page(
+        session, after=after, org=access.whose_referrals(actor), limit=limit + 1, filters=filters
+    )
     items, next_cursor = pagination.split(rows, limit, lambda r: pagination.encode_time_key(r.received_at, r.id))
     # One audit row per referral shown: the trail of a child's record must include list reads.
     await audit.record_many(

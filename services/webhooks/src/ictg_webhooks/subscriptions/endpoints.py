@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy import delete, select, update
 
 from ictg_common import clock, pagination
@@ -26,6 +26,9 @@ from . import schemas
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 Manager = Annotated[Actor, require("webhooks:manage")]
 RESPONSES: dict[int | str, dict[str, Any]] = {404: {"description": "No such subscription of your organisation"}}
+SubId = Annotated[UUID, Path(description="The subscription's id.")]
+Cursor = Annotated[str | None, Query(max_length=100, description=pagination.CURSOR)]
+Limit = Annotated[int, Query(ge=1, le=500, description=pagination.LIMIT)]
 
 
 def _settings(request: Request) -> WebhooksSettings:
@@ -109,8 +112,8 @@ async def create_subscription(
 async def list_subscriptions(
     session: SessionDep,
     actor: Manager,
-    cursor: Annotated[str | None, Query(max_length=100)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Cursor = None,
+    limit: Limit = 100,
 ) -> schemas.SubscriptionPage:
     org_type, org_name = _org(actor)
     after = pagination.uuid_key(cursor)
@@ -127,14 +130,14 @@ async def list_subscriptions(
 
 
 @router.get("/subscriptions/{sub_id}", response_model=schemas.Subscription, responses=RESPONSES)
-async def get_subscription(sub_id: UUID, session: SessionDep, actor: Manager) -> schemas.Subscription:
+async def get_subscription(sub_id: SubId, session: SessionDep, actor: Manager) -> schemas.Subscription:
     out: schemas.Subscription = _out(await _own(session, actor, sub_id))
     return out
 
 
 @router.patch("/subscriptions/{sub_id}", response_model=schemas.Subscription, responses=RESPONSES)
 async def update_subscription(
-    sub_id: UUID, body: schemas.SubscriptionUpdate, session: SessionDep, actor: Manager, request: Request
+    sub_id: SubId, body: schemas.SubscriptionUpdate, session: SessionDep, actor: Manager, request: Request
 ) -> schemas.Subscription:
     """Change the url, types, authorities or description; `enabled: true` re-enables a disabled one."""
     sub = await _own(session, actor, sub_id, lock=True)
@@ -162,14 +165,14 @@ async def update_subscription(
 
 
 @router.delete("/subscriptions/{sub_id}", status_code=204, responses=RESPONSES)
-async def delete_subscription(sub_id: UUID, session: SessionDep, actor: Manager) -> Response:
+async def delete_subscription(sub_id: SubId, session: SessionDep, actor: Manager) -> Response:
     sub = await _own(session, actor, sub_id, lock=True)
     await session.execute(delete(Subscription).where(Subscription.id == sub.id))
     return Response(status_code=204)
 
 
 @router.post("/subscriptions/{sub_id}/rotate-secret", response_model=schemas.Rotated, responses=RESPONSES)
-async def rotate_secret(sub_id: UUID, session: SessionDep, actor: Manager, request: Request) -> schemas.Rotated:
+async def rotate_secret(sub_id: SubId, session: SessionDep, actor: Manager, request: Request) -> schemas.Rotated:
     """A new signing secret; the old one keeps signing beside it (two signatures in the header) for
     `ICTG_WEBHOOKS_ROTATION_OVERLAP_SECONDS` (24 h), so receivers can switch without a gap."""
     sub = await _own(session, actor, sub_id, lock=True)
@@ -182,7 +185,7 @@ async def rotate_secret(sub_id: UUID, session: SessionDep, actor: Manager, reque
 
 
 @router.post("/subscriptions/{sub_id}/ping", response_model=schemas.PingOut, responses=RESPONSES)
-async def ping(sub_id: UUID, session: SessionDep, actor: Manager, request: Request) -> schemas.PingOut:
+async def ping(sub_id: SubId, session: SessionDep, actor: Manager, request: Request) -> schemas.PingOut:
     """Send a signed `ictg.webhook.ping.v1` now and answer how the receiver took it (it is in the
     delivery log too, and never retried)."""
     sub = await _own(session, actor, sub_id)
@@ -225,12 +228,18 @@ async def ping(sub_id: UUID, session: SessionDep, actor: Manager, request: Reque
 
 @router.get("/subscriptions/{sub_id}/deliveries", response_model=schemas.DeliveryPage, responses=RESPONSES)
 async def list_deliveries(
-    sub_id: UUID,
+    sub_id: SubId,
     session: SessionDep,
     actor: Manager,
-    status: Annotated[list[str], Query(max_length=4)] = [],  # noqa: B006 - FastAPI copies defaults
-    cursor: Annotated[str | None, Query(max_length=100)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    status: Annotated[
+        list[str],
+        Query(
+            max_length=4,
+            description="Only deliveries of these statuses (repeat it): pending, delivered, failed, cancelled.",
+        ),
+    ] = [],  # noqa: B006 - FastAPI copies defaults
+    cursor: Cursor = None,
+    limit: Limit = 100,
 ) -> schemas.DeliveryPage:
     """The delivery log, newest first: every attempt's time, status code, latency and error."""
     bad = [s for s in status if s not in ("pending", "delivered", "failed", "cancelled")]
@@ -277,7 +286,11 @@ async def list_deliveries(
 
 
 @router.post("/deliveries/{delivery_id}/retry", status_code=202, response_model=schemas.Queued, responses=RESPONSES)
-async def retry_delivery(delivery_id: UUID, session: SessionDep, actor: Manager) -> schemas.Queued:
+async def retry_delivery(
+    delivery_id: Annotated[UUID, Path(description="The delivery's id, from the delivery log.")],
+    session: SessionDep,
+    actor: Manager,
+) -> schemas.Queued:
     """Send a delivery again now (the retry schedule starts over)."""
     org_type, org_name = _org(actor)
     found = (
@@ -308,10 +321,13 @@ def _enabled(sub: Subscription) -> None:
 
 @router.post("/subscriptions/{sub_id}/replay", status_code=202, response_model=schemas.Queued, responses=RESPONSES)
 async def replay(
-    sub_id: UUID,
+    sub_id: SubId,
     session: SessionDep,
     actor: Manager,
-    since: Annotated[datetime, Query(description="Re-send every matching event received since (RFC 3339)")],
+    since: Annotated[
+        datetime,
+        Query(description="Re-send every matching event received at or after this time (RFC 3339, with offset)."),
+    ],
 ) -> schemas.Queued:
     """Re-send every event received since `since` that this subscription matches now (from the
     stored events), delivered before or not: each keeps its `webhook-id`."""

@@ -6,21 +6,25 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, field_validator
 
+from ictg_common import pagination
 from ictg_common.contracts import REGISTRY
 from ictg_common.inputs import STORABLE, StrictModel, text
 from ictg_common.reference import local_authority
 
 EVENT_TYPES = sorted(REGISTRY)
+URL = (
+    "The receiving URL events are POSTed to, at most 2000 characters: https in production, never resolving to a "
+    "link-local address (nor, in production, a private one)."
+)
+TYPES = f"Event types to receive (empty: all): {', '.join(EVENT_TYPES)}."
+CODES = (
+    "ONS codes of the local authorities whose children's events to receive (empty: all); a council's token may name "
+    "only its own `la_codes`, which are also the default."
+)
+DESCRIPTION = "Your own note about the subscription, at most 500 characters."
 Url = Annotated[str, Field(max_length=2000, examples=["https://children.example.gov.uk/ictg/webhooks"])]
-Types = Annotated[
-    list[Annotated[str, Field(max_length=100)]],
-    Field(max_length=len(EVENT_TYPES), description=f"Event types to receive (empty: all): {', '.join(EVENT_TYPES)}"),
-]
-Codes = Annotated[
-    list[Annotated[str, Field(max_length=9)]],
-    Field(max_length=200, description="Local authorities whose children's events to receive (empty: all; a council's "
-          "token: its own la_codes, which is also the default)"),
-]  # fmt: skip
+Types = Annotated[list[Annotated[str, Field(max_length=100)]], Field(max_length=len(EVENT_TYPES), description=TYPES)]
+Codes = Annotated[list[Annotated[str, Field(max_length=9)]], Field(max_length=200, description=CODES)]
 Description = Annotated[str, text(500), STORABLE]
 
 
@@ -44,91 +48,119 @@ def _codes(v: list[str] | None) -> list[str] | None:
 
 
 class SubscriptionCreate(StrictModel):
-    url: Url
+    url: Url = Field(description=URL)
     event_types: Types = Field(default_factory=list)
     local_authority_codes: Codes = Field(default_factory=list)
-    description: Description = ""
+    description: Description = Field(default="", description=DESCRIPTION)
 
     _t = field_validator("event_types")(_types)
     _c = field_validator("local_authority_codes")(_codes)
 
 
 class SubscriptionUpdate(StrictModel):
-    url: Url | None = None
-    event_types: Types | None = None
-    local_authority_codes: Codes | None = None
-    description: Description | None = None
-    enabled: bool | None = Field(default=None, description="true re-enables a disabled subscription")
+    url: Url | None = Field(default=None, description=f"{URL} Null or absent: unchanged.")
+    event_types: Types | None = Field(default=None, description=f"{TYPES} Null or absent: unchanged.")
+    local_authority_codes: Codes | None = Field(default=None, description=f"{CODES} Null or absent: unchanged.")
+    description: Description | None = Field(default=None, description=f"{DESCRIPTION} Null or absent: unchanged.")
+    enabled: bool | None = Field(
+        default=None,
+        description="true re-enables a disabled subscription; false disables it and cancels its pending deliveries.",
+    )
 
     _t = field_validator("event_types")(_types)
     _c = field_validator("local_authority_codes")(_codes)
 
 
 class Subscription(BaseModel):
-    id: UUID
-    url: str
-    event_types: list[str]
-    local_authority_codes: list[str]
-    description: str
-    enabled: bool
-    disabled_reason: str | None = Field(
-        description="`gone` (the receiver answered 410) or `failing` (5 days of failures)"
+    id: UUID = Field(description="The subscription's id.")
+    url: str = Field(description="The receiving URL events are POSTed to.")
+    event_types: list[str] = Field(description="Event types it receives, sorted; empty: all.")
+    local_authority_codes: list[str] = Field(
+        description="ONS codes of the local authorities whose children's events it receives, sorted; empty: all."
     )
-    disabled_at: datetime | None
-    failing_since: datetime | None = Field(description="Start of the current run of failed attempts")
-    created_at: datetime
-    updated_at: datetime
+    description: str = Field(description="The owner's note about it; empty when none was given.")
+    enabled: bool = Field(
+        description="Whether events are delivered to it; false once disabled (see `disabled_reason`)."
+    )
+    disabled_reason: str | None = Field(
+        description="`gone` (the receiver answered 410), `failing` (5 days of failed attempts) or `by_owner` "
+        "(PATCH `enabled: false`); null while enabled."
+    )
+    disabled_at: datetime | None = Field(description="When it was disabled (RFC 3339, UTC); null while enabled.")
+    failing_since: datetime | None = Field(
+        description="Start of the current run of failed attempts (RFC 3339, UTC); null when not failing."
+    )
+    created_at: datetime = Field(description="When it was created (RFC 3339, UTC).")
+    updated_at: datetime = Field(description="When its owner last changed it or rotated its secret (RFC 3339, UTC).")
     previous_secret_valid_until: datetime | None = Field(
-        default=None, description="Until then the previous secret also signs (after a rotation)"
+        default=None,
+        description="After a rotation, until when the previous secret also signs (RFC 3339, UTC); null when only "
+        "the current secret signs.",
     )
 
 
 class SubscriptionCreated(Subscription):
-    secret: str = Field(description="The signing secret (`whsec_…`): shown only now, keep it")
+    secret: str = Field(description="The signing secret (`whsec_…`): shown only now, keep it.")
 
 
 class SubscriptionPage(BaseModel):
-    items: list[Subscription]
-    next_cursor: str | None = None
+    items: list[Subscription] = Field(description="Your organisation's subscriptions, oldest first.")
+    next_cursor: str | None = Field(default=None, description=pagination.NEXT_CURSOR)
 
 
 class Rotated(BaseModel):
-    secret: str = Field(description="The new signing secret, shown only now")
-    previous_secret_valid_until: datetime
+    secret: str = Field(description="The new signing secret (`whsec_…`): shown only now, keep it.")
+    previous_secret_valid_until: datetime = Field(
+        description="Until when the previous secret also signs, beside the new one (RFC 3339, UTC)."
+    )
 
 
 class AttemptOut(BaseModel):
-    at: datetime
-    status_code: int | None
-    latency_ms: int
-    error: str | None
+    at: datetime = Field(description="When the attempt started (RFC 3339, UTC).")
+    status_code: int | None = Field(
+        description="The HTTP status the receiver answered; null when no response came (see `error`)."
+    )
+    latency_ms: int = Field(description="How long the attempt took, in milliseconds (DNS, connect, send and read).")
+    error: str | None = Field(
+        description="Why no response came (timeout, connection failure, refused address), or a redirect not "
+        "followed; null otherwise."
+    )
 
 
 class DeliveryOut(BaseModel):
-    id: UUID
-    event_id: UUID
-    event_type: str
+    id: UUID = Field(description="The delivery's id (for `POST /v1/webhooks/deliveries/{id}/retry`).")
+    event_id: UUID = Field(description="The event's id, sent as the `webhook-id` header.")
+    event_type: str = Field(description="The event's type, e.g. `ictg.case.opened.v1`.")
     status: str = Field(
-        description="pending, delivered, failed (schedule spent, or 410) or cancelled (subscription disabled)"
+        description="pending, delivered, failed (schedule spent, or 410) or cancelled (subscription disabled)."
     )
-    attempts: list[AttemptOut]
-    next_attempt_at: datetime | None
-    created_at: datetime
-    delivered_at: datetime | None
+    attempts: list[AttemptOut] = Field(description="Every attempt so far, oldest first.")
+    next_attempt_at: datetime | None = Field(
+        description="When the next attempt is due (RFC 3339, UTC); null unless the delivery is pending."
+    )
+    created_at: datetime = Field(description="When the event was first queued for this subscription (RFC 3339, UTC).")
+    delivered_at: datetime | None = Field(
+        description="When the receiver last accepted it with a 2xx (RFC 3339, UTC); null if it never has."
+    )
 
 
 class DeliveryPage(BaseModel):
-    items: list[DeliveryOut]
-    next_cursor: str | None = None
+    items: list[DeliveryOut] = Field(description="Deliveries of this page, newest first.")
+    next_cursor: str | None = Field(default=None, description=pagination.NEXT_CURSOR)
 
 
 class PingOut(BaseModel):
-    delivery_id: UUID
-    ok: bool
-    status_code: int | None
-    latency_ms: int
-    error: str | None
+    delivery_id: UUID = Field(description="The ping's delivery, also in the delivery log.")
+    ok: bool = Field(description="Whether the receiver answered 2xx.")
+    status_code: int | None = Field(
+        description="The HTTP status the receiver answered; null when no response came (see `error`)."
+    )
+    latency_ms: int = Field(description="How long the attempt took, in milliseconds (DNS, connect, send and read).")
+    error: str | None = Field(
+        description="Why no response came (timeout, connection failure, refused address), or a redirect not "
+        "followed; null otherwise."
+    )
 
 
 class Queued(BaseModel):
-    queued: int = Field(description="Deliveries queued")
+    queued: int = Field(description="How many deliveries were queued.")

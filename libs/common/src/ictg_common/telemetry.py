@@ -1,0 +1,292 @@
+"""Prometheus metrics of a service: `GET /metrics`, one registry per app (DESIGN §16).
+
+What is counted where:
+- requests, by method, route template and status, with latency histograms (`MetricsMiddleware`);
+- the outbox relay's publications, and the consumers' events by outcome, redeliveries and handling
+  latency: counters of this process (`OutboxRelay` and `ConsumerRunner` report here);
+- the outbox backlog and the age of its oldest unpublished row, the dead letters, and each durable's
+  JetStream pending counts: read *at scrape time* from Postgres and from JetStream. They describe
+  state shared by every replica, so every replica reports the same value: aggregate them with
+  `max`, never `sum`. Counters and histograms are per process: aggregate them with `sum`.
+- a service adds its own (SLA breaches, webhook deliveries, freshness) on `registry`, and may ask for
+  a refresh at scrape time with `on_scrape`.
+
+Several processes (uvicorn workers, replicas): each has its own registry and answers for itself
+only, so Prometheus scrapes every process (a pod each; never one port shared by several workers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+from sqlalchemy import text
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from . import tracing
+
+if TYPE_CHECKING:
+    from .consumer import ConsumerRunner
+
+log = logging.getLogger(__name__)
+
+# `_created` series double every counter and histogram and no dashboard reads them.
+disable_created_metrics()
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+SCRAPE_TIMEOUT = 3.0  # per part (database, JetStream, the service's own): a scrape must not hang
+UNMATCHED = "unmatched"  # the route label of a path no route matches: labels stay bounded
+CONSUMER_OUTCOMES = ("handled", "duplicate", "failed", "dead_lettered")
+
+ScrapeHook = Callable[[], Awaitable[None]]
+
+
+class Telemetry:
+    """The metric families of one service app, on a registry of its own."""
+
+    def __init__(self, service: str, *, schema: str = "", publishes: bool = False) -> None:
+        self.service = service
+        self.schema = schema
+        self.publishes = publishes
+        self.registry = CollectorRegistry()
+        self._hooks: list[ScrapeHook] = []
+        r = self.registry
+        self.requests = Counter(
+            "ictg_http_requests", "HTTP requests answered, by route template and status.",
+            ["method", "route", "status"], registry=r,
+        )  # fmt: skip
+        self.request_seconds = Histogram(
+            "ictg_http_request_duration_seconds", "Time to answer an HTTP request, by route template.",
+            ["method", "route"], buckets=LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        # A service without an outbox (metrics) does not expose these: a 0 there would mean nothing.
+        outbox = r if publishes else None
+        self.outbox_backlog = Gauge(
+            "ictg_outbox_backlog", "Outbox rows committed and not yet published (at scrape time).", registry=outbox
+        )
+        self.outbox_oldest_age = Gauge(
+            "ictg_outbox_oldest_unpublished_age_seconds",
+            "Age of the oldest unpublished outbox row (0 when none; at scrape time).", registry=outbox,
+        )  # fmt: skip
+        self.outbox_published = Counter(
+            "ictg_outbox_published", "Events this process's relay published to JetStream.", registry=outbox
+        )
+        self.consumer_pending = Gauge(
+            "ictg_consumer_pending_messages",
+            "Messages of the stream not yet delivered to the durable consumer (JetStream num_pending).",
+            ["consumer"], registry=r,
+        )  # fmt: skip
+        self.consumer_ack_pending = Gauge(
+            "ictg_consumer_ack_pending_messages",
+            "Messages delivered to the durable consumer and not yet acknowledged (JetStream num_ack_pending).",
+            ["consumer"], registry=r,
+        )  # fmt: skip
+        self.consumer_events = Counter(
+            "ictg_consumer_events",
+            "Events this process's consumer took: handled, duplicate (handled before), failed (will be "
+            "redelivered) or dead_lettered.",
+            ["consumer", "outcome"], registry=r,
+        )  # fmt: skip
+        self.consumer_redelivered = Counter(
+            "ictg_consumer_redelivered", "Messages this process received more than once (JetStream redelivery).",
+            ["consumer"], registry=r,
+        )  # fmt: skip
+        self.consumer_seconds = Histogram(
+            "ictg_consumer_handling_duration_seconds",
+            "Time to handle one fetched batch, or one event alone, claim check and commit included.",
+            ["consumer"], buckets=LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.consumer_paused = Gauge(
+            "ictg_consumer_paused", "1 while the consumer waits for its database, NATS or a peer to come back.",
+            ["consumer"], registry=r,
+        )  # fmt: skip
+        self.dead_letters = Gauge(
+            "ictg_dead_letters", "Events parked in the dead_letter table (at scrape time).", ["consumer"], registry=r
+        )
+        self.nats_connected = Gauge("ictg_nats_connected", "1 while this process is connected to NATS.", registry=r)
+        self.reconcile_mismatches = Gauge(
+            "ictg_reconcile_mismatches",
+            "What the last reconciliation this process ran found out of step (0: consistent).", ["check"], registry=r,
+        )  # fmt: skip
+        self.reconcile_timestamp = Gauge(
+            "ictg_reconcile_last_run_timestamp_seconds", "When this process last ran the reconciliation.",
+            ["check"], registry=r,
+        )  # fmt: skip
+        self.scrape_errors = Counter(
+            "ictg_scrape_errors", "Scrape-time readings that failed (their gauges read NaN).", ["part"], registry=r
+        )
+
+    def on_scrape(self, hook: ScrapeHook) -> None:
+        """Run `hook` (it sets the service's own gauges) before each scrape, with a timeout."""
+        self._hooks.append(hook)
+
+    def handled(self, consumer: str, outcome: str, count: int = 1) -> None:
+        if count:
+            self.consumer_events.labels(consumer, outcome).inc(count)
+
+    def reconciled(self, check: str, mismatches: int) -> None:
+        self.reconcile_mismatches.labels(check).set(mismatches)
+        self.reconcile_timestamp.labels(check).set(time.time())
+
+    async def exposition(self, app: FastAPI) -> bytes:
+        """The registry in the text format, scrape-time gauges read first."""
+        parts: list[tuple[str, Awaitable[None]]] = [("consumers", self._read_consumers(app))]
+        if getattr(app.state, "engine", None) is not None:
+            parts.append(("database", self._read_database(app)))
+        parts += [("service", hook()) for hook in self._hooks]
+        results = await asyncio.gather(
+            *(asyncio.wait_for(coro, SCRAPE_TIMEOUT) for _, coro in parts), return_exceptions=True
+        )
+        for (part, _), result in zip(parts, results, strict=True):
+            if isinstance(result, BaseException):
+                self.scrape_errors.labels(part).inc()
+                log.debug("scrape-time reading failed", extra={"part": part, "error": repr(result)})
+                if part == "database":
+                    for gauge in (self.outbox_backlog, self.outbox_oldest_age):
+                        gauge.set(math.nan)
+        return generate_latest(self.registry)
+
+    async def _read_database(self, app: FastAPI) -> None:
+        runners: list[ConsumerRunner] = list(getattr(app.state, "consumers", []))
+        async with app.state.engine.connect() as conn:
+            if self.publishes:
+                row = (
+                    await conn.execute(
+                        text(
+                            "SELECT count(*) AS n, COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0) AS age "
+                            f'FROM "{self.schema}".outbox WHERE published_at IS NULL'
+                        )
+                    )
+                ).one()
+                self.outbox_backlog.set(row.n)
+                self.outbox_oldest_age.set(max(float(row.age), 0.0))
+            if runners:
+                rows = await conn.execute(
+                    text(f'SELECT consumer, count(*) AS n FROM "{self.schema}".dead_letter GROUP BY consumer')
+                )
+                parked = {r.consumer: int(r.n) for r in rows}
+                for name in {r.c.name for r in runners} | set(parked):
+                    self.dead_letters.labels(name).set(parked.get(name, 0))
+
+    async def _read_consumers(self, app: FastAPI) -> None:
+        link = getattr(app.state, "nats", None)
+        self.nats_connected.set(1 if link is not None and link.connected else 0)
+        runners: list[ConsumerRunner] = list(getattr(app.state, "consumers", []))
+        for runner in runners:
+            self.consumer_paused.labels(runner.c.name).set(1 if runner.paused else 0)
+        if link is None or not runners:
+            return
+        if not link.connected:
+            for runner in runners:  # unknown while NATS is out of reach: NaN, not a stale number
+                self.consumer_pending.labels(runner.c.name).set(math.nan)
+                self.consumer_ack_pending.labels(runner.c.name).set(math.nan)
+            return
+        js = await link.jetstream()
+        for runner in runners:
+            try:
+                info = await js.consumer_info(link.stream, runner.c.name, timeout=1)
+            except Exception:  # noqa: BLE001 - not created yet (first fetch pending): unknown
+                self.consumer_pending.labels(runner.c.name).set(math.nan)
+                self.consumer_ack_pending.labels(runner.c.name).set(math.nan)
+                continue
+            self.consumer_pending.labels(runner.c.name).set(info.num_pending or 0)
+            self.consumer_ack_pending.labels(runner.c.name).set(info.num_ack_pending or 0)
+
+
+class MetricsMiddleware:
+    """Counts and times every HTTP request by route template (`/v1/cases/{case_id}`, never the
+    concrete path), and marks the request's spans with the service's name."""
+
+    def __init__(self, app: ASGIApp, *, telemetry: Telemetry) -> None:
+        self.app = app
+        self.telemetry = telemetry
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+        started = time.perf_counter()
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        token = tracing.set_service(self.telemetry.service)
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            tracing.reset_service(token)
+            route = _route_template(scope)
+            method = scope["method"]
+            self.telemetry.requests.labels(method, route, str(status)).inc()
+            self.telemetry.request_seconds.labels(method, route).observe(time.perf_counter() - started)
+
+
+def _route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    if route is not None and isinstance(getattr(route, "path", None), str):
+        return str(route.path)
+    app: Any = scope.get("app")
+    for candidate in getattr(app, "routes", []):  # refused before routing (413, 415): match it now
+        path = getattr(candidate, "path", None)
+        if isinstance(path, str) and candidate.matches(scope)[0] == Match.FULL:
+            return path
+    return UNMATCHED
+
+
+def metrics_router() -> APIRouter:
+    router = APIRouter()
+
+    # Not a documented operation: no token (Prometheus scrapes it inside the cluster; keep the
+    # port off the public ingress) and no entry in the OpenAPI document.
+    @router.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        body = await request.app.state.telemetry.exposition(request.app)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def install(app: FastAPI, *, name: str, schema: str, publishes: bool) -> Telemetry:
+    """Give `app` its registry (`app.state.telemetry`), `GET /metrics`, request metrics and, if
+    tracing is on (`ictg_common.tracing`), server spans."""
+    tracing.configure_from_env(name)
+    telemetry = Telemetry(name, schema=schema, publishes=publishes)
+    app.state.telemetry = telemetry
+    app.add_middleware(MetricsMiddleware, telemetry=telemetry)
+    app.include_router(metrics_router())
+    tracing.instrument_app(app, name)
+    return telemetry
+
+
+def attach(app: FastAPI) -> None:
+    """In the lifespan, once the relay and the consumer runners exist: they report to the app's registry."""
+    telemetry: Telemetry = app.state.telemetry
+    if getattr(app.state, "relay", None) is not None:
+        app.state.relay.telemetry = telemetry
+    for runner in getattr(app.state, "consumers", []):
+        runner.telemetry = telemetry
+        # Every series exists from the start at 0, so rate() and increase() see the first event.
+        for outcome in CONSUMER_OUTCOMES:
+            telemetry.consumer_events.labels(runner.c.name, outcome)
+        telemetry.consumer_redelivered.labels(runner.c.name)
+        telemetry.consumer_seconds.labels(runner.c.name)

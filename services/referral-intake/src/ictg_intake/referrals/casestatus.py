@@ -1,0 +1,41 @@
+"""What the referrer may know of the case, learnt from the case API's events: its id, when it opened,
+when a guardian was first allocated, when the child left. No personal data travels for it.
+
+Each update is order-free and idempotent (the earliest allocation wins, a field once set by an event
+is set again to the same value), so a redelivered or late event changes nothing it should not.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ictg_common.consumer import Consumer
+from ictg_common.contracts import CaseAllocated, CaseExited, CaseOpened, parse_data
+from ictg_common.events import CloudEvent
+
+from ..models import Referral
+
+TYPES = (CaseOpened, CaseAllocated, CaseExited)
+
+
+async def on_case_event(session: AsyncSession, event: CloudEvent) -> None:
+    data = parse_data(event.type, event.data)
+    if not isinstance(data, TYPES):
+        return
+    values: dict[str, object] = {"case_id": func.coalesce(Referral.case_id, data.case_id)}
+    if isinstance(data, CaseOpened):
+        values["case_opened_at"] = func.coalesce(Referral.case_opened_at, data.opened_at)
+    elif isinstance(data, CaseAllocated):
+        values["allocated_at"] = func.least(Referral.allocated_at, data.allocated_at)  # LEAST ignores NULL
+    else:
+        values["exited_at"] = data.exited_at
+    await session.execute(update(Referral).where(Referral.id == data.referral_id).values(values))
+
+
+def consumer(subject_prefix: str) -> Consumer:
+    return Consumer(
+        name="intake-case-status",
+        filter_subjects=[f"{subject_prefix}.cases.{m.name()}" for m in TYPES],
+        handler=on_case_event,
+    )

@@ -1,0 +1,137 @@
+"""One referral, one trace (DESIGN §8, §16): the POST to intake, its outbox publication, the case
+API's consumer and its claim check back to intake, and the metrics fold, linked through the
+`traceparent` the events carry. Spans go to an in-memory exporter; no collector is needed."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+from sqlalchemy import text
+
+from ictg_cases.app import create_app as create_cases
+from ictg_cases.settings import CasesSettings
+from ictg_common import tracing
+from ictg_common.db import create_engine
+from ictg_common.logs import JsonFormatter
+from ictg_intake.app import create_app as create_intake
+from ictg_intake.settings import IntakeSettings
+from ictg_metrics.app import create_app as create_metrics
+from ictg_metrics.settings import MetricsSettings
+
+from conftest import auth, eventually, serve
+from factories import referral_body
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    exporter = InMemorySpanExporter()
+    tracing.use_span_exporter(exporter)
+    try:
+        yield exporter
+    finally:
+        tracing.stop_tracing()
+
+
+def service(span: ReadableSpan) -> str | None:
+    return (span.attributes or {}).get(tracing.SERVICE_ATTRIBUTE)  # type: ignore[return-value]
+
+
+def in_trace(exporter: InMemorySpanExporter, trace_id: int) -> list[ReadableSpan]:
+    return [s for s in exporter.get_finished_spans() if s.context is not None and s.context.trace_id == trace_id]
+
+
+async def test_one_referral_is_one_trace_across_intake_case_api_and_metrics(
+    shared_settings: dict[str, Any], spans: InMemorySpanExporter
+) -> None:
+    intake_app = create_intake(IntakeSettings(**shared_settings))
+    cases_app = create_cases(
+        CasesSettings(**shared_settings, intake_url="http://intake", sla_check_seconds=0),
+        intake_transport=httpx.ASGITransport(app=intake_app),
+    )
+    metrics_app = create_metrics(MetricsSettings(**shared_settings))
+    async with serve(intake_app) as intake, serve(cases_app) as cases, serve(metrics_app):
+        r = await intake.post("/v1/referrals", json=referral_body(), headers=auth("referrals:write"))
+        assert r.status_code == 201, r.text
+        referral_id = r.json()["id"]
+        [post] = [
+            s for s in spans.get_finished_spans()
+            if s.kind == SpanKind.SERVER and service(s) == "referral-intake" and s.name.startswith("POST")
+        ]  # fmt: skip
+        assert post.parent is None and post.context is not None  # the referral's trace starts here
+        trace_id = post.context.trace_id
+
+        def consumed(by: str, events: int) -> list[ReadableSpan]:
+            """`by`'s consumer spans in the referral's trace, once they have handled `events` events."""
+            found = [s for s in in_trace(spans, trace_id) if s.kind == SpanKind.CONSUMER and service(s) == by]
+            handled = sum(int((s.attributes or {}).get("messaging.batch.message_count", 0)) for s in found)  # type: ignore[call-overload]
+            return found if handled >= events else []
+
+        async def case_api_and_metrics_done() -> bool:
+            return bool(consumed("case-api", 1)) and bool(consumed("metrics", 2))
+
+        await eventually(case_api_and_metrics_done, timeout=15)
+        got = await cases.get("/v1/cases", params={"referral_id": referral_id}, headers=auth("cases:read"))
+        assert got.status_code == 200 and len(got.json()["items"]) == 1
+
+    trace = in_trace(spans, trace_id)
+    by_id = {s.context.span_id: s for s in trace if s.context is not None}
+    # One tree: every span but the POST has its parent in the same trace.
+    orphans = [s.name for s in trace if s is not post and (s.parent is None or s.parent.span_id not in by_id)]
+    assert not orphans, orphans
+
+    # The event carried the POST's trace context: the outbox publication and the case API's consumer
+    # are children of the request that wrote it.
+    [publish] = [s for s in trace if s.kind == SpanKind.PRODUCER and service(s) == "referral-intake"]
+    assert publish.name.endswith(".intake.referral.received") and publish.parent is not None
+    [opened_by] = consumed("case-api", 1)
+    assert opened_by.parent is not None and by_id[opened_by.parent.span_id].kind == SpanKind.SERVER
+    assert service(by_id[opened_by.parent.span_id]) == "referral-intake"
+
+    # The claim check: the case API's HTTP call, and intake's answer to it, inside the consumer's span.
+    [claim] = [s for s in trace if s.kind == SpanKind.CLIENT and service(s) == "case-api" and s.name.startswith("GET")]
+    assert claim.parent is not None and claim.parent.span_id == opened_by.context.span_id  # type: ignore[union-attr]
+    # (In process the request never leaves the context, so intake's span is INTERNAL, not SERVER.)
+    [answer] = [
+        s for s in trace
+        if s.parent is not None and s.parent.span_id == claim.context.span_id  # type: ignore[union-attr]
+        and s.name == "GET /v1/referrals/{referral_id}"
+    ]  # fmt: skip
+    assert service(answer) == "referral-intake"
+
+    # The case API's own event (case.opened) was published in the trace too, and metrics folded both
+    # events in it; their database work shows as child spans.
+    assert [s for s in trace if s.kind == SpanKind.PRODUCER and service(s) == "case-api"]
+    assert consumed("metrics", 2)
+    assert {service(s) for s in trace if (s.attributes or {}).get("db.system") or (s.attributes or {}).get("db.system.name")} >= {
+        "referral-intake", "case-api", "metrics"
+    }  # fmt: skip
+
+    # And the stored events name the trace (CloudEvents distributed-tracing extension).
+    engine = create_engine(shared_settings["database_url"], pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            payloads = (await conn.execute(text("SELECT payload::text FROM intake.outbox"))).scalars().all()
+            opened = (await conn.execute(text("SELECT payload::text FROM cases.outbox"))).scalars().all()
+    finally:
+        await engine.dispose()
+    for payload in [*payloads, *opened]:
+        traceparent = json.loads(payload)["traceparent"]
+        assert traceparent.split("-")[1] == format(trace_id, "032x"), traceparent
+
+
+def test_log_lines_carry_the_trace_id(spans: InMemorySpanExporter) -> None:
+    formatter = JsonFormatter("referral-intake")
+    record = logging.makeLogRecord({"name": "t", "levelname": "INFO", "msg": "hello"})
+    assert "trace_id" not in json.loads(formatter.format(record))  # outside a span: none
+    with tracing.tracer().start_as_current_span("work") as span:
+        line = json.loads(formatter.format(record))
+    assert line["trace_id"] == format(span.get_span_context().trace_id, "032x")
+    assert line["span_id"] == format(span.get_span_context().span_id, "016x")

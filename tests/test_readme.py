@@ -1,0 +1,86 @@
+"""The README's examples work as written (issue 14): `make run` (deploy/run.py) is started as a new
+user would, on this test run's Postgres and NATS and free ports, and each shell block marked
+`<!-- readme-example: … -->` is run with bash from the repository root, as a developer would paste it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ictg_common.devinfra import Infra, free_port
+
+from conftest import ROOT, _admin, _with_db
+
+MARKER = re.compile(r"<!-- readme-example: ([\w-]+) -->\n```sh\n(.*?)```", re.S)
+
+
+def examples() -> dict[str, str]:
+    return dict(MARKER.findall((ROOT / "README.md").read_text()))
+
+
+@pytest.fixture(scope="module")
+def platform(infra: Infra, template_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """`make run`'s program on a database of its own; yields the env file it writes (`. .run/env`)."""
+    name = f"ictg_readme_{uuid.uuid4().hex[:8]}"
+    asyncio.run(_admin(infra, f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"'))
+    env_file = tmp_path_factory.mktemp("readme") / "env"
+    ports = {var: str(free_port()) for var in ("ICTG_INTAKE_PORT", "ICTG_CASES_PORT", "ICTG_METRICS_PORT",
+                                              "ICTG_WEBHOOKS_PORT")}  # fmt: skip
+    env = {
+        **os.environ, **ports, "ICTG_DATABASE_URL": _with_db(infra.database_url, name), "ICTG_NATS_URL": infra.nats_url,
+        "ICTG_NATS_STREAM": f"README{ports['ICTG_INTAKE_PORT']}", "ICTG_SUBJECT_PREFIX": f"readme{ports['ICTG_INTAKE_PORT']}",
+        "ICTG_RUN_ENV_FILE": str(env_file),
+    }  # fmt: skip
+    log = open(ROOT / ".run" / "readme-platform.log", "w")
+    proc = subprocess.Popen([sys.executable, "deploy/run.py"], cwd=ROOT, env=env, stdout=log, stderr=log,
+                            start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + 90
+    while not env_file.exists():
+        assert proc.poll() is None, (ROOT / ".run" / "readme-platform.log").read_text()[-3000:]
+        assert time.monotonic() < deadline, "make run did not come up"
+        time.sleep(0.2)
+    try:
+        yield env_file
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        log.close()
+        asyncio.run(_admin(infra, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def run(block: str, env_file: Path) -> str:
+    """One README block, as written, except that `. .run/env` reads this run's env file."""
+    script = block.replace(". .run/env", f". {env_file}")
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=ROOT, capture_output=True, text=True,
+                          timeout=90, start_new_session=True)  # fmt: skip
+    assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done.stdout + done.stderr
+
+
+@pytest.mark.timeout(300)
+def test_the_readme_examples_work_as_written(platform: Path) -> None:
+    blocks = examples()
+    assert set(blocks) == {"first-responder", "council"}, sorted(blocks)
+    out = run(blocks["first-responder"], platform)
+    assert '"code":"E08000003","name":"Manchester"' in out, out
+    assert re.search(r"(?im)^idempotency-replayed: true", out), out
+    assert re.search(r"(?m)^awaiting_allocation 20\d\d-", out), out  # the referrer sees its case open
+    assert '"reference":"GMP/2026/000123"' in out
+    assert '"items":[{"id"' in out  # the case of the referral
+    out = run(blocks["council"], platform)
+    assert '"la_child_id":"MCR0001"' in out, out
+    assert re.search(r"verified \S+ ictg\.case\.opened\.v1", out), out  # the receiver verified a delivery
