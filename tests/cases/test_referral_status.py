@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cases_harness import Stack, stack_fixture  # noqa: F401
+from cases_harness import ADMIN, Stack, stack_fixture  # noqa: F401
 
 from ictg_common import clock
 
@@ -39,6 +39,17 @@ async def test_allocation_and_exit_reach_the_referrer(stack: Stack) -> None:
     assert r.status_code == 201, r.text
     allocated = await eventually(lambda: status("allocated"), timeout=3)
     assert allocated["allocated_at"] is not None
+
+    # A pathway change that the guardian's role no longer fits takes the guardian off: awaiting again,
+    # until another is allocated (the first allocation's time stays).
+    r = await stack.post(f"/v1/cases/{case['id']}/pathway", {"pathway": "regional_practitioner"}, headers=ADMIN)
+    assert r.status_code == 201, r.text
+    again = await eventually(lambda: status("awaiting_allocation"), timeout=3)
+    assert again["allocated_at"] == allocated["allocated_at"]
+    practitioner = await stack.worker(role="regional_practitioner")
+    r = await stack.post(f"/v1/cases/{case['id']}/allocations", {"worker_id": practitioner["id"]})
+    assert r.status_code == 201, r.text
+    allocated = await eventually(lambda: status("allocated"), timeout=3)
 
     exited_at = clock.utcnow().isoformat()
     r = await stack.post(

@@ -20,6 +20,7 @@ from datetime import date, timedelta
 from typing import Any, Literal
 
 from ictg_common import codes
+from ictg_common.codes import value_label
 from ictg_common.errors import invalid
 from ictg_common.reference import REGION_SLUGS, REGIONS, local_authorities
 
@@ -57,26 +58,6 @@ class Dimension:
         if self.catalogue is not None:
             return list(self.catalogue())
         return None
-
-
-_VALUE_LABELS = {
-    "uk": "UK", "eea": "EEA", "non_eea": "Outside the EEA (or stateless)", "ngo": "NGO", "nrm": "NRM",
-    "nrm_case_worker": "NRM case worker", "la_children_services": "Local authority children's services",
-    "la_adult_services": "Local authority adult services", "post_18_support": "Post-18 support",
-    "turned_18": "Turned 18", "negative_nrm_decision": "Negative NRM decision", "uasc": "UASC",
-    "under_3_per_month": "Under 3 a month", "3_or_more_per_month": "3 or more a month",
-    "national_crime_agency": "National Crime Agency", "border_force": "Border Force",
-    "uk_visas_immigration": "UK Visas and Immigration", "immigration_enforcement": "Immigration Enforcement",
-    "gangmasters_labour_abuse_authority": "Gangmasters and Labour Abuse Authority",
-}  # fmt: skip
-
-
-def value_label(code: str) -> str:
-    """A code's human label: `non_eea` → "Outside the EEA (or stateless)", `foster_care` → "Foster care"."""
-    if code in _VALUE_LABELS:
-        return _VALUE_LABELS[code]
-    words = code.replace("_", " ")
-    return words[:1].upper() + words[1:]
 
 
 def band_labels(bands: tuple[str, ...], unit: str) -> tuple[str, ...]:

@@ -1,5 +1,6 @@
 """What the referrer may know of the case, learnt from the case API's events: its id, when it opened,
-when a guardian was first allocated, when the child left. No personal data travels for it.
+when a guardian was first allocated and whether one is allocated now (a pathway change can take the
+guardian off), when the child left. No personal data travels for it.
 
 Each update is order-free and idempotent (the earliest allocation wins, a field once set by an event
 is set again to the same value), so a redelivered or late event changes nothing it should not.
@@ -7,27 +8,45 @@ is set again to the same value), so a redelivered or late event changes nothing 
 
 from __future__ import annotations
 
-from sqlalchemy import func, update
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, func, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ictg_common.consumer import Consumer
-from ictg_common.contracts import CaseAllocated, CaseExited, CaseOpened, parse_data
+from ictg_common.contracts import CaseAllocated, CaseExited, CaseOpened, CasePathwayChanged, parse_data
 from ictg_common.events import CloudEvent
 
 from ..models import Referral
 
-TYPES = (CaseOpened, CaseAllocated, CaseExited)
+TYPES = (CaseOpened, CaseAllocated, CasePathwayChanged, CaseExited)
+
+
+def _allocation(now_allocated: bool, at: datetime) -> dict[str, Any]:
+    """Whether a guardian is allocated now, from the newest event that says (an allocation, or a pathway
+    change that took the guardian off): an older one arriving late changes nothing."""
+    newer = or_(Referral.allocation_changed_at.is_(None), Referral.allocation_changed_at <= at)
+    return {
+        "allocated": case((newer, now_allocated), else_=Referral.allocated),
+        "allocation_changed_at": case((newer, at), else_=Referral.allocation_changed_at),
+    }
 
 
 async def on_case_event(session: AsyncSession, event: CloudEvent) -> None:
     data = parse_data(event.type, event.data)
     if not isinstance(data, TYPES):
         return
-    values: dict[str, object] = {"case_id": func.coalesce(Referral.case_id, data.case_id)}
+    values: dict[str, Any] = {"case_id": func.coalesce(Referral.case_id, data.case_id)}
     if isinstance(data, CaseOpened):
         values["case_opened_at"] = func.coalesce(Referral.case_opened_at, data.opened_at)
     elif isinstance(data, CaseAllocated):
         values["allocated_at"] = func.least(Referral.allocated_at, data.allocated_at)  # LEAST ignores NULL
+        values |= _allocation(True, data.allocated_at)
+    elif isinstance(data, CasePathwayChanged):
+        if not data.unallocated:
+            return
+        values |= _allocation(False, data.changed_at)
     else:
         values["exited_at"] = data.exited_at
     await session.execute(update(Referral).where(Referral.id == data.referral_id).values(values))

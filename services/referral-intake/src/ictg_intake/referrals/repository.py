@@ -173,7 +173,7 @@ async def candidates(
         raise ValueError("a child has a date of birth or an estimated age")
     await session.execute(_THRESHOLD)
     statement = _candidates_statement(by_date_of_birth=date_of_birth is not None)
-    rows = (await session.execute(statement, params)).tuples().all()
+    rows = (await session.execute(statement, params)).all()
     return [Candidate(id_, key, (org_type, org_name)) for _, id_, org_type, org_name, key in rows]
 
 
@@ -186,12 +186,12 @@ class Filters:
     statuses: tuple[str, ...] = ()  # any of them (`service.status_of`)
 
 
-STATUS_WHERE = {
-    "received": lambda: Referral.case_id.is_(None) & Referral.exited_at.is_(None) & Referral.allocated_at.is_(None),
+STATUS_WHERE = {  # as `service.status_of` decides
+    "received": lambda: Referral.case_id.is_(None) & Referral.exited_at.is_(None) & Referral.allocated.is_(False),
     "awaiting_allocation": lambda: (
-        Referral.case_id.is_not(None) & Referral.allocated_at.is_(None) & Referral.exited_at.is_(None)
+        Referral.case_id.is_not(None) & Referral.allocated.is_(False) & Referral.exited_at.is_(None)
     ),
-    "allocated": lambda: Referral.allocated_at.is_not(None) & Referral.exited_at.is_(None),
+    "allocated": lambda: Referral.allocated.is_(True) & Referral.exited_at.is_(None),
     "exited": lambda: Referral.exited_at.is_not(None),
 }
 

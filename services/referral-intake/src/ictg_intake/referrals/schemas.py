@@ -257,7 +257,8 @@ class Referral(BaseModel):
     timeliness: Timeliness = Field(description="The timeliness clock.")
     status: ReferralStatus = Field(
         description="How the case stands: `received` (no case yet, normally for a second at most), "
-        "`awaiting_allocation` (a case is open, no guardian yet), `allocated` (a guardian is allocated), "
+        "`awaiting_allocation` (a case is open, no guardian now: none yet, or taken off by a change of pathway), "
+        "`allocated` (a guardian is allocated), "
         "`exited` (the child has left the service)."
     )
     case_opened_at: datetime | None = Field(description="When the case opened; null before.")

@@ -136,7 +136,7 @@ def status_of(r: Referral) -> str:
     """How the case stands, from what the case events told intake (`casestatus`)."""
     if r.exited_at is not None:
         return "exited"
-    if r.allocated_at is not None:
+    if r.allocated:
         return "allocated"
     return "awaiting_allocation" if r.case_id is not None else "received"
 
@@ -256,6 +256,7 @@ async def receive(
         estimated_age=body.child.estimated_age,
         nationality=body.child.nationality,
         referrer_reference=body.referrer.reference,
+        allocated=False,
         name_key=names[0],
         body=stored,
         possible_duplicate_of=list(found),
