@@ -28,7 +28,7 @@ system-deps:
 	@command -v chromium >/dev/null && command -v promtool >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing Debian's chromium and prometheus (promtool) for the tests"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium prometheus >/dev/null; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium prometheus >/dev/null; \
 	  else echo "the tests need Debian's chromium and promtool: apt-get install chromium prometheus" >&2; fi; }
 
 # The fault suite at length: more clients, longer loads and outages, repeated kills.
