@@ -9,7 +9,9 @@ name and five hex digits) and, with `--estimated F`, a fraction F of them with a
 An embedded Postgres under `.run/duplicate-query` (or ICTG_DATABASE_URL), migrated to head; with
 `--keep` it stays up and seeded for the next run (seeded again only when the migrations changed the
 schema: pass `--reseed`). Prints, for a few typical names, the median and worst time of
-`candidates()` over a few runs and the number of candidates; nothing is asserted.
+`candidates()` over a few runs, the number of candidates and how many of them the difflib rule
+confirms (to compare queries: `--revision 0005 --repository` an older repository.py); nothing is
+asserted.
 """
 
 from __future__ import annotations
@@ -88,7 +90,7 @@ async def seed(url: str, n: int, estimated: float) -> None:
 async def measure(url: str, *, explain: bool, repository_file: str | None) -> None:
     from ictg_common.db import create_engine, create_sessionmaker
     from ictg_intake.referrals import repository
-    from ictg_intake.referrals.service import name_key
+    from ictg_intake.referrals.service import duplicates, name_key
 
     if repository_file:
         spec = importlib.util.spec_from_file_location("ictg_intake.referrals._measured", repository_file)
@@ -106,9 +108,18 @@ async def measure(url: str, *, explain: bool, repository_file: str | None) -> No
     event.listen(engine.sync_engine, "before_cursor_execute", capture)
     today = date.today()
     try:
-        print(f"{'name':28} {'born / age':>12} {'median ms':>10} {'max ms':>8} {'candidates':>11}")
-        for given, family, nat, born, age in PROBES:
-            key = name_key(given, family)
+        print(f"{'name':28} {'born / age':>12} {'median ms':>10} {'max ms':>8} {'candidates':>11} {'confirmed':>10}")
+        probes = [(name_key(given, family), nat, born, age) for given, family, nat, born, age in PROBES]
+        for _, nat, born, age in probes[:]:  # and a stored name of each crowd with a typo: a true duplicate
+            async with sessions() as session:
+                stored = await session.scalar(
+                    text("SELECT name_key FROM intake.referral WHERE nationality = :n AND (date_of_birth = :d "
+                         "OR estimated_age = :a) ORDER BY id LIMIT 1"),
+                    {"n": nat, "d": today - timedelta(days=born) if born is not None else None, "a": age},
+                )  # fmt: skip
+            if stored:
+                probes.append((stored[:3] + stored[4:], nat, born, age))
+        for key, nat, born, age in probes:
             dob = today - timedelta(days=born) if born is not None else None
             times, found = [], []
             for _ in range(RUNS):
@@ -121,7 +132,9 @@ async def measure(url: str, *, explain: bool, repository_file: str | None) -> No
                     )  # fmt: skip
                     times.append((time.perf_counter() - t) * 1000)
             label = str(dob) if dob else f"age {age}"
-            print(f"{key[:28]:28} {label:>12} {statistics.median(times):10.2f} {max(times):8.2f} {len(found):11}")
+            confirmed = len(duplicates([key], found))  # what difflib keeps: the same with any correct query
+            print(f"{key[:28]:28} {label:>12} {statistics.median(times):10.2f} {max(times):8.2f} {len(found):11} "
+                  f"{confirmed:10}")  # fmt: skip
             if explain:
                 statement, parameters = captured[-1]
                 async with sessions() as session, session.begin():
