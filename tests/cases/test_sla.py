@@ -45,6 +45,10 @@ async def test_missed_deadlines_emit_one_breach_each_and_only_once(stack: Stack)
     later = at(case["first_contact_due_by"]) + timedelta(minutes=1)
     assert await watcher.check_once(now=later) == 2
     assert await watcher.check_once(now=later + timedelta(days=3)) == 0
+    # Counted for GET /metrics as they are committed, in process (no count of the table per scrape).
+    registry = stack.app.state.telemetry.registry
+    for name in ("allocation", "first_contact"):
+        assert registry.get_sample_value("ictg_sla_breaches_total", {"clock": name}) == 1
     found = await breaches(stack, want=3)
     assert sorted(e["data"]["clock"] for e in found) == ["allocation", "first_contact"]
     for e in found:

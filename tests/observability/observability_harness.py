@@ -72,7 +72,8 @@ class Platform:
 
 @contextlib.asynccontextmanager
 async def platform(shared_settings: dict[str, Any]) -> AsyncIterator[Platform]:
-    """The four services in process on one database and one stream."""
+    """The four services in process on one database and one stream; every scrape reads afresh."""
+    shared_settings = {**shared_settings, "telemetry_reading_seconds": 0}
     intake_app = create_intake(IntakeSettings(**shared_settings))
     cases_app = create_cases(
         CasesSettings(**shared_settings, intake_url="http://intake", sla_check_seconds=0),

@@ -9,13 +9,16 @@ import asyncio
 import json
 import math
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import nats
+from fastapi import FastAPI
 from sqlalchemy import text
 
+from ictg_common import telemetry
 from ictg_common.db import create_engine
 from ictg_common.devinfra import EmbeddedNats
 from ictg_intake.app import create_app as create_intake
@@ -72,7 +75,7 @@ async def test_every_service_exposes_its_figures_and_they_follow_a_referral(shar
         assert cases.one("ictg_consumer_handling_duration_seconds_count", consumer="cases-referrals") == 1
         assert cases.one("ictg_consumer_redelivered_total", consumer="cases-referrals") == 0
         assert cases.one("ictg_dead_letters", consumer="cases-referrals") == 0
-        assert cases.one("ictg_sla_breaches", clock="allocation") == 0
+        assert cases.one("ictg_sla_breaches_total", clock="allocation") == 0
         assert cases.one("ictg_nats_connected") == 1
         # Its claim check reached intake by the template of the path, never the concrete id.
         intake = await scrape(p.intake)
@@ -128,7 +131,7 @@ async def test_outbox_age_grows_while_nats_is_down_and_drops_when_it_returns(sha
     server = EmbeddedNats(Path(root))
     url = server.start()
     try:
-        app = create_intake(IntakeSettings(**{**shared_settings, "nats_url": url}))
+        app = create_intake(IntakeSettings(**{**shared_settings, "nats_url": url, "telemetry_reading_seconds": 0}))
         async with serve(app) as client:
             await until(client, lambda s: s.one("ictg_nats_connected") == 1)
             server.stop()
@@ -150,3 +153,80 @@ async def test_outbox_age_grows_while_nats_is_down_and_drops_when_it_returns(sha
     finally:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def bare_app(**kwargs: Any) -> FastAPI:
+    """An app with nothing but its telemetry (no database, no NATS) and one route."""
+    app = FastAPI()
+    telemetry.install(app, name="bare", schema="bare", publishes=False, **kwargs)
+
+    @app.get("/things/{thing_id}")
+    async def thing(thing_id: str) -> dict[str, str]:
+        return {"id": thing_id}
+
+    return app
+
+
+def series(s: Scrape, name: str) -> list[dict[str, str]]:
+    return [ls for n, ls, _ in s.samples if n == name]
+
+
+async def test_labels_stay_bounded_whatever_the_client_sends() -> None:
+    app = bare_app(reading_seconds=0)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bare") as client:
+        assert (await client.get("/things/1")).status_code == 200
+        assert (await client.request("ZZZ1", "/x")).status_code == 404
+        assert (await client.request("QQQ", "/things/2")).status_code == 405
+        await scrape(client)
+        before = {json.dumps(ls, sort_keys=True) for ls in series(await scrape(client), "ictg_http_requests_total")}
+        # Other made-up methods, on a known route and on paths no route matches: counts, no new series.
+        for method, path in (("ZZZ2", "/x"), ("MADEUP", "/things/3"), ("ZZZ9", "/y/5"), ("XYZ", "/no/such/7")):
+            await client.request(method, path)
+        later = await scrape(client)
+    after = {json.dumps(ls, sort_keys=True) for ls in series(later, "ictg_http_requests_total")}
+    assert after == before, after ^ before
+    labels = series(later, "ictg_http_requests_total") + series(later, "ictg_http_request_duration_seconds_count")
+    assert {ls["method"] for ls in labels} == {"GET", "other"}, labels
+    assert {ls["route"] for ls in labels} == {"/things/{thing_id}", "/metrics", "unmatched"}, labels
+    assert later.one("ictg_http_requests_total", method="other", route="unmatched", status="404") == 4
+    assert later.one("ictg_http_requests_total", method="other", route="/things/{thing_id}", status="405") == 2
+
+
+async def test_scrapes_share_one_reading_for_a_few_seconds_and_a_hung_part_is_cut_short(
+    monkeypatch: Any,
+) -> None:
+    app = bare_app(reading_seconds=0.5)
+    calls = 0
+    hang = asyncio.Event()
+
+    async def slow() -> None:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.2)
+        if hang.is_set():
+            await asyncio.sleep(60)
+
+    app.state.telemetry.on_scrape(slow)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bare") as client:
+        # Ten scrapes at once: one reading, which all of them wait for and report.
+        await asyncio.gather(*(scrape(client) for _ in range(10)))
+        assert calls == 1 and app.state.telemetry.readings == 1
+        await scrape(client)  # within reading_seconds of the last: the same reading
+        assert calls == 1
+        await asyncio.sleep(0.6)
+        await scrape(client)  # older than that: read again
+        assert calls == 2
+
+        # A part that hangs is given up after SCRAPE_TIMEOUT, counted, and the scrape still answers.
+        monkeypatch.setattr(telemetry, "SCRAPE_TIMEOUT", 0.3)
+        hang.set()
+        await asyncio.sleep(0.6)
+        started = time.monotonic()
+        s = await scrape(client)
+        assert time.monotonic() - started < 2
+        assert s.one("ictg_scrape_errors_total", part="service") == 1
+
+
+def test_the_default_reading_is_reused_for_five_seconds() -> None:
+    assert telemetry.READING_SECONDS == 5.0
+    assert IntakeSettings().telemetry_reading_seconds == 5.0

@@ -15,16 +15,19 @@ from typing import Any
 import httpx
 import jsonschema_rs
 import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from sqlalchemy import text
 
 from ictg_cases.app import create_app as create_cases
 from ictg_cases.settings import CasesSettings
-from ictg_common import clock
+from ictg_common import clock, tracing
 from ictg_common.contracts import WebhookDisabled
+from ictg_common.db import create_engine
 from ictg_intake.app import create_app as create_intake
 from ictg_intake.settings import IntakeSettings
 from ictg_webhooks.app import create_app as create_webhooks
 from ictg_webhooks.settings import WebhooksSettings
-from ictg_webhooks.worker import wait_after
+from ictg_webhooks.worker import delivered_body, wait_after
 
 from conftest import ROOT, auth, eventually, serve
 from factories import referral_body
@@ -376,3 +379,31 @@ async def test_two_replicas_share_the_work_and_send_each_delivery_once(shared_se
             for i in range(3):
                 ids = [d.webhook_id for d in p.receiver.at(f"/slow/replica-{i}")]
                 assert len(ids) == len(set(ids)) == 10, "a delivery was sent twice"
+
+
+async def test_deliveries_never_carry_our_trace_context(shared_settings: dict[str, Any]) -> None:
+    exporter = InMemorySpanExporter()
+    tracing.use_span_exporter(exporter)  # events now carry a traceparent inside the platform
+    try:
+        async with platform(shared_settings) as p:
+            await p.subscribe(council(OLDHAM), "/ok/traced")
+            await p.case(OLDHAM)
+            await arrived(p.receiver, "/ok/traced", 2)
+            engine = create_engine(shared_settings["database_url"], pool_size=1)
+            try:
+                async with engine.connect() as conn:
+                    published = (await conn.execute(text("SELECT payload FROM intake.outbox"))).scalars().all()
+                    stored = (await conn.execute(text("SELECT body FROM webhooks.event"))).scalars().all()
+            finally:
+                await engine.dispose()
+    finally:
+        tracing.stop_tracing()
+    assert all("traceparent" in e for e in published)  # it was there to leak
+    assert stored and not [b for b in stored if "traceparent" in b]
+    for d in p.receiver.at("/ok/traced"):
+        assert "traceparent" not in d.event and d.verified_by == ["/ok/traced"]
+
+
+def test_an_event_stored_with_a_traceparent_is_delivered_without_it() -> None:
+    stored = {"id": "e1", "type": "ictg.case.opened.v1", "traceparent": f"00-{'ab' * 16}-{'cd' * 8}-01", "data": {}}
+    assert json.loads(delivered_body(stored)) == {"id": "e1", "type": "ictg.case.opened.v1", "data": {}}

@@ -244,11 +244,17 @@ class ConsumerRunner:
                     inserted.discard(e.id)  # the first of the same event twice in one batch
                     new.append(e)
             if new:
+                # Each event's handling in its own trace (the batch may mix referrals), linked to the
+                # batch's span: what a handler emits carries the trace of the event it handles.
+                batch = tracing.current_span_context()
+                name = f"process {self.c.name}"
                 if self.c.batch_handler is not None:
-                    await self.c.batch_handler(session, new)
+                    with tracing.handled_together(name, new, batch=batch, service=self._service):
+                        await self.c.batch_handler(session, new)
                 else:
                     for e in new:
-                        await self.c.handler(session, e)
+                        with tracing.handling(name, e, batch=batch, service=self._service):
+                            await self.c.handler(session, e)
         return len(new)
 
     async def handle_message(self, msg: Msg, *, waiting: Sequence[Msg] = ()) -> None:

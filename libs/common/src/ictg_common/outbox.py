@@ -27,7 +27,7 @@ from . import tracing
 from .background import Loop
 from .events import CloudEvent
 from .natslink import NatsLink
-from .notify import Listener, notify
+from .notify import Listener
 
 if TYPE_CHECKING:
     from .telemetry import Telemetry
@@ -55,11 +55,20 @@ def notify_channel(schema: str) -> str:
 
 async def emit(session: AsyncSession, event: CloudEvent, *, schema: str, subject_prefix: str) -> None:
     """Add `event` to the outbox inside the caller's transaction; NOTIFY fires on commit."""
+    # One statement, one round trip: the row and the NOTIFY (delivered when the transaction commits).
     await session.execute(
-        text(f'INSERT INTO "{schema}".outbox (id, subject, payload) VALUES (:id, :subject, CAST(:payload AS jsonb))'),
-        {"id": event.id, "subject": event.nats_subject(subject_prefix), "payload": event.model_dump_json()},
+        text(
+            f'WITH added AS (INSERT INTO "{schema}".outbox (id, subject, payload) '
+            "VALUES (:id, :subject, CAST(:payload AS jsonb)) RETURNING 1) "
+            "SELECT pg_notify(:channel, '') FROM added"
+        ),
+        {
+            "id": event.id,
+            "subject": event.nats_subject(subject_prefix),
+            "payload": event.model_dump_json(),
+            "channel": notify_channel(schema),
+        },
     )
-    await notify(session, notify_channel(schema))
 
 
 class OutboxRelay:

@@ -123,7 +123,9 @@ def create_service_app(
     )
     install_error_handlers(app)
     app.add_middleware(GuardMiddleware)
-    install_telemetry(app, name=name, schema=schema, publishes=publishes)  # GET /metrics, tracing
+    install_telemetry(  # GET /metrics, tracing
+        app, name=name, schema=schema, publishes=publishes, reading_seconds=settings.telemetry_reading_seconds
+    )
     app.include_router(health_router())
     for router in routers:
         # Every list (every read) refuses query parameters it does not take: `ictg_common.queries`.

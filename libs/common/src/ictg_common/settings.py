@@ -49,6 +49,8 @@ class ServiceSettings(BaseSettings):
     long_term_missing_days: int = _shared("long_term_missing_days", LONG_TERM_MISSING_DAYS, ge=1)
     # How long the relay sleeps without a NOTIFY before looking at the outbox anyway.
     relay_poll_seconds: float = _shared("relay_poll_seconds", 1.0)
+    # GET /metrics reuses its database and JetStream readings this long (concurrent scrapes share one).
+    telemetry_reading_seconds: float = _shared("telemetry_reading_seconds", 5.0, ge=0)
     # How long a write's Idempotency-Key is remembered (at least a day, the IETF draft's advice).
     # Per service, read with its own prefix: ICTG_INTAKE_IDEMPOTENCY_HOURS, ICTG_CASES_IDEMPOTENCY_HOURS.
     idempotency_hours: int = Field(default=48, ge=24)

@@ -5,14 +5,21 @@ What is counted where:
 - the outbox relay's publications, and the consumers' events by outcome, redeliveries and handling
   latency: counters of this process (`OutboxRelay` and `ConsumerRunner` report here);
 - the outbox backlog and the age of its oldest unpublished row, the dead letters, and each durable's
-  JetStream pending counts: read *at scrape time* from Postgres and from JetStream. They describe
-  state shared by every replica, so every replica reports the same value: aggregate them with
-  `max`, never `sum`. Counters and histograms are per process: aggregate them with `sum`.
-- a service adds its own (SLA breaches, webhook deliveries, freshness) on `registry`, and may ask for
-  a refresh at scrape time with `on_scrape`.
+  JetStream pending counts: read from Postgres and from JetStream when scraped, at most once per
+  `reading_seconds` (5 s) per process: scrapes within that time, and concurrent ones, share one
+  reading (its queries, one `consumer_info` per durable), each part bounded by
+  `SCRAPE_TIMEOUT`. They describe state shared by every replica, so every replica reports the same
+  value: aggregate them with `max`, never `sum`. Counters and histograms are per process: aggregate
+  them with `sum`.
+- a service adds its own (webhook deliveries, freshness) on `registry`, and may ask for a refresh at
+  scrape time with `on_scrape` (run with the shared reading, so cached the same way).
 
-Several processes (uvicorn workers, replicas): each has its own registry and answers for itself
-only, so Prometheus scrapes every process (a pod each; never one port shared by several workers).
+Labels stay bounded whatever a client sends: `method` is one of `METHODS` or `other`, `route` a
+route template or `unmatched`, `status` a three-digit HTTP status (else `other`).
+
+One registry per process, answering for that process only: run one uvicorn worker per process
+(container or pod) and scale by replicas, each scraped on its own. `uvicorn --workers N` would put N
+processes behind one port, and each scrape would reach one of them at random.
 """
 
 from __future__ import annotations
@@ -51,6 +58,9 @@ disable_created_metrics()
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 SCRAPE_TIMEOUT = 3.0  # per part (database, JetStream, the service's own): a scrape must not hang
+READING_SECONDS = 5.0  # scrape-time readings are reused this long (and shared by concurrent scrapes)
+METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+OTHER = "other"  # the method label of any other method (`ZZZ1 /x` must not make a series)
 UNMATCHED = "unmatched"  # the route label of a path no route matches: labels stay bounded
 CONSUMER_OUTCOMES = ("handled", "duplicate", "failed", "dead_lettered")
 
@@ -60,12 +70,18 @@ ScrapeHook = Callable[[], Awaitable[None]]
 class Telemetry:
     """The metric families of one service app, on a registry of its own."""
 
-    def __init__(self, service: str, *, schema: str = "", publishes: bool = False) -> None:
+    def __init__(
+        self, service: str, *, schema: str = "", publishes: bool = False, reading_seconds: float = READING_SECONDS
+    ) -> None:
         self.service = service
         self.schema = schema
         self.publishes = publishes
+        self.reading_seconds = reading_seconds
         self.registry = CollectorRegistry()
         self._hooks: list[ScrapeHook] = []
+        self._reading: asyncio.Future[None] | None = None  # the newest scrape-time reading (maybe in flight)
+        self._read_at = -math.inf  # when it finished (monotonic)
+        self.readings = 0  # how many were made (tests: scrapes share them)
         r = self.registry
         self.requests = Counter(
             "ictg_http_requests", "HTTP requests answered, by route template and status.",
@@ -145,7 +161,17 @@ class Telemetry:
         self.reconcile_timestamp.labels(check).set(time.time())
 
     async def exposition(self, app: FastAPI) -> bytes:
-        """The registry in the text format, scrape-time gauges read first."""
+        """The registry in the text format, scrape-time gauges read first (or a reading at most
+        `reading_seconds` old; a scrape arriving while one is made waits for that one)."""
+        reading = self._reading
+        if reading is None or (reading.done() and time.monotonic() - self._read_at >= self.reading_seconds):
+            reading = self._reading = asyncio.ensure_future(self._read(app))
+        # shield: a scrape that gives up (client gone) does not cancel the reading others wait for
+        await asyncio.shield(reading)
+        return generate_latest(self.registry)
+
+    async def _read(self, app: FastAPI) -> None:
+        self.readings += 1
         parts: list[tuple[str, Awaitable[None]]] = [("consumers", self._read_consumers(app))]
         if getattr(app.state, "engine", None) is not None:
             parts.append(("database", self._read_database(app)))
@@ -160,7 +186,7 @@ class Telemetry:
                 if part == "database":
                     for gauge in (self.outbox_backlog, self.outbox_oldest_age):
                         gauge.set(math.nan)
-        return generate_latest(self.registry)
+        self._read_at = time.monotonic()
 
     async def _read_database(self, app: FastAPI) -> None:
         runners: list[ConsumerRunner] = list(getattr(app.state, "consumers", []))
@@ -236,12 +262,15 @@ class MetricsMiddleware:
         finally:
             tracing.reset_service(token)
             route = _route_template(scope)
-            method = scope["method"]
-            self.telemetry.requests.labels(method, route, str(status)).inc()
+            method = scope["method"] if scope["method"] in METHODS else OTHER
+            code = str(status) if 100 <= status <= 599 else OTHER
+            self.telemetry.requests.labels(method, route, code).inc()
             self.telemetry.request_seconds.labels(method, route).observe(time.perf_counter() - started)
 
 
 def _route_template(scope: Scope) -> str:
+    """The template of the route that answered (or would have: refused before routing), never the
+    concrete path: `UNMATCHED` when no route matches it (404)."""
     route = scope.get("route")
     if route is not None and isinstance(getattr(route, "path", None), str):
         return str(route.path)
@@ -266,11 +295,13 @@ def metrics_router() -> APIRouter:
     return router
 
 
-def install(app: FastAPI, *, name: str, schema: str, publishes: bool) -> Telemetry:
+def install(
+    app: FastAPI, *, name: str, schema: str, publishes: bool, reading_seconds: float = READING_SECONDS
+) -> Telemetry:
     """Give `app` its registry (`app.state.telemetry`), `GET /metrics`, request metrics and, if
     tracing is on (`ictg_common.tracing`), server spans."""
     tracing.configure_from_env(name)
-    telemetry = Telemetry(name, schema=schema, publishes=publishes)
+    telemetry = Telemetry(name, schema=schema, publishes=publishes, reading_seconds=reading_seconds)
     app.state.telemetry = telemetry
     app.add_middleware(MetricsMiddleware, telemetry=telemetry)
     app.include_router(metrics_router())

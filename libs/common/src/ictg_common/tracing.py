@@ -6,14 +6,19 @@ test calls `use_span_exporter`. When off, nothing here creates a span and events
 context.
 
 How a referral stays one trace (DESIGN §8, §16):
-- the FastAPI instrumentation makes the POST's server span (continuing the caller's `traceparent`);
+- the FastAPI instrumentation makes the POST's server span. An outside caller does not decide our
+  tracing: its `traceparent` (sampled or not) is not continued; the server span starts a trace of
+  our own, linked to the caller's context. Only a platform service (a verified service token: the
+  claim check, reconciliation) continues the caller's trace (`instrument_app`);
 - `make_event` copies the current span's W3C `traceparent` into the event (the CloudEvents
   distributed-tracing extension attribute), so the outbox row carries it;
 - the outbox relay publishes each row in a producer span whose parent is the event's traceparent;
-- a consumer handles an event in a consumer span whose parent is the event's traceparent (a fetched
-  batch whose events belong to one trace continues it; a batch spanning several traces starts its
-  own and links every event's context). Events the handler emits carry the consumer span's
-  traceparent, so `case.opened` continues the referral's trace;
+- a consumer handles an event in a consumer span whose parent is the event's traceparent. A fetched
+  batch gets a span of its own (continuing the trace if all its events are of one, else a root
+  linking every event's context), and inside it each event's handling is a span whose parent is
+  that event's traceparent, linked to the batch span (`handling`; with a batch handler, which takes
+  the events together, `handled_together`). Events a handler emits carry the span of the event it
+  handles, so `case.opened` continues its referral's trace even when its batch mixed referrals;
 - peer calls (the claim check) go through an instrumented httpx client, which sends `traceparent`;
   the FastAPI instrumentation of the peer continues it. asyncpg queries are child spans of whatever
   is current; a query outside any trace (a relay poll, say) is not recorded.
@@ -27,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
+import types
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +49,7 @@ if TYPE_CHECKING:
     import httpx
     from fastapi import FastAPI
 
+    from .auth import TokenVerifier
     from .events import CloudEvent
 
 SERVICE_ATTRIBUTE = "ictg.service"
@@ -51,6 +58,8 @@ EXCLUDED_URLS = "/healthz$,/readyz$,/metrics$"
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 _service: contextvars.ContextVar[str | None] = contextvars.ContextVar("ictg_service", default=None)
+# The context an outside caller sent, not continued: the server span links it (`instrument_app`).
+_caller: contextvars.ContextVar[SpanContext | None] = contextvars.ContextVar("ictg_caller", default=None)
 _provider: TracerProvider | None = None
 
 
@@ -116,7 +125,8 @@ def reset_service(token: contextvars.Token[str | None]) -> None:
 
 
 def instrument_app(app: FastAPI, service: str) -> None:
-    """Server spans for `app`'s requests (continuing the caller's `traceparent`), if tracing is on."""
+    """Server spans for `app`'s requests, if tracing is on. A request's `traceparent` is continued
+    only if it comes with a platform service's token; anyone else's is linked, not continued."""
     if _provider is None:
         return
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
@@ -124,10 +134,59 @@ def instrument_app(app: FastAPI, service: str) -> None:
     def stamp(span: trace.Span, scope: dict[str, Any]) -> None:
         if span.is_recording():
             span.set_attribute(SERVICE_ATTRIBUTE, service)
+            caller = _caller.get()
+            if caller is not None:
+                span.add_link(caller, {"ictg.link": "caller"})
 
     FastAPIInstrumentor.instrument_app(
         app, tracer_provider=_provider, excluded_urls=EXCLUDED_URLS, server_request_hook=stamp
     )
+    instrumented = app.build_middleware_stack  # the OpenTelemetry middleware outermost: wrap it
+
+    def build_middleware_stack(self: Any) -> Any:
+        return _EdgeTrust(instrumented(), app)
+
+    app.build_middleware_stack = types.MethodType(build_middleware_stack, app)  # type: ignore[method-assign]
+
+
+_TRACE_HEADERS = (b"traceparent", b"tracestate", b"baggage")
+
+
+class _EdgeTrust:
+    """Outside the OpenTelemetry middleware: an untrusted caller's trace headers are taken out of
+    the request (the server span then starts a trace of ours) and its context kept for a link."""
+
+    def __init__(self, app: Any, owner: FastAPI) -> None:
+        self.app = app
+        self.owner = owner
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or trace.get_current_span().get_span_context().is_valid:
+            # (In process, within a span: the instrumentation makes a child of it and reads no header.)
+            await self.app(scope, receive, send)
+            return
+        headers: list[tuple[bytes, bytes]] = list(scope.get("headers") or [])
+        traceparent = next((v for k, v in headers if k.lower() == b"traceparent"), None)
+        if traceparent is None or self._from_a_service(headers):
+            await self.app(scope, receive, send)
+            return
+        kept = [(k, v) for k, v in headers if k.lower() not in _TRACE_HEADERS]
+        token = _caller.set(span_context(traceparent.decode("latin-1")))
+        try:
+            await self.app({**scope, "headers": kept}, receive, send)
+        finally:
+            _caller.reset(token)
+
+    def _from_a_service(self, headers: list[tuple[bytes, bytes]]) -> bool:
+        verifier: TokenVerifier | None = getattr(self.owner.state, "verifier", None)
+        auth = next((v for k, v in headers if k.lower() == b"authorization"), b"").decode("latin-1")
+        scheme, _, token = auth.partition(" ")
+        if verifier is None or scheme.lower() != "bearer" or not token.strip():
+            return False
+        try:
+            return verifier.verify(token.strip()).service
+        except Exception:  # noqa: BLE001 - any token that does not verify: an outside caller
+            return False
 
 
 def instrument_client(client: httpx.AsyncClient) -> bool:
@@ -189,6 +248,88 @@ def event_span(
     finally:
         if token is not None:
             _service.reset(token)
+
+
+@contextlib.contextmanager
+def handling(
+    name: str, event: CloudEvent, *, batch: SpanContext | None = None, service: str | None = None
+) -> Iterator[None]:
+    """One event's handling inside a fetched batch: a span whose parent is the event's traceparent
+    (none: a root), linked to the `batch` span, current inside (what the handler emits joins the
+    event's trace). Nothing if tracing is off."""
+    if _provider is None:
+        yield
+        return
+    token = _service.set(service) if service else None
+    try:
+        with tracer().start_as_current_span(
+            name, context=_parent(event.traceparent), kind=SpanKind.CONSUMER, links=_links(batch),
+            attributes=_event_attributes(event),
+        ):  # fmt: skip
+            yield
+    finally:
+        if token is not None:
+            _service.reset(token)
+
+
+@contextlib.contextmanager
+def handled_together(
+    name: str, events: Sequence[CloudEvent], *, batch: SpanContext | None = None, service: str | None = None
+) -> Iterator[None]:
+    """For a handler that takes a batch's events together: a span per event, in the event's trace and
+    linked to the `batch` span, open while the handler runs (not current: the handler's own work
+    shows under the batch span). Nothing if tracing is off."""
+    if _provider is None:
+        yield
+        return
+    token = _service.set(service) if service else None
+    try:
+        spans = [
+            tracer().start_span(
+                name,
+                context=_parent(e.traceparent),
+                kind=SpanKind.CONSUMER,
+                links=_links(batch),
+                attributes=_event_attributes(e),
+            )
+            for e in events
+        ]
+    finally:
+        if token is not None:
+            _service.reset(token)
+    try:
+        yield
+    except BaseException as exc:
+        for span in spans:
+            span.record_exception(exc)
+            span.set_status(trace.Status(trace.StatusCode.ERROR, repr(exc)))
+        raise
+    finally:
+        for span in spans:
+            span.end()
+
+
+def current_span_context() -> SpanContext | None:
+    ctx = trace.get_current_span().get_span_context()
+    return ctx if ctx.is_valid else None
+
+
+def _parent(traceparent: str | None) -> otel_context.Context:
+    remote = span_context(traceparent)
+    parent = otel_context.Context()
+    return parent if remote is None else trace.set_span_in_context(NonRecordingSpan(remote), parent)
+
+
+def _links(batch: SpanContext | None) -> list[Link]:
+    return [Link(batch, {"ictg.link": "batch"})] if batch is not None else []
+
+
+def _event_attributes(event: CloudEvent) -> dict[str, Any]:
+    return {
+        "messaging.system": "nats",
+        "messaging.message.id": str(event.id),
+        "cloudevents.event_type": event.type,
+    }
 
 
 @contextlib.contextmanager

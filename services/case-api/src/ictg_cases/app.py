@@ -55,7 +55,7 @@ def create_app(
         await intake.prefetch([UUID(str(e.data["referral_id"])) for e in events if "referral_id" in e.data])
 
     async def start_watcher(app: FastAPI) -> None:
-        app.state.sla_watcher = SlaWatcher(app.state.sessionmaker, settings)
+        app.state.sla_watcher = SlaWatcher(app.state.sessionmaker, settings, on_breach=app.state.sla_breached)
         app.state.sla_watcher.start()
 
     async def start_reconciler(app: FastAPI) -> None:

@@ -5,30 +5,30 @@ from __future__ import annotations
 from typing import get_args
 
 from fastapi import FastAPI
-from prometheus_client import Gauge
+from prometheus_client import Counter
 
 from ictg_common.contracts import SlaClock
 from ictg_common.telemetry import Telemetry
 
-from .sla import repository as sla
-
 
 def install(app: FastAPI) -> None:
-    """SLA breaches recorded, by clock, counted in the database at scrape time (every replica reports
-    the same figure: aggregate with `max`). Reconciliation with intake reports through
-    `Telemetry.reconciled` (`admin/schedule.py`)."""
+    """`ictg_sla_breaches_total{clock}`: deadlines this process found missed (each `sla.breached` it
+    emitted, counted once its transaction committed). A counter kept in process, not a count of the
+    `sla_breach` table at scrape time: that table only grows, and counting it on every scrape of
+    every replica would cost more each day. Per process like every counter: aggregate with
+    `sum(increase(...))`; it restarts at 0 with the process, which `increase` allows for.
+    Reconciliation with intake reports through `Telemetry.reconciled` (`admin/schedule.py`)."""
     telemetry: Telemetry = app.state.telemetry
-    breaches = Gauge(
+    breaches = Counter(
         "ictg_sla_breaches",
-        "Deadlines missed (sla.breached emitted once per case and clock) so far, by clock.",
+        "Deadlines this process found missed (sla.breached emitted, once per case and clock), by clock.",
         ["clock"],
         registry=telemetry.registry,
     )
+    for clock in get_args(SlaClock):  # every series from the start, at 0
+        breaches.labels(clock)
 
-    async def read() -> None:
-        async with app.state.sessionmaker() as session:
-            counts = await sla.breach_counts(session)
-        for clock in get_args(SlaClock):
-            breaches.labels(clock).set(counts.get(clock, 0))
+    def breached(clock: str, count: int) -> None:
+        breaches.labels(clock).inc(count)
 
-    telemetry.on_scrape(read)
+    app.state.sla_breached = breached  # the SLA watcher reports here (app.py)

@@ -91,7 +91,8 @@ async def route(session: AsyncSession, event: CloudEvent) -> None:
             subject=event.subject,
             time=event.time,
             local_authority_codes=codes,
-            body=event.model_dump(mode="json"),
+            # Delivered to councils as it is stored: never our internal trace context (DESIGN §16).
+            body=event.model_dump(mode="json", exclude={"traceparent"}),
             received_at=func.clock_timestamp(),
         )
         .on_conflict_do_nothing(index_elements=["id"])

@@ -107,7 +107,7 @@ async def claim(session: AsyncSession, settings: WebhooksSettings, n: int) -> li
             event_id=r.event_id,
             url=r.url,
             secrets=signing_secrets(r.secret, r.previous_secret, r.previous_secret_until, now=now),
-            body=json.dumps(r.body, separators=(",", ":")).encode(),
+            body=delivered_body(r.body),
             failing=r.failing,
         )
         for r in rows
@@ -223,6 +223,12 @@ async def record(
             await disable(session, sub, reason="failing", settings=settings, now=now)
     await session.flush()
     return delivery.status
+
+
+def delivered_body(stored: dict[str, Any]) -> bytes:
+    """The bytes sent to the receiver: the stored event without our internal trace context (an event
+    stored before `routing.route` left it out may still carry `traceparent`)."""
+    return json.dumps({k: v for k, v in stored.items() if k != "traceparent"}, separators=(",", ":")).encode()
 
 
 class Worker:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,9 +39,3 @@ async def record_breach(session: AsyncSession, breach: SlaBreach) -> bool:
         .returning(SlaBreach.id)
     )
     return done.first() is not None
-
-
-async def breach_counts(session: AsyncSession) -> dict[str, int]:
-    """Breaches recorded so far, by clock (for `GET /metrics`)."""
-    rows = await session.execute(select(SlaBreach.clock, func.count()).group_by(SlaBreach.clock))
-    return {clock: int(n) for clock, n in rows.tuples()}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -29,11 +30,18 @@ log = logging.getLogger(__name__)
 
 class SlaWatcher:
     def __init__(
-        self, sessionmaker: async_sessionmaker[AsyncSession], settings: CasesSettings, *, batch: int = 500
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: CasesSettings,
+        *,
+        batch: int = 500,
+        on_breach: Callable[[str, int], None] | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.settings = settings
         self.batch = batch
+        # Told (clock, how many) once breaches are committed: GET /metrics counts them (observability.py).
+        self.on_breach = on_breach
         self._loop: Loop | None = None
 
     async def check_once(self, now: datetime | None = None) -> int:
@@ -42,6 +50,7 @@ class SlaWatcher:
         emitted = 0
         for deadline in deadlines.CLOCKS:  # "allocation", "first_contact": each deadline's own clock
             while True:
+                recorded = 0
                 # Every case the query returns is breached here (the query is `deadlines.missed`), so
                 # each batch shrinks what is left and the loop ends.
                 async with self.sessionmaker() as session, session.begin():
@@ -56,7 +65,10 @@ class SlaWatcher:
                                 due_by=due, detected_at=now,
                             )  # fmt: skip
                             await add_to_outbox(session, data, time=due, settings=self.settings)
-                            emitted += 1
+                            recorded += 1
+                emitted += recorded
+                if recorded and self.on_breach is not None:
+                    self.on_breach(deadline, recorded)
                 if len(cases) < self.batch:
                     break
         return emitted
