@@ -16,7 +16,8 @@ from ictg_common.peer import PeerClient
 
 from ..settings import CasesSettings
 
-PREFETCH_CONCURRENCY = 8
+PREFETCH_CONCURRENCY = 4  # requests in flight
+BATCH = 100  # referrals a request (intake's `id` filter takes up to 100)
 
 
 class IntakeUnavailable(Unavailable):
@@ -41,21 +42,22 @@ class IntakeClient:
         )  # fmt: skip
 
     async def prefetch(self, referral_ids: Sequence[UUID]) -> None:
-        """Fetch these referrals now (a few at a time), outside the consumer's transaction, for
-        `referral` to hand over: a slow intake then holds no database connection. A referral intake
-        does not know is left for `referral` to refuse; intake unavailable raises, as `referral` does."""
+        """Fetch these referrals now, outside the consumer's transaction, for `referral` to hand over:
+        a slow intake then holds no database connection. One request per `BATCH` referrals (intake's
+        list filtered by id), not one each. A referral intake does not know is left for `referral`
+        to refuse; intake unavailable raises, as `referral` does."""
         self._ready = {}  # nothing of an earlier batch is kept
+        wanted = [str(r) for r in dict.fromkeys(referral_ids)]
         gate = asyncio.Semaphore(PREFETCH_CONCURRENCY)
 
-        async def one(referral_id: UUID) -> tuple[UUID, dict[str, Any] | None]:
+        async def chunk(ids: list[str]) -> list[dict[str, Any]]:
             async with gate:
-                try:
-                    return referral_id, await self._fetch(referral_id)
-                except ReferralUnknown:
-                    return referral_id, None
+                page = await self._peer.get_json("/v1/referrals", params={"id": ids, "limit": len(ids)})
+                items: list[dict[str, Any]] = page["items"]
+                return items
 
-        found = await asyncio.gather(*(one(r) for r in dict.fromkeys(referral_ids)))
-        self._ready = {r: body for r, body in found if body is not None}
+        found = await asyncio.gather(*(chunk(wanted[i : i + BATCH]) for i in range(0, len(wanted), BATCH)))
+        self._ready = {UUID(body["id"]): body for items in found for body in items}
 
     async def referral(self, referral_id: UUID) -> dict[str, Any]:
         """The referral's details: prefetched for this batch, or fetched now."""

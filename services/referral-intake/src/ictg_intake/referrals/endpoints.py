@@ -60,6 +60,7 @@ async def create_referral(
     )  # fmt: skip
 
 
+MAX_IDS = 100
 ReferralIdPath = Annotated[UUID, Path(description="The referral's id, from `POST /v1/referrals` or its `Location`.")]
 
 
@@ -88,6 +89,16 @@ async def list_referrals(
         Query(description="Only those whose case stands so; repeat it for any of several."),
         WithJsonSchema({"type": "array", "items": {"type": "string", "enum": list(values(ReferralStatus))}}),
     ] = None,
+    ids: Annotated[
+        list[UUID] | None,
+        Query(
+            alias="id",
+            max_length=MAX_IDS,
+            description=f"Only these referrals (repeat it, up to {MAX_IDS}): the case API's "
+            "claim check fetches a batch of new referrals in one request.",
+        ),
+        WithJsonSchema({"type": "array", "items": {"type": "string", "format": "uuid"}, "maxItems": MAX_IDS}),
+    ] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> ReferralPage:
@@ -96,5 +107,6 @@ async def list_referrals(
         received_since=query_time(received_since, "received_since") if received_since is not None else None,
         reference=reference,
         statuses=tuple(dict.fromkeys(status or ())),
+        ids=tuple(dict.fromkeys(ids or ())),
     )
     return await service.page(session, actor=actor, after=pagination.time_key(cursor), limit=limit, filters=filters)

@@ -186,6 +186,7 @@ class Filters:
     received_since: datetime | None = None
     reference: str | None = None  # the referrer's own, exactly (letter case aside)
     statuses: tuple[str, ...] = ()  # any of them (`service.status_of`)
+    ids: tuple[UUID, ...] = ()  # any of them (the case API's claim check fetches a batch at once)
 
 
 STATUS_WHERE = {  # as `service.status_of` decides
@@ -211,6 +212,8 @@ def page_query(
             q = q.where(func.lower(Referral.referrer_reference) == filters.reference.lower())
         if filters.statuses:
             q = q.where(or_(*(STATUS_WHERE[s]() for s in filters.statuses)))
+        if filters.ids:
+            q = q.where(Referral.id.in_(filters.ids))
     if after is not None:
         q = q.where(or_(Referral.received_at > after[0], (Referral.received_at == after[0]) & (Referral.id > after[1])))
     return q
