@@ -105,3 +105,24 @@ async def test_codes_and_local_authorities_can_be_looked_up(intake: httpx.AsyncC
         "police", "local_authority", "border_force", "uk_visas_immigration", "immigration_enforcement",
         "national_crime_agency", "gangmasters_labour_abuse_authority", "health", "ngo", "other",
     }  # fmt: skip
+
+
+async def test_the_service_fetches_a_batch_of_referrals_by_id(intake: httpx.AsyncClient) -> None:
+    """What the case API's claim check asks: several referrals in one request, only those."""
+    ids = []
+    for name in ("Ana", "Bora", "Chi"):
+        r = await intake.post("/v1/referrals", json=referral_body(child__given_name=name), headers=WRITE)
+        assert r.status_code == 201, r.text
+        ids.append(r.json()["id"])
+    service = auth("referrals:read")
+    r = await intake.get("/v1/referrals", params={"id": [ids[0], ids[2]], "limit": 2}, headers=service)
+    assert r.status_code == 200, r.text
+    assert sorted(i["id"] for i in r.json()["items"]) == sorted([ids[0], ids[2]])
+    assert r.json()["items"][0]["child"]["given_name"] in {"Ana", "Chi"}  # the personal details it needs
+    too_many = [ids[0]] * 101
+    r = await intake.get("/v1/referrals", params={"id": too_many}, headers=service)
+    assert r.status_code == 422 and r.json()["errors"][0]["pointer"].startswith("#query/id"), r.text
+    # A first responder asking for another force's referral by id finds nothing.
+    other = auth("referrals:write", org_type="police", org_name="Kent Police")
+    r = await intake.get("/v1/referrals", params={"id": ids}, headers=other)
+    assert r.status_code == 200 and r.json()["items"] == []
