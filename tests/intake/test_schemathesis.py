@@ -52,9 +52,33 @@ def intake_url(infra: Infra, template_db: str) -> Iterator[str]:
 HEADERS = auth("referrals:write", "referrals:read", "referrals:import")
 
 
+@schema.auth()
+class _Token:
+    """The token goes through Schemathesis' own auth hook, not fixed headers: a negative case that drops
+    the required Authorization header then really goes without it (401), instead of having it put back
+    and being blamed for a 200."""
+
+    def get(self, case: Any, context: Any) -> str:
+        return HEADERS["Authorization"]
+
+    def set(self, case: Any, data: str, context: Any) -> None:
+        case.headers = {**(case.headers or {}), "Authorization": data}
+
+
+def _send_unknown_keys(case: Any) -> None:
+    """A negative case may add an unknown query key whose value is null or an empty list; the HTTP
+    client drops such a key, so the request the API receives is valid after all. Send the key with an
+    empty value, which is what the case means: a parameter the endpoint does not take."""
+    if not isinstance(case.query, dict):
+        return
+    declared = {p.name for p in case.operation.query}
+    case.query = {k: ("" if k not in declared and v in (None, []) else v) for k, v in case.query.items()}
+
+
 @schema.parametrize()
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 def test_intake_api_never_fails_and_matches_its_schema(case: Any, intake_url: str) -> None:
     # A schema-valid body may still break a business rule (a future date, an adult without
     # age_disputed, an Idempotency-Key reused): refusing it with 4xx is correct, so that one check is off.
-    case.call_and_validate(base_url=intake_url, headers=HEADERS, excluded_checks=[positive_data_acceptance])
+    _send_unknown_keys(case)
+    case.call_and_validate(base_url=intake_url, excluded_checks=[positive_data_acceptance])
