@@ -167,9 +167,12 @@ async def loop(env: dict[str, str]) -> dict[str, Any]:
 
         event.listen(app.state.engine.sync_engine, "before_cursor_execute", before)
         event.listen(app.state.engine.sync_engine, "after_cursor_execute", after)
+        checkouts = [0]
+        event.listen(app.state.engine.sync_engine.pool, "checkout", lambda *_: checkouts.__setitem__(0, checkouts[0] + 1))
         for _ in range(20):  # warm-up: connections, prepared statements
             await client.post("/v1/referrals", json=body(rng, known), headers=h)
         by_statement.clear()
+        checkouts[0] = 0
         for _ in range(POSTS):
             b = body(rng, known)
             count[0] = 0
@@ -183,6 +186,7 @@ async def loop(env: dict[str, str]) -> dict[str, Any]:
     return {
         "posts": POSTS, "mean_ms": round(statistics.mean(times), 2), "p50_ms": round(times[len(times) // 2], 2),
         "p95_ms": round(times[int(len(times) * 0.95)], 2), "sql_statements_per_post": statistics.mean(statements),
+        "pool_checkouts_per_post": checkouts[0] / POSTS,
         "with_duplicates": dupes,
         "ms_per_post_by_statement": {k: round(v / POSTS, 2) for k, v in sorted(by_statement.items(), key=lambda kv: -kv[1])},
     }  # fmt: skip

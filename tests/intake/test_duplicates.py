@@ -16,6 +16,7 @@ import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import text
 
 from ictg_common.db import plain_url
 from ictg_common.devinfra import Infra, ensure_database
@@ -163,3 +164,32 @@ async def test_the_migration_gives_referrals_stored_before_it_their_names(databa
     finally:
         await conn.close()
     assert [r["name_key"] for r in rows] == ["an nguyen", "minh tran"]
+
+
+async def test_a_tuned_connection_finds_a_typo_without_setting_the_threshold_per_referral(
+    intake: httpx.AsyncClient, database_url: str
+) -> None:
+    """The threshold is set once when intake's pool makes a connection, not by a `SET LOCAL` in each
+    referral's transaction; the low threshold must hold all the same ("Omr" for "Omar" is under 0.3)."""
+    from sqlalchemy import event as sa_event
+
+    from ictg_common.db import create_engine, create_sessionmaker
+    from ictg_intake.referrals import repository
+
+    earlier = await post(intake, child("Omar"))
+    engine = create_engine(database_url, pool_size=1, max_overflow=0)
+    repository.tune_connections(engine)
+    sent: list[str] = []
+    sa_event.listen(engine.sync_engine, "before_cursor_execute", lambda _c, _cur, stmt, *_: sent.append(stmt))
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            found = await repository.candidates(
+                session, names=["omr"], nationality="VN", date_of_birth=date.fromisoformat(
+                    earlier["child"]["date_of_birth"]), estimated_age=None, received_on=date.today(),
+            )  # fmt: skip
+            shown = await session.scalar(text("SHOW pg_trgm.similarity_threshold"))
+    finally:
+        await engine.dispose()
+    assert [c.id for c in found] == [uuid.UUID(earlier["id"])]
+    assert shown == str(repository.SIMILARITY_THRESHOLD)
+    assert not [s for s in sent if "similarity_threshold =" in s]

@@ -43,8 +43,8 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, delete, insert, select, text, tuple_
-from sqlalchemy.dialects.postgresql import JSON
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, delete, select, text, tuple_
+from sqlalchemy.dialects.postgresql import JSON, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import audit, clock
@@ -150,9 +150,8 @@ class Idempotency:
             )
         t = self.table
         mine = (t.c.client == self.actor.sub) & (t.c.key == self.key)
-        # An expired key is forgotten: the request goes ahead as a new one.
-        await session.execute(delete(t).where(mine, t.c.created_at < self._cutoff()))
-        found = (await session.execute(select(t).where(mine))).one_or_none()
+        # An expired key is forgotten: the request goes ahead as a new one (`save` then overwrites it).
+        found = (await session.execute(select(t).where(mine, t.c.created_at >= self._cutoff()))).one_or_none()
         if found is None:
             return None
         if found.fingerprint != self.fingerprint:
@@ -179,18 +178,24 @@ class Idempotency:
         now = clock.utcnow()
         t = self.table
         # Amortised clean-up: each new key removes up to a hundred expired ones, in the same statement (a
-        # round trip fewer). The new key is not among them: it expires after `cutoff`.
+        # round trip fewer). This key, if it had expired, is not among them: its row is overwritten.
         cutoff = self._cutoff(now)
-        expired = select(t.c.client, t.c.key).where(t.c.created_at < cutoff).limit(100)
-        cleanup = delete(t).where(tuple_(t.c.client, t.c.key).in_(expired), t.c.created_at < cutoff).cte("cleanup")
-        await session.execute(
-            insert(t).values(
-                client=self.actor.sub, key=self.key, fingerprint=self.fingerprint, status_code=status,
-                response=result.model_dump(mode="json", by_alias=True),
-                headers={h: response.headers[h] for h in REPLAYED_HEADERS if h in response.headers},
-                created_at=now,
-            ).add_cte(cleanup)
+        this = tuple_(t.c.client, t.c.key)
+        expired = select(t.c.client, t.c.key).where(t.c.created_at < cutoff, this != (self.actor.sub, self.key))
+        cleanup = delete(t).where(this.in_(expired.limit(100)), t.c.created_at < cutoff).cte("cleanup")
+        row = insert(t).values(
+            client=self.actor.sub, key=self.key, fingerprint=self.fingerprint, status_code=status,
+            response=result.model_dump(mode="json", by_alias=True),
+            headers={h: response.headers[h] for h in REPLAYED_HEADERS if h in response.headers},
+            created_at=now,
         )  # fmt: skip
+        await session.execute(
+            row.on_conflict_do_update(
+                index_elements=[t.c.client, t.c.key],
+                set_={c: row.excluded[c] for c in ("fingerprint", "status_code", "response", "headers", "created_at")},
+                where=t.c.created_at < cutoff,  # only an expired key (`replay` found no live one under the lock)
+            ).add_cte(cleanup)
+        )
         return result
 
     def _cutoff(self, now: datetime | None = None) -> datetime:

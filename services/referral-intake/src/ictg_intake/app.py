@@ -12,7 +12,7 @@ from ictg_common.service import create_service_app
 from .admin.endpoints import router as admin_router
 from .models import SCHEMA, audit
 from .reference.endpoints import router as reference_router
-from .referrals import casestatus
+from .referrals import casestatus, repository
 from .referrals.endpoints import router
 from .settings import IntakeSettings
 
@@ -28,4 +28,9 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         schema=SCHEMA,
         routers=[router, reference_router, admin_router, audit_router(audit)],
         consumers=[casestatus.consumer(settings.subject_prefix)],
+        on_startup=[_tune],
     )
+
+
+async def _tune(app: FastAPI) -> None:
+    repository.tune_connections(app.state.engine)
