@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import BigInteger, Column, DateTime, Index, MetaData, String, Table, func, or_, select, text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Insert,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    column,
+    func,
+    insert,
+    or_,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from . import pagination
@@ -50,6 +68,34 @@ async def record(
     )
 
 
+@functools.cache
+def record_statement(schema: str) -> Insert:
+    """`record`'s statement, built once per schema, its parameters named `audit_*` (`record_params`): a
+    write can carry its audit row as a CTE of its own statement (`.add_cte(record_statement(s).cte("audited"))`)."""
+    audit = table(
+        "audit", *(column(c) for c in ("actor", "org", "action", "resource", "outcome", "request_id", "reason")),
+        schema=schema,
+    )  # fmt: skip
+    return insert(audit).values(
+        {c: bindparam(f"audit_{c}", type_=String) for c in ("actor", "org", "action", "resource", "outcome")}
+        | {"request_id": bindparam("audit_request_id", type_=String), "reason": bindparam("audit_reason", type_=String)}
+    )
+
+
+def record_params(
+    *, actor: Actor, action: str, resource: str, outcome: str = "ok", reason: str | None = None
+) -> dict[str, Any]:
+    """The parameters of `record_statement` for one row, as `record` writes it."""
+    return {
+        "audit_actor": actor.sub, "audit_org": _org(actor), "audit_action": action, "audit_resource": resource,
+        "audit_outcome": outcome, "audit_request_id": request_id.get(), "audit_reason": reason,
+    }  # fmt: skip
+
+
+def _org(actor: Actor) -> str | None:
+    return "/".join(p for p in actor.organisation if p) or None
+
+
 async def record_many(
     session: AsyncSession,
     *,
@@ -63,7 +109,7 @@ async def record_many(
     """One row per resource (e.g. every record a list showed), in one round trip."""
     if not resources:
         return
-    org = "/".join(p for p in actor.organisation if p) or None
+    org = _org(actor)
     rid = request_id.get()
     await session.execute(
         text(

@@ -29,7 +29,10 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from ..models import Referral, ReferralName
+from ictg_common.audit import record_statement
+from ictg_common.outbox import emit_statement
+
+from ..models import SCHEMA, Referral, ReferralName
 
 SIMILARITY_THRESHOLD = 0.1  # pg_trgm similarity that makes a stored name a candidate (difflib confirms)
 
@@ -52,20 +55,29 @@ def _add_statement() -> Insert:
         )
         .cte("stored_names")
     )
-    return insert(Referral.__table__).add_cte(names)
+    return (
+        insert(Referral.__table__)
+        .add_cte(names)
+        .add_cte(emit_statement(SCHEMA).cte("emitted"))
+        .add_cte(record_statement(SCHEMA).cte("audited"))
+    )
 
 
-async def add(session: AsyncSession, referral: Referral, *, names: list[str]) -> None:
-    """Insert `referral` and its `names` (name keys) in one statement. Core, not `session.add`:
-    nothing reads the row back in this transaction, so there is no unit of work to keep. Each name
-    carries the referral's nationality, date of birth and estimated age (what `candidates` narrows by)."""
+async def add(
+    session: AsyncSession, referral: Referral, *, names: list[str], event: dict[str, Any], audited: dict[str, Any]
+) -> None:
+    """Insert `referral`, its `names` (name keys), its event (`outbox.emit_params`) and its audit row
+    (`audit.record_params`) in one statement: one round trip where there were three. Core, not
+    `session.add`: nothing reads the row back in this transaction, so there is no unit of work to keep.
+    Each name carries the referral's nationality, date of birth and estimated age (what `candidates`
+    narrows by)."""
     values = {c.key: getattr(referral, c.key) for c in Referral.__table__.columns}
     await session.execute(
         _add_statement(),
         {
             **values, "names_referral_id": referral.id, "names_nationality": referral.nationality,
             "names_date_of_birth": referral.date_of_birth, "names_estimated_age": referral.estimated_age,
-            "names": sorted(set(names)),
+            "names": sorted(set(names)), **event, **audited,
         },
     )  # fmt: skip
 

@@ -20,7 +20,7 @@ from ictg_common.contracts import Exploitation, ReferralReceived, Timeliness, ma
 from ictg_common.errors import Forbidden, NotFound, ValidationFailed, field_error
 from ictg_common.events import new_id
 from ictg_common.idempotency import Idempotency
-from ictg_common.outbox import emit
+from ictg_common.outbox import emit_params
 from ictg_common.reference import local_authority, region_slug
 
 from ..models import SCHEMA, Referral
@@ -223,7 +223,8 @@ def event_data(r: Referral) -> ReferralReceived:
 async def receive(
     session: AsyncSession, body: ReferralCreate, *, actor: Actor, settings: IntakeSettings
 ) -> tuple[Referral, dict[UUID, tuple[str, str]]]:
-    """Store the referral and its event; it is returned with who filed each of its possible duplicates."""
+    """Store the referral, its event and its audit row; it is returned with who filed each of its
+    possible duplicates."""
     now = clock.utcnow()
     if body.received_at is not None and not actor.has("referrals:import"):
         raise Forbidden("Only a historical import (scope referrals:import) may set received_at.")
@@ -264,13 +265,12 @@ async def receive(
         pathway=derived["pathway"],
         derived=derived,
     )
-    await repository.add(session, referral, names=names)
-    await emit(
-        session,
-        make_event(data=event_data(referral), subject=referral.id, time=received_at),
-        schema=SCHEMA,
-        subject_prefix=settings.subject_prefix,
-    )
+    event = make_event(data=event_data(referral), subject=referral.id, time=received_at)
+    await repository.add(
+        session, referral, names=names,
+        event=emit_params(event, schema=SCHEMA, subject_prefix=settings.subject_prefix),
+        audited=audit.record_params(actor=actor, action="referral.create", resource=f"{COLLECTION}/{referral.id}"),
+    )  # fmt: skip
     return referral, found
 
 
@@ -298,9 +298,7 @@ async def create(
         raise
     # Who filed each duplicate came with it: no query to learn which links `actor` may see.
     out = to_out(referral, duplicates=[d for d, org in filed_by.items() if access.may_see_filed_by(actor, org)])
-    location = f"{COLLECTION}/{referral.id}"
-    await audit.record(session, schema=SCHEMA, actor=actor, action="referral.create", resource=location)
-    response.headers["Location"] = location
+    response.headers["Location"] = f"{COLLECTION}/{referral.id}"  # its creation audited with it (`receive`)
     return await idem.save(session, out, response)
 
 
