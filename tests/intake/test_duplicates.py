@@ -166,30 +166,29 @@ async def test_the_migration_gives_referrals_stored_before_it_their_names(databa
     assert [r["name_key"] for r in rows] == ["an nguyen", "minh tran"]
 
 
-async def test_a_tuned_connection_finds_a_typo_without_setting_the_threshold_per_referral(
-    intake: httpx.AsyncClient, database_url: str
+async def test_intake_sets_the_threshold_once_per_connection_not_in_each_referral(
+    shared_settings: dict[str, Any],
 ) -> None:
-    """The threshold is set once when intake's pool makes a connection, not by a `SET LOCAL` in each
-    referral's transaction; the low threshold must hold all the same ("Omr" for "Omar" is under 0.3)."""
-    from sqlalchemy import event as sa_event
+    """Each connection of intake's pool gets the trigram threshold when it is made: no referral's
+    transaction sends a `SET LOCAL`, and the low threshold holds all the same ("Omr" for "Omar" is
+    under pg_trgm's default 0.3)."""
+    from sqlalchemy import event
 
-    from ictg_common.db import create_engine, create_sessionmaker
-    from ictg_intake.referrals import repository
+    from ictg_intake.app import create_app
+    from ictg_intake.settings import IntakeSettings
 
-    earlier = await post(intake, child("Omar"))
-    engine = create_engine(database_url, pool_size=1, max_overflow=0)
-    repository.tune_connections(engine)
-    sent: list[str] = []
-    sa_event.listen(engine.sync_engine, "before_cursor_execute", lambda _c, _cur, stmt, *_: sent.append(stmt))
-    try:
-        async with create_sessionmaker(engine)() as session, session.begin():
-            found = await repository.candidates(
-                session, names=["omr"], nationality="VN", date_of_birth=date.fromisoformat(
-                    earlier["child"]["date_of_birth"]), estimated_age=None, received_on=date.today(),
-            )  # fmt: skip
-            shown = await session.scalar(text("SHOW pg_trgm.similarity_threshold"))
-    finally:
-        await engine.dispose()
-    assert [c.id for c in found] == [uuid.UUID(earlier["id"])]
-    assert shown == str(repository.SIMILARITY_THRESHOLD)
-    assert not [s for s in sent if "similarity_threshold =" in s]
+    from conftest import serve
+
+    app = create_app(IntakeSettings(**shared_settings))
+    async with serve(app) as client:
+        sent: list[str] = []
+        event.listen(app.state.engine.sync_engine, "before_cursor_execute", lambda _c, _u, sql, *_: sent.append(sql))
+        bodies = [child(f"Someone{i}", "Else") for i in range(12)] + [child("Omar")]
+        await asyncio.gather(*(post(client, b) for b in bodies))  # several connections of the pool at once
+        alias = await post(client, child("Minh", "Tran", other_names=["Omr"]))
+        async with app.state.engine.connect() as conn:
+            shown = await conn.scalar(text("SHOW pg_trgm.similarity_threshold"))
+    set_per_referral = [r for r in sent if "SET LOCAL pg_trgm" in r]
+    assert set_per_referral == []
+    assert len(alias["possible_duplicate_of"]) == 1
+    assert shown == "0.1"

@@ -77,7 +77,9 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
             return  # new, or in steady use
         try:
             dialect.do_ping(dbapi_connection)
-        except Exception as e:  # whatever the ping raised, the connection is not usable
+        except Exception as e:
+            if not dialect.is_disconnect(e, dbapi_connection, None):
+                raise  # not a dead connection: the error is the caller's, as with pool_pre_ping
             # The pool drops it and every connection older than it, and checks out a new one.
             raise exc.InvalidatePoolError(f"pooled connection failed its ping: {e!r}") from e
 

@@ -189,13 +189,20 @@ class Idempotency:
             headers={h: response.headers[h] for h in REPLAYED_HEADERS if h in response.headers},
             created_at=now,
         )  # fmt: skip
-        await session.execute(
+        stored = await session.execute(
             row.on_conflict_do_update(
                 index_elements=[t.c.client, t.c.key],
                 set_={c: row.excluded[c] for c in ("fingerprint", "status_code", "response", "headers", "created_at")},
                 where=t.c.created_at < cutoff,  # only an expired key (`replay` found no live one under the lock)
-            ).add_cte(cleanup)
+            )
+            .add_cte(cleanup)
+            .returning(t.c.key)
         )
+        if stored.first() is None:  # a live answer under this key after all: never keep two writes for one key
+            raise IdempotencyConflict(
+                f"Another request with this {HEADER} has just finished; retry to get its answer.",
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
         return result
 
     def _cutoff(self, now: datetime | None = None) -> datetime:

@@ -2,10 +2,10 @@
 
 A state change and its event commit in one transaction (`emit`). The relay, running in the
 producing process, is woken by LISTEN/NOTIFY (and polls as a fallback), claims unpublished rows
-with `FOR UPDATE SKIP LOCKED` so replicas never publish the same row concurrently, publishes each
-to JetStream with `Nats-Msg-Id` = event id (the stream drops duplicates within its window), and
-marks them published in the same transaction. NATS down ⇒ the transaction rolls back, the rows
-wait, and the relay retries with backoff.
+and marks them published in one `UPDATE … RETURNING` over `FOR UPDATE SKIP LOCKED` (replicas never
+publish the same row concurrently), then publishes each, in id order, to JetStream with
+`Nats-Msg-Id` = event id (the stream drops duplicates within its window), and commits. NATS down ⇒
+the transaction rolls back, the rows are unpublished again, and the relay retries with backoff.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from . import apidocs
 from .auth import RateLimiter, TokenVerifier
@@ -58,13 +58,17 @@ def create_service_app(
     publishes: bool = True,
     on_startup: Sequence[Hook] = (),
     on_shutdown: Sequence[Hook] = (),
+    engine_setup: Sequence[Callable[[AsyncEngine], None]] = (),
 ) -> FastAPI:
-    """Build a service. Everything with a connection starts in the lifespan, none at import."""
+    """Build a service. Everything with a connection starts in the lifespan, none at import.
+    `engine_setup` runs on the engine as soon as it exists, before anything connects (pool events)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(name, settings.log_level)
         engine = create_engine(settings.database_url)
+        for setup in engine_setup:
+            setup(engine)
         link = NatsLink(settings.nats_url, stream=settings.nats_stream, subject_prefix=settings.subject_prefix)
         link.start()
         app.state.settings = settings

@@ -28,9 +28,5 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         schema=SCHEMA,
         routers=[router, reference_router, admin_router, audit_router(audit)],
         consumers=[casestatus.consumer(settings.subject_prefix)],
-        on_startup=[_tune],
+        engine_setup=[repository.tune_connections],
     )
-
-
-async def _tune(app: FastAPI) -> None:
-    repository.tune_connections(app.state.engine)
