@@ -168,7 +168,9 @@ async def loop(env: dict[str, str]) -> dict[str, Any]:
         event.listen(app.state.engine.sync_engine, "before_cursor_execute", before)
         event.listen(app.state.engine.sync_engine, "after_cursor_execute", after)
         checkouts = [0]
-        event.listen(app.state.engine.sync_engine.pool, "checkout", lambda *_: checkouts.__setitem__(0, checkouts[0] + 1))
+        event.listen(
+            app.state.engine.sync_engine.pool, "checkout", lambda *_: checkouts.__setitem__(0, checkouts[0] + 1)
+        )
         for _ in range(20):  # warm-up: connections, prepared statements
             await client.post("/v1/referrals", json=body(rng, known), headers=h)
         by_statement.clear()

@@ -78,7 +78,7 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
         try:
             dialect.do_ping(dbapi_connection)
         except Exception as e:
-            if not dialect.is_disconnect(e, dbapi_connection, None):
+            if not dialect.is_disconnect(e, dbapi_connection, None):  # type: ignore[arg-type]
                 raise  # not a dead connection: the error is the caller's, as with pool_pre_ping
             # The pool drops it and every connection older than it, and checks out a new one.
             raise exc.InvalidatePoolError(f"pooled connection failed its ping: {e!r}") from e
