@@ -127,6 +127,28 @@ async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
             yield client
 
 
+def service_apps(settings: dict[str, Any], **case_settings: Any) -> tuple[FastAPI, FastAPI, FastAPI]:
+    """Intake, the case API and metrics on the test's database and stream (not started: `serve` each),
+    each calling the one before it in process (the case API's claim check, metrics' reconciliation).
+    `case_settings`: the case API's own settings (e.g. `sla_check_seconds=0` to keep its SLA loop off)."""
+    from ictg_cases.app import create_app as create_cases
+    from ictg_cases.settings import CasesSettings
+    from ictg_intake.app import create_app as create_intake
+    from ictg_intake.settings import IntakeSettings
+    from ictg_metrics.app import create_app as create_metrics
+    from ictg_metrics.settings import MetricsSettings
+
+    intake = create_intake(IntakeSettings(**settings))
+    cases = create_cases(
+        CasesSettings(**settings, intake_url="http://intake", **case_settings),
+        intake_transport=httpx.ASGITransport(app=intake),
+    )
+    metrics = create_metrics(
+        MetricsSettings(**settings, cases_url="http://cases"), cases_transport=httpx.ASGITransport(app=cases)
+    )
+    return intake, cases, metrics
+
+
 async def eventually(check: Any, *, timeout: float = 10.0, interval: float = 0.05) -> Any:
     """Poll an async `check()` until it returns something truthy; fail after `timeout`."""
     deadline = asyncio.get_running_loop().time() + timeout

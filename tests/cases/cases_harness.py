@@ -16,12 +16,7 @@ import nats
 import pytest
 from fastapi import FastAPI
 
-from ictg_cases.app import create_app as create_cases
-from ictg_cases.settings import CasesSettings
-from ictg_intake.app import create_app as create_intake
-from ictg_intake.settings import IntakeSettings
-
-from conftest import auth, eventually, serve
+from conftest import auth, eventually, serve, service_apps
 from factories import referral_body
 
 NW = ["north_west"]
@@ -118,11 +113,7 @@ class Stack:
 @contextlib.asynccontextmanager
 async def open_stack(shared_settings: dict[str, Any], **case_settings: Any) -> AsyncIterator[Stack]:
     """Intake and case-api in process; the SLA watcher's own loop is off unless a test turns it on."""
-    intake_app = create_intake(IntakeSettings(**shared_settings))
-    cases_app = create_cases(
-        CasesSettings(**shared_settings, intake_url="http://intake", **{"sla_check_seconds": 0, **case_settings}),
-        intake_transport=httpx.ASGITransport(app=intake_app),
-    )
+    intake_app, cases_app, _ = service_apps(shared_settings, **{"sla_check_seconds": 0, **case_settings})
     async with serve(intake_app) as intake, serve(cases_app) as cases:
         s = Stack(intake=intake, cases=cases, app=cases_app, settings=shared_settings)
         try:

@@ -10,21 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 import jsonschema_rs
 import nats
 
-from ictg_cases.app import create_app as create_cases
-from ictg_cases.settings import CasesSettings
 from ictg_common import clock
 from ictg_common.contracts import REGISTRY, parse_data
 from ictg_common.db import plain_url
-from ictg_intake.app import create_app as create_intake
-from ictg_intake.settings import IntakeSettings
-from ictg_metrics.app import create_app as create_metrics
-from ictg_metrics.settings import MetricsSettings
 
-from conftest import auth, eventually, serve
+from conftest import auth, eventually, serve, service_apps
 from factories import referral_body
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "schemas"
@@ -57,12 +50,7 @@ async def _stream(settings: dict[str, Any], want: int) -> list[tuple[str, dict[s
 
 
 async def test_every_event_type_is_produced_and_matches_its_schema(shared_settings: dict[str, Any]) -> None:
-    intake_app = create_intake(IntakeSettings(**shared_settings))
-    cases_app = create_cases(
-        CasesSettings(**shared_settings, intake_url="http://intake", sla_check_seconds=0),
-        intake_transport=httpx.ASGITransport(app=intake_app),
-    )
-    metrics_app = create_metrics(MetricsSettings(**shared_settings))
+    intake_app, cases_app, metrics_app = service_apps(shared_settings, sla_check_seconds=0)
     async with serve(intake_app) as intake, serve(cases_app) as cases, serve(metrics_app):
         r = await intake.post("/v1/referrals", json=referral_body(), headers=auth("referrals:write"))
         assert r.status_code == 201, r.text

@@ -4,26 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
-from ictg_cases.app import create_app as create_cases
-from ictg_cases.settings import CasesSettings
-from ictg_intake.app import create_app as create_intake
-from ictg_intake.settings import IntakeSettings
-from ictg_metrics.app import create_app as create_metrics
-from ictg_metrics.settings import MetricsSettings
-
-from conftest import auth, eventually, serve
+from conftest import auth, eventually, serve, service_apps
 from factories import referral_body
 
 
 async def test_referral_becomes_case_and_is_counted(shared_settings: dict[str, Any]) -> None:
-    intake_app = create_intake(IntakeSettings(**shared_settings))
-    cases_app = create_cases(
-        CasesSettings(**shared_settings, intake_url="http://intake"),
-        intake_transport=httpx.ASGITransport(app=intake_app),
-    )
-    metrics_app = create_metrics(MetricsSettings(**shared_settings))
+    intake_app, cases_app, metrics_app = service_apps(shared_settings)
     async with serve(intake_app) as intake, serve(cases_app) as cases, serve(metrics_app) as metrics:
         ids = []
         for gender, nationality in [("male", "VN"), ("female", "GB"), ("female", "AL")]:

@@ -10,14 +10,9 @@ from typing import Any
 from uuid import UUID
 
 import httpx
-from fastapi import FastAPI
 from metrics_events import Child, publish
 from sqlalchemy import text
 
-from ictg_cases.app import create_app as create_cases
-from ictg_cases.settings import CasesSettings
-from ictg_intake.app import create_app as create_intake
-from ictg_intake.settings import IntakeSettings
 from ictg_metrics.app import create_app
 from ictg_metrics.disclosure.cellkey import DEFAULT_PTABLE, Ptable
 from ictg_metrics.settings import MetricsSettings
@@ -48,19 +43,6 @@ async def metrics_app(
         await app.state.nats.jetstream()  # stream created
         client.app = app  # type: ignore[attr-defined]
         yield client
-
-
-def platform(settings: dict[str, Any]) -> tuple[FastAPI, FastAPI, FastAPI]:
-    """Intake, the case API and metrics on the test's database and stream, each calling the one
-    before it in process (the case API's claim check, metrics' reconciliation)."""
-    intake = create_intake(IntakeSettings(**settings))
-    cases = create_cases(
-        CasesSettings(**settings, intake_url="http://intake"), intake_transport=httpx.ASGITransport(app=intake)
-    )
-    metrics = create_app(
-        MetricsSettings(**settings, cases_url="http://cases"), cases_transport=httpx.ASGITransport(app=cases)
-    )
-    return intake, cases, metrics
 
 
 async def stored_events(client: httpx.AsyncClient) -> int:

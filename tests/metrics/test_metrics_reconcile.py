@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from metrics_events import Child, at, publish
-from metrics_http import platform
 
 from ictg_metrics.app import create_app as create_metrics
 from ictg_metrics.settings import MetricsSettings
 
-from conftest import auth, eventually, serve
+from conftest import auth, eventually, serve, service_apps
 from factories import referral_body
 
 ADMIN = auth("metrics:admin")
@@ -18,7 +17,7 @@ ADMIN = auth("metrics:admin")
 
 async def test_reconcile_agrees_once_drained_and_reports_differences(shared_settings: dict[str, Any]) -> None:
     s = shared_settings
-    intake_app, cases_app, metrics_app = platform(s)
+    intake_app, cases_app, metrics_app = service_apps(s)
     async with serve(intake_app) as intake, serve(cases_app), serve(metrics_app) as metrics:
         for i in range(3):
             body = referral_body(child__given_name=f"Child{i}", child__date_of_birth=f"201{i}-03-04")

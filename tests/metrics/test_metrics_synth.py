@@ -6,15 +6,13 @@ from collections import Counter
 from datetime import date, timedelta
 from typing import Any
 
-from metrics_http import platform
-
 from ictg_metrics.app import create_app as create_metrics
 from ictg_metrics.children.facts import Ev, fold
 from ictg_metrics.settings import MetricsSettings
 from ictg_metrics.synth.generate import Generator
 from ictg_metrics.synth.http import Driver
 
-from conftest import auth, eventually, serve
+from conftest import auth, eventually, serve, service_apps
 
 
 def test_same_seed_same_caseload_and_plausible_shape() -> None:
@@ -34,7 +32,7 @@ def test_same_seed_same_caseload_and_plausible_shape() -> None:
 
 async def test_http_driver_through_intake_and_cases_reconciles(shared_settings: dict[str, Any]) -> None:
     s = shared_settings
-    intake_app, cases_app, metrics_app = platform(s)
+    intake_app, cases_app, metrics_app = service_apps(s)
     end = date.today() - timedelta(days=1)
     gen = Generator(11, start=end - timedelta(days=200), end=end, intensity=0.3)
     async with serve(intake_app) as intake, serve(cases_app) as cases, serve(metrics_app) as metrics:

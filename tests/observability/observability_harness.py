@@ -10,16 +10,12 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from ictg_cases.app import create_app as create_cases
-from ictg_cases.settings import CasesSettings
-from ictg_intake.app import create_app as create_intake
-from ictg_intake.settings import IntakeSettings
 from ictg_metrics.app import create_app as create_metrics
 from ictg_metrics.settings import MetricsSettings
 from ictg_webhooks.app import create_app as create_webhooks
 from ictg_webhooks.settings import WebhooksSettings
 
-from conftest import serve
+from conftest import serve, service_apps
 
 
 @dataclass(frozen=True)
@@ -74,11 +70,7 @@ class Platform:
 async def platform(shared_settings: dict[str, Any]) -> AsyncIterator[Platform]:
     """The four services in process on one database and one stream; every scrape reads afresh."""
     shared_settings = {**shared_settings, "telemetry_reading_seconds": 0}
-    intake_app = create_intake(IntakeSettings(**shared_settings))
-    cases_app = create_cases(
-        CasesSettings(**shared_settings, intake_url="http://intake", sla_check_seconds=0),
-        intake_transport=httpx.ASGITransport(app=intake_app),
-    )
+    intake_app, cases_app, _ = service_apps(shared_settings, sla_check_seconds=0)
     async with (
         serve(intake_app) as intake,
         serve(cases_app) as cases,

@@ -10,15 +10,12 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 from sqlalchemy import text
 
-from ictg_cases.app import create_app as create_cases
-from ictg_cases.settings import CasesSettings
 from ictg_common import tracing
 from ictg_common.auth import mint_token
 from ictg_common.db import create_engine
@@ -26,10 +23,8 @@ from ictg_common.logs import JsonFormatter
 from ictg_common.reference import REGION_SLUGS
 from ictg_intake.app import create_app as create_intake
 from ictg_intake.settings import IntakeSettings
-from ictg_metrics.app import create_app as create_metrics
-from ictg_metrics.settings import MetricsSettings
 
-from conftest import SECRET, auth, eventually, serve
+from conftest import SECRET, auth, eventually, serve, service_apps
 from factories import referral_body
 
 
@@ -54,12 +49,7 @@ def in_trace(exporter: InMemorySpanExporter, trace_id: int) -> list[ReadableSpan
 async def test_one_referral_is_one_trace_across_intake_case_api_and_metrics(
     shared_settings: dict[str, Any], spans: InMemorySpanExporter
 ) -> None:
-    intake_app = create_intake(IntakeSettings(**shared_settings))
-    cases_app = create_cases(
-        CasesSettings(**shared_settings, intake_url="http://intake", sla_check_seconds=0),
-        intake_transport=httpx.ASGITransport(app=intake_app),
-    )
-    metrics_app = create_metrics(MetricsSettings(**shared_settings))
+    intake_app, cases_app, metrics_app = service_apps(shared_settings, sla_check_seconds=0)
     async with serve(intake_app) as intake, serve(cases_app) as cases, serve(metrics_app):
         r = await intake.post("/v1/referrals", json=referral_body(), headers=auth("referrals:write"))
         assert r.status_code == 201, r.text
@@ -157,12 +147,7 @@ def trace_of(event: dict[str, Any]) -> int:
 async def test_two_referrals_consumed_in_one_batch_are_still_two_traces(
     shared_settings: dict[str, Any], spans: InMemorySpanExporter
 ) -> None:
-    intake_app = create_intake(IntakeSettings(**shared_settings))
-    cases_app = create_cases(
-        CasesSettings(**shared_settings, intake_url="http://intake", sla_check_seconds=0),
-        intake_transport=httpx.ASGITransport(app=intake_app),
-    )
-    metrics_app = create_metrics(MetricsSettings(**shared_settings))
+    intake_app, cases_app, metrics_app = service_apps(shared_settings, sla_check_seconds=0)
     db = shared_settings["database_url"]
     async with serve(intake_app) as intake:
         for name in ("Anh", "Binh"):

@@ -18,18 +18,14 @@ import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import text
 
-from ictg_cases.app import create_app as create_cases
-from ictg_cases.settings import CasesSettings
 from ictg_common import clock, tracing
 from ictg_common.contracts import WebhookDisabled
 from ictg_common.db import create_engine
-from ictg_intake.app import create_app as create_intake
-from ictg_intake.settings import IntakeSettings
 from ictg_webhooks.app import create_app as create_webhooks
 from ictg_webhooks.settings import WebhooksSettings
 from ictg_webhooks.worker import delivered_body, wait_after
 
-from conftest import ROOT, auth, eventually, serve
+from conftest import ROOT, auth, eventually, serve, service_apps
 from factories import referral_body
 from receivers import Receiver, receiving
 
@@ -81,11 +77,7 @@ class Platform:
 
 @contextlib.asynccontextmanager
 async def platform(shared_settings: dict[str, Any], **hooks: Any) -> AsyncIterator[Platform]:
-    intake_app = create_intake(IntakeSettings(**shared_settings))
-    cases_app = create_cases(
-        CasesSettings(**shared_settings, intake_url="http://intake", sla_check_seconds=0),
-        intake_transport=httpx.ASGITransport(app=intake_app),
-    )
+    intake_app, cases_app, _ = service_apps(shared_settings, sla_check_seconds=0)
     settings = {
         "allow_private_targets": True, "retry_schedule_seconds": [0.3, 0.3, 0.3], "retry_jitter": 0,
         "timeout_seconds": 2.0, "worker_poll_seconds": 0.05, **hooks,
