@@ -24,7 +24,6 @@ from sqlalchemy import (
     or_,
     select,
     table,
-    text,
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -87,13 +86,10 @@ def record_params(
 ) -> dict[str, Any]:
     """The parameters of `record_statement` for one row, as `record` writes it."""
     return {
-        "audit_actor": actor.sub, "audit_org": _org(actor), "audit_action": action, "audit_resource": resource,
-        "audit_outcome": outcome, "audit_request_id": request_id.get(), "audit_reason": reason,
+        "audit_actor": actor.sub, "audit_org": "/".join(p for p in actor.organisation if p) or None,
+        "audit_action": action, "audit_resource": resource, "audit_outcome": outcome,
+        "audit_request_id": request_id.get(), "audit_reason": reason,
     }  # fmt: skip
-
-
-def _org(actor: Actor) -> str | None:
-    return "/".join(p for p in actor.organisation if p) or None
 
 
 async def record_many(
@@ -109,16 +105,10 @@ async def record_many(
     """One row per resource (e.g. every record a list showed), in one round trip."""
     if not resources:
         return
-    org = _org(actor)
-    rid = request_id.get()
     await session.execute(
-        text(
-            f'INSERT INTO "{schema}".audit (actor, org, action, resource, outcome, request_id, reason) '
-            "VALUES (:actor, :org, :action, :resource, :outcome, :rid, :reason)"
-        ),
-        [{"actor": actor.sub, "org": org, "action": action, "resource": r, "outcome": outcome, "rid": rid,
-          "reason": reason} for r in resources],
-    )  # fmt: skip
+        record_statement(schema),
+        [record_params(actor=actor, action=action, resource=r, outcome=outcome, reason=reason) for r in resources],
+    )
 
 
 async def record_refusal(

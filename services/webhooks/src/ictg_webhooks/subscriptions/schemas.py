@@ -115,8 +115,9 @@ class Rotated(BaseModel):
     )
 
 
-class AttemptOut(BaseModel):
-    at: datetime = Field(description="When the attempt started (RFC 3339, UTC).")
+class _Answer(BaseModel):
+    """What a receiver answered to one attempt (an attempt of a delivery, or a ping)."""
+
     status_code: int | None = Field(
         description="The HTTP status the receiver answered; null when no response came (see `error`)."
     )
@@ -125,6 +126,10 @@ class AttemptOut(BaseModel):
         description="Why no response came (timeout, connection failure, refused address), or a redirect not "
         "followed; null otherwise."
     )
+
+
+class AttemptOut(_Answer):
+    at: datetime = Field(description="When the attempt started (RFC 3339, UTC).")
 
 
 class DeliveryOut(BaseModel):
@@ -149,17 +154,9 @@ class DeliveryPage(BaseModel):
     next_cursor: str | None = Field(default=None, description=pagination.NEXT_CURSOR)
 
 
-class PingOut(BaseModel):
+class PingOut(_Answer):
     delivery_id: UUID = Field(description="The ping's delivery, also in the delivery log.")
     ok: bool = Field(description="Whether the receiver answered 2xx.")
-    status_code: int | None = Field(
-        description="The HTTP status the receiver answered; null when no response came (see `error`)."
-    )
-    latency_ms: int = Field(description="How long the attempt took, in milliseconds (DNS, connect, send and read).")
-    error: str | None = Field(
-        description="Why no response came (timeout, connection failure, refused address), or a redirect not "
-        "followed; null otherwise."
-    )
 
 
 class Queued(BaseModel):
