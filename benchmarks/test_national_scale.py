@@ -51,7 +51,9 @@ QUERIES: list[tuple[str, str, dict[str, Any]]] = [
     ("caseload 36 months", "/v1/metrics/caseload", {"from": "2017-02", "to": "2020-01"}),
     ("caseload by region", "/v1/metrics/caseload", {"from": "2017-02", "to": "2020-01", "group_by": "region"}),
     ("timeliness by region", "/v1/metrics/timeliness", {"group_by": "region"}),
-    ("CSV by local authority × referral year", "/v1/metrics/children", {"group_by": "local_authority,referral_year", "format": "csv"}),
+    # as of the synthetic data's last month: to today, the years since 2020 are empty cells and the table is sparse
+    ("CSV by local authority × referral year", "/v1/metrics/children",
+     {"group_by": "local_authority,referral_year", "as_of": "2020-01-31", "format": "csv"}),
 ]  # fmt: skip
 
 

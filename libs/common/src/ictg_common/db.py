@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import MetaData, event, exc
@@ -82,6 +83,28 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
                 raise  # not a dead connection: the error is the caller's, as with pool_pre_ping
             # The pool drops it and every connection older than it, and checks out a new one.
             raise exc.InvalidatePoolError(f"pooled connection failed its ping: {e!r}") from e
+
+
+def connection_settings(**settings: str | float) -> Callable[[AsyncEngine], None]:
+    """An `engine_setup` (`create_service_app`) giving each new connection of the engine these Postgres
+    settings once, for its lifetime (set outside any transaction, so they stick): no `SET LOCAL` round trip
+    per transaction. Names with a dot (`pg_trgm.similarity_threshold`) are written with `__`. Each
+    connection so set notes the settings in its `info` (`CONNECTION_SETTINGS`), so code that depends on one
+    can tell a connection made another way and set it itself."""
+    pairs = {name.replace("__", "."): value for name, value in settings.items()}
+    statement = "; ".join(f"SET {name} = {value!r}" if isinstance(value, str) else f"SET {name} = {value}"
+                          for name, value in pairs.items())  # fmt: skip
+
+    def setup(engine: AsyncEngine) -> None:
+        @event.listens_for(engine.sync_engine, "connect")
+        def connect(dbapi_connection: Any, record: Any) -> None:
+            dbapi_connection.run_async(lambda conn: conn.execute(statement))
+            record.info.setdefault(CONNECTION_SETTINGS, {}).update(pairs)
+
+    return setup
+
+
+CONNECTION_SETTINGS = "ictg_settings"
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

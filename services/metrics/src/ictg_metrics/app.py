@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from ictg_common.audit import audit_router
 from ictg_common.consumer import Consumer
+from ictg_common.db import connection_settings
 from ictg_common.service import create_service_app
 
 from .admin.endpoints import router as admin_router
@@ -21,6 +22,12 @@ from .observability import install as install_metrics
 from .settings import MetricsSettings
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+# Every aggregate query scans `metrics.child`: let Postgres share a scan among parallel workers once the table
+# is large (`min_parallel_table_scan_size`, 8 MB, about 6,000 children), where its default costs kept most
+# grouped queries on one core. At 100,000 children on 2 cores: timeliness by region 162 → 126 ms, caseload
+# by region 90 → 69 ms (`make bench`).
+PARALLEL_SCANS = connection_settings(parallel_setup_cost=10, parallel_tuple_cost=0.001)
 
 
 def create_app(
@@ -54,6 +61,7 @@ def create_app(
             )
         ],
         publishes=False,
+        engine_setup=[PARALLEL_SCANS],
         on_startup=[start],
         on_shutdown=[stop],
     )

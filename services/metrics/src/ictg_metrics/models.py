@@ -54,51 +54,55 @@ class Child(Model):  # type: ignore[valid-type, misc]
 
     __tablename__ = "child"
 
+    # Columns in the order queries read them (migration 0009): the record key and fixed-width facts,
+    # the codes, the dated arrays, the JSON facts last.
     child_id: Mapped[UUID] = mapped_column(PgUUID(as_uuid=True), primary_key=True)
     referred: Mapped[bool]  # referral.received seen (case events may arrive first)
+    received_on: Mapped[date | None] = mapped_column(index=True)  # Europe/London date of received_at
     # 0–255, the cell key method's (DESIGN §9); null only for a child stored before it and not refolded
     record_key: Mapped[int | None] = mapped_column(SmallInteger)
-    received_on: Mapped[date | None] = mapped_column(index=True)  # Europe/London date of received_at
-    facts: Mapped[dict[str, Any]] = mapped_column(JSONB)  # ids and attributes no query groups by
-    # at referral
+    exit_on: Mapped[date | None]
+    identified_on: Mapped[date | None]
+    allocated_on: Mapped[date | None]
+    first_contact_on: Mapped[date | None]
+    missing_in_service_on: Mapped[date | None]  # first episode started in service (not the one at referral)
+    referral_delay_days: Mapped[int | None]
+    referral_delay_working_days: Mapped[int | None]  # England-and-Wales working days, DESIGN §10
+    age_at_referral: Mapped[int | None] = mapped_column(SmallInteger)
+    uasc: Mapped[bool | None]
+    missing_at_referral: Mapped[bool | None]
+    county_lines: Mapped[bool | None]
+    allocation_due_by: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    first_contact_due_by: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    allocated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # first allocation
+    first_contact_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # any outcome, any party
+    exited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     gender: Mapped[str | None] = mapped_column(Text)
     age_band: Mapped[str | None] = mapped_column(Text)
-    age_at_referral: Mapped[int | None] = mapped_column(SmallInteger)
     nationality: Mapped[str | None] = mapped_column(Text)
     nationality_group: Mapped[str | None] = mapped_column(Text)
-    uasc: Mapped[bool | None]
     referrer_type: Mapped[str | None] = mapped_column(Text)
     local_authority_code: Mapped[str | None] = mapped_column(Text)
     region: Mapped[str | None] = mapped_column(Text)
     pathway: Mapped[str | None] = mapped_column(Text)
-    missing_at_referral: Mapped[bool | None]
     living_situation: Mapped[str | None] = mapped_column(Text)
     trafficker_contact: Mapped[str | None] = mapped_column(Text)
     education: Mapped[str | None] = mapped_column(Text)
     primary_exploitation: Mapped[str | None] = mapped_column(Text)
-    exploitation_type: Mapped[list[str | None]] = _texts()
-    county_lines: Mapped[bool | None]
-    cjs_involvement: Mapped[list[str | None]] = _texts()
-    referral_delay_days: Mapped[int | None]
     referral_delay_band: Mapped[str | None] = mapped_column(Text)
-    referral_delay_working_days: Mapped[int | None]  # England-and-Wales working days, DESIGN §10
     referral_delay_working_days_band: Mapped[str | None] = mapped_column(Text)
-    allocation_due_by: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    first_contact_due_by: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # dated facts
-    received_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    identified_on: Mapped[date | None]
-    allocated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # first allocation
-    allocated_on: Mapped[date | None]
-    first_contact_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # any outcome, any party
-    first_contact_on: Mapped[date | None]
-    exited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    exit_on: Mapped[date | None]
     exit_reason: Mapped[str | None] = mapped_column(Text)
+    exit_destination: Mapped[str | None] = mapped_column(Text)
     allocation_state_on: Mapped[list[date | None]] = _dates()  # days the case was allocated or released …
     allocation_state: Mapped[list[str | None]] = _texts()  # … and its state from then: allocated / awaiting_allocation
-    exit_destination: Mapped[str | None] = mapped_column(Text)
-    missing_in_service_on: Mapped[date | None]  # first episode started in service (not the one at referral)
+    move_on: Mapped[list[date | None]] = _dates()
+    move_la: Mapped[list[str | None]] = _texts()
+    move_region: Mapped[list[str | None]] = _texts()
+    rg_on: Mapped[list[date | None]] = _dates()  # NRM reasonable-grounds decisions
+    rg_outcome: Mapped[list[str | None]] = _texts()
+    cg_on: Mapped[list[date | None]] = _dates()  # NRM conclusive-grounds decisions
+    cg_outcome: Mapped[list[str | None]] = _texts()
     child_contact_on: Mapped[list[date | None]] = _dates()  # contacts made with the child
     f2f_contact_on: Mapped[list[date | None]] = _dates()  # … face to face
     tp_contact_on: Mapped[list[date | None]] = _dates()  # contacts made with any other party
@@ -110,13 +114,9 @@ class Child(Model):  # type: ignore[valid-type, misc]
     legal_area: Mapped[list[str | None]] = _texts()
     missing_start_on: Mapped[list[date | None]] = _dates()  # every episode, with its end (NULL: open)
     missing_end_on: Mapped[list[date | None]] = _dates()
-    move_on: Mapped[list[date | None]] = _dates()
-    move_la: Mapped[list[str | None]] = _texts()
-    move_region: Mapped[list[str | None]] = _texts()
-    rg_on: Mapped[list[date | None]] = _dates()  # NRM reasonable-grounds decisions
-    rg_outcome: Mapped[list[str | None]] = _texts()
-    cg_on: Mapped[list[date | None]] = _dates()  # NRM conclusive-grounds decisions
-    cg_outcome: Mapped[list[str | None]] = _texts()
+    exploitation_type: Mapped[list[str | None]] = _texts()
+    cjs_involvement: Mapped[list[str | None]] = _texts()
+    facts: Mapped[dict[str, Any]] = mapped_column(JSONB)  # ids and attributes no query groups by
 
     __table_args__ = (Index("ix_child_exit_on", "exit_on"),)
 

@@ -21,24 +21,34 @@ def months(first: date, last: date) -> list[str]:
     return out
 
 
-async def _per_month(
-    session: AsyncSession, q: ChildQuery, month_sql: str, extra: str
-) -> dict[tuple[Any, ...], dict[str, tuple[int, int]]]:
-    """`{group: {month: (children, sum of their record keys)}}`: sums, not cell keys, so that a month's
-    stock can be keyed from the flows before it (the children in service are those received minus
-    those exited, and their keys' sum is the difference of the sums)."""
+Flows = dict[tuple[Any, ...], dict[str, tuple[int, int]]]
+
+
+async def _flows(session: AsyncSession, q: ChildQuery) -> tuple[Flows, Flows]:
+    """`({group: {month: (children, sum of their record keys)}}` received, the same exited on or before
+    `as_of`): sums, not cell keys, so that a month's stock can be keyed from the flows before it (the
+    children in service are those received minus those exited, and their keys' sum is the difference of
+    the sums). One scan: the two are grouping sets of the same rows."""
     params: dict[str, Any] = {}
     where = where_clause(q, params)
     selects, joins = grouped(q)
     keys = [f"g{i}" for i in range(len(q.group_by))]
+    received = "to_char(c.received_on, 'YYYY-MM')"
+    exited = "(CASE WHEN c.exit_on <= p.as_of THEN to_char(c.exit_on, 'YYYY-MM') END)"
+    sets = ", ".join(f"({', '.join([*keys, m])})" for m in ("received", "exited"))
     sql = (
-        f"{PARAMS_CTE} SELECT {', '.join([*selects, f'{month_sql} AS month'])}, count(*) AS n, coalesce(sum(c.record_key), 0) AS k "
-        f"FROM metrics.child c CROSS JOIN p {' '.join(joins)} WHERE {where} {extra} GROUP BY {', '.join([*keys, 'month'])}"
+        f"{PARAMS_CTE} SELECT {', '.join([*selects, f'{received} AS received', f'{exited} AS exited'])}, "
+        f"count(*) AS n, coalesce(sum(c.record_key), 0) AS k, GROUPING({received}) AS is_exit "  # GROUPING() takes expressions
+        f"FROM metrics.child c CROSS JOIN p {' '.join(joins)} WHERE {where} GROUP BY GROUPING SETS ({sets})"
     )
-    out: dict[tuple[Any, ...], dict[str, tuple[int, int]]] = defaultdict(dict)
+    ins: Flows = defaultdict(dict)
+    outs: Flows = defaultdict(dict)
     for row in (await session.execute(text(sql), params)).all():
-        out[tuple(row[: len(keys)])][row.month] = (int(row.n), int(row.k))
-    return out
+        if not row.is_exit:
+            ins[tuple(row[: len(keys)])][row.received] = (int(row.n), int(row.k))
+        elif row.exited is not None:  # null: not exited by as_of
+            outs[tuple(row[: len(keys)])][row.exited] = (int(row.n), int(row.k))
+    return ins, outs
 
 
 async def caseload(session: AsyncSession, q: ChildQuery, *, first: date, last: date) -> list[dict[str, Any]]:
@@ -47,8 +57,7 @@ async def caseload(session: AsyncSession, q: ChildQuery, *, first: date, last: d
     In service at a month's end = received by then and not exited by then (nor by `as_of`). Each count
     comes with its cell key (`_ck_<count>`, DESIGN §9).
     """
-    received = await _per_month(session, q, "to_char(c.received_on, 'YYYY-MM')", "")
-    exited = await _per_month(session, q, "to_char(c.exit_on, 'YYYY-MM')", "AND c.exit_on <= p.as_of")
+    received, exited = await _flows(session, q)
     wanted = months(first, last)
     groups = sorted(set(received) | set(exited), key=lambda k: tuple((v is None, str(v)) for v in k))
     if not groups and not q.group_by:

@@ -21,9 +21,10 @@ QUANTILES = ("median", "p75", "p90")
 _AS_OF_END = "((p.as_of + 1)::timestamp AT TIME ZONE 'Europe/London')"  # the end of as_of, London time
 _DELAY = "c.referral_delay_days"
 _DELAY_WD = "c.referral_delay_working_days"
-_ALLOC_H = "(CASE WHEN c.allocated_on <= p.as_of THEN extract(epoch FROM c.allocated_at - c.received_at) / 3600 END)"
+# date_part, not extract: double precision, where extract's numeric made each quantile's sort 2-3 times slower
+_ALLOC_H = "(CASE WHEN c.allocated_on <= p.as_of THEN date_part('epoch', c.allocated_at - c.received_at) / 3600 END)"
 _CONTACT_H = (
-    "(CASE WHEN c.first_contact_on <= p.as_of THEN extract(epoch FROM c.first_contact_at - c.received_at) / 3600 END)"
+    "(CASE WHEN c.first_contact_on <= p.as_of THEN date_part('epoch', c.first_contact_at - c.received_at) / 3600 END)"
 )
 
 
@@ -39,23 +40,17 @@ def _deadline(done_at: str, done_on: str, due: str) -> tuple[str, str]:
 
 
 def _counted(alias: str, condition: str = "true") -> str:
-    """`count` and cell key of the children meeting `condition`, as `<alias>` and `_ck_<alias>`."""
-    return (
-        f"count(*) FILTER (WHERE {condition}) AS {alias}, "
-        f"coalesce(sum(c.record_key) FILTER (WHERE {condition}), 0) % {MOD} AS _ck_{alias}"
-    )
-
-
-def _stat(expr: str, name: str) -> str:
-    return (
-        f"{_counted(f'{name}_count', f'({expr}) IS NOT NULL')}, "
-        f"percentile_cont(ARRAY[0.5, 0.75, 0.9]) WITHIN GROUP (ORDER BY {expr}) AS {name}_q"
-    )
+    """`count` and cell key of the children meeting `condition` (on the per-child row `x`), as `<alias>`
+    and `_ck_<alias>`."""
+    return f"count(*) FILTER (WHERE {condition}) AS {alias}, coalesce(sum(x.k) FILTER (WHERE {condition}), 0) % {MOD} AS _ck_{alias}"
 
 
 async def timeliness(session: AsyncSession, q: ChildQuery) -> list[dict[str, Any]]:
     """Flat rows: per group `children`, per statistic `<stat>_count` and its quantiles, per deadline
-    `<deadline>_deadline_met` and `_decided`; every count with its cell key (`_ck_<count>`)."""
+    `<deadline>_deadline_met` and `_decided`; every count with its cell key (`_ck_<count>`).
+
+    Each child's statistics and deadlines are computed once, in a subquery kept apart (`OFFSET 0`: inlined,
+    each expression would be computed again by every aggregate that reads it)."""
     params: dict[str, Any] = {}
     where = where_clause(q, params)
     selects, joins = grouped(q)
@@ -64,15 +59,22 @@ async def timeliness(session: AsyncSession, q: ChildQuery) -> list[dict[str, Any
     deadlines = {"referral": (f"{_DELAY} <= 1", f"{_DELAY} IS NOT NULL"), "allocation": (alloc_met, alloc_decided),
                  "first_contact": (contact_met, contact_decided)}  # fmt: skip
     keys = [f"g{i}" for i in range(len(q.group_by))]
-    columns = [
-        *selects,
-        _counted("children"),
-        *(_stat(expr, name) for name, expr in zip(STATS, _EXPRS, strict=True)),
-        *(_counted(f"{d}_deadline_{part}", cond) for d, (met, decided) in deadlines.items()
+    per_child = [
+        *selects, "c.record_key AS k",
+        *(f"{expr} AS {name}" for name, expr in zip(STATS, _EXPRS, strict=True)),
+        *(f"{cond} AS {d}_{part}" for d, (met, decided) in deadlines.items()
           for part, cond in (("met", met), ("decided", decided))),
     ]  # fmt: skip
+    columns = [
+        *(f"x.{k}" for k in keys),
+        _counted("children"),
+        *(f"{_counted(f'{name}_count', f'x.{name} IS NOT NULL')}, "
+          f"percentile_cont(ARRAY[0.5, 0.75, 0.9]) WITHIN GROUP (ORDER BY x.{name}) AS {name}_q" for name in STATS),
+        *(_counted(f"{d}_deadline_{part}", f"x.{d}_{part}") for d in deadlines for part in ("met", "decided")),
+    ]  # fmt: skip
     sql = (
-        f"{PARAMS_CTE} SELECT {', '.join(columns)} FROM metrics.child c CROSS JOIN p {' '.join(joins)} WHERE {where}"
+        f"{PARAMS_CTE} SELECT {', '.join(columns)} FROM (SELECT {', '.join(per_child)} "
+        f"FROM metrics.child c CROSS JOIN p {' '.join(joins)} WHERE {where} OFFSET 0) AS x"
         + (f" GROUP BY {', '.join(keys)} ORDER BY {', '.join(keys)}" if keys else "")
     )
     rows = []

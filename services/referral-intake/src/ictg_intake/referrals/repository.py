@@ -17,7 +17,6 @@ from sqlalchemy import (
     String,
     any_,
     bindparam,
-    event,
     func,
     insert,
     or_,
@@ -27,9 +26,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ictg_common.audit import record_statement
+from ictg_common.db import CONNECTION_SETTINGS, connection_settings
 from ictg_common.outbox import emit_statement
 
 from ..models import SCHEMA, Referral, ReferralName
@@ -149,20 +149,13 @@ def _candidates_statement(*, by_date_of_birth: bool) -> CompoundSelect:
 # "omr", "fatima" and "fatmia") is under 0.3 yet a match by the difflib rule that confirms. Measured,
 # not proven: no trigram threshold above 0 is a bound of difflib's 0.8 (a long name with a letter
 # inserted after every second one keeps a ratio of 0.8 with the name without them, and almost no trigram).
-_THRESHOLD = text(f"SET LOCAL pg_trgm.similarity_threshold = {SIMILARITY_THRESHOLD}")
-_SESSION_THRESHOLD = f"SET pg_trgm.similarity_threshold = {SIMILARITY_THRESHOLD}"
-_TUNED = "ictg_trgm_threshold"
+_TRGM = "pg_trgm.similarity_threshold"
+_THRESHOLD = text(f"SET LOCAL {_TRGM} = {SIMILARITY_THRESHOLD}")
 
 
-def tune_connections(engine: AsyncEngine) -> None:
-    """Give each new connection of `engine` the threshold once, for its lifetime (set outside any
-    transaction, so it sticks): `candidates` then needs no `SET LOCAL`, a round trip fewer per referral.
-    A connection made another way (or before this) still gets the `SET LOCAL`."""
-
-    @event.listens_for(engine.sync_engine, "connect")
-    def connect(dbapi_connection: Any, record: Any) -> None:
-        dbapi_connection.run_async(lambda conn: conn.execute(_SESSION_THRESHOLD))
-        record.info[_TUNED] = True
+tune_connections = connection_settings(pg_trgm__similarity_threshold=SIMILARITY_THRESHOLD)
+"""Each new connection of the engine gets the threshold once, for its lifetime: `candidates` then needs no
+`SET LOCAL`, a round trip fewer per referral. A connection made another way still gets the `SET LOCAL`."""
 
 
 async def candidates(
@@ -199,7 +192,7 @@ async def candidates(
         }  # fmt: skip
     else:
         raise ValueError("a child has a date of birth or an estimated age")
-    if not (await session.connection()).info.get(_TUNED):
+    if (await session.connection()).info.get(CONNECTION_SETTINGS, {}).get(_TRGM) != SIMILARITY_THRESHOLD:
         await session.execute(_THRESHOLD)
     statement = _candidates_statement(by_date_of_birth=date_of_birth is not None)
     rows = (await session.execute(statement, params)).all()

@@ -1,0 +1,59 @@
+"""Migration 0009 puts `metrics.child`'s columns in the order queries read them, keeping every child, every
+value, the primary key and the indexes."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+
+import asyncpg
+from alembic import command
+
+from ictg_common.db import plain_url
+from ictg_common.migrate import alembic_config, upgrade
+from ictg_metrics.app import MIGRATIONS
+from ictg_metrics.models import Child
+from ictg_metrics.synth.bulk import _chunk_rows, _copy
+
+
+async def _table(conn: asyncpg.Connection) -> tuple[list[str], dict[object, dict[str, object]], list[str]]:
+    columns = [
+        r["attname"]
+        for r in await conn.fetch(
+            "SELECT attname FROM pg_attribute WHERE attrelid = 'metrics.child'::regclass AND attnum > 0 "
+            "AND NOT attisdropped ORDER BY attnum"
+        )
+    ]
+    rows = {r["child_id"]: dict(r) for r in await conn.fetch("SELECT * FROM metrics.child")}
+    indexes = sorted(
+        r["indexdef"] for r in await conn.fetch("SELECT indexdef FROM pg_indexes WHERE tablename = 'child'")
+    )
+    return columns, rows, indexes
+
+
+async def test_children_keep_every_value_in_the_new_order(database_url: str) -> None:
+    cfg = alembic_config(MIGRATIONS, database_url)
+    await asyncio.to_thread(command.downgrade, cfg, "0008")
+    _events, children = _chunk_rows(7, 0, 40, date(2017, 2, 1), date(2020, 1, 31))  # folded synthetic children
+    await _copy(database_url, [], children)
+    conn = await asyncpg.connect(plain_url(database_url))
+    try:
+        old_columns, before, indexes_before = await _table(conn)
+        assert old_columns.index("record_key") == 57 and old_columns[3] == "facts"  # as migrations 0001-0008 left it
+        await asyncio.to_thread(upgrade, MIGRATIONS, database_url)
+        columns, after, indexes_after = await _table(conn)
+        duplicate = next(iter(after))
+        try:
+            await conn.execute(
+                "INSERT INTO metrics.child (child_id, referred, facts) VALUES ($1, true, '{}')", duplicate
+            )
+            raise AssertionError("the primary key was lost")
+        except asyncpg.UniqueViolationError:
+            pass
+    finally:
+        await conn.close()
+    assert len(after) == 40
+    assert after == before  # every child, every value
+    assert columns == [c.name for c in Child.__table__.columns]  # the model's order, record_key 4th
+    assert columns[:4] == ["child_id", "referred", "received_on", "record_key"] and columns[-1] == "facts"
+    assert indexes_after == indexes_before
