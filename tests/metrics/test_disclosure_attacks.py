@@ -18,11 +18,14 @@ import asyncio
 import itertools
 import random
 from collections.abc import Coroutine, Iterable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pandas as pd
+import pytest
 from cell_key_perturbation.create_perturbed_table import create_perturbed_table
 from cell_key_perturbation.utils.generate_test_ptable import generate_ptable_10_5_rule
 from hypothesis import HealthCheck, example, given, settings
@@ -30,7 +33,10 @@ from hypothesis import strategies as st
 from metrics_events import Child, at
 from metrics_http import ANALYST, feed, metrics_app, published, record_key_of
 
+from ictg_common import clock
+from ictg_metrics.app import create_app
 from ictg_metrics.disclosure.cellkey import DEFAULT_PTABLE, Ptable, load_ptable
+from ictg_metrics.settings import MetricsSettings
 
 from conftest import auth
 
@@ -288,6 +294,68 @@ async def test_margins_do_not_give_a_small_cell_back(shared_settings: dict[str, 
         alone = await client.get("/v1/metrics/children", params={"nationality_group": "unknown"}, headers=READER)
         assert alone.status_code == 200, alone.text
         assert alone.json()["total"] is None and alone.json()["total_withheld"] is True
+
+
+async def test_no_answer_tells_no_child_from_a_few(shared_settings: dict[str, Any], tmp_path: Path) -> None:
+    """Whether any child matches is itself a disclosure: 3 children (EEA) and none (unknown nationality)
+    give the same answer, ungrouped or grouped, on every measure; an age outside the listed ones is
+    counted under the last; the month still running cannot be asked; a ptable keyed otherwise than
+    metrics' cell keys is refused at start-up."""
+    s = shared_settings
+    kids = [kid("2025-04-02", group="uk", gender=g) for g in ["female"] * 20 + ["male"] * 20]
+    eea = [kid("2025-04-03", group="eea") for _ in range(3)]
+    older = [kid("2025-04-04", group="uk", age_at_referral=31) for _ in range(12)]  # in dispute: any age
+    period = {"as_of": "2025-06-30"}
+    async with metrics_app(s) as client:
+        await feed(client, s, *kids, *eea, *older)
+
+        async def both(path: str, **params: Any) -> list[httpx.Response]:
+            return [
+                await client.get(f"/v1/metrics/{path}", params={**period, **params, "nationality_group": g},
+                                 headers=READER)
+                for g in ("eea", "unknown")
+            ]  # fmt: skip
+
+        def same(a: httpx.Response, b: httpx.Response) -> None:
+            assert a.status_code == b.status_code, (a.text, b.text)
+            if a.status_code == 200:
+                assert a.json()["rows"] == b.json()["rows"] and a.json().get("total") == b.json().get("total")
+            else:
+                assert a.json()["errors"] == b.json()["errors"]
+
+        few, none = await both("timeliness")  # ungrouped: one withheld row either way
+        same(few, none)
+        assert few.status_code == 200 and len(few.json()["rows"]) == 1 and few.json()["rows"][0]["withheld"]
+        few, none = await both("children")
+        same(few, none)
+        assert few.json()["total"] is None
+        for path in ("children", "timeliness"):
+            same(*await both(path, group_by="gender"))
+        few, none = await both("caseload", group_by="gender", **{"from": "2025-04", "to": "2025-06"})
+        same(few, none)  # every cell withheld: refused as sparse, whether or not anyone is there
+        assert few.status_code == 422 and "sparse" in few.text
+
+        # An age outside 0-25 is counted under 25 ("25 or over"): no cell appears only when someone is in it.
+        unperturbed = auth("metrics:read", "metrics:read:unsuppressed")
+        r = await client.get("/v1/metrics/children", params={**period, "group_by": "age_at_referral",
+                                                             "disclosure": "none"}, headers=unperturbed)  # fmt: skip
+        assert {row["age_at_referral"]: row["children"] for row in r.json()["rows"]} == {15: 43, 25: 12}, r.text
+        r = await client.get("/v1/metrics/children", params={**period, "age_at_referral": "31"}, headers=READER)
+        assert r.status_code == 422 and "at most 25" in r.text
+
+        # The month still running changes with each child: perturbed, as_of is at most the last month's end.
+        today = clock.london_date(clock.utcnow())
+        month_end = (today.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+        r = await client.get("/v1/metrics/children", params={"as_of": month_end.isoformat()}, headers=READER)
+        assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == "#query/as_of", r.text
+        r = await client.get("/v1/metrics/children", params={"as_of": month_end.isoformat(), "disclosure": "none"},
+                             headers=unperturbed)  # fmt: skip
+        assert r.status_code == 200 and r.json()["total"] == len(kids) + len(eea) + len(older)
+
+    half = tmp_path / "half_keys.csv"
+    half.write_text("pcv,ckey,pvalue\n" + "".join(f"{p},{k},0\n" for p in range(1, 751) for k in range(128)))
+    with pytest.raises(ValueError, match=r"0\.\.127"):
+        create_app(MetricsSettings(**s, ptable=str(half)))
 
 
 async def test_the_same_cell_through_a_filter_or_a_group_has_the_same_value(

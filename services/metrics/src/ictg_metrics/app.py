@@ -16,7 +16,7 @@ from .admin.endpoints import router as admin_router
 from .admin.reconcile import cases_client
 from .children.endpoints import router
 from .children.store import record_event, record_events
-from .disclosure.cellkey import DEFAULT_PTABLE, load_ptable
+from .disclosure.cellkey import DEFAULT_PTABLE, RECORD_KEY_MODULUS, load_ptable
 from .models import SCHEMA, audit
 from .observability import install as install_metrics
 from .settings import MetricsSettings
@@ -38,6 +38,11 @@ def create_app(
     cases = cases_client(settings, transport=cases_transport)
 
     ptable = load_ptable(Path(settings.ptable)) if settings.ptable else DEFAULT_PTABLE
+    if ptable.key_modulus != RECORD_KEY_MODULUS:  # cell keys are summed mod 256 in SQL: the ptable must agree
+        raise ValueError(
+            f"ICTG_METRICS_PTABLE: the ptable's cell keys run 0..{ptable.key_modulus - 1}, but metrics' cell keys "
+            f"run 0..{RECORD_KEY_MODULUS - 1} (ONS's ptables, e.g. the 10-5 one, have a row for each)"
+        )
 
     async def start(app: FastAPI) -> None:
         app.state.cases = cases

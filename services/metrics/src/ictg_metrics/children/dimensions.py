@@ -41,6 +41,7 @@ class Dimension:
     value_labels: tuple[str, ...] | None = None  # labels of `values`, in the same order (default: from the code)
     catalogue: Callable[[], tuple[tuple[str, str], ...]] | None = None  # (value, label) where values is None
     values_note: str | None = None  # what the values are when they cannot all be listed
+    top: int | None = None  # kind int: the largest value, which also counts every larger one (`sql` caps it)
 
     def __post_init__(self) -> None:
         if not (self.label and self.definition):
@@ -127,6 +128,9 @@ def _when_exited(expr: str) -> str:
     return f"(CASE WHEN {EXITED} THEN {expr} END)"
 
 
+TOP_AGE = 25
+"""Ages at referral are listed up to this one, which counts the older too: every value of a perturbed table is
+listed (empty ones withheld), and an age beyond the list would show that a child of that age exists."""
 B: Kind = "bool"
 V = codes.values
 FREQUENCY = ("none", "less_than_monthly", "monthly_or_more")
@@ -187,11 +191,13 @@ _ALL = [
     ),
     Dimension(
         "age_at_referral",
-        _col("age_at_referral"),
+        f"LEAST({_col('age_at_referral')}, {TOP_AGE})",
         kind="int",
         label="Age at referral",
-        definition="The child's age at referral, in whole years (null when the date of birth is not known).",
-        values_note="A whole number of years (e.g. 15).",
+        definition=f"The child's age at referral, in whole years, {TOP_AGE} standing for {TOP_AGE} or over (an age "
+        "in dispute can be any); null when the date of birth is not known.",
+        values_note=f"A whole number of years from 0 to {TOP_AGE} (e.g. 15); {TOP_AGE} means {TOP_AGE} or over.",
+        top=TOP_AGE,
     ),
     Dimension(
         "nationality",
@@ -536,7 +542,7 @@ def in_natural_order(rows: list[dict[str, Any]], group_by: Sequence[str]) -> lis
     return sorted(rows, key=key)  # stable: a group's months stay in order
 
 
-NAMED = ("local_authority", "current_local_authority", "region")  # codes a reader cannot read: a name beside
+NAMED = ("local_authority", "current_local_authority", "region", "current_region")  # codes a reader cannot read: a name beside
 
 
 @functools.cache
@@ -562,7 +568,6 @@ MAX_FILLED_CELLS = 2000
 """Largest perturbed table: every cell of it is listed, empty ones included (`with_empty_cells`)."""
 SERVICE_START = date(2017, 1, 1)
 """The first month listed for month, quarter and year dimensions (the national service's first referrals)."""
-AGES = range(0, 26)  # ages at referral listed (18 and over: a disputed age)
 
 
 def _months(first: date, last: date) -> list[date]:
@@ -589,8 +594,8 @@ def domain(name: str, *, referred_from: date | None, referred_to: date | None, a
         values = list(dict.fromkeys(f"{m.year}-Q{(m.month - 1) // 3 + 1}" for m in _months(first, last)))
     elif name == "referral_year":
         values = [str(y) for y in range(first.year, last.year + 1)]
-    elif name == "age_at_referral":
-        values = list(AGES)
+    elif dim.top is not None:
+        values = list(range(0, dim.top + 1))
     else:
         return None
     return [*values, None] if "null" in dim.definition else values
@@ -598,18 +603,19 @@ def domain(name: str, *, referred_from: date | None, referred_to: date | None, a
 
 def with_empty_cells(
     rows: list[dict[str, Any]], group_by: Sequence[str], zero: dict[str, Any], *, per: str | None = None,
-    referred_from: date | None = None, referred_to: date | None = None, as_of: date,
+    per_values: Sequence[Any] = (), referred_from: date | None = None, referred_to: date | None = None, as_of: date,
     filters: dict[str, tuple[Any, ...]] | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """`rows` with every combination of the grouping dimensions' values that has none, as a row of `zero`
-    counts (one per value of `per`, e.g. per month), in natural order of every dimension.
+    counts (one per value of `per`, e.g. per month: `per_values`, which must not depend on the rows), in
+    natural order of every dimension. Ungrouped, a table with no row gets one row of `zero`.
 
     Perturbed, an empty cell is withheld as a small one is (ONS's package does the same with categorical
     variables): listing only non-empty groups would tell 0 apart from 1–9. A dimension also filtered on lists
     the values asked for (a multi-valued one all its values: a child counts under each). A table of more than
     `MAX_FILLED_CELLS` cells, or by a dimension whose values cannot be listed, is refused (422)."""
     if not group_by:
-        return rows
+        return rows or [dict(zero)]
     values: list[list[Any]] = []
     for g in group_by:
         listed = domain(g, referred_from=referred_from, referred_to=referred_to, as_of=as_of)
@@ -627,7 +633,7 @@ def with_empty_cells(
             f"grouped by {', '.join(group_by)} it would have {cells:,}: group by fewer dimensions or filter",
         )
     present = {tuple(r[g] for g in group_by) for r in rows}
-    pers = list(dict.fromkeys(r[per] for r in rows)) if per else [None]
+    pers = list(per_values) if per else [None]
     added = []
     for combination in itertools.product(*values):
         if combination not in present:

@@ -75,7 +75,9 @@ class Discloser:
         for count, fields in statistics:
             if out[count] is None or (self.perturbs and int(raw[count]) < self.threshold):
                 for f in fields:
-                    if out.get(f) is not None:
+                    # perturbed, listed even when there was nothing to compute: else a statistic left out of
+                    # `withheld_fields` would tell a count of 0 from one of 1-9
+                    if self.perturbs or out.get(f) is not None:
                         out[f] = None
                         hidden.append(f)
         if hidden:

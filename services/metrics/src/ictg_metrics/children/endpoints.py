@@ -128,7 +128,7 @@ async def children(request: Request, session: SessionDep, actor: Analyst, common
     """Number of children (one per case) per group, as of the end of `as_of`."""
     q, d = await _prepare(request, session, actor, common)
     raw_rows, raw_total, total_key = await count_children(session, q)
-    if d.perturbs:  # an empty cell is withheld like a small one
+    if d.perturbs and q.group_by:  # an empty cell is withheld like a small one (ungrouped: the total)
         raw_rows = with_empty_cells(raw_rows, q.group_by, {"children": 0, "_ck_children": 0}, **_period(q))
     rows = in_natural_order([d.row(r, ["children"]) for r in raw_rows], q.group_by)  # bands 0-1, 2, 3-15, …
     d.check_published([r["children"] for r in rows])
@@ -168,7 +168,7 @@ async def caseload_by_month(
     raw = await caseload(session, q, first=first, last=last)
     if d.perturbs:
         zero = {k: 0 for c in counts for k in (c, f"_ck_{c}")}
-        raw = with_empty_cells(raw, q.group_by, zero, per="month", **_period(q))
+        raw = with_empty_cells(raw, q.group_by, zero, per="month", per_values=months(first, last), **_period(q))
     rows = in_natural_order([d.row(r, counts) for r in raw], q.group_by)
     d.check_published([r["in_service_end"] for r in rows])  # flows are often 0 in a month: the stocks decide
     return _answer(request, common, "caseload", q, d, rows, [*q.group_by, "month", *counts],

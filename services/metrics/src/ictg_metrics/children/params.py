@@ -27,7 +27,7 @@ COMMON_DOC = (
     "`withheld_fields`; `c` in CSV). The same cell always has the same value in any query, so tables need "
     "not add up; empty cells are listed and withheld like small ones, so that 0 and 1-9 look alike. Perturbed "
     "figures cover whole months: `referred_from` is the 1st of a month, `referred_to` and `as_of` the last day "
-    "of one (`as_of` defaults to the end of the last complete month). Refused (422, with the reason): a table "
+    "of one, and `as_of` a month already over (by default the last one). Refused (422, with the reason): a table "
     "more than half of whose cells (for the caseload, its month-end stocks) would be withheld, one of more than "
     "2,000 cells, and more than 4 dimensions "
     "across `group_by` and filters. "
@@ -53,7 +53,11 @@ class Common:
         date | None,
         Query(description="Referrals received on or before this London date (perturbed: a month's last day)."),
     ] = None
-    as_of: Annotated[date | None, Query(description="The state at the end of this London day (default today).")] = None
+    as_of: Annotated[
+        date | None,
+        Query(description="The state at the end of this London day. Perturbed: the last day of a month already "
+              "over, by default the last one; with disclosure=none any day, by default today."),
+    ] = None  # fmt: skip
     group_by: Annotated[
         str | None, Query(description="Up to 3 dimensions, comma-separated, e.g. `gender,age_band`.",
                           examples=["gender"])
@@ -77,7 +81,8 @@ def _month_end(day: date) -> date:
 
 def whole_months(common: Common) -> None:
     """Perturbed figures describe whole months: `referred_from` the 1st of a month, `referred_to` and
-    `as_of` the last day of one (`as_of` defaults to the end of the last complete month). With a period
+    `as_of` the last day of one, `as_of` a month already over (by default the last one). Every count is
+    as of `as_of` (nothing later is counted), so a later `referred_to` or caseload month adds nothing. With a period
     of any days, two periods a day apart would differ by that day's children, and rounded counts that
     cross a boundary between them would place single children (a differencing attack)."""
     if common.referred_from and common.referred_to and common.referred_from > common.referred_to:
@@ -96,8 +101,16 @@ def whole_months(common: Common) -> None:
                 f"with disclosure=perturb, {name} is the last day of a month "
                 f"(e.g. {_month_end(value).isoformat()}): perturbed figures cover whole months",
             )
+    last_complete = clock.london_date(clock.utcnow()).replace(day=1) - timedelta(days=1)
     if common.as_of is None:
-        common.as_of = clock.london_date(clock.utcnow()).replace(day=1) - timedelta(days=1)
+        common.as_of = last_complete
+    elif common.as_of > last_complete:
+        raise invalid(
+            "#query/as_of",
+            f"with disclosure=perturb, as_of is at most {last_complete.isoformat()}, the end of the last complete "
+            "month: figures for a month still running change with each child, and asked day by day they would "
+            "place single children",
+        )
 
 
 def parse_group_by(group_by: str | None) -> tuple[str, ...]:
@@ -121,6 +134,8 @@ def _value(dim: Dimension, raw: str) -> Any:
     if dim.kind == "int":
         if not (raw.isascii() and raw.isdigit()) or len(raw) > 3:  # "²".isdigit() is true
             raise invalid(pointer, f"{dim.name} is a whole number, not {raw!r}")
+        if dim.top is not None and int(raw) > dim.top:
+            raise invalid(pointer, f"{dim.name} is at most {dim.top} ({dim.top} counts every {dim.name} over it)")
         return int(raw)
     if dim.values is not None and raw not in dim.values:
         raise invalid(pointer, f"unknown {dim.name} {raw!r}; known: {', '.join(dim.values)}")
