@@ -217,3 +217,21 @@ async def test_groups_by_referral_delay_in_working_days(shared_settings: dict[st
         )
         assert r.status_code == 200, r.text
         assert [row["children"] for row in r.json()["rows"]] == [1], r.text  # the Christmas referral only
+
+
+async def test_openapi_documents_every_answer_as_json_and_csv(shared_settings: dict[str, Any]) -> None:
+    """An analyst reading /docs sees, for each measure, the JSON answer's schema, that CSV is offered, and
+    that disclosure is `perturb` (the default) or `none`, and nothing else."""
+    async with metrics_app(shared_settings) as client:
+        spec = (await client.get("/openapi.json")).json()
+    schemas = spec["components"]["schemas"]
+    for measure, answer in (("children", "ChildrenAnswer"), ("caseload", "CaseloadAnswer"),
+                            ("timeliness", "TimelinessAnswer")):  # fmt: skip
+        get = spec["paths"][f"/v1/metrics/{measure}"]["get"]
+        content = get["responses"]["200"]["content"]
+        assert content["application/json"]["schema"] == {"$ref": f"#/components/schemas/{answer}"}, measure
+        assert content["text/csv"]["schema"] == {"type": "string"} and content["text/csv"]["example"], measure
+        rows = schemas[answer]["properties"]["rows"]
+        assert rows["items"]["$ref"].endswith("Row") and rows["description"], measure
+        disclosure = next(p for p in get["parameters"] if p["name"] == "disclosure")
+        assert disclosure["schema"]["enum"] == ["perturb", "none"] and disclosure["schema"]["default"] == "perturb"

@@ -182,6 +182,8 @@ class Generator:
             party = "child" if r.random() < per_month_child / (per_month_child + per_month_third) else _pick(r, PARTIES)
             method = _pick(r, METHODS)
             topics = r.sample(codes.values(codes.Topic), r.randint(0, 3)) if party == "child" else []
+            if when > self.end_at:
+                continue  # the first contact, drawn after the period's end: it has not happened yet
             s.events.append(_told(c.ContactRecorded(**case, contact_id=self._id(), occurred_at=when,
                                                     outcome="made" if r.random() < 0.85 else "attempted",
                                                     method=method, party=party, topics=topics), when, self._id()))  # fmt: skip
