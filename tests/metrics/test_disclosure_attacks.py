@@ -299,15 +299,16 @@ async def test_margins_do_not_give_a_small_cell_back(shared_settings: dict[str, 
 async def test_no_answer_tells_no_child_from_a_few(shared_settings: dict[str, Any], tmp_path: Path) -> None:
     """Whether any child matches is itself a disclosure: 3 children (EEA) and none (unknown nationality)
     give the same answer, ungrouped or grouped, on every measure; an age outside the listed ones is
-    counted under the last; the month still running cannot be asked; a ptable keyed otherwise than
-    metrics' cell keys is refused at start-up."""
+    counted under the last; a year before the listed ones is no cell; the month still running cannot be
+    asked; a ptable keyed otherwise than metrics' cell keys is refused at start-up."""
     s = shared_settings
     kids = [kid("2025-04-02", group="uk", gender=g) for g in ["female"] * 20 + ["male"] * 20]
     eea = [kid("2025-04-03", group="eea") for _ in range(3)]
-    older = [kid("2025-04-04", group="uk", age_at_referral=31) for _ in range(12)]  # in dispute: any age
+    older = [kid("2025-04-04", age_at_referral=31) for _ in range(12)]  # non-EEA; in dispute: any age
+    early = [kid(day, group="uk") for day in ("2016-12-05", "2017-03-06") for _ in range(12)]  # 2016: imported
     period = {"as_of": "2025-06-30"}
     async with metrics_app(s) as client:
-        await feed(client, s, *kids, *eea, *older)
+        await feed(client, s, *kids, *eea, *older, *early)
 
         async def both(path: str, **params: Any) -> list[httpx.Response]:
             return [
@@ -330,7 +331,14 @@ async def test_no_answer_tells_no_child_from_a_few(shared_settings: dict[str, An
         same(few, none)
         assert few.json()["total"] is None
         for path in ("children", "timeliness"):
-            same(*await both(path, group_by="gender"))
+            same(*await both(path, group_by="gender"))  # sparse either way
+            # In a table that is published: the EEA cell (3) and the unknown one (0) read the same.
+            r = await client.get(f"/v1/metrics/{path}", params={**period, "group_by": "nationality_group"},
+                                 headers=READER)  # fmt: skip
+            assert r.status_code == 200, r.text
+            cells = {row.pop("nationality_group"): row for row in r.json()["rows"]}
+            assert cells["eea"] == cells["unknown"] and cells["eea"]["withheld"], cells
+            assert cells["non_eea"]["children"] == published(ids(older)) == 10
         few, none = await both("caseload", group_by="gender", **{"from": "2025-04", "to": "2025-06"})
         same(few, none)  # every cell withheld: refused as sparse, whether or not anyone is there
         assert few.status_code == 422 and "sparse" in few.text
@@ -339,7 +347,7 @@ async def test_no_answer_tells_no_child_from_a_few(shared_settings: dict[str, An
         unperturbed = auth("metrics:read", "metrics:read:unsuppressed")
         r = await client.get("/v1/metrics/children", params={**period, "group_by": "age_at_referral",
                                                              "disclosure": "none"}, headers=unperturbed)  # fmt: skip
-        assert {row["age_at_referral"]: row["children"] for row in r.json()["rows"]} == {15: 43, 25: 12}, r.text
+        assert {row["age_at_referral"]: row["children"] for row in r.json()["rows"]} == {15: 67, 25: 12}, r.text
         r = await client.get("/v1/metrics/children", params={**period, "age_at_referral": "31"}, headers=READER)
         assert r.status_code == 422 and "at most 25" in r.text
 
@@ -350,7 +358,15 @@ async def test_no_answer_tells_no_child_from_a_few(shared_settings: dict[str, An
         assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == "#query/as_of", r.text
         r = await client.get("/v1/metrics/children", params={"as_of": month_end.isoformat(), "disclosure": "none"},
                              headers=unperturbed)  # fmt: skip
-        assert r.status_code == 200 and r.json()["total"] == len(kids) + len(eea) + len(older)
+        assert r.status_code == 200 and r.json()["total"] == len(kids) + len(eea) + len(older) + len(early)
+
+        # A referral imported from before the service began (2016) makes no cell of its own: the years listed
+        # are 2017 on, whether or not anyone was referred earlier; it counts in the total.
+        r = await client.get("/v1/metrics/children", params={"as_of": "2017-12-31", "group_by": "referral_year"},
+                             headers=READER)  # fmt: skip
+        assert r.status_code == 200, r.text
+        assert [(row["referral_year"], row["children"]) for row in r.json()["rows"]] == [("2017", 10)]
+        assert r.json()["total"] == published(ids(early)) == 25
 
     half = tmp_path / "half_keys.csv"
     half.write_text("pcv,ckey,pvalue\n" + "".join(f"{p},{k},0\n" for p in range(1, 751) for k in range(128)))

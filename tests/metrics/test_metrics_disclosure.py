@@ -224,19 +224,27 @@ async def test_bad_caseload_months_are_422(shared_settings: dict[str, Any], para
         assert r.status_code == 422 and r.json()["errors"][0]["pointer"] in ("#query/from", "#query/to")
 
 
-def test_statistics_of_fewer_than_10_cases_are_withheld_even_when_their_count_is_published() -> None:
-    # A noisy ptable that publishes 8 cases as 10: the median of eight cases would still describe them.
-    noisy = Ptable([(8, 3, 2), (12, 5, 0)], name="noisy")
+def test_statistics_are_withheld_with_their_count_and_only_then() -> None:
+    # A noisy ptable that publishes 8 cases as 10 and 7 as nothing. Withholding the median of the 8 beside
+    # their published 10 would say that the true count is under 10 (7-9 with this noise): the statistic
+    # goes with its published count, as the sparsity rule does.
+    noisy = Ptable([(7, 1, 0), (8, 3, 2), (12, 5, 0)], name="noisy")
     d = Discloser("perturb", noisy)
+    stats = [("delay_count", ["delay_median"])]
     row = {"children": 12, "_ck_children": 5, "delay_count": 8, "_ck_delay_count": 3, "delay_median": 1.5}
-    out = d.row(row, ["children", "delay_count"], statistics=[("delay_count", ["delay_median"])])
-    assert out == {"children": 12, "delay_count": 10, "delay_median": None,
-                   "withheld": True, "withheld_fields": ["delay_median"]}  # fmt: skip
+    assert d.row(row, ["children", "delay_count"], statistics=stats) == {
+        "children": 12, "delay_count": 10, "delay_median": 1.5}  # fmt: skip
+    small = {**row, "delay_count": 7, "_ck_delay_count": 1}
+    assert d.row(small, ["children", "delay_count"], statistics=stats) == {
+        "children": 12, "delay_count": None, "delay_median": None,
+        "withheld": True, "withheld_fields": ["delay_count", "delay_median"]}  # fmt: skip
+    # With nothing to compute (no case), the withheld median is listed all the same: 0 and 1-9 alike.
+    empty = {**row, "delay_count": 0, "_ck_delay_count": 0, "delay_median": None}
+    assert d.row(empty, ["children", "delay_count"], statistics=stats)["withheld_fields"] == [
+        "delay_count", "delay_median"]  # fmt: skip
     # As counted, nothing is withheld.
-    plain = Discloser("none", noisy).row(
-        row, ["children", "delay_count"], statistics=[("delay_count", ["delay_median"])]
-    )
-    assert plain == {"children": 12, "delay_count": 8, "delay_median": 1.5}
+    assert Discloser("none", noisy).row(row, ["children", "delay_count"], statistics=stats) == {
+        "children": 12, "delay_count": 8, "delay_median": 1.5}  # fmt: skip
 
 
 async def test_unknown_parameters_are_refused_on_every_metrics_read(shared_settings: dict[str, Any]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -87,23 +88,29 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
 
 def connection_settings(**settings: str | float) -> Callable[[AsyncEngine], None]:
     """An `engine_setup` (`create_service_app`) giving each new connection of the engine these Postgres
-    settings once, for its lifetime (set outside any transaction, so they stick): no `SET LOCAL` round trip
-    per transaction. Names with a dot (`pg_trgm.similarity_threshold`) are written with `__`. Each
-    connection so set notes the settings in its `info` (`CONNECTION_SETTINGS`), so code that depends on one
-    can tell a connection made another way and set it itself."""
+    settings once, for its lifetime (`set_config(…, false)` outside any transaction, so they stick): no
+    `SET LOCAL` round trip per transaction. Names with a dot (`pg_trgm.similarity_threshold`) are written
+    with `__`. Each connection so set notes the settings in its `info` (`CONNECTION_SETTINGS`), so code that
+    depends on one can tell a connection made another way and set it itself."""
     pairs = {name.replace("__", "."): value for name, value in settings.items()}
-    statement = "; ".join(f"SET {name} = {value!r}" if isinstance(value, str) else f"SET {name} = {value}"
-                          for name, value in pairs.items())  # fmt: skip
+    for name in pairs:
+        if not _SETTING_NAME.fullmatch(name):
+            raise ValueError(f"not a Postgres setting name: {name!r}")
+
+    async def apply(conn: Any) -> None:
+        for name, value in pairs.items():
+            await conn.execute("SELECT set_config($1, $2, false)", name, str(value))
 
     def setup(engine: AsyncEngine) -> None:
         @event.listens_for(engine.sync_engine, "connect")
         def connect(dbapi_connection: Any, record: Any) -> None:
-            dbapi_connection.run_async(lambda conn: conn.execute(statement))
+            dbapi_connection.run_async(apply)
             record.info.setdefault(CONNECTION_SETTINGS, {}).update(pairs)
 
     return setup
 
 
+_SETTING_NAME = re.compile(r"[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?")
 CONNECTION_SETTINGS = "ictg_settings"
 
 

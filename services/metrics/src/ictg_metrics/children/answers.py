@@ -55,7 +55,9 @@ class CaseloadAnswer(Answer):
 
 class Statistic(BaseModel):
     count: int | None = Field(description=f"Cases the statistic is computed over. {COUNT}")
-    median: float | None = Field(description="Median; null with no case or fewer than 10 (withheld).")
+    median: float | None = Field(
+        description="Median; null (withheld) with its count: fewer than 10 cases with the shipped ptable."
+    )
     p75: float | None = Field(description="75th percentile; as the median.")
     p90: float | None = Field(description="90th percentile; as the median.")
 

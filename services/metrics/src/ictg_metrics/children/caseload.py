@@ -35,9 +35,10 @@ async def _flows(session: AsyncSession, q: ChildQuery) -> tuple[Flows, Flows]:
     keys = [f"g{i}" for i in range(len(q.group_by))]
     received = "to_char(c.received_on, 'YYYY-MM')"
     exited = "(CASE WHEN c.exit_on <= p.as_of THEN to_char(c.exit_on, 'YYYY-MM') END)"
-    sets = ", ".join(f"({', '.join([*keys, m])})" for m in ("received", "exited"))
+    # aliases no column of metrics.child has: GROUP BY resolves a bare name to an input column first
+    sets = ", ".join(f"({', '.join([*keys, m])})" for m in ("_month_in", "_month_out"))
     sql = (
-        f"{PARAMS_CTE} SELECT {', '.join([*selects, f'{received} AS received', f'{exited} AS exited'])}, "
+        f"{PARAMS_CTE} SELECT {', '.join([*selects, f'{received} AS _month_in', f'{exited} AS _month_out'])}, "
         f"count(*) AS n, coalesce(sum(c.record_key), 0) AS k, GROUPING({received}) AS is_exit "  # GROUPING() takes expressions
         f"FROM metrics.child c CROSS JOIN p {' '.join(joins)} WHERE {where} GROUP BY GROUPING SETS ({sets})"
     )
@@ -45,9 +46,9 @@ async def _flows(session: AsyncSession, q: ChildQuery) -> tuple[Flows, Flows]:
     outs: Flows = defaultdict(dict)
     for row in (await session.execute(text(sql), params)).all():
         if not row.is_exit:
-            ins[tuple(row[: len(keys)])][row.received] = (int(row.n), int(row.k))
-        elif row.exited is not None:  # null: not exited by as_of
-            outs[tuple(row[: len(keys)])][row.exited] = (int(row.n), int(row.k))
+            ins[tuple(row[: len(keys)])][row._month_in] = (int(row.n), int(row.k))
+        elif row._month_out is not None:  # null: not exited by as_of
+            outs[tuple(row[: len(keys)])][row._month_out] = (int(row.n), int(row.k))
     return ins, outs
 
 

@@ -542,7 +542,8 @@ def in_natural_order(rows: list[dict[str, Any]], group_by: Sequence[str]) -> lis
     return sorted(rows, key=key)  # stable: a group's months stay in order
 
 
-NAMED = ("local_authority", "current_local_authority", "region", "current_region")  # codes a reader cannot read: a name beside
+# codes a reader cannot read: a name beside
+NAMED = ("local_authority", "current_local_authority", "region", "current_region")
 
 
 @functools.cache
@@ -611,7 +612,8 @@ def with_empty_cells(
     natural order of every dimension. Ungrouped, a table with no row gets one row of `zero`.
 
     Perturbed, an empty cell is withheld as a small one is (ONS's package does the same with categorical
-    variables): listing only non-empty groups would tell 0 apart from 1–9. A dimension also filtered on lists
+    variables): listing only non-empty groups would tell 0 apart from 1–9. For the same reason a row with
+    a value outside the listed ones is left out. A dimension also filtered on lists
     the values asked for (a multi-valued one all its values: a child counts under each). A table of more than
     `MAX_FILLED_CELLS` cells, or by a dimension whose values cannot be listed, is refused (422)."""
     if not group_by:
@@ -632,6 +634,10 @@ def with_empty_cells(
             f"with disclosure=perturb, a table has at most {MAX_FILLED_CELLS:,} cells; "
             f"grouped by {', '.join(group_by)} it would have {cells:,}: group by fewer dimensions or filter",
         )
+    # A value outside the listed ones (a month before the service began, a former authority's code) would
+    # be a cell that appears only when a child is in it: such rows are left out (they count in the totals).
+    listed_values = [set(v) for v in values]
+    rows = [r for r in rows if all(r[g] in listed for g, listed in zip(group_by, listed_values, strict=True))]
     present = {tuple(r[g] for g in group_by) for r in rows}
     pers = list(per_values) if per else [None]
     added = []

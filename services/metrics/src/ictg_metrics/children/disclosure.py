@@ -4,8 +4,8 @@
 counts, deadline numerators and denominators — goes through the cell key method with its own cell key
 (`_ck_<count>` in a raw row, the sum of its children's record keys mod 256, computed in SQL); a result
 under the ptable's threshold (10) is withheld: `null`, and the row says `"withheld": true` and which
-fields in `withheld_fields`. Quantiles of a group of fewer than 10 are
-withheld too: a median of three children discloses them. A table lists its empty cells too (withheld).
+fields in `withheld_fields`. Quantiles are withheld with the count of their cases (with the 10-5 ptable,
+exactly when there are fewer than 10): a median of three children discloses them. A table lists its empty cells too (withheld).
 A query whose table would be sparse (more than half of its cells withheld), or that combines more than 4
 dimensions across `group_by` and filters, is refused (422, with the reason) rather than answered with a
 table of holes.
@@ -64,7 +64,7 @@ class Discloser:
     ) -> dict[str, Any]:
         """`raw` as published: each of its `counts` disclosed by its cell key (`_ck_<count>`), and the
         `statistics` fields computed over the group a count counts (`("children", ["median"])`) withheld
-        with it — when the count is withheld, or (perturbed) when the group is under the threshold."""
+        with it, when the count is withheld (under the threshold, 10: fewer than 10 cases)."""
         out = {k: v for k, v in raw.items() if not k.startswith(CELL_KEY_PREFIX)}
         hidden: list[str] = []
         for key in counts:
@@ -73,7 +73,9 @@ class Discloser:
             if out[key] is None:
                 hidden.append(key)
         for count, fields in statistics:
-            if out[count] is None or (self.perturbs and int(raw[count]) < self.threshold):
+            # Decided on the published count alone: withheld with it. (On the true count, a noisy ptable's
+            # published 10 beside withheld quantiles would say that the true count is under 10.)
+            if out[count] is None:
                 for f in fields:
                     # perturbed, listed even when there was nothing to compute: else a statistic left out of
                     # `withheld_fields` would tell a count of 0 from one of 1-9

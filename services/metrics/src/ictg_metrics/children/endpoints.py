@@ -180,8 +180,8 @@ async def caseload_by_month(
     summary="Timeliness per group",
     description="Per group: count, median, p75, p90 of referral delay (calendar and working days), hours to "
     "allocation, hours and days to first contact attempt; per deadline the cases that met it and the cases "
-    "decided by `as_of` (met, late, or past due), and the share meeting it. Quantiles of fewer than 10 cases "
-    "are withheld." + COMMON_DOC,
+    "decided by `as_of` (met, late, or past due), and the share meeting it. Quantiles are withheld with "
+    "the count of their cases (fewer than 10 cases with the shipped ptable)." + COMMON_DOC,
     response_model=TimelinessAnswer,
     responses={
         200: {
