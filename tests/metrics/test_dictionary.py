@@ -181,6 +181,25 @@ async def test_rows_follow_the_natural_order_of_bands(shared_settings: dict[str,
         assert [v for v in first_column if v in natural] == natural
 
 
+async def test_rows_follow_the_natural_order_of_codes(shared_settings: dict[str, Any]) -> None:
+    """Statuses and frequencies come as the dictionary lists them, not in text order (which would put
+    `allocated` before `awaiting_allocation` and `none` last)."""
+    s = shared_settings
+    waiting = Child(at("2017-03-01"))
+    allocated = Child(at("2017-03-01")).allocate(at("2017-03-02"))
+    for day in range(2, 28, 3):
+        allocated.contact(at(f"2017-03-{day:02d}"))
+    exited = Child(at("2017-03-01")).allocate(at("2017-03-02")).exit(at("2017-03-20"))
+    async with metrics_app(s) as client:
+        await feed(client, s, waiting, allocated, exited)
+        params = {"disclosure": "none", "as_of": "2017-03-31"}
+        r = await client.get("/v1/metrics/children", params={**params, "group_by": "status"}, headers=ANALYST)
+        assert [row["status"] for row in r.json()["rows"]] == ["awaiting_allocation", "allocated", "exited"], r.text
+        r = await client.get("/v1/metrics/children", params={**params, "group_by": "contact_frequency"},
+                             headers=ANALYST)  # fmt: skip
+        assert [row["contact_frequency"] for row in r.json()["rows"]] == ["none", "monthly_or_more"], r.text
+
+
 async def test_groups_by_referral_delay_in_working_days(shared_settings: dict[str, Any]) -> None:
     s = shared_settings
     # (identified, received): Fri → Tue is 4 calendar days but 2 working days; 24 → 29 Dec 2026 is 5 calendar

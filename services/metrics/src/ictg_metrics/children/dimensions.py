@@ -517,14 +517,16 @@ _ALL = [
 ]
 
 DIMENSIONS: dict[str, Dimension] = {d.name: d for d in _ALL}
-BANDED = frozenset(d.name for d in _ALL if d.name.endswith("_band"))
-"""Dimensions whose values are numeric bands: rows follow their natural order (`0-1, 2, 3-15, …`), not text."""
+ORDERED = frozenset(d.name for d in _ALL if d.values is not None)
+"""Dimensions with a closed list of values: rows follow its order, the dictionary's (bands `0-1, 2, 3-15, …`,
+statuses from awaiting allocation to exited, frequencies from none up), not text order."""
 
 
 def in_natural_order(rows: list[dict[str, Any]], group_by: Sequence[str]) -> list[dict[str, Any]]:
-    """Result rows with every banded dimension in its natural order (the order of its `values`); rows not
-    grouped by a band keep the order the query gave them. No value (null) sorts last, as in SQL."""
-    if not BANDED.intersection(group_by):
+    """Result rows with every dimension that has a closed list of values in that list's order; other
+    dimensions (months, codes of places, booleans) keep the order the query gave them. No value (null)
+    sorts last, as in SQL."""
+    if not ORDERED.intersection(group_by):
         return rows
 
     def key(row: dict[str, Any]) -> tuple[tuple[int, Any], ...]:
@@ -533,7 +535,7 @@ def in_natural_order(rows: list[dict[str, Any]], group_by: Sequence[str]) -> lis
             v, values = row.get(g), DIMENSIONS[g].values
             if v is None:
                 out.append((2, ""))
-            elif g in BANDED and values is not None and v in values:
+            elif g in ORDERED and values is not None and v in values:
                 out.append((0, values.index(v)))
             else:
                 out.append((1, v))
