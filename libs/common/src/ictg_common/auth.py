@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import json
 import sys
 import time
 from collections.abc import Generator, Sequence
@@ -37,7 +38,7 @@ SCOPES = (
     "referrals:write", "referrals:read", "referrals:import",
     "cases:read", "cases:write", "cases:admin", "cases:break_glass",
     "la:read", "la:write", "webhooks:manage",
-    "metrics:read", "metrics:read:unsuppressed", "metrics:admin",
+    "metrics:read", "metrics:query", "metrics:read:unsuppressed", "metrics:admin",
     "audit:read",
 )  # fmt: skip
 
@@ -56,6 +57,15 @@ class Actor:
     la_codes: tuple[str, ...] = field(default_factory=tuple)
     # A platform service (verified `ictg_service` claim): exempt from the per-caller rate limit.
     service: bool = False
+    # The token's issuer (`iss`; None for a development token without one): part of the principal.
+    issuer: str | None = None
+
+    @property
+    def principal(self) -> str:
+        """Who is acting, as one key (DESIGN: a principal is `iss`, `org_type`, `org_name`, `sub`): what
+        belongs to a caller (a privacy budget) is keyed by this, never by `sub` alone, which two
+        organisations' tokens may share."""
+        return json.dumps([self.issuer, self.org_type, self.org_name, self.sub], separators=(",", ":"))
 
     @property
     def organisation(self) -> tuple[str | None, str | None]:
@@ -157,6 +167,7 @@ class TokenVerifier:
             regions=tuple(str(r) for r in regions),
             la_codes=tuple(la_codes),
             service=service,
+            issuer=str(claims["iss"]) if isinstance(claims.get("iss"), str) else None,
         )
 
     def _check_lifetime(self, claims: dict[str, Any]) -> None:
