@@ -19,6 +19,8 @@ from .children.store import record_event, record_events
 from .disclosure.cellkey import DEFAULT_PTABLE, RECORD_KEY_MODULUS, load_ptable
 from .models import SCHEMA, audit
 from .observability import install as install_metrics
+from .releases.endpoints import router as releases_router
+from .releases.schedule import ReleaseSchedule
 from .settings import MetricsSettings
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -47,8 +49,11 @@ def create_app(
     async def start(app: FastAPI) -> None:
         app.state.cases = cases
         app.state.ptable = ptable
+        app.state.release_schedule = ReleaseSchedule(app)
+        app.state.release_schedule.start()
 
     async def stop(app: FastAPI) -> None:
+        await app.state.release_schedule.stop()
         await cases.aclose()
 
     app = create_service_app(
@@ -56,7 +61,7 @@ def create_app(
         title="ICTG metrics",
         settings=settings,
         schema=SCHEMA,
-        routers=[router, admin_router, audit_router(audit)],
+        routers=[router, releases_router, admin_router, audit_router(audit)],
         consumers=[
             Consumer(
                 name="metrics-all",

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import CheckConstraint, Date, DateTime, Index, SmallInteger, String, Text, text
+from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, SmallInteger, String, Text, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.orm import Mapped, mapped_column
@@ -148,3 +148,27 @@ class RebuildStatus(Model):  # type: ignore[valid-type, misc]
     error: Mapped[str | None] = mapped_column(String(500))
 
     __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+
+class Release(Model):  # type: ignore[valid-type, misc]
+    """A monthly release of the published tables (`releases/`): computed once as at the end of its month,
+    then served unchanged. Only published (perturbed) values are stored, never a true count."""
+
+    __tablename__ = "release"
+
+    release: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM
+    as_at: Mapped[date] = mapped_column(Date)  # the last day of the month
+    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    disclosure: Mapped[dict[str, Any]] = mapped_column(JSONB)  # the method and the ptable's parameters
+    previous: Mapped[str | None] = mapped_column(String(7))  # the release its revisions are against
+    revisions: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+
+
+class ReleaseTable(Model):  # type: ignore[valid-type, misc]
+    """One table of a release, as published (JSON; its CSV is written from it)."""
+
+    __tablename__ = "release_table"
+
+    release: Mapped[str] = mapped_column(String(7), ForeignKey("metrics.release.release"), primary_key=True)
+    table_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    body: Mapped[dict[str, Any]] = mapped_column(JSONB)

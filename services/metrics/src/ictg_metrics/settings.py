@@ -1,6 +1,6 @@
 from typing import ClassVar, Self
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from ictg_common.settings import ServiceSettings, service_config
 
@@ -20,12 +20,27 @@ class MetricsSettings(ServiceSettings):
     # change it (record keys, so published values, would change with it). Read by the fold through
     # `ictg_metrics.disclosure.cellkey.child_record_key`.
     cell_key_secret: str = DEV_CELL_KEY_SECRET
-    # A ptable CSV (columns pcv, ckey, pvalue) instead of the shipped ONS 10-5 table.
+    # A ptable CSV (columns pcv, ckey, pvalue) instead of the shipped noisy one (ictg_noise_d5).
     ptable: str | None = None
+    # Flexible queries under differential privacy (`disclosure=dp`, package `ictg_metrics.privacy`): the
+    # privacy loss (epsilon) each principal may spend per calendar month (Europe/London), and what one
+    # query spends unless it asks for another `epsilon`. Eight queries a month at the defaults; a repeated
+    # query is answered from its stored answer and spends nothing.
+    dp_monthly_epsilon: float = Field(default=4.0, gt=0, le=20)
+    dp_query_epsilon: float = Field(default=0.5, gt=0, le=20)
+    # How often to check whether last month's release is due (0: never; `POST /v1/admin/releases` still
+    # publishes one). The first check runs a minute after start.
+    release_check_seconds: float = 3600.0
 
     @model_validator(mode="after")
     def _own_cell_key_secret(self) -> Self:
         # Anyone knowing the key could recompute cell keys and undo the perturbation.
         if self.auth_jwks_url and self.cell_key_secret == DEV_CELL_KEY_SECRET:
             raise ValueError("ICTG_METRICS_CELL_KEY_SECRET is required when ICTG_AUTH_JWKS_URL is set")
+        return self
+
+    @model_validator(mode="after")
+    def _query_within_budget(self) -> Self:
+        if self.dp_query_epsilon > self.dp_monthly_epsilon:
+            raise ValueError("ICTG_METRICS_DP_QUERY_EPSILON is more than ICTG_METRICS_DP_MONTHLY_EPSILON")
         return self

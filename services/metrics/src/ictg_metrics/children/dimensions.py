@@ -128,6 +128,18 @@ def _when_exited(expr: str) -> str:
     return f"(CASE WHEN {EXITED} THEN {expr} END)"
 
 
+def _financial_year(day: str) -> str:
+    """`2025-26` for April 2025 to March 2026: the year of the day three months earlier, and the last two
+    digits of the year of the day nine months later."""
+    return f"(to_char({day} - interval '3 months', 'YYYY') || '-' || to_char({day} + interval '9 months', 'YY'))"
+
+
+def financial_year(day: date) -> str:
+    """The financial year (April to March) of a day, as the dimensions write it: `2025-26`."""
+    start = day.year if day.month >= 4 else day.year - 1
+    return f"{start}-{(start + 1) % 100:02d}"
+
+
 TOP_AGE = 25
 """Ages at referral are listed up to this one, which counts the older too: every value of a perturbed table is
 listed (empty ones withheld), and an age beyond the list would show that a child of that age exists."""
@@ -173,6 +185,13 @@ _ALL = [
         label="Year of referral",
         definition=f"The calendar year the referral was received (`received_at`), {_LONDON}.",
         values_note="Any year, written YYYY (e.g. 2017).",
+    ),
+    Dimension(
+        "referral_financial_year",
+        _financial_year("c.received_on"),
+        label="Financial year of referral",
+        definition=f"The financial year (April to March) the referral was received (`received_at`), {_LONDON}.",
+        values_note="Any financial year, written YYYY-YY (e.g. 2017-18 is April 2017 to March 2018).",
     ),
     Dimension(
         "gender",
@@ -492,6 +511,21 @@ _ALL = [
         values_note=_MONTH_NOTE,
     ),
     Dimension(
+        "exit_year",
+        _when_exited("to_char(c.exit_on, 'YYYY')"),
+        label="Year of exit",
+        definition=f"The calendar year of exit ({_LONDON}), if on or before `as_of`; {_NULL_IF_NOT_EXITED}.",
+        values_note="Any year, written YYYY (e.g. 2018).",
+    ),
+    Dimension(
+        "exit_financial_year",
+        _when_exited(_financial_year("c.exit_on")),
+        label="Financial year of exit",
+        definition=f"The financial year (April to March) of exit ({_LONDON}), if on or before `as_of`; "
+        f"{_NULL_IF_NOT_EXITED}.",
+        values_note="Any financial year, written YYYY-YY (e.g. 2018-19).",
+    ),
+    Dimension(
         "transitioned",
         f"COALESCE({EXITED} AND c.exit_destination <> 'none', false)",
         kind=B,
@@ -595,8 +629,12 @@ def domain(name: str, *, referred_from: date | None, referred_to: date | None, a
         values = [m.strftime("%Y-%m") for m in _months(first, as_of if name == "exit_month" else last)]
     elif name == "referral_quarter":
         values = list(dict.fromkeys(f"{m.year}-Q{(m.month - 1) // 3 + 1}" for m in _months(first, last)))
-    elif name == "referral_year":
-        values = [str(y) for y in range(first.year, last.year + 1)]
+    elif name in ("referral_year", "exit_year"):
+        end = as_of if name == "exit_year" else last
+        values = [str(y) for y in range(first.year, end.year + 1)]
+    elif name in ("referral_financial_year", "exit_financial_year"):
+        end = as_of if name == "exit_financial_year" else last
+        values = list(dict.fromkeys(financial_year(m) for m in _months(first, end)))
     elif dim.top is not None:
         values = list(range(0, dim.top + 1))
     else:
@@ -607,7 +645,8 @@ def domain(name: str, *, referred_from: date | None, referred_to: date | None, a
 def with_empty_cells(
     rows: list[dict[str, Any]], group_by: Sequence[str], zero: dict[str, Any], *, per: str | None = None,
     per_values: Sequence[Any] = (), referred_from: date | None = None, referred_to: date | None = None, as_of: date,
-    filters: dict[str, tuple[Any, ...]] | None = None,
+    filters: dict[str, tuple[Any, ...]] | None = None, max_cells: int = MAX_FILLED_CELLS,
+    values: Sequence[Sequence[Any]] | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """`rows` with every combination of the grouping dimensions' values that has none, as a row of `zero`
     counts (one per value of `per`, e.g. per month: `per_values`, which must not depend on the rows), in
@@ -617,10 +656,13 @@ def with_empty_cells(
     variables): listing only non-empty groups would tell 0 apart from 1–9. For the same reason a row with
     a value outside the listed ones is left out. A dimension also filtered on lists
     the values asked for (a multi-valued one all its values: a child counts under each). A table of more than
-    `MAX_FILLED_CELLS` cells, or by a dimension whose values cannot be listed, is refused (422)."""
+    `MAX_FILLED_CELLS` cells, or by a dimension whose values cannot be listed, is refused (422). `values` (one
+    list per grouping dimension) replaces the listed values where the caller knows them better."""
     if not group_by:
         return rows or [dict(zero)]
-    values: list[list[Any]] = []
+    if values is not None:
+        return _filled(rows, group_by, zero, [list(v) for v in values], per=per, per_values=per_values)
+    listed_values: list[list[Any]] = []
     for g in group_by:
         listed = domain(g, referred_from=referred_from, referred_to=referred_to, as_of=as_of)
         if filters and g in filters and not DIMENSIONS[g].multi:  # grouped by what it is filtered on: those values
@@ -628,18 +670,25 @@ def with_empty_cells(
         if listed is None:
             raise invalid("#query/group_by", f"with disclosure=perturb, {g} cannot be grouped by: its values "
                           "cannot all be listed")  # fmt: skip
-        values.append(listed)
-    cells = math.prod(len(v) for v in values)
-    if cells > MAX_FILLED_CELLS:
+        listed_values.append(listed)
+    cells = math.prod(len(v) for v in listed_values)
+    if cells > max_cells:
         raise invalid(
             "#query/group_by",
-            f"with disclosure=perturb, a table has at most {MAX_FILLED_CELLS:,} cells; "
+            f"with disclosure=perturb, a table has at most {max_cells:,} cells; "
             f"grouped by {', '.join(group_by)} it would have {cells:,}: group by fewer dimensions or filter",
         )
+    return _filled(rows, group_by, zero, listed_values, per=per, per_values=per_values)
+
+
+def _filled(
+    rows: list[dict[str, Any]], group_by: Sequence[str], zero: dict[str, Any], values: list[list[Any]], *,
+    per: str | None, per_values: Sequence[Any],
+) -> list[dict[str, Any]]:  # fmt: skip
     # A value outside the listed ones (a month before the service began, a former authority's code) would
     # be a cell that appears only when a child is in it: such rows are left out (they count in the totals).
-    listed_values = [set(v) for v in values]
-    rows = [r for r in rows if all(r[g] in listed for g, listed in zip(group_by, listed_values, strict=True))]
+    sets = [set(v) for v in values]
+    rows = [r for r in rows if all(r[g] in listed for g, listed in zip(group_by, sets, strict=True))]
     present = {tuple(r[g] for g in group_by) for r in rows}
     pers = list(per_values) if per else [None]
     added = []

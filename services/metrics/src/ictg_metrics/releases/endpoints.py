@@ -1,0 +1,152 @@
+"""`/v1/releases` (scope metrics:read): the published tables, as stored; `POST /v1/admin/releases`
+(metrics:admin) publishes a month that is due now rather than at the next scheduled check."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from ictg_common import audit
+from ictg_common.auth import Actor, require
+from ictg_common.errors import NotFound, invalid
+from ictg_common.service import SessionDep
+
+from ..children.disclosure import to_csv
+from ..children.params import wants_csv
+from ..models import SCHEMA
+from . import store
+from .catalogue import CATALOGUE, TABLES
+from .service import NotDue, parse_release, publish
+
+router = APIRouter(tags=["releases"])
+Reader = Annotated[Actor, require("metrics:read")]
+Admin = Annotated[Actor, require("metrics:admin")]
+ReleaseName = Annotated[
+    str, Path(description="A release: its month, `YYYY-MM` (e.g. `2026-11`), or `latest`.", max_length=10)
+]
+TableId = Annotated[str, Path(description="A table of the catalogue (`GET /v1/releases/catalogue`).", max_length=100)]
+
+TIERS_DOC = (
+    "\n\n**What publication protects.** Only the tables of a fixed catalogue are published, each period a cell "
+    "of its own, once a month, and never recomputed: nobody can ask for a union, a range or a filter of their "
+    "own, so the overlapping questions that differencing needs are not there to ask. Every count is perturbed "
+    "by the cell key method with a noisy ptable (its parameters are in every table): values under 10, and empty "
+    "cells, are withheld alike; margins and totals are perturbed on their own. It does not protect against what "
+    "someone already knows of a child from outside the service, and a perturbed count is within a few of the "
+    "true one: the stated maximum noise. Free questions need scope `metrics:query` (differential privacy, a "
+    "monthly budget) at `/v1/metrics/…`."
+)
+
+
+def _summary(r: Any, *, tables: list[str] | None = None) -> dict[str, Any]:
+    out = {"release": r.release, "as_at": r.as_at.isoformat(), "published_at": r.published_at.isoformat(),
+           "url": f"/v1/releases/{r.release}", "revised_values": len(r.revisions), "revisions_against": r.previous}  # fmt: skip
+    if tables is not None:
+        out["tables"] = [
+            {
+                **TABLES[t].describe(),
+                "url": f"/v1/releases/{r.release}/tables/{t}",
+                "csv_url": f"/v1/releases/{r.release}/tables/{t}?format=csv",
+            }
+            for t in [c.id for c in CATALOGUE if c.id in tables]
+        ]
+    return out
+
+
+async def _found(session: SessionDep, name: str) -> Any:
+    found = await store.release(session, name)
+    if found is None:
+        raise NotFound(f"No release {name[:20]!r}: GET /v1/releases lists them.")
+    return found
+
+
+@router.get("/v1/releases", summary="Releases", description="Every monthly release, newest first." + TIERS_DOC)
+async def list_releases(session: SessionDep, actor: Reader) -> dict[str, Any]:
+    return {"releases": [_summary(r) for r in await store.releases(session)]}
+
+
+@router.get(
+    "/v1/releases/catalogue",
+    summary="Catalogue of published tables",
+    description="Every table a release holds: measure, period grid, geography and dimensions." + TIERS_DOC,
+)
+async def catalogue(actor: Reader) -> dict[str, Any]:
+    return {"tables": [t.describe() for t in CATALOGUE]}
+
+
+@router.get(
+    "/v1/releases/{release}",
+    summary="A release",
+    description="A release's as-at date, its disclosure control (method and ptable parameters), its tables and "
+    "its revision notes: each value of an earlier period that this release publishes differently from the "
+    "release before it (`table`, `cell`, `field`, `previous`, `current`)." + TIERS_DOC,
+)
+async def get_release(session: SessionDep, actor: Reader, release: ReleaseName) -> dict[str, Any]:
+    r = await _found(session, release)
+    body = _summary(r, tables=await store.table_ids(session, r.release))
+    body.update(disclosure=r.disclosure, revisions=r.revisions)
+    return body
+
+
+@router.get(
+    "/v1/releases/{release}/tables/{table}",
+    summary="A published table",
+    description="One table of a release, as published: JSON (`rows`, every cell of the grid, empty ones "
+    "included; `margins` per period and `total`, perturbed on their own) or tidy CSV (`format=csv` or "
+    "`Accept: text/csv`: one header row, one row per cell, withheld values `c`; `totals=only` for the margins "
+    "and total)." + TIERS_DOC,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+)
+async def get_table(
+    request: Request, session: SessionDep, actor: Reader, release: ReleaseName, table: TableId,
+    format: Annotated[Literal["json", "csv"] | None, Query(description="`csv` for CSV.")] = None,
+    totals: Annotated[Literal["only"] | None, Query(description="`only`: CSV of the margins and total.")] = None,
+) -> Response:  # fmt: skip
+    r = await _found(session, release)
+    body = await store.table(session, r.release, table)
+    if body is None:
+        raise NotFound(f"Release {r.release} has no table {table[:100]!r}: GET /v1/releases/{r.release} lists them.")
+    headers = {"ICTG-Release": r.release, "ICTG-As-Of": r.as_at.isoformat(), "ICTG-Disclosure": "cell_key",
+               "ICTG-Ptable": str(r.disclosure.get("ptable", {}).get("name", ""))}  # fmt: skip
+    body = {"release": r.release, **body, "disclosure": r.disclosure}
+    if wants_csv(request, format):
+        columns, rows = body["columns"], body["rows"]
+        if totals == "only":
+            period = body["columns"][:1]
+            count_columns = [c for c in columns if c not in TABLES[table].group_by and not c.endswith("_name")]
+            columns = [*period, *count_columns] if body.get("margins") else count_columns
+            rows = [*body.get("margins", []), *([{**body["total"], period[0]: "total"}] if "total" in body else [])]
+        name = f"ictg-release-{r.release}-{table}{'-totals' if totals else ''}.csv"
+        headers["Content-Disposition"] = f'attachment; filename="{name}"'
+        return Response(to_csv(columns, rows), media_type="text/csv; charset=utf-8", headers=headers)
+    return JSONResponse(body, headers=headers)
+
+
+@router.post(
+    "/v1/admin/releases",
+    status_code=201,
+    tags=["admin"],
+    summary="Publish a release now",
+    description="Computes and stores the release of a month already over (`release=YYYY-MM`), as the service "
+    "does by itself once a month has ended; 200 if it was stored already (it is never recomputed).",
+)
+async def publish_release(
+    request: Request, actor: Admin,
+    release: Annotated[str, Query(description="The month, YYYY-MM.", max_length=10)],
+) -> Response:  # fmt: skip
+    try:
+        parse_release(release)
+    except ValueError as exc:
+        raise invalid("#query/release", str(exc)) from None
+    app = request.app
+    try:
+        stored = await publish(app.state.sessionmaker, release, ptable=app.state.ptable,
+                               long_term_missing_days=app.state.settings.long_term_missing_days)  # fmt: skip
+    except NotDue as exc:
+        raise invalid("#query/release", str(exc)) from None
+    await audit.record_refusal(app.state.sessionmaker, schema=SCHEMA, actor=actor, action="release.publish",
+                               resource=f"/v1/releases/{release}", outcome="created" if stored else "exists")  # fmt: skip
+    return JSONResponse({"release": release, "created": stored, "url": f"/v1/releases/{release}"},
+                        status_code=201 if stored else 200)  # fmt: skip

@@ -1,0 +1,147 @@
+"""Published releases (`/v1/releases`): the catalogue counted once as at a month's end, stored, and served
+unchanged to anyone with `metrics:read`; revision notes when a later release publishes an earlier
+period differently."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from metrics_events import Child, at
+from metrics_http import feed, metrics_app, published
+
+from ictg_metrics.releases.catalogue import CATALOGUE
+
+from conftest import auth
+
+READER = auth("metrics:read")
+ADMIN = auth("metrics:admin")
+LEEDS = {"local_authority_code": "E08000035", "region": "yorkshire_and_the_humber"}
+KENT = {"local_authority_code": "E10000016", "region": "south_east"}
+
+
+def kids(n: int, day: str, **attrs: Any) -> list[Child]:
+    return [Child(at(day), attrs=dict(attrs)) for _ in range(n)]
+
+
+def ids(children: list[Child]) -> list[str]:
+    return [c.referral_id for c in children]
+
+
+def cell(body: dict[str, Any], **where: Any) -> dict[str, Any]:
+    found = [r for r in body["rows"] if all(r.get(k) == v for k, v in where.items())]
+    assert len(found) == 1, (where, found)
+    return found[0]
+
+
+async def test_a_release_publishes_the_catalogue_once_and_serves_it_unchanged(
+    shared_settings: dict[str, Any],
+) -> None:
+    s = shared_settings
+    jan = kids(24, "2025-01-10")  # Manchester, north west (the default child)
+    feb = kids(15, "2025-02-12", **LEEDS)
+    small = kids(3, "2025-02-20", **KENT)  # a group of 3: withheld, like the empty regions
+    async with metrics_app(s, release_check_seconds=0) as client:
+        ptable = client.app.state.ptable  # type: ignore[attr-defined]
+        await feed(client, s, *jan, *feb, *small)
+
+        r = await client.post("/v1/admin/releases", params={"release": "2025-03"}, headers=ADMIN)
+        assert r.status_code == 201, r.text
+        listed = (await client.get("/v1/releases", headers=READER)).json()["releases"]
+        assert [x["release"] for x in listed] == ["2025-03"] and listed[0]["as_at"] == "2025-03-31"
+
+        release = (await client.get("/v1/releases/2025-03", headers=READER)).json()
+        assert [t["id"] for t in release["tables"]] == [t.id for t in CATALOGUE]
+        disclosure = release["disclosure"]
+        assert disclosure["method"] == "cell_key" and disclosure["ptable"]["name"] == ptable.name
+        assert disclosure["ptable"]["threshold"] == 10
+        assert release["revisions"] == [] and release["revisions_against"] is None
+        latest = (await client.get("/v1/releases/latest", headers=READER)).json()
+        assert latest["release"] == "2025-03"
+
+        by_month = (await client.get("/v1/releases/2025-03/tables/referrals_by_month", headers=READER)).json()
+        months = [row["referral_month"] for row in by_month["rows"]]
+        assert months[0] == "2017-01" and months[-1] == "2025-03" and len(months) == 8 * 12 + 3  # every month listed
+        assert cell(by_month, referral_month="2025-01")["children"] == published(ids(jan), ptable)
+        assert cell(by_month, referral_month="2025-02")["children"] == published(ids(feb + small), ptable)
+        empty = cell(by_month, referral_month="2025-03")
+        assert empty["children"] is None and empty["withheld"] is True  # 0, withheld like 1-9
+        assert by_month["total"]["children"] == published(ids(jan + feb + small), ptable)
+
+        regions = (
+            await client.get("/v1/releases/2025-03/tables/referrals_by_quarter_and_region", headers=READER)
+        ).json()
+        kent = cell(regions, referral_quarter="2025-Q1", region="south_east")
+        wales = cell(regions, referral_quarter="2025-Q1", region="wales")
+        assert kent["children"] is None and wales["children"] is None  # 3 and 0 look alike
+        assert {k: v for k, v in kent.items() if k not in ("region", "region_name")} == {
+            k: v for k, v in wales.items() if k not in ("region", "region_name")
+        }
+        assert cell(regions, referral_quarter="2025-Q1", region="north_west")["children"] == published(ids(jan), ptable)
+        margin = [m for m in regions["margins"] if m["referral_quarter"] == "2025-Q1"]
+        assert margin == [{"referral_quarter": "2025-Q1", "children": published(ids(jan + feb + small), ptable)}]
+        assert "_ck_children" not in str(regions)
+
+        timeliness = (await client.get("/v1/releases/2025-03/tables/timeliness_by_quarter", headers=READER)).json()
+        q1 = cell(timeliness, referral_quarter="2025-Q1")
+        assert q1["children"] == published(ids(jan + feb + small), ptable)
+        assert isinstance(q1["referral_delay_days_median"], int)  # whole days
+        q4 = cell(timeliness, referral_quarter="2024-Q4")
+        assert q4["children"] is None and q4["referral_delay_days_median"] is None
+
+        # Tidy CSV of the same table, withheld as c.
+        text = (await client.get("/v1/releases/2025-03/tables/referrals_by_month", params={"format": "csv"},
+                                 headers=READER)).text  # fmt: skip
+        rows = list(csv.DictReader(io.StringIO(text)))
+        assert {r["referral_month"]: r["children"] for r in rows}["2025-03"] == "c"
+        assert {r["referral_month"]: r["children"] for r in rows}["2025-01"] == str(published(ids(jan), ptable))
+        totals = (await client.get("/v1/releases/2025-03/tables/referrals_by_quarter_and_region",
+                                   params={"format": "csv", "totals": "only"}, headers=READER)).text  # fmt: skip
+        assert totals.splitlines()[0] == "referral_quarter,children"
+
+        # Stored: children recorded afterwards change nothing in it, and it is never recomputed.
+        late = kids(30, "2025-02-03")
+        await feed(client, s, *late)
+        again = (await client.get("/v1/releases/2025-03/tables/referrals_by_month", headers=READER)).json()
+        assert again == by_month
+        r = await client.post("/v1/admin/releases", params={"release": "2025-03"}, headers=ADMIN)
+        assert r.status_code == 200 and r.json()["created"] is False
+
+        # The next release counts them, and its revision notes say which earlier value changed.
+        assert (
+            await client.post("/v1/admin/releases", params={"release": "2025-04"}, headers=ADMIN)
+        ).status_code == 201
+        april = (await client.get("/v1/releases/2025-04", headers=READER)).json()
+        assert april["revisions_against"] == "2025-03"
+        note = {"table": "referrals_by_month", "row": "cell", "cell": {"referral_month": "2025-02"},
+                "field": "children", "previous": published(ids(feb + small), ptable),
+                "current": published(ids(feb + small + late), ptable)}  # fmt: skip
+        assert note in april["revisions"]
+        assert all(n["cell"].get("referral_month", "2025-02") <= "2025-03" for n in april["revisions"])
+
+
+async def test_releases_refuse_what_they_must(shared_settings: dict[str, Any]) -> None:
+    s = shared_settings
+    async with metrics_app(s, release_check_seconds=0) as client:
+        assert (await client.get("/v1/releases")).status_code == 401
+        assert (await client.get("/v1/releases", headers=auth("cases:read"))).status_code == 403
+        for release in ("abc", "2025-13", "1999-12", "2099-01", "2017-00"):
+            r = await client.post("/v1/admin/releases", params={"release": release}, headers=ADMIN)
+            assert r.status_code == 422, (release, r.text)
+            assert r.headers["content-type"].startswith("application/problem+json")
+        r = await client.post("/v1/admin/releases", params={"release": "2025-03"}, headers=READER)
+        assert r.status_code == 403
+        for path in ("/v1/releases/2025-03", "/v1/releases/latest", "/v1/releases/x" * 3,
+                     "/v1/releases/2025-03/tables/referrals_by_month"):  # fmt: skip
+            r = await client.get(path, headers=READER)
+            assert r.status_code in (404, 422), (path, r.status_code)
+        assert (
+            await client.post("/v1/admin/releases", params={"release": "2025-03"}, headers=ADMIN)
+        ).status_code == 201
+        r = await client.get("/v1/releases/2025-03/tables/no_such_table", headers=READER)
+        assert r.status_code == 404 and "no table" in r.json()["detail"]
+        # An empty release is still every table, every cell withheld.
+        body = (await client.get("/v1/releases/2025-03/tables/referrals_by_year_and_referrer_type",
+                                 headers=READER)).json()  # fmt: skip
+        assert body["rows"] and all(r["children"] is None for r in body["rows"])
