@@ -180,6 +180,10 @@ async def test_admin_endpoints_report_and_repair_cases_lost_from_the_database(sh
         report = (await stack.cases.get("/v1/admin/reconcile", params={"grace_seconds": 0}, headers=ADMIN)).json()
         assert report["consistent"] is False
         assert (report["referrals_in_intake"], report["cases"], report["unexpected_count"]) == (3, 1, 0)
+        for huge in ("1e20", "inf", "-inf", "nan", "2592001", "-1"):  # a 500 once (timedelta overflow)
+            r = await stack.cases.get("/v1/admin/reconcile", params={"grace_seconds": huge}, headers=ADMIN)
+            assert r.status_code == 422, (huge, r.text)
+            assert r.headers["content-type"].startswith("application/problem+json")
         assert sorted(m["referral_id"] for m in report["missing"]) == sorted(lost)
 
         r = await stack.cases.post("/v1/admin/replay-referrals", headers=ADMIN)

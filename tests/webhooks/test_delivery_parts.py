@@ -244,6 +244,7 @@ async def test_loopback_and_private_targets_are_refused_unless_allowed(url: str)
         ("http://169.254.1.1/", "link-local"),
         ("http://[fe80::1]/", "link-local"),
         ("http://[::ffff:169.254.169.254]/", "IPv4-mapped form of 169.254.169.254"),
+        ("http://[::ffff:0:a9fe:a9fe]/", "IPv4-translated form of 169.254.169.254"),  # ::ffff:0:0:0/96
         ("http://[fd00:ec2::254]/", "cloud metadata"),
         ("http://0.0.0.0/", "unspecified"),
         ("http://[::]/", "unspecified"),
@@ -276,6 +277,9 @@ async def test_link_local_metadata_and_special_targets_are_always_refused(
         ("fd00:ec2::254", True, True),
         ("::ffff:169.254.169.254", True, True),
         ("64:ff9b::a9fe:a9fe", True, True),  # NAT64 form of the metadata address
+        ("::ffff:0:a9fe:a9fe", True, True),  # IPv4-translated form of the metadata address
+        ("::ffff:0:a01:203", True, False),  # IPv4-translated 10.1.2.3
+        ("::ffff:0:808:808", False, False),  # IPv4-translated 8.8.8.8
         ("0.0.0.0", True, True),
         ("ff02::1", True, True),
         ("8.8.8.8", False, False),

@@ -53,6 +53,9 @@ async def replay(request: Request, actor: Admin) -> ReplayReport:
     return ReplayReport.model_validate(result.as_dict())
 
 
+MAX_GRACE_SECONDS = 30 * 24 * 3600  # a longer grace would check nothing (and a huge one overflows a timedelta)
+
+
 @router.get("/reconcile", response_model=Reconciliation)
 async def reconciliation(
     request: Request,
@@ -61,7 +64,10 @@ async def reconciliation(
         float | None,
         Query(
             ge=0,
-            description="Seconds a referral may wait for its case before it counts as overdue; default the "
+            le=MAX_GRACE_SECONDS,
+            allow_inf_nan=False,
+            description="Seconds (at most 30 days) a referral may wait for its case before it counts as overdue; "
+            "default the "
             "configured grace (ICTG_CASES_RECONCILE_GRACE_SECONDS, 120 unless set).",
         ),
     ] = None,
