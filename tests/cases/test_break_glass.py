@@ -169,3 +169,22 @@ async def test_a_break_glass_header_on_ones_own_region_changes_nothing(stack: St
     assert await grants(stack) == []  # no grant is needed, none is opened
     [row] = await audit_rows(stack, resource=r.headers["location"])
     assert (row["outcome"], row["reason"]) == ("ok", None)
+
+
+async def test_a_grant_belongs_to_its_principal_not_to_a_shared_sub(stack: Stack) -> None:
+    """Found by an outside organisation: two organisations' tokens may share a `sub` (the development CLI
+    gave every token `dev-user`); a guardian's grant let an NGO's token read the child (names, notes)."""
+    case = await stack.case(received_at=clock.utcnow() - timedelta(days=3))  # north west
+    path = f"/v1/cases/{case['id']}"
+    guardian = auth("cases:read", "cases:break_glass", regions=["london"], sub="dev-user",
+                    org_type="ictg", org_name="ICTG service")  # fmt: skip
+    assert (await stack.cases.get(path, headers=glass(guardian))).status_code == 200
+    assert (await stack.cases.get(path, headers=guardian)).status_code == 200  # the grant: the same principal
+    for other in (
+        auth("cases:read", regions=[], sub="dev-user", org_type="ngo", org_name="A charity"),
+        auth("cases:read", regions=["london"], sub="dev-user", org_type="ictg", org_name="Another service"),
+    ):
+        r = await stack.cases.get(path, headers=other)
+        assert r.status_code == 403 and case["referral_id"] not in r.text, r.text
+    [row] = await grants(stack)
+    assert row.actor != "dev-user" and len(row.actor) == 64  # the principal's key, not the sub

@@ -9,6 +9,7 @@ import asyncio
 import base64
 import csv
 import io
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -171,11 +172,16 @@ async def test_a_council_is_refused_what_is_not_its_own_and_every_refusal_is_aud
     wigan, oldham = council(WIGAN, sub="wigan-system"), council(OLDHAM, sub="oldham-system")
 
     other = await stack.cases.get(f"/v1/cases/{cid}", headers=oldham)
-    assert other.status_code == 403 and other.json()["type"].endswith("/not-your-child"), other.text
+    # 404, as for an id that is no case at all: a 403 told a council which ids are children (an oracle)
+    unknown = await stack.cases.get(f"/v1/cases/{uuid.uuid4()}", headers=oldham)
+    assert other.status_code == unknown.status_code == 404, other.text
+    assert {k: v for k, v in other.json().items() if k != "instance"} == {
+        k: v for k, v in unknown.json().items() if k != "instance"
+    }
     assert "Nguyen" not in other.text
     for path in ("/timeline", "/contacts", "/missing-episodes", "/exit"):
-        assert (await stack.cases.get(f"/v1/cases/{cid}{path}", headers=oldham)).status_code == 403
-    assert (await identify(stack, cid, oldham, la_child_id="OLD1")).status_code == 403
+        assert (await stack.cases.get(f"/v1/cases/{cid}{path}", headers=oldham)).status_code == 404
+    assert (await identify(stack, cid, oldham, la_child_id="OLD1")).status_code == 404
     denied = await audit_rows(stack, actor="oldham-system", outcome="denied")
     assert {r["resource"] for r in denied} >= {f"/v1/cases/{cid}"} and len(denied) >= 6
 

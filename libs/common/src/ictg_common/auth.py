@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import hashlib
 import json
 import sys
 import time
@@ -66,6 +67,11 @@ class Actor:
         belongs to a caller (a privacy budget) is keyed by this, never by `sub` alone, which two
         organisations' tokens may share."""
         return json.dumps([self.issuer, self.org_type, self.org_name, self.sub], separators=(",", ":"))
+
+    @property
+    def principal_key(self) -> str:
+        """`principal` as a fixed-size key (SHA-256, hex) for columns and buckets of bounded size."""
+        return hashlib.sha256(self.principal.encode()).hexdigest()
 
     @property
     def organisation(self) -> tuple[str | None, str | None]:

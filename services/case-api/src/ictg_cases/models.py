@@ -262,6 +262,8 @@ class BreakGlass(Model):  # type: ignore[valid-type, misc]
     __table_args__ = (Index("ix_break_glass_actor_case", "actor", "case_id", "expires_at"),)
 
     id: Mapped[UUID] = mapped_column(Id, primary_key=True)
+    # The principal's key (`Actor.principal_key`: issuer, organisation and sub), never `sub` alone: two
+    # organisations' tokens may share a `sub`, and one must not read through the other's grant.
     actor: Mapped[str] = mapped_column(String(200))
     case_id: Mapped[UUID] = mapped_column(Id, ForeignKey("case.id"))
     reason: Mapped[str] = mapped_column(String(1000))

@@ -31,7 +31,7 @@ from ictg_common.errors import Forbidden, NotFound, ValidationFailed, field_erro
 from ictg_common.events import new_id
 
 from ..councils import periods as council_periods
-from ..errors import CouncilRefused, NotYourChild, OutsideRegion, StaleETag
+from ..errors import CouncilRefused, OutsideRegion, StaleETag
 from ..models import SCHEMA, BreakGlass, Case, ResponsibilityPeriod
 from ..rules import etag, if_match_ok
 from ..settings import CasesSettings
@@ -234,16 +234,16 @@ async def refuse_unless(ctx: Context, scope: str, *, action: str, resource: str,
 
 async def _grant(session: AsyncSession, ctx: Context, case: Case, *, now: datetime) -> None:
     """Open a break-glass grant, or extend the actor's active one on this case (one row per grant)."""
-    await repository.lock_break_glass(session, actor=ctx.actor.sub, case_id=case.id)
+    await repository.lock_break_glass(session, actor=ctx.actor.principal_key, case_id=case.id)
     until = now + timedelta(minutes=ctx.settings.break_glass_minutes)
-    grant = await repository.active_break_glass(session, actor=ctx.actor.sub, case_id=case.id, now=now)
+    grant = await repository.active_break_glass(session, actor=ctx.actor.principal_key, case_id=case.id, now=now)
     if grant is not None:
         grant.expires_at = max(grant.expires_at, until)
         await session.flush()
     else:
         await repository.add_break_glass(
             session,
-            BreakGlass(id=new_id(), actor=ctx.actor.sub, case_id=case.id, reason=ctx.break_glass,
+            BreakGlass(id=new_id(), actor=ctx.actor.principal_key, case_id=case.id, reason=ctx.break_glass,
                        granted_at=now, expires_at=until),
         )  # fmt: skip
     await audit.record(
@@ -268,7 +268,7 @@ async def authorise(session: AsyncSession, ctx: Context, case: Case, *, action: 
     if ctx.break_glass is not None:
         await _grant(session, ctx, case, now=now)
         return Access("break_glass", ctx.break_glass)
-    grant = await repository.active_break_glass(session, actor=ctx.actor.sub, case_id=case.id, now=now)
+    grant = await repository.active_break_glass(session, actor=ctx.actor.principal_key, case_id=case.id, now=now)
     if grant is not None:
         return Access("break_glass", grant.reason)
     await _audit_refusal(ctx, action=action, resource=resource, outcome="denied")
@@ -282,9 +282,8 @@ async def _council(session: AsyncSession, ctx: Context, case: Case, *, action: s
     found = (await council_periods.of_cases(session, [case.id], ctx.actor.la_codes)).get(case.id)
     if not found:
         await _audit_refusal(ctx, action=action, resource=f"/v1/cases/{case.id}", outcome="denied")
-        raise NotYourChild(
-            f"This child has never been the responsibility of {', '.join(ctx.actor.la_codes) or 'your authority'}."
-        )
+        # The same answer as for a case that does not exist: a 403 would tell a council that this id is a child.
+        raise NotFound("No such case.")
     return Access("ok", periods=tuple(found))
 
 
