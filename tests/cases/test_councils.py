@@ -542,3 +542,33 @@ async def test_an_episode_across_a_move_away_and_back_ends_in_the_export_of_the_
     london = [(base + timedelta(days=n)).astimezone(clock.LONDON).strftime("%d/%m/%Y") for n in (1, 4)]
     assert rows[1:] == [["HAL1", "04/03/2010", "M", *london]]  # once, and its return is Halton's again
     assert missing_table_errors(r.text, collection_year=str(year_end.year)) == []
+
+
+async def test_a_return_after_the_move_is_news_to_the_new_council_only(stack: Stack) -> None:
+    """Found by a council: its `changed_at` and feed moved when a missing child's return was recorded after
+    the child had moved on, though its view hides that return (outside its periods)."""
+    t0 = clock.utcnow().replace(microsecond=0) - timedelta(days=10)
+    case = await stack.case(received_at=t0, local_authority_code=KNOWSLEY)
+    cid = case["id"]
+    knowsley, st_helens = council(KNOWSLEY, sub="knowsley-feed"), council(ST_HELENS, sub="st-helens-feed")
+    started = await write(stack, f"/v1/cases/{cid}/missing-episodes", {
+        "started_at": iso(t0 + timedelta(days=1)), "whereabouts_known": False, "reported_to_police": True,
+        "missing_from_care_meeting": False, "professional_network_meeting": False})  # fmt: skip
+    await move(stack, cid, t0 + timedelta(days=2), ST_HELENS)
+    before = {}
+    for name, headers in (("knowsley", knowsley), ("st_helens", st_helens)):
+        polled = (await stack.cases.get("/v1/cases", params={"changed_since": iso(t0)}, headers=headers)).json()
+        assert [c["id"] for c in polled["items"]] == [cid], name
+        before[name] = (polled["poll_cursor"], polled["items"][0]["changed_at"])
+
+    await write(stack, f"/v1/cases/{cid}/missing-episodes/{started['id']}/return",
+                {"ended_at": iso(t0 + timedelta(days=3)), "return_interview_offered": True})  # fmt: skip
+
+    old = (await stack.cases.get("/v1/cases", params={"cursor": before["knowsley"][0]}, headers=knowsley)).json()
+    assert old["items"] == [], "nothing Knowsley may see changed"
+    assert (await stack.cases.get(f"/v1/cases/{cid}", headers=knowsley)).json()["changed_at"] == before["knowsley"][1]
+    [seen] = (await stack.cases.get(f"/v1/cases/{cid}/missing-episodes", headers=knowsley)).json()["items"]
+    assert seen["ended_at"] is None  # the return fell in St Helens' period
+    new = (await stack.cases.get("/v1/cases", params={"cursor": before["st_helens"][0]}, headers=st_helens)).json()
+    assert [c["id"] for c in new["items"]] == [cid]
+    assert new["items"][0]["changed_at"] != before["st_helens"][1]

@@ -49,7 +49,7 @@ async def write_case(
         return replay
     case, access = await open_for_write(session, ctx, case_id, action=action)
     row = await write(case)
-    await periods.touch(session, case_id, council_view.times_of(row))
+    await periods.touch(session, case_id, council_view.times_of(row, action=action))
     where = location.format(case_id=case_id, id=row.id)
     await finish_write(session, ctx, case, access, response, action=action, location=where)
     return await idem.save(session, out.model_validate(row, from_attributes=True), response)

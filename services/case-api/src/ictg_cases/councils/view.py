@@ -74,10 +74,15 @@ DATED = {
 }  # fmt: skip
 
 
-def times_of(row: Any) -> list[datetime]:
-    """When a record written to a case happened, as far as councils see it (none for the kinds they
-    are never shown)."""
-    names = DATED.get(getattr(row, "__tablename__", ""), ())
+# writes that change only some of a record's times: the periods of the others saw nothing new
+CHANGES = {"missing_episode.return": ("ended_at",)}
+
+
+def times_of(row: Any, *, action: str | None = None) -> list[datetime]:
+    """When what a write (`action`) changed in a record happened, as far as councils see it (none for the
+    kinds they are never shown). A child's return recorded after a move changes the episode as the new
+    authority sees it, not as the old one does (its view hides a return outside its periods)."""
+    names = CHANGES.get(action or "") or DATED.get(getattr(row, "__tablename__", ""), ())
     return [t for n in names if (t := getattr(row, n, None)) is not None]
 
 
