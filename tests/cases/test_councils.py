@@ -99,7 +99,7 @@ async def test_two_councils_each_see_their_own_period_of_a_child_who_moved(stack
     await write(stack, f"/v1/cases/{cid}/nrm-decisions",
                 {"stage": "conclusive_grounds", "outcome": "positive", "decided_at": iso(t0 + timedelta(days=9))})  # fmt: skip
     salford, trafford = council(SALFORD), council(TRAFFORD)
-    assert (await identify(stack, cid, salford, la_child_id="SAL001", nhs_number="9434765919")).status_code == 200
+    assert (await identify(stack, cid, salford, la_child_id="SAL001", nhs_number="4010232137")).status_code == 200
     assert (await identify(stack, cid, trafford, la_child_id="TRF9")).status_code == 200
 
     seen: dict[str, list[str]] = {SALFORD: [], TRAFFORD: []}  # every body each council was shown
@@ -152,7 +152,7 @@ async def test_two_councils_each_see_their_own_period_of_a_child_who_moved(stack
     assert [c["id"] for c in (await get("/v1/cases", trafford))["items"]] == [cid]
 
     # Never: notes, the referrer's details, the guardian, the other council's identifiers.
-    for code, others in ((SALFORD, ("TRF9",)), (TRAFFORD, ("SAL001", "9434765919"))):
+    for code, others in ((SALFORD, ("TRF9",)), (TRAFFORD, ("SAL001", "4010232137"))):
         for text in seen[code]:
             for secret in ("car wash", "j.smith", "DC Jane", "0161 000", "Sam Guardian", worker["id"], "guardian-1"):
                 assert secret not in text
@@ -239,16 +239,16 @@ TAMESIDE = "E08000008"
 async def test_bad_identifiers_are_422_with_pointers_and_change_nothing(stack: Stack) -> None:
     case = await stack.case(local_authority_code=TAMESIDE)
     tameside = council(TAMESIDE)
-    good = {"la_child_id": "TAM001", "upn": "B801200005001", "nhs_number": "9434765870"}
+    good = {"la_child_id": "TAM001", "upn": "B801200005001", "nhs_number": "6105979851"}
     for bad, pointer in [
         ({"upn": "A801200005001"}, "/upn"),  # wrong check letter
         ({"upn": "B80120000500"}, "/upn"),  # 12 characters
         ({"upn": "B8012000O5001"}, "/upn"),  # a letter among the digits
         ({"upn": "b801200005001"}, "/upn"),
-        ({"nhs_number": "9434765871"}, "/nhs_number"),  # wrong check digit
-        ({"nhs_number": "943476587"}, "/nhs_number"),  # 9 digits
-        ({"nhs_number": "943 476 5870"}, "/nhs_number"),
-        ({"nhs_number": "94347658AB"}, "/nhs_number"),
+        ({"nhs_number": "6105979852"}, "/nhs_number"),  # wrong check digit
+        ({"nhs_number": "610597985"}, "/nhs_number"),  # 9 digits
+        ({"nhs_number": "610 597 9851"}, "/nhs_number"),
+        ({"nhs_number": "61059798AB"}, "/nhs_number"),
         ({"la_child_id": "TOO-LONG-ID-1"}, "/la_child_id"),
         ({"la_child_id": ""}, "/la_child_id"),
         ({"local_authority_code": "E08000003"}, "/local_authority_code"),  # not an authority it answered as
@@ -572,3 +572,25 @@ async def test_a_return_after_the_move_is_news_to_the_new_council_only(stack: St
     new = (await stack.cases.get("/v1/cases", params={"cursor": before["st_helens"][0]}, headers=st_helens)).json()
     assert [c["id"] for c in new["items"]] == [cid]
     assert new["items"][0]["changed_at"] != before["st_helens"][1]
+
+
+async def test_one_childs_identifiers_are_not_filed_for_another(stack: Stack) -> None:
+    """Found by a council: the same `la_child_id` and the same NHS number were accepted on two children."""
+    first = (await stack.case(local_authority_code=WIGAN))["id"]
+    second = (await stack.case(local_authority_code=WIGAN))["id"]
+    elsewhere = (await stack.case(local_authority_code=OLDHAM))["id"]
+    wigan, oldham = council(WIGAN, sub="wigan-ids"), council(OLDHAM, sub="oldham-ids")
+    assert (await identify(stack, first, wigan, la_child_id="WIG1", nhs_number="4010232137")).status_code == 200
+    assert (await identify(stack, first, wigan, la_child_id="WIG1", nhs_number="4010232137")).status_code == 200
+
+    same_id = await identify(stack, second, wigan, la_child_id="wig1")
+    assert same_id.status_code == 409 and same_id.json()["errors"][0]["pointer"] == "/la_child_id", same_id.text
+    assert first in same_id.json()["detail"]  # its own child: named
+    same_nhs = await identify(stack, elsewhere, oldham, la_child_id="OLD1", nhs_number="4010232137")
+    assert same_nhs.status_code == 409 and same_nhs.json()["errors"][0]["pointer"] == "/nhs_number"
+    assert first not in same_nhs.text  # another council's child: not named
+    for case_id, headers in ((second, wigan), (elsewhere, oldham)):
+        assert (await stack.cases.get(f"/v1/cases/{case_id}", headers=headers)).json()["local_identifiers"] == []
+    # Another id for the second child, and Oldham's own NHS number, are fine.
+    assert (await identify(stack, second, wigan, la_child_id="WIG2")).status_code == 200
+    assert (await identify(stack, elsewhere, oldham, la_child_id="WIG1", nhs_number="6105979851")).status_code == 200

@@ -6,22 +6,21 @@ import pytest
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from ictg_cases.councils.identifiers import LocalIdentifiersIn, nhs_number_problem, upn_problem
+from ictg_cases.councils.identifiers import LocalIdentifiersIn, nhs_number_problem, upn_check_letter, upn_problem
 from ictg_common.errors import _validation_errors
 
 # Check letters worked by hand (weights 2..13 on characters 2–13; sum mod 23 indexes
 # ABCDEFGHJKLMNPQRTUVWXYZ; a final letter counts as its index in that alphabet):
 #   801200005001: 8·2 + 1·4 + 2·5 + 5·10 + 1·13 = 93;  93 mod 23 = 1  → B  (python-stdnum's example)
-#   123456789012: 2+6+12+20+30+42+56+72+90+0+12+26 = 368; 368 mod 23 = 0 → A
 #   80120000500A: 16+4+10+50 + 0·13 = 80;  80 mod 23 = 11 → M  (temporary UPN, A = 0)
 #   80120000500Z: 80 + 22·13 = 366; 366 mod 23 = 21 → Y     (temporary UPN, Z = 22)
-VALID_UPNS = ["B801200005001", "A123456789012", "M80120000500A", "Y80120000500Z"]
+VALID_UPNS = ["B801200005001", "G821456789012", "M80120000500A", "Y80120000500Z"]
 
 # NHS numbers worked by hand (weights 10..2 on the first 9 digits; check = 11 − sum mod 11; 11 → 0):
 #   943476591: 90+36+24+28+42+30+20+27+2 = 299; 299 mod 11 = 2 → 9
 #   943476587: 90+36+24+28+42+30+20+24+14 = 308; 308 mod 11 = 0 → 11 → 0
 #   943476596: 299 − 2 + 12 = 309; 309 mod 11 = 1 → 10: no valid NHS number starts this way
-VALID_NHS = ["9434765919", "9434765870"]
+VALID_NHS = ["4010232137", "6105979851"]
 
 
 def _reference_check_letter(twelve: str) -> str:
@@ -39,7 +38,7 @@ def test_valid_upns(upn: str) -> None:
 
 
 def test_reference_agrees_on_more_upns() -> None:
-    for body in ["938611213045", "20312345678B", "00000000000Y", "99999999999Z"]:
+    for body in ["938611213045", "20312345678B", "81600000000Y", "68199999999Z"]:  # authorities 938, 203, 816, 681
         upn = _reference_check_letter(body) + body
         assert upn_problem(upn) is None, upn
 
@@ -90,11 +89,40 @@ def test_valid_nhs_numbers(nhs: str) -> None:
 
 def test_nhs_wrong_check_digit() -> None:
     assert (nhs_number_problem("9434765918") or "").endswith("should be 9")
+    assert (nhs_number_problem("4010232138") or "").endswith("should be 7")
 
 
 def test_nhs_check_of_ten_is_never_valid() -> None:
     for last in "0123456789":
         assert "check digit of 10" in (nhs_number_problem("943476596" + last) or "")
+
+
+@pytest.mark.parametrize(
+    "nhs, issued",
+    [
+        ("4010232137", True),  # England, Wales and the Isle of Man
+        ("6105979851", True),
+        ("9434765919", False),  # a synthetic (test) record's number: valid check digit, never issued
+        ("5000000000", False),  # reserved; its check digit is wrong anyway
+        ("5000000005", False),  # reserved, with a right check digit
+    ],
+)
+def test_nhs_numbers_must_be_in_an_issued_range(nhs: str, issued: bool) -> None:
+    assert (nhs_number_problem(nhs) is None) is issued, nhs_number_problem(nhs)
+
+
+@pytest.mark.parametrize(
+    "upn, problem",
+    [
+        ("B801200005001", None),
+        ("E000200005001", "no local authority's number"),  # python-stdnum: authority 000 does not exist
+        (f"{upn_check_letter('66012000500' + '1')}660120005001", None),  # Wales (660-681): also UPNs
+        (f"{upn_check_letter('99912000500' + '1')}999120005001", "no local authority's number"),
+    ],
+)
+def test_upn_authority_numbers(upn: str, problem: str | None) -> None:
+    found = upn_problem(upn)
+    assert (found is None) if problem is None else problem in (found or ""), found
 
 
 @pytest.mark.parametrize("nhs", ["943476591", "94347659190", "943476591X", "943 476 5919", "94347659１9", ""])
@@ -132,7 +160,7 @@ def test_extra_fields_and_types_refused() -> None:
     with pytest.raises(ValidationError):
         LocalIdentifiersIn.model_validate({"la_child_id": "C1", "nickname": "x"})
     with pytest.raises(ValidationError):
-        LocalIdentifiersIn.model_validate({"la_child_id": "C1", "nhs_number": 9434765919})
+        LocalIdentifiersIn.model_validate({"la_child_id": "C1", "nhs_number": 4010232137})
     with pytest.raises(ValidationError):
         LocalIdentifiersIn.model_validate({"la_child_id": "C1", "local_authority_code": "E0900003300"})
     ok = LocalIdentifiersIn.model_validate(
@@ -142,7 +170,7 @@ def test_extra_fields_and_types_refused() -> None:
 
 
 def test_problem_details_render_clean_messages_with_pointers() -> None:
-    body = {"la_child_id": "C1", "upn": "A801200005001", "nhs_number": "9434765918"}
+    body = {"la_child_id": "C1", "upn": "A801200005001", "nhs_number": "4010232138"}
     with pytest.raises(ValidationError) as caught:
         LocalIdentifiersIn.model_validate(body)
     errors = [{**e, "loc": ("body", *e["loc"])} for e in caught.value.errors()]

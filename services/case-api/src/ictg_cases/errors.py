@@ -42,3 +42,7 @@ class RecordInvalid(ValidationFailed):
 
     def __init__(self, errors: list[dict[str, str]]) -> None:
         super().__init__(f"{len(errors)} field(s) failed validation.", errors=errors)
+
+
+class IdentifierTaken(Conflict):
+    title, slug = "Identifier already filed for another child", "identifier-taken"

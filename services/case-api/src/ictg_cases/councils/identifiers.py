@@ -10,13 +10,24 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
+import nhs_number
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
+from stdnum.exceptions import InvalidComponent, ValidationError
+from stdnum.gb import upn as stdnum_upn
 
-# UPN check letters: A–Z without I, O, S; a letter's value is its index (A=0 … Z=22).
+# UPN check letters: A–Z without I, O, S (python-stdnum's alphabet for them).
 UPN_ALPHABET = "ABCDEFGHJKLMNPQRTUVWXYZ"
 UPN_SHAPE = "a UPN is 13 characters: a check letter and 12 digits (the last may be a letter for a temporary UPN)"
 UPN_UNKNOWN_CODES = {"UN1", "UN2", "UN3", "UN4", "UN5"}
+# Welsh authorities' numbers (660 Isle of Anglesey … 681 Vale of Glamorgan): Welsh pupils have UPNs too, and
+# python-stdnum's list of authority numbers is England's alone.
+WELSH_LA_NUMBERS = frozenset(range(660, 682))
+# NHS numbers are issued in these ranges (the `nhs-number` package's table): England, Wales and the Isle of
+# Man; Scotland (CHI); Northern Ireland; the Republic of Ireland. Refused: synthetic/test numbers (9…),
+# reserved (5…) and unallocated ones, which no child has.
+NHS_ISSUED = (nhs_number.REGION_ENGLAND_WALES_IOM, nhs_number.REGION_SCOTLAND, nhs_number.REGION_NORTHERN_IRELAND,
+              nhs_number.REGION_EIRE)  # fmt: skip
 
 # SSDA903 CHILD: the DfE validator has no format rule for it (any text; it upper-cases it on reading);
 # the 903 guidance gives up to 10 characters. Allowed here: letters and digits only.
@@ -25,14 +36,12 @@ LA_CHILD_ID = re.compile(r"[A-Za-z0-9]{1,10}")
 
 def upn_check_letter(first_twelve: str) -> str:
     """The check letter for characters 2–13 of a UPN (11 digits then a digit or a letter)."""
-    total = 0
-    for weight, ch in enumerate(first_twelve, start=2):
-        total += weight * (int(ch) if ch.isdigit() else UPN_ALPHABET.index(ch))
-    return UPN_ALPHABET[total % 23]
+    return stdnum_upn.calc_check_digit(first_twelve)
 
 
 def upn_problem(value: str) -> str | None:
-    """Why `value` is not a Unique Pupil Number, or None when it is one."""
+    """Why `value` is not a Unique Pupil Number, or None when it is one (the shape in plain words, then
+    python-stdnum's checks: the authority number and the check letter)."""
     if value in UPN_UNKNOWN_CODES:
         return f"{value} is an SSDA903 code for an unknown UPN, not a UPN: send null instead"
     if value != value.upper():
@@ -46,6 +55,13 @@ def upn_problem(value: str) -> str | None:
         return f"{UPN_SHAPE}; the last character must be a digit or a capital letter other than I, O or S"
     if value[0] not in UPN_ALPHABET:
         return f"{UPN_SHAPE}; the first character must be a check letter (a capital letter other than I, O or S)"
+    try:
+        stdnum_upn.validate(value)
+    except InvalidComponent:
+        if int(value[1:4]) not in WELSH_LA_NUMBERS:
+            return f"{UPN_SHAPE}; characters 2 to 4 ({value[1:4]}) are no local authority's number"
+    except ValidationError:
+        pass  # the check letter: said below with the letter it should be
     expected = upn_check_letter(value[1:])
     if value[0] != expected:
         return f"{UPN_SHAPE}; this one's check letter should be {expected}"
@@ -53,15 +69,20 @@ def upn_problem(value: str) -> str | None:
 
 
 def nhs_number_problem(value: str) -> str | None:
-    """Why `value` is not an NHS number (10 digits, modulus 11 check), or None when it is one."""
+    """Why `value` is not an NHS number (10 digits, modulus 11 check digit, in a range the NHS issues, by the
+    `nhs-number` package), or None when it is one."""
     if len(value) != 10 or not (value.isascii() and value.isdigit()):
         return "an NHS number is exactly 10 digits, with no spaces or other characters"
-    remainder = sum(int(d) * w for d, w in zip(value[:9], range(10, 1, -1), strict=True)) % 11
-    check = (11 - remainder) % 11  # 11 → 0
-    if check == 10:
-        return "not an NHS number: its first 9 digits give a check digit of 10, which no NHS number has"
-    if int(value[9]) != check:
+    if not nhs_number.is_valid(value):
+        check = nhs_number.calculate_checksum(value[:9])
+        if check is None or check == 10:
+            return "not an NHS number: its first 9 digits give a check digit of 10, which no NHS number has"
         return f"not an NHS number: the check digit (the 10th digit) should be {check}"
+    if not any(nhs_number.is_valid(value, for_region=region) for region in NHS_ISSUED):
+        return (
+            "not an NHS number issued to a patient: it is in a range kept for test (synthetic) records, reserved or "
+            "unallocated"
+        )
     return None
 
 
@@ -90,7 +111,7 @@ def _la_child_id(value: str) -> str:
 
 
 Upn = Annotated[str, AfterValidator(_upn), Field(examples=["B801200005001"])]
-NhsNumber = Annotated[str, AfterValidator(_nhs_number), Field(examples=["9434765919"])]
+NhsNumber = Annotated[str, AfterValidator(_nhs_number), Field(examples=["4010232137"])]
 LaChildId = Annotated[str, AfterValidator(_la_child_id), Field(examples=["C0001"])]
 
 

@@ -98,6 +98,28 @@ async def identifiers(
     return by_case((await session.scalars(q)).all())
 
 
+async def holder_of(
+    session: AsyncSession, *, case_id: UUID, code: str, la_child_id: str, nhs_number: str | None
+) -> tuple[str, UUID] | None:
+    """Another case already holding one of these identifiers: ("la_child_id", case) for the same authority's
+    child id, ("nhs_number", case) for the NHS number (one person's, whoever filed it). The values are locked
+    for the transaction first, so two councils filing at once cannot both pass."""
+    keys = [f"la_child_id:{code}:{la_child_id.upper()}", *([f"nhs_number:{nhs_number}"] if nhs_number else [])]
+    for key in sorted(keys):
+        await session.execute(select(func.pg_advisory_xact_lock(func.hashtext(key))))
+    L = LocalIdentifier
+    same_id = select(L.case_id).where(
+        L.local_authority_code == code, func.upper(L.la_child_id) == la_child_id.upper(), L.case_id != case_id
+    )
+    if (other := (await session.scalars(same_id.limit(1))).first()) is not None:
+        return "la_child_id", other
+    if nhs_number:
+        same_nhs = select(L.case_id).where(L.nhs_number == nhs_number, L.case_id != case_id)
+        if (other := (await session.scalars(same_nhs.limit(1))).first()) is not None:
+            return "nhs_number", other
+    return None
+
+
 async def put_identifiers(session: AsyncSession, row: LocalIdentifier) -> LocalIdentifier:
     values = {c.key: getattr(row, c.key) for c in LocalIdentifier.__table__.columns}
     keep = {k: v for k, v in values.items() if k not in ("case_id", "local_authority_code")}

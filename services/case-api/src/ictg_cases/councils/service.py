@@ -14,7 +14,7 @@ from ictg_common.auth import Actor
 from ictg_common.errors import ValidationFailed, field_error
 
 from ..cases.access import Context
-from ..errors import NotYourChild
+from ..errors import IdentifierTaken, NotYourChild
 from ..models import SCHEMA, Case, LocalIdentifier, ResponsibilityPeriod
 from . import periods, repository, view
 from .view import CouncilCase, CouncilCasePage
@@ -132,6 +132,18 @@ async def file_identifiers(
         raise ValidationFailed(
             f"This child was never the responsibility of {code} under your token.",
             errors=[field_error("/local_authority_code", f"one of {', '.join(answered)}")],
+        )
+    held = await repository.holder_of(session, case_id=case.id, code=code, la_child_id=la_child_id,
+                                      nhs_number=nhs_number)  # fmt: skip
+    if held is not None:
+        field, other = held
+        visible = bool((await periods.of_cases(session, [other], ctx.actor.la_codes)).get(other))
+        what = {"la_child_id": f"Your child id {la_child_id} is", "nhs_number": f"NHS number {nhs_number} is"}[field]
+        where = f"case {other}" if visible else "another child's case (not one of yours: tell the ICTG service)"
+        raise IdentifierTaken(
+            f"{what} already filed for {where}: one child, one case. If both are the same child, the ICTG service "
+            "merges the referrals; otherwise correct the identifier.",
+            errors=[field_error(f"/{field}", "already filed for another case")],
         )
     row = LocalIdentifier(
         case_id=case.id, local_authority_code=code, la_child_id=la_child_id, upn=upn, nhs_number=nhs_number,
