@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from ictg_common.settings import DEV_SCRAPE_TOKEN
 from ictg_metrics.app import create_app as create_metrics
 from ictg_metrics.settings import MetricsSettings
 from ictg_webhooks.app import create_app as create_webhooks
@@ -44,8 +45,11 @@ class Scrape:
         return {n for n, _, _ in self.samples}
 
 
+SCRAPER = {"Authorization": f"Bearer {DEV_SCRAPE_TOKEN}"}
+
+
 async def scrape(client: httpx.AsyncClient) -> Scrape:
-    r = await client.get("/metrics")
+    r = await client.get("/metrics", headers=SCRAPER)
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("text/plain; version="), r.headers["content-type"]
     families = list(text_string_to_metric_families(r.text))

@@ -63,9 +63,14 @@ def test_prometheus_configs_and_compose_profile() -> None:
     [job] = config["scrape_configs"]
     targets = {t["labels"]["service"]: t["targets"] for t in job["static_configs"]}
     assert targets == {s: [f"{s}:8000"] for s in ("intake", "cases", "metrics", "webhooks")}
+    assert job["authorization"]["type"] == "Bearer" and job["authorization"]["credentials_file"]  # never open
     k8s = yaml.safe_load((OBS / "prometheus-kubernetes.yml").read_text())
     assert k8s["scrape_configs"][0]["metrics_path"] == "/metrics"
-    compose = yaml.safe_load((ROOT / "deploy" / "compose.yaml").read_text())["services"]
+    assert k8s["scrape_configs"][0]["authorization"]["credentials_file"].endswith("scrape-token")
+    whole = yaml.safe_load((ROOT / "deploy" / "compose.yaml").read_text())
+    compose = whole["services"]
+    assert compose["prometheus"]["secrets"] == ["scrape_token"]
+    assert whole["secrets"]["scrape_token"] == {"environment": "ICTG_SCRAPE_TOKEN"}
     for name in ("prometheus", "grafana"):
         assert compose[name]["profiles"] == ["observability"], name
         for volume in compose[name]["volumes"]:

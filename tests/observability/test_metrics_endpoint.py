@@ -21,6 +21,7 @@ from sqlalchemy import text
 from ictg_common import telemetry
 from ictg_common.db import create_engine
 from ictg_common.devinfra import EmbeddedNats
+from ictg_common.settings import DEV_SCRAPE_TOKEN
 from ictg_intake.app import create_app as create_intake
 from ictg_intake.settings import IntakeSettings
 
@@ -50,6 +51,14 @@ async def test_every_service_exposes_its_figures_and_they_follow_a_referral(shar
         assert before["cases"].one("ictg_consumer_events_total", consumer="cases-referrals", outcome="handled") == 0
         # Not a documented operation (every documented one needs a token): absent from the OpenAPI.
         assert "/metrics" not in (await p.intake.get("/openapi.json")).json()["paths"]
+        # Never open (it counts exits and moves as they happen): no token, a wrong one, an API token: 401.
+        everything = auth("metrics:read", "metrics:read:unsuppressed", "metrics:admin", "cases:read")
+        for name, client in p.clients().items():
+            for headers in ({}, {"Authorization": "Bearer not-the-scrape-token"}, everything,
+                            {"Authorization": DEV_SCRAPE_TOKEN}):  # fmt: skip
+                r = await client.get("/metrics", headers=headers)
+                assert r.status_code == 401 and "ictg_" not in r.text, (name, headers, r.text)
+                assert r.headers["content-type"] == "application/problem+json"
 
         r = await p.intake.post("/v1/referrals", json=referral_body(), headers=auth("referrals:write"))
         assert r.status_code == 201, r.text

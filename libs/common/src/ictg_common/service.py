@@ -128,7 +128,12 @@ def create_service_app(
     install_error_handlers(app)
     app.add_middleware(GuardMiddleware)
     install_telemetry(  # GET /metrics, tracing
-        app, name=name, schema=schema, publishes=publishes, reading_seconds=settings.telemetry_reading_seconds
+        app,
+        name=name,
+        schema=schema,
+        publishes=publishes,
+        reading_seconds=settings.telemetry_reading_seconds,
+        scrape_token=settings.scrape_token,
     )
     app.include_router(health_router())
     for router in routers:

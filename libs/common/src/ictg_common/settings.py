@@ -20,6 +20,7 @@ def _shared(name: str, default: Any, **kwargs: Any) -> Any:
 
 # DESIGN §9: an episode that lasted (or is open and has lasted) this long is long-term missing.
 LONG_TERM_MISSING_DAYS = 60
+DEV_SCRAPE_TOKEN = "dev-only-scrape-token-change-me"
 
 
 def service_config(prefix: str) -> SettingsConfigDict:
@@ -54,6 +55,10 @@ class ServiceSettings(BaseSettings):
     # How long a write's Idempotency-Key is remembered (at least a day, the IETF draft's advice).
     # Per service, read with its own prefix: ICTG_INTAKE_IDEMPOTENCY_HOURS, ICTG_CASES_IDEMPOTENCY_HOURS.
     idempotency_hours: int = Field(default=48, ge=24)
+    # The bearer token Prometheus sends to GET /metrics (its counts of exits and moves are figures about
+    # children: never open). Required with production keys (ICTG_AUTH_JWKS_URL); the development default
+    # is for `make run` and the tests.
+    scrape_token: str = _shared("scrape_token", DEV_SCRAPE_TOKEN, min_length=1)
 
     # Fields holding the token this service sends to another (claim check, reconciliation). In
     # development each is minted from ICTG_AUTH_SECRET when unset; with production keys (JWKS) the
@@ -62,6 +67,8 @@ class ServiceSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _peer_tokens_given(self) -> Self:
+        if self.auth_jwks_url and self.scrape_token == DEV_SCRAPE_TOKEN:
+            raise ValueError("ICTG_SCRAPE_TOKEN is required when ICTG_AUTH_JWKS_URL is set")
         if self.auth_jwks_url:
             prefix = self.model_config.get("env_prefix", "ICTG_")
             for name in self.PEER_TOKENS:

@@ -25,6 +25,7 @@ processes behind one port, and each scrape would reach one of them at random.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import math
 import time
@@ -47,6 +48,8 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import tracing
+from .errors import Unauthorized
+from .settings import DEV_SCRAPE_TOKEN
 
 if TYPE_CHECKING:
     from .consumer import ConsumerRunner
@@ -282,13 +285,20 @@ def _route_template(scope: Scope) -> str:
     return UNMATCHED
 
 
-def metrics_router() -> APIRouter:
+def metrics_router(scrape_token: str) -> APIRouter:
     router = APIRouter()
+    expected = f"Bearer {scrape_token}".encode()
 
-    # Not a documented operation: no token (Prometheus scrapes it inside the cluster; keep the
-    # port off the public ingress) and no entry in the OpenAPI document.
+    # Not a documented operation (no entry in the OpenAPI document), and never open: it counts exits,
+    # moves and missing episodes as they happen, figures about children. Prometheus sends the scrape
+    # token (ICTG_SCRAPE_TOKEN) as a bearer token; anything else is 401, as an API token is not one.
     @router.get("/metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:
+        if not hmac.compare_digest(request.headers.get("authorization", "").encode(), expected):
+            raise Unauthorized(
+                "GET /metrics needs the scrape token (ICTG_SCRAPE_TOKEN) as a bearer token.",
+                headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+            )
         body = await request.app.state.telemetry.exposition(request.app)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
@@ -296,15 +306,16 @@ def metrics_router() -> APIRouter:
 
 
 def install(
-    app: FastAPI, *, name: str, schema: str, publishes: bool, reading_seconds: float = READING_SECONDS
-) -> Telemetry:
+    app: FastAPI, *, name: str, schema: str, publishes: bool, reading_seconds: float = READING_SECONDS,
+    scrape_token: str = DEV_SCRAPE_TOKEN,
+) -> Telemetry:  # fmt: skip
     """Give `app` its registry (`app.state.telemetry`), `GET /metrics`, request metrics and, if
     tracing is on (`ictg_common.tracing`), server spans."""
     tracing.configure_from_env(name)
     telemetry = Telemetry(name, schema=schema, publishes=publishes, reading_seconds=reading_seconds)
     app.state.telemetry = telemetry
     app.add_middleware(MetricsMiddleware, telemetry=telemetry)
-    app.include_router(metrics_router())
+    app.include_router(metrics_router(scrape_token))
     tracing.instrument_app(app, name)
     return telemetry
 
