@@ -13,6 +13,7 @@ import asyncpg
 import httpx
 import pytest
 
+from ictg_common.auth import Actor
 from ictg_common.db import plain_url
 from ictg_common.devinfra import Infra
 from ictg_common.migrate import upgrade
@@ -23,6 +24,8 @@ from conftest import SECRET, _admin, _with_db, auth, serve
 from factories import referral_body
 
 WRITE = auth("referrals:write")
+# the principal WRITE's token names (conftest's defaults): keys are stored under its key
+WRITER = Actor(sub="tester", scopes=frozenset(), org_type="police", org_name="Greater Manchester Police")
 
 
 async def test_a_replay_says_so_and_is_audited(intake: httpx.AsyncClient, stored: Any) -> None:
@@ -37,6 +40,27 @@ async def test_a_replay_says_so_and_is_audited(intake: httpx.AsyncClient, stored
         ("referral.create", location),
         ("referral.create.replay", location),
     ]
+
+
+async def test_a_key_is_a_principals_not_a_shared_subs(intake: httpx.AsyncClient, stored: Any) -> None:
+    """Found: the NGO re-sending the police's Idempotency-Key (the two tokens sharing `sub`) got the
+    police's referral back (201, `Idempotency-Replayed: true`), the child's details with it."""
+    police = {**auth("referrals:write", sub="dev-user", org_type="police", org_name="Kent Police"),
+              "Idempotency-Key": "kent-2026-1"}  # fmt: skip
+    ngo = {
+        **auth("referrals:write", sub="dev-user", org_type="ngo", org_name="A Charity"),
+        "Idempotency-Key": "kent-2026-1",
+    }
+    body = referral_body()
+    first = await intake.post("/v1/referrals", json={**body, "referrer": {**body["referrer"], "organisation_type": "police",
+                                                                         "organisation_name": "Kent Police"}},
+                              headers=police)  # fmt: skip
+    assert first.status_code == 201, first.text
+    theirs = await intake.post("/v1/referrals", json={**body, "referrer": {**body["referrer"], "organisation_type": "ngo",
+                                                                          "organisation_name": "A Charity"}},
+                               headers=ngo)  # fmt: skip
+    assert theirs.status_code == 201, theirs.text
+    assert "idempotency-replayed" not in theirs.headers and theirs.json()["id"] != first.json()["id"]
 
 
 @pytest.mark.parametrize("key", ["", "  ", "a\x00b", "x" * 201], ids=["empty", "blank", "nul", "too-long"])
@@ -69,8 +93,8 @@ async def test_a_key_stored_before_migration_0003_still_replays(
     try:
         await conn.execute(
             "INSERT INTO intake.idempotency_key (client, key, request_hash, status_code, response, location, created_at)"
-            " VALUES ('tester', 'legacy', $1, 201, $2::jsonb, $3, now())",
-            legacy_hash, json.dumps(first), location,
+            " VALUES ($4, 'legacy', $1, 201, $2::jsonb, $3, now())",
+            legacy_hash, json.dumps(first), location, WRITER.principal_key,
         )  # fmt: skip
     finally:
         await conn.close()

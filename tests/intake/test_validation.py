@@ -201,3 +201,19 @@ async def test_a_runaway_client_is_slowed_with_429(shared_settings: dict[str, An
     assert [a.status_code for a in answers] == [200, 200, 200, 429]
     assert int(answers[-1].headers["retry-after"]) >= 1 and answers[-1].json()["status"] == 429
     assert other.status_code == 200
+
+
+async def test_a_bucket_is_a_principals_not_a_shared_subs(shared_settings: dict[str, Any]) -> None:
+    """Found: with two organisations' tokens sharing `sub`, the NGO's requests were throttled by the
+    police's bucket (14 of 20 got 429)."""
+    from ictg_intake.app import create_app
+    from ictg_intake.settings import IntakeSettings
+
+    from conftest import serve
+
+    police = auth("referrals:write", sub="dev-user", org_type="police", org_name="Kent Police")
+    ngo = auth("referrals:write", sub="dev-user", org_type="ngo", org_name="A Charity")
+    async with serve(create_app(IntakeSettings(**shared_settings, rate_limit_per_minute=3))) as client:
+        spent = [(await client.get("/v1/referrals", headers=police)).status_code for _ in range(4)]
+        theirs = [(await client.get("/v1/referrals", headers=ngo)).status_code for _ in range(3)]
+    assert spent == [200, 200, 200, 429] and theirs == [200, 200, 200]

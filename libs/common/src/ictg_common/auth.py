@@ -279,7 +279,7 @@ class ServiceAuth(httpx.Auth):
 
 
 class RateLimiter:
-    """Token bucket per caller (`sub`), per process: `per_minute` sustained, bursts up to the same.
+    """Token bucket per caller (its principal: issuer, organisation and `sub`), per process: `per_minute` sustained, bursts up to the same.
 
     Each replica limits on its own, so a deployment of N replicas admits up to N times the rate;
     it protects a service from one runaway client, not a precise quota.
@@ -336,7 +336,7 @@ async def current_actor(request: Request) -> Actor:
     limiter: RateLimiter | None = getattr(request.app.state, "limiter", None)
     # Platform services (claim check, reconciliation) are not throttled: they follow the event rate.
     # Only the verified claim counts (module docstring), never a `sub` that merely looks like one.
-    if limiter is not None and not actor.service and (wait := limiter.take(actor.sub)):
+    if limiter is not None and not actor.service and (wait := limiter.take(actor.principal_key)):
         raise TooManyRequests(
             "Too many requests from this client; slow down.", headers={"Retry-After": str(int(wait) + 1)}
         )

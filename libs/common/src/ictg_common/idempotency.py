@@ -13,7 +13,8 @@ Protocol, all inside the request's own transaction (the `SessionDep` unit of wor
    so a crash keeps both the write and its key or neither. The lock is held until commit: a twin
    request arriving meanwhile gets 409, one arriving after sees the stored answer.
 
-Keys are per client (the token's `sub`). The fingerprint covers method, path (with query) and the
+Keys are per client: the token's principal (issuer, organisation and `sub`, as `Actor.principal_key`),
+never `sub` alone, which two organisations' tokens may share. The fingerprint covers method, path (with query) and the
 JSON body (canonical: key order and whitespace do not matter), so the same key on another case or
 with another body is refused with 422. An answer is kept `idempotency_hours` (≥ 24, a setting of
 each service); expired keys are forgotten, and pruned a hundred at a time as new keys arrive.
@@ -141,7 +142,7 @@ class Idempotency:
         must still be allowed to see what it wrote (e.g. the case is still in its regions)."""
         if self.key is None:
             return None
-        lock = f"{self.table.schema}\x1f{self.actor.sub}\x1f{self.key}"
+        lock = f"{self.table.schema}\x1f{self.actor.principal_key}\x1f{self.key}"
         got = await session.execute(text("SELECT pg_try_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": lock})
         if not got.scalar():
             raise IdempotencyConflict(
@@ -149,7 +150,7 @@ class Idempotency:
                 headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
             )
         t = self.table
-        mine = (t.c.client == self.actor.sub) & (t.c.key == self.key)
+        mine = (t.c.client == self.actor.principal_key) & (t.c.key == self.key)
         # An expired key is forgotten: the request goes ahead as a new one (`save` then overwrites it).
         found = (await session.execute(select(t).where(mine, t.c.created_at >= self._cutoff()))).one_or_none()
         if found is None:
@@ -181,10 +182,10 @@ class Idempotency:
         # round trip fewer). This key, if it had expired, is not among them: its row is overwritten.
         cutoff = self._cutoff(now)
         this = tuple_(t.c.client, t.c.key)
-        expired = select(t.c.client, t.c.key).where(t.c.created_at < cutoff, this != (self.actor.sub, self.key))
+        expired = select(t.c.client, t.c.key).where(t.c.created_at < cutoff, this != (self.actor.principal_key, self.key))
         cleanup = delete(t).where(this.in_(expired.limit(100)), t.c.created_at < cutoff).cte("cleanup")
         row = insert(t).values(
-            client=self.actor.sub, key=self.key, fingerprint=self.fingerprint, status_code=status,
+            client=self.actor.principal_key, key=self.key, fingerprint=self.fingerprint, status_code=status,
             response=result.model_dump(mode="json", by_alias=True),
             headers={h: response.headers[h] for h in REPLAYED_HEADERS if h in response.headers},
             created_at=now,
