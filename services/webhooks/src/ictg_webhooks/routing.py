@@ -18,7 +18,7 @@ from sqlalchemy import and_, func, literal, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ictg_common import clock
+from ictg_common import clock, policy
 from ictg_common.contracts import CaseEventData, CaseMoved, CaseOpened, ReferralReceived, WebhookDisabled, parse_data
 from ictg_common.events import CloudEvent, new_id
 from ictg_common.notify import notify
@@ -64,12 +64,16 @@ async def authorities(session: AsyncSession, event: CloudEvent) -> list[str]:
 
 def matching(event_type: str, codes: list[str], org: tuple[str, str] | None) -> object:
     """The condition a subscription must meet to receive an event of `event_type` for `codes`
-    (`org`: the organisation a `webhook.*` event is about)."""
+    (`org`: the organisation a `webhook.*` event is about). Only organisations the access policy lets
+    learn of such events at all (`ictg_common.policy`: the service's staff, councils for the kinds the
+    council API shows) get a delivery; what of it they learn is decided again when it is sent."""
     wanted = or_(
         func.cardinality(Subscription.event_types) == 0, literal(event_type) == func.any(Subscription.event_types)
     )
     if org is not None:
         return and_(Subscription.enabled, wanted, Subscription.org_type == org[0], Subscription.org_name == org[1])
+    allowed = [t for t in (policy.STAFF_ORG_TYPE, policy.COUNCIL_ORG_TYPE) if policy.may_receive(t, event_type)]
+    wanted = and_(wanted, Subscription.org_type.in_(allowed))
     if codes:
         where = or_(
             func.cardinality(Subscription.local_authority_codes) == 0,
@@ -161,6 +165,7 @@ WITH matching AS (
     SELECT e.id FROM webhooks.event e
     WHERE e.received_at >= :since AND e.type NOT LIKE 'ictg.webhook.%'
       AND (cardinality(CAST(:types AS varchar[])) = 0 OR e.type = ANY(CAST(:types AS varchar[])))
+      AND (CAST(:every AS boolean) OR e.type = ANY(CAST(:receivable AS varchar[])))
       AND (cardinality(CAST(:codes AS varchar[])) = 0 OR e.local_authority_codes && CAST(:codes AS varchar[]))
 ), added AS (
     INSERT INTO webhooks.delivery (id, subscription_id, event_id, status, attempts, step, next_attempt_at, created_at)
@@ -180,7 +185,9 @@ SELECT (SELECT count(*) FROM added) + (SELECT count(*) FROM again)
 async def replay_since(session: AsyncSession, sub: Subscription, since: datetime) -> int:
     """Queue again every stored event received since `since` that `sub` matches, delivered before
     or not (one statement, whatever the number). Returns how many were queued."""
-    params = {"since": since, "types": list(sub.event_types), "codes": list(sub.local_authority_codes), "sub": sub.id}
+    receivable = policy.receivable(sub.org_type)
+    params = {"since": since, "types": list(sub.event_types), "codes": list(sub.local_authority_codes), "sub": sub.id,
+              "every": receivable is None, "receivable": sorted(receivable or ())}  # fmt: skip
     queued = int((await session.execute(REPLAY, params)).scalar_one())
     await notify(session, DELIVERIES)
     return queued

@@ -9,7 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy import delete, select, update
 
-from ictg_common import clock, pagination
+from ictg_common import clock, pagination, policy
 from ictg_common.auth import Actor, require
 from ictg_common.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
 from ictg_common.events import CloudEvent, new_id
@@ -47,6 +47,26 @@ async def _target_ok(request: Request, url: str) -> None:
             problem = str(exc)
     if problem is not None:
         raise ValidationFailed(f"The url cannot be delivered to: {problem}.", errors=[field_error("/url", problem)])
+
+
+def _types_for(actor: Actor, asked: list[str]) -> list[str]:
+    """The event types an organisation may subscribe to (`ictg_common.policy`): the service's staff any,
+    a council those the council API shows of its children, anyone else no child-level event (so none
+    but its own subscriptions' `webhook.*` events, which it gets without asking)."""
+    receivable = policy.receivable(actor.org_type)
+    if receivable is None:
+        return asked
+    if policy.audience(actor.org_type) == "other":
+        raise Forbidden(
+            f"An organisation of type {actor.org_type!r} receives no events about children by webhook: they go to "
+            "councils (their own children) and to the ICTG service. Your subscriptions' own events (disabled, "
+            "failing) reach you without one."
+        )
+    refused = sorted(set(asked) - receivable)
+    if refused:
+        detail = f"not for a council: {', '.join(refused)} (the service's own records)"
+        raise ValidationFailed(f"These event types are {detail}.", errors=[field_error("/event_types", detail)])
+    return asked
 
 
 def _codes_for(actor: Actor, asked: list[str]) -> list[str]:
@@ -93,12 +113,13 @@ async def create_subscription(
 ) -> schemas.SubscriptionCreated:
     """Subscribe a receiving URL. The answer carries the signing secret (`whsec_…`), once."""
     org_type, org_name = _org(actor)
+    types = _types_for(actor, body.event_types)
     codes = _codes_for(actor, body.local_authority_codes)
     await _target_ok(request, body.url)
     now = clock.utcnow()
     sub = Subscription(
         id=new_id(), org_type=org_type, org_name=org_name, created_by=actor.sub, url=body.url,
-        event_types=body.event_types, local_authority_codes=codes, description=body.description, enabled=True,
+        event_types=types, local_authority_codes=codes, description=body.description, enabled=True,
         secret=signing.new_secret(), created_at=now, updated_at=now,
     )  # fmt: skip
     session.add(sub)
@@ -145,7 +166,7 @@ async def update_subscription(
         await _target_ok(request, body.url)
         sub.url = body.url
     if body.event_types is not None:
-        sub.event_types = body.event_types
+        sub.event_types = _types_for(actor, body.event_types)
     if body.local_authority_codes is not None:
         sub.local_authority_codes = _codes_for(actor, body.local_authority_codes)
     if body.description is not None:
