@@ -183,6 +183,40 @@ async def test_unparseable_message_is_parked_at_once(shared_settings: dict[str, 
     await engine.dispose()
 
 
+async def test_an_event_not_from_its_own_source_is_parked_not_handled(shared_settings: dict[str, Any]) -> None:
+    """Found: a forged `case.exited` published to NATS reached councils and made metrics count the child as
+    exited. Each service's credentials let it publish only its own subjects (NATS refuses the rest); what
+    a service may publish is checked again here: its subject must be its source's, and the type must be
+    one that source emits."""
+    s = shared_settings
+    engine, _, link, runner = await _setup(s, seen)
+    prefix = s["subject_prefix"]
+    exited = {"type": "ictg.case.exited.v1", "subject": "c", "time": datetime.now(UTC), "data": {"n": 1}}
+    forged = [
+        (CloudEvent(source=SOURCES["intake"], **exited), f"{prefix}.intake.case.exited"),  # intake speaking for cases
+        (CloudEvent(source=SOURCES["cases"], **exited), f"{prefix}.intake.case.exited"),  # on intake's subject
+        (CloudEvent(source=SOURCES["cases"], **exited), f"{prefix}.webhooks.case.exited"),
+    ]
+    nc = await nats.connect(s["nats_url"])
+    for event, subject in forged:
+        await nc.jetstream().publish(subject, event.to_json(), headers={"Nats-Msg-Id": str(event.id)})
+    await nc.close()
+    await _publish(s, [CloudEvent(source=SOURCES["cases"], **{**exited, "data": {"n": 2}})])  # the genuine one
+    await eventually(lambda: _rows(engine, "SELECT n FROM public.seen"))
+
+    async def all_parked() -> list[Any]:
+        rows = await _rows(engine, "SELECT subject, error FROM metrics.dead_letter ORDER BY id")
+        return rows if len(rows) == 3 else []
+
+    parked = await eventually(all_parked)
+    assert [p.subject for p in parked] == [subject for _, subject in forged]
+    assert all("not an event of this platform" in p.error for p in parked)
+    assert [r.n for r in await _rows(engine, "SELECT n FROM public.seen")] == [2]
+    await runner.stop()
+    await link.close()
+    await engine.dispose()
+
+
 async def _consumer_info(s: dict[str, Any], name: str = "test-consumer") -> Any:
     nc = await nats.connect(s["nats_url"])
     try:

@@ -8,7 +8,8 @@ from pydantic import ValidationError
 from ictg_cases.settings import CasesSettings
 from ictg_metrics.settings import MetricsSettings
 
-PRODUCTION_OTHERWISE = {CasesSettings: {}, MetricsSettings: {"cell_key_secret": "a-real-key"}}
+SCRAPE = {"scrape_token": "a-real-scrape-token"}
+PRODUCTION_OTHERWISE = {CasesSettings: SCRAPE, MetricsSettings: {"cell_key_secret": "a-real-key", **SCRAPE}}
 
 
 @pytest.mark.parametrize(
@@ -30,6 +31,17 @@ def test_production_keys_need_the_peer_token_a_service_sends(settings: type, var
 def test_production_metrics_need_their_own_cell_key_secret() -> None:
     """Anyone holding the development key could recompute cell keys and undo the perturbation."""
     with pytest.raises(ValidationError, match="ICTG_METRICS_CELL_KEY_SECRET is required"):
-        MetricsSettings(auth_jwks_url="https://idp.example/jwks.json", cases_token="issued")
-    ok = MetricsSettings(auth_jwks_url="https://idp.example/jwks.json", cases_token="issued", cell_key_secret="k")
+        MetricsSettings(auth_jwks_url="https://idp.example/jwks.json", cases_token="issued", **SCRAPE)
+    ok = MetricsSettings(auth_jwks_url="https://idp.example/jwks.json", cases_token="issued", cell_key_secret="k",
+                         **SCRAPE)  # fmt: skip
     assert ok.cell_key_secret == "k"
+
+
+@pytest.mark.parametrize("settings", [CasesSettings, MetricsSettings])
+def test_production_keys_need_a_scrape_token_of_their_own(settings: type) -> None:
+    """GET /metrics answers the scrape token alone: the development one is public (it is in this repository)."""
+    others = {k: v for k, v in PRODUCTION_OTHERWISE[settings].items() if k != "scrape_token"}
+    peer = {"intake_token": "issued"} if settings is CasesSettings else {"cases_token": "issued"}
+    with pytest.raises(ValidationError, match="ICTG_SCRAPE_TOKEN is required when ICTG_AUTH_JWKS_URL is set"):
+        settings(auth_jwks_url="https://idp.example/jwks.json", **peer, **others)
+    assert settings(auth_jwks_url="https://idp.example/jwks.json", **peer, **others, **SCRAPE).scrape_token

@@ -49,7 +49,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from . import tracing
 from .background import Loop
-from .events import CloudEvent
+from .contracts import REGISTRY
+from .events import SOURCES, CloudEvent
 from .natslink import NatsLink
 from .outages import is_infrastructure
 
@@ -89,7 +90,22 @@ def consumer_tables(metadata: MetaData) -> tuple[Table, Table]:
 
 
 class PermanentError(Exception):
-    """A message that can never be handled (unparseable): dead-letter it at once."""
+    """A message that can never be handled (unparseable, or not what it claims to be): dead-letter it at once."""
+
+
+def authentic(raw: bytes, subject: str, prefix: str) -> CloudEvent:
+    """The event a message carries, if it is what it claims to be: published on the subject of its own
+    source (`<prefix>.<source>.<event>`: each service may publish only on its own subjects, which NATS
+    enforces with each service's credentials) and from the source its type belongs to (an `intake`
+    service cannot speak for the case API by naming a case event). ValueError otherwise."""
+    event = CloudEvent.from_json(raw)
+    expected = event.nats_subject(prefix)
+    if subject != expected:
+        raise ValueError(f"published on {subject}, but an event of {event.source} is published on {expected}")
+    model = REGISTRY.get(event.type)
+    if model is not None and SOURCES[model.SOURCE] != event.source:
+        raise ValueError(f"{event.type} comes from {SOURCES[model.SOURCE]}, not {event.source}")
+    return event
 
 
 @dataclass
@@ -194,9 +210,9 @@ class ConsumerRunner:
         """Handle `msgs` in one transaction and ack them; False (nothing kept, nothing acked) if any
         of them fails, for the caller to handle them one at a time."""
         try:
-            events = [CloudEvent.from_json(m.data) for m in msgs]
+            events = [authentic(m.data, m.subject, self.link.subject_prefix) for m in msgs]
         except (ValueError, TypeError):
-            return False  # an unparseable message: parked by the one-at-a-time path
+            return False  # an unparseable or forged message: parked by the one-at-a-time path
         started = time.perf_counter()
         try:
             new = await self.process_batch(events)
@@ -259,9 +275,9 @@ class ConsumerRunner:
 
     async def handle_message(self, msg: Msg, *, waiting: Sequence[Msg] = ()) -> None:
         try:
-            event = CloudEvent.from_json(msg.data)
+            event = authentic(msg.data, msg.subject, self.link.subject_prefix)
         except (ValueError, TypeError) as exc:
-            await self._park(msg, PermanentError(f"not a CloudEvent: {exc}"), failures=1, waiting=waiting)
+            await self._park(msg, PermanentError(f"not an event of this platform: {exc}"), failures=1, waiting=waiting)
             self._report("dead_lettered")
             return
         key = str(event.id)
@@ -394,14 +410,14 @@ class ConsumerRunner:
         async with self.sessionmaker() as session:
             rows = (
                 await session.execute(
-                    text(f'SELECT id, payload FROM "{self.c.schema}".dead_letter WHERE consumer = :c ORDER BY id'),
+                    text(f'SELECT id, subject, payload FROM "{self.c.schema}".dead_letter WHERE consumer = :c ORDER BY id'),
                     {"c": self.c.name},
                 )
             ).all()
         ok = failed = 0
         for row in rows:
             try:
-                await self.process(CloudEvent.from_json(row.payload.encode()))
+                await self.process(authentic(row.payload.encode(), row.subject, self.link.subject_prefix))
             except Exception:  # noqa: BLE001 - it stays parked; the count says so
                 failed += 1
                 continue
