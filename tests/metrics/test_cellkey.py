@@ -1,6 +1,7 @@
 """The cell key mechanism (`ictg_metrics.disclosure.cellkey`) against ONS's own `cell-key-perturbation`
 package (3.1.0): same microdata, same record keys, same ptable, the same published value in every cell
-(withheld cells included), for the shipped 10-5 ptable and for a test ptable with real noise.
+(withheld cells included), for ONS's 10-5 ptable, for the default noisy one (`ictg_noise_d5`, as its CLI
+writes it; its own properties are in test_noisy_ptable.py) and for a test ptable with real noise.
 
 The package ships only the 10-5 ptable (as data, and as `generate_ptable_10_5_rule()`); it has no
 generator for a noisy ptable, so `_noisy_ptable()` builds one here (seeded): noise on most cells,
@@ -32,8 +33,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy.dialects.postgresql import asyncpg
 
+from ictg_metrics.disclosure import noisy
 from ictg_metrics.disclosure.cellkey import (
     DEFAULT_PTABLE,
+    PTABLE_10_5,
     PTABLE_10_5_PATH,
     Ptable,
     cell_key_sql,
@@ -82,13 +85,18 @@ def _noisy_ptable() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def ptables(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[pd.DataFrame, Ptable]]:
-    """name → (the package's ptable DataFrame, our Ptable read from CSV)."""
-    noisy = _noisy_ptable()
-    noisy_csv = tmp_path_factory.mktemp("ptable") / "ptable_noisy.csv"
-    noisy[["ckey", "pvalue", "pcv"]].to_csv(noisy_csv, index=False)  # column order must not matter
+    """name → (the package's ptable DataFrame, our Ptable): the 10-5 one as the package ships it, the
+    default as its CLI writes it (and we generate it in memory), the test one read from CSV."""
+    directory = tmp_path_factory.mktemp("ptable")
+    test_table = _noisy_ptable()
+    noisy_csv = directory / "ptable_noisy.csv"
+    test_table[["ckey", "pvalue", "pcv"]].to_csv(noisy_csv, index=False)  # column order must not matter
+    default_csv = directory / "ictg_noise_d5.csv"
+    assert noisy.main(["--out", str(default_csv)]) == 0
     return {
-        "10-5": (pd.read_csv(_package_ptable_file()), DEFAULT_PTABLE),
-        "noisy": (noisy, load_ptable(noisy_csv)),
+        "10-5": (pd.read_csv(_package_ptable_file()), PTABLE_10_5),
+        "default": (pd.read_csv(default_csv), DEFAULT_PTABLE),
+        "noisy": (test_table, load_ptable(noisy_csv)),
     }
 
 
@@ -143,7 +151,7 @@ def microdata() -> list[dict[str, Any]]:
 # Cell by cell against the package
 
 
-@pytest.mark.parametrize("ptable_name", ["10-5", "noisy"])
+@pytest.mark.parametrize("ptable_name", ["10-5", "default", "noisy"])
 @pytest.mark.parametrize("tab_vars", TABLES, ids=lambda v: "x".join(v))
 def test_matches_ons_package_cell_by_cell(
     microdata: list[dict[str, Any]],
@@ -160,13 +168,14 @@ def test_matches_ons_package_cell_by_cell(
         assert any(v is None for v in expected.values()) and any(v is not None for v in expected.values())
 
 
+@pytest.mark.parametrize("ptable_name", ["default", "noisy"])
 def test_tables_exercise_small_zero_and_noisy_cells(
-    microdata: list[dict[str, Any]], ptables: dict[str, tuple[pd.DataFrame, Ptable]]
+    microdata: list[dict[str, Any]], ptables: dict[str, tuple[pd.DataFrame, Ptable]], ptable_name: str
 ) -> None:
     tab_vars = ["region", "gender", "age_band"]
     table = create_perturbed_table(
         data=_frame(microdata, CATEGORIES),
-        ptable=ptables["noisy"][0],
+        ptable=ptables[ptable_name][0],
         geog=[],
         tab_vars=tab_vars,
         record_key="record_key",
@@ -176,7 +185,7 @@ def test_tables_exercise_small_zero_and_noisy_cells(
     assert (table["pvalue"] != 0).mean() > 0.5  # real noise, not only rounding
 
 
-@pytest.mark.parametrize("ptable_name", ["10-5", "noisy"])
+@pytest.mark.parametrize("ptable_name", ["10-5", "default", "noisy"])
 def test_counts_above_750_fold_like_the_package(
     ptables: dict[str, tuple[pd.DataFrame, Ptable]], ptable_name: str
 ) -> None:
@@ -201,7 +210,7 @@ def test_counts_above_750_fold_like_the_package(
         "pvalue"
     ].tolist()
     assert _our_table(records, ours, ["cell"], {"cell": cells}) == _package_table(frame, package_ptable, ["cell"])
-    if ptable_name == "noisy":  # folded cells did get noise from rows 501-750
+    if ptable_name != "10-5":  # folded cells did get noise from rows 501-750
         assert (table.loc[table["pre_sdc_count"] > 750, "pvalue"] != 0).any()
 
 
@@ -213,20 +222,21 @@ def test_pcv_folding() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------
-# The shipped 10-5 ptable and the Ptable rules
+# ONS's 10-5 ptable and the Ptable rules
 
 
 def test_shipped_ptable_is_the_packages_10_5_ptable() -> None:
     ours = pd.read_csv(PTABLE_10_5_PATH, comment="#")
     assert ours.equals(pd.read_csv(_package_ptable_file()))
     assert ours.equals(generate_ptable_10_5_rule())
+    assert PTABLE_10_5.key_modulus == 256 and PTABLE_10_5.threshold == 10 and PTABLE_10_5.name == "ons_10_5"
     assert DEFAULT_PTABLE.key_modulus == 256 and DEFAULT_PTABLE.threshold == 10
 
 
 def test_zero_and_small_counts_are_withheld_with_10_5() -> None:
     for key in range(256):
-        assert [DEFAULT_PTABLE.perturb(c, key) for c in range(10)] == [None] * 10
-        assert [DEFAULT_PTABLE.perturb(c, key) for c in (10, 11, 12, 13, 14, 15, 752, 753)] == [
+        assert [PTABLE_10_5.perturb(c, key) for c in range(10)] == [None] * 10
+        assert [PTABLE_10_5.perturb(c, key) for c in (10, 11, 12, 13, 14, 15, 752, 753)] == [
             10,
             10,
             10,
@@ -252,6 +262,14 @@ def test_missing_rows_add_nothing_and_bad_input_is_refused(tmp_path: Path) -> No
         Ptable([(1, 0, 0), (1, 0, 1)], name="duplicate")
     with pytest.raises(ValueError):
         Ptable([], name="empty")
+    for grid in ([], [[]], [[0, 1], [0]]):
+        with pytest.raises(ValueError):
+            Ptable.from_grid(grid, name="ragged")
+    assert (
+        Ptable.from_grid([[1, 2], [3, 4]], name="grid").pvalue(2, 1)
+        == Ptable([(1, 0, 1), (1, 1, 2), (2, 0, 3), (2, 1, 4)], name="rows").pvalue(2, 1)
+        == 4
+    )
     bad = tmp_path / "bad.csv"
     bad.write_text("pcv,key,pvalue\n1,0,0\n")
     with pytest.raises(ValueError):
@@ -264,12 +282,12 @@ def test_missing_rows_add_nothing_and_bad_input_is_refused(tmp_path: Path) -> No
 
 @settings(max_examples=500, deadline=None)
 @given(count=st.integers(0, 10**7), cell_key=st.integers(0, 255))
-def test_published_value_is_withheld_or_at_least_10(count: int, cell_key: int) -> None:
-    value = DEFAULT_PTABLE.perturb(count, cell_key)
+def test_10_5_value_is_withheld_or_at_least_10_and_a_multiple_of_5(count: int, cell_key: int) -> None:
+    value = PTABLE_10_5.perturb(count, cell_key)
     assert value is None or (value >= 10 and value % 5 == 0)
     assert (value is None) == (count < 10)
     assert value is None or abs(value - count) <= 2
-    assert DEFAULT_PTABLE.perturb(count, cell_key) == value
+    assert PTABLE_10_5.perturb(count, cell_key) == value
 
 
 @settings(max_examples=300, deadline=None)

@@ -19,13 +19,24 @@ class Row(BaseModel):
     withheld_fields: list[str] | None = Field(default=None, description="The fields withheld (null) in this row.")
 
 
+class PtableParameters(BaseModel):
+    """The perturbation table's parameters, computed from its rows."""
+
+    name: str = Field(description="The ptable's name (also in the `ICTG-Ptable` header).")
+    threshold: int = Field(description="Published values under this are withheld.")
+    max_noise: int = Field(description="A published count is within this of the true count.")
+    variance: float = Field(description="The variance of the noise (its mean is 0), where the threshold clips none.")
+
+
 class Answer(BaseModel):
     measure: str = Field(description="`children`, `caseload` or `timeliness`.")
     as_of: str = Field(description="The day (London) whose end the figures describe, YYYY-MM-DD.")
     filters: dict[str, Any] = Field(description="The referral period and the filters applied, as asked.")
     group_by: list[str] = Field(description="The grouping dimensions, in order (empty with `totals=only`).")
     disclosure: Literal["perturb", "none"] = Field(description="How counts were disclosed.")
-    ptable: str | None = Field(default=None, description="The perturbation table's name (disclosure=perturb).")
+    ptable: PtableParameters | None = Field(
+        default=None, description="The perturbation table: name and parameters (disclosure=perturb)."
+    )
     note: str | None = Field(default=None, description="What perturbation means for reading the table.")
 
 
@@ -56,7 +67,8 @@ class CaseloadAnswer(Answer):
 class Statistic(BaseModel):
     count: int | None = Field(description=f"Cases the statistic is computed over. {COUNT}")
     median: float | None = Field(
-        description="Median; null (withheld) with its count: fewer than 10 cases with the shipped ptable."
+        description="Median; null (withheld) with its count: always under 10 cases, sometimes up to 14 with the "
+        "shipped ptable."
     )
     p75: float | None = Field(description="75th percentile; as the median.")
     p90: float | None = Field(description="90th percentile; as the median.")

@@ -4,8 +4,9 @@
 counts, deadline numerators and denominators — goes through the cell key method with its own cell key
 (`_ck_<count>` in a raw row, the sum of its children's record keys mod 256, computed in SQL); a result
 under the ptable's threshold (10) is withheld: `null`, and the row says `"withheld": true` and which
-fields in `withheld_fields`. Quantiles are withheld with the count of their cases (with the 10-5 ptable,
-exactly when there are fewer than 10): a median of three children discloses them. A table lists its empty cells too (withheld).
+fields in `withheld_fields`. Quantiles are withheld with the published count of their cases (always when
+there are fewer than 10, sometimes up to 14 with the default ptable): a median of three children
+discloses them. A table lists its empty cells too (withheld).
 A query whose table would be sparse (more than half of its cells withheld), or that combines more than 4
 dimensions across `group_by` and filters, is refused (422, with the reason) rather than answered with a
 table of holes.
@@ -32,9 +33,11 @@ CELL_KEY_PREFIX = "_ck_"  # a raw row's cell key of a count: `_ck_<count>` (neve
 WITHHELD = "c"  # how CSV writes a withheld cell (the ONS convention)
 MAX_DIMENSIONS = 4  # across group_by and filters, under perturbation
 NOTE = (
-    "Counts are perturbed by the cell key method (ONS): each is within a few of the true count, the same cell "
-    "always has the same value, and values under 10 are withheld (null, 'c' in CSV). Cells therefore need not "
-    "add up to totals, nor months to their differences."
+    "Counts are perturbed by the cell key method (ONS): each published count is the true count plus noise drawn "
+    "by the cell's key from the ptable's distribution, of mean 0, at most max_noise either way and of the stated "
+    "variance; the same cell always has the same value, and values under 10 are withheld (null, 'c' in "
+    "CSV), so that an empty cell and a small one read the same. Cells therefore need not add up to totals, nor "
+    "months to their differences."
 )
 
 
@@ -109,10 +112,13 @@ class Discloser:
             )
 
     def describe(self) -> dict[str, Any]:
-        """What a response says about its disclosure."""
+        """What a response says about its disclosure: perturbed, the ptable's parameters (`name`,
+        `threshold`, `max_noise`, `variance`, computed from its rows) and a note on reading the figures."""
         if not self.perturbs:
             return {"disclosure": "none"}
-        return {"disclosure": "perturb", "ptable": self.ptable.name, "note": NOTE}
+        stated = self.ptable.describe()
+        ptable = {k: stated[k] for k in ("name", "threshold", "max_noise", "variance")}
+        return {"disclosure": "perturb", "ptable": ptable, "note": NOTE}
 
 
 def _cell(row: dict[str, Any], column: str) -> Any:
@@ -140,7 +146,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 def csv_filename(measure: str, echo: dict[str, Any], *, as_of: str, group_by: Sequence[str], d: Discloser) -> str:
     """A file name that says what the file holds: measure, grouping, filters, as_of and disclosure,
-    e.g. `ictg-children_by-gender_nationality-VN_as-of-2026-12-03_perturb-ons_10_5.csv`."""
+    e.g. `ictg-children_by-gender_nationality-VN_as-of-2026-12-03_perturb-ictg_noise_d5.csv`."""
     parts = [f"ictg-{measure}"]
     if group_by:
         parts.append("by-" + "-".join(group_by))

@@ -22,8 +22,9 @@ COMMON = frozenset({"referred_from", "referred_to", "as_of", "group_by", "disclo
 MAX_GROUPS = 3
 COMMON_DOC = (
     "\n\n**Disclosure.** By default (`disclosure=perturb`) every count is perturbed by the cell key method "
-    "(ONS, Census 2021): the published value is within a few of the true one, rounded to 5 with the shipped "
-    'ptable, and values under 10 are withheld (`null` with `"withheld": true` and the fields in '
+    "(ONS, Census 2021): the published value is the true one plus noise drawn by the cell's key, of mean 0, at "
+    "most 5 either way and variance 3.78 with the shipped ptable (each answer's `ptable` states its `max_noise` "
+    'and `variance`), and values under 10 are withheld (`null` with `"withheld": true` and the fields in '
     "`withheld_fields`; `c` in CSV). The same cell always has the same value in any query, so tables need "
     "not add up; empty cells are listed and withheld like small ones, so that 0 and 1-9 look alike. Perturbed "
     "figures cover whole months: `referred_from` is the 1st of a month, `referred_to` and `as_of` the last day "

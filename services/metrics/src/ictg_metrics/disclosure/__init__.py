@@ -5,6 +5,8 @@
 the same as ONS's `cell-key-perturbation` package (3.1.0), and tests/metrics/test_cellkey.py checks
 this against the package cell by cell.
 
-`ptable_10_5.csv` is ONS's "10-5 rule" ptable (threshold 10, rounding to base 5), copied from that
-package; its header comment gives its provenance.
+`noisy` generates the default ptable, `ictg_noise_d5`: zero-mean noise of at most 5 (variance 3.78125)
+drawn by the cell key, nothing published under 10; its docstring states the design and its parameters.
+`ptable_10_5.csv` is ONS's deterministic "10-5 rule" ptable (threshold 10, rounding to base 5), copied
+from that package (its header comment gives its provenance), kept as `cellkey.PTABLE_10_5`.
 """
