@@ -104,7 +104,8 @@ def headers(*scopes: str) -> dict[str, str]:
     from ictg_common.reference import REGION_SLUGS
 
     token = mint_token(
-        secret=SECRET, sub="bench", scopes=list(scopes), org_type="police", org_name="Greater Manchester Police",
+        secret=SECRET, sub="bench", scopes=list(scopes), org_type="police" if set(scopes) <= {"referrals:write"} else "ictg",
+        org_name="Greater Manchester Police" if set(scopes) <= {"referrals:write"} else "ICTG service",
         regions=list(REGION_SLUGS), ttl_seconds=3600, audience="ictg",
     )  # fmt: skip
     return {"Authorization": f"Bearer {token}"}

@@ -321,7 +321,7 @@ def test_intake_and_consumers_at_national_scale(infra: Infra) -> None:
     stream = f"BENCHINTAKE{os.getpid()}"
     env = _env(url, infra.nats_url, stream)
     police = {"Authorization": "Bearer " + mint_token(
-        secret=SECRET, sub="bench", scopes=["referrals:write", "referrals:read"], org_type="police",
+        secret=SECRET, sub="bench", scopes=["referrals:write"], org_type="police",
         org_name="Bench Police")}  # fmt: skip
     apps = {**SERVICES, "raw": ["raw_insert_app:app", "--app-dir", str(HERE)]}
     with _processes(env, apps) as urls:

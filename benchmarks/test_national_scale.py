@@ -75,6 +75,8 @@ async def _bench(infra: Infra, url: str) -> None:
         secret=SECRET,
         sub="bench",
         scopes=["metrics:read", "metrics:query", "metrics:read:unsuppressed", "metrics:admin"],
+        org_type="ictg",
+        org_name="ICTG service",
     )
     headers = {"Authorization": f"Bearer {token}"}
     app = create_app(settings)
@@ -92,7 +94,7 @@ async def _bench(infra: Infra, url: str) -> None:
         assert total == CHILDREN
         print(f"\nbaseline SELECT count(*) over {CHILDREN:,} children: p50 {base * 1000:.1f} ms, "
               f"p95 {base_95 * 1000:.1f} ms (ratio 1.0)")  # fmt: skip
-        print("Perturbed (the default: cell keys summed in SQL, the ptable applied) and true counts (none):")
+        print("Perturbed (disclosure=perturb: cell keys summed in SQL, the ptable applied) and true counts (none):")
         print(f"{'query':42} {'perturb p50':>11} {'p95':>7} {'× base':>7}   {'none p50':>8} {'p95':>7} {'× base':>7}")
         for label, path, params in QUERIES:
             line, refused = f"{label:42}", set()

@@ -136,8 +136,8 @@ def main() -> int:
             time.sleep(0.2)
         settings = ServiceSettings()
         token = mint_token(
-            secret=settings.auth_secret, sub="dev-user", scopes=list(SCOPES), org_type="police",
-            org_name="Development Police", regions=list(REGION_SLUGS), audience=settings.auth_audience,
+            secret=settings.auth_secret, sub="dev-staff", scopes=list(SCOPES), org_type="ictg",
+            org_name="ICTG service", regions=list(REGION_SLUGS), audience=settings.auth_audience,
         )  # fmt: skip
         print("\nICTG platform is running:")
         for name, port in ports.items():
@@ -147,7 +147,7 @@ def main() -> int:
         print(f"  export ICTG_DATABASE_URL={infra.database_url} ICTG_NATS_URL={infra.nats_url}"
               f" ICTG_CASES_INTAKE_URL={env['ICTG_CASES_INTAKE_URL']}"
               f" ICTG_METRICS_CASES_URL={env['ICTG_METRICS_CASES_URL']}")  # fmt: skip
-        print(f"\nDevelopment token (all scopes, 12 h):\n{token}", flush=True)
+        print(f"\nDevelopment token (the ICTG service's staff: all scopes, 12 h):\n{token}", flush=True)
         env_file.write_text(
             "# Written by `make run` while it runs: `. .run/env` in another shell, then the README's examples.\n"
             + "".join(f"export {var}={url}\n" for var, url in shell_urls(ports).items())

@@ -19,7 +19,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from ictg_common.auth import mint_token
+from ictg_common.auth import FIRST_RESPONDER_CEILING, mint_token
 from ictg_common.db import create_engine, plain_url
 from ictg_common.devinfra import Infra, ensure_database, scratch_infra
 from ictg_common.reference import REGION_SLUGS
@@ -99,8 +99,8 @@ def shared_settings(infra: Infra, database_url: str, stream: tuple[str, str]) ->
 
 def token(
     *scopes: str,
-    org_type: str = "police",
-    org_name: str = "Greater Manchester Police",
+    org_type: str | None = None,
+    org_name: str | None = None,
     regions: list[str] | None = None,
     sub: str = "tester",
     ttl: int = 3600,
@@ -108,6 +108,13 @@ def token(
     aud: str = "ictg",
     la_codes: list[str] | None = None,
 ) -> str:
+    """A development token. By default its organisation is a police force when every scope asked for is
+    within a first responder's ceiling, else the ICTG service's own staff (the only organisation that may
+    hold the others: a police token with `cases:read` is refused by every service)."""
+    if org_type is None:
+        org_type = "police" if set(scopes) <= FIRST_RESPONDER_CEILING else "ictg"
+    if org_name is None:
+        org_name = "ICTG service" if org_type == "ictg" else "Greater Manchester Police"
     return mint_token(
         secret=secret, sub=sub, scopes=list(scopes), org_type=org_type, org_name=org_name,
         regions=list(REGION_SLUGS) if regions is None else regions, ttl_seconds=ttl, audience=aud, la_codes=la_codes,

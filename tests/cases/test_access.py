@@ -68,7 +68,7 @@ async def test_break_glass_opens_a_case_for_a_limited_time_and_is_audited(
         ("case.read", "break_glass", "Child found in Croydon overnight"),
         ("case.timeline", "break_glass", "Child found in Croydon overnight"),
     ]
-    assert rows[0]["resource"] == f"{path}/timeline" and rows[0]["org"] == "police/Greater Manchester Police"
+    assert rows[0]["resource"] == f"{path}/timeline" and rows[0]["org"] == "ictg/ICTG service"
 
     later = clock.utcnow() + timedelta(minutes=61)
     monkeypatch.setattr(clock, "utcnow", lambda: later)

@@ -134,7 +134,7 @@ async def test_who_may_read_a_referral(intake: httpx.AsyncClient) -> None:
     created = await intake.post("/v1/referrals", json=referral_body(), headers=WRITE)
     url = created.headers["location"]
     own = await intake.get(url, headers=auth("referrals:write"))
-    service = await intake.get(url, headers=auth("referrals:read", org_type="other", org_name="ICTG"))
+    service = await intake.get(url, headers=auth("referrals:read", org_type="ictg", org_name="ICTG service"))
     stranger = await intake.get(url, headers=auth("referrals:write", org_name="Kent Police"))
     assert own.status_code == service.status_code == 200 and own.json() == created.json()
     assert stranger.status_code == 404 and stranger.headers["content-type"].startswith("application/problem+json")
@@ -142,6 +142,26 @@ async def test_who_may_read_a_referral(intake: httpx.AsyncClient) -> None:
         await intake.get("/v1/referrals/01a20806-0000-7000-8000-000000000000", headers=auth("referrals:read"))
     ).status_code == 404
     assert (await intake.get("/v1/referrals/not-a-uuid", headers=auth("referrals:read"))).status_code == 422
+
+
+async def test_a_scope_above_the_organisations_ceiling_is_refused_whoever_issued_it(intake: httpx.AsyncClient) -> None:
+    """Found: a police token with `referrals:read` read every force's referrals (Kent's child's details), and a
+    council's token carrying every scope got intake's nationwide list and the audit."""
+    created = await intake.post("/v1/referrals", json=referral_body(), headers=WRITE)
+    url = created.headers["location"]
+    police = auth("referrals:write", "referrals:read", org_type="police", org_name="Kent Police")
+    council = auth("referrals:read", "audit:read", "la:read", org_type="local_authority", org_name="Council",
+                   regions=[], la_codes=["E08000003"])  # fmt: skip
+    ngo = auth("referrals:import", org_type="ngo", org_name="A Charity")
+    for headers, path, scope in ((police, url, "referrals:read"), (police, "/v1/referrals", "referrals:read"),
+                                 (council, "/v1/referrals", "audit:read, referrals:read"),
+                                 (council, "/v1/audit", "audit:read, referrals:read"),
+                                 (ngo, "/v1/referrals", "referrals:import")):  # fmt: skip
+        r = await intake.get(path, headers=headers)
+        assert r.status_code == 403 and r.json()["type"].endswith("/scope-above-ceiling"), (path, r.text)
+        assert f"may not hold scope {scope}" in r.json()["detail"] and "Nguyen" not in r.text
+    # Within the ceiling, the same force reads its own referral and no other's.
+    assert (await intake.get(url, headers=auth("referrals:write", org_name="Kent Police"))).status_code == 404
 
 
 async def test_list_pages_with_a_cursor_and_scopes_to_the_organisation(intake: httpx.AsyncClient) -> None:
@@ -179,7 +199,7 @@ async def test_list_pages_with_a_cursor_and_scopes_to_the_organisation(intake: h
 async def test_every_read_and_write_is_audited(intake: httpx.AsyncClient, stored: Any) -> None:
     created = await intake.post("/v1/referrals", json=referral_body(), headers=auth("referrals:write", sub="dc-smith"))
     url = created.headers["location"]
-    await intake.get(url, headers=auth("referrals:read", sub="ictg-rpc", org_type="other", org_name="ICTG"))
+    await intake.get(url, headers=auth("referrals:read", sub="ictg-rpc", org_type="ictg", org_name="ICTG service"))
     await intake.get(url, headers=auth("referrals:write", sub="nosy", org_name="Kent Police"))
     rows = [(r.actor, r.action, r.resource, r.outcome) for r in await stored.audit()]
     assert rows == [

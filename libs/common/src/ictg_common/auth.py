@@ -45,6 +45,31 @@ SCOPES = (
 
 
 COUNCIL = "local_authority"  # the org_type of a council's token
+STAFF = "ictg"  # the org_type of the ICTG service's own staff and systems
+
+# Scope ceilings by organisation type: the most a token of each type may hold, whatever issued it. First
+# responders file referrals (and follow their own); councils read their own children, file their own
+# identifiers, and refer children too (they are first responders); everyone may read published statistics;
+# only the service's own staff and services hold the rest (every child's records, free queries, true
+# counts, the audit, imports and the admin scopes).
+FIRST_RESPONDERS = frozenset({
+    "police", "border_force", "uk_visas_immigration", "immigration_enforcement", "national_crime_agency",
+    "gangmasters_labour_abuse_authority", "health", "ngo", "other",
+})  # fmt: skip
+PUBLIC_CEILING = frozenset({"metrics:read"})
+FIRST_RESPONDER_CEILING = PUBLIC_CEILING | {"referrals:write", "webhooks:manage"}
+COUNCIL_CEILING = FIRST_RESPONDER_CEILING | {"la:read", "la:write"}
+
+
+def ceiling(org_type: str | None) -> frozenset[str] | None:
+    """The scopes a token of `org_type` may hold (None: any, for the service's staff)."""
+    if org_type == STAFF:
+        return None
+    if org_type == COUNCIL:
+        return COUNCIL_CEILING
+    if org_type in FIRST_RESPONDERS:
+        return FIRST_RESPONDER_CEILING
+    return PUBLIC_CEILING
 
 
 @dataclass(frozen=True)
@@ -333,6 +358,13 @@ async def current_actor(request: Request) -> Actor:
         actor = await asyncio.to_thread(verifier.verify, token.strip())
     else:
         actor = verifier.verify(token.strip())
+    above = above_ceiling(actor)
+    if above:
+        await _audit_ceiling(request, actor, above)
+        raise ScopeAboveCeiling(
+            f"A token of organisation type {actor.org_type!r} may not hold scope {', '.join(above)}: refused whatever "
+            "issued it (scopes above the ceiling of an organisation's type are the ICTG service's own)."
+        )
     limiter: RateLimiter | None = getattr(request.app.state, "limiter", None)
     # Platform services (claim check, reconciliation) are not throttled: they follow the event rate.
     # Only the verified claim counts (module docstring), never a `sub` that merely looks like one.
@@ -342,6 +374,28 @@ async def current_actor(request: Request) -> Actor:
         )
     request.state.actor = actor
     return actor
+
+
+async def _audit_ceiling(request: Request, actor: Actor, above: list[str]) -> None:
+    """A token refused for its scopes is audited like any refusal, in the service's own audit table."""
+    schema = getattr(request.app.state, "audit_schema", None)
+    sessionmaker = getattr(request.app.state, "sessionmaker", None)
+    if schema is None or sessionmaker is None:
+        return
+    from .audit import record_refusal  # audit imports this module
+
+    await record_refusal(sessionmaker, schema=schema, actor=actor, action="token.scope_above_ceiling",
+                         resource=request.url.path[:200], reason=" ".join(above)[:1000])  # fmt: skip
+
+
+class ScopeAboveCeiling(Forbidden):
+    title, slug = "Scope above the organisation's ceiling", "scope-above-ceiling"
+
+
+def above_ceiling(actor: Actor) -> list[str]:
+    """The scopes `actor` holds above its organisation type's ceiling (none for the platform's services)."""
+    allowed = None if actor.service else ceiling(actor.org_type)
+    return [] if allowed is None else sorted(actor.scopes - allowed)
 
 
 current_actor.ictg_authenticates = True  # type: ignore[attr-defined]  # for the OpenAPI security (apidocs)
@@ -366,15 +420,16 @@ def main(argv: list[str] | None = None) -> int:
     from .settings import ServiceSettings
 
     parser = argparse.ArgumentParser(prog="ictg-token", description="Mint a development JWT (HS256, ICTG_AUTH_SECRET).")
-    parser.add_argument("--sub", default="dev-user")
+    parser.add_argument("--sub", help="default: one per organisation, dev:<org-type>:<org-name>")
     parser.add_argument(
         "--scope",
         action="append",
         choices=SCOPES,
-        help="repeat for several; default: all (for a council: la:read, la:write)",
+        help="repeat for several; default: all the organisation type may hold (for a council: la:read, la:write)",
     )
-    parser.add_argument("--org-type", default="police")
-    parser.add_argument("--org-name", default="Development Police")
+    parser.add_argument("--org-type", default=STAFF, help=f"default {STAFF} (the ICTG service's own staff); police, "
+                        "local_authority, ngo, … for an outside organisation, whose scopes are capped by its type")  # fmt: skip
+    parser.add_argument("--org-name", default="ICTG service")
     parser.add_argument("--region", action="append", help="repeat; default: every region (none for a council)")
     parser.add_argument(
         "--la-code",
@@ -399,12 +454,20 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--la-code: each code once")
     # A council is not a reader of regions (DESIGN §14): by default its token holds the council scopes
     # and no region, so nothing region-based opens to it.
-    default_scopes = ["la:read", "la:write"] if council else list(SCOPES)
+    allowed = ceiling(args.org_type)
+    default_scopes = ["la:read", "la:write"] if council else [s for s in SCOPES if allowed is None or s in allowed]
+    above = sorted(set(args.scope or ()) - allowed) if allowed is not None else []
+    if above:
+        parser.error(
+            f"an organisation of type {args.org_type} may not hold {', '.join(above)} (every service refuses it)"
+        )
+    # Each organisation's token its own sub by default: two organisations never share one by accident.
+    sub = args.sub or f"dev:{args.org_type}:{'-'.join(args.org_name.lower().split())}"
     default_regions: list[str] = [] if council else list(REGION_SLUGS)
     print(
         mint_token(
             secret=settings.auth_secret,
-            sub=args.sub,
+            sub=sub,
             scopes=args.scope or default_scopes,
             org_type=args.org_type,
             org_name=args.org_name,

@@ -182,7 +182,9 @@ class Idempotency:
         # round trip fewer). This key, if it had expired, is not among them: its row is overwritten.
         cutoff = self._cutoff(now)
         this = tuple_(t.c.client, t.c.key)
-        expired = select(t.c.client, t.c.key).where(t.c.created_at < cutoff, this != (self.actor.principal_key, self.key))
+        expired = select(t.c.client, t.c.key).where(
+            t.c.created_at < cutoff, this != (self.actor.principal_key, self.key)
+        )
         cleanup = delete(t).where(this.in_(expired.limit(100)), t.c.created_at < cutoff).cte("cleanup")
         row = insert(t).values(
             client=self.actor.principal_key, key=self.key, fingerprint=self.fingerprint, status_code=status,

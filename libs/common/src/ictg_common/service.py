@@ -69,9 +69,15 @@ def create_service_app(
         engine = create_engine(settings.database_url)
         for setup in engine_setup:
             setup(engine)
-        link = NatsLink(settings.nats_url, stream=settings.nats_stream, subject_prefix=settings.subject_prefix)
+        link = NatsLink(
+            settings.nats_url,
+            stream=settings.nats_stream,
+            subject_prefix=settings.subject_prefix,
+            credentials=settings.nats_credentials,
+        )
         link.start()
         app.state.settings = settings
+        app.state.audit_schema = schema  # whose audit table a refusal made before any handler goes to
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.nats = link

@@ -27,8 +27,8 @@ from .stream import publish
 
 
 def _token(settings: MetricsSettings, *scopes: str) -> str:
-    return mint_token(secret=settings.auth_secret, sub="synth", scopes=list(scopes), org_type="police",
-                      org_name="Synthetic Police", regions=list(REGION_SLUGS), audience=settings.auth_audience)  # fmt: skip
+    return mint_token(secret=settings.auth_secret, sub="synth", scopes=list(scopes), org_type="ictg",
+                      org_name="ICTG service", regions=list(REGION_SLUGS), audience=settings.auth_audience)  # fmt: skip
 
 
 async def _http(args: argparse.Namespace, settings: MetricsSettings, gen: Generator) -> int:
