@@ -54,6 +54,7 @@ from ictg_metrics.children.dimensions import SERVICE_START
 from ictg_metrics.disclosure.cellkey import DEFAULT_PTABLE, PTABLE_10_5, Ptable
 from ictg_metrics.releases.catalogue import TABLES
 from ictg_metrics.releases.compute import counts_of
+from ictg_metrics.releases.service import period_end
 
 from conftest import auth
 
@@ -319,7 +320,11 @@ def check_revisions(
             later = pop_of(lay.table, values, count, first=lay.first, last=f"{second_at:%Y-%m}")
             if observed[(first, p)][0] != observed[(second, later)][0]:
                 assert truths[first].members(p) != truths[second].members(later), (lay.table.id, values, count)
-                expected.add((lay.table.id, kind, tuple(sorted(values.items())), count))
+                # a revision is of a period already over at the first release: not of a quarter or year still
+                # running then, nor of a total over every period (bound to change)
+                ends = [e for k, v in values.items() if (e := period_end(k, v)) is not None]
+                if ends and max(ends) <= first_at:
+                    expected.add((lay.table.id, kind, tuple(sorted(values.items())), count))
     noted = {(n["table"], n["row"], tuple(sorted(n["cell"].items())), n["field"]) for n in notes
              if n["field"] in counts_of(TABLES[n["table"]])}  # fmt: skip
     assert noted == expected

@@ -145,3 +145,20 @@ async def test_releases_refuse_what_they_must(shared_settings: dict[str, Any]) -
         body = (await client.get("/v1/releases/2025-03/tables/referrals_by_year_and_referrer_type",
                                  headers=READER)).json()  # fmt: skip
         assert body["rows"] and all(r["children"] is None for r in body["rows"])
+
+
+async def test_a_period_still_running_at_the_last_release_is_not_a_revision(shared_settings: dict[str, Any]) -> None:
+    """Found by the attack suite: the quarter, year and financial year a release's month belongs to, and every
+    total, were listed as revised in the next release, though they were bound to change."""
+    s = shared_settings
+    async with metrics_app(s, release_check_seconds=0) as client:
+        await feed(client, s, *kids(20, "2025-02-10"))
+        assert (
+            await client.post("/v1/admin/releases", params={"release": "2025-02"}, headers=ADMIN)
+        ).status_code == 201
+        await feed(client, s, *kids(20, "2025-03-10"))
+        assert (
+            await client.post("/v1/admin/releases", params={"release": "2025-03"}, headers=ADMIN)
+        ).status_code == 201
+        march = (await client.get("/v1/releases/2025-03", headers=READER)).json()
+        assert march["revisions_against"] == "2025-02" and march["revisions"] == []

@@ -80,31 +80,54 @@ def disclosure_of(ptable: Ptable) -> dict[str, Any]:
     }
 
 
-def _cells(table_id: str, body: dict[str, Any]) -> dict[tuple[Any, ...], dict[str, Any]]:
-    """Every published row of a table (cells, margins, total) by a key naming it."""
+def period_end(dimension: str, value: Any) -> date | None:
+    """The last day of the period a row is of (`2025-03`, `2025-Q1`, `2025`, `2024-25`); None if it names none."""
+    text = str(value)
+    try:
+        if dimension in ("referral_month", "exit_month", "month"):
+            return month_end(parse_release(text))
+        if dimension == "referral_quarter":
+            year, quarter = text.split("-Q")
+            return month_end(date(int(year), 3 * int(quarter), 1))
+        if dimension in ("referral_year", "exit_year"):
+            return date(int(text), 12, 31)
+        if dimension in ("referral_financial_year", "exit_financial_year"):
+            return date(int(text[:4]) + 1, 3, 31)
+    except ValueError:
+        return None
+    return None
+
+
+def _cells(table_id: str, body: dict[str, Any], *, over_by: date) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """The published rows (cells and margins) of periods already over by `over_by`, by a key naming each.
+    A period still running then (this quarter, this year) was bound to change, and so was the total over
+    every period: neither is a revision."""
     table = TABLES.get(table_id)
     if table is None:
         return {}
     keys = [*table.group_by, *(["month"] if table.measure == "caseload" else [])]
+    period = "month" if table.measure == "caseload" else keys[0]
     out: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for row in body.get("rows", []):
-        out[("cell", *((k, row.get(k)) for k in keys))] = row
-    for row in body.get("margins", []):
-        out[("margin", *((k, row.get(k)) for k in keys[:1]))] = row
-    if "total" in body:
-        out[("total",)] = body["total"]
+    for kind, rows, named in (("cell", body.get("rows", []), keys), ("margin", body.get("margins", []), keys[:1])):
+        for row in rows:
+            end = period_end(period, row.get(period))
+            if end is not None and end <= over_by:
+                out[(kind, *((k, row.get(k)) for k in named))] = row
     return out
 
 
-def revisions(previous: dict[str, dict[str, Any]], current: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """The published values of earlier periods that changed between two releases: one note per value."""
+def revisions(
+    previous: dict[str, dict[str, Any]], current: dict[str, dict[str, Any]], *, previous_as_at: date
+) -> list[dict[str, Any]]:
+    """The published values of periods already over at the previous release (`previous_as_at`) that this
+    release publishes differently: one note per value."""
     notes: list[dict[str, Any]] = []
     for table_id, body in current.items():
         if table_id not in previous or table_id not in TABLES:
             continue
         fields = [*counts_of(TABLES[table_id]), *(QUANTILE_FIELDS if TABLES[table_id].measure == "timeliness" else ())]
-        before = _cells(table_id, previous[table_id])
-        for key, row in _cells(table_id, body).items():
+        before = _cells(table_id, previous[table_id], over_by=previous_as_at)
+        for key, row in _cells(table_id, body, over_by=previous_as_at).items():
             old = before.get(key)
             if old is None:
                 continue  # a period the earlier release did not have: new, not revised
@@ -131,7 +154,10 @@ async def publish(
         tables = await compute_release(session, as_of=as_at, ptable=ptable,
                                        long_term_missing_days=long_term_missing_days)  # fmt: skip
         previous = await store.previous_release(session, name)
-        notes = revisions(await store.tables_of(session, previous), tables) if previous else []
+        notes = []
+        if previous:
+            earlier = await store.tables_of(session, previous)
+            notes = revisions(earlier, tables, previous_as_at=month_end(parse_release(previous)))
         await store.save(session, release=name, as_at=as_at, published_at=now, disclosure=disclosure_of(ptable),
                          previous=previous, revisions=notes, tables=tables)  # fmt: skip
     log.info("release published", extra={"release": name, "revisions": len(notes)})
