@@ -37,7 +37,7 @@ async def test_lists_every_dimension_the_api_accepts_and_nothing_else(shared_set
         listed = await _dictionary(client)
         children = "/v1/metrics/children"
         # the API's own list of what group_by takes, from its refusal
-        r = await client.get(children, params={"group_by": "no_such_dimension"}, headers=ANALYST)
+        r = await client.get(children, params={"group_by": "no_such_dimension", "disclosure": "none"}, headers=ANALYST)
         assert r.status_code == 422, r.text
         known = r.json()["detail"].split("known: ", 1)[1].split(", ")
         assert sorted(known) == sorted(listed)
@@ -55,7 +55,7 @@ async def test_lists_every_dimension_the_api_accepts_and_nothing_else(shared_set
                 assert r.status_code == 200, (name, raw, r.text)
         for name in NOT_DIMENSIONS:
             assert name not in listed
-            for params in ({"group_by": name}, {name: "x"}):
+            for params in ({"group_by": name, "disclosure": "none"}, {name: "x", "disclosure": "none"}):
                 r = await client.get(children, params=params, headers=ANALYST)
                 assert r.status_code == 422, (params, r.text)
         # and the other measures take the same dimensions
@@ -63,7 +63,7 @@ async def test_lists_every_dimension_the_api_accepts_and_nothing_else(shared_set
             r = await client.get(path, params={"uasc": "true", "referral_delay_band": "40+", "disclosure": "none"},
                                  headers=ANALYST)  # fmt: skip
             assert r.status_code == 200, (path, r.text)
-            r = await client.get(path, params={"group_by": NOT_DIMENSIONS[0]}, headers=ANALYST)
+            r = await client.get(path, params={"group_by": NOT_DIMENSIONS[0], "disclosure": "none"}, headers=ANALYST)
             assert r.status_code == 422, (path, r.text)
 
 
@@ -240,7 +240,7 @@ async def test_groups_by_referral_delay_in_working_days(shared_settings: dict[st
 
 async def test_openapi_documents_every_answer_as_json_and_csv(shared_settings: dict[str, Any]) -> None:
     """An analyst reading /docs sees, for each measure, the JSON answer's schema, that CSV is offered, and
-    that disclosure is `perturb` (the default) or `none`, and nothing else."""
+    that disclosure is `dp` (the default), `perturb` or `none`, and nothing else."""
     async with metrics_app(shared_settings) as client:
         spec = (await client.get("/openapi.json")).json()
     schemas = spec["components"]["schemas"]
@@ -253,4 +253,4 @@ async def test_openapi_documents_every_answer_as_json_and_csv(shared_settings: d
         rows = schemas[answer]["properties"]["rows"]
         assert rows["items"]["$ref"].endswith("Row") and rows["description"], measure
         disclosure = next(p for p in get["parameters"] if p["name"] == "disclosure")
-        assert disclosure["schema"]["enum"] == ["perturb", "none"] and disclosure["schema"]["default"] == "perturb"
+        assert disclosure["schema"]["enum"] == ["dp", "perturb", "none"] and disclosure["schema"]["default"] == "dp"

@@ -47,9 +47,10 @@ from ictg_metrics.settings import MetricsSettings
 
 from conftest import auth
 
-READER = auth("metrics:read")  # perturbed answers need no more
+READER = auth("metrics:read:unsuppressed")  # a perturbed preview (free queries by anyone else are under dp)
 TEN_FIVE = {"ptable": str(PTABLE_10_5_PATH)}  # ONS's 10-5 ptable, configured as any ptable file is
 ADMIN = auth("metrics:admin")
+PERTURB = {"disclosure": "perturb"}
 NATIONALITY = {"uk": "GB", "eea": "FR", "non_eea": "VN", "unknown": "unknown"}
 AGE_BAND = {9: "7-13", 14: "14-15", 15: "14-15", 16: "16-17", 17: "16-17"}
 
@@ -152,7 +153,7 @@ async def test_api_equals_ons_package_cell_for_cell(shared_settings: dict[str, A
         async with metrics_app(s, **extra) as client:
             for tab_vars in TAB_VARS:
                 r = await client.get(
-                    "/v1/metrics/children", params={"group_by": ",".join(tab_vars), "as_of": "2025-12-31"},
+                    "/v1/metrics/children", params={"group_by": ",".join(tab_vars), "as_of": "2025-12-31", **PERTURB},
                     headers=READER,
                 )  # fmt: skip
                 assert r.status_code == 200, (name, tab_vars, r.text)
@@ -216,7 +217,9 @@ async def test_caseload_identity_does_not_give_a_small_month_back(shared_setting
     async with metrics_app(s, **TEN_FIVE) as client:
         await feed(client, s, *december, *january)
         r = await client.get(
-            "/v1/metrics/caseload", params={"from": "2025-12", "to": "2026-01", "as_of": "2026-01-31"}, headers=READER
+            "/v1/metrics/caseload",
+            params={"from": "2025-12", "to": "2026-01", "as_of": "2026-01-31", **PERTURB},
+            headers=READER,
         )
         assert r.status_code == 200, r.text
         rows = {row["month"]: row for row in r.json()["rows"]}
@@ -242,14 +245,16 @@ async def test_caseload_identity_does_not_give_a_small_month_back(shared_setting
 
         # The same stock asked as of the end of January through the children measure: the same value
         # (the same children, hence the same cell key) — no second noisy look at it.
-        c = await client.get("/v1/metrics/children", params={"as_of": "2026-01-31"}, headers=READER)
+        c = await client.get("/v1/metrics/children", params={"as_of": "2026-01-31", **PERTURB}, headers=READER)
         assert c.json()["total"] == published(ids([*december, *january]), PTABLE_10_5) == 65
 
     # With the default, noisy ptable (values depend on each cell's key, so the stock's key must be that of
     # exactly the children in service): still the right children's values, still nothing under 10.
     async with metrics_app(s) as client:
         r = await client.get(
-            "/v1/metrics/caseload", params={"from": "2025-12", "to": "2026-01", "as_of": "2026-01-31"}, headers=READER
+            "/v1/metrics/caseload",
+            params={"from": "2025-12", "to": "2026-01", "as_of": "2026-01-31", **PERTURB},
+            headers=READER,
         )
         assert r.status_code == 200, r.text
         assert r.json()["ptable"]["name"] == DEFAULT_PTABLE.name
@@ -279,7 +284,9 @@ async def test_margins_do_not_give_a_small_cell_back(shared_settings: dict[str, 
     everyone = [*uk, *non_eea, *unknown]
     async with metrics_app(s, **extra) as client:
         await feed(client, s, *everyone)
-        r = await client.get("/v1/metrics/children", params={"group_by": "nationality_group"}, headers=READER)
+        r = await client.get(
+            "/v1/metrics/children", params={"group_by": "nationality_group", **PERTURB}, headers=READER
+        )
         assert r.status_code == 200, r.text
         body = r.json()
         cells = {row["nationality_group"]: row for row in body["rows"]}
@@ -301,7 +308,7 @@ async def test_margins_do_not_give_a_small_cell_back(shared_settings: dict[str, 
         # The complement through a filter with two values: its own cell, its own value.
         f = await client.get(
             "/v1/metrics/children",
-            params=[("nationality_group", "uk"), ("nationality_group", "non_eea")],
+            params=[("nationality_group", "uk"), ("nationality_group", "non_eea"), ("disclosure", "perturb")],
             headers=READER,
         )
         assert f.status_code == 200, f.text
@@ -309,7 +316,8 @@ async def test_margins_do_not_give_a_small_cell_back(shared_settings: dict[str, 
         if exact:
             assert f.json()["total"] == 125 and body["total"] - f.json()["total"] != len(unknown)
         # The small cell asked alone is withheld too (not refused: one cell is no table).
-        alone = await client.get("/v1/metrics/children", params={"nationality_group": "unknown"}, headers=READER)
+        alone = await client.get("/v1/metrics/children", params={"nationality_group": "unknown", **PERTURB},
+                                headers=READER)  # fmt: skip
         assert alone.status_code == 200, alone.text
         assert alone.json()["total"] is None and alone.json()["total_withheld"] is True
 
@@ -325,7 +333,7 @@ async def test_no_answer_tells_no_child_from_a_few(shared_settings: dict[str, An
     # groups of 15: published whatever their keys (the default ptable moves a count by at most 5)
     older = [kid("2025-04-04", age_at_referral=31) for _ in range(15)]  # non-EEA; in dispute: any age
     early = [kid(day, group="uk") for day in ("2016-12-05", "2017-03-06") for _ in range(15)]  # 2016: imported
-    period = {"as_of": "2025-06-30"}
+    period = {"as_of": "2025-06-30", **PERTURB}
     async with metrics_app(s) as client:
         await feed(client, s, *kids, *eea, *older, *early)
 
@@ -373,7 +381,8 @@ async def test_no_answer_tells_no_child_from_a_few(shared_settings: dict[str, An
         # The month still running changes with each child: perturbed, as_of is at most the last month's end.
         today = clock.london_date(clock.utcnow())
         month_end = (today.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
-        r = await client.get("/v1/metrics/children", params={"as_of": month_end.isoformat()}, headers=READER)
+        r = await client.get("/v1/metrics/children", params={"as_of": month_end.isoformat(), **PERTURB},
+                             headers=READER)  # fmt: skip
         assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == "#query/as_of", r.text
         r = await client.get("/v1/metrics/children", params={"as_of": month_end.isoformat(), "disclosure": "none"},
                              headers=unperturbed)  # fmt: skip
@@ -381,7 +390,7 @@ async def test_no_answer_tells_no_child_from_a_few(shared_settings: dict[str, An
 
         # A referral imported from before the service began (2016) makes no cell of its own: the years listed
         # are 2017 on, whether or not anyone was referred earlier; it counts in the total.
-        r = await client.get("/v1/metrics/children", params={"as_of": "2017-12-31", "group_by": "referral_year"},
+        r = await client.get("/v1/metrics/children", params={"as_of": "2017-12-31", "group_by": "referral_year", **PERTURB},
                              headers=READER)  # fmt: skip
         assert r.status_code == 200, r.text
         assert [(row["referral_year"], row["children"]) for row in r.json()["rows"]] == [
@@ -414,7 +423,7 @@ async def test_the_same_cell_through_a_filter_or_a_group_has_the_same_value(shar
         kids.append(k)
     # 13 boys not UASC so far: 15, so that no cell of a published table can fall under 10 and make it sparse
     kids += [kid("2025-03-02", gender="male", uasc=False) for _ in range(2)]
-    common = {"as_of": "2025-06-30"}
+    common = {"as_of": "2025-06-30", **PERTURB}
     window = {"from": "2025-03", "to": "2025-05"}
     async with metrics_app(s) as client:
         await feed(client, s, *kids)
@@ -645,7 +654,7 @@ async def test_published_counts_are_safe_repeatable_and_survive_a_rebuild(
         if measure == "caseload":
             params = [*params, ("from", "2025-01"), ("to", "2025-09")]
         path = f"/v1/metrics/{measure}"
-        r = await client.get(path, params=tuple(params), headers=READER)
+        r = await client.get(path, params=(*params, *PERTURB.items()), headers=READER)
         truth = await client.get(path, params=[*params, ("disclosure", "none")], headers=ANALYST)
         assert truth.status_code == 200, truth.text
         group_by = [g for g in dict(params).get("group_by", "").split(",") if g]
@@ -664,7 +673,7 @@ async def test_published_counts_are_safe_repeatable_and_survive_a_rebuild(
         tally["answered"] += 1
         tally["counts"] += _check_against_truth(measure, body, truth.json(), ptable)
         tally["withheld"] += r.text.count('"withheld":true')
-        again = await client.get(path, params=tuple(params), headers=READER)
+        again = await client.get(path, params=(*params, *PERTURB.items()), headers=READER)
         assert again.json() == body, (measure, params)  # no fresh noise to average away
         asked[(measure, tuple(params))] = body
 
@@ -715,5 +724,5 @@ async def test_published_counts_are_safe_repeatable_and_survive_a_rebuild(
         assert r.status_code == 200, r.text
         assert r.json()["result"]["children"] == 240
         for (measure, params), body in asked.items():
-            after = await client.get(f"/v1/metrics/{measure}", params=list(params), headers=READER)
+            after = await client.get(f"/v1/metrics/{measure}", params=[*params, *PERTURB.items()], headers=READER)
             assert after.status_code == 200 and after.json() == body, (measure, params)

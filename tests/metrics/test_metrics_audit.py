@@ -34,8 +34,11 @@ async def test_admin_actions_and_unperturbed_queries_are_audited(shared_settings
     ):
         analyst = auth("metrics:read", sub="analyst")
         insider = auth("metrics:read", "metrics:read:unsuppressed", sub="insider")
-        assert (await metrics.get("/v1/metrics/children", headers=analyst)).status_code == 200  # perturbed: no row
+        querier = auth("metrics:query", sub="querier")
+        assert (await metrics.get("/v1/metrics/children", headers=querier)).status_code == 200  # dp: charged, no row
+        assert (await metrics.get("/v1/metrics/children", headers=analyst)).status_code == 403  # published tables only
         assert (await metrics.get("/v1/metrics/children?disclosure=none", headers=analyst)).status_code == 403
+        assert (await metrics.get("/v1/metrics/children?disclosure=perturb", headers=insider)).status_code == 200
         query = "group_by=gender&disclosure=none"
         assert (await metrics.get(f"/v1/metrics/children?{query}", headers=insider)).status_code == 200
         csv = await metrics.get("/v1/metrics/caseload?disclosure=none&format=csv", headers=insider)
@@ -47,12 +50,13 @@ async def test_admin_actions_and_unperturbed_queries_are_audited(shared_settings
         assert (await metrics.get("/v1/admin/reconcile", headers=ADMIN)).status_code == 200
 
         assert await trail(metrics) == [
+            ("analyst", "dp.read", "/v1/metrics/children", "denied", None),
             ("analyst", "unperturbed.read", "/v1/metrics/children", "denied", "disclosure=none"),
             ("insider", "unperturbed.read", "/v1/metrics/children", "ok", query),
             ("insider", "unperturbed.read", "/v1/metrics/caseload", "ok", "disclosure=none&format=csv"),
             ("metrics-admin", "rebuild.start", "/v1/admin/rebuild", "accepted", "wait=true"),
             ("metrics-admin", "reconcile.run", "/v1/admin/reconcile", "ok", None),
-        ]  # the refused (422) timeliness query published nothing: no row
+        ]  # the refused (422) timeliness query published nothing: no row; perturbed and dp answers none either
         assert [row[0] for row in await trail(metrics, action="unperturbed.read", outcome="ok")] == ["insider"] * 2
         assert (await metrics.get("/v1/audit", headers=insider)).status_code == 403
 

@@ -35,12 +35,12 @@ async def test_caseload_months(shared_settings: dict[str, Any]) -> None:
                                                               "gender": "other", "disclosure": "none"}, headers=ANALYST)  # fmt: skip
         assert r.status_code == 200 and r.json()["rows"] == [], r.text
         # Perturbed, small counts are withheld (and a table more than half withheld would be refused).
-        r = await client.get("/v1/metrics/caseload", params={"from": "2017-01", "to": "2017-01", "as_of": "2017-04-30"},
-                             headers=ANALYST)  # fmt: skip
+        r = await client.get("/v1/metrics/caseload", params={"from": "2017-01", "to": "2017-01", "as_of": "2017-04-30",
+                                                              "disclosure": "perturb"}, headers=ANALYST)  # fmt: skip
         assert r.json()["rows"] == [{"month": "2017-01", "referrals_in": None, "exits_out": None, "in_service_end": None,
                                      "withheld": True, "withheld_fields": ["referrals_in", "exits_out", "in_service_end"]}]  # fmt: skip
-        r = await client.get("/v1/metrics/caseload", params={"from": "2017-01", "to": "2017-04", "as_of": "2017-04-30"},
-                             headers=ANALYST)  # fmt: skip
+        r = await client.get("/v1/metrics/caseload", params={"from": "2017-01", "to": "2017-04", "as_of": "2017-04-30",
+                                                              "disclosure": "perturb"}, headers=ANALYST)  # fmt: skip
         assert r.status_code == 422 and "more than half of its cells would be withheld" in r.json()["detail"], r.text
 
 
@@ -85,7 +85,8 @@ async def test_timeliness(shared_settings: dict[str, Any]) -> None:
         assert row["days_to_first_contact"] == {"count": 3, "median": 1.0, "p75": 2.5, "p90": 3.4}
         assert row["allocation_deadline"] == {"met": 3, "decided": 4}
         # perturbed, a group of 5 withholds its counts and its statistics
-        r = await client.get("/v1/metrics/timeliness", params={"as_of": "2017-03-31"}, headers=ANALYST)
+        r = await client.get("/v1/metrics/timeliness", params={"as_of": "2017-03-31", "disclosure": "perturb"},
+                             headers=ANALYST)  # fmt: skip
         [row] = r.json()["rows"]
         assert row["children"] is None and row["hours_to_allocation"] == {"count": None, "median": None, "p75": None,
                                                                           "p90": None}  # fmt: skip

@@ -1,5 +1,5 @@
-"""Disclosure control (perturb by default, none with its scope), sparsity rules, tidy CSV, and problems
-for bad parameters."""
+"""Disclosure control (perturb and none with their scope, dp by default: test_privacy.py), sparsity rules, tidy CSV,
+and problems for bad parameters."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from ictg_metrics.disclosure.cellkey import DEFAULT_PTABLE, Ptable
 
 from conftest import auth
 
-READ = auth("metrics:read")
+READ = auth("metrics:query", "metrics:read:unsuppressed")  # free queries, and a perturbed preview
 
 
 def _kids() -> list[Child]:
@@ -32,11 +32,12 @@ def _ids(kids: list[Child], gender: str | None = None) -> list[str]:
     return [k.referral_id for k in kids if gender is None or k.attrs["gender"] == gender]
 
 
-async def test_perturbed_by_default_and_none_needs_its_scope(shared_settings: dict[str, Any]) -> None:
+async def test_perturbed_on_request_and_none_needs_its_scope(shared_settings: dict[str, Any]) -> None:
     s, kids = shared_settings, _kids()
     async with metrics_app(s) as client:
         await feed(client, s, *kids)
-        r = await client.get("/v1/metrics/children", params={"group_by": "gender"}, headers=READ)
+        r = await client.get("/v1/metrics/children", params={"group_by": "gender", "disclosure": "perturb"},
+                             headers=READ)  # fmt: skip
         body = r.json()
         assert r.status_code == 200 and body["disclosure"] == "perturb"
         # the default ptable, and what it is: every answer states it
@@ -51,7 +52,8 @@ async def test_perturbed_by_default_and_none_needs_its_scope(shared_settings: di
         ]
         assert body["total"] == published(_ids(kids)) and abs(body["total"] - 45) <= 5
         # none needs the unsuppressed scope, and gives the true counts
-        r = await client.get("/v1/metrics/children", params={"group_by": "gender", "disclosure": "none"}, headers=READ)
+        r = await client.get("/v1/metrics/children", params={"group_by": "gender", "disclosure": "none"},
+                             headers=auth("metrics:query"))  # fmt: skip
         assert r.status_code == 403 and r.headers["content-type"].startswith("application/problem+json")
         r = await client.get("/v1/metrics/children", params={"group_by": "gender", "disclosure": "none"},
                              headers=ANALYST)  # fmt: skip
@@ -63,12 +65,14 @@ async def test_perturbed_by_default_and_none_needs_its_scope(shared_settings: di
         assert r.json()["rows"] == [{"local_authority": "E08000003", "local_authority_name": "Manchester",
                                      "region": "north_west", "region_name": "North West", "children": 45}]  # fmt: skip
         r = await client.get("/v1/metrics/children", params={"group_by": "region", "format": "csv", "region":
-                                                              "north_west"}, headers=READ)  # fmt: skip
+                                                              "north_west", "disclosure": "perturb"}, headers=READ)  # fmt: skip
         lines = r.text.splitlines()
         assert lines == ["region,region_name,children", f"north_west,North West,{published(_ids(kids))}"]
         # a total under 10 is withheld too; so is an empty one (0 + 0 is under 10, as ONS's package has it)
         for gender in ("male", "unknown"):
-            r = await client.get("/v1/metrics/children", params={"gender": gender}, headers=READ)
+            r = await client.get(
+                "/v1/metrics/children", params={"gender": gender, "disclosure": "perturb"}, headers=READ
+            )
             assert r.json()["total"] is None and r.json()["total_withheld"] is True, gender
 
 
@@ -76,7 +80,8 @@ async def test_csv_is_tidy_and_says_what_it_holds(shared_settings: dict[str, Any
     s, kids = shared_settings, _kids()
     async with metrics_app(s) as client:
         await feed(client, s, *kids)
-        params = {"group_by": "gender", "referred_from": "2017-01-01", "as_of": "2017-06-30", "format": "csv"}
+        params = {"group_by": "gender", "referred_from": "2017-01-01", "as_of": "2017-06-30", "format": "csv",
+                  "disclosure": "perturb"}  # fmt: skip
         r = await client.get("/v1/metrics/children", params=params, headers=READ)
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
         female, other = published(_ids(kids, "female")), published(_ids(kids, "other"))
@@ -108,7 +113,8 @@ async def test_csv_is_tidy_and_says_what_it_holds(shared_settings: dict[str, Any
             "2017-02,0,0,45",
         ]
         assert "unperturbed" in r.headers["Content-Disposition"] and "ICTG-Ptable" not in r.headers
-        r = await client.get("/v1/metrics/timeliness", params={"group_by": "gender", "format": "csv"}, headers=READ)
+        r = await client.get("/v1/metrics/timeliness", params={"group_by": "gender", "format": "csv",
+                                                                "disclosure": "perturb"}, headers=READ)  # fmt: skip
         lines = r.text.splitlines()
         assert lines[0].startswith("gender,children,referral_delay_days_count,referral_delay_days_median")
         assert "referral_delay_working_days_median" in lines[0] and "days_to_first_contact_count" in lines[0]
@@ -127,13 +133,15 @@ async def test_sparse_or_over_dimensioned_queries_are_refused_with_the_reason(
     async with metrics_app(s) as client:
         await feed(client, s, *kids)
         for path in ("/v1/metrics/children", "/v1/metrics/timeliness"):
-            r = await client.get(path, params={"group_by": "nationality"}, headers=READ)
+            r = await client.get(path, params={"group_by": "nationality", "disclosure": "perturb"}, headers=READ)
             assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json"), r.text
             assert "more than half of its cells would be withheld" in r.json()["errors"][0]["detail"]
         # a coarser grouping of the same children is fine
-        r = await client.get("/v1/metrics/children", params={"group_by": "nationality_group"}, headers=READ)
+        r = await client.get("/v1/metrics/children", params={"group_by": "nationality_group", "disclosure": "perturb"},
+                             headers=READ)  # fmt: skip
         assert r.status_code == 200, r.text
-        five = {"group_by": "gender,age_band,uasc", "nationality_group": "uk", "county_lines": "false"}
+        five = {"group_by": "gender,age_band,uasc", "nationality_group": "uk", "county_lines": "false",
+                "disclosure": "perturb"}  # fmt: skip
         for path in ("/v1/metrics/children", "/v1/metrics/timeliness", "/v1/metrics/caseload"):
             r = await client.get(path, params=five, headers=READ)
             assert r.status_code == 422, (path, r.text)
@@ -157,24 +165,25 @@ async def test_perturbed_figures_cover_whole_months_and_list_every_cell(shared_s
         for params, pointer in (({"referred_from": "2017-01-02"}, "#query/referred_from"),
                                 ({"referred_to": "2017-01-13"}, "#query/referred_to"),
                                 ({"as_of": "2017-01-13"}, "#query/as_of")):  # fmt: skip
-            r = await client.get("/v1/metrics/children", params=params, headers=READ)
+            r = await client.get("/v1/metrics/children", params={**params, "disclosure": "perturb"}, headers=READ)
             assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == pointer, r.text
             assert "perturbed figures cover whole months" in r.json()["errors"][0]["detail"]
             # true counts (their own scope) take any day
             r = await client.get("/v1/metrics/children", params={**params, "disclosure": "none"}, headers=ANALYST)
             assert r.status_code == 200, r.text
-        r = await client.get("/v1/metrics/children", headers=READ)
+        r = await client.get("/v1/metrics/children", params={"disclosure": "perturb"}, headers=READ)
         last_month_end = clock.london_date(clock.utcnow()).replace(day=1) - timedelta(days=1)
         assert r.json()["as_of"] == last_month_end.isoformat()  # the last complete month by default
         # an open-ended dimension is listed over the period: the empty quarter is withheld, not absent
-        r = await client.get("/v1/metrics/children", headers=READ, params={
+        r = await client.get("/v1/metrics/children", headers=READ, params={"disclosure": "perturb",
             "group_by": "referral_quarter", "referred_from": "2017-01-01", "referred_to": "2017-06-30"})  # fmt: skip
         assert r.json()["rows"] == [
             {"referral_quarter": "2017-Q1", "children": published(_ids(kids))},
             {"referral_quarter": "2017-Q2", "children": None, "withheld": True, "withheld_fields": ["children"]},
         ]
         # a table too large to list is refused
-        r = await client.get("/v1/metrics/children", params={"group_by": "local_authority,nationality"}, headers=READ)
+        r = await client.get("/v1/metrics/children", params={"group_by": "local_authority,nationality",
+                                                              "disclosure": "perturb"}, headers=READ)  # fmt: skip
         assert r.status_code == 422 and "at most 2,000 cells" in r.json()["detail"], r.text
 
 
@@ -200,7 +209,7 @@ async def test_bad_parameters_are_422_with_a_pointer(
 ) -> None:
     async with metrics_app(shared_settings) as client:
         for path in ("/v1/metrics/children", "/v1/metrics/timeliness", "/v1/metrics/caseload"):
-            r = await client.get(path, params=params, headers=READ)
+            r = await client.get(path, params={"disclosure": "perturb", **params}, headers=READ)
             assert r.status_code == 422, (path, r.text)
             assert r.headers["content-type"].startswith("application/problem+json")
             assert pointer in [e["pointer"] for e in r.json()["errors"]], r.json()

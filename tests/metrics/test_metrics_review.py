@@ -3,6 +3,7 @@ small groups withheld, hostile filter values."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from metrics_http import counts, feed, metrics_app
 
 from conftest import auth
 
-READ = auth("metrics:read")
+READ = auth("metrics:query", "metrics:read:unsuppressed")
 
 
 async def test_a_released_case_is_awaiting_allocation_again_from_that_day(shared_settings: dict[str, Any]) -> None:
@@ -38,7 +39,8 @@ async def test_timeliness_of_a_small_group_is_withheld(shared_settings: dict[str
     lone = Child(at("2017-01-10"), attrs={"nationality": "AL"}).allocate(at("2017-01-13"))
     async with metrics_app(s) as client:
         await feed(client, s, lone)
-        r = await client.get("/v1/metrics/timeliness", params={"nationality": "AL"}, headers=READ)
+        r = await client.get("/v1/metrics/timeliness", params={"nationality": "AL", "disclosure": "perturb"},
+                             headers=READ)  # fmt: skip
     [row] = r.json()["rows"]
     assert row["hours_to_allocation"]["median"] is None and row["hours_to_allocation"]["p90"] is None
     assert all(row[k] is None for k in row if k.startswith("met_")), row
@@ -49,6 +51,8 @@ async def test_timeliness_of_a_small_group_is_withheld(shared_settings: dict[str
 )
 async def test_hostile_filter_values_are_422_not_500(shared_settings: dict[str, Any], param: str, value: str) -> None:
     async with metrics_app(shared_settings) as client:
-        for path in ("/v1/metrics/children", "/v1/metrics/caseload", "/v1/metrics/timeliness"):
-            r = await client.get(path, params={param: value}, headers=READ)
-            assert r.status_code == 422, (path, r.text)
+        for path, disclosure in itertools.product(
+            ("/v1/metrics/children", "/v1/metrics/caseload", "/v1/metrics/timeliness"), ("dp", "perturb", "none")
+        ):
+            r = await client.get(path, params={param: value, "disclosure": disclosure}, headers=READ)
+            assert r.status_code == 422, (path, disclosure, r.text)

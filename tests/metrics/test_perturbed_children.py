@@ -16,7 +16,7 @@ from ictg_metrics.disclosure.cellkey import DEFAULT_PTABLE, load_ptable
 
 from conftest import auth
 
-READER = auth("metrics:read")  # perturbed figures need no more than that
+READER = auth("metrics:read:unsuppressed")  # a perturbed preview needs the scope of true counts
 
 
 async def test_children_are_perturbed_by_their_cell_keys(shared_settings: dict[str, Any]) -> None:

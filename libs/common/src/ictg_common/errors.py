@@ -81,11 +81,15 @@ class Problem(Exception):
         *,
         errors: list[dict[str, Any]] | None = None,
         headers: dict[str, str] | None = None,
+        extensions: dict[str, Any] | None = None,
     ) -> None:
+        """`extensions`: RFC 9457 extension members of the body (JSON values, e.g. `{"resets_at": …}`);
+        they never replace a standard member."""
         super().__init__(detail or self.title)
         self.detail = detail or self.title
         self.errors = errors
         self.headers = headers
+        self.extensions = extensions
 
 
 class Unauthorized(Problem):
@@ -150,8 +154,10 @@ def problem_response(
     instance: str,
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
+    extensions: dict[str, Any] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
+        **(extensions or {}),
         "type": TYPE_BASE + slug,
         "title": title,
         "status": status,
@@ -244,6 +250,7 @@ def install_error_handlers(app: FastAPI) -> None:
             instance=request.url.path,
             errors=exc.errors,
             headers=exc.headers,
+            extensions=exc.extensions,
         )
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:

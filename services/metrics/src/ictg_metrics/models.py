@@ -6,7 +6,19 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, SmallInteger, String, Text, text
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    DateTime,
+    Double,
+    ForeignKey,
+    Index,
+    SmallInteger,
+    String,
+    Text,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.orm import Mapped, mapped_column
@@ -172,3 +184,20 @@ class ReleaseTable(Model):  # type: ignore[valid-type, misc]
     release: Mapped[str] = mapped_column(String(7), ForeignKey("metrics.release.release"), primary_key=True)
     table_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     body: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+
+class PrivacyCharge(Model):  # type: ignore[valid-type, misc]
+    """A distinct query a principal asked under `disclosure=dp` (`privacy/`): the privacy loss it was charged
+    in its month (Europe/London), and its answer, replayed at no cost when the same query is asked again."""
+
+    __tablename__ = "privacy_charge"
+
+    principal: Mapped[str] = mapped_column(Text, primary_key=True)  # `Actor.principal`, never `sub` alone
+    query_key: Mapped[str] = mapped_column(Text, primary_key=True)  # sha256 of the canonical query
+    charged_month: Mapped[date] = mapped_column(Date)  # the 1st of the month charged
+    epsilon: Mapped[float] = mapped_column(Double)
+    query: Mapped[dict[str, Any]] = mapped_column(JSONB)  # the canonical query, for a reader
+    answer: Mapped[dict[str, Any]] = mapped_column(JSONB)  # noisy values only, never a true count
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (Index("ix_privacy_charge_principal_month", "principal", "charged_month"),)

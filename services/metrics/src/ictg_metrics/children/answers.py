@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-COUNT = "Perturbed (or, with disclosure=none, true) count; null when withheld (under 10)."
+COUNT = "Noisy (disclosure=dp), perturbed (perturb) or true (none) count; perturbed, null when withheld (under 10)."
 
 
 class Row(BaseModel):
@@ -17,6 +17,9 @@ class Row(BaseModel):
     model_config = ConfigDict(extra="allow")
     withheld: bool | None = Field(default=None, description="True when some value of the row is withheld.")
     withheld_fields: list[str] | None = Field(default=None, description="The fields withheld (null) in this row.")
+    small: list[str] | None = Field(
+        default=None, description="disclosure=dp: the fields under 10 (shown, but their noise is large beside them)."
+    )
 
 
 class PtableParameters(BaseModel):
@@ -28,12 +31,38 @@ class PtableParameters(BaseModel):
     variance: float = Field(description="The variance of the noise (its mean is 0), where the threshold clips none.")
 
 
+class PrivacyBudget(BaseModel):
+    monthly: float = Field(description="The epsilon you may spend per calendar month (Europe/London).")
+    spent: float = Field(description="The epsilon spent this month, this query included.")
+    remaining: float = Field(description="What remains this month.")
+    resets_at: str = Field(description="When the budget is renewed: the 1st of next month, midnight in London.")
+
+
+class Privacy(BaseModel):
+    """How an answer under differential privacy was computed (`disclosure=dp`)."""
+
+    mechanism: Literal["discrete_laplace"] = Field(description="The noise added to every count (OpenDP).")
+    epsilon: float = Field(description="The privacy loss this answer spent (its counts and quantiles together).")
+    sensitivity: int = Field(description="The most the answer's counts together can move with one child more.")
+    scale: float = Field(description="The noise's scale: sensitivity / the epsilon spent on counts.")
+    interval_95: int = Field(description="A noisy count is within this of the true one 95 % of the time.")
+    counts_epsilon: float | None = Field(default=None, description="Timeliness: the epsilon spent on counts.")
+    quantiles: dict[str, Any] | None = Field(
+        default=None, description="Timeliness: the quantiles' mechanism (OpenDP's exponential quantile over a fixed "
+        "grid of `candidates`), their epsilon, and how many one child can change (`releases`)."
+    )  # fmt: skip
+    budget: PrivacyBudget = Field(description="Your privacy budget this month, after this answer.")
+    replayed: bool = Field(description="True when this is the stored answer to the same query, at no cost.")
+    answered_at: str = Field(description="When the answer was computed (a replay: first).")
+
+
 class Answer(BaseModel):
     measure: str = Field(description="`children`, `caseload` or `timeliness`.")
     as_of: str = Field(description="The day (London) whose end the figures describe, YYYY-MM-DD.")
     filters: dict[str, Any] = Field(description="The referral period and the filters applied, as asked.")
     group_by: list[str] = Field(description="The grouping dimensions, in order (empty with `totals=only`).")
-    disclosure: Literal["perturb", "none"] = Field(description="How counts were disclosed.")
+    disclosure: Literal["dp", "perturb", "none"] = Field(description="How counts were disclosed.")
+    privacy: Privacy | None = Field(default=None, description="disclosure=dp: the noise and your privacy budget.")
     ptable: PtableParameters | None = Field(
         default=None, description="The perturbation table: name and parameters (disclosure=perturb)."
     )
@@ -48,6 +77,7 @@ class ChildrenAnswer(Answer):
     rows: list[ChildrenRow] = Field(description="One row per group (the total alone when not grouped).")
     total: int | None = Field(description=f"Distinct children in scope. {COUNT}")
     total_withheld: bool | None = Field(default=None, description="True when the total is withheld.")
+    total_small: bool | None = Field(default=None, description="disclosure=dp: true when the total is under 10.")
 
 
 class CaseloadRow(Row):
@@ -68,7 +98,7 @@ class Statistic(BaseModel):
     count: int | None = Field(description=f"Cases the statistic is computed over. {COUNT}")
     median: float | None = Field(
         description="Median; null (withheld) with its count: always under 10 cases, sometimes up to 14 with the "
-        "shipped ptable."
+        "shipped ptable. Under dp never null: a value of a fixed grid chosen by OpenDP's exponential mechanism."
     )
     p75: float | None = Field(description="75th percentile; as the median.")
     p90: float | None = Field(description="90th percentile; as the median.")

@@ -12,6 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..disclosure.cellkey import RECORD_KEY_MODULUS as MOD
 from .query import PARAMS_CTE, ChildQuery, grouped, where_clause
 
+FLOWS = ("referrals_in", "exits_out")
+"""Counts of a month's events: a child is in at most one month's."""
+STOCKS = ("in_service_end",)
+"""Counts at a month's end: a child is in every month's while in service."""
+COUNTS = (*FLOWS, *STOCKS)
+
 
 def months(first: date, last: date) -> list[str]:
     out, y, m = [], first.year, first.month

@@ -144,7 +144,9 @@ def to_csv(columns: list[str], rows: list[dict[str, Any]]) -> str:
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-def csv_filename(measure: str, echo: dict[str, Any], *, as_of: str, group_by: Sequence[str], d: Discloser) -> str:
+def csv_filename(
+    measure: str, echo: dict[str, Any], *, as_of: str, group_by: Sequence[str], d: Discloser, mode: str | None = None
+) -> str:
     """A file name that says what the file holds: measure, grouping, filters, as_of and disclosure,
     e.g. `ictg-children_by-gender_nationality-VN_as-of-2026-12-03_perturb-ictg_noise_d5.csv`."""
     parts = [f"ictg-{measure}"]
@@ -153,7 +155,7 @@ def csv_filename(measure: str, echo: dict[str, Any], *, as_of: str, group_by: Se
     for k, v in echo.items():
         parts.append(f"{k}-{'+'.join(map(str, v)) if isinstance(v, list) else v}")
     parts.append(f"as-of-{as_of}")
-    parts.append(f"perturb-{d.ptable.name}" if d.perturbs else "unperturbed")
+    parts.append(mode or (f"perturb-{d.ptable.name}" if d.perturbs else "unperturbed"))  # mode: e.g. dp-epsilon-0.5
     name = _UNSAFE.sub("_", "_".join(parts))
     if len(name) > 150:  # keep within file system limits; the headers carry the whole query
         name = name[:130] + "-" + hashlib.sha256(name.encode()).hexdigest()[:12]

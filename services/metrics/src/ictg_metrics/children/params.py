@@ -15,13 +15,34 @@ from ictg_common import clock
 from ictg_common.errors import invalid
 
 from .dimensions import DIMENSIONS, Dimension
-from .disclosure import Disclosure
 from .query import ChildQuery
 
-COMMON = frozenset({"referred_from", "referred_to", "as_of", "group_by", "disclosure", "format", "totals"})
+COMMON = frozenset({"referred_from", "referred_to", "as_of", "group_by", "disclosure", "format", "totals", "epsilon"})
+Mode = Literal["dp", "perturb", "none"]
+"""How an answer is disclosed: differential privacy (the default), the cell key method, or true counts."""
+MIN_EPSILON, MAX_EPSILON = 0.01, 2.0
 MAX_GROUPS = 3
 COMMON_DOC = (
-    "\n\n**Disclosure.** By default (`disclosure=perturb`) every count is perturbed by the cell key method "
+    "\n\n**Disclosure: three tiers.** Published tables of a fixed catalogue, for scope `metrics:read`, are at "
+    "`/v1/releases`. These endpoints answer free questions, which need more than that."
+    "\n\n*Differential privacy* (`disclosure=dp`, the default; scope `metrics:query`): every count of the answer "
+    "(cells and total, each month's flows and stocks, every timeliness count) gets discrete Laplace noise "
+    "(OpenDP) of scale sensitivity / epsilon, where the sensitivity is the most the answer's counts can move "
+    "when one child is added or removed, and epsilon 0.5 by default (parameter `epsilon`, 0.01 to 2: smaller is "
+    "noisier and cheaper); timeliness quantiles are picked from a fixed grid by OpenDP's exponential mechanism "
+    "with half of the epsilon, shares come from the noisy counts. Noisy counts are clipped at 0; one under 10 "
+    "is shown and listed in its row's `small`. Every answer states `privacy`: mechanism, epsilon, sensitivity, "
+    "scale, `interval_95` (the noisy count is within it of the true one 95 % of the time) and your `budget`. "
+    "Each principal (issuer, organisation, subject) may spend an epsilon of 4 per calendar month (London) by "
+    "default; each distinct query spends its epsilon, and the same query again (measure, period, `as_of`, "
+    "grouping, filters in any order, months, epsilon; JSON or CSV alike) gets its stored answer at no cost "
+    "(`ICTG-Privacy-Replayed: true`). Past the budget: 403 with `resets_at` and `Retry-After`. `as_of` is a day "
+    "already over (by default yesterday). It protects every child, however questions overlap (unions, "
+    "differences, repeats): all the answers a principal gets in a month are together at most e^epsilon (e^4 at "
+    "the default budget) times likelier with any one child than without. It does not hide what is true of large groups (their counts are accurate), makes "
+    "small cells mostly noise, and does not stop principals who pool their answers (their budgets add up)."
+    "\n\n*Cell key method* (`disclosure=perturb`, scope `metrics:read:unsuppressed`: a preview of what "
+    "publication would show): every count is perturbed by the cell key method "
     "(ONS, Census 2021): the published value is the true one plus noise drawn by the cell's key, of mean 0, at "
     "most 5 either way and variance 3.78 with the shipped ptable (each answer's `ptable` states its `max_noise` "
     'and `variance`), and values under 10 are withheld (`null` with `"withheld": true` and the fields in '
@@ -32,7 +53,10 @@ COMMON_DOC = (
     "more than half of whose cells (for the caseload, its month-end stocks) would be withheld, one of more than "
     "2,000 cells, and more than 4 dimensions "
     "across `group_by` and filters. "
-    "`disclosure=none` gives true counts and needs scope `metrics:read:unsuppressed` (every use is audited)."
+    "It keeps small cells from being read directly, not from being solved for by many overlapping free questions "
+    "(unions and differences of filters): hence its scope. "
+    "\n\n*True counts* (`disclosure=none`, scope `metrics:read:unsuppressed`): as counted, small cells included; "
+    "every use and every refused attempt is audited with the query asked."
     "\n\n**Filters** `<dimension>=<value>` (repeat a name for several values); `GET /v1/metrics/dimensions` "
     "lists every dimension with its values and labels."
     "\n\n**CSV** (`format=csv` or `Accept: text/csv`) is tidy: one header row, one row per cell, no total row "
@@ -56,16 +80,19 @@ class Common:
     ] = None
     as_of: Annotated[
         date | None,
-        Query(description="The state at the end of this London day. Perturbed: the last day of a month already "
-              "over, by default the last one; with disclosure=none any day, by default today."),
+        Query(description="The state at the end of this London day. Under dp: a day already over, by default "
+              "yesterday. Perturbed: the last day of a month already over, by default the last one; with "
+              "disclosure=none any day, by default today."),
     ] = None  # fmt: skip
     group_by: Annotated[
         str | None, Query(description="Up to 3 dimensions, comma-separated, e.g. `gender,age_band`.",
                           examples=["gender"])
     ] = None  # fmt: skip
     disclosure: Annotated[
-        Disclosure, Query(description="`perturb` (the cell key method) or `none` (scope metrics:read:unsuppressed).")
-    ] = "perturb"
+        Mode,
+        Query(description="`dp` (differential privacy, scope metrics:query), `perturb` (the cell key method) or "
+              "`none` (true counts); `perturb` and `none` need scope metrics:read:unsuppressed."),
+    ] = "dp"  # fmt: skip
     format: Annotated[
         Literal["json", "csv"] | None, Query(description="`csv` for CSV (or send `Accept: text/csv`).")
     ] = None
@@ -73,6 +100,12 @@ class Common:
         Literal["only"] | None,
         Query(description="`only`: the totals alone, i.e. the same query without its grouping (for CSV, "
               "which has no total row)."),
+    ] = None  # fmt: skip
+    epsilon: Annotated[
+        float | None,
+        Query(ge=MIN_EPSILON, le=MAX_EPSILON, allow_inf_nan=False,
+              description=f"disclosure=dp only: the privacy loss this query spends, {MIN_EPSILON} to {MAX_EPSILON} "
+              "(default 0.5, or as configured). Smaller spends less of your monthly budget and adds more noise."),
     ] = None  # fmt: skip
 
 
@@ -111,6 +144,20 @@ def whole_months(common: Common) -> None:
             f"with disclosure=perturb, as_of is at most {last_complete.isoformat()}, the end of the last complete "
             "month: figures for a month still running change with each child, and asked day by day they would "
             "place single children",
+        )
+
+
+def days_over(common: Common) -> None:
+    """Under dp, `as_of` is a day already over (by default yesterday, London): an answer is stored and given
+    again to the same query, and a day still running would have changed since."""
+    yesterday = clock.london_date(clock.utcnow()) - timedelta(days=1)
+    if common.as_of is None:
+        common.as_of = yesterday
+    elif common.as_of > yesterday:
+        raise invalid(
+            "#query/as_of",
+            f"with disclosure=dp, as_of is at most {yesterday.isoformat()}, a day already over: an answer is "
+            "stored and given again to the same query",
         )
 
 

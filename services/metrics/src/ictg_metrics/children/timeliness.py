@@ -17,6 +17,9 @@ STATS = ("referral_delay_days", "referral_delay_working_days", "hours_to_allocat
 DEADLINES = ("referral", "allocation", "first_contact")
 SHARES = tuple(f"met_{d}_deadline" for d in DEADLINES)
 QUANTILES = ("median", "p75", "p90")
+TIMELINESS_COUNTS = ("children", *(f"{s}_count" for s in STATS),
+                     *(f"{d}_deadline_{p}" for d in DEADLINES for p in ("met", "decided")))  # fmt: skip
+"""Every count of a timeliness row, in the order of its columns: each is 0 or 1 for one child."""
 
 _AS_OF_END = "((p.as_of + 1)::timestamp AT TIME ZONE 'Europe/London')"  # the end of as_of, London time
 _DELAY = "c.referral_delay_days"
@@ -45,9 +48,10 @@ def _counted(alias: str, condition: str = "true") -> str:
     return f"count(*) FILTER (WHERE {condition}) AS {alias}, coalesce(sum(x.k) FILTER (WHERE {condition}), 0) % {MOD} AS _ck_{alias}"
 
 
-async def timeliness(session: AsyncSession, q: ChildQuery) -> list[dict[str, Any]]:
+async def timeliness(session: AsyncSession, q: ChildQuery, *, values: bool = False) -> list[dict[str, Any]]:
     """Flat rows: per group `children`, per statistic `<stat>_count` and its quantiles, per deadline
-    `<deadline>_deadline_met` and `_decided`; every count with its cell key (`_ck_<count>`).
+    `<deadline>_deadline_met` and `_decided`; every count with its cell key (`_ck_<count>`). With `values`,
+    each statistic's values instead of its quantiles (`<stat>_values`, a list), for quantiles computed apart.
 
     Each child's statistics and deadlines are computed once, in a subquery kept apart (`OFFSET 0`: inlined,
     each expression would be computed again by every aggregate that reads it)."""
@@ -69,7 +73,8 @@ async def timeliness(session: AsyncSession, q: ChildQuery) -> list[dict[str, Any
         *(f"x.{k}" for k in keys),
         _counted("children"),
         *(f"{_counted(f'{name}_count', f'x.{name} IS NOT NULL')}, "
-          f"percentile_cont(ARRAY[0.5, 0.75, 0.9]) WITHIN GROUP (ORDER BY x.{name}) AS {name}_q" for name in STATS),
+          + (f"array_agg(x.{name}) FILTER (WHERE x.{name} IS NOT NULL) AS {name}_v" if values else
+             f"percentile_cont(ARRAY[0.5, 0.75, 0.9]) WITHIN GROUP (ORDER BY x.{name}) AS {name}_q") for name in STATS),
         *(_counted(f"{d}_deadline_{part}", f"x.{d}_{part}") for d in deadlines for part in ("met", "decided")),
     ]  # fmt: skip
     sql = (
@@ -82,8 +87,11 @@ async def timeliness(session: AsyncSession, q: ChildQuery) -> list[dict[str, Any
         if not keys and not r["children"]:
             continue
         row: dict[str, Any] = {name: r[f"g{i}"] for i, name in enumerate(q.group_by)}
-        row.update({k: int(v) for k, v in r.items() if k not in keys and not k.endswith("_q")})
+        row.update({k: int(v) for k, v in r.items() if k not in keys and not k.endswith(("_q", "_v"))})
         for name in STATS:
+            if values:
+                row[f"{name}_values"] = [float(v) for v in r[f"{name}_v"] or ()]
+                continue
             quantiles = r[f"{name}_q"] or [None, None, None]
             row.update({f"{name}_{k}": _round(v) for k, v in zip(QUANTILES, quantiles, strict=True)})
         rows.append(row)
