@@ -5,35 +5,42 @@ Groups of 10-25: every quarter, 5 children in each of three authorities of the N
 Liverpool, Lancashire: 20 each a financial year), 12 in Leeds, 10 in Camden; spread over the quarter's
 months but for December 2024 (nobody) and June 2025 (the group of 3 alone). Referrers police and local
 authorities, nationality outside the EEA and UK, ages 14-15 and 16-17, both genders, criminal and sexual
-exploitation, UASC or not, some missing for a few days in service, NRM decisions, and the exits of two
-quarters' children (work completed, turned 18). No event is dated after December 2025 (the first
-release's month), so the passing of time changes nothing between releases: only the late children do.
+exploitation, UASC or not (all of 2024-Q4 and 2025-Q4 UASC), some missing for a few days in service, NRM
+decisions, and the exits of two quarters' children (work completed, turned 18). No event is dated after
+December 2025 (the first release's month), so the passing of time changes nothing between releases: only
+the late children do.
 
 The small groups (`group`):
-- `one`: 1 child in Kent (South East), August 2024: the cell of the South East in 2024-Q3, of Kent in
-  2024-25, of the EEA in 2024, of health referrers in 2024, of labour exploitation in the South East in
-  2024-25, of children missing long-term in service in 2024; the South East's caseload for a year.
+- `one`: 1 child in Kent (South East), August 2024: the cell of the South East in 2024-25 (referrals and
+  timeliness), of Kent in 2024-25, of the EEA in 2024, of health referrers in 2024, of labour exploitation
+  in the South East in 2024-25, of children missing long-term in service in 2024.
 - `three`: the only 3 children of June 2025 (Manchester): the month, border force referrers in 2025, girls
   of 7-13 in 2025, NRM reasonable grounds positive and conclusive negative in 2025.
 - `seven`: 7 children in Kent, August 2025, who left in November-December 2025 for adult services, having
-  moved out of the area: the South East in 2025-Q3, Kent in 2025-26, the South East's cells of 2025-26,
-  3-6 months of support in 2025, that reason in 2025-26 and that destination in 2025; long waits for
-  referral, allocation and first contact (the quantiles of their quarter move with them).
+  moved out of the area: Kent in 2025-26, the South East's cells of 2025-26 (referrals, timeliness,
+  exploitation), 3-6 months of support in 2025, that reason in 2025-26 and that destination in 2025; long
+  waits for referral, allocation and first contact (the quantiles of their quarter move with them).
 - `late`: 3 children of October 2024 in Liverpool, not UASC (everybody else of 2024-Q4 is), recorded only
   after the first release: 0, then 3, in that cell, beside the published UASC cell and quarter.
-- `one_beside`, `three_beside`, `seven_beside`: the only children missing when referred in 2024-25 in the
-  North West (1), London (3) and Yorkshire (7), each the one withheld cell beside a published complement
-  (not missing) and a published total (the region's referrals that year, published in several tables);
-  in 2025-26 nobody is missing when referred (empty cells beside the same).
+- `seven_beside`, `three_beside`: the only children missing when referred in 2024-25 (7) and 2025-26 (3),
+  nationally (the catalogue has no regional two-valued breakdown left), each the one withheld cell beside
+  a published complement (not missing) and a published total (England and Wales's referrals that year,
+  published in several tables and the sum of its quarters and months); as they are long-term missing
+  from referral, the group of 3 is also that cell of 2025 in `missing_by_year`. In 2023-24 (January-March
+  2024) nobody is missing when referred: an empty cell beside the same.
+- `one_beside`: the only child of 2025-Q4 who is not UASC, beside the quarter's UASC children and the
+  quarter (the other place a small group sits beside one published complement and a published total).
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from metrics_events import at
 from release_model import Record
+
+from ictg_metrics.children.dimensions import financial_year
 
 NW = "north_west"
 MANCHESTER, LIVERPOOL, LANCASHIRE = "E08000003", "E08000012", "E10000017"
@@ -70,7 +77,7 @@ def _big(i: int, month: str, la: str, region: str) -> Record:
         received, delay_days=(0, 1, 1, 2, 1, 0, 3)[i % 7], la=la, region=region,
         referrer="local_authority" if i % 3 == 0 else "police", gender="female" if i % 2 else "male",
         age=14 if (i // 2) % 2 else 16, nationality="GB" if i % 3 == 1 else "VN",
-        uasc=quarter == (2024, 3) or i % 3 != 2, exploitation="sexual" if i % 3 == 2 else "criminal",
+        uasc=quarter in ((2024, 3), (2025, 3)) or i % 3 != 2, exploitation="sexual" if i % 3 == 2 else "criminal",
         allocated_after=(3, 5, 20, 26, 8, 50)[i % 6] * H, contacted_after=(10, 24, 30, 48, 72)[i % 5] * H,
         missing=missing, nrm=tuple(nrm), exit=exit_,
     )  # fmt: skip
@@ -86,14 +93,12 @@ def cohort() -> list[Record]:
                 for j in range(n):
                     records.append(_big(i, months[j % len(months)], la, region))
                     i += 1
-    for region, n, group in ((NW, 1, "one_beside"), (LONDON, 3, "three_beside"), (YORKSHIRE, 7, "seven_beside")):
-        chosen = [
-            k
-            for k, r in enumerate(records)
-            if r.region == region and "2024-04" <= f"{r.received_on:%Y-%m}" <= "2025-03"
-        ]
-        for k in chosen[:n]:
+    for year, n, group in (("2024-25", 7, "seven_beside"), ("2025-26", 3, "three_beside")):
+        chosen = [k for k, r in enumerate(records) if financial_year(r.received_on) == year]
+        for k in chosen[::5][:n]:  # a few of each authority
             records[k] = replace(records[k], missing_at_referral=True, group=group)
+    k = next(k for k, r in enumerate(records) if r.received_on >= date(2025, 10, 1))
+    records[k] = replace(records[k], uasc=False, group="one_beside")
     one = at("2024-08-14")
     records.append(Record(
         one, delay_days=60, la=KENT, region=SOUTH_EAST, referrer="health", gender="female", age=16,

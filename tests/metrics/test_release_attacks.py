@@ -23,9 +23,10 @@ special cases of it.
    make of them.
 3. Rates, by simulation (no database): the same catalogue over the same cohort, record keys drawn at
    random 2,000 times: how often the attacker recovers a withheld count exactly, and tells each planted
-   group (and any withheld count) from 0. What the catalogue does not achieve is kept as strict expected
-   failures stating the measured rates, so that a fix shows.
-4. The 10-5 ptable (deterministic): the same attacker recovers withheld counts exactly.
+   group (and any withheld count) from 0. None is recovered exactly and no region's or authority's count
+   is told from 0 (regions have one period grid); what the catalogue does not achieve (national counts of
+   2-9 told from 0) is kept as a strict expected failure stating the measured rates, so that a fix shows.
+4. The 10-5 ptable (deterministic): the same attacker tells withheld counts from 0.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from metrics_http import feed, metrics_app, record_key_of
 from release_attacker import Attack, Feasible, Var
 from release_cohort import NW, cohort
 from release_model import STATS, Record, Truth
-from release_relations import FAMILIES, Pop, layouts, pop_of, read_release, relations
+from release_relations import FAMILIES, Pop, layouts, period_months, pop_of, read_release, relations
 
 from ictg_common.reference import REGION_SLUGS, local_authorities
 from ictg_metrics.children.dimensions import SERVICE_START
@@ -67,14 +68,13 @@ GROUPS = ("one", "three", "seven", "one_beside", "three_beside", "seven_beside",
 ZERO_GROUPS = ("zero", "zero_beside")
 EXPOSED = ("three_beside", "seven_beside")  # a margin less one published cell tells them from 0 in some draws
 # Empty cells beside the small groups (`zero`): a month, a nationality group, a referrer type, a region in a
-# quarter, an authority in a financial year, a missing, an NRM and an exit cell; and the late children's
-# cell before they were recorded.
+# financial year, an authority in a financial year, a missing, an NRM and an exit cell.
 ZEROS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("referrals_by_month", {"referral_month": "2024-12"}),
     ("referrals_by_year_and_nationality_group", {"referral_year": "2024", "nationality_group": "unknown"}),
     ("referrals_by_year_and_nationality_group", {"referral_year": "2025", "nationality_group": "eea"}),
     ("referrals_by_year_and_referrer_type", {"referral_year": "2025", "referrer_type": "ngo"}),
-    ("referrals_by_quarter_and_region", {"referral_quarter": "2025-Q2", "region": "south_east"}),
+    ("referrals_by_financial_year_and_region", {"referral_financial_year": "2023-24", "region": "south_east"}),
     ("referrals_by_financial_year_and_local_authority",
      {"referral_financial_year": "2024-25", "local_authority": BLACKPOOL}),
     ("missing_by_year", {"referral_year": "2025", "missing_in_service": True, "long_term_missing": True}),
@@ -82,13 +82,11 @@ ZEROS: tuple[tuple[str, dict[str, Any]], ...] = (
      {"referral_year": "2024", "nrm_reasonable_grounds": "negative", "nrm_conclusive_grounds": "positive"}),
     ("exit_reasons_by_financial_year", {"exit_financial_year": "2025-26", "exit_reason": "assessed_adult"}),
 )  # fmt: skip
-# Empty cells beside a published complement and total (`zero_beside`): nobody missing when referred in 2025-26
-# in the regions where some were in 2024-25; and the late children's cell before they were recorded.
-ZEROS_BESIDE: tuple[tuple[str, dict[str, Any]], ...] = tuple(
-    ("missing_at_referral_by_financial_year_and_region",
-     {"referral_financial_year": "2025-26", "region": region, "missing_at_referral": True})
-    for region in ("north_west", "london", "yorkshire_and_the_humber")
-)  # fmt: skip
+# Empty cells beside a published complement and total (`zero_beside`): nobody missing when referred in 2023-24
+# (where 7 and 3 are in the next two financial years); and the late children's cell before they were recorded.
+ZEROS_BESIDE: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("missing_at_referral_by_financial_year", {"referral_financial_year": "2023-24", "missing_at_referral": True}),
+)
 LATE_CELL = ("referrals_by_quarter_and_uasc", {"referral_quarter": "2024-Q4", "uasc": False})
 
 
@@ -242,7 +240,8 @@ def test_feasible_sets_are_intervals() -> None:
 def test_the_attacker_derives_the_relations_a_reader_would() -> None:
     """Among the relations derived from the catalogue: months make a year and quarters a financial year,
     authorities their region and regions England and Wales, a month's stock the last one's with the flows;
-    and the same children through different tables are one unknown."""
+    and the same children through different tables are one unknown. A region (or authority) is counted by
+    financial year of referral only: no shorter period tiles its year, and it has no stocks or flows."""
     lays = layouts(as_at=date(2025, 12, 31), first=SIMULATED_FIRST)
     families, parts = relations(lays)
     derived = {name: {frozenset(r) for r in rs} for name, rs in families.items()}
@@ -262,8 +261,13 @@ def test_the_attacker_derives_the_relations_a_reader_would() -> None:
     assert (
         total(pop(fy, ("region", NW)), *(pop(fy, ("local_authority", la)) for la in north_west)) in derived["geography"]
     )
-    regions = [pop(["2025-03"], ("region", r)) for r in REGION_SLUGS]
-    assert total(pop(["2025-03"]), *regions) in derived["geography"]
+    assert total(pop(fy), *(pop(fy, ("region", r)) for r in REGION_SLUGS)) in derived["geography"]
+    years = {period_months("referral_financial_year", f"{y}-{y % 100 + 1:02d}", first="2024-01", last="2025-12")
+             for y in (2023, 2024, 2025)}  # fmt: skip
+    regional = {p for rs in families.values() for r in rs for p, _ in r if p.geo} | {
+        p for lay in lays for *_, p in lay.counts() if p.geo}  # fmt: skip
+    assert regional and all(p.basis == "referral" and p.months in years for p in regional)
+    assert not any(p.geo for family in ("periods", "caseload") for r in families[family] for p, _ in r)
     stock = pop(["2025-03"], field="in_service_end", basis="stock")
     assert frozenset([(stock, 1), (stock.without(months=frozenset({"2025-02"})), -1), (pop(["2025-03"]), -1),
                       (pop(["2025-03"], basis="exit", exited=True), 1)]) in derived["caseload"]  # fmt: skip
@@ -274,13 +278,16 @@ def test_the_attacker_derives_the_relations_a_reader_would() -> None:
 
     region_year = {"referral_financial_year": "2024-25", "region": NW}
     assert counted("timeliness_by_financial_year_and_region", region_year) == counted(
-        "missing_at_referral_by_financial_year_and_region", region_year) == pop(fy, ("region", NW))  # fmt: skip
+        "referrals_by_financial_year_and_region", region_year) == pop(fy, ("region", NW))  # fmt: skip
+    national_year = {"referral_financial_year": "2024-25"}
+    assert counted("missing_at_referral_by_financial_year", national_year) == counted(
+        "referrals_by_financial_year_and_local_authority", national_year) == pop(fy)  # fmt: skip
     assert counted("referrals_by_year_and_nationality_group", {"referral_year": "2025"}) == counted(
         "referrals_by_year_and_referrer_type", {"referral_year": "2025"}) == pop(year)  # fmt: skip
     assert counted("caseload_by_month", {"month": "2025-03"}, "referrals_in") == counted(
         "referrals_by_month", {"referral_month": "2025-03"})  # fmt: skip
     assert counted("timeliness_by_quarter", {"referral_quarter": "2025-Q1"}, "referral_delay_days_count") == counted(
-        "referrals_by_quarter_and_region", {"referral_quarter": "2025-Q1"})  # fmt: skip
+        "referrals_by_quarter_and_uasc", {"referral_quarter": "2025-Q1"})  # fmt: skip
 
 
 async def publish_releases(
@@ -477,22 +484,30 @@ def report(a: Attacked, label: str) -> dict[str, float]:
     exact, told = a.exact(), a.told()
     rates = {"exact": float(exact.any(axis=0).mean()), "any told": float(told.any(axis=0).mean())}
     rates.update({g: float(a.group_told(g).mean()) for g in (*GROUPS, *ZERO_GROUPS)})
+    local = np.array([a.attack.names()[i][1].geo is not None for i in index])
+    rates["regional told"] = float(told[local].any(axis=0).mean())  # a region's or an authority's count
     print(f"\n{label}: {draws:,} draws of record keys, {len(a.attack.index):,} unknowns, {len(a.attack.rows):,} "
           f"relations; fixpoint in at most {a.sweeps} sweeps, {a.seconds:.1f} s")  # fmt: skip
     print(f"  draws in which some withheld count is recovered exactly: {rates['exact']:.2%}")
     print(f"  draws in which some withheld count is told from 0 (or 0 from 1-9): {rates['any told']:.2%}")
+    print(f"  ... some withheld count of a region or an authority: {rates['regional told']:.2%}")
     for g in (*GROUPS, *ZERO_GROUPS):
         print(f"  planted group {g} ({len(a.groups[g])} published counts) told from "
               f"{'1-9' if g in ZERO_GROUPS else '0'}: {rates[g]:.2%}")  # fmt: skip
     print(f"  withheld counts recovered exactly in some draw: {int(exact.any(axis=1).sum())}")
     by_kind: Counter[str] = Counter()  # the family of the relation that gives each told count its bound
+    draws_by_kind: dict[str, set[int]] = {}
     for i, draw in np.argwhere(told):
         relations = a.attack.explain(index[i], draw, a.lo, a.hi)
         if a.lo[index[i], draw] >= 1:
-            by_kind[max(relations, key=lambda r: r["bounds"][0])["kind"]] += 1
+            kind = max(relations, key=lambda r: r["bounds"][0])["kind"]
         else:
-            by_kind[min(relations, key=lambda r: r["bounds"][1])["kind"]] += 1
-    print(f"  told counts (count, draw) by the family of the relation that bounds them: {dict(by_kind)}")
+            kind = min(relations, key=lambda r: r["bounds"][1])["kind"]
+        by_kind[kind] += 1
+        draws_by_kind.setdefault(kind, set()).add(int(draw))
+    shares = ", ".join(f"{k} {len(d) / draws:.2%}" for k, d in sorted(draws_by_kind.items()))
+    print(f"  told counts (count, draw) by the family of the relation that bounds them: {dict(by_kind)}; draws "
+          f"with such a count: {shares}")  # fmt: skip
     per_cell = Counter({i: int(told[i].sum()) for i in np.argwhere(told.any(axis=1))[:, 0]})
     shapes = Counter(shape(a.attack.names()[index[i]][1]) for i in per_cell)
     print(f"  withheld counts told in some draw: {len(per_cell)}, by shape: {dict(shapes)}; the most often:")
@@ -521,45 +536,56 @@ def beside(ptable: Ptable, size: int, *, total: int = 60) -> float:
 def test_the_noisy_ptable_by_simulation() -> None:
     """Rates over 2,000 draws of record keys, and the bounds they keep to.
 
-    A withheld cell beside one published complement and a published total (`*_beside`) is shown non-empty
-    when the total's noise minus the complement's reaches 11 - size: for the shipped ptable (noise -5..5,
-    sd 1.94) 0.006 % of draws for 1 child, 0.23 % for 3, 10 % for 7 (`beside`); every other relation can only
-    narrow the total further, so the attacker does at least that well (the group of 7: within sampling
-    error) and a little better (the region's total is also the sum of its quarters and months, each with
-    noise of its own). Bounds: 0.5 % for 1, 5 % for 3, 20 % for 7. The isolated groups of 1, 3 and 7 (no
-    published neighbour in a table of two values) and the empty cells are not told from 0 (from 1-9) in any
-    draw: 0.5 % allows for a change of ptable, not for a structural leak (which shows in percent). The late
-    group of 3, withheld beside a published cell and quarter once recorded: as the group of 3 beside, 2 %.
-    Exact recovery and telling some withheld count from 0 do happen (the strict expected failures below
-    state how often): bounded here so that they cannot grow unnoticed."""
+    A withheld cell beside one published complement and a published total (`*_beside`, now national: the
+    catalogue has no regional two-valued breakdown) is shown non-empty when the total's noise minus the
+    complement's reaches 11 - size: for the shipped ptable (noise -5..5, sd 1.94) 0.006 % of draws for 1
+    child, 0.23 % for 3, 10 % for 7 (`beside`), once per release whose total and complement are perturbed
+    anew. The group of 3 (2025-26) and of 1 (2025-Q4) have one look: the second release counts the same
+    children there. The group of 7 has two: its financial year, 2024-25, is also the late children's, who
+    change the total and the complement (new cell keys) but not the withheld cell, so each release shows it
+    non-empty in 10 % of draws, independently: 1 - 0.9 ** 2, 19 % (and a little more: the total is also the
+    sum of the quarters and months, each with noise of its own). Bounds: 0.5 % for 1, 1 % for 3 (1.75 %
+    before, measured 0.25 %), 25 % for 7 (20 % before, for a regional total no late child changed: measured
+    10.55 %; measured now 20.8 %). The isolated groups of 1, 3 and 7 (no published neighbour in a table of
+    two values) and the empty cells are not told from 0 (from 1-9) in any draw: 0.5 % allows for a change
+    of ptable, not for a structural leak (which shows in percent). The late group of 3, withheld beside a
+    published cell and quarter once recorded: as the group of 3 beside, 2 %. No withheld count of a region
+    or authority is told from 0 in any draw (96 regional months were, before regions had one period grid).
+    Telling some (national) withheld count from 0 does happen (the strict expected failure below states how
+    often): bounded here so that it cannot grow unnoticed."""
     a = simulate(DEFAULT_PTABLE.name, DRAWS)
     rates = report(a, f"noisy ptable {DEFAULT_PTABLE.name}")
     analytic = {size: beside(DEFAULT_PTABLE, size) for size in (1, 3, 7)}
     print("  a total less its one published part, by hand: " + ", ".join(f"{size} child(ren) told from 0 in "
-          f"{share:.3%} of draws" for size, share in analytic.items()))  # fmt: skip
+          f"{share:.3%} of draws" for size, share in analytic.items())
+          + f"; 7 in either of two releases: {1 - (1 - analytic[7]) ** 2:.3%}")  # fmt: skip
     assert rates["one"] <= 0.005 and rates["three"] <= 0.005 and rates["seven"] <= 0.005
     assert rates["zero"] <= 0.005 and rates["zero_beside"] <= 0.005
-    assert rates["one_beside"] <= 0.005 and rates["three_beside"] <= 0.05 and rates["seven_beside"] <= 0.2
-    assert rates["seven_beside"] >= analytic[7] - 0.02  # the relations find the hand-picked subtraction
+    assert rates["one_beside"] <= 0.005 and rates["three_beside"] <= 0.01 and rates["seven_beside"] <= 0.25
+    assert rates["seven_beside"] >= 1 - (1 - analytic[7]) ** 2 - 0.02  # the relations find both subtractions
     assert rates["late"] <= 0.02
-    assert rates["exact"] <= 0.01
+    assert rates["regional told"] == 0.0
+    assert rates["exact"] == 0.0 and rates["any told"] <= 0.5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="measured: in 0.15 % of draws (3 of 2,000) an empty withheld cell is pinned to 0, where published "
-    "values of 10-14 (counts of at least 10) and a total whose noise fell low leave it no room",
-)
 def test_the_noisy_ptable_never_recovers_a_withheld_count_exactly() -> None:
+    """In none of 2,000 draws is a withheld count recovered exactly. Before regions had one period grid, 3
+    of 2,000 were: London's referrals of January 2026 (true 0) pinned to 0 by its quarters published 10, 11
+    and 10 (a published 10-14 means at least 10) and its financial year 25 (at most 30)."""
     a = simulate(DEFAULT_PTABLE.name, DRAWS)
-    assert not a.exact().any()
+    assert a.lo.shape[1] == DRAWS == 2000
+    index, _ = a.withheld()
+    assert not a.exact().any(), [explain(a, index[i], int(np.argmax(a.exact()[i])))
+                                 for i in np.argwhere(a.exact().any(axis=1))[:3, 0]]  # fmt: skip
 
 
 @pytest.mark.xfail(
     strict=True,
-    reason="measured: in 90 % of draws some withheld count of 2-9 is shown non-empty: a regional month's "
-    "referrals or a month's exits by the caseload's stocks (up to 19 % of draws each), a cell withheld in one "
-    "release and published in the next (53 %), a missing-at-referral cell beside its complement (up to 19 %)",
+    reason="measured: in 46 % of draws (90 % before regions had one period grid) some withheld count of 2-9 "
+    "is shown non-empty, none of a region or authority: a month's exits nationally by the caseload's stocks "
+    "and referrals (31 % of draws; up to 19 % each), the cell of 7 missing when referred beside its complement "
+    "and total (21 %: 10 % in each release, as late children change the total); counts told in one release "
+    "carry to the next (0.4 % more)",
 )
 def test_the_noisy_ptable_never_tells_a_withheld_count_from_0() -> None:
     a = simulate(DEFAULT_PTABLE.name, DRAWS)
@@ -568,8 +594,11 @@ def test_the_noisy_ptable_never_tells_a_withheld_count_from_0() -> None:
 
 def test_the_10_5_ptable_gives_withheld_counts_away() -> None:
     """The deterministic 10-5 ptable: a published value is a function of the count alone, so one draw is
-    every draw, and the same attacker recovers withheld counts exactly: the suite can fail."""
+    every draw, and the same attacker tells withheld counts from 0: the suite can fail. A month's exits by
+    the caseload, the group of 7 beside its complement and total, the late group once recorded. No longer
+    exactly: its exact recoveries (28 counts, authorities of Yorkshire pinned to 0) went through a region's
+    quarters and months, and neither is published now."""
     a = simulate(PTABLE_10_5.name, 1)
     rates = report(a, f"10-5 ptable {PTABLE_10_5.name}")
-    assert rates["exact"] == 1.0 and rates["any told"] == 1.0
-    assert rates["late"] == rates["one_beside"] == rates["three_beside"] == rates["seven_beside"] == 1.0
+    assert rates["any told"] == 1.0 and rates["late"] == rates["seven_beside"] == 1.0
+    assert rates["exact"] == 0.0 and rates["regional told"] == 0.0

@@ -8,10 +8,12 @@ import csv
 import io
 from typing import Any
 
+import pytest
 from metrics_events import Child, at
 from metrics_http import feed, metrics_app, published
 
-from ictg_metrics.releases.catalogue import CATALOGUE
+from ictg_metrics.models import ReleaseTable
+from ictg_metrics.releases.catalogue import CATALOGUE, Table
 
 from conftest import auth
 
@@ -70,17 +72,18 @@ async def test_a_release_publishes_the_catalogue_once_and_serves_it_unchanged(
         assert by_month["total"]["children"] == published(ids(jan + feb + small), ptable)
 
         regions = (
-            await client.get("/v1/releases/2025-03/tables/referrals_by_quarter_and_region", headers=READER)
+            await client.get("/v1/releases/2025-03/tables/referrals_by_financial_year_and_region", headers=READER)
         ).json()
-        kent = cell(regions, referral_quarter="2025-Q1", region="south_east")
-        wales = cell(regions, referral_quarter="2025-Q1", region="wales")
+        kent = cell(regions, referral_financial_year="2024-25", region="south_east")
+        wales = cell(regions, referral_financial_year="2024-25", region="wales")
         assert kent["children"] is None and wales["children"] is None  # 3 and 0 look alike
         assert {k: v for k, v in kent.items() if k not in ("region", "region_name")} == {
             k: v for k, v in wales.items() if k not in ("region", "region_name")
         }
-        assert cell(regions, referral_quarter="2025-Q1", region="north_west")["children"] == published(ids(jan), ptable)
-        margin = [m for m in regions["margins"] if m["referral_quarter"] == "2025-Q1"]
-        assert margin == [{"referral_quarter": "2025-Q1", "children": published(ids(jan + feb + small), ptable)}]
+        north_west = cell(regions, referral_financial_year="2024-25", region="north_west")
+        assert north_west["children"] == published(ids(jan), ptable)
+        margin = [m for m in regions["margins"] if m["referral_financial_year"] == "2024-25"]
+        assert margin == [{"referral_financial_year": "2024-25", "children": published(ids(jan + feb + small), ptable)}]
         assert "_ck_children" not in str(regions)
 
         timeliness = (await client.get("/v1/releases/2025-03/tables/timeliness_by_quarter", headers=READER)).json()
@@ -96,9 +99,9 @@ async def test_a_release_publishes_the_catalogue_once_and_serves_it_unchanged(
         rows = list(csv.DictReader(io.StringIO(text)))
         assert {r["referral_month"]: r["children"] for r in rows}["2025-03"] == "c"
         assert {r["referral_month"]: r["children"] for r in rows}["2025-01"] == str(published(ids(jan), ptable))
-        totals = (await client.get("/v1/releases/2025-03/tables/referrals_by_quarter_and_region",
+        totals = (await client.get("/v1/releases/2025-03/tables/referrals_by_financial_year_and_region",
                                    params={"format": "csv", "totals": "only"}, headers=READER)).text  # fmt: skip
-        assert totals.splitlines()[0] == "referral_quarter,children"
+        assert totals.splitlines()[0] == "referral_financial_year,children"
 
         # Stored: children recorded afterwards change nothing in it, and it is never recomputed.
         late = kids(30, "2025-02-03")
@@ -145,6 +148,37 @@ async def test_releases_refuse_what_they_must(shared_settings: dict[str, Any]) -
         body = (await client.get("/v1/releases/2025-03/tables/referrals_by_year_and_referrer_type",
                                  headers=READER)).json()  # fmt: skip
         assert body["rows"] and all(r["children"] is None for r in body["rows"])
+        # A table an earlier release stored but since taken out of the catalogue is neither listed nor served.
+        async with client.app.state.sessionmaker() as session, session.begin():  # type: ignore[attr-defined]
+            session.add(ReleaseTable(release="2025-03", table_id="referrals_by_quarter_and_region",
+                                     body={**body, "id": "referrals_by_quarter_and_region"}))  # fmt: skip
+        for params in ({}, {"format": "csv", "totals": "only"}):
+            r = await client.get("/v1/releases/2025-03/tables/referrals_by_quarter_and_region", params=params,
+                                 headers=READER)  # fmt: skip
+            assert r.status_code == 404 and "no table" in r.json()["detail"], (params, r.status_code)
+        listed = (await client.get("/v1/releases/2025-03", headers=READER)).json()["tables"]
+        assert [t["id"] for t in listed] == [t.id for t in CATALOGUE]
+
+
+def test_regions_and_authorities_have_one_period_grid_and_no_two_valued_breakdown() -> None:
+    """A region's (or an authority's) quarters or months nested in its financial year, or its caseload, let
+    published values of 10-14 (at least 10) pin a withheld period to 0 or show it non-empty; and a region
+    split in two beside its published total shows a small half non-empty (both found by the attack suite)."""
+    local = [t for t in CATALOGUE if t.geography != "england_and_wales"]
+    assert local and all(
+        (t.basis, t.period) == ("referral", "financial_year") and t.measure != "caseload" for t in local
+    )
+    for measure, period in (("children", "quarter"), ("children", "month"), ("timeliness", "quarter"),
+                            ("caseload", "month"), ("children", "year")):  # fmt: skip
+        for geography in ("region", "local_authority"):
+            with pytest.raises(ValueError, match="by financial year of referral only"):
+                Table("t", "t", measure, period, geography=geography)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="by financial year of referral only"):
+        Table("t", "t", "children", "financial_year", geography="region", basis="exit")
+    for dimension in ("missing_at_referral", "uasc", "missing_in_service"):
+        with pytest.raises(ValueError, match="split a region in two"):
+            Table("t", "t", "children", "financial_year", geography="region", dimensions=(dimension,))
+        Table("t", "t", "children", "financial_year", dimensions=(dimension,))  # nationally, counts are large
 
 
 async def test_a_period_still_running_at_the_last_release_is_not_a_revision(shared_settings: dict[str, Any]) -> None:

@@ -8,6 +8,20 @@ complements of cells, margins minus cells, nested periods, the geography hierarc
 through different tables). Local-authority tables have no dimension but their period: an authority's
 children are few, and any finer cell would be withheld or would single children out.
 
+Regions and local authorities have one period grid only, the financial year of referral, and no
+two-valued dimension (both checked below). A region's few children, counted again in shorter periods
+nested in its year (quarters, months, the caseload's monthly stocks and flows), let a withheld period be
+told from 0, or pinned to 0, by the published ones: the cell key method withholds every count of 1-9, so
+a published 10-14 means at least 10, and a year whose noise fell low then leaves a withheld quarter no
+room (the attack suite found it so for London); a month's stock less the last one's and its published
+flow shows a withheld flow non-empty. And a small region split into two categories beside a published
+total (missing when referred or not) shows the withheld one non-empty whenever the total's noise less the
+other's reaches 11 less its count: for 7 children, one draw in ten (in each release that revises the
+total). Months, quarters, years and the caseload are national, where the service's counts are large
+(hundreds of referrals a month), and so are the two-valued breakdowns; a national count that is small all
+the same (a month's exits, a rare category) can still be told from 0 by those relations, and the attack
+suite measures how often.
+
 The tables answer what the evaluations of the ICTG service and the Home Office's ICTG statistics
 publish: referrals by month, region, age band, gender, nationality group, exploitation type and
 referrer; caseload; time to allocation and first contact; missing episodes; NRM outcomes; length of
@@ -37,6 +51,7 @@ PERIOD_DIMENSION = {
 }
 MAX_DIMENSIONS = 3
 COARSE: frozenset[str] = frozenset()  # dimensions a local-authority table may have besides its period: none (see above)
+SUBNATIONAL_GRID = ("referral", "financial_year")  # the one period grid of regions and authorities (see above)
 
 
 @dataclass(frozen=True)
@@ -61,6 +76,12 @@ class Table:
             raise ValueError(f"table {self.id}: {unknown} are not single-valued dimensions")
         if self.geography == "local_authority" and set(self.dimensions) - COARSE:
             raise ValueError(f"table {self.id}: a local-authority table has coarse dimensions only")
+        if self.geography != "england_and_wales":
+            if (self.basis, self.period) != SUBNATIONAL_GRID or self.measure == "caseload":
+                raise ValueError(f"table {self.id}: regions and authorities are by financial year of referral only")
+            two = [d for d in self.dimensions if len(DIMENSIONS[d].labelled_values() or ()) == 2]
+            if two:
+                raise ValueError(f"table {self.id}: {two} would split a region in two beside its published total")
         if self.measure == "caseload" and self.period != "month":
             raise ValueError(f"table {self.id}: caseload is a monthly measure")
         if self.measure != "caseload" and (self.basis, self.period) not in PERIOD_DIMENSION:
@@ -92,8 +113,10 @@ CATALOGUE: tuple[Table, ...] = (
     # referrals
     Table("referrals_by_month", "Children referred, by month", "children", "month",
           description="Children referred to the service (one per referral), by the month the referral was received."),
-    Table("referrals_by_quarter_and_region", "Children referred, by quarter and region", "children", "quarter",
-          geography="region"),
+    Table("referrals_by_financial_year_and_region", "Children referred, by financial year and region", "children",
+          "financial_year", geography="region",
+          description="By the region the child was referred in, by financial year only: a region's quarters or "
+          "months nested in its year would tell withheld ones apart."),
     Table("referrals_by_financial_year_and_local_authority",
           "Children referred, by financial year and local authority", "children", "financial_year",
           geography="local_authority",
@@ -113,7 +136,6 @@ CATALOGUE: tuple[Table, ...] = (
     # caseload
     Table("caseload_by_month", "Caseload by month: referrals in, exits out, children in service at month end",
           "caseload", "month"),
-    Table("caseload_by_month_and_region", "Caseload by month and region", "caseload", "month", geography="region"),
     # timeliness
     Table("timeliness_by_quarter", "Time to allocation and first contact, referral delay, deadlines met, by quarter",
           "timeliness", "quarter",
@@ -125,9 +147,8 @@ CATALOGUE: tuple[Table, ...] = (
     # missing
     Table("missing_by_year", "Children who went missing while in the service, and long-term missing, by year of "
           "referral", "children", "year", dimensions=("missing_in_service", "long_term_missing")),
-    Table("missing_at_referral_by_financial_year_and_region",
-          "Children missing when referred, by financial year and region", "children", "financial_year",
-          geography="region", dimensions=("missing_at_referral",)),
+    Table("missing_at_referral_by_financial_year", "Children missing when referred, by financial year",
+          "children", "financial_year", dimensions=("missing_at_referral",)),
     # NRM
     Table("nrm_outcomes_by_year", "NRM reasonable and conclusive grounds decisions, by year of referral",
           "children", "year", dimensions=("nrm_reasonable_grounds", "nrm_conclusive_grounds")),

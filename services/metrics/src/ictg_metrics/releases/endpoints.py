@@ -105,7 +105,8 @@ async def get_table(
     totals: Annotated[Literal["only"] | None, Query(description="`only`: CSV of the margins and total.")] = None,
 ) -> Response:  # fmt: skip
     r = await _found(session, release)
-    body = await store.table(session, r.release, table)
+    # a table stored in an earlier release but since taken out of the catalogue is no longer served
+    body = await store.table(session, r.release, table) if table in TABLES else None
     if body is None:
         raise NotFound(f"Release {r.release} has no table {table[:100]!r}: GET /v1/releases/{r.release} lists them.")
     headers = {"ICTG-Release": r.release, "ICTG-As-Of": r.as_at.isoformat(), "ICTG-Disclosure": "cell_key",
