@@ -15,6 +15,7 @@ from ictg_common.service import SessionDep
 
 from ..children.disclosure import to_csv
 from ..children.params import wants_csv
+from ..disclosure.cellkey import DEFAULT_PTABLE
 from ..models import SCHEMA
 from . import store
 from .catalogue import CATALOGUE, TABLES
@@ -28,15 +29,18 @@ ReleaseName = Annotated[
 ]
 TableId = Annotated[str, Path(description="A table of the catalogue (`GET /v1/releases/catalogue`).", max_length=100)]
 
+_PT = DEFAULT_PTABLE.describe()
 TIERS_DOC = (
     "\n\n**What publication protects.** Only the tables of a fixed catalogue are published, each period a cell "
     "of its own, once a month, and never recomputed: nobody can ask for a union, a range or a filter of their "
     "own, so the overlapping questions that differencing needs are not there to ask. Every count is perturbed "
-    "by the cell key method with a noisy ptable (its parameters are in every table): values under 10, and empty "
-    "cells, are withheld alike; margins and totals are perturbed on their own. It does not protect against what "
-    "someone already knows of a child from outside the service, and a perturbed count is within a few of the "
-    "true one: the stated maximum noise. Free questions need scope `metrics:query` (differential privacy, a "
-    "monthly budget) at `/v1/metrics/…`."
+    f"by the cell key method with the noisy ptable `{_PT['name']}` (its parameters are in every table: threshold "
+    f"{_PT['threshold']}, noise of at most ±{_PT['max_noise']}, mean 0, variance {_PT['variance']:.2f}): values "
+    "under the threshold, and empty cells, are withheld alike; margins and totals are perturbed on their own. "
+    "What it does not protect: a perturbed count is the true one within the maximum noise; what someone already "
+    "knows of a child from outside the service; and a small national count beside a published complement and "
+    "total can sometimes be told from 0 (the metrics README gives the measured rates). Free questions need scope "
+    "`metrics:query` (differential privacy, a monthly budget) at `/v1/metrics/…`."
 )
 
 
