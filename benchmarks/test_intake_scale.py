@@ -332,7 +332,7 @@ def test_intake_and_consumers_at_national_scale(infra: Infra) -> None:
         asyncio.run(_seed(url, template.json()["id"], STORED))
         print(f"\nseeded {STORED:,} referrals in {time.perf_counter() - t:.1f} s")
         asyncio.run(_intake_against_raw(urls, police))
-        asyncio.run(_steady(urls, police, url, infra.nats_url, stream))
+        asyncio.run(_steady(urls, police, url, infra.as_tester(), stream))
 
 
 @pytest.mark.timeout(7200)
@@ -352,9 +352,9 @@ def test_metrics_catches_up_a_backlog(infra: Infra) -> None:
             if sent >= BACKLOG:
                 return
 
-    asyncio.run(_make_stream(infra.nats_url, stream))
+    asyncio.run(_make_stream(infra.as_tester(), stream))
     t = time.perf_counter()
-    sent = asyncio.run(publish(infra.nats_url, stories(), stream=stream, subject_prefix=stream.lower()))
+    sent = asyncio.run(publish(infra.as_tester(), stories(), stream=stream, subject_prefix=stream.lower()))
     print(f"\npublished a backlog of {sent:,} events in {time.perf_counter() - t:.0f} s")
     env = _env(url, infra.nats_url, stream)
     with _processes(env, {"metrics": SERVICES["metrics"]}):

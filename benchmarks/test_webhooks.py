@@ -108,7 +108,7 @@ async def _run(
                 secrets[f"/s{i}"] = r.json()["secret"]
             await http.post(f"{url}/_secrets", json=secrets)
         events = max(EVENTS // subscriptions, 20)
-        nc = await nats.connect(infra.nats_url)
+        nc = await nats.connect(infra.as_tester())  # a producer of every source: the tests' own user
         js = nc.jetstream()
         published: dict[str, float] = {}
         for _ in range(events):

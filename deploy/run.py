@@ -5,6 +5,10 @@ ICTG_NATS_URL are set, migrates, starts the four services as processes, prints t
 development token, and stops everything on Ctrl-C. Run again, it keeps its data. Webhooks may
 deliver to receivers on this machine (ICTG_WEBHOOKS_ALLOW_PRIVATE_TARGETS=true unless set).
 
+The embedded NATS authenticates: each service is given its own user and password (generated for
+the run, in .run/nats.conf), and may publish only its own subjects. With ICTG_NATS_URL, each service
+connects as its ICTG_<SERVICE>_NATS_USER / _PASSWORD say, if set (else as the URL says).
+
 A service process that dies is started again with backoff (1 s, doubling to 30 s; back to 1 s once
 it has stayed up for a minute), as an orchestrator would; the others keep running meanwhile.
 """
@@ -26,7 +30,7 @@ from ictg_common.devinfra import Infra, port_open
 from ictg_common.reference import REGION_SLUGS
 from ictg_common.settings import ServiceSettings
 
-from stack import ROOT, SERVICES, migrate_all
+from stack import NATS_USERS, ROOT, SERVICES, migrate_all
 
 
 class Supervised:
@@ -81,10 +85,13 @@ def shell_urls(ports: dict[str, int]) -> dict[str, str]:
 
 def main() -> int:
     logging.basicConfig(level=logging.WARNING)
+    settings = ServiceSettings()
     infra = Infra(
         ROOT / ".run",
         database_url=os.environ.get("ICTG_DATABASE_URL"),
         nats_url=os.environ.get("ICTG_NATS_URL"),
+        nats_stream=settings.nats_stream,
+        subject_prefix=settings.subject_prefix,
     )
     stopping = False
     env_file = Path(os.environ.get("ICTG_RUN_ENV_FILE", ROOT / ".run" / "env"))
@@ -122,7 +129,8 @@ def main() -> int:
                 return 1
             argv = [sys.executable, "-m", "uvicorn", factory, "--factory", "--host", "127.0.0.1",
                     "--port", str(ports[name]), "--no-access-log"]  # fmt: skip
-            procs.append(Supervised(name, argv, {**env, **own_env.get(name, {})}))
+            own = {**infra.nats_env(NATS_USERS[name]), **own_env.get(name, {})}
+            procs.append(Supervised(name, argv, {**env, **own}))
             procs[-1].start()
         deadline = time.monotonic() + 60
         while not all(port_open(p) for p in ports.values()):
@@ -134,7 +142,6 @@ def main() -> int:
                 print("a service failed to start", file=sys.stderr)
                 return 1
             time.sleep(0.2)
-        settings = ServiceSettings()
         token = mint_token(
             secret=settings.auth_secret, sub="dev-staff", scopes=list(SCOPES), org_type="ictg",
             org_name="ICTG service", regions=list(REGION_SLUGS), audience=settings.auth_audience,
@@ -143,17 +150,25 @@ def main() -> int:
         for name, port in ports.items():
             print(f"  {name:16} http://127.0.0.1:{port}  (docs: /docs)")
         print(f"  Postgres         {infra.database_url}\n  NATS             {infra.nats_url}")
+        # The tools that read the stream do it as their service: the case API's replay, metrics' rebuild.
+        tools_nats = " ".join(f"{k}={v}" for user in ("cases", "metrics") for k, v in infra.nats_env(user).items())
         print("\nFor the command-line tools (rebuild, reconcile, replay, synth) in another shell:")
         print(f"  export ICTG_DATABASE_URL={infra.database_url} ICTG_NATS_URL={infra.nats_url}"
               f" ICTG_CASES_INTAKE_URL={env['ICTG_CASES_INTAKE_URL']}"
-              f" ICTG_METRICS_CASES_URL={env['ICTG_METRICS_CASES_URL']}")  # fmt: skip
+              f" ICTG_METRICS_CASES_URL={env['ICTG_METRICS_CASES_URL']} {tools_nats}".rstrip())  # fmt: skip
         print(f"\nDevelopment token (the ICTG service's staff: all scopes, 12 h):\n{token}", flush=True)
-        env_file.write_text(
+        # A token and NATS passwords: the developer's only, and whole when it appears.
+        written = env_file.with_name(f".{env_file.name}.tmp")
+        written.unlink(missing_ok=True)
+        written.touch(mode=0o600)
+        written.write_text(
             "# Written by `make run` while it runs: `. .run/env` in another shell, then the README's examples.\n"
             + "".join(f"export {var}={url}\n" for var, url in shell_urls(ports).items())
             + f"export TOKEN={token}\n"
             + f"export ICTG_DATABASE_URL={infra.database_url} ICTG_NATS_URL={infra.nats_url}\n"
+            + (f"export {tools_nats}\n" if tools_nats else "")
         )
+        written.replace(env_file)
         print(f"\nIn another shell, `. {os.path.relpath(env_file, ROOT)}` sets $INTAKE, $CASES, $METRICS, $HOOKS and"
               " $TOKEN for the README's examples.\n\nCtrl-C stops everything.", flush=True)  # fmt: skip
         while not stopping:

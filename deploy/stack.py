@@ -15,6 +15,8 @@ SERVICES = {
     "metrics": ("ictg_metrics.app:create_app", "ICTG_METRICS_PORT", 8003),
     "webhooks": ("ictg_webhooks.app:create_app", "ICTG_WEBHOOKS_PORT", 8004),
 }
+# Each service's own NATS user (ictg_common.natsauth).
+NATS_USERS = {"referral-intake": "intake", "case-api": "cases", "metrics": "metrics", "webhooks": "webhooks"}
 
 
 def migration_dirs() -> list[Path]:

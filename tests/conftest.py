@@ -1,5 +1,10 @@
 """Shared fixtures: real Postgres and NATS (embedded, or ICTG_DATABASE_URL / ICTG_NATS_URL),
-a freshly migrated database per test (cloned from a migrated template), an isolated stream per test."""
+a freshly migrated database per test (cloned from a migrated template), an isolated stream per test.
+
+The embedded NATS authenticates as a deployed one: each service connects as its own user, whose
+credentials `infra` puts in the environment (`ICTG_INTAKE_NATS_USER`, …: `scratch_infra`), so every
+service's settings, in process or in a process started by a test, read their own. The tests' own
+publishers (events straight to the stream, forged ones, reading or deleting it) connect `as_tester`."""
 
 from __future__ import annotations
 
@@ -33,10 +38,26 @@ from stack import migrate_all  # noqa: E402
 SECRET = "test-secret-0123456789abcdef0123456789abcdef"
 
 
+_infra: Infra | None = None  # this session's servers, once `infra` has started them
+
+
 @pytest.fixture(scope="session")
 def infra() -> Iterator[Infra]:
+    global _infra
     with scratch_infra(ROOT / ".run" / f"test-{os.getpid()}") as running:
-        yield running
+        _infra = running
+        try:
+            yield running
+        finally:
+            _infra = None
+
+
+def as_tester(url: str) -> str:
+    """NATS `url` as the tests' own user, who may publish and read anything: for a test that publishes
+    events straight to the stream (as a producer's relay would, or forged), reads or deletes it. No
+    service connects so. Unchanged with an external NATS (ICTG_NATS_URL, with its credentials)."""
+    assert _infra is not None, "the `infra` fixture starts NATS first"
+    return _infra.as_tester(url)
 
 
 def _with_db(url: str, name: str) -> str:
@@ -77,7 +98,7 @@ async def stream(infra: Infra) -> AsyncIterator[tuple[str, str]]:
     tag = uuid.uuid4().hex[:10]
     yield f"T{tag}", f"t{tag}"
     with contextlib.suppress(Exception):
-        nc = await nats.connect(infra.nats_url, connect_timeout=2, max_reconnect_attempts=0)
+        nc = await nats.connect(infra.as_tester(), connect_timeout=2, max_reconnect_attempts=0)
         with contextlib.suppress(Exception):
             await nc.jetstream().delete_stream(f"T{tag}")
         await nc.close()
@@ -136,7 +157,7 @@ async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 def service_apps(settings: dict[str, Any], **case_settings: Any) -> tuple[FastAPI, FastAPI, FastAPI]:
     """Intake, the case API and metrics on the test's database and stream (not started: `serve` each),
-    each calling the one before it in process (the case API's claim check, metrics' reconciliation).
+    each its own NATS user (from the environment: `infra`), each calling the one before it in process (the case API's claim check, metrics' reconciliation).
     `case_settings`: the case API's own settings (e.g. `sla_check_seconds=0` to keep its SLA loop off)."""
     from ictg_cases.app import create_app as create_cases
     from ictg_cases.settings import CasesSettings

@@ -16,7 +16,7 @@ import nats
 import pytest
 from fastapi import FastAPI
 
-from conftest import auth, eventually, serve, service_apps
+from conftest import as_tester, auth, eventually, serve, service_apps
 from factories import referral_body
 
 NW = ["north_west"]
@@ -83,7 +83,7 @@ class Stack:
     async def events(self, *, want: int | None = None, timeout: float = 10.0) -> list[dict[str, Any]]:
         """Every case-api event on the stream so far (wait until at least `want` have arrived)."""
         if self._sub is None:
-            nc = await nats.connect(self.settings["nats_url"])
+            nc = await nats.connect(as_tester(self.settings["nats_url"]))
             self._nc = nc
             self._sub = await nc.jetstream().pull_subscribe(
                 f"{self.settings['subject_prefix']}.cases.>", stream=self.settings["nats_stream"]

@@ -11,7 +11,7 @@ from cases_harness import READ, Stack, stack_fixture  # noqa: F401
 from ictg_common import clock
 from ictg_common.events import CloudEvent, new_id
 
-from conftest import eventually
+from conftest import as_tester, eventually
 
 
 def at(value: str) -> datetime:
@@ -77,7 +77,7 @@ async def test_same_referral_event_delivered_twice_opens_one_case(stack: Stack) 
     referral = await stack.referral()
     case = await stack.case_of(referral["id"])
     settings = stack.settings
-    nc = await nats.connect(settings["nats_url"])
+    nc = await nats.connect(as_tester(settings["nats_url"]))
     js = nc.jetstream()
     sub = await js.pull_subscribe(f"{settings['subject_prefix']}.intake.>", stream=settings["nats_stream"])
     [msg] = await sub.fetch(1, timeout=5)

@@ -36,7 +36,7 @@ from ictg_common.events import new_id
 from ictg_intake.app import create_app as create_intake
 from ictg_intake.settings import IntakeSettings
 
-from conftest import auth, eventually
+from conftest import as_tester, auth, eventually
 from factories import referral_body
 
 
@@ -69,7 +69,7 @@ async def sql(database_url: str, query: str, *args: Any) -> list[asyncpg.Record]
 
 async def on_stream(settings: dict[str, Any], subject: str) -> int:
     """Messages the test's stream holds on `subject` (`<prefix>.` is added)."""
-    nc = await nats.connect(settings["nats_url"])
+    nc = await nats.connect(as_tester(settings["nats_url"]))
     try:
         full = f"{settings['subject_prefix']}.{subject}"
         info = await nc.jetstream().stream_info(settings["nats_stream"], subjects_filter=full)
@@ -135,7 +135,7 @@ async def test_referrals_the_consumer_never_saw_are_reported_then_replayed_once_
         # The consumer starting now receives all three events: the inbox makes each a no-op.
         cases_app = create_cases(CasesSettings(**s, intake_url=intake_url, sla_check_seconds=0))
         async with cases_app.router.lifespan_context(cases_app):
-            nc = await nats.connect(s["nats_url"])
+            nc = await nats.connect(as_tester(s["nats_url"]))
 
             async def drained() -> bool:
                 try:

@@ -20,7 +20,7 @@ from ictg_common.events import SOURCES, CloudEvent
 from ictg_common.natslink import NatsLink
 from ictg_common.outages import Unavailable
 
-from conftest import eventually
+from conftest import as_tester, eventually
 from proxy import CuttableProxy
 
 
@@ -29,7 +29,7 @@ async def _setup(s: dict[str, Any], handler: Any, *, max_deliver: int = 3) -> tu
     sessions = create_sessionmaker(engine)
     async with engine.begin() as conn:
         await conn.execute(text("CREATE TABLE public.seen (n int)"))
-    link = NatsLink(s["nats_url"], stream=s["nats_stream"], subject_prefix=s["subject_prefix"])
+    link = NatsLink(as_tester(s["nats_url"]), stream=s["nats_stream"], subject_prefix=s["subject_prefix"])
     link.start()
     consumer = Consumer(
         name="test-consumer", filter_subjects=[f"{s['subject_prefix']}.>"], handler=handler, schema="metrics",
@@ -42,7 +42,7 @@ async def _setup(s: dict[str, Any], handler: Any, *, max_deliver: int = 3) -> tu
 
 
 async def _publish(s: dict[str, Any], events: list[CloudEvent], *, msg_id: bool = True) -> None:
-    nc = await nats.connect(s["nats_url"])
+    nc = await nats.connect(as_tester(s["nats_url"]))
     js = nc.jetstream()
     for e in events:
         headers = {"Nats-Msg-Id": str(e.id)} if msg_id else None
@@ -171,7 +171,7 @@ async def _idle(js: JetStreamContext, stream: str) -> Any:
 async def test_unparseable_message_is_parked_at_once(shared_settings: dict[str, Any]) -> None:
     s = shared_settings
     engine, _, link, runner = await _setup(s, seen)
-    nc = await nats.connect(s["nats_url"])
+    nc = await nats.connect(as_tester(s["nats_url"]))
     await nc.jetstream().publish(f"{s['subject_prefix']}.cases.junk", b"not json")
     await nc.close()
     parked = await eventually(lambda: _rows(engine, "SELECT subject, deliveries, payload FROM metrics.dead_letter"))
@@ -197,7 +197,7 @@ async def test_an_event_not_from_its_own_source_is_parked_not_handled(shared_set
         (CloudEvent(source=SOURCES["cases"], **exited), f"{prefix}.intake.case.exited"),  # on intake's subject
         (CloudEvent(source=SOURCES["cases"], **exited), f"{prefix}.webhooks.case.exited"),
     ]
-    nc = await nats.connect(s["nats_url"])
+    nc = await nats.connect(as_tester(s["nats_url"]))
     for event, subject in forged:
         await nc.jetstream().publish(subject, event.to_json(), headers={"Nats-Msg-Id": str(event.id)})
     await nc.close()
@@ -218,7 +218,7 @@ async def test_an_event_not_from_its_own_source_is_parked_not_handled(shared_set
 
 
 async def _consumer_info(s: dict[str, Any], name: str = "test-consumer") -> Any:
-    nc = await nats.connect(s["nats_url"])
+    nc = await nats.connect(as_tester(s["nats_url"]))
     try:
         return await nc.jetstream().consumer_info(s["nats_stream"], name)
     finally:
@@ -274,7 +274,7 @@ async def test_a_dependency_down_for_many_attempts_spends_no_budget(shared_setti
 
 async def test_a_durable_left_by_an_older_version_stops_capping_deliveries(shared_settings: dict[str, Any]) -> None:
     s = shared_settings
-    nc = await nats.connect(s["nats_url"])
+    nc = await nats.connect(as_tester(s["nats_url"]))
     js = nc.jetstream()
     await js.add_stream(name=s["nats_stream"], subjects=[f"{s['subject_prefix']}.>"])
     await js.add_consumer(

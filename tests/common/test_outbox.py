@@ -19,7 +19,7 @@ from ictg_common.outbox import OutboxRelay, emit
 from ictg_intake.app import create_app
 from ictg_intake.settings import IntakeSettings
 
-from conftest import ROOT, auth, eventually, serve
+from conftest import ROOT, as_tester, auth, eventually, serve
 from factories import referral_body
 
 
@@ -46,7 +46,8 @@ async def test_committed_events_are_published_and_rolled_back_ones_never(shared_
     s = shared_settings
     engine = create_engine(s["database_url"])
     sessions = create_sessionmaker(engine)
-    link = NatsLink(s["nats_url"], stream=s["nats_stream"], subject_prefix=s["subject_prefix"])
+    link = NatsLink(s["nats_url"], stream=s["nats_stream"], subject_prefix=s["subject_prefix"],
+                    credentials=IntakeSettings(**s).nats_credentials)  # fmt: skip
     link.start()
     relay = OutboxRelay(engine, link, schema="intake", database_url=s["database_url"], poll_seconds=0.2)
     relay.start()
@@ -72,7 +73,7 @@ async def test_committed_events_are_published_and_rolled_back_ones_never(shared_
     async with sessions() as session, session.begin():
         await emit(session, later, schema="intake", subject_prefix=s["subject_prefix"])
 
-    ids = await _subjects_and_ids(s["nats_url"], s["nats_stream"], s["subject_prefix"], want=2)
+    ids = await _subjects_and_ids(as_tester(s["nats_url"]), s["nats_stream"], s["subject_prefix"], want=2)
     assert ids == [str(kept.id), str(later.id)]
     # The relay marks what it published: a second relay finds nothing left to send.
     assert await relay.publish_pending() == 0
@@ -89,10 +90,12 @@ async def test_referral_accepted_while_nats_is_down_is_published_when_it_returns
     shared_settings: dict[str, Any],
 ) -> None:
     root = ROOT / ".run" / f"outage-{shared_settings['subject_prefix']}"
-    server = EmbeddedNats(Path(root))
+    server = EmbeddedNats(Path(root), tester=True)
     url = server.start()
     try:
-        app = create_app(IntakeSettings(**{**shared_settings, "nats_url": url}))
+        app = create_app(
+            IntakeSettings(**{**shared_settings, "nats_url": url, **server.credentials("intake").settings()})
+        )
         async with serve(app) as client:
             await eventually(lambda: _ready(client))
             server.stop()
@@ -100,10 +103,10 @@ async def test_referral_accepted_while_nats_is_down_is_published_when_it_returns
             assert r.status_code == 201, r.text
             server.start()  # same port, same JetStream store
             ids = await _subjects_and_ids(
-                url, shared_settings["nats_stream"], shared_settings["subject_prefix"], want=1
+                server.as_tester(), shared_settings["nats_stream"], shared_settings["subject_prefix"], want=1
             )
             assert len(ids) == 1
-            nc = await nats.connect(url)
+            nc = await nats.connect(server.as_tester())
             payload = json.loads(
                 (
                     await nc.jetstream().get_last_msg(

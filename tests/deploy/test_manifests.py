@@ -110,6 +110,16 @@ def test_each_service_is_told_where_its_peers_are() -> None:
             assert needs[settings].replace("_URL", "_TOKEN") in env, where
 
 
+def test_each_service_connects_to_nats_as_its_own_user() -> None:
+    """NATS refuses a service anything but its own subjects only if it connects as itself."""
+    users = {IntakeSettings: "intake", CasesSettings: "cases", MetricsSettings: "metrics", WebhooksSettings: "webhooks"}
+    for where, settings, env in CONTAINERS:
+        if settings not in users:  # the migrations: no NATS
+            continue
+        prefix = str(settings.model_config.get("env_prefix"))
+        assert env.get(f"{prefix}NATS_USER") == users[settings] and f"{prefix}NATS_PASSWORD" in env, where
+
+
 def test_production_webhooks_refuse_plain_http_and_private_targets() -> None:
     for where, settings, env in CONTAINERS:
         if where.startswith("ictg.yaml") and settings is WebhooksSettings:

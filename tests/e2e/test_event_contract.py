@@ -17,7 +17,7 @@ from ictg_common import clock
 from ictg_common.contracts import REGISTRY, parse_data
 from ictg_common.db import plain_url
 
-from conftest import auth, eventually, serve, service_apps
+from conftest import as_tester, auth, eventually, serve, service_apps
 from factories import referral_body
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "schemas"
@@ -28,7 +28,7 @@ ADMIN = auth("cases:admin", "cases:write", "cases:read", regions=NW, sub="manage
 
 async def _stream(settings: dict[str, Any], want: int) -> list[tuple[str, dict[str, Any]]]:
     """(NATS subject, event) of every message on the test's stream, once at least `want` arrived."""
-    nc = await nats.connect(settings["nats_url"])
+    nc = await nats.connect(as_tester(settings["nats_url"]))
     seen: list[tuple[str, dict[str, Any]]] = []
     try:
         sub = await nc.jetstream().pull_subscribe(f"{settings['subject_prefix']}.>", stream=settings["nats_stream"])

@@ -2,8 +2,9 @@
 
 Each fault run gets its own embedded Postgres and NATS (under `.run/`, fsync off), because the
 faults kill them: they are never the test session's shared servers, nor ones named by
-ICTG_DATABASE_URL / ICTG_NATS_URL. Services run as uvicorn processes, one or more replicas each;
-any of them, Postgres or NATS can be killed with SIGKILL and started again mid-load.
+ICTG_DATABASE_URL / ICTG_NATS_URL. Services run as uvicorn processes, one or more replicas each,
+each service as its own NATS user; any of them, Postgres or NATS can be killed with SIGKILL and
+started again mid-load.
 """
 
 from __future__ import annotations
@@ -117,6 +118,7 @@ class Platform:
         }
 
     def start(self, name: str, replica: int = 0) -> None:
+        from stack import NATS_USERS
         from stack import SERVICES as FACTORIES
 
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -124,7 +126,8 @@ class Platform:
         log = open(self.logs / f"{name}-{replica}.log", "ab")
         self.procs[(name, replica)] = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", FACTORIES[name][0], "--factory", "--port", str(port), "--no-access-log"],
-            env=self.env(replica), cwd=ROOT, stdout=log, stderr=log,
+            env={**self.env(replica), **self.nats.credentials(NATS_USERS[name]).env(NATS_USERS[name])},
+            cwd=ROOT, stdout=log, stderr=log,
         )  # fmt: skip
         log.close()
 

@@ -9,7 +9,7 @@ import nats
 from ictg_intake.app import create_app
 from ictg_intake.settings import IntakeSettings
 
-from conftest import auth, eventually, serve
+from conftest import as_tester, auth, eventually, serve
 from factories import referral_body
 
 
@@ -26,7 +26,7 @@ async def test_referral_is_stored_answered_and_published(shared_settings: dict[s
         got = await client.get(r.headers["location"], headers=auth("referrals:read", org_name="Someone Else"))
         assert got.status_code == 200 and got.json()["child"]["given_name"] == "An"
 
-        nc = await nats.connect(shared_settings["nats_url"])
+        nc = await nats.connect(as_tester(shared_settings["nats_url"]))
         js = nc.jetstream()
         sub = await js.pull_subscribe(f"{shared_settings['subject_prefix']}.>", stream=shared_settings["nats_stream"])
 

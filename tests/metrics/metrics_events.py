@@ -15,6 +15,8 @@ from ictg_common import contracts as c
 from ictg_common.contracts import make_event
 from ictg_common.events import CloudEvent, new_id
 
+from conftest import as_tester
+
 LONDON = ZoneInfo("Europe/London")
 
 
@@ -106,8 +108,9 @@ class Child:
 
 
 async def publish(settings: dict[str, Any], events: list[CloudEvent]) -> None:
-    """Publish on the test's own stream, as the producers' relays do (Nats-Msg-Id = event id)."""
-    nc = await nats.connect(settings["nats_url"])
+    """Publish on the test's own stream, as the producers' relays do (Nats-Msg-Id = event id), as the
+    tests' own NATS user (no service may publish another's events)."""
+    nc = await nats.connect(as_tester(settings["nats_url"]))
     js = nc.jetstream()
     for e in events:
         await js.publish(e.nats_subject(settings["subject_prefix"]), e.to_json(), headers={"Nats-Msg-Id": str(e.id)})

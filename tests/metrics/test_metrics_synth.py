@@ -13,7 +13,7 @@ from ictg_metrics.settings import MetricsSettings
 from ictg_metrics.synth.generate import Generator
 from ictg_metrics.synth.http import Driver
 
-from conftest import auth, eventually, serve, service_apps
+from conftest import as_tester, auth, eventually, serve, service_apps
 
 
 def test_same_seed_same_caseload_and_plausible_shape() -> None:
@@ -93,7 +93,9 @@ async def test_stream_writer_feeds_the_live_consumer(shared_settings: dict[str, 
     stories = list(Generator(21, intensity=0.2).stories(6))
     async with serve(app) as metrics:
         await app.state.nats.jetstream()
-        sent = await publish(s["nats_url"], stories, stream=s["nats_stream"], subject_prefix=s["subject_prefix"])
+        sent = await publish(
+            as_tester(s["nats_url"]), stories, stream=s["nats_stream"], subject_prefix=s["subject_prefix"]
+        )
         assert sent == sum(len(st.events) for st in stories)
 
         async def counted() -> Any:

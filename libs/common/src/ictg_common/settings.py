@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .natsauth import NatsCredentials
 
 
 def _shared(name: str, default: Any, **kwargs: Any) -> Any:
@@ -34,6 +36,11 @@ class ServiceSettings(BaseSettings):
 
     database_url: str = _shared("database_url", "postgresql://postgres@127.0.0.1:55432/ictg")
     nats_url: str = _shared("nats_url", "nats://127.0.0.1:54222")
+    # This service's own NATS user, read with its own prefix (ICTG_INTAKE_NATS_USER / _PASSWORD, …): it
+    # may publish only its own subjects (ictg_common.natsauth). Unset: no credentials (a NATS without
+    # authentication, or credentials in ICTG_NATS_URL).
+    nats_user: str | None = None
+    nats_password: SecretStr | None = None
     # Stream and subject prefix are settings so tests can run isolated streams side by side.
     nats_stream: str = _shared("nats_stream", "ICTG")
     subject_prefix: str = _shared("subject_prefix", "ictg")
@@ -64,6 +71,20 @@ class ServiceSettings(BaseSettings):
     # development each is minted from ICTG_AUTH_SECRET when unset; with production keys (JWKS) the
     # peer would refuse such a token on every call, so the service refuses to start instead.
     PEER_TOKENS: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    def nats_credentials(self) -> NatsCredentials | None:
+        """This service's NATS user and password, if it has them."""
+        if self.nats_user is None or self.nats_password is None:
+            return None
+        return NatsCredentials(self.nats_user, self.nats_password.get_secret_value())
+
+    @model_validator(mode="after")
+    def _nats_user_and_password(self) -> Self:
+        if (self.nats_user is None) != (self.nats_password is None):
+            prefix = self.model_config.get("env_prefix", "ICTG_")
+            raise ValueError(f"{prefix}NATS_USER and {prefix}NATS_PASSWORD are given together, or neither")
+        return self
 
     @model_validator(mode="after")
     def _peer_tokens_given(self) -> Self:

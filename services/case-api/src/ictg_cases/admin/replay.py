@@ -22,7 +22,6 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-import nats
 import nats.errors
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
@@ -30,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ictg_common.contracts import ReferralReceived
 from ictg_common.events import CloudEvent
+from ictg_common.natslink import connect
 from ictg_common.outages import is_infrastructure
 
 from ..cases import service as cases
@@ -101,7 +101,7 @@ async def replay_referrals(
     wanted = set(only) if only is not None else None
     seen: set[UUID] = set()
     try:
-        nc = await nats.connect(settings.nats_url, connect_timeout=5, max_reconnect_attempts=3)
+        nc = await connect(settings.nats_url, settings.nats_credentials, connect_timeout=5, max_reconnect_attempts=3)
     except (nats.errors.Error, OSError, TimeoutError) as exc:
         raise ReplayUnavailable(f"NATS is unreachable: {exc!r}", result) from exc
     try:

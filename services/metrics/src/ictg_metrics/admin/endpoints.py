@@ -67,7 +67,8 @@ async def start_rebuild(
             replayed = None
             if from_stream:
                 replayed = await replay_stream(url, settings.nats_url, stream=settings.nats_stream,
-                                               subject_prefix=settings.subject_prefix)  # fmt: skip
+                                               subject_prefix=settings.subject_prefix,
+                                               credentials=settings.nats_credentials)  # fmt: skip
             result = (await rebuild(url)).as_dict() | ({"replayed": replayed} if replayed else {})
             return result
         except RebuildRunning:

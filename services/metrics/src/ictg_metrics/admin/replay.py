@@ -15,13 +15,14 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-import nats
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import DeliverPolicy
 
 from ictg_common import clock
 from ictg_common.db import plain_url
 from ictg_common.events import CloudEvent
+from ictg_common.natsauth import NatsCredentials
+from ictg_common.natslink import connect
 
 from ..children.facts import child_key
 
@@ -43,10 +44,12 @@ async def _store(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> int:
 
 
 async def replay_stream(
-    database_url: str, nats_url: str, *, stream: str, subject_prefix: str, progress: Callable[[int], None] | None = None
-) -> dict[str, int]:
-    """Add every event of the stream missing from `metrics.event`. Returns read / added / unreadable counts."""
-    nc = await nats.connect(nats_url, connect_timeout=5, max_reconnect_attempts=3)
+    database_url: str, nats_url: str, *, stream: str, subject_prefix: str, credentials: NatsCredentials | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, int]:  # fmt: skip
+    """Add every event of the stream missing from `metrics.event`, reading it as `credentials`' user
+    (metrics' own). Returns read / added / unreadable counts."""
+    nc = await connect(nats_url, credentials, connect_timeout=5, max_reconnect_attempts=3)
     conn = await asyncpg.connect(plain_url(database_url))
     read = added = unreadable = 0
     try:

@@ -25,7 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.from_stream:
         with tqdm(unit=" events", desc="stream") as bar:
             replayed = asyncio.run(replay_stream(url, settings.nats_url, stream=settings.nats_stream,
-                                                 subject_prefix=settings.subject_prefix, progress=bar.update))  # fmt: skip
+                                                 subject_prefix=settings.subject_prefix,
+                                                 credentials=settings.nats_credentials, progress=bar.update))  # fmt: skip
         print(json.dumps({"replayed": replayed}))
     with tqdm(unit=" children", desc="rebuild") as bar:
         try:

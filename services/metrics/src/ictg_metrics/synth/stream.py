@@ -36,7 +36,10 @@ async def publish(
     nats_url: str, stories: Iterable[Story], *, stream: str = "ICTG", subject_prefix: str = "ictg",
     progress: Callable[[int], None] | None = None,
 ) -> int:  # fmt: skip
-    """Publish every story's events with `Nats-Msg-Id` = event id. Returns how many were published."""
+    """Publish every story's events with `Nats-Msg-Id` = event id. Returns how many were published.
+
+    It speaks for every producer at once, which no service's NATS user may: against a NATS that
+    authenticates, `nats_url` carries a user allowed to (`nats://user:password@host:port`)."""
     nc = await nats.connect(nats_url)
     try:
         js = nc.jetstream()
