@@ -16,6 +16,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import nats
 import pytest
 from tqdm import tqdm
 
@@ -70,7 +71,7 @@ async def _timed(fn: Any) -> tuple[float, float]:
 
 async def _bench(infra: Infra, url: str) -> None:
     settings = MetricsSettings(database_url=url, nats_url=infra.nats_url, nats_stream="BENCH", subject_prefix="bench",
-                               auth_secret=SECRET, release_check_seconds=0)  # fmt: skip
+                               auth_secret=SECRET, release_check_seconds=0, dp_monthly_epsilon=20)  # fmt: skip
     token = mint_token(
         secret=SECRET,
         sub="bench",
@@ -114,17 +115,20 @@ async def _bench(infra: Infra, url: str) -> None:
             print(line + (" (perturb: refused as sparse)" if refused else ""))
 
         await _releases(client, base)
+        await _private(client, base)
 
         # freshness: one referral published on the stream, until the count includes it
         await app.state.nats.jetstream()
         rid = new_id()
         event = make_event(data=_referral(rid), subject=rid, time=_now())
-        js = await app.state.nats.jetstream()
+        producer = await nats.connect(infra.as_tester())  # as intake would publish it (metrics may publish nothing)
+        js = producer.jetstream()
         t = time.perf_counter()
         await js.publish(event.nats_subject("bench"), event.to_json(), headers={"Nats-Msg-Id": str(event.id)})
         while (await client.get("/v1/metrics/children", params={"disclosure": "none"})).json()["total"] != CHILDREN + 1:
             await asyncio.sleep(0.01)
         print(f"freshness (publish → counted): {(time.perf_counter() - t) * 1000:.0f} ms")
+        await producer.close()
         await conn.close()
         await client.aclose()
     if os.environ.get("ICTG_BENCH_REBUILD", "1") != "0":
@@ -159,6 +163,31 @@ async def _releases(client: httpx.AsyncClient, base: float) -> None:
             p50, p95 = await _timed(lambda table=table, fmt=fmt: serve(table, fmt))  # type: ignore[misc]
             print(f"stored table {table} ({fmt}): p50 {p50 * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms "
                   f"({p95 / base:.1f} × base p50)")  # fmt: skip
+
+
+PRIVATE = ("total", "by gender", "region × age band × status", "caseload 36 months", "timeliness by region")
+
+
+async def _private(client: httpx.AsyncClient, base: float) -> None:
+    """Free queries under differential privacy (each call a distinct query, so each is charged, noised and
+    stored: a repeated one would be a replay) against the same query with true counts."""
+    print(f"Differential privacy (disclosure=dp, a new query each call) against true counts (none), as of {AS_OF}:")
+    calls = iter(range(1_000_000))
+    for label, path, params in [q for q in QUERIES if q[0] in PRIVATE]:
+        line = f"{label:42}"
+        for disclosure in ("dp", "none"):
+
+            async def run(path: str = path, params: dict[str, Any] = params, d: str = disclosure) -> None:
+                extra = {"epsilon": f"{0.05 + next(calls) * 1e-6:.6f}"} if d == "dp" else {}
+                r = await client.get(path, params={**params, "as_of": AS_OF, "disclosure": d, **extra})
+                assert r.status_code == 200, r.text
+
+            p50, p95 = await _timed(run)
+            line += f"  {disclosure} p50 {p50 * 1000:7.1f} p95 {p95 * 1000:7.1f} ({p95 / base:5.1f} × base)"
+        print(line)
+
+
+AS_OF = "2020-01-31"
 
 
 def _now() -> Any:
