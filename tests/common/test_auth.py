@@ -164,7 +164,9 @@ async def test_a_service_looking_sub_without_the_claim_is_rate_limited(shared_se
 
     settings = {**shared_settings, "rate_limit_per_minute": 2}
     async with serve(create_app(IntakeSettings(**settings))) as intake:
-        pretender = {"Authorization": f"Bearer {mint_token(secret=SECRET, sub='service:x', scopes=['audit:read'], org_type='ictg')}"}
+        pretender = {
+            "Authorization": f"Bearer {mint_token(secret=SECRET, sub='service:x', scopes=['audit:read'], org_type='ictg')}"
+        }
         answers = [(await intake.get("/v1/audit", headers=pretender)).status_code for _ in range(3)]
         assert answers == [200, 200, 429]
         limited = await intake.get("/v1/audit", headers=pretender)

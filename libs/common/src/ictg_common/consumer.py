@@ -410,7 +410,9 @@ class ConsumerRunner:
         async with self.sessionmaker() as session:
             rows = (
                 await session.execute(
-                    text(f'SELECT id, subject, payload FROM "{self.c.schema}".dead_letter WHERE consumer = :c ORDER BY id'),
+                    text(
+                        f'SELECT id, subject, payload FROM "{self.c.schema}".dead_letter WHERE consumer = :c ORDER BY id'
+                    ),
                     {"c": self.c.name},
                 )
             ).all()
