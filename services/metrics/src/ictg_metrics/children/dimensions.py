@@ -660,25 +660,37 @@ def with_empty_cells(
     list per grouping dimension) replaces the listed values where the caller knows them better."""
     if not group_by:
         return rows or [dict(zero)]
-    if values is not None:
-        return _filled(rows, group_by, zero, [list(v) for v in values], per=per, per_values=per_values)
+    if values is None:
+        values = listed_cells(group_by, referred_from=referred_from, referred_to=referred_to, as_of=as_of,
+                              filters=filters, max_cells=max_cells)  # fmt: skip
+    return _filled(rows, group_by, zero, [list(v) for v in values], per=per, per_values=per_values)
+
+
+def listed_cells(
+    group_by: Sequence[str], *, referred_from: date | None, referred_to: date | None, as_of: date,
+    filters: dict[str, tuple[Any, ...]] | None, max_cells: int = MAX_FILLED_CELLS, disclosure: str = "perturb",
+) -> list[list[Any]]:  # fmt: skip
+    """The values listed for each grouping dimension of a table whose every cell is shown (a dimension also
+    filtered on: the values asked for); refuses (422), before anything is counted, a dimension whose values
+    cannot all be listed (a cell that appeared only when a child is in it would disclose that child) and a
+    table of more than `max_cells` cells."""
     listed_values: list[list[Any]] = []
     for g in group_by:
         listed = domain(g, referred_from=referred_from, referred_to=referred_to, as_of=as_of)
         if filters and g in filters and not DIMENSIONS[g].multi:  # grouped by what it is filtered on: those values
             listed = [v for v in listed or filters[g] if v in filters[g]]
         if listed is None:
-            raise invalid("#query/group_by", f"with disclosure=perturb, {g} cannot be grouped by: its values "
+            raise invalid("#query/group_by", f"with disclosure={disclosure}, {g} cannot be grouped by: its values "
                           "cannot all be listed")  # fmt: skip
         listed_values.append(listed)
     cells = math.prod(len(v) for v in listed_values)
     if cells > max_cells:
         raise invalid(
             "#query/group_by",
-            f"with disclosure=perturb, a table has at most {max_cells:,} cells; "
+            f"with disclosure={disclosure}, a table has at most {max_cells:,} cells; "
             f"grouped by {', '.join(group_by)} it would have {cells:,}: group by fewer dimensions or filter",
         )
-    return _filled(rows, group_by, zero, listed_values, per=per, per_values=per_values)
+    return listed_values
 
 
 def _filled(

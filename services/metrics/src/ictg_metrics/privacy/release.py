@@ -10,15 +10,12 @@ each timeliness quantile through OpenDP's quantile mechanism; shares are compute
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ictg_common.errors import invalid
-
 from ..children.caseload import COUNTS as CASELOAD_COUNTS
-from ..children.dimensions import DIMENSIONS, MAX_FILLED_CELLS, domain
+from ..children.dimensions import listed_cells
 from ..children.query import ChildQuery
 from ..children.timeliness import DEADLINES, QUANTILES, STATS, TIMELINESS_COUNTS, share
 from . import mechanism as m
@@ -26,26 +23,11 @@ from .mechanism import Calibration
 
 
 def cell_values(q: ChildQuery) -> list[list[Any]]:
-    """The values listed for each grouping dimension (those filtered on, for a single-valued dimension
-    grouped by what it is filtered on), as `with_empty_cells` lists them; refuses (422), before anything is
-    counted or charged, a dimension whose values cannot all be listed and a table of too many cells."""
-    values: list[list[Any]] = []
-    for g in q.group_by:
-        listed = domain(g, referred_from=q.referred_from, referred_to=q.referred_to, as_of=q.as_of)
-        if g in q.filters and not DIMENSIONS[g].multi:
-            listed = [v for v in listed or q.filters[g] if v in q.filters[g]]
-        if listed is None:
-            raise invalid("#query/group_by", f"with disclosure=dp, {g} cannot be grouped by: its values cannot all "
-                          "be listed, and a cell that appeared only when a child is in it would disclose that child")  # fmt: skip
-        values.append(listed)
-    cells = math.prod(len(v) for v in values)
-    if cells > MAX_FILLED_CELLS:
-        raise invalid(
-            "#query/group_by",
-            f"with disclosure=dp, a table has at most {MAX_FILLED_CELLS:,} cells; grouped by "
-            f"{', '.join(q.group_by)} it would have {cells:,}: group by fewer dimensions or filter",
-        )
-    return values
+    """The values listed for each grouping dimension, as `with_empty_cells` lists them; refuses (422), before
+    anything is counted or charged, a dimension whose values cannot all be listed and a table of too many
+    cells."""
+    return listed_cells(q.group_by, referred_from=q.referred_from, referred_to=q.referred_to, as_of=q.as_of,
+                        filters=q.filters, disclosure="dp")  # fmt: skip
 
 
 def in_cell_order(
