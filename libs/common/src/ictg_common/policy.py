@@ -46,13 +46,17 @@ Audience = Literal["staff", "council", "other"]
 STAFF_ORG_TYPE = "ictg"
 COUNCIL_ORG_TYPE = "local_authority"
 
-_CASE = ("case_id", "referral_id", "local_authority_code", "region")
+# A case event names the child's authority and region as they stand when it is recorded: a record dated
+# inside a council's period but written after the child moved on would tell that council where the child
+# went. So a council learns them only from the events that are about them (the referral, the opening, a move).
+_CASE = ("case_id", "referral_id")
+_WHERE = ("local_authority_code", "region")
 
 # event type -> the fields of its `data` a council may learn (the council API's view of the same record)
 COUNCIL_FIELDS: dict[str, frozenset[str]] = {
     ReferralReceived.TYPE: frozenset({"referral_id", "received_at", "local_authority_code", "region", "pathway",
                                       "gender", "age_at_referral", "age_band", "age_disputed", "nationality"}),
-    CaseOpened.TYPE: frozenset({*_CASE, "status", "pathway", "opened_at"}),
+    CaseOpened.TYPE: frozenset({*_CASE, *_WHERE, "status", "pathway", "opened_at"}),
     CaseAllocated.TYPE: frozenset({*_CASE, "allocation_id", "role", "allocated_at"}),
     ContactRecorded.TYPE: frozenset({*_CASE, "contact_id", "occurred_at", "method", "party"}),
     MissingStarted.TYPE: frozenset({*_CASE, "episode_id", "started_at", "at_referral", "whereabouts_known",
@@ -60,7 +64,7 @@ COUNCIL_FIELDS: dict[str, frozenset[str]] = {
                                     "professional_network_meeting"}),
     MissingEnded.TYPE: frozenset({*_CASE, "episode_id", "started_at", "ended_at", "return_interview_offered"}),
     NrmDecisionRecorded.TYPE: frozenset({*_CASE, "decision_id", "stage", "outcome", "decided_at"}),
-    CaseMoved.TYPE: frozenset({*_CASE, "move_id", "moved_at", "from_local_authority_code"}),
+    CaseMoved.TYPE: frozenset({*_CASE, *_WHERE, "move_id", "moved_at", "from_local_authority_code"}),
     CasePathwayChanged.TYPE: frozenset({*_CASE, "pathway", "changed_at"}),
     CaseExited.TYPE: frozenset({*_CASE, "exited_at", "reason", "destination"}),
 }  # fmt: skip

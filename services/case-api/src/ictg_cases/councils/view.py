@@ -185,7 +185,9 @@ class CurrentAllocation(BaseModel):
         "manager."
     )
     region: str = Field(description="The case's current region (a slug), where the guardian's team is.")
-    allocated_at: datetime = Field(description="When the current allocation began (RFC 3339).")
+    allocated_at: datetime | None = Field(
+        description="When the current allocation began (RFC 3339); null when that was before your periods."
+    )
 
 
 class Child(BaseModel):
@@ -279,7 +281,10 @@ def case(
         pathway=row.pathway if now else None,
         local_authority_code=row.local_authority_code if now else None,
         allocation=(
-            CurrentAllocation(role=allocation.role, region=row.region, allocated_at=allocation.allocated_at)
+            CurrentAllocation(
+                role=allocation.role, region=row.region,
+                allocated_at=allocation.allocated_at if rule.covers(periods, allocation.allocated_at) else None,
+            )  # fmt: skip
             if now and allocation is not None
             else None
         ),
