@@ -28,7 +28,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 from door_matrix_world import (
     BEFORE,
     GMP,

@@ -118,7 +118,8 @@ async def test_a_council_receives_its_childrens_events_signed_thin_and_once(shar
         for d in p.receiver.at("/ok/oldham"):
             assert d.verified_by == ["/ok/oldham"]
             assert d.webhook_id == d.event["id"]  # the event id: a receiver deduplicates on it
-            assert d.event["data"].get("local_authority_code", OLDHAM) == OLDHAM  # named only by referral, opening, move
+            # the authority is named only by the referral, the opening and a move
+            assert d.event["data"].get("local_authority_code", OLDHAM) == OLDHAM
             assert "Nguyen" not in str(d.event) and "Secret note" not in str(d.event)
         assert latency < 5, latency
         await asyncio.sleep(0.5)

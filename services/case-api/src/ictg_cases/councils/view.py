@@ -282,9 +282,10 @@ def case(
         local_authority_code=row.local_authority_code if now else None,
         allocation=(
             CurrentAllocation(
-                role=allocation.role, region=row.region,
+                role=allocation.role,
+                region=row.region,
                 allocated_at=allocation.allocated_at if rule.covers(periods, allocation.allocated_at) else None,
-            )  # fmt: skip
+            )
             if now and allocation is not None
             else None
         ),
