@@ -719,7 +719,8 @@ WEBHOOKS: dict[tuple[str, str], Any] = {
     **AUDIT_DOOR,
     # Councils subscribe to their own children's events; no other organisation gets child-level events.
     ("POST", "/v1/webhooks/subscriptions"): probe(
-        jwt(**dict.fromkeys(("manchester", "salford", "kent"), one((*SUBSCRIPTION, "secret"), status=201))),
+        # councils (their own children) and first responders (their own referrals' status: the NGO)
+        jwt(**dict.fromkeys(("manchester", "salford", "kent", "ngo"), one((*SUBSCRIPTION, "secret"), status=201))),
         body=subscription_of,
     ),
     ("GET", "/v1/webhooks/subscriptions"): probe(

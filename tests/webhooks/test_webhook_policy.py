@@ -103,13 +103,16 @@ async def test_no_other_organisation_receives_childrens_events(shared_settings: 
     """Found: an NGO's token (`webhooks:manage`, no codes) subscribed (201) and its receiver got 3,001 events for
     every authority, and `replay?since=` re-sent the history."""
     async with platform(shared_settings) as p:
-        for body in ({}, {"event_types": ["ictg.referral.received.v1"]}, {"local_authority_codes": [MANCHESTER]}):
+        # A first responder (the NGO) may follow only its own referrals' status; child-level kinds, or
+        # authorities, are refused; an organisation that files no referral may not subscribe at all.
+        for body, pointer in (({"event_types": ["ictg.referral.received.v1"]}, "/event_types"),
+                              ({"local_authority_codes": [MANCHESTER]}, "/local_authority_codes")):  # fmt: skip
             r = await p.hooks.post("/v1/webhooks/subscriptions", json={"url": p.receiver.base + "/ok/ngo", **body},
                                    headers=NGO)  # fmt: skip
-            assert r.status_code == 403 and "no events about children" in r.json()["detail"], r.text
-        police = auth("webhooks:manage", org_type="police", org_name="Kent Police", regions=[], sub="dev-user")
-        r = await p.hooks.post("/v1/webhooks/subscriptions", json={"url": p.receiver.base + "/ok/p"}, headers=police)
-        assert r.status_code == 403
+            assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == pointer, r.text
+        partner = auth("webhooks:manage", org_type="government", org_name="Home Office", regions=[], sub="dev-user")
+        r = await p.hooks.post("/v1/webhooks/subscriptions", json={"url": p.receiver.base + "/ok/p"}, headers=partner)
+        assert r.status_code == 403 and r.json()["type"].endswith("/scope-above-ceiling"), r.text  # no webhooks:manage
 
         # A subscription made before the rule (stored as it was then) gets nothing, live or replayed, and a
         # delivery queued for it before the rule is withheld, never sent.
@@ -160,3 +163,36 @@ async def test_no_other_organisation_receives_childrens_events(shared_settings: 
         assert r.status_code == 202 and r.json()["queued"] >= 6
         await engine.dispose()
         assert GUARDIAN  # the same platform as test_webhooks
+
+
+STATUS_FIELDS = {"referral_id", "org_type", "org_name", "referrer_reference", "status", "case_opened_at",
+                 "allocated_at", "exited_at"}  # fmt: skip
+
+
+async def test_a_first_responder_follows_the_status_of_its_own_referrals_only(shared_settings: dict[str, Any]) -> None:
+    """A police force may subscribe to `referral.status_changed`: how each referral it filed stands (ids, its
+    own reference, status and dates), and nothing of another force's or of the child."""
+    gmp = auth("referrals:write", "webhooks:manage", org_type="police", org_name="Greater Manchester Police",
+               regions=[], sub="gmp-systems")  # fmt: skip
+    kent = auth("referrals:write", "webhooks:manage", org_type="police", org_name="Kent Police", regions=[],
+                sub="kent-systems")  # fmt: skip
+    async with platform(shared_settings) as p:
+        await p.subscribe(gmp, "/ok/gmp")
+        await p.subscribe(kent, "/ok/kent", event_types=["ictg.referral.status_changed.v1"])
+        case = await p.case(MANCHESTER)  # filed by Greater Manchester Police
+        await _records(p, case["id"])  # allocated, and more the police may not know
+
+        async def allocated() -> bool:
+            return [d.event["data"]["status"] for d in p.receiver.at("/ok/gmp")] == ["awaiting_allocation",
+                                                                                     "allocated"]  # fmt: skip
+
+        await eventually(allocated, timeout=20)
+        for d in p.receiver.at("/ok/gmp"):
+            assert d.event["type"] == "ictg.referral.status_changed.v1" and set(d.event["data"]) == STATUS_FIELDS
+            assert d.event["data"]["referral_id"] == case["referral_id"]
+            assert d.event["data"]["org_name"] == "Greater Manchester Police"
+        await asyncio.sleep(0.5)
+        assert p.receiver.at("/ok/kent") == []  # another force's referral: nothing
+        r = await p.hooks.post("/v1/webhooks/subscriptions", headers=gmp,
+                               json={"url": p.receiver.base + "/ok/x", "event_types": ["ictg.case.allocated.v1"]})  # fmt: skip
+        assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == "/event_types"

@@ -12,8 +12,9 @@ Three audiences, by the token's (or the subscription's) `org_type`:
   the child's identity facts the council view carries (gender, nationality, age), never the referrer, the
   living situation, the trafficker contact or anything else the referral records. Assessments, advocacy
   and SLA breaches are the service's own: never a council's.
-- **other** (police, Border Force, NGOs, partners, anyone else) learns no child-level event at all:
-  only `webhook.*` events about its own subscriptions.
+- **other** (police, Border Force, NGOs, partners, anyone else) learns no child-level event but those
+  addressed to it: how the referrals it filed stand (`referral.status_changed`: ids, its own reference,
+  status and dates) and `webhook.*` events about its own subscriptions.
 
 `project` returns the event's `data` as the audience may see it, or None when the event is not for it;
 the projection is computed at delivery time from the stored event, so a delivery queued, retried or
@@ -38,6 +39,7 @@ from .contracts import (
     MissingStarted,
     NrmDecisionRecorded,
     ReferralReceived,
+    ReferralStatusChanged,
     SlaBreached,
     WebhookDisabled,
 )
@@ -69,7 +71,9 @@ COUNCIL_FIELDS: dict[str, frozenset[str]] = {
     CaseExited.TYPE: frozenset({*_CASE, "exited_at", "reason", "destination"}),
 }  # fmt: skip
 STAFF_ONLY = frozenset({AssessmentRecorded.TYPE, AdvocacyRecorded.TYPE, SlaBreached.TYPE})
-ABOUT_THE_RECIPIENT = frozenset({WebhookDisabled.TYPE})  # events about the organisation's own subscriptions
+# Events addressed to one organisation (the routing delivers them to it alone): its own subscriptions' state,
+# and how the referrals it filed stand (ids, its own reference, status and dates: nothing else of the child).
+ABOUT_THE_RECIPIENT = frozenset({WebhookDisabled.TYPE, ReferralStatusChanged.TYPE})
 
 
 def audience(org_type: str | None) -> Audience:

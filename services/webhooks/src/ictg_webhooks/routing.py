@@ -19,7 +19,15 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ictg_common import clock, policy
-from ictg_common.contracts import CaseEventData, CaseMoved, CaseOpened, ReferralReceived, WebhookDisabled, parse_data
+from ictg_common.contracts import (
+    CaseEventData,
+    CaseMoved,
+    CaseOpened,
+    ReferralReceived,
+    ReferralStatusChanged,
+    WebhookDisabled,
+    parse_data,
+)
 from ictg_common.events import CloudEvent, new_id
 from ictg_common.notify import notify
 
@@ -108,8 +116,9 @@ async def route(session: AsyncSession, event: CloudEvent) -> None:
 
 
 def _org_of(event: CloudEvent) -> tuple[str, str] | None:
+    """The one organisation an event is addressed to, if it is addressed (`ictg_common.policy`)."""
     data = parse_data(event.type, event.data)
-    return (data.org_type, data.org_name) if isinstance(data, WebhookDisabled) else None
+    return (data.org_type, data.org_name) if isinstance(data, WebhookDisabled | ReferralStatusChanged) else None
 
 
 async def enqueue(
@@ -166,6 +175,8 @@ WITH matching AS (
     WHERE e.received_at >= :since AND e.type NOT LIKE 'ictg.webhook.%'
       AND (cardinality(CAST(:types AS varchar[])) = 0 OR e.type = ANY(CAST(:types AS varchar[])))
       AND (CAST(:every AS boolean) OR e.type = ANY(CAST(:receivable AS varchar[])))
+      AND (e.type <> 'ictg.referral.status_changed.v1'
+           OR (e.body->'data'->>'org_type' = :org_type AND e.body->'data'->>'org_name' = :org_name))
       AND (cardinality(CAST(:codes AS varchar[])) = 0 OR e.local_authority_codes && CAST(:codes AS varchar[]))
 ), added AS (
     INSERT INTO webhooks.delivery (id, subscription_id, event_id, status, attempts, step, next_attempt_at, created_at)
@@ -187,7 +198,8 @@ async def replay_since(session: AsyncSession, sub: Subscription, since: datetime
     or not (one statement, whatever the number). Returns how many were queued."""
     receivable = policy.receivable(sub.org_type)
     params = {"since": since, "types": list(sub.event_types), "codes": list(sub.local_authority_codes), "sub": sub.id,
-              "every": receivable is None, "receivable": sorted(receivable or ())}  # fmt: skip
+              "every": receivable is None, "receivable": sorted(receivable or ()), "org_type": sub.org_type,
+              "org_name": sub.org_name}  # fmt: skip
     queued = int((await session.execute(REPLAY, params)).scalar_one())
     await notify(session, DELIVERIES)
     return queued

@@ -42,6 +42,7 @@ from ..codes import (
     OrganisationType,
     Party,
     Pathway,
+    ReferralStatus,
     Topic,
     TraffickerContact,
     WorkerRole,
@@ -302,6 +303,25 @@ class CaseExited(CaseEventData):
     destination: ExitDestination
 
 
+class ReferralStatusChanged(EventData):
+    """How a referral's case stands changed (the case opened, a guardian was allocated or taken off, the
+    child left): what the referring organisation may know of it, for its own systems. Emitted by intake
+    from the case API's events; delivered by webhook only to the organisation that filed the referral.
+    Subject: the referral id. Time: when the status changed. No personal data."""
+
+    TYPE = "ictg.referral.status_changed.v1"
+    SOURCE = "intake"
+
+    referral_id: UUID
+    org_type: str = Field(description="The filing organisation's type (the only recipient).")
+    org_name: str = Field(description="The filing organisation's name.")
+    referrer_reference: str | None = Field(default=None, description="The referrer's own reference, if it gave one.")
+    status: ReferralStatus
+    case_opened_at: datetime | None = None
+    allocated_at: datetime | None = None
+    exited_at: datetime | None = None
+
+
 # ---- webhooks ----
 
 
@@ -324,7 +344,8 @@ class WebhookDisabled(EventData):
 
 MODELS: tuple[type[EventData], ...] = (
     ReferralReceived, CaseOpened, CaseAllocated, ContactRecorded, MissingStarted, MissingEnded, AssessmentRecorded,
-    NrmDecisionRecorded, AdvocacyRecorded, CaseMoved, CasePathwayChanged, SlaBreached, CaseExited, WebhookDisabled,
+    NrmDecisionRecorded, AdvocacyRecorded, CaseMoved, CasePathwayChanged, SlaBreached, CaseExited, ReferralStatusChanged,
+    WebhookDisabled,
 )  # fmt: skip
 REGISTRY: dict[str, type[EventData]] = {m.TYPE: m for m in MODELS}
 """Event type (`ictg.case.allocated.v1`) -> the model of its `data`."""

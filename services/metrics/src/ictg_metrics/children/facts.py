@@ -342,7 +342,7 @@ def _missing(
     }
 
 
-NOT_ABOUT_A_CHILD = ("ictg.webhook.",)
+NOT_ABOUT_A_CHILD = ("ictg.webhook.", "ictg.referral.status_changed.")  # the referrer's view: nothing to count
 
 
 def child_key(type_: str, subject: str, data: dict[str, Any]) -> str | None:

@@ -26,6 +26,7 @@ from ictg_common.reference import local_authority, region_slug
 from ..models import SCHEMA, Referral
 from ..settings import IntakeSettings
 from . import access, repository
+from .casestatus import status_of
 from .schemas import Referral as ReferralOut
 from .schemas import ReferralCreate, ReferralPage
 
@@ -130,15 +131,6 @@ def derive(body: ReferralCreate, *, received_at: datetime, settings: IntakeSetti
         "nationality_group": nationality_group(body.child.nationality),
         "timeliness": t.as_dict(),
     }
-
-
-def status_of(r: Referral) -> str:
-    """How the case stands, from what the case events told intake (`casestatus`)."""
-    if r.exited_at is not None:
-        return "exited"
-    if r.allocated:
-        return "allocated"
-    return "awaiting_allocation" if r.case_id is not None else "received"
 
 
 def to_out(r: Referral, *, duplicates: list[UUID]) -> ReferralOut:

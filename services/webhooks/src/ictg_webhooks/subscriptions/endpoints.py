@@ -10,7 +10,8 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy import delete, select, update
 
 from ictg_common import clock, pagination, policy
-from ictg_common.auth import Actor, require
+from ictg_common.auth import FIRST_RESPONDERS, Actor, require
+from ictg_common.contracts import ReferralStatusChanged
 from ictg_common.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
 from ictg_common.events import CloudEvent, new_id
 from ictg_common.inputs import query_time
@@ -49,6 +50,9 @@ async def _target_ok(request: Request, url: str) -> None:
         raise ValidationFailed(f"The url cannot be delivered to: {problem}.", errors=[field_error("/url", problem)])
 
 
+STATUS = ReferralStatusChanged.TYPE
+
+
 def _types_for(actor: Actor, asked: list[str]) -> list[str]:
     """The event types an organisation may subscribe to (`ictg_common.policy`): the service's staff any,
     a council those the council API shows of its children, anyone else no child-level event (so none
@@ -56,22 +60,29 @@ def _types_for(actor: Actor, asked: list[str]) -> list[str]:
     receivable = policy.receivable(actor.org_type)
     if receivable is None:
         return asked
-    if policy.audience(actor.org_type) == "other":
+    council = policy.audience(actor.org_type) == "council"
+    if not council and actor.org_type not in FIRST_RESPONDERS:
         raise Forbidden(
             f"An organisation of type {actor.org_type!r} receives no events about children by webhook: they go to "
-            "councils (their own children) and to the ICTG service. Your subscriptions' own events (disabled, "
-            "failing) reach you without one."
+            "councils (their own children), to first responders (how the referrals they filed stand) and to the "
+            "ICTG service."
         )
     refused = sorted(set(asked) - receivable)
     if refused:
-        detail = f"not for a council: {', '.join(refused)} (the service's own records)"
+        why = "the service's own records" if council else f"a first responder gets {STATUS} of its own referrals"
+        detail = f"not for your organisation: {', '.join(refused)} ({why})"
         raise ValidationFailed(f"These event types are {detail}.", errors=[field_error("/event_types", detail)])
     return asked
 
 
 def _codes_for(actor: Actor, asked: list[str]) -> list[str]:
-    """A council subscribes to its own authorities only (all of them when it names none)."""
+    """A council subscribes to its own authorities only (all of them when it names none); a first responder's
+    subscription follows the referrals it filed, not authorities."""
     if not actor.council:
+        if asked and policy.audience(actor.org_type) != "staff":
+            detail = "a first responder's subscription follows the referrals it filed, wherever the child is"
+            raise ValidationFailed(f"local_authority_codes: {detail}.",
+                                   errors=[field_error("/local_authority_codes", detail)])  # fmt: skip
         return asked
     if not actor.la_codes:
         raise Forbidden("A council's token names the authorities it answers for (claim la_codes): this one names none.")
