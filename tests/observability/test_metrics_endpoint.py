@@ -91,18 +91,19 @@ async def test_every_service_exposes_its_figures_and_they_follow_a_referral(shar
         assert intake.one("ictg_http_requests_total", method="GET", route="/v1/referrals", status="200")
         assert not [ls for _, ls, _ in intake.samples if referral_id in ls.get("route", "")]
 
-        # Metrics folded referral.received and case.opened: counted, and fresh.
+        # Metrics handled referral.received, case.opened and the referrer's referral.status_changed (folding the
+        # first two): counted, and fresh.
         metrics = await until(
             p.metrics,
             lambda s: (
-                s.value("ictg_consumer_events_total", consumer="metrics-all", outcome="handled") == 2
+                s.value("ictg_consumer_events_total", consumer="metrics-all", outcome="handled") == 3
                 and s.one("ictg_consumer_pending_messages", consumer="metrics-all") == 0
             ),
         )
         assert 0 <= metrics.one("ictg_metrics_freshness_seconds") < 30
-        # Webhooks routed both (no subscription: nothing to deliver).
+        # Webhooks routed all three (no subscription: nothing to deliver).
         hooks = await until(
-            p.hooks, lambda s: s.one("ictg_consumer_events_total", consumer="webhooks-all", outcome="handled") == 2
+            p.hooks, lambda s: s.one("ictg_consumer_events_total", consumer="webhooks-all", outcome="handled") == 3
         )
         assert hooks.one("ictg_webhook_deliveries_pending") == 0
         assert hooks.one("ictg_webhook_attempts_total", outcome="delivered") == 0
