@@ -88,7 +88,7 @@ class Actor:
 
     @property
     def principal(self) -> str:
-        """Who is acting, as one key (DESIGN: a principal is `iss`, `org_type`, `org_name`, `sub`): what
+        """Who is acting, as one key (a principal is `iss`, `org_type`, `org_name`, `sub`): what
         belongs to a caller (a privacy budget) is keyed by this, never by `sub` alone, which two
         organisations' tokens may share."""
         return json.dumps([self.issuer, self.org_type, self.org_name, self.sub], separators=(",", ":"))
