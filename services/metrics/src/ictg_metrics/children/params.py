@@ -136,29 +136,29 @@ def whole_months(common: Common) -> None:
                 f"(e.g. {_month_end(value).isoformat()}): perturbed figures cover whole months",
             )
     last_complete = clock.london_date(clock.utcnow()).replace(day=1) - timedelta(days=1)
+    _as_of_at_most(
+        common, last_complete, f"with disclosure=perturb, as_of is at most {last_complete.isoformat()}, the end of "
+        "the last complete month: figures for a month still running change with each child, and asked day by day "
+        "they would place single children",
+    )  # fmt: skip
+
+
+def _as_of_at_most(common: Common, latest: date, refusal: str) -> None:
+    """`as_of` defaults to `latest` and may not be later (422 with `refusal`)."""
     if common.as_of is None:
-        common.as_of = last_complete
-    elif common.as_of > last_complete:
-        raise invalid(
-            "#query/as_of",
-            f"with disclosure=perturb, as_of is at most {last_complete.isoformat()}, the end of the last complete "
-            "month: figures for a month still running change with each child, and asked day by day they would "
-            "place single children",
-        )
+        common.as_of = latest
+    elif common.as_of > latest:
+        raise invalid("#query/as_of", refusal)
 
 
 def days_over(common: Common) -> None:
     """Under dp, `as_of` is a day already over (by default yesterday, London): an answer is stored and given
     again to the same query, and a day still running would have changed since."""
     yesterday = clock.london_date(clock.utcnow()) - timedelta(days=1)
-    if common.as_of is None:
-        common.as_of = yesterday
-    elif common.as_of > yesterday:
-        raise invalid(
-            "#query/as_of",
-            f"with disclosure=dp, as_of is at most {yesterday.isoformat()}, a day already over: an answer is "
-            "stored and given again to the same query",
-        )
+    _as_of_at_most(
+        common, yesterday, f"with disclosure=dp, as_of is at most {yesterday.isoformat()}, a day already over: an "
+        "answer is stored and given again to the same query",
+    )  # fmt: skip
 
 
 def parse_group_by(group_by: str | None) -> tuple[str, ...]:

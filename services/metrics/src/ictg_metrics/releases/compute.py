@@ -118,24 +118,20 @@ async def compute_table(
                                values=_values(table, q.group_by, as_of), max_cells=MAX_CELLS)  # fmt: skip
         rows = in_natural_order([d.row(r, counts) for r in raw], q.group_by)
         group_columns = [*columns_with_names(q.group_by), "month"]
-        body.update(columns=[*group_columns, *counts], rows=_named(rows, q.group_by))
+        body.update(columns=[*group_columns, *counts], rows=with_names(rows, q.group_by))
         return body
     rows, total = await _grid(session, table, d, q, table.group_by)
     if table.measure == "timeliness":
         counts = [*TIMELINESS[:1], *(f"{s}_{k}" for s in STATS for k in ("count", *QUANTILES)),
                   *TIMELINESS[1 + len(STATS):], *(f"met_{x}_deadline" for x in DEADLINES)]  # fmt: skip
-    body.update(columns=[*columns_with_names(table.group_by), *counts], rows=_named(rows, table.group_by))
+    body.update(columns=[*columns_with_names(table.group_by), *counts], rows=with_names(rows, table.group_by))
     if len(table.group_by) > 1:  # the margin of each period, perturbed on its own
         period = (table.group_by[0],)
         margins, _ = await _grid(session, table, d, q, period)
-        body["margins"] = _named(margins, period)
+        body["margins"] = with_names(margins, period)
     if total is not None:
         body["total"] = total
     return body
-
-
-def _named(rows: list[dict[str, Any]], group_by: tuple[str, ...]) -> list[dict[str, Any]]:
-    return with_names(rows, group_by)
 
 
 async def compute_release(

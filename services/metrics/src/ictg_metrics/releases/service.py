@@ -66,11 +66,9 @@ def check_due(name: str, now: datetime) -> date:
 
 def disclosure_of(ptable: Ptable) -> dict[str, Any]:
     """What a release says of its disclosure control, in every table and the workbook's notes."""
-    describe = getattr(ptable, "describe", None)
-    params: dict[str, Any] = describe() if callable(describe) else {"name": ptable.name, "threshold": ptable.threshold}
     return {
         "method": "cell_key",
-        "ptable": params,
+        "ptable": ptable.describe(),
         "withheld": f"a count whose perturbed value is under {ptable.threshold} is withheld (null in JSON, c in CSV)",
         "totals": "margins and totals are perturbed with their own cell keys, independently of their cells: "
         "cells need not add up to them",
