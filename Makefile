@@ -3,12 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
-PACKAGES := -e libs/common -e services/referral-intake -e services/case-api -e services/metrics -e services/webhooks
+PACKAGES := -e libs/common -e services/referral-intake -e services/case-api -e services/metrics -e services/webhooks -e services/identity
 
 .PHONY: run test system-deps chaos bench lint contracts lock clean
 
 $(STAMP): requirements.lock requirements-nodeps.lock libs/common/pyproject.toml services/referral-intake/pyproject.toml services/case-api/pyproject.toml services/metrics/pyproject.toml \
-		services/webhooks/pyproject.toml
+		services/webhooks/pyproject.toml services/identity/pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock

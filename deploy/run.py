@@ -1,8 +1,12 @@
 """`make run`: the whole platform on this machine.
 
 Starts embedded Postgres and NATS (data under .run/, free ports) unless ICTG_DATABASE_URL /
-ICTG_NATS_URL are set, migrates, starts the four services as processes, prints their URLs and a
-development token, and stops everything on Ctrl-C. Run again, it keeps its data. Webhooks may
+ICTG_NATS_URL are set, migrates, registers the development clients at the token service (a police
+force, a council with two codes, an analyst, the staff, and the services themselves; fresh secrets
+each run), starts the five services as processes, writes the clients' ids and secrets to .run/env,
+and stops everything on Ctrl-C. Every service trusts the token service's keys (ICTG_AUTH_ISSUERS);
+the case API and metrics get their own tokens there (client credentials). Development mode stays on
+(ICTG_AUTH_DEVELOPMENT=true), so the tests' minting CLI still works against it. Run again, it keeps its data. Webhooks may
 deliver to receivers on this machine (ICTG_WEBHOOKS_ALLOW_PRIVATE_TARGETS=true unless set).
 
 The embedded NATS authenticates: each service is given its own user and password (generated for
@@ -25,10 +29,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ictg_common.auth import SCOPES, mint_token
+import asyncio
+import json
+
+import httpx
+
 from ictg_common.devinfra import Infra, port_open
-from ictg_common.reference import REGION_SLUGS
 from ictg_common.settings import ServiceSettings
+from ictg_identity.admin import register_dev_clients
 
 from stack import NATS_USERS, ROOT, SERVICES, migrate_all
 
@@ -79,12 +87,14 @@ class Supervised:
 
 def shell_urls(ports: dict[str, int]) -> dict[str, str]:
     """The shell variables the README's examples use, by service."""
-    names = {"referral-intake": "INTAKE", "case-api": "CASES", "metrics": "METRICS", "webhooks": "HOOKS"}
+    names = {"referral-intake": "INTAKE", "case-api": "CASES", "metrics": "METRICS", "webhooks": "HOOKS",
+             "identity": "IDENTITY"}  # fmt: skip
     return {names[name]: f"http://127.0.0.1:{port}" for name, port in ports.items()}
 
 
 def main() -> int:
     logging.basicConfig(level=logging.WARNING)
+    os.environ.setdefault("ICTG_AUTH_DEVELOPMENT", "true")
     settings = ServiceSettings()
     infra = Infra(
         ROOT / ".run",
@@ -109,27 +119,38 @@ def main() -> int:
         infra.start()
         print("migrating…", flush=True)
         migrate_all(infra.database_url)
+        clients = asyncio.run(register_dev_clients(infra.database_url))
         ports = {name: int(os.environ.get(var, default)) for name, (_, var, default) in SERVICES.items()}
+        issuer = f"http://127.0.0.1:{ports['identity']}"
         env = {
             **os.environ,
             "ICTG_DATABASE_URL": infra.database_url,
             "ICTG_NATS_URL": infra.nats_url,
             "ICTG_CASES_INTAKE_URL": f"http://127.0.0.1:{ports['referral-intake']}",
             "ICTG_METRICS_CASES_URL": f"http://127.0.0.1:{ports['case-api']}",
+            "ICTG_AUTH_ISSUERS": os.environ.get("ICTG_AUTH_ISSUERS", json.dumps([{"issuer": issuer}])),
+            "ICTG_AUTH_TOKEN_URL": f"{issuer}/oauth2/token",
+            "ICTG_IDENTITY_ISSUER": issuer,
         }
-        # A service's own settings, on top of the shared ones (local receivers for webhooks).
+        # A service's own settings, on top of the shared ones (local receivers for webhooks, the clients the
+        # case API and metrics get their tokens with).
         own_env = {
             "webhooks": {
                 "ICTG_WEBHOOKS_ALLOW_PRIVATE_TARGETS": os.environ.get("ICTG_WEBHOOKS_ALLOW_PRIVATE_TARGETS", "true"),
             },
-        }
+            "case-api": {"ICTG_CASES_CLIENT_ID": clients["CASES_CLIENT"][0],
+                         "ICTG_CASES_CLIENT_SECRET": clients["CASES_CLIENT"][1]},
+            "metrics": {"ICTG_METRICS_CLIENT_ID": clients["METRICS_CLIENT"][0],
+                        "ICTG_METRICS_CLIENT_SECRET": clients["METRICS_CLIENT"][1]},
+        }  # fmt: skip
         for name, (factory, _, _) in SERVICES.items():
             if port_open(ports[name]):
                 print(f"port {ports[name]} for {name} is taken; set {SERVICES[name][1]} to another", file=sys.stderr)
                 return 1
             argv = [sys.executable, "-m", "uvicorn", factory, "--factory", "--host", "127.0.0.1",
                     "--port", str(ports[name]), "--no-access-log"]  # fmt: skip
-            own = {**infra.nats_env(NATS_USERS[name]), **own_env.get(name, {})}
+            nats_user = NATS_USERS.get(name)
+            own = {**(infra.nats_env(nats_user) if nats_user else {}), **own_env.get(name, {})}
             procs.append(Supervised(name, argv, {**env, **own}))
             procs[-1].start()
         deadline = time.monotonic() + 60
@@ -142,10 +163,7 @@ def main() -> int:
                 print("a service failed to start", file=sys.stderr)
                 return 1
             time.sleep(0.2)
-        token = mint_token(
-            secret=settings.auth_secret, sub="dev-staff", scopes=list(SCOPES), org_type="ictg",
-            org_name="ICTG service", regions=list(REGION_SLUGS), audience=settings.auth_audience,
-        )  # fmt: skip
+        token = staff_token(issuer, clients["STAFF"])
         print("\nICTG platform is running:")
         for name, port in ports.items():
             print(f"  {name:16} http://127.0.0.1:{port}  (docs: /docs)")
@@ -153,10 +171,13 @@ def main() -> int:
         # The tools that read the stream do it as their service: the case API's replay, metrics' rebuild.
         tools_nats = " ".join(f"{k}={v}" for user in ("cases", "metrics") for k, v in infra.nats_env(user).items())
         print("\nFor the command-line tools (rebuild, reconcile, replay, synth) in another shell:")
-        print(f"  export ICTG_DATABASE_URL={infra.database_url} ICTG_NATS_URL={infra.nats_url}"
+        print(f"  export ICTG_AUTH_DEVELOPMENT=true ICTG_DATABASE_URL={infra.database_url} ICTG_NATS_URL={infra.nats_url}"
               f" ICTG_CASES_INTAKE_URL={env['ICTG_CASES_INTAKE_URL']}"
               f" ICTG_METRICS_CASES_URL={env['ICTG_METRICS_CASES_URL']} {tools_nats}".rstrip())  # fmt: skip
-        print(f"\nDevelopment token (the ICTG service's staff: all scopes, 12 h):\n{token}", flush=True)
+        print("\nDevelopment clients (ids and secrets in .run/env; a token from each: README):")
+        for var, (client_id, _) in clients.items():
+            print(f"  ${var}_ID  {client_id}")
+        print(f"\nA staff token (all scopes, 15 minutes; get the next one from the token service):\n{token}", flush=True)
         # A token and NATS passwords: the developer's only, and whole when it appears.
         written = env_file.with_name(f".{env_file.name}.tmp")
         written.unlink(missing_ok=True)
@@ -165,12 +186,14 @@ def main() -> int:
             "# Written by `make run` while it runs: `. .run/env` in another shell, then the README's examples.\n"
             + "".join(f"export {var}={url}\n" for var, url in shell_urls(ports).items())
             + f"export TOKEN={token}\n"
-            + f"export ICTG_DATABASE_URL={infra.database_url} ICTG_NATS_URL={infra.nats_url}\n"
+            + "".join(f"export {var}_ID={cid} {var}_SECRET={secret}\n" for var, (cid, secret) in clients.items())
+            + f"export ICTG_AUTH_DEVELOPMENT=true ICTG_DATABASE_URL={infra.database_url} ICTG_NATS_URL={infra.nats_url}\n"
             + (f"export {tools_nats}\n" if tools_nats else "")
         )
         written.replace(env_file)
-        print(f"\nIn another shell, `. {os.path.relpath(env_file, ROOT)}` sets $INTAKE, $CASES, $METRICS, $HOOKS and"
-              " $TOKEN for the README's examples.\n\nCtrl-C stops everything.", flush=True)  # fmt: skip
+        print(f"\nIn another shell, `. {os.path.relpath(env_file, ROOT)}` sets $INTAKE, $CASES, $METRICS, $HOOKS,"
+              " $IDENTITY, the clients' $…_ID and $…_SECRET, and $TOKEN for the README's examples.\n\n"
+              "Ctrl-C stops everything.", flush=True)  # fmt: skip
         while not stopping:
             for p in procs:
                 p.tend()
@@ -185,6 +208,21 @@ def main() -> int:
             p.wait()
         infra.stop()
         print("stopped.", flush=True)
+
+
+def staff_token(issuer: str, client: tuple[str, str]) -> str:
+    """A token of the development staff client, from the token service, as an integrator gets one."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            response = httpx.post(f"{issuer}/oauth2/token", data={"grant_type": "client_credentials"}, auth=client,
+                                  timeout=10)  # fmt: skip
+            response.raise_for_status()
+            return str(response.json()["access_token"])
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 if __name__ == "__main__":

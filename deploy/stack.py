@@ -1,4 +1,4 @@
-"""What the runner and the tests share: the four services, their migrations, their settings."""
+"""What the runner and the tests share: the five services, their migrations, their settings."""
 
 from __future__ import annotations
 
@@ -14,18 +14,20 @@ SERVICES = {
     "case-api": ("ictg_cases.app:create_app", "ICTG_CASES_PORT", 8002),
     "metrics": ("ictg_metrics.app:create_app", "ICTG_METRICS_PORT", 8003),
     "webhooks": ("ictg_webhooks.app:create_app", "ICTG_WEBHOOKS_PORT", 8004),
+    "identity": ("ictg_identity.app:create_app", "ICTG_IDENTITY_PORT", 8005),
 }
-# Each service's own NATS user (ictg_common.natsauth).
+# Each service's own NATS user (ictg_common.natsauth); identity is not on the bus.
 NATS_USERS = {"referral-intake": "intake", "case-api": "cases", "metrics": "metrics", "webhooks": "webhooks"}
 
 
 def migration_dirs() -> list[Path]:
     from ictg_cases.app import MIGRATIONS as cases
+    from ictg_identity.app import MIGRATIONS as identity
     from ictg_intake.app import MIGRATIONS as intake
     from ictg_metrics.app import MIGRATIONS as metrics
     from ictg_webhooks.app import MIGRATIONS as webhooks
 
-    return [intake, cases, metrics, webhooks]
+    return [intake, cases, metrics, webhooks, identity]
 
 
 def migrate_all(database_url: str) -> None:

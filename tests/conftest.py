@@ -36,6 +36,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 from stack import migrate_all  # noqa: E402
 
 SECRET = "test-secret-0123456789abcdef0123456789abcdef"
+# The tests mint HS256 tokens (development mode), in process and in the processes they start; a test of
+# production's refusals says `auth_development=False` itself.
+os.environ.setdefault("ICTG_AUTH_DEVELOPMENT", "true")
 
 
 _infra: Infra | None = None  # this session's servers, once `infra` has started them
@@ -113,6 +116,7 @@ def shared_settings(infra: Infra, database_url: str, stream: tuple[str, str]) ->
         "nats_stream": stream[0],
         "subject_prefix": stream[1],
         "auth_secret": SECRET,
+        "auth_development": True,
         "relay_poll_seconds": 0.2,
         "max_deliver": 3,
     }

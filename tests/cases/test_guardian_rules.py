@@ -64,6 +64,6 @@ def test_production_keys_without_a_claim_check_token_refuse_to_start() -> None:
     from ictg_cases.settings import CasesSettings
 
     with pytest.raises(ValueError, match="ICTG_CASES_INTAKE_TOKEN"):
-        CasesSettings(auth_jwks_url="https://idp.example/jwks.json", scrape_token="a-real-scrape-token")
-    assert CasesSettings(auth_jwks_url="https://idp.example/jwks.json", intake_token="t",
+        CasesSettings(auth_development=False, scrape_token="a-real-scrape-token")
+    assert CasesSettings(auth_development=False, intake_token="t",
                          scrape_token="a-real-scrape-token").intake_token == "t"  # fmt: skip

@@ -1,8 +1,10 @@
-"""Production tokens: RS256 verified against a JWKS; HS256 tokens are then refused. Token lifetimes,
-and which callers the rate limit spares (platform services, by a verified claim only)."""
+"""Production tokens: RS256 verified against a configured issuer's JWKS; HS256 tokens are then
+refused. Token lifetimes, and which callers the rate limit spares (platform services, by a verified
+claim only)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -18,10 +20,20 @@ from jwt.algorithms import RSAAlgorithm
 from ictg_common.auth import SCOPES, RateLimiter, TokenVerifier, mint_token
 from ictg_common.auth import main as auth_cli
 from ictg_common.errors import Unauthorized
+from ictg_common.issuers import IssuerConfig
 
 from conftest import SECRET, serve
 
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+ISSUER = "https://idp.test"
+
+
+def production(jwks_url: str) -> TokenVerifier:
+    """A verifier outside development trusting one issuer, its keys already fetched."""
+    verifier = TokenVerifier(secret="unused", issuers=[IssuerConfig(issuer=ISSUER, jwks_url=jwks_url)],
+                             development=False)  # fmt: skip
+    asyncio.run(verifier.issuers[ISSUER].refresh(force=True))
+    return verifier
 
 
 @pytest.fixture(scope="module")
@@ -48,12 +60,13 @@ def jwks_url() -> Iterator[str]:
 
 def rs256(**claims: Any) -> str:
     now = int(time.time())
-    base = {"sub": "u1", "aud": "ictg", "iat": now, "exp": now + 60, "scope": "cases:read", "regions": ["london"]}
+    base = {"sub": "u1", "aud": "ictg", "iat": now, "exp": now + 60, "scope": "cases:read", "regions": ["london"],
+            "iss": ISSUER}  # fmt: skip
     return jwt.encode({**base, **claims}, KEY, algorithm="RS256", headers={"kid": "k1"})
 
 
 def test_rs256_token_from_the_jwks_is_accepted(jwks_url: str) -> None:
-    actor = TokenVerifier(secret="unused", jwks_url=jwks_url).verify(
+    actor = production(jwks_url).verify(
         rs256(org_type="local_authority", org_name="Camden")
     )
     assert actor.sub == "u1" and actor.has("cases:read") and actor.regions == ("london",)
@@ -61,13 +74,14 @@ def test_rs256_token_from_the_jwks_is_accepted(jwks_url: str) -> None:
 
 
 def test_with_a_jwks_an_hs256_token_is_refused(jwks_url: str) -> None:
-    verifier = TokenVerifier(secret="s" * 40, jwks_url=jwks_url)
-    with pytest.raises(Unauthorized):
+    verifier = production(jwks_url)
+    verifier.secret = "s" * 40
+    with pytest.raises(Unauthorized, match="only in development"):
         verifier.verify(mint_token(secret="s" * 40, sub="x", scopes=["cases:read"]))
 
 
 def test_expired_and_wrong_audience_rs256_tokens_are_refused(jwks_url: str) -> None:
-    verifier = TokenVerifier(secret="unused", jwks_url=jwks_url)
+    verifier = production(jwks_url)
     for token in (rs256(exp=int(time.time()) - 5), rs256(aud="someone-else")):
         with pytest.raises(Unauthorized):
             verifier.verify(token)
@@ -115,11 +129,11 @@ def test_a_token_issued_in_the_future_is_refused_beyond_a_small_leeway() -> None
 
 
 def test_the_lifetime_cap_applies_to_production_tokens(jwks_url: str) -> None:
-    verifier = TokenVerifier(secret="unused", jwks_url=jwks_url)
+    verifier = production(jwks_url)
     now = int(time.time())
     assert "longer than" in refusal(verifier, rs256(iat=now, exp=now + 7 * 86400))
     assert "iat" in refusal(verifier, jwt.encode(
-        {"sub": "u1", "aud": "ictg", "exp": now + 60}, KEY, algorithm="RS256", headers={"kid": "k1"}
+        {"sub": "u1", "aud": "ictg", "exp": now + 60, "iss": ISSUER}, KEY, algorithm="RS256", headers={"kid": "k1"}
     ))  # fmt: skip
 
 
@@ -134,8 +148,8 @@ def test_only_a_verified_service_claim_marks_a_platform_service(jwks_url: str) -
     with pytest.raises(ValueError):
         mint_token(secret=SECRET, sub="dc-smith", scopes=[], service=True)
     # In production the IdP issues the claim to the platform's own client-credentials clients.
-    production = TokenVerifier(secret="unused", jwks_url=jwks_url)
-    assert production.verify(rs256(sub="service:case-api", ictg_service=True)).service
+    trusted = production(jwks_url)
+    assert trusted.verify(rs256(sub="service:case-api", ictg_service=True)).service
 
 
 def test_the_platform_services_own_tokens_carry_the_claim_and_a_short_life() -> None:
@@ -154,8 +168,8 @@ def test_the_platform_services_own_tokens_carry_the_claim_and_a_short_life() -> 
     assert verifier.verify(reconcile).has("cases:read") and verifier.verify(reconcile).sub == "service:metrics"
     # With production keys a self-minted token would be refused: both services refuse to start without theirs.
     for settings in (CasesSettings, MetricsSettings):
-        with pytest.raises(ValueError, match="_TOKEN is required"):
-            settings(auth_secret=SECRET, auth_jwks_url="https://idp.example/jwks.json")
+        with pytest.raises(ValueError, match="_TOKEN, or .*CLIENT_ID"):
+            settings(auth_secret=SECRET, auth_development=False, scrape_token="a-real-one", cell_key_secret="k")
 
 
 async def test_a_service_looking_sub_without_the_claim_is_rate_limited(shared_settings: dict[str, Any]) -> None:

@@ -21,18 +21,21 @@ PRODUCTION_OTHERWISE = {CasesSettings: SCRAPE, MetricsSettings: {"cell_key_secre
 )
 def test_production_keys_need_the_peer_token_a_service_sends(settings: type, variable: str, token: str) -> None:
     others = PRODUCTION_OTHERWISE[settings]
-    with pytest.raises(ValidationError, match=f"{variable} is required when ICTG_AUTH_JWKS_URL is set"):
-        settings(auth_jwks_url="https://idp.example/jwks.json", **others)
-    issued = settings(auth_jwks_url="https://idp.example/jwks.json", **{token: "issued"}, **others)
+    with pytest.raises(ValidationError, match=f"{variable}, or .*CLIENT_ID and .*CLIENT_SECRET with ICTG_AUTH_TOKEN_URL, are required outside development"):
+        settings(auth_development=False, **others)
+    issued = settings(auth_development=False, **{token: "issued"}, **others)
     assert getattr(issued, token) == "issued"
-    assert getattr(settings(), token) is None  # development: minted from ICTG_AUTH_SECRET when needed
+    client = settings(auth_development=False, client_id="c", client_secret="s", auth_token_url="https://id/oauth2/token",
+                      **others)  # fmt: skip
+    assert client.client_credentials == ("https://id/oauth2/token", "c", "s")  # its own client at the token service
+    assert getattr(settings(auth_development=True), token) is None  # development: minted from ICTG_AUTH_SECRET
 
 
 def test_production_metrics_need_their_own_cell_key_secret() -> None:
     """Anyone holding the development key could recompute cell keys and undo the perturbation."""
     with pytest.raises(ValidationError, match="ICTG_METRICS_CELL_KEY_SECRET is required"):
-        MetricsSettings(auth_jwks_url="https://idp.example/jwks.json", cases_token="issued", **SCRAPE)
-    ok = MetricsSettings(auth_jwks_url="https://idp.example/jwks.json", cases_token="issued", cell_key_secret="k",
+        MetricsSettings(auth_development=False, cases_token="issued", **SCRAPE)
+    ok = MetricsSettings(auth_development=False, cases_token="issued", cell_key_secret="k",
                          **SCRAPE)  # fmt: skip
     assert ok.cell_key_secret == "k"
 
@@ -42,6 +45,6 @@ def test_production_keys_need_a_scrape_token_of_their_own(settings: type) -> Non
     """GET /metrics answers the scrape token alone: the development one is public (it is in this repository)."""
     others = {k: v for k, v in PRODUCTION_OTHERWISE[settings].items() if k != "scrape_token"}
     peer = {"intake_token": "issued"} if settings is CasesSettings else {"cases_token": "issued"}
-    with pytest.raises(ValidationError, match="ICTG_SCRAPE_TOKEN is required when ICTG_AUTH_JWKS_URL is set"):
-        settings(auth_jwks_url="https://idp.example/jwks.json", **peer, **others)
-    assert settings(auth_jwks_url="https://idp.example/jwks.json", **peer, **others, **SCRAPE).scrape_token
+    with pytest.raises(ValidationError, match="ICTG_SCRAPE_TOKEN is required outside development"):
+        settings(auth_development=False, **peer, **others)
+    assert settings(auth_development=False, **peer, **others, **SCRAPE).scrape_token

@@ -1,6 +1,9 @@
-"""Bearer JWT authentication and scope checks (DESIGN.md §11), plus a CLI that mints dev tokens.
+"""Bearer JWT authentication and scope checks, plus a CLI that mints development tokens (for tests).
 
-Development: HS256 with `ICTG_AUTH_SECRET`. Production: RS256/ES256 keys from `ICTG_AUTH_JWKS_URL`.
+Production: ES256/RS256 tokens of the issuers in `ICTG_AUTH_ISSUERS` (the platform's token service,
+`services/identity`, and any staff identity provider), verified against their JWKS
+(`ictg_common.issuers`). Development (`ICTG_AUTH_DEVELOPMENT=true`): HS256 tokens signed with
+`ICTG_AUTH_SECRET` are accepted as well.
 
 Every token must carry `iat` and `exp`, live at most `ICTG_AUTH_MAX_TOKEN_SECONDS` (`exp - iat`)
 and not be issued in the future (beyond `CLOCK_LEEWAY_SECONDS` of clock drift).
@@ -8,11 +11,10 @@ and not be issued in the future (beyond `CLOCK_LEEWAY_SECONDS` of clock drift).
 Platform services (the case API's claim check, metrics' reconciliation) are not rate limited: they
 follow the event rate, not a person's. They are recognised by the verified boolean claim
 `ictg_service: true` together with a `sub` of `service:<name>`, never by the `sub` alone (anyone
-can ask an IdP for a `sub` that looks like a service). In development `mint_token(service=True)`
-sets the claim on HS256 tokens signed with the platform's own `ICTG_AUTH_SECRET`. In production
-(JWKS) the IdP issues it: add `ictg_service: true` as a fixed claim of the platform's own
-client-credentials clients only (case-api → intake, metrics → case-api), never a claim users,
-partner organisations or their client registrations can set or map.
+can ask an IdP for a `sub` that looks like a service). The token service sets the claim only on
+the tokens of the platform's own service clients (registered as a service, by staff); a staff
+provider's mapped claims never carry it. In development `mint_token(service=True)` sets it on
+HS256 tokens signed with the platform's own `ICTG_AUTH_SECRET`.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import hashlib
 import json
 import sys
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import AsyncGenerator, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -33,6 +35,7 @@ import jwt
 from fastapi import Depends, Request
 
 from .errors import Forbidden, TooManyRequests, Unauthorized
+from .issuers import ASYMMETRIC, IssuerConfig, IssuerKeys, UnknownKey
 from .reference import local_authorities
 
 SCOPES = (
@@ -40,7 +43,7 @@ SCOPES = (
     "cases:read", "cases:write", "cases:admin", "cases:break_glass",
     "la:read", "la:write", "webhooks:manage",
     "metrics:read", "metrics:query", "metrics:read:unsuppressed", "metrics:admin",
-    "audit:read",
+    "audit:read", "clients:admin",
 )  # fmt: skip
 
 
@@ -133,48 +136,119 @@ CLOCK_LEEWAY_SECONDS = 60
 DEFAULT_MAX_TOKEN_SECONDS = 24 * 3600
 
 
+INVALID = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+
+
 class TokenVerifier:
+    """Verifies a bearer token: an issuer's (`ICTG_AUTH_ISSUERS`: ES256/RS256, against its JWKS, its
+    claims mapped if it is a staff provider), or in development only an HS256 token signed with
+    `ICTG_AUTH_SECRET`. Anything else is refused: `alg: none`, HS256 outside development, an issuer not
+    configured, a key its issuer does not publish."""
+
     def __init__(
         self,
         *,
         secret: str,
         audience: str = "ictg",
-        jwks_url: str | None = None,
+        issuers: Sequence[IssuerConfig] = (),
+        development: bool = True,
         max_token_seconds: int = DEFAULT_MAX_TOKEN_SECONDS,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        if not issuers and not development:
+            raise ValueError(
+                "no token issuer is configured: set ICTG_AUTH_ISSUERS (or ICTG_AUTH_DEVELOPMENT=true on a development "
+                "stack, to accept tokens signed with ICTG_AUTH_SECRET)"
+            )
         self.secret = secret
         self.audience = audience
+        self.development = development
         self.max_token_seconds = max_token_seconds
-        self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True) if jwks_url else None
+        self.issuers = {c.issuer: IssuerKeys(c, transport=transport) for c in issuers}
+
+    async def authenticate(self, token: str) -> Actor:
+        """The token's actor, fetching its issuer's keys if this process does not hold its key yet."""
+        return self._verify(token, await self._key(token, fetch=True))
 
     def verify(self, token: str) -> Actor:
+        """As `authenticate`, with the keys already held (an HS256 token in development needs none)."""
+        return self._verify(token, self._key_now(token))
+
+    def _peek(self, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
         try:
-            if self._jwks is not None:
-                key: Any = self._jwks.get_signing_key_from_jwt(token).key
-                algorithms = ["RS256", "ES256"]
-            else:
-                key, algorithms = self.secret, ["HS256"]
+            header = jwt.get_unverified_header(token)
+            claims = jwt.decode(token, options={"verify_signature": False})
+        except (jwt.PyJWTError, ValueError) as exc:
+            raise Unauthorized(f"Invalid token: {_why(exc)}.", headers=INVALID) from None
+        return header, claims
+
+    def _issuer_of(self, token: str) -> tuple[IssuerKeys | None, str, str]:
+        """(the issuer's keys, or None for a development HS256 token; the algorithm; the kid)."""
+        header, claims = self._peek(token)
+        alg = header.get("alg")
+        if alg == "HS256":
+            if not self.development:
+                raise Unauthorized(
+                    "Invalid token: shared-secret (HS256) tokens are accepted only in development; get one from the "
+                    "token service (POST /oauth2/token).",
+                    headers=INVALID,
+                )
+            return None, alg, ""
+        iss = claims.get("iss")
+        keys = self.issuers.get(iss) if isinstance(iss, str) else None
+        if alg not in ASYMMETRIC or (keys is not None and alg not in keys.config.algorithms):
+            raise Unauthorized(f"Invalid token: {_why(jwt.InvalidAlgorithmError())}.", headers=INVALID)
+        if keys is None:
+            raise Unauthorized("Invalid token: its issuer (iss) is not one this service trusts.", headers=INVALID)
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise Unauthorized("Invalid token: it names no key (kid).", headers=INVALID)
+        return keys, alg, kid
+
+    async def _key(self, token: str, *, fetch: bool) -> tuple[IssuerKeys | None, Any, str]:
+        keys, alg, kid = self._issuer_of(token)
+        if keys is None:
+            return None, self.secret, alg
+        try:
+            return keys, (await keys.key(kid)).key, alg
+        except UnknownKey:
+            raise Unauthorized(
+                "Invalid token: it is signed by a key its issuer does not publish.", headers=INVALID
+            ) from None
+
+    def _key_now(self, token: str) -> tuple[IssuerKeys | None, Any, str]:
+        keys, alg, kid = self._issuer_of(token)
+        if keys is None:
+            return None, self.secret, alg
+        found = keys.get(kid)
+        if found is None:
+            raise Unauthorized("Invalid token: it is signed by a key its issuer does not publish.", headers=INVALID)
+        return keys, found.key, alg
+
+    def _verify(self, token: str, found: tuple[IssuerKeys | None, Any, str]) -> Actor:
+        keys, key, alg = found
+        config = keys.config if keys is not None else None
+        try:
             claims = jwt.decode(
                 token,
                 key,
-                algorithms=algorithms,
-                audience=self.audience,
+                algorithms=[alg],
+                audience=(config.audience if config is not None else None) or self.audience,
+                issuer=config.issuer if config is not None else None,
                 # `iat` is checked below, with a leeway for clock drift that `exp` does not get.
                 options={"require": ["exp", "iat", "sub", "aud"], "verify_iat": False},
             )
         except jwt.ExpiredSignatureError:
-            raise Unauthorized(
-                "The token has expired.", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
-            ) from None
+            raise Unauthorized("The token has expired.", headers=INVALID) from None
         except jwt.InvalidAudienceError:
-            raise Unauthorized(
-                "The token is not for this service (audience).",
-                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-            ) from None
+            raise Unauthorized("The token is not for this service (audience).", headers=INVALID) from None
         except (jwt.PyJWTError, ValueError) as exc:
-            raise Unauthorized(
-                f"Invalid token: {_why(exc)}.", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
-            ) from None
+            raise Unauthorized(f"Invalid token: {_why(exc)}.", headers=INVALID) from None
+        if config is not None:
+            claims = config.mapped(claims)
+        return self._actor(claims)
+
+    def _actor(self, claims: dict[str, Any]) -> Actor:
         scope = claims.get("scope", "")
         regions = claims.get("regions") or []
         la_codes = claims.get("la_codes") or []
@@ -187,7 +261,7 @@ class TokenVerifier:
             or len(str(claims["sub"])) > 200
             or not all(o is None or (isinstance(o, str) and len(o) <= 200) for o in org)
         ):
-            raise Unauthorized("Invalid token claims.", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+            raise Unauthorized("Invalid token claims.", headers=INVALID)
         self._check_lifetime(claims)
         service = claims.get("ictg_service") is True and str(claims["sub"]).startswith("service:")
         return Actor(
@@ -203,7 +277,7 @@ class TokenVerifier:
 
     def _check_lifetime(self, claims: dict[str, Any]) -> None:
         iat, exp = claims["iat"], claims["exp"]
-        invalid = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+        invalid = INVALID
         if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (iat, exp)):
             raise Unauthorized("Invalid token: iat and exp must be numbers.", headers=invalid)
         if iat > time.time() + CLOCK_LEEWAY_SECONDS:
@@ -265,10 +339,12 @@ def mint_token(
 class ServiceAuth(httpx.Auth):
     """httpx auth for a platform service calling another: `Bearer` with a service token.
 
-    With `token` (production: issued by the IdP, see the module docstring) that token is sent
-    as is. Otherwise an HS256 service token is minted from the platform's `secret` and minted
-    again once half its `ttl_seconds` has passed, so a long-running process never sends an
-    expired one and no token outlives `ICTG_AUTH_MAX_TOKEN_SECONDS`.
+    - With `client` (token URL, client id, secret: the service's own client at the token service) it
+      gets its tokens there (client credentials, `client_secret_basic`), gets the next one when two
+      thirds of a token's life have passed, and once more if the peer answers 401 (keys rotated).
+    - With `token`, that token is sent as is.
+    - Otherwise (development) an HS256 service token is minted from the platform's `secret`, and
+      minted again once half its `ttl_seconds` has passed.
     """
 
     def __init__(
@@ -281,26 +357,58 @@ class ServiceAuth(httpx.Auth):
         audience: str = "ictg",
         regions: list[str] | None = None,
         ttl_seconds: int = 3600,
+        client: tuple[str, str, str] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._fixed = token
+        self._client = client
+        self._transport = transport
+        self._scopes = scopes
         self._mint = functools.partial(
             mint_token, secret=secret, sub=f"service:{name}", scopes=scopes, audience=audience, regions=regions,
             ttl_seconds=ttl_seconds, service=True,
         )  # fmt: skip
         self._ttl = ttl_seconds
         self._token, self._renew_at = "", 0.0
+        self._lock = asyncio.Lock()
 
     def token(self) -> str:
         if self._fixed:
             return self._fixed
+        if self._client is not None:
+            raise RuntimeError("a service with a client gets its token asynchronously (atoken)")
         if time.monotonic() >= self._renew_at:
             self._token = self._mint()
             self._renew_at = time.monotonic() + self._ttl / 2
         return self._token
 
+    async def atoken(self, *, renew: bool = False) -> str:
+        if self._client is None:
+            return self.token()
+        async with self._lock:
+            if renew or time.monotonic() >= self._renew_at:
+                url, client_id, secret = self._client
+                async with httpx.AsyncClient(transport=self._transport, timeout=10.0) as http:
+                    response = await http.post(
+                        url, data={"grant_type": "client_credentials", "scope": " ".join(self._scopes)},
+                        auth=(client_id, secret),
+                    )  # fmt: skip
+                    response.raise_for_status()
+                body = response.json()
+                self._token = str(body["access_token"])
+                self._renew_at = time.monotonic() + float(body.get("expires_in", 900)) * 2 / 3
+            return self._token
+
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers["Authorization"] = f"Bearer {self.token()}"
         yield request
+
+    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        request.headers["Authorization"] = f"Bearer {await self.atoken()}"
+        response = yield request
+        if response.status_code == 401 and self._client is not None:
+            request.headers["Authorization"] = f"Bearer {await self.atoken(renew=True)}"
+            yield request
 
 
 class RateLimiter:
@@ -354,10 +462,7 @@ async def current_actor(request: Request) -> Actor:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("A bearer token is required.", headers={"WWW-Authenticate": "Bearer"})
     verifier: TokenVerifier = request.app.state.verifier
-    if verifier._jwks is not None:
-        actor = await asyncio.to_thread(verifier.verify, token.strip())
-    else:
-        actor = verifier.verify(token.strip())
+    actor = await verifier.authenticate(token.strip())
     above = above_ceiling(actor)
     if above:
         await _audit_ceiling(request, actor, above)

@@ -71,11 +71,13 @@ def duplicate_key(body: bytes) -> tuple[str, str] | None:
 class GuardMiddleware:
     """Assigns `X-Request-Id` (the client's own only if it matches `SAFE_REQUEST_ID`), refuses
     bodies over 64 KiB (413), non-JSON bodies (415) and JSON objects with a repeated key (400)
-    before any handler runs, so a refused request can change nothing."""
+    before any handler runs, so a refused request can change nothing. `form_paths`: paths whose body
+    is a form (`application/x-www-form-urlencoded`, the OAuth 2.0 token endpoint), not JSON."""
 
-    def __init__(self, app: ASGIApp, *, max_body: int = MAX_BODY) -> None:
+    def __init__(self, app: ASGIApp, *, max_body: int = MAX_BODY, form_paths: tuple[str, ...] = ()) -> None:
         self.app = app
         self.max_body = max_body
+        self.form_paths = frozenset(form_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -113,7 +115,7 @@ class GuardMiddleware:
                     if len(body) > self.max_body:
                         await self._too_large(scope)(scope, receive, send_with_id)
                         return
-            if body and (repeated := duplicate_key(body)) is not None:
+            if body and scope["path"] not in self.form_paths and (repeated := duplicate_key(body)) is not None:
                 await self._repeated(scope, *repeated)(scope, receive, send_with_id)
                 return
             sent = False
@@ -167,6 +169,8 @@ class GuardMiddleware:
             if int(length) == 0:
                 return None
         ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+        if scope["path"] in self.form_paths:
+            return None  # the handler reads the form and answers in its own protocol's terms
         if ctype != "application/json" and not (ctype.startswith("application/") and ctype.endswith("+json")):
             return problem_response(
                 status=415,

@@ -59,9 +59,14 @@ def create_service_app(
     on_startup: Sequence[Hook] = (),
     on_shutdown: Sequence[Hook] = (),
     engine_setup: Sequence[Callable[[AsyncEngine], None]] = (),
+    bus: bool = True,
+    form_paths: tuple[str, ...] = (),
 ) -> FastAPI:
     """Build a service. Everything with a connection starts in the lifespan, none at import.
-    `engine_setup` runs on the engine as soon as it exists, before anything connects (pool events)."""
+    `engine_setup` runs on the engine as soon as it exists, before anything connects (pool events).
+    `bus=False`: a service that neither publishes nor consumes events (identity) does not connect to NATS."""
+    if not bus and (publishes or consumers):
+        raise ValueError("a service off the bus neither publishes nor consumes")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -69,13 +74,18 @@ def create_service_app(
         engine = create_engine(settings.database_url)
         for setup in engine_setup:
             setup(engine)
-        link = NatsLink(
-            settings.nats_url,
-            stream=settings.nats_stream,
-            subject_prefix=settings.subject_prefix,
-            credentials=settings.nats_credentials,
+        link = (
+            NatsLink(
+                settings.nats_url,
+                stream=settings.nats_stream,
+                subject_prefix=settings.subject_prefix,
+                credentials=settings.nats_credentials,
+            )
+            if bus
+            else None
         )
-        link.start()
+        if link is not None:
+            link.start()
         app.state.settings = settings
         app.state.audit_schema = schema  # whose audit table a refusal made before any handler goes to
         app.state.engine = engine
@@ -84,12 +94,13 @@ def create_service_app(
         app.state.verifier = TokenVerifier(
             secret=settings.auth_secret,
             audience=settings.auth_audience,
-            jwks_url=settings.auth_jwks_url,
+            issuers=settings.auth_issuers,
+            development=settings.auth_development,
             max_token_seconds=settings.auth_max_token_seconds,
         )
         app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
         app.state.relay = None
-        if publishes:
+        if publishes and link is not None:
             app.state.relay = OutboxRelay(
                 engine,
                 link,
@@ -120,7 +131,8 @@ def create_service_app(
                 await runner.stop()
             if app.state.relay is not None:
                 await app.state.relay.stop()
-            await link.close()
+            if link is not None:
+                await link.close()
             await engine.dispose()
 
     app = FastAPI(
@@ -132,7 +144,7 @@ def create_service_app(
         redoc_url=None,
     )
     install_error_handlers(app)
-    app.add_middleware(GuardMiddleware)
+    app.add_middleware(GuardMiddleware, form_paths=form_paths)
     install_telemetry(  # GET /metrics, tracing
         app,
         name=name,
@@ -158,7 +170,8 @@ def health_router() -> APIRouter:
 
     @router.get("/readyz", responses={503: PROBLEM_RESPONSES[503]})
     async def readyz(request: Request) -> JSONResponse:
-        checks = {"database": "ok", "nats": "ok" if request.app.state.nats.connected else "down"}
+        link = request.app.state.nats
+        checks = {"database": "ok"} | ({} if link is None else {"nats": "ok" if link.connected else "down"})
         try:
             async with request.app.state.engine.connect() as conn:
                 await asyncio.wait_for(conn.execute(text("SELECT 1")), timeout=2)

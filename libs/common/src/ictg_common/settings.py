@@ -11,6 +11,7 @@ from typing import Any, ClassVar, Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .issuers import IssuerConfig
 from .natsauth import NatsCredentials
 
 
@@ -45,7 +46,17 @@ class ServiceSettings(BaseSettings):
     nats_stream: str = _shared("nats_stream", "ICTG")
     subject_prefix: str = _shared("subject_prefix", "ictg")
     auth_secret: str = _shared("auth_secret", "dev-only-secret-change-me-0123456789abcdef")
-    auth_jwks_url: str | None = _shared("auth_jwks_url", None)
+    # The issuers whose tokens are accepted, verified against their JWKS (ictg_common.issuers): the
+    # platform's token service, and any staff identity provider with its claim mapping.
+    auth_issuers: list[IssuerConfig] = _shared("auth_issuers", [])
+    # Development mode: HS256 tokens signed with ICTG_AUTH_SECRET are accepted too (`make run`, the
+    # tests). Off, only the issuers' asymmetric tokens are, and production's checks apply.
+    auth_development: bool = _shared("auth_development", False)
+    # The token service's token endpoint, where this service gets its own tokens (client credentials).
+    auth_token_url: str | None = _shared("auth_token_url", None)
+    # This service's own client at the token service, read with its own prefix (ICTG_CASES_CLIENT_ID, …).
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
     auth_audience: str = _shared("auth_audience", "ictg")
     # Longest accepted token lifetime (`exp - iat`): a leaked token is useful for at most this long.
     auth_max_token_seconds: int = _shared("auth_max_token_seconds", 24 * 3600, gt=0)
@@ -67,9 +78,10 @@ class ServiceSettings(BaseSettings):
     # is for `make run` and the tests.
     scrape_token: str = _shared("scrape_token", DEV_SCRAPE_TOKEN, min_length=1)
 
-    # Fields holding the token this service sends to another (claim check, reconciliation). In
-    # development each is minted from ICTG_AUTH_SECRET when unset; with production keys (JWKS) the
-    # peer would refuse such a token on every call, so the service refuses to start instead.
+    # Fields holding a fixed token this service sends to another (claim check, reconciliation). Outside
+    # development a service calling a peer needs that token or its own client (ICTG_<SVC>_CLIENT_ID and
+    # _SECRET, with ICTG_AUTH_TOKEN_URL): a token minted from ICTG_AUTH_SECRET would be refused on every
+    # call, so the service refuses to start instead.
     PEER_TOKENS: ClassVar[tuple[str, ...]] = ()
 
     @property
@@ -86,13 +98,33 @@ class ServiceSettings(BaseSettings):
             raise ValueError(f"{prefix}NATS_USER and {prefix}NATS_PASSWORD are given together, or neither")
         return self
 
+    @property
+    def client_credentials(self) -> tuple[str, str, str] | None:
+        """(token URL, client id, secret) of this service's own client, if it has one."""
+        if self.client_id is None or self.client_secret is None or self.auth_token_url is None:
+            return None
+        return (self.auth_token_url, self.client_id, self.client_secret.get_secret_value())
+
+    @model_validator(mode="after")
+    def _client_given_whole(self) -> Self:
+        if (self.client_id is None) != (self.client_secret is None):
+            prefix = self.model_config.get("env_prefix", "ICTG_")
+            raise ValueError(f"{prefix}CLIENT_ID and {prefix}CLIENT_SECRET are given together, or neither")
+        if self.client_id is not None and self.auth_token_url is None:
+            raise ValueError("ICTG_AUTH_TOKEN_URL is required with a client id (where the service gets its tokens)")
+        return self
+
     @model_validator(mode="after")
     def _peer_tokens_given(self) -> Self:
-        if self.auth_jwks_url and self.scrape_token == DEV_SCRAPE_TOKEN:
-            raise ValueError("ICTG_SCRAPE_TOKEN is required when ICTG_AUTH_JWKS_URL is set")
-        if self.auth_jwks_url:
-            prefix = self.model_config.get("env_prefix", "ICTG_")
-            for name in self.PEER_TOKENS:
-                if not getattr(self, name):
-                    raise ValueError(f"{prefix}{name.upper()} is required when ICTG_AUTH_JWKS_URL is set")
+        if self.auth_development:
+            return self
+        if self.scrape_token == DEV_SCRAPE_TOKEN:
+            raise ValueError("ICTG_SCRAPE_TOKEN is required outside development (ICTG_AUTH_DEVELOPMENT=false)")
+        prefix = self.model_config.get("env_prefix", "ICTG_")
+        for name in self.PEER_TOKENS:
+            if not getattr(self, name) and self.client_credentials is None:
+                raise ValueError(
+                    f"{prefix}{name.upper()}, or {prefix}CLIENT_ID and {prefix}CLIENT_SECRET with ICTG_AUTH_TOKEN_URL, "
+                    "are required outside development (ICTG_AUTH_DEVELOPMENT=false)"
+                )
         return self

@@ -17,7 +17,7 @@ class WebhooksSettings(ServiceSettings):
     # Targets resolving to loopback or private addresses (make run sets it for local receivers);
     # link-local and cloud metadata addresses are refused whatever this says.
     allow_private_targets: bool = False
-    # https targets only (also whenever ICTG_AUTH_JWKS_URL is set: production).
+    # https targets only (also whenever ICTG_AUTH_DEVELOPMENT is off: production).
     https_only: bool = False
     retry_schedule_seconds: list[float] = Field(default_factory=lambda: list(RETRY_SCHEDULE), min_length=1)
     retry_jitter: float = Field(default=0.1, ge=0, le=0.5)  # ± this share of each wait
@@ -33,7 +33,7 @@ class WebhooksSettings(ServiceSettings):
 
     @property
     def https_required(self) -> bool:
-        return self.https_only or bool(self.auth_jwks_url)
+        return self.https_only or not self.auth_development
 
     @property
     def lease_seconds(self) -> float:

@@ -33,6 +33,7 @@ class IntakeClient:
         # A platform service token (exempt from intake's rate limit), renewed before it expires.
         self.auth = ServiceAuth(
             token=settings.intake_token, secret=settings.auth_secret, name="case-api", scopes=["referrals:read"],
+            client=settings.client_credentials,
             audience=settings.auth_audience,
         )  # fmt: skip
         self._ready: dict[UUID, dict[str, Any]] = {}  # prefetched for the batch being handled

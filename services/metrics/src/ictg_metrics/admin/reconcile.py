@@ -28,6 +28,7 @@ def cases_client(settings: MetricsSettings, *, transport: httpx.AsyncBaseTranspo
 
     auth = ServiceAuth(
         token=settings.cases_token, secret=settings.auth_secret, name="metrics", scopes=["cases:read"],
+        client=settings.client_credentials,
         audience=settings.auth_audience, regions=list(REGION_SLUGS),
     )  # fmt: skip
     return PeerClient(

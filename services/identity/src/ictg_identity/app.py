@@ -1,0 +1,42 @@
+"""identity: the token service. Machine clients get ES256 access tokens (OAuth 2.0 client
+credentials); every service verifies them against `/.well-known/jwks.json`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from ictg_common.audit import audit_router
+from ictg_common.service import create_service_app
+
+from . import oauth
+from .clients.endpoints import router as clients_router
+from .keys import KeyStore
+from .models import SCHEMA, audit
+from .settings import IdentitySettings
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def create_app(settings: IdentitySettings | None = None) -> FastAPI:
+    settings = settings or IdentitySettings()
+
+    async def start(app: FastAPI) -> None:
+        app.state.keys = KeyStore(
+            app.state.sessionmaker, secret=settings.key_secret.get_secret_value(), token_seconds=settings.token_seconds
+        )
+        await app.state.keys.ensure()
+        app.state.token_limit_client, app.state.token_limit_address = oauth.limiters(settings)
+
+    return create_service_app(
+        name="identity",
+        title="ICTG identity (token service)",
+        settings=settings,
+        schema=SCHEMA,
+        routers=[oauth.router, clients_router, audit_router(audit)],
+        publishes=False,
+        bus=False,
+        on_startup=[start],
+        form_paths=(oauth.TOKEN_PATH,),
+    )

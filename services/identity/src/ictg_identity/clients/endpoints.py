@@ -1,0 +1,77 @@
+"""`/v1/clients`: register, list, show, rotate a secret, disable (scope `clients:admin`, staff only)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request
+
+from ictg_common import audit as audit_log
+from ictg_common.auth import STAFF, Actor, require
+from ictg_common.errors import Forbidden
+from ictg_common.service import SessionDep
+
+from ..models import SCHEMA, Client, ClientSecret
+from ..settings import IdentitySettings
+from . import schemas, service
+
+router = APIRouter(prefix="/v1/clients", tags=["clients"])
+
+
+async def _staff(actor: Annotated[Actor, require("clients:admin")]) -> Actor:
+    # The ceiling already keeps clients:admin to the staff; a platform service never registers clients.
+    if actor.org_type != STAFF or actor.service:
+        raise Forbidden("Only the ICTG service's own staff register clients.")
+    return actor
+
+
+Admin = Annotated[Actor, Depends(_staff)]
+ClientId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+
+
+def _out(client: Client, secrets: list[ClientSecret]) -> dict[str, object]:
+    return {
+        **{c: getattr(client, c) for c in schemas.ClientOut.model_fields if c != "secrets"},
+        "secrets": [{"created_at": s.created_at, "expires_at": s.expires_at} for s in secrets],
+    }
+
+
+@router.post("", status_code=201, response_model=schemas.ClientCreated)
+async def create_client(body: schemas.ClientIn, session: SessionDep, actor: Admin) -> dict[str, object]:
+    """Register a client for an organisation. Its secret is in this answer only: store it now."""
+    client, secret = await service.create(session, body, by=actor)
+    await audit_log.record(session, schema=SCHEMA, actor=actor, action="client.created", resource=client.client_id,
+                           reason=" ".join(client.scopes))  # fmt: skip
+    secrets = (await service.secrets_of(session, [client.client_id]))[client.client_id]
+    return _out(client, secrets) | {"client_secret": secret}
+
+
+@router.get("", response_model=schemas.ClientList)
+async def list_clients(session: SessionDep, actor: Admin) -> dict[str, object]:
+    clients = await service.listed(session)
+    secrets = await service.secrets_of(session, [c.client_id for c in clients])
+    return {"items": [_out(c, secrets[c.client_id]) for c in clients]}
+
+
+@router.get("/{client_id}", response_model=schemas.ClientOut)
+async def get_client(client_id: ClientId, session: SessionDep, actor: Admin) -> dict[str, object]:
+    client = await service.get(session, client_id)
+    return _out(client, (await service.secrets_of(session, [client_id]))[client_id])
+
+
+@router.post("/{client_id}/rotate-secret", response_model=schemas.SecretRotated)
+async def rotate_secret(client_id: ClientId, session: SessionDep, actor: Admin, request: Request) -> dict[str, object]:
+    """A new secret, shown once; the previous one is still accepted for the overlap (24 hours by default)."""
+    settings: IdentitySettings = request.app.state.settings
+    secret, until = await service.rotate(session, client_id, overlap=timedelta(seconds=settings.secret_overlap_seconds))
+    await audit_log.record(session, schema=SCHEMA, actor=actor, action="client.secret_rotated", resource=client_id)
+    return {"client_id": client_id, "client_secret": secret, "previous_expires_at": until}
+
+
+@router.post("/{client_id}/disable", response_model=schemas.ClientOut)
+async def disable_client(client_id: ClientId, session: SessionDep, actor: Admin) -> dict[str, object]:
+    """No new token from now on; tokens already issued expire within their 15 minutes."""
+    client = await service.disable(session, client_id)
+    await audit_log.record(session, schema=SCHEMA, actor=actor, action="client.disabled", resource=client_id)
+    return _out(client, (await service.secrets_of(session, [client_id]))[client_id])

@@ -1,0 +1,202 @@
+"""Registering, rotating and disabling clients; checking a secret.
+
+Secrets are 256 random bits, shown once and stored as their SHA-256 digest: with that much entropy a
+digest cannot be reversed by guessing, so a slow password hash would add nothing but latency to every
+token request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from joserfc import jwk
+from joserfc.errors import JoseError
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ictg_common.auth import COUNCIL, SCOPES, STAFF, Actor, ceiling, valid_la_codes
+from ictg_common.clock import utcnow
+from ictg_common.errors import Conflict, NotFound, ValidationFailed, field_error
+from ictg_common.reference import REGION_SLUGS
+
+from ..models import Client, ClientSecret
+from .schemas import ClientIn
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A client as the token endpoint sees it: its row and the digests of its secrets still valid."""
+
+    client: Client
+    digests: tuple[str, ...]
+
+    def check_secret(self, secret: str) -> bool:
+        given = digest(secret)
+        # Every digest is compared, so the time taken says nothing about which one matched.
+        return any([hmac.compare_digest(given, d) for d in self.digests])
+
+
+def check_registration(body: ClientIn) -> None:
+    """A 422 naming every field that is wrong: scopes above the type's ceiling, regions or codes unknown,
+    a council without codes, a key set that is not public keys, a service outside the staff."""
+    errors: list[dict[str, str]] = []
+    unknown = sorted(set(body.scopes) - set(SCOPES))
+    allowed = ceiling(body.org_type)
+    above = sorted(set(body.scopes) - allowed) if allowed is not None else []
+    if unknown:
+        errors.append(field_error("/scopes", f"unknown scope(s): {', '.join(unknown)}"))
+    elif above:
+        errors.append(field_error("/scopes", f"an organisation of type {body.org_type!r} may not hold "
+                                  f"{', '.join(above)} (its type's ceiling: {', '.join(sorted(allowed or ()))})"))  # fmt: skip
+    if len(set(body.scopes)) != len(body.scopes):
+        errors.append(field_error("/scopes", "each scope once"))
+    if bad := sorted(set(body.regions) - set(REGION_SLUGS)):
+        errors.append(field_error("/regions", f"unknown region(s): {', '.join(bad)}; one of {', '.join(REGION_SLUGS)}"))
+    if body.org_type == COUNCIL:
+        if not body.la_codes or not valid_la_codes(body.la_codes):
+            errors.append(field_error("/la_codes", "a council's client needs its distinct ONS codes of upper-tier "
+                                      "local authorities, spelt as the reference spells them (E08000003)"))  # fmt: skip
+        if body.regions:
+            errors.append(field_error("/regions", "a council's client holds codes, not regions"))
+    elif body.la_codes:
+        errors.append(field_error("/la_codes", "only a council's client (org_type local_authority) holds la_codes"))
+    if body.service is not None and body.org_type != STAFF:
+        errors.append(field_error("/service", f"only the service's own staff (org_type {STAFF!r}) register a service"))
+    if body.auth_method == "private_key_jwt":
+        if body.jwks is None:
+            errors.append(field_error("/jwks", "private_key_jwt needs the client's public keys (a JWKS)"))
+        elif problem := _public_jwks_problem(body.jwks):
+            errors.append(field_error("/jwks", problem))
+    elif body.jwks is not None:
+        errors.append(field_error("/jwks", "only a private_key_jwt client registers keys"))
+    if errors:
+        raise ValidationFailed(f"{len(errors)} field(s) failed validation.", errors=errors)
+
+
+def _public_jwks_problem(jwks: dict[str, Any]) -> str | None:
+    keys = jwks.get("keys")
+    if not isinstance(keys, list) or not keys or len(keys) > 5:
+        return "a JWKS is {\"keys\": [...]} with 1 to 5 keys"
+    for key in keys:
+        if not isinstance(key, dict) or key.get("kty") not in ("EC", "RSA"):
+            return "each key is an EC (P-256) or RSA public key"
+        if any(private in key for private in ("d", "p", "q", "dp", "dq", "qi")):
+            return "a key holds private parts: register only the public keys, and replace that key now"
+    try:
+        jwk.KeySet.import_key_set(jwks)
+    except (JoseError, ValueError, TypeError, KeyError):
+        return "the keys do not parse as a JWKS"
+    return None
+
+
+async def create(session: AsyncSession, body: ClientIn, *, by: Actor | str) -> tuple[Client, str | None]:
+    check_registration(body)
+    client_id = f"{body.org_type.replace('_', '-')}-{secrets.token_hex(8)}"
+    client = await register(session, client_id, body, by=by)
+    secret = None
+    if body.auth_method == "client_secret_basic":
+        secret = await set_secret(session, client_id, overlap=None)
+    return client, secret
+
+
+async def register(session: AsyncSession, client_id: str, body: ClientIn, *, by: Actor | str) -> Client:
+    """Store (or, for a fixed development id, replace) a client registration."""
+    now = utcnow()
+    client = await session.get(Client, client_id)
+    if client is None:
+        client = Client(client_id=client_id, created_at=now)
+        session.add(client)
+    client.name, client.org_type, client.org_name = body.name, body.org_type, body.org_name
+    client.scopes, client.regions, client.la_codes = list(body.scopes), list(body.regions), list(body.la_codes)
+    client.auth_method, client.jwks, client.service = body.auth_method, body.jwks, body.service
+    client.created_by = by if isinstance(by, str) else by.sub
+    client.disabled_at = None
+    await session.flush()
+    return client
+
+
+async def set_secret(session: AsyncSession, client_id: str, *, overlap: timedelta | None) -> str:
+    """A new secret for the client. The ones it had expire after `overlap` (None: at once)."""
+    now = utcnow()
+    ends = now + overlap if overlap is not None else now
+    await session.execute(
+        update(ClientSecret)
+        .where(ClientSecret.client_id == client_id, (ClientSecret.expires_at.is_(None)) | (ClientSecret.expires_at > ends))
+        .values(expires_at=ends)
+    )
+    secret = new_secret()
+    session.add(ClientSecret(client_id=client_id, digest=digest(secret), created_at=now))
+    await session.flush()
+    return secret
+
+
+async def get(session: AsyncSession, client_id: str) -> Client:
+    client = await session.get(Client, client_id)
+    if client is None:
+        raise NotFound(f"No client {client_id}.")
+    return client
+
+
+async def rotate(session: AsyncSession, client_id: str, *, overlap: timedelta) -> tuple[str, datetime | None]:
+    client = await get(session, client_id)
+    if client.disabled_at is not None:
+        raise Conflict(f"Client {client_id} is disabled: register a new one.")
+    if client.auth_method != "client_secret_basic":
+        raise Conflict(f"Client {client_id} authenticates with private_key_jwt: it has no secret to rotate.")
+    secret = await set_secret(session, client_id, overlap=overlap)
+    return secret, utcnow() + overlap
+
+
+async def disable(session: AsyncSession, client_id: str) -> Client:
+    client = await get(session, client_id)
+    if client.disabled_at is None:
+        client.disabled_at = utcnow()
+    await session.flush()
+    return client
+
+
+async def secrets_of(session: AsyncSession, client_ids: Sequence[str]) -> dict[str, list[ClientSecret]]:
+    rows = (
+        (
+            await session.execute(
+                select(ClientSecret)
+                .where(ClientSecret.client_id.in_(list(client_ids)))
+                .order_by(ClientSecret.created_at.desc(), ClientSecret.id.desc())
+            )
+        )
+        .scalars()
+        .all()
+    )
+    found: dict[str, list[ClientSecret]] = {c: [] for c in client_ids}
+    for row in rows:
+        found[row.client_id].append(row)
+    return found
+
+
+async def live(session: AsyncSession, client_id: str) -> Registered | None:
+    """The client as the token endpoint sees it, or None when unknown or disabled."""
+    client = await session.get(Client, client_id)
+    if client is None or client.disabled_at is not None:
+        return None
+    now = utcnow()
+    valid = [s.digest for s in (await secrets_of(session, [client_id]))[client_id]
+             if s.expires_at is None or s.expires_at > now]  # fmt: skip
+    return Registered(client, tuple(valid))
+
+
+async def listed(session: AsyncSession) -> list[Client]:
+    return list((await session.execute(select(Client).order_by(Client.created_at, Client.client_id))).scalars().all())
