@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI
 
 from ictg_common.audit import audit_router
+from ictg_common.issuers import IssuerConfig, IssuerKeys
 from ictg_common.service import create_service_app
 
 from . import oauth
@@ -28,6 +30,9 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         )
         await app.state.keys.ensure()
         app.state.token_limit_client, app.state.token_limit_address = oauth.limiters(settings)
+        # The registry is called with this service's own tokens: it reads its own keys in process.
+        own = IssuerConfig(issuer=settings.issuer.rstrip("/"))
+        app.state.verifier.issuers[own.issuer] = IssuerKeys(own, transport=httpx.ASGITransport(app=app))
 
     return create_service_app(
         name="identity",

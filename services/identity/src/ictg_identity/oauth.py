@@ -29,6 +29,7 @@ from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from joserfc import jwk
+from joserfc.errors import JoseError
 from sqlalchemy import delete, text
 
 from ictg_common import audit as audit_log
@@ -37,7 +38,7 @@ from ictg_common.errors import TYPE_BASE
 
 from .clients import service as clients
 from .keys import KeyStore
-from .models import SCHEMA, UsedAssertion
+from .models import SCHEMA, Client, UsedAssertion
 from .settings import IdentitySettings
 
 T = TypeVar("T")
@@ -108,6 +109,7 @@ class Exchange:
         self.signing = signing
         self.client: TokenClient | None = None
         self.asked_for: str | None = None  # the client id the request named
+        self.why: str | None = None  # for the audit: why the named client was not found
 
     def call(self, coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=15)
@@ -115,11 +117,14 @@ class Exchange:
     def query_client(self, client_id: str) -> TokenClient | None:
         self.asked_for = client_id
 
-        async def load() -> clients.Registered | None:
+        async def load() -> tuple[clients.Registered | None, str | None]:
             async with self.sessionmaker() as session:
-                return await clients.live(session, client_id)
+                found = await clients.live(session, client_id)
+                if found is not None:
+                    return found, None
+                return None, "disabled client" if await session.get(Client, client_id) is not None else "unknown client"
 
-        registered = self.call(load())
+        registered, self.why = self.call(load())
         self.client = TokenClient(registered) if registered is not None else None
         return self.client
 
@@ -170,7 +175,9 @@ class Assertion(JWTBearerClientAssertion):  # type: ignore[misc]
         return [self.exchange.settings.token_endpoint, issuer]
 
     def resolve_client_public_key(self, client: TokenClient) -> jwk.KeySet:
-        return jwk.KeySet.import_key_set(client.row.jwks or {"keys": []})
+        if client.row.auth_method != self.CLIENT_AUTH_METHOD or not client.row.jwks:
+            raise InvalidClientError(description="The client does not authenticate with private_key_jwt.")
+        return jwk.KeySet.import_key_set(client.row.jwks)
 
     def verify_claims(self, claims: Any) -> None:
         exp = claims.get("exp")
@@ -251,7 +258,7 @@ def _form(body: bytes, content_type: str) -> dict[str, str]:
         raise InvalidRequestError(description="The body is not a URL-encoded form.") from None
     form = dict(pairs)
     if len(form) != len(pairs):
-        raise InvalidRequestError(description="A parameter appears more than once (RFC 6749 §3.2).")
+        raise InvalidRequestError(description="A parameter appears more than once: send each once.")
     if not form.get("grant_type"):
         raise InvalidRequestError(description="grant_type is missing: send grant_type=client_credentials.")
     return form
@@ -313,16 +320,33 @@ async def token(request: Request) -> JSONResponse:
     exchange = Exchange(state, asyncio.get_running_loop(), await state.keys.signing())
     server = TokenServer(exchange)
     oauth_request = FormRequest(settings.token_endpoint, form, headers)
-    status, body, out_headers = await asyncio.to_thread(server.create_token_response, oauth_request)
+    try:
+        status, body, out_headers = await asyncio.to_thread(server.create_token_response, oauth_request)
+    except (JoseError, ValueError, TypeError, KeyError) as exc:  # what Authlib let through about a client's input
+        await _audit(request, exchange.asked_for or claimed, exchange.client, "token.refused", f"invalid_client: {exc!r}")
+        return _oauth_error(401, "invalid_client", "The client's credentials could not be read.",
+                            {"WWW-Authenticate": 'Basic realm="ictg", error="invalid_client"'})  # fmt: skip
     client_id = exchange.client.row.client_id if exchange.client is not None else (exchange.asked_for or claimed)
     if status != 200:
         error = str(body.get("error", "invalid_request"))
         description = str(body.get("error_description") or error)
-        await _audit(request, client_id, exchange.client, "token.refused", f"{error}: {description}")
+        basic = extract_basic_authorization(headers)[0] is not None
+        if error == "invalid_client" and basic:
+            # The audit says which (unknown, disabled, wrong or expired secret); the caller is not told.
+            why = exchange.why or ("wrong or expired secret" if exchange.client is not None else description)
+            await _audit(request, client_id, exchange.client, "token.refused", f"{error}: {why}")
+            description = ("The client id or secret is wrong, the secret has expired after a rotation, or the client "
+                           "is disabled.")  # fmt: skip
+        else:
+            await _audit(request, client_id, exchange.client, "token.refused",
+                         f"{error}: {exchange.why or description}")  # fmt: skip
         extra = dict(out_headers)
         if error == "invalid_client":
             status = 401
-            extra.setdefault("WWW-Authenticate", 'Basic realm="ictg", error="invalid_client"')
+            extra["WWW-Authenticate"] = 'Basic realm="ictg", error="invalid_client"'
+        if error == "invalid_client" and not basic and not form.get("client_assertion"):
+            description = ("Authenticate: HTTP Basic with your client id and secret (client_secret_basic), or "
+                           "client_assertion_type and client_assertion (private_key_jwt).")  # fmt: skip
         extra.pop("Content-Type", None)
         return _oauth_error(status, error, description, extra)
     assert exchange.client is not None
