@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import os
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -10,6 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from ictg_common.db import create_engine
+from ictg_common.devinfra import free_port, port_open
 
 ISSUER = "http://127.0.0.1:8005"  # loopback: Authlib takes plain http there only
 
@@ -54,3 +59,33 @@ async def audit_rows(database_url: str) -> list[Any]:
             )
     finally:
         await engine.dispose()
+
+
+@pytest.fixture
+def token_service(shared_settings: dict[str, Any], clients: dict[str, tuple[str, str]]) -> Iterator[str]:
+    """The token service as a real process on a free loopback port (its URL is its issuer), its
+    development clients registered: services fetch its JWKS over the network, as deployed."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "ICTG_DATABASE_URL": shared_settings["database_url"], "ICTG_IDENTITY_ISSUER": url,
+           "ICTG_AUTH_DEVELOPMENT": "true", "ICTG_IDENTITY_TOKEN_RATE_PER_CLIENT": "0",
+           "ICTG_IDENTITY_TOKEN_RATE_PER_ADDRESS": "0"}  # fmt: skip (limits: tested in process)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "ictg_identity.app:create_app", "--factory", "--port", str(port),
+         "--no-access-log"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not port_open(port):
+            assert proc.poll() is None and time.monotonic() < deadline, "the token service did not start"
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
+def production(shared_settings: dict[str, Any], issuer: str, **own: Any) -> dict[str, Any]:
+    """A service's settings outside development, trusting `issuer` alone."""
+    return {**shared_settings, "auth_development": False, "auth_issuers": [{"issuer": issuer}],
+            "scrape_token": "a-real-scrape-token", "cell_key_secret": "a-real-cell-key", **own}  # fmt: skip
