@@ -1,4 +1,5 @@
-"""Migrate the four schemas (a Kubernetes Job / compose one-shot runs this before the services)."""
+"""Migrate every service's schema, identity's included (stack.migrate_all); a Kubernetes Job / compose
+one-shot runs this before the services."""
 
 from __future__ import annotations
 

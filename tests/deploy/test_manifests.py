@@ -1,14 +1,17 @@
-"""The deployment tells the truth: every container gets its own service's settings, and the image
-holds only what the services run.
+"""The deployment tells the truth: every container gets its own service's settings, every service
+(the token service, identity, included) is deployed, served, probed and scraped alike, every service
+trusts the token service, and the image holds only what the services run.
 
 Every YAML document of deploy/k8s and deploy/compose.yaml is parsed; each container's `ICTG_*`
 environment is checked against the settings class of the service it runs (a name that is not a
 field of that class is a mistake nobody would notice: pydantic-settings ignores it), and the
-settings are built from it, so a production manifest missing a required token fails here.
+settings are built from it, so a production manifest missing a required secret fails here (a value
+from a Kubernetes Secret is read as an example value of its key).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -16,7 +19,9 @@ from typing import Any
 
 import pytest
 import yaml
-from pydantic_settings import BaseSettings
+from ictg_identity.settings import IdentitySettings
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ictg_cases.settings import CasesSettings
 from ictg_common.settings import ServiceSettings
@@ -24,13 +29,32 @@ from ictg_intake.settings import IntakeSettings
 from ictg_metrics.settings import MetricsSettings
 from ictg_webhooks.settings import WebhooksSettings
 
+from stack import NATS_USERS
+from stack import SERVICES as STACK
+
+
+class MigrateSettings(BaseSettings):
+    """What deploy/migrate.py reads: the database's address, and nothing else."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+    database_url: str = Field(validation_alias="ICTG_DATABASE_URL")
+
+
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 SERVICES: dict[str, type[BaseSettings]] = {
     "ictg_intake": IntakeSettings, "ictg_cases": CasesSettings, "ictg_metrics": MetricsSettings,
-    "ictg_webhooks": WebhooksSettings, "deploy/migrate.py": ServiceSettings,
+    "ictg_webhooks": WebhooksSettings, "ictg_identity": IdentitySettings, "deploy/migrate.py": MigrateSettings,
 }  # fmt: skip
-PREFIXES = ("ICTG_INTAKE_", "ICTG_CASES_", "ICTG_METRICS_", "ICTG_WEBHOOKS_")
+RUNNING = [cls for cls in SERVICES.values() if cls is not MigrateSettings]  # the services proper
+PREFIXES = ("ICTG_INTAKE_", "ICTG_CASES_", "ICTG_METRICS_", "ICTG_WEBHOOKS_", "ICTG_IDENTITY_")
+# An example value of each Secret key whose value must parse (the others read "from-a-secret").
+ISSUER = "https://identity.ictg.example"
+SECRET_EXAMPLES = {
+    "auth-issuers": json.dumps([{"issuer": ISSUER}]),
+    "auth-token-url": f"{ISSUER}/oauth2/token",
+    "identity-issuer": ISSUER,
+}
 DEV_TOOLS = {"mypy", "ruff", "schemathesis", "pytest", "pytest-asyncio", "pytest-timeout", "hypothesis", "pip-tools"}
 
 
@@ -50,6 +74,21 @@ def _service(command: list[str]) -> type[BaseSettings]:
     return found[0]
 
 
+def _from_secret(entry: dict[str, Any]) -> str:
+    key = entry["valueFrom"]["secretKeyRef"]["key"]
+    return SECRET_EXAMPLES.get(key, "from-a-secret")
+
+
+def k8s_docs() -> list[dict[str, Any]]:
+    return [
+        doc for path in sorted((DEPLOY / "k8s").glob("*.y*ml")) for doc in yaml.safe_load_all(path.read_text()) if doc
+    ]
+
+
+def compose_file() -> dict[str, Any]:
+    return yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+
+
 def containers() -> list[tuple[str, type[BaseSettings], dict[str, str]]]:
     """(where, settings class, env) of every container that runs the ICTG image."""
     out = []
@@ -60,7 +99,7 @@ def containers() -> list[tuple[str, type[BaseSettings], dict[str, str]]]:
             spec = doc["spec"]
             pod = (spec["jobTemplate"]["spec"] if doc["kind"] == "CronJob" else spec)["template"]["spec"]
             for c in pod.get("containers", []) + pod.get("initContainers", []):
-                env = {e["name"]: e.get("value", "from-a-secret") for e in c.get("env", [])}
+                env = {e["name"]: e["value"] if "value" in e else _from_secret(e) for e in c.get("env", [])}
                 where = f"{path.name}: {doc['metadata']['name']}/{c['name']}"
                 out.append((where, _service([*c.get("command", []), *c.get("args", [])]), env))
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
@@ -79,6 +118,8 @@ CONTAINERS = containers()
 
 
 def test_every_service_is_deployed_in_both() -> None:
+    # The services deploy/stack.py runs (`make run`) are those the tests know, identity included.
+    assert {factory.split(".")[0] for factory, _, _ in STACK.values()} == set(SERVICES) - {"deploy/migrate.py"}
     for where in ("ictg.yaml", "compose.yaml"):
         deployed = {cls for w, cls, _ in CONTAINERS if w.startswith(where)}
         assert deployed == set(SERVICES.values()), where
@@ -106,18 +147,139 @@ def test_each_service_is_told_where_its_peers_are() -> None:
     for where, settings, env in CONTAINERS:
         if settings in needs:
             assert needs[settings] in env, where
-        if where.startswith("ictg.yaml") and settings in needs:  # production keys: the tokens too
-            assert needs[settings].replace("_URL", "_TOKEN") in env, where
+        if where.startswith("ictg.yaml") and settings in needs:
+            # Production: its own client at the token service, no fixed token that never expires.
+            prefix = str(settings.model_config.get("env_prefix"))
+            assert {f"{prefix}CLIENT_ID", f"{prefix}CLIENT_SECRET", "ICTG_AUTH_TOKEN_URL"} <= set(env), where
+            assert needs[settings].replace("_URL", "_TOKEN") not in env, where
 
 
 def test_each_service_connects_to_nats_as_its_own_user() -> None:
     """NATS refuses a service anything but its own subjects only if it connects as itself."""
     users = {IntakeSettings: "intake", CasesSettings: "cases", MetricsSettings: "metrics", WebhooksSettings: "webhooks"}
+    assert sorted(users.values()) == sorted(NATS_USERS.values())
     for where, settings, env in CONTAINERS:
-        if settings not in users:  # the migrations: no NATS
-            continue
         prefix = str(settings.model_config.get("env_prefix"))
+        if settings not in users:  # the migrations and the token service: not on NATS
+            assert not {f"{prefix}NATS_USER", f"{prefix}NATS_PASSWORD"} & set(env), where
+            if where.startswith("ictg.yaml"):
+                assert "ICTG_NATS_URL" not in env, where
+            continue
         assert env.get(f"{prefix}NATS_USER") == users[settings] and f"{prefix}NATS_PASSWORD" in env, where
+
+
+def test_no_deployment_file_names_the_removed_jwks_setting() -> None:
+    """ICTG_AUTH_JWKS_URL is gone (ICTG_AUTH_ISSUERS names each issuer, its keys at its JWKS)."""
+    for path in sorted(p for p in DEPLOY.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        assert "AUTH_JWKS_URL" not in path.read_text(errors="replace"), path.relative_to(ROOT)
+    for where, _, env in CONTAINERS:
+        assert "ICTG_AUTH_JWKS_URL" not in env, where
+
+
+def test_every_service_trusts_the_token_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    for where, settings, env in CONTAINERS:
+        if settings is MigrateSettings:
+            continue
+        assert "ICTG_AUTH_ISSUERS" in env, where
+        if where.startswith("ictg.yaml"):  # production: an issuer's tokens only, never the shared secret
+            assert env.get("ICTG_AUTH_DEVELOPMENT", "false") == "false", where
+            assert "ICTG_AUTH_SECRET" not in env, where
+            for name in [n for n in os.environ if n.startswith("ICTG_")]:
+                monkeypatch.delenv(name)
+            for name, value in env.items():
+                monkeypatch.setenv(name, value)
+            built = settings()
+            assert isinstance(built, ServiceSettings) and built.auth_issuers and not built.auth_development, where
+    # Every Deployment reads the same issuers (one Secret key), and the token service its own address.
+    keys = {
+        (e["name"], e["valueFrom"]["secretKeyRef"]["key"])
+        for doc in k8s_docs()
+        if doc["kind"] == "Deployment"
+        for c in doc["spec"]["template"]["spec"]["containers"]
+        for e in c.get("env", [])
+        if e["name"] in ("ICTG_AUTH_ISSUERS", "ICTG_AUTH_TOKEN_URL", "ICTG_IDENTITY_ISSUER")
+    }
+    assert keys == {("ICTG_AUTH_ISSUERS", "auth-issuers"), ("ICTG_AUTH_TOKEN_URL", "auth-token-url"),
+                    ("ICTG_IDENTITY_ISSUER", "identity-issuer")}  # fmt: skip
+
+
+def test_compose_is_a_development_stack_that_trusts_its_identity_container() -> None:
+    """Compose says it is a development stack (HS256 tokens, minted peer tokens), and every service
+    there trusts the identity container's own address: the `iss` of its tokens."""
+    compose = compose_file()["services"]
+    [(identity_name, identity)] = [(n, s) for n, s in compose.items() if "ictg_identity" in str(s.get("command"))]
+    issuer = identity["environment"]["ICTG_IDENTITY_ISSUER"]
+    assert issuer == f"http://{identity_name}:8000"  # the container's own port, between containers
+    for where, settings, env in CONTAINERS:
+        if not where.startswith("compose.yaml") or settings is MigrateSettings:
+            continue
+        assert env.get("ICTG_AUTH_DEVELOPMENT") == "true", where  # explicit: production's checks are off
+        assert [i["issuer"] for i in json.loads(env["ICTG_AUTH_ISSUERS"])] == [issuer], where
+        assert env.get("ICTG_AUTH_TOKEN_URL") == f"{issuer}/oauth2/token", where
+    # Authlib refuses a plain-http token endpoint off loopback unless told: the identity container only.
+    insecure = {n for n, s in compose.items() if "AUTHLIB_INSECURE_TRANSPORT" in (s.get("environment") or {})}
+    assert insecure == {identity_name}
+    assert identity["environment"]["AUTHLIB_INSECURE_TRANSPORT"] == "1"
+    for doc in k8s_docs():
+        assert "AUTHLIB_INSECURE_TRANSPORT" not in json.dumps(doc), doc["metadata"]["name"]  # behind TLS
+
+
+def test_compose_runs_each_service_on_its_make_run_port() -> None:
+    compose = compose_file()["services"]
+    for factory, _, port in STACK.values():
+        [svc] = [s for s in compose.values() if s.get("command") == [factory]]
+        assert svc["ports"] == [f"{port}:8000"], factory
+        assert svc["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}, factory
+
+
+def test_every_kubernetes_service_is_deployed_served_and_probed_alike() -> None:
+    """identity, like the others: a Deployment with probes and resources, a Service, and whatever other
+    object (a PodDisruptionBudget, a NetworkPolicy) any service has, every service has."""
+    docs = k8s_docs()
+    deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+    factories = {
+        name: [*c.get("command", []), *c.get("args", [])]
+        for name, d in deployments.items()
+        for c in d["spec"]["template"]["spec"]["containers"]
+    }
+    assert sorted(f for fs in factories.values() for f in fs) == sorted(f for f, _, _ in STACK.values())
+    apps = set()
+    for name, d in deployments.items():
+        app = d["spec"]["template"]["metadata"]["labels"]["app"]
+        assert d["spec"]["selector"] == {"matchLabels": {"app": app}} and app == name, name
+        assert d["spec"]["replicas"] >= 2, name
+        apps.add(app)
+        [c] = d["spec"]["template"]["spec"]["containers"]
+        assert c["ports"] == [{"containerPort": 8000}], name
+        assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": 8000}, name
+        assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": 8000}, name
+        assert c["resources"]["requests"] and c["resources"]["limits"]["memory"], name
+    kinds: dict[str, set[str]] = {app: set() for app in apps}
+    for doc in docs:
+        if doc["kind"] in ("Deployment", "Job", "ConfigMap"):
+            continue
+        spec = doc.get("spec") or {}
+        selected = spec.get("selector") or spec.get("podSelector") or {}
+        app = selected.get("app") or (selected.get("matchLabels") or {}).get("app")
+        assert app in apps, f"{doc['kind']} {doc['metadata']['name']} selects no Deployment"
+        kinds[app].add(doc["kind"])
+        if doc["kind"] == "Service":
+            assert doc["metadata"]["name"] == app and spec["ports"] == [{"port": 80, "targetPort": 8000}], app
+    assert all(k == kinds[min(kinds)] for k in kinds.values()) and "Service" in kinds[min(kinds)], kinds
+
+
+def test_prometheus_scrapes_every_service() -> None:
+    obs = DEPLOY / "observability"
+    [job] = yaml.safe_load((obs / "prometheus.yml").read_text())["scrape_configs"]
+    targets = {t["labels"]["service"]: t["targets"] for t in job["static_configs"]}
+    compose = {n for n, s in compose_file()["services"].items() if "build" in s and "command" in s}
+    assert targets == {n: [f"{n}:8000"] for n in compose}
+    [k8s_job] = yaml.safe_load((obs / "prometheus-kubernetes.yml").read_text())["scrape_configs"]
+    [keep] = [r for r in k8s_job["relabel_configs"] if r["source_labels"] == ["__meta_kubernetes_pod_label_app"]
+              and r.get("action") == "keep"]  # fmt: skip
+    for doc in k8s_docs():
+        if doc["kind"] == "Deployment":
+            assert re.fullmatch(keep["regex"], doc["metadata"]["name"]), doc["metadata"]["name"]
 
 
 def test_production_webhooks_refuse_plain_http_and_private_targets() -> None:
