@@ -46,6 +46,7 @@ lint: $(STAMP)
 	$(PY) -m mypy libs/common/src services/referral-intake/src services/case-api/src
 	$(PY) -m mypy services/metrics/src
 	$(PY) -m mypy services/webhooks/src
+	$(PY) -m mypy services/identity/src
 
 # Regenerate the event reference (docs/schemas, docs/asyncapi.yaml, docs/events.md) from ictg_common.contracts.
 contracts: $(STAMP)

@@ -66,9 +66,7 @@ def rs256(**claims: Any) -> str:
 
 
 def test_rs256_token_from_the_jwks_is_accepted(jwks_url: str) -> None:
-    actor = production(jwks_url).verify(
-        rs256(org_type="local_authority", org_name="Camden")
-    )
+    actor = production(jwks_url).verify(rs256(org_type="local_authority", org_name="Camden"))
     assert actor.sub == "u1" and actor.has("cases:read") and actor.regions == ("london",)
     assert actor.organisation == ("local_authority", "Camden")
 
@@ -168,7 +166,7 @@ def test_the_platform_services_own_tokens_carry_the_claim_and_a_short_life() -> 
     assert verifier.verify(reconcile).has("cases:read") and verifier.verify(reconcile).sub == "service:metrics"
     # With production keys a self-minted token would be refused: both services refuse to start without theirs.
     for settings in (CasesSettings, MetricsSettings):
-        with pytest.raises(ValueError, match="_TOKEN, or .*CLIENT_ID"):
+        with pytest.raises(ValueError, match=r"_TOKEN, or .*CLIENT_ID"):
             settings(auth_secret=SECRET, auth_development=False, scrape_token="a-real-one", cell_key_secret="k")
 
 

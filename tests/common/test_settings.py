@@ -21,7 +21,10 @@ PRODUCTION_OTHERWISE = {CasesSettings: SCRAPE, MetricsSettings: {"cell_key_secre
 )
 def test_production_keys_need_the_peer_token_a_service_sends(settings: type, variable: str, token: str) -> None:
     others = PRODUCTION_OTHERWISE[settings]
-    with pytest.raises(ValidationError, match=f"{variable}, or .*CLIENT_ID and .*CLIENT_SECRET with ICTG_AUTH_TOKEN_URL, are required outside development"):
+    with pytest.raises(
+        ValidationError,
+        match=f"{variable}, or .*CLIENT_ID and .*CLIENT_SECRET with ICTG_AUTH_TOKEN_URL, are required outside development",
+    ):
         settings(auth_development=False, **others)
     issued = settings(auth_development=False, **{token: "issued"}, **others)
     assert getattr(issued, token) == "issued"

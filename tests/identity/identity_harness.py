@@ -19,23 +19,25 @@ from ictg_common.devinfra import free_port, port_open
 ISSUER = "http://127.0.0.1:8005"  # loopback: Authlib takes plain http there only
 
 
-@pytest.fixture
-def identity_settings(shared_settings: dict[str, Any]) -> Any:
+@pytest.fixture(name="identity_settings")
+def identity_settings_fixture(shared_settings: dict[str, Any]) -> Any:
     from ictg_identity.settings import IdentitySettings
 
     return IdentitySettings(**shared_settings, issuer=ISSUER)
 
 
-@pytest.fixture
-async def clients(database_url: str) -> dict[str, tuple[str, str]]:
+@pytest.fixture(name="clients")
+async def clients_fixture(database_url: str) -> dict[str, tuple[str, str]]:
     """The development clients (`make run`'s), each with a fresh secret: {POLICE: (id, secret), …}."""
     from ictg_identity.admin import register_dev_clients
 
     return await register_dev_clients(database_url)
 
 
-@pytest.fixture
-async def identity(identity_settings: Any, clients: dict[str, tuple[str, str]]) -> AsyncIterator[httpx.AsyncClient]:
+@pytest.fixture(name="identity")
+async def identity_fixture(
+    identity_settings: Any, clients: dict[str, tuple[str, str]]
+) -> AsyncIterator[httpx.AsyncClient]:
     from ictg_identity.app import create_app
 
     app = create_app(identity_settings)
@@ -55,21 +57,28 @@ async def audit_rows(database_url: str) -> list[Any]:
     try:
         async with engine.connect() as conn:
             return list(
-                (await conn.execute(text("SELECT actor, action, outcome, reason FROM identity.audit ORDER BY id"))).all()
+                (
+                    await conn.execute(text("SELECT actor, action, outcome, reason FROM identity.audit ORDER BY id"))
+                ).all()
             )
     finally:
         await engine.dispose()
 
 
-@pytest.fixture
-def token_service(shared_settings: dict[str, Any], clients: dict[str, tuple[str, str]]) -> Iterator[str]:
+@pytest.fixture(name="token_service")
+def token_service_fixture(shared_settings: dict[str, Any], clients: dict[str, tuple[str, str]]) -> Iterator[str]:
     """The token service as a real process on a free loopback port (its URL is its issuer), its
     development clients registered: services fetch its JWKS over the network, as deployed."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "ICTG_DATABASE_URL": shared_settings["database_url"], "ICTG_IDENTITY_ISSUER": url,
-           "ICTG_AUTH_DEVELOPMENT": "true", "ICTG_IDENTITY_TOKEN_RATE_PER_CLIENT": "0",
-           "ICTG_IDENTITY_TOKEN_RATE_PER_ADDRESS": "0"}  # fmt: skip (limits: tested in process)
+    env = {
+        **os.environ,
+        "ICTG_DATABASE_URL": shared_settings["database_url"],
+        "ICTG_IDENTITY_ISSUER": url,
+        "ICTG_AUTH_DEVELOPMENT": "true",
+        "ICTG_IDENTITY_TOKEN_RATE_PER_CLIENT": "0",
+        "ICTG_IDENTITY_TOKEN_RATE_PER_ADDRESS": "0",
+    }  # fmt: skip (limits: tested in process)
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "ictg_identity.app:create_app", "--factory", "--port", str(port),
          "--no-access-log"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

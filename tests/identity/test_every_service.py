@@ -17,12 +17,12 @@ import httpx
 import jwt
 import pytest
 from authlib.integrations.httpx_client import AsyncOAuth2Client
+from identity_harness import clients_fixture, production, token_service_fixture  # noqa: F401
 from joserfc import jwk
 from joserfc import jwt as jose_jwt
 
 from conftest import SECRET, mint_token, serve
 from factories import referral_body
-from identity_harness import clients, production, token_service  # noqa: F401
 
 GRANT = {"grant_type": "client_credentials"}
 # Each service, a read its client may make, and which development client makes it.

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+from identity_harness import ISSUER, audit_rows, clients_fixture, identity_fixture, identity_settings_fixture, token_of  # noqa: F401
 from joserfc import jwk
 from joserfc import jwt as jose_jwt
 from sqlalchemy import text
@@ -19,7 +20,6 @@ from ictg_common.db import create_engine
 from ictg_common.issuers import IssuerConfig
 
 from conftest import auth
-from identity_harness import ISSUER, audit_rows, clients, identity, identity_settings, token_of  # noqa: F401
 
 GRANT = {"grant_type": "client_credentials"}
 

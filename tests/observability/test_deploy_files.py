@@ -62,7 +62,7 @@ def test_prometheus_configs_and_compose_profile() -> None:
     assert config["rule_files"] == ["/etc/prometheus/alerts.yml"]
     [job] = config["scrape_configs"]
     targets = {t["labels"]["service"]: t["targets"] for t in job["static_configs"]}
-    assert targets == {s: [f"{s}:8000"] for s in ("intake", "cases", "metrics", "webhooks")}
+    assert targets == {s: [f"{s}:8000"] for s in ("intake", "cases", "metrics", "webhooks", "identity")}
     assert job["authorization"]["type"] == "Bearer" and job["authorization"]["credentials_file"]  # never open
     k8s = yaml.safe_load((OBS / "prometheus-kubernetes.yml").read_text())
     assert k8s["scrape_configs"][0]["metrics_path"] == "/metrics"

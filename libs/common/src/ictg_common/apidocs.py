@@ -31,10 +31,17 @@ BEARER = {
     "scheme": "bearer",
     "bearerFormat": "JWT",
     "description": (
-        "A JWT from your identity provider (or, on a development stack, `python -m ictg_common.auth mint`), "
-        "sent as `Authorization: Bearer <token>`. Its `scope` claim grants the scopes an operation lists; "
-        "`org_type` and `org_name` name your organisation, `regions` and `la_codes` bound what you see. "
-        "Paste the token alone (without `Bearer`) into Authorize."
+        "An access token (a JWT) from the ICTG token service, sent as `Authorization: Bearer <token>`. Get one "
+        "with the client id and secret the ICTG service registered for your system (OAuth 2.0 client credentials; "
+        "a client registered for `private_key_jwt` sends a signed assertion instead), `$IDENTITY` being the token "
+        "service's address:\n\n"
+        '`curl -s -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials "$IDENTITY/oauth2/token"`\n\n'
+        "Reuse its `access_token` until it expires (`expires_in`: 15 minutes) and get the next one a little before; "
+        "add `-d scope=…` to ask for fewer scopes than your client holds. The token's `scope` claim grants the scopes "
+        "an operation lists; `org_type` and `org_name` name your organisation, `regions` and `la_codes` bound what "
+        "you see. Paste the token alone (without `Bearer`) into Authorize. `python -m ictg_common.auth` mints HS256 "
+        "development tokens for tests and development stacks only: no service accepts them unless it runs with "
+        "`ICTG_AUTH_DEVELOPMENT=true`."
     ),
 }
 

@@ -524,7 +524,13 @@ def require(*scopes: str) -> Any:
 def main(argv: list[str] | None = None) -> int:
     from .settings import ServiceSettings
 
-    parser = argparse.ArgumentParser(prog="ictg-token", description="Mint a development JWT (HS256, ICTG_AUTH_SECRET).")
+    parser = argparse.ArgumentParser(
+        prog="ictg-token",
+        description="Mint an HS256 development token, signed with ICTG_AUTH_SECRET, for tests and development stacks "
+        "(make run). Services accept it only when they run with ICTG_AUTH_DEVELOPMENT=true; integrators and "
+        "production systems get their tokens from the token service instead (POST /oauth2/token with their client "
+        "id and secret: OAuth 2.0 client credentials).",
+    )
     parser.add_argument("--sub", help="default: one per organisation, dev:<org-type>:<org-name>")
     parser.add_argument(
         "--scope",

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -112,7 +112,7 @@ def create_service_app(
         app.state.consumers = [
             ConsumerRunner(
                 dataclasses.replace(c, schema=c.schema or schema, max_deliver=c.max_deliver or settings.max_deliver),
-                link=link,
+                link=cast(NatsLink, link),  # consumers exist only on the bus (checked at build)
                 sessionmaker=app.state.sessionmaker,
             )
             for c in consumers

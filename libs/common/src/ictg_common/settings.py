@@ -74,7 +74,7 @@ class ServiceSettings(BaseSettings):
     # Per service, read with its own prefix: ICTG_INTAKE_IDEMPOTENCY_HOURS, ICTG_CASES_IDEMPOTENCY_HOURS.
     idempotency_hours: int = Field(default=48, ge=24)
     # The bearer token Prometheus sends to GET /metrics (its counts of exits and moves are figures about
-    # children: never open). Required with production keys (ICTG_AUTH_JWKS_URL); the development default
+    # children: never open). Required outside development (ICTG_AUTH_DEVELOPMENT=false); the development default
     # is for `make run` and the tests.
     scrape_token: str = _shared("scrape_token", DEV_SCRAPE_TOKEN, min_length=1)
 

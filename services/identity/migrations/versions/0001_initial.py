@@ -58,8 +58,9 @@ def upgrade() -> None:
         sa.Column("digest", sa.String(length=64), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(["client_id"], [f"{S}.client.client_id"], name=op.f("fk_client_secret_client_id_client"),
-                                ondelete="CASCADE"),  # fmt: skip
+        sa.ForeignKeyConstraint(
+            ["client_id"], [f"{S}.client.client_id"], name=op.f("fk_client_secret_client_id_client"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_client_secret")),
         schema=S,
     )

@@ -31,22 +31,22 @@ class DevClient:
     body: ClientIn
 
 
-STAFF = {"org_type": "ictg", "org_name": "ICTG service"}
+def staff(name: str, scopes: list[str], service: str | None = None) -> ClientIn:
+    """A client of the ICTG service's own (every region)."""
+    return ClientIn(name=name, org_type="ictg", org_name="ICTG service", scopes=scopes, regions=list(REGION_SLUGS),
+                    service=service)  # fmt: skip
+
+
 DEV_CLIENTS = (
     DevClient("dev-police", "POLICE", ClientIn(name="Greater Manchester Police referrals system", org_type="police",
               org_name="Greater Manchester Police", scopes=["referrals:write", "webhooks:manage", "metrics:read"])),
     DevClient("dev-council", "COUNCIL", ClientIn(name="Manchester and Salford children's services",
               org_type="local_authority", org_name="Manchester and Salford", la_codes=["E08000003", "E08000006"],
               scopes=["la:read", "la:write", "webhooks:manage", "metrics:read"])),
-    DevClient("dev-analyst", "ANALYST", ClientIn(name="ICTG analysts' notebooks", **STAFF,
-              scopes=["metrics:read", "metrics:query"], regions=list(REGION_SLUGS))),
-    DevClient("dev-staff", "STAFF", ClientIn(name="ICTG service staff (development)", **STAFF,
-              scopes=list(SCOPES),
-              regions=list(REGION_SLUGS))),
-    DevClient("service-case-api", "CASES_CLIENT", ClientIn(name="case API (claim check)", **STAFF,
-              scopes=["referrals:read"], regions=list(REGION_SLUGS), service="case-api")),
-    DevClient("service-metrics", "METRICS_CLIENT", ClientIn(name="metrics (reconciliation)", **STAFF,
-              scopes=["cases:read"], regions=list(REGION_SLUGS), service="metrics")),
+    DevClient("dev-analyst", "ANALYST", staff("ICTG analysts' notebooks", ["metrics:read", "metrics:query"])),
+    DevClient("dev-staff", "STAFF", staff("ICTG service staff (development)", list(SCOPES))),
+    DevClient("service-case-api", "CASES_CLIENT", staff("case API (claim check)", ["referrals:read"], "case-api")),
+    DevClient("service-metrics", "METRICS_CLIENT", staff("metrics (reconciliation)", ["cases:read"], "metrics")),
 )  # fmt: skip
 
 

@@ -3,6 +3,7 @@ credentials); every service verifies them against `/.well-known/jwks.json`."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import httpx
@@ -23,6 +24,8 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 def create_app(settings: IdentitySettings | None = None) -> FastAPI:
     settings = settings or IdentitySettings()
+    if settings.plain_http:  # development only (the settings refuse it otherwise): compose's http://identity:8000
+        os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
 
     async def start(app: FastAPI) -> None:
         app.state.keys = KeyStore(

@@ -16,7 +16,7 @@ import asyncio
 import time
 from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar, cast
 from urllib.parse import parse_qsl
 
 from authlib.oauth2.rfc6749 import AuthorizationServer, ClientMixin, OAuth2Request
@@ -64,7 +64,7 @@ class FormRequest(OAuth2Request):
         return {}
 
 
-class TokenClient(ClientMixin):  # type: ignore[misc]
+class TokenClient(ClientMixin):
     """A registered client as Authlib asks about it."""
 
     def __init__(self, registered: clients.Registered) -> None:
@@ -145,8 +145,8 @@ class Exchange:
         return self.call(remember())
 
 
-class Grant(ClientCredentialsGrant):  # type: ignore[misc]
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "private_key_jwt"]
+class Grant(ClientCredentialsGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = ["client_secret_basic", "private_key_jwt"]
 
     def validate_requested_scope(self) -> None:
         scope = self.request.payload.scope
@@ -160,7 +160,7 @@ class Grant(ClientCredentialsGrant):  # type: ignore[misc]
             raise InvalidScopeError(description=f"The client may not hold {' '.join(above)}.")
 
 
-class Assertion(JWTBearerClientAssertion):  # type: ignore[misc]
+class Assertion(JWTBearerClientAssertion):
     """`private_key_jwt`: an assertion signed with one of the client's registered keys, for this
     server, used once, living at most `assertion_max_seconds`."""
 
@@ -177,7 +177,7 @@ class Assertion(JWTBearerClientAssertion):  # type: ignore[misc]
     def resolve_client_public_key(self, client: TokenClient) -> jwk.KeySet:
         if client.row.auth_method != self.CLIENT_AUTH_METHOD or not client.row.jwks:
             raise InvalidClientError(description="The client does not authenticate with private_key_jwt.")
-        return jwk.KeySet.import_key_set(client.row.jwks)
+        return jwk.KeySet.import_key_set(cast(Any, client.row.jwks))
 
     def verify_claims(self, claims: Any) -> None:
         exp = claims.get("exp")
@@ -193,7 +193,7 @@ class Assertion(JWTBearerClientAssertion):  # type: ignore[misc]
         return self.exchange.first_use(str(claims["sub"]), jti, float(claims["exp"]))
 
 
-class Tokens(JWTBearerTokenGenerator):  # type: ignore[misc]
+class Tokens(JWTBearerTokenGenerator):
     """RFC 9068 access tokens, ES256, carrying the client's organisation, regions or codes."""
 
     def __init__(self, exchange: Exchange) -> None:
@@ -217,7 +217,7 @@ class Tokens(JWTBearerTokenGenerator):  # type: ignore[misc]
         return extra
 
 
-class TokenServer(AuthorizationServer):  # type: ignore[misc]
+class TokenServer(AuthorizationServer):
     def __init__(self, exchange: Exchange) -> None:
         super().__init__(scopes_supported=list(SCOPES))
         self.exchange = exchange
@@ -323,7 +323,9 @@ async def token(request: Request) -> JSONResponse:
     try:
         status, body, out_headers = await asyncio.to_thread(server.create_token_response, oauth_request)
     except (JoseError, ValueError, TypeError, KeyError) as exc:  # what Authlib let through about a client's input
-        await _audit(request, exchange.asked_for or claimed, exchange.client, "token.refused", f"invalid_client: {exc!r}")
+        await _audit(
+            request, exchange.asked_for or claimed, exchange.client, "token.refused", f"invalid_client: {exc!r}"
+        )
         return _oauth_error(401, "invalid_client", "The client's credentials could not be read.",
                             {"WWW-Authenticate": 'Basic realm="ictg", error="invalid_client"'})  # fmt: skip
     client_id = exchange.client.row.client_id if exchange.client is not None else (exchange.asked_for or claimed)

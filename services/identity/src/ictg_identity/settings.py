@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Self
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 
@@ -31,6 +32,23 @@ class IdentitySettings(ServiceSettings):
     @property
     def token_endpoint(self) -> str:
         return f"{self.issuer.rstrip('/')}/oauth2/token"
+
+    @model_validator(mode="after")
+    def _issuer_over_tls(self) -> Self:
+        # OAuth 2.0 runs over TLS; plain http is for loopback, or a development stack (compose) that says so.
+        parts = urlsplit(self.issuer)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("ICTG_IDENTITY_ISSUER is this service's public URL, e.g. https://identity.ictg.example")
+        loopback = parts.hostname in ("localhost", "127.0.0.1", "::1")
+        if parts.scheme == "http" and not loopback and not self.auth_development:
+            raise ValueError("ICTG_IDENTITY_ISSUER must be https outside development (ICTG_AUTH_DEVELOPMENT=false)")
+        return self
+
+    @property
+    def plain_http(self) -> bool:
+        """Served over plain http beyond loopback (a development stack): Authlib must be told it is allowed."""
+        parts = urlsplit(self.issuer)
+        return parts.scheme == "http" and parts.hostname not in ("localhost", "127.0.0.1", "::1")
 
     @model_validator(mode="after")
     def _own_key_secret(self) -> Self:

@@ -36,7 +36,9 @@ class MetricsSettings(ServiceSettings):
     def _own_cell_key_secret(self) -> Self:
         # Anyone knowing the key could recompute cell keys and undo the perturbation.
         if not self.auth_development and self.cell_key_secret == DEV_CELL_KEY_SECRET:
-            raise ValueError("ICTG_METRICS_CELL_KEY_SECRET is required outside development (ICTG_AUTH_DEVELOPMENT=false)")
+            raise ValueError(
+                "ICTG_METRICS_CELL_KEY_SECRET is required outside development (ICTG_AUTH_DEVELOPMENT=false)"
+            )
         return self
 
     @model_validator(mode="after")

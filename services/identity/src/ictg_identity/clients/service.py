@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from joserfc import jwk
 from joserfc.errors import JoseError
@@ -90,14 +90,14 @@ def check_registration(body: ClientIn) -> None:
 def _public_jwks_problem(jwks: dict[str, Any]) -> str | None:
     keys = jwks.get("keys")
     if not isinstance(keys, list) or not keys or len(keys) > 5:
-        return "a JWKS is {\"keys\": [...]} with 1 to 5 keys"
+        return 'a JWKS is {"keys": [...]} with 1 to 5 keys'
     for key in keys:
         if not isinstance(key, dict) or key.get("kty") not in ("EC", "RSA"):
             return "each key is an EC (P-256) or RSA public key"
         if any(private in key for private in ("d", "p", "q", "dp", "dq", "qi")):
             return "a key holds private parts: register only the public keys, and replace that key now"
     try:
-        jwk.KeySet.import_key_set(jwks)
+        jwk.KeySet.import_key_set(cast(Any, jwks))
     except (JoseError, ValueError, TypeError, KeyError):
         return "the keys do not parse as a JWKS"
     return None
@@ -135,7 +135,9 @@ async def set_secret(session: AsyncSession, client_id: str, *, overlap: timedelt
     ends = now + overlap if overlap is not None else now
     await session.execute(
         update(ClientSecret)
-        .where(ClientSecret.client_id == client_id, (ClientSecret.expires_at.is_(None)) | (ClientSecret.expires_at > ends))
+        .where(
+            ClientSecret.client_id == client_id, (ClientSecret.expires_at.is_(None)) | (ClientSecret.expires_at > ends)
+        )
         .values(expires_at=ends)
     )
     secret = new_secret()
