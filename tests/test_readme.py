@@ -1,10 +1,13 @@
 """The README's examples work as written (issue 14): `make run` (deploy/run.py) is started as a new
 user would, on this test run's Postgres and NATS and free ports, and each shell block marked
-`<!-- readme-example: … -->` is run with bash from the repository root, as a developer would paste it."""
+`<!-- readme-example: … -->` is run with bash from the repository root, as a developer would paste it.
+Every token the examples use comes from the token service, with the development clients' ids and
+secrets that `make run` registered and wrote to its env file (client credentials, as an integrator)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -35,7 +38,7 @@ def platform(infra: Infra, template_db: str, tmp_path_factory: pytest.TempPathFa
     asyncio.run(_admin(infra, f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"'))
     env_file = tmp_path_factory.mktemp("readme") / "env"
     ports = {var: str(free_port()) for var in ("ICTG_INTAKE_PORT", "ICTG_CASES_PORT", "ICTG_METRICS_PORT",
-                                              "ICTG_WEBHOOKS_PORT")}  # fmt: skip
+                                              "ICTG_WEBHOOKS_PORT", "ICTG_IDENTITY_PORT")}  # fmt: skip
     env = {
         **os.environ, **ports, "ICTG_DATABASE_URL": _with_db(infra.database_url, name), "ICTG_NATS_URL": infra.nats_url,
         "ICTG_NATS_STREAM": f"README{ports['ICTG_INTAKE_PORT']}", "ICTG_SUBJECT_PREFIX": f"readme{ports['ICTG_INTAKE_PORT']}",
@@ -74,13 +77,25 @@ def run(block: str, env_file: Path) -> str:
 @pytest.mark.timeout(300)
 def test_the_readme_examples_work_as_written(platform: Path) -> None:
     blocks = examples()
-    assert set(blocks) == {"first-responder", "council"}, sorted(blocks)
+    assert set(blocks) == {"getting-a-token", "first-responder", "council"}, sorted(blocks)
+    for name, block in blocks.items():  # every token from the token service: none minted with the shared secret
+        assert "ictg_common.auth" not in block and "$TOKEN" not in block, name
+        assert "grant_type=client_credentials" in block, name
+    out = run(blocks["getting-a-token"], platform)
+    answer = json.loads(next(line for line in out.splitlines() if '"access_token"' in line))
+    assert answer["token_type"] == "Bearer" and answer["expires_in"] == 900, answer
+    assert answer["scope"] == "referrals:write webhooks:manage metrics:read", answer
+    assert "'org_type': 'police'" in out and "'org_name': 'Greater Manchester Police'" in out, out  # its claims
+    assert re.search(r"(?m)^metrics:read 900$", out), out  # a narrower scope on request
+    assert '"error":"invalid_scope"' in out and '"status":400' in out, out  # never a scope the client lacks
     out = run(blocks["first-responder"], platform)
     assert '"code":"E08000003","name":"Manchester"' in out, out
     assert re.search(r"(?im)^idempotency-replayed: true", out), out
     assert re.search(r"(?m)^awaiting_allocation 20\d\d-", out), out  # the referrer sees its case open
     assert '"reference":"GMP/2026/000123"' in out
-    assert '"items":[{"id"' in out  # the case of the referral
+    assert '"items":[{"id"' in out  # the case of the referral (the staff client's token)
+    assert '"disclosure":"dp"' in out and '"epsilon":0.5' in out, out  # the analyst's query, noised and charged
+    assert re.search(r"(?m)^20\d\d-\d\d,c\r?$", out), out  # the published table, read with the police token
     out = run(blocks["council"], platform)
     assert '"la_child_id":"MCR0001"' in out, out
     assert re.search(r"verified \S+ ictg\.case\.opened\.v1", out), out  # the receiver verified a delivery
