@@ -1,7 +1,12 @@
-"""End to end with real processes: the four services as uvicorn processes, real Postgres and NATS."""
+"""End to end with real processes: the five services as uvicorn processes, real Postgres and NATS.
+
+The services trust the token service's keys (fetched from its JWKS over the network), and the case API
+and metrics get their own tokens there (client credentials), as deployed."""
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import json
 import os
 import socket
@@ -36,6 +41,8 @@ class Processes:
         self.factories = {name: factory for name, (factory, _, _) in SERVICES.items()}
         self.ports = {name: free_port() for name in SERVICES}
         self.urls = {name: f"http://127.0.0.1:{port}" for name, port in self.ports.items()}
+        issuer = self.urls["identity"]
+        clients = _registered(settings["database_url"])
         self.env = {
             **os.environ,
             "ICTG_DATABASE_URL": settings["database_url"],
@@ -44,7 +51,16 @@ class Processes:
             "ICTG_SUBJECT_PREFIX": settings["subject_prefix"],
             "ICTG_AUTH_SECRET": settings["auth_secret"],
             "ICTG_CASES_INTAKE_URL": self.urls["referral-intake"],
+            "ICTG_METRICS_CASES_URL": self.urls["case-api"],
+            "ICTG_AUTH_ISSUERS": json.dumps([{"issuer": issuer}]),
+            "ICTG_AUTH_TOKEN_URL": f"{issuer}/oauth2/token",
+            "ICTG_IDENTITY_ISSUER": issuer,
+            "ICTG_CASES_CLIENT_ID": clients["CASES_CLIENT"][0],
+            "ICTG_CASES_CLIENT_SECRET": clients["CASES_CLIENT"][1],
+            "ICTG_METRICS_CLIENT_ID": clients["METRICS_CLIENT"][0],
+            "ICTG_METRICS_CLIENT_SECRET": clients["METRICS_CLIENT"][1],
         }
+        self.clients = clients
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self, *names: str) -> None:
@@ -73,6 +89,14 @@ class Processes:
         proc.wait(20)
 
 
+def _registered(database_url: str) -> dict[str, tuple[str, str]]:
+    """The development clients, registered as `make run` does (from a thread: a test's loop may be running)."""
+    from ictg_identity.admin import register_dev_clients
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, register_dev_clients(database_url)).result()
+
+
 @pytest.fixture
 def processes(shared_settings: dict[str, Any]) -> Iterator[Processes]:
     running = Processes(shared_settings)
@@ -88,13 +112,18 @@ def services(processes: Processes) -> dict[str, str]:
     return processes.urls
 
 
-async def test_one_referral_through_three_processes_to_the_metrics_count(services: dict[str, str]) -> None:
+async def test_one_referral_through_three_processes_to_the_metrics_count(
+    services: dict[str, str], processes: Processes
+) -> None:
     async with httpx.AsyncClient(timeout=10) as http:
         for url in services.values():
             await eventually(lambda url=url: _ready(http, url), timeout=30)
-        r = await http.post(
-            f"{services['referral-intake']}/v1/referrals", json=referral_body(), headers=auth("referrals:write")
-        )
+        # The police force's system gets its token from the token service, as an integrator's does.
+        issued = await http.post(f"{services['identity']}/oauth2/token", data={"grant_type": "client_credentials"},
+                                 auth=processes.clients["POLICE"])  # fmt: skip
+        assert issued.status_code == 200, issued.text
+        police = {"Authorization": f"Bearer {issued.json()['access_token']}"}
+        r = await http.post(f"{services['referral-intake']}/v1/referrals", json=referral_body(), headers=police)
         assert r.status_code == 201, r.text
         referral_id = r.json()["id"]
 
@@ -128,7 +157,7 @@ async def _ready(http: httpx.AsyncClient, url: str) -> bool:
 
 
 async def test_a_referral_made_while_the_case_api_is_down_becomes_a_case_when_it_returns(processes: Processes) -> None:
-    processes.start("referral-intake", "case-api")
+    processes.start("identity", "referral-intake", "case-api")  # the case API gets its tokens there
     urls = processes.urls
     async with httpx.AsyncClient(timeout=10) as http:
         await eventually(lambda: _ready(http, urls["case-api"]), timeout=30)  # its durable consumer exists
@@ -152,7 +181,7 @@ async def test_a_referral_made_while_the_case_api_is_down_becomes_a_case_when_it
 async def test_a_case_write_whose_answer_is_lost_to_a_crash_is_applied_once_when_retried(
     processes: Processes, shared_settings: dict[str, Any]
 ) -> None:
-    processes.start("referral-intake", "case-api")
+    processes.start("identity", "referral-intake", "case-api")
     urls, port = processes.urls, processes.ports["case-api"]
     guardian = auth("cases:write", "cases:read", sub="guardian-e2e")
     keyed = {**guardian, "Idempotency-Key": "tablet-42-contact-1"}
