@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .issuers import IssuerConfig
+from .issuers import IssuerConfig, parse_issuers
 from .natsauth import NatsCredentials
 
 
@@ -104,6 +104,11 @@ class ServiceSettings(BaseSettings):
         if self.client_id is None or self.client_secret is None or self.auth_token_url is None:
             return None
         return (self.auth_token_url, self.client_id, self.client_secret.get_secret_value())
+
+    @model_validator(mode="after")
+    def _distinct_issuers(self) -> Self:
+        parse_issuers(self.auth_issuers)  # each issuer once
+        return self
 
     @model_validator(mode="after")
     def _client_given_whole(self) -> Self:
