@@ -177,7 +177,9 @@ def main() -> int:
         print("\nDevelopment clients (ids and secrets in .run/env; a token from each: README):")
         for var, (client_id, _) in clients.items():
             print(f"  ${var}_ID  {client_id}")
-        print(f"\nA staff token (all scopes, 15 minutes; get the next one from the token service):\n{token}", flush=True)
+        print(
+            f"\nA staff token (all scopes, 15 minutes; get the next one from the token service):\n{token}", flush=True
+        )
         # A token and NATS passwords: the developer's only, and whole when it appears.
         written = env_file.with_name(f".{env_file.name}.tmp")
         written.unlink(missing_ok=True)

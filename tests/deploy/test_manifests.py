@@ -19,12 +19,12 @@ from typing import Any
 
 import pytest
 import yaml
-from ictg_identity.settings import IdentitySettings
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ictg_cases.settings import CasesSettings
 from ictg_common.settings import ServiceSettings
+from ictg_identity.settings import IdentitySettings
 from ictg_intake.settings import IntakeSettings
 from ictg_metrics.settings import MetricsSettings
 from ictg_webhooks.settings import WebhooksSettings
