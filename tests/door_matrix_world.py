@@ -1,12 +1,15 @@
-"""The world `test_door_matrix.py` walks: the four services in process, one token per kind of caller, two
-children with a record of every kind, and how a response is read (status, problem type, fields, records).
+"""The world `test_door_matrix.py` walks: the five services in process (intake, the case API, metrics,
+webhooks and the token service), one token per kind of caller, two children with a record of every kind, a
+registered client, and how a response is read (status, problem type, fields, records).
 
 Case A: a Manchester child (north_west) referred by Greater Manchester Police, allocated, with a contact
 (with notes), a missing episode, an assessment, advocacy and an NRM decision; it moves to Salford (same
 region) and then gets a second contact, the child's return, and a contact written up late (dated before
 the move). Case B: a Kent child (south_east) referred by Kent Police, switched to the practitioner pathway
 and exited. Records are dated a few tenths of a
-second apart after the referral's `received_at` (never in the future), so the move splits them cleanly."""
+second apart after the referral's `received_at` (never in the future), so the move splits them cleanly. At
+the token service, Kent Police's system is registered as a client by `ops` (the service's administrator,
+`clients:admin`): its secret is shown once, there, and no answer anywhere may carry it again."""
 
 from __future__ import annotations
 
@@ -25,6 +28,8 @@ from starlette.routing import Mount
 
 from ictg_common import clock
 from ictg_common.settings import DEV_SCRAPE_TOKEN
+from ictg_identity.app import create_app as create_identity
+from ictg_identity.settings import IdentitySettings
 from ictg_metrics.app import create_app as create_metrics
 from ictg_metrics.releases.catalogue import CATALOGUE
 from ictg_metrics.releases.service import last_complete
@@ -39,6 +44,7 @@ from receivers import Receiver, receiving
 MANCHESTER, SALFORD, KENT = "E08000003", "E08000006", "E10000016"
 GMP, KENT_POLICE = "Greater Manchester Police", "Kent Police"
 GLASS_REASON = "Duty desk: checking a placement after an out-of-hours call"
+IDENTITY_ISSUER = "http://127.0.0.1:8005"  # loopback: plain http is allowed there
 
 # --- the kinds of token -----------------------------------------------------------------------------------
 
@@ -83,7 +89,11 @@ KINDS: dict[str, tuple[dict[str, str], bool]] = {
     "partner": (_org("metrics:read", org_type="government", org_name="Home Office", sub="partner-analyst"), False),
     "analyst": (_staff("metrics:query", regions=[], sub="staff-analyst"), True),
     "accredited": (_staff("metrics:read:unsuppressed", "audit:read", regions=[], sub="accredited-analyst"), True),
-    "ops": (_staff("cases:admin", "referrals:read", "metrics:admin", regions=[], sub="ops-engineer"), True),
+    # The service's administrator: the admin scopes, and the client registry at the token service.
+    "ops": (
+        _staff("cases:admin", "referrals:read", "metrics:admin", "clients:admin", regions=[], sub="ops-engineer"),
+        True,
+    ),
     # Over-scoped: a scope above the organisation type's ceiling, whatever issued the token.
     "over_police": (_org("referrals:write", "referrals:read", org_type="police", org_name=GMP, sub="gmp-over"), False),
     "over_council": (_council(MANCHESTER, "Manchester City Council", "cases:read", sub="council-over"), False),
@@ -114,7 +124,7 @@ def is_staff(kind: str) -> bool:
 TEXTS = {
     "child_a": "Quillfeather", "child_b": "Brackenridge", "referrer_a": "Ivy Sentinel", "referrer_b": "Rowan Lookout",
     "referral_note_a": "REFNOTE-QUILL", "referral_note_b": "REFNOTE-BRACKEN", "contact_note": "CONTACTNOTE-QUILL",
-    "advocacy_note": "ADVOCACYNOTE-QUILL", "guardian_name": "Wrenfield",
+    "advocacy_note": "ADVOCACYNOTE-QUILL", "guardian_name": "Wrenfield", "client_name": "Kent Police system",
 }  # fmt: skip
 _A = {"child_a", "referrer_a", "referral_note_a", "contact_note", "advocacy_note"}
 _B = {"child_b", "referrer_b", "referral_note_b"}
@@ -124,7 +134,8 @@ MAY_READ: dict[str, set[str]] = {
     "break_glass": _A | _B | {"guardian_name"},
     "manchester": {"child_a"}, "manchester_before": {"child_a"}, "salford": {"child_a"}, "kent": {"child_b"},
     "police_a": {"child_a", "referrer_a", "referral_note_a"}, "police_b": {"child_b", "referrer_b", "referral_note_b"},
-    "ops": {"child_a", "referrer_a", "referral_note_a", "child_b", "referrer_b", "referral_note_b", "guardian_name"},
+    "ops": {"child_a", "referrer_a", "referral_note_a", "child_b", "referrer_b", "referral_note_b", "guardian_name",
+            "client_name"},
 }  # fmt: skip
 
 
@@ -156,6 +167,7 @@ class World:
     receiver: Receiver
     ids: dict[str, str] = field(default_factory=dict)  # seed name → id
     at: dict[str, datetime] = field(default_factory=dict)  # seed name → when
+    secrets: dict[str, str] = field(default_factory=dict)  # seed name → a secret no answer may carry again
 
     @property
     def names(self) -> dict[str, str]:
@@ -189,15 +201,18 @@ async def platform(settings: dict[str, Any]) -> AsyncIterator[World]:
         WebhooksSettings(**settings, allow_private_targets=True, retry_schedule_seconds=[0.3], retry_jitter=0,
                          timeout_seconds=2.0, worker_poll_seconds=0.05)
     )  # fmt: skip
-    apps = {"intake": intake_app, "cases": cases_app, "metrics": metrics_app, "webhooks": hooks_app}
+    identity_app = create_identity(IdentitySettings(**settings, issuer=IDENTITY_ISSUER))
+    apps = {"intake": intake_app, "cases": cases_app, "metrics": metrics_app, "webhooks": hooks_app,
+            "identity": identity_app}  # fmt: skip
     async with (
         receiving() as receiver,
         serve(intake_app) as intake,
         serve(cases_app) as cases,
         serve(metrics_app) as metrics,
         serve(hooks_app) as hooks,
+        serve(identity_app) as identity,
     ):
-        clients = {"intake": intake, "cases": cases, "metrics": metrics, "webhooks": hooks}
+        clients = {"intake": intake, "cases": cases, "metrics": metrics, "webhooks": hooks, "identity": identity}
         yield World(apps=apps, clients=clients, receiver=receiver)
 
 
@@ -211,6 +226,8 @@ def seeded_referral(code: str, police: str, family: str, given: str, referrer: s
 GUARDIAN_WORKER = {"name": "Sam Wrenfield", "role": "direct_worker", "region": "north_west", "capacity": 10}
 REFERRAL_A = seeded_referral(MANCHESTER, GMP, "Quillfeather", "Zofia", "DC Ivy Sentinel", "REFNOTE-QUILL")
 REFERRAL_B = seeded_referral(KENT, KENT_POLICE, "Brackenridge", "Tomasz", "PC Rowan Lookout", "REFNOTE-BRACKEN")
+KENT_CLIENT = {"name": "Kent Police system", "org_type": "police", "org_name": KENT_POLICE,
+               "scopes": ["referrals:write"]}  # fmt: skip
 
 
 async def file_referral(w: World, name: str, police: str, body: dict[str, Any]) -> None:
@@ -250,11 +267,14 @@ def times(w: World, case: str, **offsets: float) -> dict[str, str]:
 
 
 async def seed_before_the_move(w: World) -> None:
-    """Subscriptions, both referrals, and case A's records up to the move (case B's records too); in each
-    service's audit, a refused over-scoped token (so that no audit is empty when read)."""
-    for service in ("intake", "cases", "metrics", "webhooks"):
+    """Subscriptions, Kent Police's client, both referrals, and case A's records up to the move (case B's
+    records too); in each service's audit, a refused over-scoped token (so that no audit is empty when read)."""
+    for service in ("intake", "cases", "metrics", "webhooks", "identity"):
         r = await w.send(service, "GET", "/v1/audit", "over_partner")
         assert r.status_code == 403, r.text
+    client = await w.must("identity", "POST", "/v1/clients", OPS, KENT_CLIENT)
+    w.ids["client_kent"] = client["client_id"]
+    w.secrets["client_secret_kent"] = client["client_secret"]
     manchester = headers_of("manchester")
     sub = await w.must("webhooks", "POST", "/v1/webhooks/subscriptions", manchester,
                        {"url": w.receiver.base + "/ok/manchester", "description": "Children's services"})  # fmt: skip

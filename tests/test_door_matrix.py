@@ -1,13 +1,16 @@
-"""One access policy, every door: each kind of token × every door of intake, the case API, metrics and
-webhooks × the records and fields that reach it, against one table, `DOORS`.
+"""One access policy, every door: each kind of token × every door of intake, the case API, metrics,
+webhooks and the token service (identity) × the records and fields that reach it, against one table, `DOORS`.
 
-Every route of the four apps is placed in the table (a new door fails until someone says who may use it),
+Every route of the five apps is placed in the table (a new door fails until someone says who may use it),
 and every answer is compared with its cell: a refusal's status and problem type, or exactly which fields
 arrive (`a.b`; `a[].b` in lists; a timeline's entries by kind, `items[contact.recorded].record.notes`),
 which seeded records (by seed name) and which fields are null. A field nobody placed fails. Besides its
 cell, every answer is checked for what never varies: no 500, problem+json on every refusal, none of the
-seeded names and notes its kind of token may not read (`MAY_READ`), and for a refused record the very same
-answer as for an id that does not exist (but a guardian outside their regions: that 403 names break-glass).
+seeded names and notes its kind of token may not read (`MAY_READ`), no seeded secret (a client's, shown once
+when it was registered), and for a refused record the very same answer as for an id that does not exist (but
+a guardian outside their regions: that 403 names break-glass). The token endpoint is OAuth 2.0's, not the
+API's: it refuses in RFC 6749's `application/json` (`error`, with RFC 9457's members beside it), and a bearer
+token is no client authentication there (`OAuthRefused`).
 
 The councils walk the reads twice: while case A is Manchester's (`manchester_before`, `salford_before`) and
 after its move to Salford. Writes are walked last, a few representative ones; the others are placed in the
@@ -32,6 +35,7 @@ from door_matrix_world import (
     BEFORE,
     GMP,
     GUARDIAN_WORKER,
+    IDENTITY_ISSUER,
     KENT,
     KENT_POLICE,
     KINDS,
@@ -42,6 +46,7 @@ from door_matrix_world import (
     SALFORD,
     SEEDER,
     TEXTS,
+    Seen,
     World,
     doors_of,
     file_referral,
@@ -60,6 +65,8 @@ from door_matrix_world import (
 from ictg_cases.app import create_app as create_cases
 from ictg_cases.settings import CasesSettings
 from ictg_common import clock
+from ictg_identity.app import create_app as create_identity
+from ictg_identity.settings import IdentitySettings
 from ictg_intake.app import create_app as create_intake
 from ictg_intake.settings import IntakeSettings
 from ictg_metrics.app import create_app as create_metrics
@@ -99,7 +106,15 @@ class Text:
     status: int = 200
 
 
-Outcome = Refused | Shows | Text
+@dataclass(frozen=True)
+class OAuthRefused:
+    """An OAuth 2.0 error (RFC 6749 §5.2): `application/json` with `error`, and RFC 9457's members beside it."""
+
+    status: int
+    error: str
+
+
+Outcome = Refused | Shows | Text | OAuthRefused
 UNAUTHENTICATED = Refused(401, "unauthorized")
 FORBIDDEN = Refused(403, "forbidden")  # a scope or an organisation type short: the same for any id
 CEILING = Refused(403, "scope-above-ceiling")
@@ -155,13 +170,15 @@ def timeline(record: Mapping[str, Iterable[str]], *entries: str, nulls: Iterable
 @dataclass(frozen=True)
 class Probe:
     """One way of calling a door. Path parameters and query values name seeded things (`World.values`); the
-    body is JSON or made for the kind; `key` names a list's records; `ghost`: each refusal must be the very
-    answer for an id that does not exist (the last path parameter replaced by a random one)."""
+    body is JSON or made for the kind (`form`: a form instead); `key` names a list's records; `ghost`: each
+    refusal must be the very answer for an id that does not exist (the last path parameter replaced by a
+    random one)."""
 
     expect: Mapping[str, Outcome]
     path: Mapping[str, str] = field(default_factory=dict)
     query: Mapping[str, str] = field(default_factory=dict)
     body: Any = None
+    form: Mapping[str, str] | None = None
     key: str = "id"
     ghost: bool = True
 
@@ -755,11 +772,73 @@ WEBHOOKS: dict[tuple[str, str], Any] = {
     ),
 }
 
+CLIENT = (
+    "client_id", "name", "org_type", "org_name", "scopes", "regions", "la_codes", "auth_method", "jwks", "service",
+    "created_at", "created_by", "disabled_at", "secrets[].created_at", "secrets[].expires_at",
+)  # fmt: skip
+# Kent Police's system as registered: no regions or codes (a police force's), no keys, no service, one secret.
+KENT_SYSTEM = "Kent Police system"
+KENT_AS_IS = ("regions", "la_codes", "jwks", "service")
+KENT_NULLS = (*KENT_AS_IS, "disabled_at", "secrets[].expires_at")
+KENT_ID = {"client_id": "client_kent"}
+METADATA = (
+    "issuer", "token_endpoint", "jwks_uri", "grant_types_supported", "response_types_supported",
+    "token_endpoint_auth_methods_supported", "token_endpoint_auth_signing_alg_values_supported", "scopes_supported",
+    "service_documentation",
+)  # fmt: skip
+PUBLIC_JWK = ("kty", "crv", "x", "y", "kid", "use", "alg")  # never a private part (`d`)
+
+
+def registry(outcome: Outcome) -> dict[str, Outcome]:
+    """A door of the client registry (`clients:admin`, the service's own staff): `ops`, its administrator,
+    `outcome`; any other token 403 whatever its organisation (an over-scoped one at its ceiling)."""
+    return jwt(ops=outcome)
+
+
+def registration_of(w: World, kind: str) -> dict[str, Any]:
+    return {"name": f"{kind}'s registration", "org_type": "ngo", "org_name": "Safe Harbour",
+            "scopes": ["referrals:write"]}  # fmt: skip
+
+
+IDENTITY: dict[tuple[str, str], Any] = {
+    **HEALTH,
+    # Off the bus: ready with its database alone.
+    ("GET", "/readyz"): probe(public(one({"status", "checks.database"}))),
+    **AUDIT_DOOR,
+    # OAuth 2.0's own door: a client authenticates with its secret or a signed assertion. A bearer token (any
+    # kind's, the scrape token) is no client authentication, nor is nothing: 401 invalid_client, in OAuth's JSON.
+    # What a client gets here, and every other refusal: tests/identity/test_token_endpoint.py.
+    ("POST", "/oauth2/token"): probe(
+        public(OAuthRefused(401, "invalid_client")), form={"grant_type": "client_credentials"}
+    ),
+    # Public data, for anyone: where to get a token, and the keys that verify it.
+    ("GET", "/.well-known/oauth-authorization-server"): probe(public(one(METADATA))),
+    ("GET", "/.well-known/jwks.json"): probe(public(one(f"keys[].{k}" for k in PUBLIC_JWK))),
+    # The registry: never a secret (shown once, at registration or rotation), only its dates.
+    ("GET", "/v1/clients"): probe(registry(page(CLIENT, KENT_SYSTEM, extra=(), nulls=KENT_NULLS)), key="name"),
+    ("GET", "/v1/clients/{client_id}"): (
+        Probe(registry(one(CLIENT, KENT_SYSTEM, nulls=KENT_NULLS)), path=KENT_ID, key="name"),
+        # No such client: 404 to the administrator; to anyone else the very refusal a registered one gets.
+        Probe(registry(NOT_FOUND), path={"client_id": "=no-such-client"}),
+    ),
+    ("POST", "/v1/clients"): probe(
+        registry(one((*CLIENT, "client_secret"), "ops's registration", status=201, nulls=KENT_NULLS)),
+        body=registration_of,
+        key="name",
+    ),
+    ("POST", "/v1/clients/{client_id}/rotate-secret"): probe(
+        registry(one(("client_id", "client_secret", "previous_expires_at"))), path=KENT_ID
+    ),
+    # After the rotation: two secrets, the replaced one expiring.
+    ("POST", "/v1/clients/{client_id}/disable"): probe(
+        registry(one(CLIENT, KENT_SYSTEM, nulls=KENT_AS_IS)), path=KENT_ID, key="name"
+    ),
+}
+
+SERVICES = {"intake": INTAKE, "cases": CASES, "metrics": METRICS, "webhooks": WEBHOOKS, "identity": IDENTITY}
 # The table: (service, method, path template) → how each kind of token is answered there.
 DOORS: dict[tuple[str, str, str], tuple[Probe, ...] | Covered] = {
-    (service, method, path): cells
-    for service, doors in (("intake", INTAKE), ("cases", CASES), ("metrics", METRICS), ("webhooks", WEBHOOKS))
-    for (method, path), cells in doors.items()
+    (service, method, path): cells for service, doors in SERVICES.items() for (method, path), cells in doors.items()
 }
 
 
@@ -767,16 +846,17 @@ DOORS: dict[tuple[str, str, str], tuple[Probe, ...] | Covered] = {
 
 
 def apps_for_listing() -> dict[str, Any]:
-    """The four apps as they are built (not started): their routes are what the table must place."""
+    """The five apps as they are built (not started): their routes are what the table must place."""
     s: dict[str, Any] = {"database_url": "postgresql://unused/none", "nats_url": "nats://unused:1",
                          "auth_secret": "x" * 40}  # fmt: skip
     intake = create_intake(IntakeSettings(**s))
     cases = create_cases(CasesSettings(**s, intake_url="http://intake"), intake_transport=httpx.ASGITransport(intake))
     metrics = create_metrics(MetricsSettings(**s, cases_url="http://cases"), cases_transport=httpx.ASGITransport(cases))
-    return {"intake": intake, "cases": cases, "metrics": metrics, "webhooks": create_webhooks(WebhooksSettings(**s))}
+    return {"intake": intake, "cases": cases, "metrics": metrics, "webhooks": create_webhooks(WebhooksSettings(**s)),
+            "identity": create_identity(IdentitySettings(**s, issuer=IDENTITY_ISSUER))}  # fmt: skip
 
 
-def test_the_table_places_every_door_of_the_four_services_and_no_other() -> None:
+def test_the_table_places_every_door_of_the_five_services_and_no_other() -> None:
     routes = {(service, *door) for service, app in apps_for_listing().items() for door in doors_of(app)}
     assert routes - set(DOORS) == set(), f"doors nobody placed in the table: {sorted(routes - set(DOORS))}"
     assert set(DOORS) - routes == set(), f"the table places doors that are gone: {sorted(set(DOORS) - routes)}"
@@ -813,7 +893,9 @@ def _check(kind: str, expected: Outcome, r: httpx.Response, w: World, key: str) 
     wrong: list[str] = []
     if r.status_code >= 500:
         wrong.append(f"a {r.status_code}: {r.text[:300]}")
-    if r.status_code >= 400:
+    if r.status_code >= 400 and isinstance(expected, OAuthRefused):
+        wrong += _oauth_refusal(r, seen)
+    elif r.status_code >= 400:
         body = r.json() if seen.problem is not None else {}
         if seen.problem is None or not {"type", "title", "status", "detail", "instance"} <= set(body):
             wrong.append(f"a refusal that is not problem+json: {seen.media} {r.text[:200]}")
@@ -822,8 +904,17 @@ def _check(kind: str, expected: Outcome, r: httpx.Response, w: World, key: str) 
     leaked = sorted(t for t, text in TEXTS.items() if t not in MAY_READ.get(kind, set()) and text in r.text)
     if leaked:
         wrong.append(f"texts it may not read: {leaked}")
+    if told := sorted(name for name, secret in w.secrets.items() if secret in r.text):
+        wrong.append(f"a secret shown once, shown again: {told}")
     if not is_staff(kind) and "etag" in r.headers and r.request.url.path.startswith("/v1/"):
         wrong.append("an ETag (a case's version): only the service's staff may watch it move")
+    if isinstance(expected, OAuthRefused):
+        error = r.json().get("error") if seen.media == "application/json" else None
+        if (r.status_code, error) != (expected.status, expected.error):
+            wrong.append(f"expected {expected.status} {expected.error}, got {r.status_code} {error}: {r.text[:300]}")
+        elif expected.error == "invalid_client" and not r.headers.get("www-authenticate", "").startswith("Basic"):
+            wrong.append(f"invalid_client without WWW-Authenticate: Basic: {dict(r.headers)}")
+        return wrong
     if isinstance(expected, Refused):
         if (r.status_code, seen.problem) != (expected.status, expected.problem):
             wrong.append(f"expected {expected.status} {expected.problem}, got {r.status_code} {seen.problem}: "
@@ -861,6 +952,16 @@ def _check(kind: str, expected: Outcome, r: httpx.Response, w: World, key: str) 
     return wrong
 
 
+def _oauth_refusal(r: httpx.Response, seen: Seen) -> list[str]:
+    """RFC 6749 §5.2's error in `application/json`, with RFC 9457's members beside it (the token endpoint)."""
+    body = r.json() if seen.media == "application/json" else {}
+    if not isinstance(body, dict) or not {"error", "type", "title", "status", "detail", "instance"} <= set(body):
+        return [f"an OAuth refusal without error and RFC 9457's members: {seen.media} {r.text[:200]}"]
+    if body["status"] != r.status_code:
+        return [f"problem status {body['status']} on a {r.status_code}"]
+    return []
+
+
 def _at(body: Any, path: str) -> list[Any]:
     """The values at a field path (`items[].ended_at`, a timeline's `items[missing.started].record.ended_at`)."""
     values = [body]
@@ -881,13 +982,14 @@ async def _walk_cell(w: World, door: tuple[str, str, str], p: Probe, kind: str) 
         return None
     body = p.body(w, kind) if callable(p.body) else p.body
     query = {k: v.format(**w.values()) for k, v in p.query.items()}
-    r = await w.send(service, method, path, kind, params=query, json=body)
+    sent: dict[str, Any] = {"data": dict(p.form)} if p.form is not None else {"json": body}
+    r = await w.send(service, method, path, kind, params=query, **sent)
     where = f"{kind:>17} {service} {method} {path}{'?' + str(r.request.url.query, 'ascii') if query else ''}"
     wrong = [f"{where}: {x}" for x in _check(kind, p.expect[kind], r, w, p.key)]
     if _ghostly(w, p, p.expect[kind]):
         ghost_path = _call_path(w, template, p, ghost=True)
         assert ghost_path is not None
-        g = await w.send(service, method, ghost_path, kind, params=query, json=body)
+        g = await w.send(service, method, ghost_path, kind, params=query, **sent)
         if _answer(g) != _answer(r):
             wrong.append(f"{where}: refused otherwise than an id that does not exist: {_answer(r)} vs {_answer(g)}")
     return wrong
