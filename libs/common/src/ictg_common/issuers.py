@@ -17,9 +17,11 @@ service's Entra ID), whose claims are mapped to the platform's by configuration:
     ]'
 
 Keys are fetched once and kept: a token whose `kid` the cache does not hold makes one refetch (at
-most one per `REFETCH_SECONDS` per issuer, so a flood of forged kids costs one request), and the
-cache is refreshed in the background of a verification at most every `REFRESH_SECONDS`. No request
-waits on the network unless its key is new to this process.
+most one a second per issuer, so a flood of forged kids costs one request a second), and the cache
+is refreshed at the first verification after `REFRESH_SECONDS`. No request waits on the network
+unless its key is new to this process (or the cache is that old). The platform's token service
+publishes its next key a whole rotation ahead, so its tokens never meet an unknown kid at all unless
+it rotates twice between two refreshes.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import httpx
 import jwt
 from pydantic import BaseModel, ConfigDict, Field
 
-REFETCH_SECONDS = 10.0  # an unknown kid refetches at most this often per issuer
+REFETCH_SECONDS = 1.0  # an unknown kid refetches at most this often per issuer
 REFRESH_SECONDS = 600.0  # keys are refreshed at least this often (retired keys drop out)
 ASYMMETRIC = ("ES256", "RS256")
 

@@ -20,7 +20,6 @@ import hashlib
 import json
 import secrets
 import sys
-import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,7 +32,6 @@ from ictg_common.clock import utcnow
 
 from .models import SigningKey
 
-CACHE_SECONDS = 5.0  # a replica signs with a key read at most this long ago
 RETIRED_MARGIN = timedelta(minutes=5)  # beyond a token's life (and the verifiers' clock leeway)
 
 
@@ -60,7 +58,6 @@ class KeyStore:
         self.sessionmaker = sessionmaker
         self.fernet = _fernet(secret)
         self.token_seconds = token_seconds
-        self._current: tuple[float, jwk.KeySet] | None = None
 
     async def _locked(self, session: AsyncSession) -> None:
         await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('identity:keys'))"))
@@ -98,22 +95,18 @@ class KeyStore:
             await session.execute(update(SigningKey).where(SigningKey.kid == upcoming.kid).values(activated_at=now))
             session.add(_new_key(self.fernet, now, current=False))
             kid = upcoming.kid
-        self._current = None
         return kid
 
     async def signing(self) -> jwk.KeySet:
-        """The current key (private), as a key set of one: what signs access tokens."""
-        if self._current is not None and time.monotonic() - self._current[0] < CACHE_SECONDS:
-            return self._current[1]
+        """The current key (private), as a key set of one: what signs access tokens. Read at every token
+        request (one small query), so every replica signs with the new key as soon as it is rotated."""
         async with self.sessionmaker() as session:
             current, _ = await self._live(session)
         if current is None:
             await self.ensure()
             return await self.signing()
         data = json.loads(self.fernet.decrypt(current.private_jwk.encode()))
-        keys = jwk.KeySet([jwk.ECKey.import_key(data)])
-        self._current = (time.monotonic(), keys)
-        return keys
+        return jwk.KeySet([jwk.ECKey.import_key(data)])
 
     async def published(self) -> dict[str, Any]:
         """The public JWKS: current, next, and keys retired within a token's life (plus a margin)."""
