@@ -99,6 +99,16 @@ async def test_a_flood_of_forged_kids_costs_one_fetch(idp: Jwks) -> None:
     assert idp.fetches <= 2  # the first fetch, and at most one refetch within the interval
 
 
+async def test_a_jwks_of_the_wrong_shape_is_no_keys_not_a_crash(idp: Jwks) -> None:
+    verifier = staff_verifier(idp)
+    keys = verifier.issuers[STAFF_IDP]
+    for body in ({"keys": 5}, [1, 2], {"keys": [{"kty": "EC", "kid": "x"}, 3]}, "nonsense"):
+        keys._transport = httpx.MockTransport(lambda request, body=body: httpx.Response(200, json=body))
+        await keys.refresh(force=True)
+        with pytest.raises(Unauthorized, match="does not publish"):
+            await verifier.authenticate(idp.sign({}))
+
+
 async def test_an_issuer_that_is_down_keeps_the_keys_already_held(idp: Jwks) -> None:
     verifier = staff_verifier(idp)
     token = idp.sign({"roles": ["ICTG.Analyst"]})
@@ -117,6 +127,8 @@ def test_the_issuers_setting_is_a_json_list_of_distinct_issuers() -> None:
         parse_issuers([{"issuer": "https://id.example"}, {"issuer": "https://id.example"}])
     with pytest.raises(ValueError):
         parse_issuers([{"issuer": "https://id.example", "unknown": 1}])
+    with pytest.raises(ValueError, match="names org_type and org_name"):  # else its own claims would pass through
+        parse_issuers([{"issuer": "https://idp.example", "roles_claim": "roles", "roles": {"R": ["cases:read"]}}])
     with pytest.raises(ValueError, match="no token issuer"):
         TokenVerifier(secret="s", issuers=[], development=False)
 

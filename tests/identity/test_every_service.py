@@ -101,6 +101,8 @@ async def test_each_service_accepts_the_token_services_tokens_and_refuses_forger
                                                               org_type="ictg", org_name="ICTG service"),
             "an issuer it does not trust": forged("https://idp.attacker.example"),
             "the real token, its payload edited": _edited(good),
+            "an RS256 header naming the real EC key": _realg(good, "RS256"),
+            "an HS256 header naming the real EC key": _realg(good, "HS256"),
         }  # fmt: skip
         for why, token in attempts.items():
             refused = await service.get(path, headers={"Authorization": f"Bearer {token}"})
@@ -109,6 +111,13 @@ async def test_each_service_accepts_the_token_services_tokens_and_refuses_forger
         hs256 = attempts["HS256 with the service's own secret"]
         hs = await service.get(path, headers={"Authorization": f"Bearer {hs256}"})
         assert "only in development" in hs.json()["detail"]
+
+
+def _realg(token: str, alg: str) -> str:
+    """`token` claiming another algorithm for the same key (signature left as it was)."""
+    header, payload, signature = token.split(".")
+    fields = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4))) | {"alg": alg}
+    return f"{base64.urlsafe_b64encode(json.dumps(fields).encode()).rstrip(b'=').decode()}.{payload}.{signature}"
 
 
 def _edited(token: str) -> str:

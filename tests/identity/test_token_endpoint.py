@@ -3,6 +3,7 @@ attacker would meet it: both client authentications, every refusal (and its audi
 
 from __future__ import annotations
 
+import base64
 import time
 import uuid
 from typing import Any
@@ -309,3 +310,75 @@ async def test_only_staff_with_clients_admin_register_and_within_the_types_ceili
     token = await token_of(identity, (created.json()["client_id"], created.json()["client_secret"]))
     assert jwt.decode(token, options={"verify_signature": False})["scope"] == "referrals:write"
     assert "client.created" in [r.action for r in await audit_rows(database_url)]
+
+
+# --- hostile input: refused in words, never a 500 -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    ["Basic /w==", "Basic !!!", "Basic \xa0", "Basic " + base64.b64encode(b"x" * 500 + b":s").decode(),
+     "Basic " + base64.b64encode(b"dev\x00police:s").decode(), "Bearer something", "Basic"],
+)  # fmt: skip
+async def test_odd_basic_credentials_are_invalid_client(identity: httpx.AsyncClient, authorization: str) -> None:
+    r = await identity.post("/oauth2/token", data=GRANT, headers={"Authorization": authorization.encode("latin-1")})
+    assert r.status_code == 401 and r.json()["error"] == "invalid_client", r.text
+
+
+async def test_odd_ids_and_assertions_are_refused_in_words(
+    identity: httpx.AsyncClient, jwt_client: tuple[str, jwk.ECKey], clients: dict[str, tuple[str, str]]
+) -> None:
+    client_id, key = jwt_client
+    unsigned = jose_jwt.encode({"alg": "ES256"}, {"sub": "\x00" * 3, "iss": "x"}, ec_key())
+    for form in (
+        GRANT | {"client_id": "\x00"},
+        jwt_form(unsigned),
+        jwt_form(assertion(key, client_id, jti="a\x00b")),
+        jwt_form(assertion(key, client_id, exp=10**400)),
+        jwt_form(assertion(ec_key(), "x" * 300)),
+    ):
+        r = await identity.post("/oauth2/token", data=form)
+        assert r.status_code == 401 and r.json()["error"] == "invalid_client", (form, r.text)
+    both = await identity.post("/oauth2/token", data=jwt_form(assertion(key, client_id)), auth=clients["POLICE"])
+    assert both.status_code == 400 and both.json()["error"] == "invalid_request"
+    nul_scope = await identity.post(
+        "/oauth2/token", data=GRANT | {"scope": "referrals:write\x00"}, auth=clients["POLICE"]
+    )
+    assert nul_scope.status_code == 400 and nul_scope.json()["error"] == "invalid_scope"
+
+
+async def test_guesses_from_elsewhere_do_not_lock_a_client_out(
+    shared_settings: dict[str, Any], clients: dict[str, tuple[str, str]]
+) -> None:
+    from ictg_identity.app import create_app
+    from ictg_identity.settings import IdentitySettings
+
+    app = create_app(IdentitySettings(**shared_settings, issuer=ISSUER, token_rate_per_client=3))
+    async with app.router.lifespan_context(app):
+        attacker = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, client=("203.0.113.9", 5000)), base_url=ISSUER
+        )
+        police = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, client=("198.51.100.7", 5000)), base_url=ISSUER
+        )
+        async with attacker, police:
+            guesses = [(await attacker.post("/oauth2/token", data=GRANT, auth=("dev-police", "guess"))).status_code
+                       for _ in range(5)]  # fmt: skip
+            mine = await police.post("/oauth2/token", data=GRANT, auth=clients["POLICE"])
+    assert guesses == [401, 401, 401, 429, 429] and mine.status_code == 200
+
+
+async def test_registrations_name_a_known_organisation_type_and_signing_keys_it_can_verify(
+    identity: httpx.AsyncClient, clients: dict[str, tuple[str, str]]
+) -> None:
+    staff = {"Authorization": f"Bearer {await token_of(identity, clients['STAFF'])}"}
+    body = {"name": "Kent Police", "org_type": "police", "org_name": "Kent Police", "scopes": ["referrals:write"]}
+    for org_type in ("Kent Police", "ngo/x", "ictg ", "ngo:x"):
+        r = await identity.post("/v1/clients", json=body | {"org_type": org_type}, headers=staff)
+        assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == "/org_type", org_type
+    p384 = jwk.ECKey.generate_key("P-384", parameters={"kid": "p"}, private=False).as_dict()
+    twice = [ec_key("same").as_dict(private=False), ec_key("same").as_dict(private=False)]
+    for keys in ([p384], twice, [ec_key().as_dict(private=False) | {"use": "enc"}]):
+        r = await identity.post("/v1/clients", headers=staff,
+                                json=body | {"auth_method": "private_key_jwt", "jwks": {"keys": keys}})  # fmt: skip
+        assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == "/jwks", keys

@@ -210,11 +210,12 @@ class TokenVerifier:
         if keys is None:
             return None, self.secret, alg
         try:
-            return keys, (await keys.key(kid)).key, alg
+            found = await keys.key(kid)
         except UnknownKey:
             raise Unauthorized(
                 "Invalid token: it is signed by a key its issuer does not publish.", headers=INVALID
             ) from None
+        return keys, _keyed(found, alg), alg
 
     def _key_now(self, token: str) -> tuple[IssuerKeys | None, Any, str]:
         keys, alg, kid = self._issuer_of(token)
@@ -223,7 +224,7 @@ class TokenVerifier:
         found = keys.get(kid)
         if found is None:
             raise Unauthorized("Invalid token: it is signed by a key its issuer does not publish.", headers=INVALID)
-        return keys, found.key, alg
+        return keys, _keyed(found, alg), alg
 
     def _verify(self, token: str, found: tuple[IssuerKeys | None, Any, str]) -> Actor:
         keys, key, alg = found
@@ -242,7 +243,7 @@ class TokenVerifier:
             raise Unauthorized("The token has expired.", headers=INVALID) from None
         except jwt.InvalidAudienceError:
             raise Unauthorized("The token is not for this service (audience).", headers=INVALID) from None
-        except (jwt.PyJWTError, ValueError) as exc:
+        except (jwt.PyJWTError, ValueError, TypeError) as exc:
             raise Unauthorized(f"Invalid token: {_why(exc)}.", headers=INVALID) from None
         if config is not None:
             claims = config.mapped(claims)
@@ -288,6 +289,14 @@ class TokenVerifier:
                 "ask for a shorter-lived one.",
                 headers=invalid,
             )
+
+
+def _keyed(found: jwt.PyJWK, alg: str) -> Any:
+    """The key to verify with, if the token's algorithm is the key's own: the header never chooses how a
+    key is used (an RS256 header naming an EC key is refused, not tried)."""
+    if found.algorithm_name != alg:
+        raise Unauthorized(f"Invalid token: {_why(jwt.InvalidAlgorithmError())}.", headers=INVALID)
+    return found.key
 
 
 def mint_token(

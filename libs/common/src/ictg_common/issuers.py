@@ -29,11 +29,11 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import Any
+from typing import Any, Self
 
 import httpx
 import jwt
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 REFETCH_SECONDS = 1.0  # an unknown kid refetches at most this often per issuer
 REFRESH_SECONDS = 600.0  # keys are refreshed at least this often (retired keys drop out)
@@ -56,6 +56,13 @@ class IssuerConfig(BaseModel):
     roles_claim: str | None = None  # a list claim whose values `roles` maps to scopes
     roles: dict[str, list[str]] = Field(default_factory=dict)
     regions_claim: str = "regions"
+
+    @model_validator(mode="after")
+    def _mapping_whole(self) -> Self:
+        # A mapping without the organisation would pass the provider's own claims through: refused.
+        if (self.roles or self.roles_claim or self.org_type or self.org_name) and not (self.org_type and self.org_name):
+            raise ValueError(f"issuer {self.issuer}: a staff provider's mapping names org_type and org_name")
+        return self
 
     @property
     def keys_url(self) -> str:
@@ -122,12 +129,13 @@ class IssuerKeys:
             except (httpx.HTTPError, ValueError):
                 return  # keep the keys we have: an outage of the issuer must not refuse tokens it signed
             keys: dict[str, jwt.PyJWK] = {}
-            for data in body.get("keys", []) if isinstance(body, dict) else []:
+            listed = body.get("keys") if isinstance(body, dict) else None
+            for data in listed if isinstance(listed, list) else []:
                 if not isinstance(data, dict) or "d" in data or not isinstance(data.get("kid"), str):
                     continue  # a private key, or one with no kid, is never used to verify
                 try:
                     keys[data["kid"]] = jwt.PyJWK(data)
-                except jwt.PyJWTError:
+                except (jwt.PyJWTError, ValueError, TypeError, KeyError):
                     continue
             if keys:
                 self._keys = keys

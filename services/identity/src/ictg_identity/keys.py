@@ -20,6 +20,7 @@ import hashlib
 import json
 import secrets
 import sys
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -58,6 +59,7 @@ class KeyStore:
         self.sessionmaker = sessionmaker
         self.fernet = _fernet(secret)
         self.token_seconds = token_seconds
+        self._published: tuple[float, dict[str, Any]] | None = None
 
     async def _locked(self, session: AsyncSession) -> None:
         await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('identity:keys'))"))
@@ -109,7 +111,10 @@ class KeyStore:
         return jwk.KeySet([jwk.ECKey.import_key(data)])
 
     async def published(self) -> dict[str, Any]:
-        """The public JWKS: current, next, and keys retired within a token's life (plus a margin)."""
+        """The public JWKS: current, next, and keys retired within a token's life (plus a margin). Kept
+        for a second: anyone may ask, and asking must not cost a query each time."""
+        if self._published is not None and time.monotonic() - self._published[0] < 1.0:
+            return self._published[1]
         since = utcnow() - timedelta(seconds=self.token_seconds) - RETIRED_MARGIN
         async with self.sessionmaker() as session:
             rows = (
@@ -123,7 +128,9 @@ class KeyStore:
                 .scalars()
                 .all()
             )
-        return {"keys": [dict(k.public_jwk) for k in rows]}
+        published = {"keys": [dict(k.public_jwk) for k in rows]}
+        self._published = (time.monotonic(), published)
+        return published
 
 
 async def _main(command: str) -> int:

@@ -13,12 +13,15 @@ the same `application/json` body; `invalid_client` is always 401 with `WWW-Authe
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import re
 import time
 from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, TypeVar, cast
 from urllib.parse import parse_qsl
 
+import jwt
 from authlib.oauth2.rfc6749 import AuthorizationServer, ClientMixin, OAuth2Request
 from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestError, InvalidScopeError
 from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
@@ -42,6 +45,11 @@ from .models import SCHEMA, Client, UsedAssertion
 from .settings import IdentitySettings
 
 T = TypeVar("T")
+CLIENT_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+SCOPE_NAME = re.compile(r"[a-z_:]{1,60}")
+# Authlib's Exchange.call blocks its worker thread while the loop runs the lookup: its own threads, so a
+# burst of token requests never takes the default executor's (DNS lookups use those).
+EXECUTOR = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="oauth")
 router = APIRouter(tags=["oauth2"])
 TOKEN_PATH = "/oauth2/token"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -112,10 +120,18 @@ class Exchange:
         self.why: str | None = None  # for the audit: why the named client was not found
 
     def call(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=15)
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            return future.result(timeout=15)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise
 
     def query_client(self, client_id: str) -> TokenClient | None:
         self.asked_for = client_id
+        if not isinstance(client_id, str) or not CLIENT_ID.fullmatch(client_id):
+            self.why, self.client = "malformed client id", None  # never looked up: no id has that shape
+            return None
 
         async def load() -> tuple[clients.Registered | None, str | None]:
             async with self.sessionmaker() as session:
@@ -157,7 +173,8 @@ class Grant(ClientCredentialsGrant):
             raise InvalidScopeError(description="scope is empty: leave it out for every scope the client holds")
         above = sorted(set(asked) - set(self.client.row.scopes))
         if above:
-            raise InvalidScopeError(description=f"The client may not hold {' '.join(above)}.")
+            named = " ".join(s for s in above if SCOPE_NAME.fullmatch(s)) or "a scope it does not know"
+            raise InvalidScopeError(description=f"The client may not hold {named}.")
 
 
 class Assertion(JWTBearerClientAssertion):
@@ -182,11 +199,12 @@ class Assertion(JWTBearerClientAssertion):
     def verify_claims(self, claims: Any) -> None:
         exp = claims.get("exp")
         longest = self.exchange.settings.assertion_max_seconds
-        if isinstance(exp, int | float) and exp - time.time() > longest + self.leeway:
+        # Compared, never converted: an exp of 10**400 is a Python int, NaN is never equal to itself.
+        if isinstance(exp, int | float) and (exp != exp or exp > time.time() + longest + self.leeway):
             raise InvalidClientError(description=f"The assertion lives too long: exp at most {longest} s from now.")
         jti = claims.get("jti")
-        if jti is not None and (not isinstance(jti, str) or not 1 <= len(jti) <= 200):
-            raise InvalidClientError(description="jti is a string of 1 to 200 characters.")
+        if jti is not None and (not isinstance(jti, str) or not 1 <= len(jti) <= 200 or not jti.isprintable()):
+            raise InvalidClientError(description="jti is a printable string of 1 to 200 characters.")
         super().verify_claims(claims)
 
     def validate_jti(self, claims: Any, jti: str) -> bool:
@@ -264,12 +282,30 @@ def _form(body: bytes, content_type: str) -> dict[str, str]:
     return form
 
 
+def _basic(headers: dict[str, str]) -> tuple[str | None, str | None]:
+    """HTTP Basic's id and secret, or (None, None) when there are none or they cannot be read."""
+    try:
+        client_id, secret = extract_basic_authorization(headers)
+    except (ValueError, UnicodeError):
+        return None, None
+    return client_id, secret
+
+
 def _claimed_id(form: dict[str, str], headers: dict[str, str]) -> str | None:
-    """The client id a request claims, before it is checked (for the rate limit and the audit)."""
-    basic_id, _ = extract_basic_authorization(headers)
-    if basic_id:
-        return str(basic_id)[:64]
-    return form.get("client_id", "")[:64] or None
+    """The client id a request claims, before it is checked (for the rate limit and the audit): Basic's,
+    the form's `client_id`, or the unverified `sub` of a client assertion."""
+    claimed: object = _basic(headers)[0] or form.get("client_id")
+    if not claimed and form.get("client_assertion"):
+        try:
+            claimed = jwt.decode(form["client_assertion"], options={"verify_signature": False}).get("sub")
+        except (jwt.PyJWTError, ValueError, AttributeError):
+            claimed = None
+    return _printable(str(claimed))[:64] if claimed else None
+
+
+def _printable(text: str) -> str:
+    """`text` as it may be stored (an audit row): no control characters, NUL among them."""
+    return "".join(c if c.isprintable() else "?" for c in text)
 
 
 @router.post(
@@ -311,8 +347,14 @@ async def token(request: Request) -> JSONResponse:
     except InvalidRequestError as exc:
         return _oauth_error(400, "invalid_request", str(exc.description))
     claimed = _claimed_id(form, headers)
+    if _basic(headers)[0] is not None and form.get("client_assertion"):
+        await _audit(request, claimed, None, "token.refused", "invalid_request: two client authentications")
+        return _oauth_error(400, "invalid_request", "Authenticate one way: HTTP Basic or a client assertion, not both.")
     address = request.client.host if request.client else "unknown"
-    for limiter, key in ((state.token_limit_address, address), (state.token_limit_client, claimed)):
+    # Per client and address: guesses at a client's secret from elsewhere do not lock the client itself out
+    # (the per-address limit bounds the guessing).
+    per_client = f"{claimed}@{address}" if claimed else None
+    for limiter, key in ((state.token_limit_address, address), (state.token_limit_client, per_client)):
         if key and (wait := limiter.take(key)):
             await _audit(request, claimed, None, "token.refused", "rate_limited")
             return _oauth_error(429, "slow_down", "Too many token requests; a token lasts 15 minutes: reuse it.",
@@ -321,7 +363,9 @@ async def token(request: Request) -> JSONResponse:
     server = TokenServer(exchange)
     oauth_request = FormRequest(settings.token_endpoint, form, headers)
     try:
-        status, body, out_headers = await asyncio.to_thread(server.create_token_response, oauth_request)
+        status, body, out_headers = await asyncio.get_running_loop().run_in_executor(
+            EXECUTOR, server.create_token_response, oauth_request
+        )
     except (JoseError, ValueError, TypeError, KeyError) as exc:  # what Authlib let through about a client's input
         await _audit(
             request, exchange.asked_for or claimed, exchange.client, "token.refused", f"invalid_client: {exc!r}"
@@ -332,7 +376,7 @@ async def token(request: Request) -> JSONResponse:
     if status != 200:
         error = str(body.get("error", "invalid_request"))
         description = str(body.get("error_description") or error)
-        basic = extract_basic_authorization(headers)[0] is not None
+        basic = _basic(headers)[0] is not None
         if error == "invalid_client" and basic:
             # The audit says which (unknown, disabled, wrong or expired secret); the caller is not told.
             why = exchange.why or ("wrong or expired secret" if exchange.client is not None else description)
@@ -358,6 +402,8 @@ async def token(request: Request) -> JSONResponse:
 
 async def _audit(request: Request, client_id: str | None, client: TokenClient | None, action: str, reason: str) -> None:
     row = client.row if client is not None else None
+    client_id = _printable(client_id)[:64] if client_id else None
+    reason = _printable(reason)
     actor = Actor(
         sub=client_id or "anonymous", scopes=frozenset(),
         org_type=row.org_type if row is not None else None, org_name=row.org_name if row is not None else None,

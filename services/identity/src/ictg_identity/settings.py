@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, model_validator
 from ictg_common.settings import ServiceSettings, service_config
 
 DEV_KEY_SECRET = "dev-only-key-secret-change-me"
+DEV_ISSUER = "http://127.0.0.1:8005"
 
 
 class IdentitySettings(ServiceSettings):
@@ -17,7 +18,7 @@ class IdentitySettings(ServiceSettings):
 
     port: int = 8005
     # This service's public address: the `iss` of every token, and where its endpoints are found.
-    issuer: str = "http://127.0.0.1:8005"
+    issuer: str = DEV_ISSUER
     token_seconds: int = Field(default=900, ge=60, le=3600)  # an access token's life
     # Old and new client secrets are both accepted this long after a rotation.
     secret_overlap_seconds: int = Field(default=86400, ge=0)
@@ -35,6 +36,10 @@ class IdentitySettings(ServiceSettings):
 
     @model_validator(mode="after")
     def _issuer_over_tls(self) -> Self:
+        # One spelling everywhere: the tokens' `iss`, the metadata, the services' ICTG_AUTH_ISSUERS.
+        self.issuer = self.issuer.rstrip("/")
+        if not self.auth_development and self.issuer == DEV_ISSUER:
+            raise ValueError("ICTG_IDENTITY_ISSUER (this service's public https URL) is required outside development")
         # OAuth 2.0 runs over TLS; plain http is for loopback, or a development stack (compose) that says so.
         parts = urlsplit(self.issuer)
         if parts.scheme not in ("http", "https") or not parts.hostname:

@@ -10,6 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from ictg_common.inputs import StorableText
 
 AuthMethod = Literal["client_secret_basic", "private_key_jwt"]
+# The organisations a client may belong to: the referring organisations' types, councils, the service's own
+# staff (`ictg`), and partners (evaluators, government analysts: published statistics only).
+ClientOrgType = Literal[
+    "police", "local_authority", "border_force", "uk_visas_immigration", "immigration_enforcement",
+    "national_crime_agency", "gangmasters_labour_abuse_authority", "health", "ngo", "other", "ictg", "partner",
+]  # fmt: skip
 
 
 class ClientIn(BaseModel):
@@ -17,9 +23,9 @@ class ClientIn(BaseModel):
 
     name: StorableText = Field(min_length=1, max_length=200, description="What the client is, for people: "
                                "`Kent Police case system`.")  # fmt: skip
-    org_type: StorableText = Field(min_length=1, max_length=40, examples=["police"], description="The organisation's "
-                                   "type (`police`, `local_authority`, `ngo`, … or `ictg` for the service's own "
-                                   "staff): its scopes are capped by the type's ceiling.")  # fmt: skip
+    org_type: ClientOrgType = Field(examples=["police"], description="The organisation's type (`police`, "
+                                    "`local_authority`, `ngo`, …, `partner`, or `ictg` for the service's own staff): "
+                                    "its scopes are capped by the type's ceiling.")  # fmt: skip
     org_name: StorableText = Field(min_length=1, max_length=200, examples=["Kent Police"])
     scopes: list[str] = Field(min_length=1, max_length=20, description="The most its tokens may hold; a token "
                               "request's `scope` narrows them.")  # fmt: skip

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -88,24 +89,38 @@ def check_registration(body: ClientIn) -> None:
 
 
 def _public_jwks_problem(jwks: dict[str, Any]) -> str | None:
+    """Why `jwks` is not a set of public signing keys this server can verify (None if it is)."""
     keys = jwks.get("keys")
     if not isinstance(keys, list) or not keys or len(keys) > 5:
         return 'a JWKS is {"keys": [...]} with 1 to 5 keys'
+    kids = [k.get("kid") for k in keys if isinstance(k, dict)]
+    if len(kids) != len(keys) or not all(isinstance(kid, str) and kid for kid in kids) or len(set(kids)) != len(kids):
+        return "each key has its own kid"
     for key in keys:
-        if not isinstance(key, dict) or key.get("kty") not in ("EC", "RSA"):
-            return "each key is an EC (P-256) or RSA public key"
-        if any(private in key for private in ("d", "p", "q", "dp", "dq", "qi")):
+        if any(private in key for private in ("d", "p", "q", "dp", "dq", "qi", "k")):
             return "a key holds private parts: register only the public keys, and replace that key now"
+        if key.get("use", "sig") != "sig" or key.get("alg", "ES256" if key.get("kty") == "EC" else "RS256") not in (
+            "ES256",
+            "RS256",
+        ):
+            return "each key signs (use sig) with ES256 or RS256"
+        if not ((key.get("kty") == "EC" and key.get("crv") == "P-256") or key.get("kty") == "RSA"):
+            return "each key is an EC P-256 or an RSA public key"
     try:
-        jwk.KeySet.import_key_set(cast(Any, jwks))
+        with warnings.catch_warnings():  # a short RSA key warns: it is refused below, in words
+            warnings.simplefilter("ignore")
+            parsed = jwk.KeySet.import_key_set(cast(Any, jwks))
     except (JoseError, ValueError, TypeError, KeyError):
         return "the keys do not parse as a JWKS"
+    for key in parsed.keys:
+        if isinstance(key, jwk.RSAKey) and key.raw_value.key_size < 2048:
+            return "an RSA key has at least 2048 bits"
     return None
 
 
 async def create(session: AsyncSession, body: ClientIn, *, by: Actor | str) -> tuple[Client, str | None]:
     check_registration(body)
-    client_id = f"{body.org_type.replace('_', '-')}-{secrets.token_hex(8)}"
+    client_id = f"{body.org_type.replace('_', '-')}-{secrets.token_hex(8)}"  # [a-z-]+-[0-9a-f]{16}: safe in a path
     client = await register(session, client_id, body, by=by)
     secret = None
     if body.auth_method == "client_secret_basic":
