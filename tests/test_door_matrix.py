@@ -829,6 +829,14 @@ IDENTITY: dict[tuple[str, str], Any] = {
     ("POST", "/v1/clients/{client_id}/rotate-secret"): probe(
         registry(one(("client_id", "client_secret", "previous_expires_at"))), path=KENT_ID
     ),
+    # A secret client has no keys to replace: 409 to the administrator (who may know it exists: no ghost
+    # comparison), the registry's refusal to anyone else.
+    ("PUT", "/v1/clients/{client_id}/jwks"): probe(
+        registry(Refused(409, "conflict")),
+        path=KENT_ID,
+        body={"jwks": {"keys": [{"kty": "EC", "kid": "k"}]}},
+        ghost=False,
+    ),
     # After the rotation: two secrets, the replaced one expiring.
     ("POST", "/v1/clients/{client_id}/disable"): probe(
         registry(one(CLIENT, KENT_SYSTEM, nulls=KENT_AS_IS)), path=KENT_ID, key="name"

@@ -382,3 +382,29 @@ async def test_registrations_name_a_known_organisation_type_and_signing_keys_it_
         r = await identity.post("/v1/clients", headers=staff,
                                 json=body | {"auth_method": "private_key_jwt", "jwks": {"keys": keys}})  # fmt: skip
         assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == "/jwks", keys
+
+
+async def test_a_leaked_secret_ends_now_keys_roll_over_and_a_service_has_one_client(
+    identity: httpx.AsyncClient, jwt_client: tuple[str, jwk.ECKey], clients: dict[str, tuple[str, str]]
+) -> None:
+    staff = {"Authorization": f"Bearer {await token_of(identity, clients['STAFF'])}"}
+    r = await identity.post("/v1/clients/dev-police/rotate-secret", json={"previous_valid_seconds": 0}, headers=staff)
+    assert r.status_code == 200
+    assert (await identity.post("/oauth2/token", data=GRANT, auth=clients["POLICE"])).status_code == 401
+    await token_of(identity, ("dev-police", r.json()["client_secret"]))
+    # Key rollover: the new key published beside the old, then the old removed.
+    client_id, old = jwt_client
+    new = ec_key("k2")
+    both = {"jwks": {"keys": [old.as_dict(private=False), new.as_dict(private=False)]}}
+    assert (await identity.put(f"/v1/clients/{client_id}/jwks", json=both, headers=staff)).status_code == 200
+    assert (await identity.post("/oauth2/token", data=jwt_form(assertion(new, client_id)))).status_code == 200
+    only_new = {"jwks": {"keys": [new.as_dict(private=False)]}}
+    assert (await identity.put(f"/v1/clients/{client_id}/jwks", json=only_new, headers=staff)).status_code == 200
+    assert (await identity.post("/oauth2/token", data=jwt_form(assertion(old, client_id)))).status_code == 401
+    secret_client = await identity.put("/v1/clients/dev-police/jwks", json=only_new, headers=staff)
+    assert secret_client.status_code == 409
+    second = await identity.post("/v1/clients", headers=staff, json={
+        "name": "another case API", "org_type": "ictg", "org_name": "ICTG service", "scopes": ["referrals:read"],
+        "service": "case-api",
+    })  # fmt: skip
+    assert second.status_code == 409 and "service-case-api" in second.json()["detail"]

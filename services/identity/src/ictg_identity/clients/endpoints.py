@@ -61,12 +61,30 @@ async def get_client(client_id: ClientId, session: SessionDep, actor: Admin) -> 
 
 
 @router.post("/{client_id}/rotate-secret", response_model=schemas.SecretRotated)
-async def rotate_secret(client_id: ClientId, session: SessionDep, actor: Admin, request: Request) -> dict[str, object]:
-    """A new secret, shown once; the previous one is still accepted for the overlap (24 hours by default)."""
+async def rotate_secret(
+    client_id: ClientId, session: SessionDep, actor: Admin, request: Request, body: schemas.RotateIn | None = None
+) -> dict[str, object]:
+    """A new secret, shown once; the previous one is still accepted for the overlap (24 hours by default;
+    `previous_valid_seconds: 0` ends it now, for a secret that leaked)."""
     settings: IdentitySettings = request.app.state.settings
-    secret, until = await service.rotate(session, client_id, overlap=timedelta(seconds=settings.secret_overlap_seconds))
-    await audit_log.record(session, schema=SCHEMA, actor=actor, action="client.secret_rotated", resource=client_id)
+    asked = body.previous_valid_seconds if body is not None else None
+    seconds = settings.secret_overlap_seconds if asked is None else min(asked, settings.secret_overlap_seconds)
+    secret, until = await service.rotate(session, client_id, overlap=timedelta(seconds=seconds))
+    await audit_log.record(session, schema=SCHEMA, actor=actor, action="client.secret_rotated", resource=client_id,
+                           reason=f"previous valid {seconds} s")  # fmt: skip
     return {"client_id": client_id, "client_secret": secret, "previous_expires_at": until}
+
+
+@router.put("/{client_id}/jwks", response_model=schemas.ClientOut)
+async def replace_keys(
+    client_id: ClientId, body: schemas.KeysIn, session: SessionDep, actor: Admin
+) -> dict[str, object]:
+    """Replace a `private_key_jwt` client's public keys (its key rollover): publish the new key beside the
+    old, switch the client's signing to it, then remove the old."""
+    client = await service.replace_keys(session, client_id, body.jwks)
+    await audit_log.record(session, schema=SCHEMA, actor=actor, action="client.keys_replaced", resource=client_id,
+                           reason=" ".join(str(k.get("kid")) for k in body.jwks.get("keys", []))[:1000])  # fmt: skip
+    return _out(client, (await service.secrets_of(session, [client_id]))[client_id])
 
 
 @router.post("/{client_id}/disable", response_model=schemas.ClientOut)

@@ -68,6 +68,21 @@ class ClientCreated(ClientOut):
                                       "`private_key_jwt`).")  # fmt: skip
 
 
+class RotateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    previous_valid_seconds: int | None = Field(default=None, ge=0, le=86400, description="How long the previous "
+                                               "secret is still accepted (default 24 hours; 0: not at all, for a "
+                                               "secret that leaked).")  # fmt: skip
+
+
+class KeysIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    jwks: dict[str, Any] = Field(description="The client's public JWKS, replacing the one registered: publish the "
+                                 "new key here before signing with it, remove the old one after.")  # fmt: skip
+
+
 class SecretRotated(BaseModel):
     client_id: str
     client_secret: str = Field(description="The new secret, shown this once.")

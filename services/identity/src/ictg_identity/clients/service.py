@@ -120,6 +120,15 @@ def _public_jwks_problem(jwks: dict[str, Any]) -> str | None:
 
 async def create(session: AsyncSession, body: ClientIn, *, by: Actor | str) -> tuple[Client, str | None]:
     check_registration(body)
+    if body.service is not None:
+        # One client per platform service: its tokens' sub (service:<name>) names one client.
+        taken = await session.scalar(
+            select(Client.client_id).where(Client.service == body.service, Client.disabled_at.is_(None)).limit(1)
+        )
+        if taken is not None:
+            raise Conflict(
+                f"Service {body.service} already has client {taken}: rotate its secret, or disable it first."
+            )
     client_id = f"{body.org_type.replace('_', '-')}-{secrets.token_hex(8)}"  # [a-z-]+-[0-9a-f]{16}: safe in a path
     client = await register(session, client_id, body, by=by)
     secret = None
@@ -176,6 +185,19 @@ async def rotate(session: AsyncSession, client_id: str, *, overlap: timedelta) -
         raise Conflict(f"Client {client_id} authenticates with private_key_jwt: it has no secret to rotate.")
     secret = await set_secret(session, client_id, overlap=overlap)
     return secret, utcnow() + overlap
+
+
+async def replace_keys(session: AsyncSession, client_id: str, jwks: dict[str, Any]) -> Client:
+    client = await get(session, client_id)
+    if client.disabled_at is not None:
+        raise Conflict(f"Client {client_id} is disabled: register a new one.")
+    if client.auth_method != "private_key_jwt":
+        raise Conflict(f"Client {client_id} authenticates with a secret: it has no keys to replace.")
+    if problem := _public_jwks_problem(jwks):
+        raise ValidationFailed(problem, errors=[field_error("/jwks", problem)])
+    client.jwks = jwks
+    await session.flush()
+    return client
 
 
 async def disable(session: AsyncSession, client_id: str) -> Client:
