@@ -11,6 +11,8 @@ import pytest
 from ictg_common.devinfra import Infra, ensure_database, scratch_infra
 
 ROOT = Path(__file__).resolve().parents[1]
+# The benchmarks mint development tokens (HS256), in process and in the processes they start.
+os.environ.setdefault("ICTG_AUTH_DEVELOPMENT", "true")
 
 
 @pytest.fixture(scope="session")
