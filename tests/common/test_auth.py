@@ -244,3 +244,12 @@ def test_the_dev_cli_mints_a_councils_token(
         with pytest.raises(SystemExit) as refused:
             auth_cli(argv)
         assert refused.value.code == 2, argv
+
+
+def test_the_dev_cli_mints_only_in_development(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ICTG_AUTH_DEVELOPMENT", "false")
+    with pytest.raises(SystemExit):
+        auth_cli([])
+    assert "ICTG_AUTH_DEVELOPMENT=true" in capsys.readouterr().err

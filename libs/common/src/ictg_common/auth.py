@@ -24,6 +24,7 @@ import asyncio
 import functools
 import hashlib
 import json
+import os
 import sys
 import time
 from collections.abc import AsyncGenerator, Generator, Sequence
@@ -560,6 +561,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--ttl", type=int, default=12 * 3600, help="seconds (at most ICTG_AUTH_MAX_TOKEN_SECONDS)")
     args = parser.parse_args(argv)
+    if os.environ.get("ICTG_AUTH_DEVELOPMENT", "").lower() not in ("1", "true", "yes", "on"):
+        parser.error("development tokens are for development stacks and tests: run with ICTG_AUTH_DEVELOPMENT=true "
+                     "(services outside development refuse them; get a token from the token service instead)")  # fmt: skip
     settings = ServiceSettings()
     if not 0 < args.ttl <= settings.auth_max_token_seconds:
         parser.error(f"--ttl must be between 1 and {settings.auth_max_token_seconds} (ICTG_AUTH_MAX_TOKEN_SECONDS)")
