@@ -1,4 +1,4 @@
-"""Append-only audit trail of every read or change of personal data (DESIGN.md §11)."""
+"""Append-only audit trail of every read or change of personal data (docs/security.md, "Audit")."""
 
 from __future__ import annotations
 

@@ -83,7 +83,7 @@ class Actor:
     org_type: str | None = None
     org_name: str | None = None
     regions: tuple[str, ...] = field(default_factory=tuple)
-    # A council's ONS codes (claim `la_codes`, DESIGN §14): each a known upper-tier authority.
+    # A council's ONS codes (claim `la_codes`): each a known upper-tier authority.
     la_codes: tuple[str, ...] = field(default_factory=tuple)
     # A platform service (verified `ictg_service` claim): exempt from the per-caller rate limit.
     service: bool = False
@@ -111,7 +111,7 @@ class Actor:
 
     @property
     def council(self) -> bool:
-        """A local authority's token (DESIGN §14): it acts only for its `la_codes`."""
+        """A local authority's token: it acts only for its `la_codes` (docs/security.md)."""
         return self.org_type == COUNCIL
 
     def authorities(self, asked: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -576,7 +576,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--la-code is for a council's token: add --org-type local_authority")
     if args.la_code and len(set(args.la_code)) != len(args.la_code):
         parser.error("--la-code: each code once")
-    # A council is not a reader of regions (DESIGN §14): by default its token holds the council scopes
+    # A council is not a reader of regions: by default its token holds the council scopes
     # and no region, so nothing region-based opens to it.
     allowed = ceiling(args.org_type)
     default_scopes = ["la:read", "la:write"] if council else [s for s in SCOPES if allowed is None or s in allowed]

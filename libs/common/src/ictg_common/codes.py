@@ -1,4 +1,4 @@
-"""The platform's vocabulary (DESIGN.md §4): one set of codes for every API, event and metric."""
+"""The platform's vocabulary: one set of codes for every API, event and metric."""
 
 from __future__ import annotations
 
@@ -131,7 +131,7 @@ def value_label(code: str) -> str:
 
 ReferralStatus = Literal["received", "awaiting_allocation", "allocated", "exited"]
 
-# Every code list of DESIGN.md §4 an API takes or answers: name → (what it is, its type).
+# Every code list an API takes or answers: name → (what it is, its type).
 CODE_LISTS: dict[str, tuple[str, object]] = {
     "organisation_type": ("The kind of referring organisation (`referrer.organisation_type`).", OrganisationType),
     "gender": ("`child.gender`.", Gender),

@@ -1,4 +1,4 @@
-"""Keyset pagination for every list endpoint: `{"items": [...], "next_cursor": ...}` (DESIGN.md §5).
+"""Keyset pagination for every list endpoint: `{"items": [...], "next_cursor": ...}`.
 
 Repositories fetch `limit + 1` rows after the cursor's key; `split` cuts the extra one off and
 says whether there is a next page. Cursors are opaque to clients and refused with 422 when forged.

@@ -1,4 +1,4 @@
-"""Unknown query parameters are refused, never ignored (DESIGN §14, every list of every service).
+"""Unknown query parameters are refused, never ignored (every list of every service).
 
 A misspelt or unsupported filter (`GET /v1/cases?local_authority_code=…` before the case list took
 it) would otherwise answer as if it had not been asked: a council would read every case as its own.

@@ -21,7 +21,8 @@ def _shared(name: str, default: Any, **kwargs: Any) -> Any:
     return Field(default, validation_alias=f"ICTG_{name.upper()}", **kwargs)
 
 
-# DESIGN §9: an episode that lasted (or is open and has lasted) this long is long-term missing.
+# An episode that lasted (or is open and has lasted) this long is long-term missing: the case API's flag
+# and metrics' `long_term_missing` dimension.
 LONG_TERM_MISSING_DAYS = 60
 DEV_SCRAPE_TOKEN = "dev-only-scrape-token-change-me"
 

@@ -1,4 +1,4 @@
-"""Prometheus metrics of a service: `GET /metrics`, one registry per app (DESIGN §16).
+"""Prometheus metrics of a service: `GET /metrics`, one registry per app.
 
 What is counted where:
 - requests, by method, route template and status, with latency histograms (`MetricsMiddleware`);

@@ -5,7 +5,7 @@ standard `OTEL_*` variables such as `OTEL_SERVICE_NAME` and `OTEL_EXPORTER_OTLP_
 test calls `use_span_exporter`. When off, nothing here creates a span and events carry no trace
 context.
 
-How a referral stays one trace (DESIGN §8, §16):
+How a referral stays one trace:
 - the FastAPI instrumentation makes the POST's server span. An outside caller does not decide our
   tracing: its `traceparent` (sampled or not) is not continued; the server span starts a trace of
   our own, linked to the caller's context. Only a platform service (a verified service token: the

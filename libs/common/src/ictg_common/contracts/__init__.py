@@ -1,4 +1,4 @@
-"""The event contract: one pydantic model per event type's `data` (DESIGN §8), shared by producers,
+"""The event contract: one pydantic model per event type's `data`, shared by producers,
 consumers, the synthetic generator and the tests.
 
 Producers build events only with `make_event(data=SomeModel(...), subject=..., time=...)`: the type,
@@ -134,7 +134,7 @@ class CaseEventData(EventData):
     """Every case event carries both ids: metrics keys a child by its referral id, so it needs no
     ordering between `case.opened` and later events. Subject: the case id.
 
-    It also carries the child's current local authority and region (DESIGN §8), so a subscriber
+    It also carries the child's current local authority and region, so a subscriber
     routes it without a lookup. The case API always fills them (its outbox refuses a case event
     without them); they default to None only so that events stored before they were added still
     parse."""
@@ -363,7 +363,7 @@ def make_event(*, data: EventData, subject: object, time: datetime) -> CloudEven
         time=time,
         dataschema=model.dataschema(),
         data=data.model_dump(mode="json"),
-        traceparent=current_traceparent(),  # the request or handler that caused it (DESIGN §8)
+        traceparent=current_traceparent(),  # the request or handler that caused it (CloudEvents distributed tracing)
     )
 
 

@@ -50,7 +50,7 @@ def _key(model: type[EventData]) -> str:
 
 ENVELOPE: dict[str, Any] = {
     "type": "object",
-    "description": "CloudEvents 1.0, structured JSON (DESIGN.md §8).",
+    "description": "CloudEvents 1.0, structured JSON.",
     "required": ["specversion", "id", "source", "type", "subject", "time", "datacontenttype", "dataschema", "data"],
     "properties": {
         "specversion": {"const": "1.0"},
@@ -152,7 +152,7 @@ def catalogue() -> str:
         "(one JSON Schema per type). Each event names its schema in `dataschema`:",
         f"`{SCHEMA_BASE}<type>.json` is the checked-in `docs/schemas/<type>.json`.",
         "",
-        "Envelope: CloudEvents 1.0 (DESIGN.md §8), built only with `ictg_common.contracts.make_event`. `subject`",
+        "Envelope: CloudEvents 1.0 (structured JSON), built only with `ictg_common.contracts.make_event`. `subject`",
         "is the case id (the referral id for `referral.received`), `time` is when it happened in the world.",
         "`data` carries ids, codes, dates and derived attributes only: never names, contact details, date of",
         "birth or notes. Datetimes are RFC 3339, dates ISO. A field marked `?` may be absent (a default applies);",
