@@ -40,7 +40,7 @@ from datetime import date, datetime, timedelta
 from metrics_events import at
 from release_model import Record
 
-from ictg_metrics.children.dimensions import financial_year
+from ictg_metrics.dimensions import financial_year
 
 NW = "north_west"
 MANCHESTER, LIVERPOOL, LANCASHIRE = "E08000003", "E08000012", "E10000017"

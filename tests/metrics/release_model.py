@@ -17,7 +17,7 @@ from release_relations import Pop, month_of
 
 from ictg_common import clock, codes
 from ictg_common.settings import LONG_TERM_MISSING_DAYS
-from ictg_metrics.children.dimensions import MONTH, financial_year
+from ictg_metrics.dimensions import MONTH, financial_year
 
 STATS = ("referral_delay_days", "referral_delay_working_days", "hours_to_allocation", "hours_to_first_contact",
          "days_to_first_contact")  # fmt: skip

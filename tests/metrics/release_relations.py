@@ -29,7 +29,7 @@ from typing import Any
 
 from ictg_common.reference import REGION_SLUGS, REGIONS, local_authorities
 from ictg_metrics.children.caseload import months as month_list
-from ictg_metrics.children.dimensions import domain
+from ictg_metrics.dimensions import domain
 from ictg_metrics.releases.catalogue import CATALOGUE, Table
 from ictg_metrics.releases.compute import counts_of
 

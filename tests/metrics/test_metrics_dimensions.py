@@ -8,6 +8,8 @@ from typing import Any
 from metrics_events import Child, at
 from metrics_http import counts, feed, metrics_app
 
+from ictg_metrics.dimensions import DIMENSIONS
+
 
 async def test_first_contact_band_edges_and_as_of(shared_settings: dict[str, Any]) -> None:
     s = shared_settings
@@ -237,3 +239,12 @@ async def test_at_referral_dimensions_and_period(shared_settings: dict[str, Any]
                      "missing_at_referral", "age_band", "referral_year"):  # fmt: skip
             got = await counts(client, group_by=name)
             assert sum(v for k, v in got.items() if k != "total") == 3, (name, got)
+
+
+def test_a_dimension_lists_null_exactly_where_a_child_can_have_no_value() -> None:
+    nullable = {d.name for d in DIMENSIONS.values() if d.nullable}
+    assert nullable == {
+        "age_at_referral", "exit_reason", "exit_destination", "exit_month", "exit_year", "exit_financial_year"
+    }  # fmt: skip
+    for d in DIMENSIONS.values():
+        assert d.nullable == ("null" in d.definition), d.name  # its definition says so in words

@@ -51,7 +51,7 @@ from release_model import STATS, Record, Truth
 from release_relations import FAMILIES, Pop, layouts, period_months, pop_of, read_release, relations
 
 from ictg_common.reference import REGION_SLUGS, local_authorities
-from ictg_metrics.children.dimensions import SERVICE_START
+from ictg_metrics.dimensions import SERVICE_START
 from ictg_metrics.disclosure.cellkey import DEFAULT_PTABLE, PTABLE_10_5, Ptable
 from ictg_metrics.releases.catalogue import TABLES
 from ictg_metrics.releases.compute import counts_of

@@ -61,7 +61,7 @@ class Child(Model):  # type: ignore[valid-type, misc]
     """A child's facts: a pure function of that child's events, recomputed on each new one.
 
     Dated facts (London dates, arrays sorted ascending with parallel value arrays) let queries
-    evaluate any `as_of` in SQL; see `children/facts.py` and `children/dimensions.py`.
+    evaluate any `as_of` in SQL; see `children/facts.py` and `dimensions/`.
     """
 
     __tablename__ = "child"

@@ -12,7 +12,7 @@ from ictg_common import clock, codes
 from ictg_common.auth import ServiceAuth
 from ictg_common.peer import PeerClient, PeerUnavailable
 
-from ..children.dimensions import DIMENSIONS
+from ..dimensions import DIMENSIONS
 from ..settings import MetricsSettings
 
 STATUSES = codes.CASE_STATUSES

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from .dimensions import DIMENSIONS, Dimension
+from ..dimensions import DIMENSIONS, Dimension
 
 
 class DimensionValue(BaseModel):

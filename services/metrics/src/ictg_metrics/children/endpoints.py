@@ -24,6 +24,8 @@ from ictg_common.errors import Forbidden, invalid
 from ictg_common.queries import accepts_query
 from ictg_common.service import SessionDep
 
+from ..dimensions import DIMENSIONS
+from ..dimensions.tables import columns_with_names, in_natural_order, with_empty_cells, with_names
 from ..models import SCHEMA
 from ..privacy import release
 from ..privacy.answers import NOTE, canonical_query
@@ -34,7 +36,6 @@ from ..privacy.tables import caseload_table, children_table, timeliness_table
 from .answers import CaseloadAnswer, ChildrenAnswer, TimelinessAnswer
 from .caseload import COUNTS, caseload, months
 from .dictionary import DataDictionary, data_dictionary
-from .dimensions import DIMENSIONS, columns_with_names, in_natural_order, with_empty_cells, with_names
 from .disclosure import Discloser, Disclosure, csv_filename, to_csv
 from .params import (
     COMMON_DOC,

@@ -14,7 +14,7 @@ from fastapi import Query, Request
 from ictg_common import clock
 from ictg_common.errors import invalid
 
-from .dimensions import DIMENSIONS, Dimension
+from ..dimensions import DIMENSIONS, Dimension
 from .query import ChildQuery
 
 COMMON = frozenset({"referred_from", "referred_to", "as_of", "group_by", "disclosure", "format", "totals", "epsilon"})

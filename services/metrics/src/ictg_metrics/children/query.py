@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ictg_common.settings import LONG_TERM_MISSING_DAYS
 
-from .dimensions import DIMENSIONS
+from ..dimensions import DIMENSIONS
 
 
 @dataclass(frozen=True)

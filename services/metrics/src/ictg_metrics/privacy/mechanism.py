@@ -31,8 +31,8 @@ import opendp.prelude as dp
 from opendp.accuracy import discrete_laplacian_scale_to_accuracy
 
 from ..children.caseload import FLOWS, STOCKS
-from ..children.dimensions import DIMENSIONS
 from ..children.timeliness import QUANTILES, STATS, TIMELINESS_COUNTS
+from ..dimensions import DIMENSIONS
 
 dp.enable_features("contrib")  # OpenDP's mechanisms are "contrib": proven, and vetted in its proofs' documents
 

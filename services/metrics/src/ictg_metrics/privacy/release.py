@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..children.caseload import COUNTS as CASELOAD_COUNTS
-from ..children.dimensions import listed_cells
 from ..children.query import ChildQuery
 from ..children.timeliness import DEADLINES, QUANTILES, STATS, TIMELINESS_COUNTS, share
+from ..disclosure.refusals import listed_cells
 from . import mechanism as m
 from .mechanism import Calibration
 

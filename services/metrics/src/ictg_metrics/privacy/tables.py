@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..children.caseload import COUNTS as CASELOAD_COUNTS
 from ..children.caseload import caseload, months
-from ..children.dimensions import with_empty_cells
 from ..children.query import ChildQuery, count_children
 from ..children.timeliness import STATS, TIMELINESS_COUNTS, timeliness
+from ..dimensions.tables import with_empty_cells
 from .release import Table, cell_values, in_cell_order
 
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..children.dimensions import DIMENSIONS
+from ..dimensions import DIMENSIONS
 
 Measure = Literal["children", "caseload", "timeliness"]
 Geography = Literal["england_and_wales", "region", "local_authority"]

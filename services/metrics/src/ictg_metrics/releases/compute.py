@@ -18,17 +18,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..children.caseload import caseload, months
-from ..children.dimensions import (
-    SERVICE_START,
-    columns_with_names,
-    domain,
-    in_natural_order,
-    with_empty_cells,
-    with_names,
-)
 from ..children.disclosure import Discloser
 from ..children.query import ChildQuery, count_children
 from ..children.timeliness import DEADLINES, QUANTILES, STATS, share, timeliness
+from ..dimensions import SERVICE_START, domain
+from ..dimensions.tables import columns_with_names, in_natural_order, with_empty_cells, with_names
 from ..disclosure.cellkey import Ptable
 from .catalogue import CATALOGUE, Table
 

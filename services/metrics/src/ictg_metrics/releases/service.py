@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ictg_common import clock
 
-from ..children.dimensions import SERVICE_START
 from ..children.timeliness import QUANTILES, STATS
+from ..dimensions import SERVICE_START
 from ..disclosure.cellkey import Ptable
 from . import store
 from .catalogue import TABLES
