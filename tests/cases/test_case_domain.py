@@ -191,7 +191,7 @@ def test_a_closed_case_takes_nothing_more() -> None:
     for attempt in (
         lambda: allocate(case, at=h(3)),
         lambda: case.record_contact(contact(case, h(3))),
-        lambda: case.record(assessment),
+        lambda: case.record(assessment, at=h(3)),
         lambda: case.start_missing(started(case, h(3)), episodes=[]),
         lambda: case.move(
             move_id=uuid4(), moved_at=h(3), local_authority_code="E09000001", region="london", last_moved_at=None

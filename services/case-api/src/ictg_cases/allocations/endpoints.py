@@ -5,11 +5,11 @@ from fastapi.responses import JSONResponse
 
 from ictg_common.service import SessionDep
 
+from .. import kinds
 from ..cases.access import WriteCtx
 from ..cases.idempotency import IDEMPOTENT_WRITE_RESPONSES, Idempotent
 from ..cases.reads import add_record_reads
 from ..cases.writes import write_case
-from ..models import Allocation as AllocationRow
 from ..types import CaseId
 from . import service
 from .schemas import Allocation, AllocationCreate
@@ -32,6 +32,4 @@ async def allocate(
     )  # fmt: skip
 
 
-add_record_reads(
-    router, path="allocations", model=AllocationRow, schema=Allocation, order="allocated_at", noun="allocation"
-)
+add_record_reads(router, kinds.ALLOCATIONS)

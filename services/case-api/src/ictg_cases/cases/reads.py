@@ -12,6 +12,7 @@ from ictg_common.errors import NotFound
 from ictg_common.service import SessionDep
 
 from ..councils import view as council
+from ..kinds import RecordKind
 from ..rules import etag
 from ..types import CaseId, RecordId
 from . import repository
@@ -27,13 +28,14 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None = Field(default=None, description="Always null: one case's records come in one page.")
 
 
-def add_record_reads(
-    router: APIRouter, *, path: str, model: Any, schema: type[BaseModel], order: str, noun: str
-) -> None:
-    """Register `GET /v1/cases/{case_id}/<path>` and `GET /v1/cases/{case_id}/<path>/{record_id}`.
+def add_record_reads(router: APIRouter, kind: RecordKind) -> None:
+    """Register `GET /v1/cases/{case_id}/<path>` and `GET /v1/cases/{case_id}/<path>/{record_id}`, oldest first.
 
     A council's token sees the records its view shares (`councils/view.py`), dated inside its periods,
     with only the fields it may see; the kinds it is not shared are 403."""
+    path, noun, model, order = kind.path, kind.noun, kind.row, kind.time
+    schema = kind.out
+    assert schema is not None
     action = f"{noun}.read"
     shared = council.shared(path)
     council_schema = council.council_schema(schema, path) if shared else None

@@ -5,11 +5,11 @@ from fastapi.responses import JSONResponse
 
 from ictg_common.service import SessionDep
 
+from .. import kinds
 from ..cases.access import WriteCtx
 from ..cases.idempotency import IDEMPOTENT_WRITE_RESPONSES, Idempotent
 from ..cases.reads import add_record_reads
 from ..cases.writes import write_case
-from ..models import Contact as ContactRow
 from ..types import CaseId
 from . import service
 from .schemas import Contact, ContactCreate
@@ -30,4 +30,4 @@ async def record_contact(
     )  # fmt: skip
 
 
-add_record_reads(router, path="contacts", model=ContactRow, schema=Contact, order="occurred_at", noun="contact")
+add_record_reads(router, kinds.CONTACTS)

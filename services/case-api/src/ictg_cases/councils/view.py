@@ -23,43 +23,15 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from ictg_common.codes import CaseStatus
 
 from ..cases.schemas import TimelineEntry
+from ..kinds import KINDS
 from ..models import Allocation, Case, LocalIdentifier, ResponsibilityPeriod
 from . import periods as rule
 
 # record path → (the column dating it, the fields a council sees)
-SHARED: dict[str, tuple[str, tuple[str, ...]]] = {
-    "allocations": ("allocated_at", ("id", "case_id", "role", "allocated_at", "ended_at")),
-    "contacts": ("occurred_at", ("id", "case_id", "occurred_at", "method", "party")),
-    "missing-episodes": (
-        "started_at",
-        (
-            "id",
-            "case_id",
-            "started_at",
-            "ended_at",
-            "at_referral",
-            "whereabouts_known",
-            "reported_to_police",
-            "missing_from_care_meeting",
-            "professional_network_meeting",
-            "return_interview_offered",
-        ),
-    ),
-    "nrm-decisions": ("decided_at", ("id", "case_id", "stage", "outcome", "decided_at")),
-    "moves": ("moved_at", ("id", "case_id", "moved_at", "from_local_authority_code", "local_authority_code", "region")),
-    "pathway-changes": ("changed_at", ("id", "case_id", "from_pathway", "pathway", "changed_at")),
-    "exit": ("exited_at", ("id", "case_id", "exited_at", "reason", "destination")),
-}
+SHARED: dict[str, tuple[str, tuple[str, ...]]] = {k.path: (k.time, k.council) for k in KINDS if k.council is not None}
 # timeline kind → record path
 KIND_PATH = {
-    "case.allocated": "allocations",
-    "contact.recorded": "contacts",
-    "missing.started": "missing-episodes",
-    "missing.ended": "missing-episodes",
-    "nrm_decision.recorded": "nrm-decisions",
-    "case.moved": "moves",
-    "case.pathway_changed": "pathway-changes",
-    "case.exited": "exit",
+    entry: k.path for k in KINDS if k.council is not None for entry in (k.entry, *(k.ended[:1] if k.ended else ()))
 }
 IDENTITY = (
     "given_name", "family_name", "other_names", "date_of_birth", "estimated_age", "age_disputed", "gender",
@@ -68,10 +40,7 @@ IDENTITY = (
 
 
 # record table → the columns dating it that a council sees (a write touches the periods they fall in)
-DATED = {
-    "allocation": ("allocated_at",), "contact": ("occurred_at",), "missing_episode": ("started_at", "ended_at"),
-    "nrm_decision": ("decided_at",), "move": ("moved_at",), "pathway_change": ("changed_at",), "exit": ("exited_at",),
-}  # fmt: skip
+DATED = {k.row.__tablename__: k.dated for k in KINDS if k.council is not None}
 
 
 # writes that change only some of a record's times: the periods of the others saw nothing new

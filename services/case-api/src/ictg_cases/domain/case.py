@@ -30,8 +30,6 @@ from uuid import UUID
 
 from ictg_common.codes import ALLOCATED, AWAITING_ALLOCATION, EXITED, Pathway, WorkerRole
 from ictg_common.contracts import (
-    AdvocacyRecorded,
-    AssessmentRecorded,
     CaseAllocated,
     CaseEventData,
     CaseExited,
@@ -41,7 +39,6 @@ from ictg_common.contracts import (
     ContactRecorded,
     MissingEnded,
     MissingStarted,
-    NrmDecisionRecorded,
 )
 
 from .. import rules
@@ -63,8 +60,6 @@ class Recorded(NamedTuple):
 
 
 _D = TypeVar("_D", bound=CaseEventData)
-
-Fact = AssessmentRecorded | NrmDecisionRecorded | AdvocacyRecorded  # records that change no state
 
 
 class CaseLife:
@@ -230,14 +225,10 @@ class CaseLife:
             self.first_contact_at = data.occurred_at
         self._record(data, at=data.occurred_at)
 
-    def record(self, data: Fact) -> None:
-        """A record that changes no state of the case (assessment, NRM decision, advocacy)."""
+    def record(self, data: CaseEventData, *, at: datetime) -> None:
+        """A fact: a record that changes nothing on the case but its history (an assessment, an NRM
+        decision, advocacy), which happened `at` (its kind's time, `ictg_cases.kinds`)."""
         self._check(data)
-        at = (
-            data.assessed_at if isinstance(data, AssessmentRecorded)
-            else data.decided_at if isinstance(data, NrmDecisionRecorded)
-            else data.occurred_at
-        )  # fmt: skip
         self._record(data, at=at)
 
     def start_missing(self, data: MissingStarted, *, episodes: Iterable[rules.Episode]) -> None:

@@ -8,11 +8,11 @@ from fastapi.responses import JSONResponse
 
 from ictg_common.service import SessionDep
 
+from .. import kinds
 from ..cases.access import WriteCtx
 from ..cases.idempotency import IDEMPOTENT_WRITE_RESPONSES, Idempotent
 from ..cases.reads import add_record_reads
 from ..cases.writes import write_case
-from ..models import MissingEpisode
 from ..types import CaseId
 from . import service
 from .schemas import Episode, EpisodeCreate, EpisodeReturn
@@ -56,6 +56,4 @@ async def record_return(
     )  # fmt: skip
 
 
-add_record_reads(
-    router, path="missing-episodes", model=MissingEpisode, schema=Episode, order="started_at", noun="missing_episode"
-)
+add_record_reads(router, kinds.MISSING_EPISODES)

@@ -1,79 +1,64 @@
 from __future__ import annotations
 
+import inspect
+from typing import Any
+from uuid import UUID
+
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from ictg_common.idempotency import Idempotency
 from ictg_common.service import SessionDep
 
-from ..cases.access import AdminCtx, WriteCtx, refuse_unless
+from ..cases.access import AdminCtx, Context, WriteCtx, refuse_unless
 from ..cases.idempotency import IDEMPOTENT_WRITE_RESPONSES, Idempotent
 from ..cases.reads import add_record_reads
 from ..cases.writes import write_case
-from ..models import Advocacy as AdvocacyRow
-from ..models import Assessment as AssessmentRow
+from ..kinds import FACTS, MOVES, PATHWAY_CHANGES, RecordKind
 from ..models import Case
 from ..models import Move as MoveRow
-from ..models import NrmDecision as NrmDecisionRow
-from ..models import PathwayChange as PathwayChangeRow
 from ..rules import changes_region
 from ..types import CaseId
 from . import service
-from .schemas import (
-    Advocacy,
-    AdvocacyCreate,
-    Assessment,
-    AssessmentCreate,
-    Move,
-    MoveCreate,
-    NrmDecision,
-    NrmDecisionCreate,
-    PathwayChange,
-    PathwayChangeCreate,
-)  # fmt: skip
+from .schemas import Move, MoveCreate, PathwayChange, PathwayChangeCreate
 
 router = APIRouter(tags=["records"])
 
 
-@router.post(
-    "/v1/cases/{case_id}/assessments", status_code=201, response_model=Assessment,
-    responses=IDEMPOTENT_WRITE_RESPONSES,
-)  # fmt: skip
-async def record_assessment(
-    case_id: CaseId, body: AssessmentCreate, session: SessionDep, ctx: WriteCtx, response: Response, idem: Idempotent
-) -> Assessment | JSONResponse:
-    """The child's circumstances as assessed at a time (status over time)."""
-    return await write_case(
-        session, ctx, idem, response, case_id, action="assessment.create", out=Assessment,
-        location="/v1/cases/{case_id}/assessments/{id}",
-        write=lambda case: service.assess(session, case, body, actor=ctx.actor, settings=ctx.settings),
+def add_fact_routes(router: APIRouter, kind: RecordKind) -> None:
+    """`POST /v1/cases/{case_id}/<path>` (idempotent, 201 with `Location` and `ETag`) and the read routes
+    of a fact kind."""
+    assert kind.create is not None and kind.out is not None
+    out = kind.out
+
+    async def record_fact(
+        case_id: UUID, body: BaseModel, session: AsyncSession, ctx: Context, response: Response, idem: Idempotency
+    ) -> Any:
+        return await write_case(
+            session, ctx, idem, response, case_id, action=kind.create_action, out=out,
+            location=f"/v1/cases/{{case_id}}/{kind.path}/{{id}}",
+            write=lambda case: service.record_fact(session, case, kind, body, actor=ctx.actor, settings=ctx.settings),
+        )  # fmt: skip
+
+    # The body's schema is the kind's: FastAPI reads the parameters' types from the signature.
+    params = [
+        ("case_id", CaseId), ("body", kind.create), ("session", SessionDep), ("ctx", WriteCtx),
+        ("response", Response), ("idem", Idempotent),
+    ]  # fmt: skip
+    record_fact.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=t) for n, t in params]
+    )
+    router.add_api_route(
+        f"/v1/cases/{{case_id}}/{kind.path}", record_fact, methods=["POST"], status_code=201, response_model=out,
+        responses=IDEMPOTENT_WRITE_RESPONSES, name=f"record_{kind.noun}", description=kind.doc,
     )  # fmt: skip
+    add_record_reads(router, kind)
 
 
-@router.post(
-    "/v1/cases/{case_id}/nrm-decisions", status_code=201, response_model=NrmDecision,
-    responses=IDEMPOTENT_WRITE_RESPONSES,
-)  # fmt: skip
-async def record_nrm_decision(
-    case_id: CaseId, body: NrmDecisionCreate, session: SessionDep, ctx: WriteCtx, response: Response, idem: Idempotent
-) -> NrmDecision | JSONResponse:
-    return await write_case(
-        session, ctx, idem, response, case_id, action="nrm_decision.create", out=NrmDecision,
-        location="/v1/cases/{case_id}/nrm-decisions/{id}",
-        write=lambda case: service.nrm_decision(session, case, body, actor=ctx.actor, settings=ctx.settings),
-    )  # fmt: skip
-
-
-@router.post(
-    "/v1/cases/{case_id}/advocacy", status_code=201, response_model=Advocacy, responses=IDEMPOTENT_WRITE_RESPONSES
-)
-async def record_advocacy(
-    case_id: CaseId, body: AdvocacyCreate, session: SessionDep, ctx: WriteCtx, response: Response, idem: Idempotent
-) -> Advocacy | JSONResponse:
-    return await write_case(
-        session, ctx, idem, response, case_id, action="advocacy.create", out=Advocacy,
-        location="/v1/cases/{case_id}/advocacy/{id}",
-        write=lambda case: service.advocacy(session, case, body, actor=ctx.actor, settings=ctx.settings),
-    )  # fmt: skip
+for _fact in FACTS:
+    add_fact_routes(router, _fact)
 
 
 @router.post("/v1/cases/{case_id}/moves", status_code=201, response_model=Move, responses=IDEMPOTENT_WRITE_RESPONSES)
@@ -117,19 +102,5 @@ async def change_pathway(
     )  # fmt: skip
 
 
-add_record_reads(
-    router, path="assessments", model=AssessmentRow, schema=Assessment, order="assessed_at", noun="assessment"
-)
-add_record_reads(
-    router, path="nrm-decisions", model=NrmDecisionRow, schema=NrmDecision, order="decided_at", noun="nrm_decision"
-)
-add_record_reads(router, path="advocacy", model=AdvocacyRow, schema=Advocacy, order="occurred_at", noun="advocacy")
-add_record_reads(router, path="moves", model=MoveRow, schema=Move, order="moved_at", noun="move")
-add_record_reads(
-    router,
-    path="pathway-changes",
-    model=PathwayChangeRow,
-    schema=PathwayChange,
-    order="changed_at",
-    noun="pathway_change",
-)
+add_record_reads(router, MOVES)
+add_record_reads(router, PATHWAY_CHANGES)

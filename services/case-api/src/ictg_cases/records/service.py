@@ -1,18 +1,15 @@
-"""Recording assessments, NRM decisions, advocacy, moves and pathway changes on a case."""
+"""Recording facts (assessments, NRM decisions, advocacy: `kinds.FACTS`), moves and pathway changes on a case."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ictg_common import clock
 from ictg_common.auth import Actor
-from ictg_common.contracts import (
-    AdvocacyRecorded,
-    AssessmentRecorded,
-    NrmDecisionRecorded,
-)
 from ictg_common.events import new_id
 from ictg_common.reference import local_authority, region_slug
 
@@ -22,15 +19,10 @@ from ..cases.events import add_recorded_to_outbox
 from ..cases.service import add_record, time_errors
 from ..councils import periods
 from ..errors import RecordInvalid
-from ..models import Advocacy, Assessment, Case, Move, NrmDecision, PathwayChange
+from ..kinds import RecordKind
+from ..models import Case, Move, PathwayChange
 from ..settings import CasesSettings
-from .schemas import (
-    AdvocacyCreate,
-    AssessmentCreate,
-    MoveCreate,
-    NrmDecisionCreate,
-    PathwayChangeCreate,
-)
+from .schemas import MoveCreate, PathwayChangeCreate
 
 
 def _check(case: Case, value: datetime, pointer: str, *, now: datetime, settings: CasesSettings) -> None:
@@ -39,45 +31,12 @@ def _check(case: Case, value: datetime, pointer: str, *, now: datetime, settings
         raise RecordInvalid(errors)
 
 
-async def assess(
-    session: AsyncSession, case: Case, body: AssessmentCreate, *, actor: Actor, settings: CasesSettings
-) -> Assessment:
-    row = await add_record(session, case, Assessment, body, when="assessed_at", actor=actor, settings=settings)
-    case.record(
-        AssessmentRecorded(
-            case_id=case.id, referral_id=case.referral_id, assessment_id=row.id, assessed_at=row.assessed_at,
-            living_situation=body.living_situation, trafficker_contact=body.trafficker_contact, education=body.education,
-            cjs_involvement=list(body.cjs_involvement),
-        )
-    )  # fmt: skip
-    await add_recorded_to_outbox(session, case, settings=settings)
-    return row
-
-
-async def nrm_decision(
-    session: AsyncSession, case: Case, body: NrmDecisionCreate, *, actor: Actor, settings: CasesSettings
-) -> NrmDecision:
-    row = await add_record(session, case, NrmDecision, body, when="decided_at", actor=actor, settings=settings)
-    case.record(
-        NrmDecisionRecorded(
-            case_id=case.id, referral_id=case.referral_id, decision_id=row.id, stage=body.stage, outcome=body.outcome,
-            decided_at=row.decided_at,
-        )
-    )  # fmt: skip
-    await add_recorded_to_outbox(session, case, settings=settings)
-    return row
-
-
-async def advocacy(
-    session: AsyncSession, case: Case, body: AdvocacyCreate, *, actor: Actor, settings: CasesSettings
-) -> Advocacy:
-    row = await add_record(session, case, Advocacy, body, when="occurred_at", actor=actor, settings=settings)
-    case.record(
-        AdvocacyRecorded(
-            case_id=case.id, referral_id=case.referral_id, advocacy_id=row.id, kind=body.kind, area=body.area,
-            occurred_at=row.occurred_at,
-        )
-    )  # fmt: skip
+async def record_fact(
+    session: AsyncSession, case: Case, kind: RecordKind, body: BaseModel, *, actor: Actor, settings: CasesSettings
+) -> Any:
+    """Record a fact of `kind` (its time checked), and the event that tells of it."""
+    row = await add_record(session, case, kind.row, body, when=kind.time, actor=actor, settings=settings)
+    case.record(kind.event_of(row, case_id=case.id, referral_id=case.referral_id), at=getattr(row, kind.time))
     await add_recorded_to_outbox(session, case, settings=settings)
     return row
 
