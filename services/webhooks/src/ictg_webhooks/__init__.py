@@ -1,1 +1,1 @@
-"""webhooks: signed push of every change to councils and partners (DESIGN §15)."""
+"""webhooks: signed push of every change to councils and partners."""

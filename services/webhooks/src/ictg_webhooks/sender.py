@@ -1,4 +1,4 @@
-"""One delivery attempt (DESIGN §15): POST the signed body to a checked address, never raising.
+"""One delivery attempt: POST the signed body to a checked address, never raising.
 
 The target is resolved and checked at send time (`resolve_target`), and the request goes to one of the checked
 IP addresses, never to a name resolved again, so DNS rebinding cannot aim it at an internal address. The URL

@@ -6,7 +6,7 @@ from pydantic import Field
 
 from ictg_common.settings import ServiceSettings, service_config
 
-# DESIGN §15: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h (then the delivery has failed).
+# The retry schedule: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h (then the delivery has failed).
 RETRY_SCHEDULE = [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 50400.0, 72000.0, 86400.0]
 
 

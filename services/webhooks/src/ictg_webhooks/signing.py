@@ -1,4 +1,4 @@
-"""Standard Webhooks signatures (DESIGN §15), made with the `standardwebhooks` package.
+"""Standard Webhooks signatures, made with the `standardwebhooks` package.
 
 A subscription's secret is `whsec_` + base64 of 32 random bytes. During a secret rotation the old and new
 secrets both sign: the `webhook-signature` header then carries one `v1,<base64>` signature per secret,

@@ -1,4 +1,5 @@
-"""Webhook targets and SSRF protection (DESIGN §15 "Safety").
+"""Webhook targets and SSRF protection: a subscription's URL must never reach the
+platform's own network or a cloud metadata service.
 
 Two layers:
 

@@ -7,7 +7,7 @@ event id). At most `per_subscription_concurrency` deliveries of one subscription
 and up to `concurrency` are in flight per process, so a receiver that hangs for the whole timeout
 only ever holds its own few: deliveries to the others go on.
 
-Outcomes (DESIGN §15): 2xx delivered; 410 Gone disables the subscription; anything else (status,
+Outcomes: 2xx delivered; 410 Gone disables the subscription; anything else (status,
 timeout, refused target) is retried after the next wait of the schedule (± jitter), or after the
 receiver's `Retry-After` when it gives one; after the last wait the delivery has failed. A
 subscription whose deliveries have failed for `disable_after_seconds` straight is disabled. A

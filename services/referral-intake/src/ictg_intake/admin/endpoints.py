@@ -1,4 +1,4 @@
-"""`GET /v1/admin/referral-ids` (scope referrals:read): what the case API reconciles against (DESIGN §12)."""
+"""`GET /v1/admin/referral-ids` (scope referrals:read): what the case API reconciles its cases against."""
 
 from __future__ import annotations
 

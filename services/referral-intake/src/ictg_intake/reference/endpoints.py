@@ -38,7 +38,7 @@ class Code(BaseModel):
 
 
 class CodeList(BaseModel):
-    """A list of codes (DESIGN §4)."""
+    """A list of codes: the lower_snake words the API, the events and the metrics share."""
 
     name: str = Field(description="The list's name, as field descriptions refer to it.")
     description: str = Field(description="Where the list is used.")

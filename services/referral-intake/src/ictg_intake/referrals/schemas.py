@@ -1,4 +1,4 @@
-"""The referral contract of DESIGN.md §6: what a first responder sends, and what they get back."""
+"""The referral contract: what a first responder sends, and what they get back."""
 
 from __future__ import annotations
 

@@ -1,1 +1,1 @@
-"""Subscriptions API (DESIGN §15): create, list, read, update, delete, rotate, ping, deliveries."""
+"""Subscriptions API: create, list, read, update, delete, rotate, ping, deliveries."""
