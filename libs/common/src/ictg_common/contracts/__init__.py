@@ -342,10 +342,21 @@ class WebhookDisabled(EventData):
     failing_since: datetime | None = None
 
 
+class WebhookPing(EventData):
+    """A test delivery its owner asked for (`POST /v1/webhooks/subscriptions/{id}/ping`), sent at once to
+    that subscription alone, never retried and never on the stream. Subject: the subscription id. Time:
+    when it was sent. No personal data."""
+
+    TYPE = "ictg.webhook.ping.v1"
+    SOURCE = "webhooks"
+
+    subscription_id: UUID
+
+
 MODELS: tuple[type[EventData], ...] = (
     ReferralReceived, CaseOpened, CaseAllocated, ContactRecorded, MissingStarted, MissingEnded, AssessmentRecorded,
     NrmDecisionRecorded, AdvocacyRecorded, CaseMoved, CasePathwayChanged, SlaBreached, CaseExited, ReferralStatusChanged,
-    WebhookDisabled,
+    WebhookDisabled, WebhookPing,
 )  # fmt: skip
 REGISTRY: dict[str, type[EventData]] = {m.TYPE: m for m in MODELS}
 """Event type (`ictg.case.allocated.v1`) -> the model of its `data`."""
@@ -378,5 +389,5 @@ __all__ = [
     "MODELS", "REGISTRY", "SCHEMA_BASE", "AdvocacyRecorded", "AssessmentRecorded", "CaseAllocated", "CaseEventData",
     "CaseExited", "CaseMoved", "CaseOpened", "CasePathwayChanged", "ContactRecorded", "EventData", "Exploitation",
     "MissingEnded", "MissingStarted", "NrmDecisionRecorded", "ReferralReceived", "SlaBreached", "SlaClock", "Timeliness",
-    "WebhookDisabled", "make_event", "parse_data",
+    "WebhookDisabled", "WebhookPing", "make_event", "parse_data",
 ]  # fmt: skip

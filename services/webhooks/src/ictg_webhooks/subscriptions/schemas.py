@@ -7,11 +7,12 @@ from uuid import UUID
 from pydantic import BaseModel, Field, field_validator
 
 from ictg_common import pagination
-from ictg_common.contracts import REGISTRY
+from ictg_common.contracts import REGISTRY, WebhookPing
 from ictg_common.inputs import STORABLE, StrictModel, text
 from ictg_common.reference import local_authority
 
-EVENT_TYPES = sorted(REGISTRY)
+# A ping goes to the one subscription whose owner asks for it: no one subscribes to it.
+EVENT_TYPES = sorted(t for t in REGISTRY if t != WebhookPing.TYPE)
 URL = (
     "The receiving URL events are POSTed to, at most 2000 characters: https in production, never resolving to a "
     "link-local address (nor, in production, a private one)."
@@ -31,7 +32,7 @@ Description = Annotated[str, text(500), STORABLE]
 def _types(v: list[str] | None) -> list[str] | None:
     if v is None:
         return v
-    unknown = [t for t in v if t not in REGISTRY]
+    unknown = [t for t in v if t not in EVENT_TYPES]
     if unknown:
         raise ValueError(f"unknown event types {unknown}: use {', '.join(EVENT_TYPES)}")
     return sorted(set(v))
