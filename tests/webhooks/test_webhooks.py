@@ -1,4 +1,4 @@
-"""Webhooks end to end in one process (DESIGN §15): intake, the case API and the webhooks service on
+"""Webhooks end to end in one process: intake, the case API and the webhooks service on
 real Postgres and NATS, delivering to a real receiving server that verifies every signature."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from sqlalchemy import text
 
 from ictg_common import clock, tracing
-from ictg_common.contracts import WebhookDisabled
+from ictg_common.contracts import WebhookDisabled, WebhookPing, parse_data
 from ictg_common.db import create_engine
 from ictg_webhooks.app import create_app as create_webhooks
 from ictg_webhooks.settings import WebhooksSettings
@@ -225,7 +225,14 @@ async def test_during_a_rotation_old_and_new_secrets_both_verify(shared_settings
 
         ping = await p.hooks.post(f"/v1/webhooks/subscriptions/{sub['id']}/ping", headers=headers)
         assert ping.status_code == 200 and ping.json()["ok"] and ping.json()["status_code"] == 204
-        assert p.receiver.at("/ok/rotating")[-1].event["type"] == "ictg.webhook.ping.v1"
+        pinged = p.receiver.at("/ok/rotating")[-1].event
+        assert pinged["type"] == "ictg.webhook.ping.v1"
+        # A registered contract: a receiver validates it as any other event, against its published schema.
+        schema = json.loads((ROOT / "docs" / "schemas" / "ictg.webhook.ping.v1.json").read_text())
+        assert not list(jsonschema_rs.validator_for(schema).iter_errors(pinged["data"]))
+        assert pinged["dataschema"] == WebhookPing.dataschema() and pinged["source"] == "/ictg/webhooks"
+        assert parse_data(pinged["type"], pinged["data"]) == WebhookPing(subscription_id=sub["id"])
+        assert pinged["subject"] == sub["id"] and "traceparent" not in pinged
 
 
 SALFORD, TRAFFORD = "E08000006", "E08000009"
@@ -273,6 +280,8 @@ async def test_subscriptions_refuse_unsafe_targets_and_bad_input(shared_settings
             assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == "/url", (why, r.text)
         for body, pointer in [
             ({"url": "https://example.org/h", "event_types": ["ictg.case.nonsense.v1"]}, "/event_types"),
+            # A ping goes only to the subscription its owner pings: no one subscribes to it.
+            ({"url": "https://example.org/h", "event_types": ["ictg.webhook.ping.v1"]}, "/event_types"),
             ({"url": "https://example.org/h", "local_authority_codes": ["X"]}, "/local_authority_codes"),
             ({"url": "https://example.org/h", "colour": "red"}, "/colour"),
         ]:

@@ -11,6 +11,7 @@ from ictg_common.consumer import Consumer
 from ictg_common.service import create_service_app
 
 from . import sender
+from .deliveries.endpoints import router as deliveries_router
 from .models import SCHEMA, audit
 from .observability import install as install_metrics
 from .routing import route
@@ -38,7 +39,7 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
         title="ICTG webhooks",
         settings=settings,
         schema=SCHEMA,
-        routers=[router, audit_router(audit)],
+        routers=[router, deliveries_router, audit_router(audit)],
         consumers=[Consumer(name="webhooks-all", filter_subjects=[f"{settings.subject_prefix}.>"], handler=route)],
         on_startup=[start],
         on_shutdown=[stop],
