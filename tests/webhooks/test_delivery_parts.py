@@ -1,4 +1,4 @@
-"""Webhook delivery parts (DESIGN §15): Standard Webhooks signing, SSRF checks of targets, one delivery attempt.
+"""Webhook delivery parts: Standard Webhooks signing, SSRF checks of targets, one delivery attempt.
 
 Deliveries go to a real HTTP server (uvicorn serving a Starlette app on a free local port) that verifies every
 request with `standardwebhooks.Webhook(secret).verify`, as a receiver would.
@@ -24,7 +24,9 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from ictg_common.contracts import MODELS, CaseEventData, ReferralReceived
 from ictg_webhooks import sender as sender_module
+from ictg_webhooks.routing import AUTHORITIES
 from ictg_webhooks.sender import Outcome, make_client, parse_retry_after, send
 from ictg_webhooks.signing import headers, new_secret, signature_header
 from ictg_webhooks.targets import Target, TargetRefused, address_problem, resolve_target, url_problem
@@ -465,3 +467,10 @@ async def test_the_next_checked_address_is_tried_when_one_cannot_be_connected(
     outcome = await deliver(client, f"http://receiver.test:{receiver.port}/ok", secrets=[secret])
     assert outcome.ok, outcome
     assert receiver.received[0].host == f"receiver.test:{receiver.port}"
+
+
+def test_every_case_event_and_referral_belongs_to_an_authority() -> None:
+    """A case event of any type (a new one too) is routed to the authority responsible for the child,
+    never dropped as no authority's; a referral to its own authority; the platform's own
+    notices to no authority (they are addressed to one organisation)."""
+    assert {m for m in MODELS if issubclass(m, CaseEventData)} | {ReferralReceived} == set(AUTHORITIES)

@@ -11,7 +11,9 @@ own). `webhook.*` events go only to subscriptions of the organisation they are a
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import and_, func, literal, or_, select, text
@@ -20,9 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ictg_common import clock, policy
 from ictg_common.contracts import (
+    MODELS,
     CaseEventData,
     CaseMoved,
     CaseOpened,
+    EventData,
     ReferralReceived,
     ReferralStatusChanged,
     WebhookDisabled,
@@ -54,20 +58,42 @@ async def _learn_period(session: AsyncSession, case_id: UUID, starts_at: datetim
     )
 
 
+async def _referral(session: AsyncSession, event: CloudEvent, data: ReferralReceived) -> list[str]:
+    return [data.local_authority_code]
+
+
+async def _case_event(session: AsyncSession, event: CloudEvent, data: CaseEventData) -> list[str]:
+    """The authority responsible for the child at the event's time (the event's own, before any is known)."""
+    code = await _authority_at(session, data.case_id, event.time) or data.local_authority_code
+    return [code] if code else []
+
+
+async def _case_opened(session: AsyncSession, event: CloudEvent, data: CaseOpened) -> list[str]:
+    if data.local_authority_code:
+        await _learn_period(session, data.case_id, event.time, data.local_authority_code)
+    return await _case_event(session, event, data)
+
+
+async def _case_moved(session: AsyncSession, event: CloudEvent, data: CaseMoved) -> list[str]:
+    await _learn_period(session, data.case_id, data.moved_at, data.local_authority_code)
+    return sorted({data.from_local_authority_code, data.local_authority_code})
+
+
+Authorities = Callable[[AsyncSession, CloudEvent, Any], Awaitable[list[str]]]
+AUTHORITIES: dict[type[EventData], Authorities] = {
+    **{m: _case_event for m in MODELS if issubclass(m, CaseEventData)},
+    ReferralReceived: _referral,
+    CaseOpened: _case_opened,
+    CaseMoved: _case_moved,
+}
+"""Event model -> the authorities its events belong to; a model not here belongs to none."""
+
+
 async def authorities(session: AsyncSession, event: CloudEvent) -> list[str]:
     """The local authorities an event belongs to (see the module's docstring)."""
     data = parse_data(event.type, event.data)
-    if isinstance(data, ReferralReceived):
-        return [data.local_authority_code]
-    if not isinstance(data, CaseEventData):
-        return []
-    if isinstance(data, CaseOpened) and data.local_authority_code:
-        await _learn_period(session, data.case_id, event.time, data.local_authority_code)
-    if isinstance(data, CaseMoved):
-        await _learn_period(session, data.case_id, data.moved_at, data.local_authority_code)
-        return sorted({data.from_local_authority_code, data.local_authority_code})
-    code = await _authority_at(session, data.case_id, event.time) or data.local_authority_code
-    return [code] if code else []
+    handler = AUTHORITIES.get(type(data)) if data is not None else None
+    return await handler(session, event, data) if handler is not None else []
 
 
 def matching(event_type: str, codes: list[str], org: tuple[str, str] | None) -> object:
@@ -103,7 +129,8 @@ async def route(session: AsyncSession, event: CloudEvent) -> None:
             subject=event.subject,
             time=event.time,
             local_authority_codes=codes,
-            # Delivered to councils as it is stored: never our internal trace context (DESIGN §16).
+            # Delivered to councils as it is stored: never our internal trace context
+            # (a receiver outside the platform has no use for it, and it would show our services' spans).
             body=event.model_dump(mode="json", exclude={"traceparent"}),
             received_at=func.clock_timestamp(),
         )
@@ -115,10 +142,26 @@ async def route(session: AsyncSession, event: CloudEvent) -> None:
     await enqueue(session, event.id, event.type, codes, org=_org_of(event))
 
 
+def _filer(data: ReferralStatusChanged) -> tuple[str, str]:
+    return data.org_type, data.org_name
+
+
+def _owner(data: WebhookDisabled) -> tuple[str, str]:
+    return data.org_type, data.org_name
+
+
+ADDRESSEES: dict[type[EventData], Callable[[Any], tuple[str, str]]] = {
+    WebhookDisabled: _owner,
+    ReferralStatusChanged: _filer,
+}
+"""Event model -> the one organisation its events are addressed to; a model not here is addressed to none."""
+
+
 def _org_of(event: CloudEvent) -> tuple[str, str] | None:
     """The one organisation an event is addressed to, if it is addressed (`ictg_common.policy`)."""
     data = parse_data(event.type, event.data)
-    return (data.org_type, data.org_name) if isinstance(data, WebhookDisabled | ReferralStatusChanged) else None
+    addressee = ADDRESSEES.get(type(data)) if data is not None else None
+    return addressee(data) if addressee is not None else None
 
 
 async def enqueue(
