@@ -9,8 +9,9 @@ is set again to the same value), so a redelivered or late event changes nothing 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import case, func, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,9 +20,11 @@ from ictg_common.codes import ReferralStatus
 from ictg_common.consumer import Consumer
 from ictg_common.contracts import (
     CaseAllocated,
+    CaseEventData,
     CaseExited,
     CaseOpened,
     CasePathwayChanged,
+    EventData,
     ReferralStatusChanged,
     make_event,
     parse_data,
@@ -30,8 +33,6 @@ from ictg_common.events import CloudEvent
 from ictg_common.outbox import emit
 
 from ..models import SCHEMA, Referral
-
-TYPES = (CaseOpened, CaseAllocated, CasePathwayChanged, CaseExited)
 
 
 def _allocation(now_allocated: bool, at: datetime) -> dict[str, Any]:
@@ -44,28 +45,49 @@ def _allocation(now_allocated: bool, at: datetime) -> dict[str, Any]:
     }
 
 
+def _opened(data: CaseOpened) -> dict[str, Any]:
+    return {"case_opened_at": func.coalesce(Referral.case_opened_at, data.opened_at)}
+
+
+def _allocated(data: CaseAllocated) -> dict[str, Any]:
+    # LEAST ignores NULL: the earliest allocation wins.
+    return {"allocated_at": func.least(Referral.allocated_at, data.allocated_at)} | _allocation(True, data.allocated_at)
+
+
+def _pathway_changed(data: CasePathwayChanged) -> dict[str, Any] | None:
+    return _allocation(False, data.changed_at) if data.unallocated else None
+
+
+def _exited(data: CaseExited) -> dict[str, Any]:
+    return {"exited_at": data.exited_at}
+
+
+LEARNT: dict[type[EventData], Callable[[Any], dict[str, Any] | None]] = {
+    CaseOpened: _opened,
+    CaseAllocated: _allocated,
+    CasePathwayChanged: _pathway_changed,
+    CaseExited: _exited,
+}
+"""Case event model -> what an event of it tells of the referral (column values; None: nothing)."""
+TYPES = tuple(LEARNT)
+
+
 async def on_case_event(session: AsyncSession, event: CloudEvent, *, subject_prefix: str) -> None:
     """Learn how the case stands from a case event, and tell the referrer (`referral.status_changed`, in the
     same transaction through the outbox) when its status changed."""
-    data = parse_data(event.type, event.data)
-    if not isinstance(data, TYPES):
+    parsed = parse_data(event.type, event.data)
+    learn = LEARNT.get(type(parsed)) if parsed is not None else None  # any other type is not in the table
+    if learn is None:
         return
+    data = cast(CaseEventData, parsed)
     before = await session.get(Referral, data.referral_id, with_for_update=True)
     if before is None:
         return  # not a referral of this intake (another environment's case): nothing to learn
     was = status_of(before)
-    values: dict[str, Any] = {"case_id": func.coalesce(Referral.case_id, data.case_id)}
-    if isinstance(data, CaseOpened):
-        values["case_opened_at"] = func.coalesce(Referral.case_opened_at, data.opened_at)
-    elif isinstance(data, CaseAllocated):
-        values["allocated_at"] = func.least(Referral.allocated_at, data.allocated_at)  # LEAST ignores NULL
-        values |= _allocation(True, data.allocated_at)
-    elif isinstance(data, CasePathwayChanged):
-        if not data.unallocated:
-            return
-        values |= _allocation(False, data.changed_at)
-    else:
-        values["exited_at"] = data.exited_at
+    learnt = learn(data)
+    if learnt is None:
+        return
+    values: dict[str, Any] = {"case_id": func.coalesce(Referral.case_id, data.case_id), **learnt}
     await session.execute(update(Referral).where(Referral.id == data.referral_id).values(values))
     await session.refresh(before)
     now = status_of(before)

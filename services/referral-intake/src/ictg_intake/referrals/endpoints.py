@@ -54,10 +54,13 @@ async def create_referral(
     """Refer a child. The referral is filed under the organisation your token names, and the
     timeliness clock starts at `received_at`. Earlier referrals of possibly the same child are listed
     in `possible_duplicate_of`. A case opens for it at once; follow it with `GET /v1/referrals/{id}`."""
-    return await service.create(
-        session, body, actor=actor, settings=request.app.state.settings, idem=idem, response=response,
-        refusals=request.app.state.sessionmaker,
-    )  # fmt: skip
+    if (replay := await idem.replay(session, action=service.CREATE)) is not None:
+        return replay  # a retry of a finished request: its first answer again
+    out = await service.create(
+        session, body, actor=actor, settings=request.app.state.settings, refusals=request.app.state.sessionmaker
+    )
+    response.headers["Location"] = service.location(out.id)
+    return await idem.save(session, out, response)  # remembered with its Location, in the same transaction
 
 
 MAX_IDS = 100

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import difflib
 import unicodedata
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
 
-from fastapi import Response
-from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ictg_common import audit, clock, pagination
@@ -19,7 +18,6 @@ from ictg_common.codes import OrganisationType, age_band, age_on, nationality_gr
 from ictg_common.contracts import Exploitation, ReferralReceived, Timeliness, make_event
 from ictg_common.errors import Forbidden, NotFound, ValidationFailed, field_error
 from ictg_common.events import new_id
-from ictg_common.idempotency import Idempotency
 from ictg_common.outbox import emit_params
 from ictg_common.reference import local_authority, region_slug
 
@@ -31,6 +29,12 @@ from .schemas import Referral as ReferralOut
 from .schemas import ReferralCreate, ReferralPage
 
 COLLECTION = "/v1/referrals"
+CREATE = "referral.create"  # the audit action of a referral's creation (and `.replay` of a retry's answer)
+
+
+def location(referral_id: UUID) -> str:
+    """A referral's URL."""
+    return f"{COLLECTION}/{referral_id}"
 
 
 def check_dates(body: ReferralCreate, *, received_at: datetime, now: datetime) -> list[dict[str, str]]:
@@ -111,7 +115,32 @@ def duplicates(names: list[str], candidates: list[repository.Candidate]) -> dict
     return found
 
 
-def derive(body: ReferralCreate, *, received_at: datetime, settings: IntakeSettings) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Derived:
+    """What intake derives from a referral when it is received (stored with it, shown with it)."""
+
+    local_authority_name: str
+    region: str
+    pathway: str
+    age_at_referral: int | None
+    age_band: str
+    nationality_group: str
+    timeliness: clock.Timeliness
+
+    def stored(self) -> dict[str, Any]:
+        """As the referral's `derived` column holds it (JSON: times as RFC 3339 text)."""
+        return {
+            "local_authority_name": self.local_authority_name,
+            "region": self.region,
+            "pathway": self.pathway,
+            "age_at_referral": self.age_at_referral,
+            "age_band": self.age_band,
+            "nationality_group": self.nationality_group,
+            "timeliness": self.timeliness.as_dict(),
+        }
+
+
+def derive(body: ReferralCreate, *, received_at: datetime, settings: IntakeSettings) -> Derived:
     la = local_authority(body.local_authority_code)
     assert la is not None  # validated by the schema
     age = age_at(body, clock.london_date(received_at))
@@ -122,15 +151,15 @@ def derive(body: ReferralCreate, *, received_at: datetime, settings: IntakeSetti
         first_contact_working_days=settings.first_contact_working_days,
         late_after_days=settings.late_referral_after_days,
     )
-    return {
-        "local_authority_name": la.name,
-        "region": region_slug(la.region),
-        "pathway": pathway(body.parental_responsibility_in_uk),
-        "age_at_referral": age,
-        "age_band": age_band(age),
-        "nationality_group": nationality_group(body.child.nationality),
-        "timeliness": t.as_dict(),
-    }
+    return Derived(
+        local_authority_name=la.name,
+        region=region_slug(la.region),
+        pathway=pathway(body.parental_responsibility_in_uk),
+        age_at_referral=age,
+        age_band=age_band(age),
+        nationality_group=nationality_group(body.child.nationality),
+        timeliness=t,
+    )
 
 
 def to_out(r: Referral, *, duplicates: list[UUID]) -> ReferralOut:
@@ -253,15 +282,15 @@ async def receive(
         name_key=names[0],
         body=stored,
         possible_duplicate_of=list(found),
-        region=derived["region"],
-        pathway=derived["pathway"],
-        derived=derived,
+        region=derived.region,
+        pathway=derived.pathway,
+        derived=derived.stored(),
     )
     event = make_event(data=event_data(referral), subject=referral.id, time=received_at)
     await repository.add(
         session, referral, names=names,
         event=emit_params(event, schema=SCHEMA, subject_prefix=settings.subject_prefix),
-        audited=audit.record_params(actor=actor, action="referral.create", resource=f"{COLLECTION}/{referral.id}"),
+        audited=audit.record_params(actor=actor, action=CREATE, resource=location(referral.id)),
     )  # fmt: skip
     return referral, found
 
@@ -272,26 +301,19 @@ async def create(
     *,
     actor: Actor,
     settings: IntakeSettings,
-    idem: Idempotency,
-    response: Response,
     refusals: async_sessionmaker[AsyncSession],
-) -> ReferralOut | JSONResponse:
-    """`POST /v1/referrals`, whole: a finished `Idempotency-Key` answers its first response again;
-    otherwise the referral is received, shown as `actor` may see it, audited, its `Location` set on
-    `response` and the answer remembered under the key — all in the request's transaction. A refusal
-    (filing for another organisation, or `received_at` without the import scope) is audited in a
-    transaction of its own (`refusals`), since the request's rolls back."""
-    if (replay := await idem.replay(session, action="referral.create")) is not None:
-        return replay
+) -> ReferralOut:
+    """`POST /v1/referrals`: the referral received (its event and its creation audited with it) and
+    shown as `actor` may see it, in the request's transaction. A refusal (filing for another
+    organisation, or `received_at` without the import scope) is audited in a transaction of its own
+    (`refusals`), since the request's rolls back."""
     try:
         referral, filed_by = await receive(session, body, actor=actor, settings=settings)
     except Forbidden:
-        await audit.record_refusal(refusals, schema=SCHEMA, actor=actor, action="referral.create", resource=COLLECTION)
+        await audit.record_refusal(refusals, schema=SCHEMA, actor=actor, action=CREATE, resource=COLLECTION)
         raise
     # Who filed each duplicate came with it: no query to learn which links `actor` may see.
-    out = to_out(referral, duplicates=[d for d, org in filed_by.items() if access.may_see_filed_by(actor, org)])
-    response.headers["Location"] = f"{COLLECTION}/{referral.id}"  # its creation audited with it (`receive`)
-    return await idem.save(session, out, response)
+    return to_out(referral, duplicates=[d for d, org in filed_by.items() if access.may_see_filed_by(actor, org)])
 
 
 async def read(
