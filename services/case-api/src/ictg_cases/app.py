@@ -23,6 +23,7 @@ from .cases.claimcheck import IntakeClient
 from .cases.endpoints import router as cases_router
 from .contacts.endpoints import router as contacts_router
 from .councils.endpoints import router as councils_router
+from .councils.follow import periods_follow
 from .exits.endpoints import router as exits_router
 from .missing.endpoints import router as missing_router
 from .models import SCHEMA, audit
@@ -88,5 +89,7 @@ def create_app(
         on_startup=[start_watcher, start_reconciler],
         on_shutdown=[stop],
     )
+    # Every write to a case ends with these (`cases/unit_of_work.py`).
+    app.state.after_case_write = (periods_follow,)
     install_metrics(app)
     return app

@@ -10,7 +10,6 @@ from ictg_common.events import new_id
 
 from .. import rules
 from ..cases import repository as cases_repo
-from ..cases.events import add_recorded_to_outbox
 from ..cases.service import time_errors
 from ..errors import RecordInvalid
 from ..models import Allocation, Case
@@ -45,5 +44,4 @@ async def allocate(
         recorded_by=actor.sub,
     )  # fmt: skip
     await cases_repo.add(session, row)
-    await add_recorded_to_outbox(session, case, settings=settings)
     return row

@@ -1,7 +1,8 @@
 """Who may see or change a case: region scoping, break-glass, ETag preconditions, closed cases.
 
-Every case endpoint goes through `open_for_read` / `open_for_write` and ends with `finish_read` /
-`finish_write`, so the audit row, the version bump and the ETag header are never forgotten.
+Every case read goes through `open_for_read` and ends with `finish_read`, so its audit row is never
+forgotten; every write goes through the unit of work (`unit_of_work.py`), which opens the case with
+`open_for_write` and ends with the version bump, the audit row and the case's events in the outbox.
 
 A council's token (`org_type` `local_authority`, DESIGN §14) reads with scope `la:read` the cases
 that have a responsibility period of one of its `la_codes`, and only what its view shows
@@ -17,13 +18,14 @@ renewal of it, is an audit row of action `break_glass`.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Request, Response
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, Depends, Header, Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ictg_common import audit, clock
 from ictg_common.auth import Actor, CurrentActor, require
@@ -67,17 +69,31 @@ WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+# After a case write's change, before its version moves on: (session, case, the record written, action).
+AfterWrite = Callable[[AsyncSession, Case, Any, str], Awaitable[None]]
+
+
 @dataclass(frozen=True)
 class Context:
-    request: Request
+    """Who asks, and what of the app a case read or write needs: no HTTP in it, so a unit of work runs
+    the same from an endpoint, a consumer or a test."""
+
     actor: Actor
     break_glass: str | None
+    settings: CasesSettings
+    # Refusals are audited in a transaction of their own (the request's rolls back with the refusal).
+    sessionmaker: async_sessionmaker[AsyncSession]
     if_match: str | None = None
+    after_write: tuple[AfterWrite, ...] = ()
 
-    @property
-    def settings(self) -> CasesSettings:
-        settings: CasesSettings = self.request.app.state.settings
-        return settings
+
+def context(request: Request, actor: Actor, *, break_glass: str | None = None, if_match: str | None = None) -> Context:
+    """The `Context` of a request: the app's settings, sessionmaker and write hooks (`app.state`)."""
+    state = request.app.state
+    return Context(
+        actor=actor, break_glass=break_glass, settings=state.settings, sessionmaker=state.sessionmaker,
+        if_match=if_match, after_write=state.after_case_write,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -172,9 +188,9 @@ async def _reader(
                 request, actor, action="break_glass", reason=_text(reason)[:REASON_MAX],
                 detail="Break-glass is not available to council tokens: a council sees its own children only.",
             )  # fmt: skip
-        return Context(request=request, actor=actor, break_glass=None)
+        return context(request, actor)
     _needs(actor, "cases:read", "cases:write")
-    return Context(request=request, actor=actor, break_glass=await _reason(request, actor, reason))
+    return context(request, actor, break_glass=await _reason(request, actor, reason))
 
 
 async def _changer(request: Request, actor: Actor, reason: str | None, if_match: str | None, *scopes: str) -> Context:
@@ -185,7 +201,7 @@ async def _changer(request: Request, actor: Actor, reason: str | None, if_match:
             "(PUT /v1/cases/{id}/local-identifiers).",
         )  # fmt: skip
     _needs(actor, *scopes)
-    return Context(request=request, actor=actor, break_glass=await _reason(request, actor, reason), if_match=if_match)
+    return context(request, actor, break_glass=await _reason(request, actor, reason), if_match=if_match)
 
 
 async def _writer(
@@ -214,7 +230,7 @@ AdminCtx = Annotated[Context, Depends(_admin)]
 async def _audit_refusal(ctx: Context, *, action: str, resource: str, outcome: str) -> None:
     # The request's own transaction rolls back with the refusal, so the refusal is kept in its own.
     await audit.record_refusal(
-        ctx.request.app.state.sessionmaker, schema=SCHEMA, actor=ctx.actor, action=action, resource=resource,
+        ctx.sessionmaker, schema=SCHEMA, actor=ctx.actor, action=action, resource=resource,
         outcome=outcome, reason=ctx.break_glass,
     )  # fmt: skip
 
@@ -314,14 +330,3 @@ async def finish_read(session: AsyncSession, ctx: Context, access: Access, *, ac
         session, schema=SCHEMA, actor=ctx.actor, action=action, resource=resource, outcome=access.outcome,
         reason=access.reason,
     )  # fmt: skip
-
-
-async def finish_write(
-    session: AsyncSession, ctx: Context, case: Case, access: Access, response: Response, *, action: str, location: str
-) -> None:
-    """Bump the case's version, audit the change, and answer with `Location` and the new `ETag`."""
-    case.version += 1
-    await session.flush()
-    await finish_read(session, ctx, access, action=action, resource=location)
-    response.headers["Location"] = location
-    response.headers["ETag"] = etag(case.version)

@@ -1,6 +1,7 @@
 """Case events go out via the outbox; their `data` is a model of `ictg_common.contracts` (which carries
 `case_id` and `referral_id`). Events a case caused are recorded by the case itself (`domain/case.py`)
-and written here with `add_recorded_to_outbox`."""
+and written here with `add_recorded_to_outbox`: by the unit of work at the end of every case write,
+and when a case is opened."""
 
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
-"""Every write to a case, one way: the ten write endpoints each make this one call.
+"""Every write endpoint of a case, one way: each makes this one call.
 
 1. A finished `Idempotency-Key` answers its first response again (`idempotency.replayed`).
-2. `open_for_write`: the case row locked, region checked (refusals audited), `If-Match` and state.
-3. The feature's service writes (it only flushes; the request's session commits).
-4. `finish_write`: version bumped, change audited, `Location` and the new `ETag` set.
-5. The answer remembered under the key, in the same transaction.
+2. The unit of work (`unit_of_work.write`) opens the case, runs the feature's service and finishes
+   the write: hooks, version, audit, outbox.
+3. Its result becomes the answer: the record, `Location` and the new `ETag`.
+4. The answer remembered under the key, in the same transaction.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ictg_common.idempotency import Idempotency
 
-from ..councils import periods
-from ..councils import view as council_view
 from ..models import Case
-from .access import Context, finish_write, open_for_write
+from ..rules import etag
+from . import unit_of_work
+from .access import Context
 from .idempotency import replayed
 
 M = TypeVar("M", bound=BaseModel)
@@ -47,9 +47,7 @@ async def write_case(
     """
     if (replay := await replayed(session, ctx, idem, case_id, action=action)) is not None:
         return replay
-    case, access = await open_for_write(session, ctx, case_id, action=action)
-    row = await write(case)
-    await periods.touch(session, case_id, council_view.times_of(row, action=action))
-    where = location.format(case_id=case_id, id=row.id)
-    await finish_write(session, ctx, case, access, response, action=action, location=where)
-    return await idem.save(session, out.model_validate(row, from_attributes=True), response)
+    done = await unit_of_work.write(session, ctx, case_id, action=action, change=write, location=location)
+    response.headers["Location"] = done.location
+    response.headers["ETag"] = etag(done.version)
+    return await idem.save(session, out.model_validate(done.row, from_attributes=True), response)

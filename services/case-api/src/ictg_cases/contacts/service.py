@@ -7,7 +7,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ictg_common.auth import Actor
 from ictg_common.contracts import ContactRecorded
 
-from ..cases.events import add_recorded_to_outbox
 from ..cases.service import add_record
 from ..models import Case, Contact
 from ..settings import CasesSettings
@@ -24,5 +23,4 @@ async def record(
             outcome=body.outcome, method=body.method, party=body.party, topics=list(body.topics),
         )
     )  # fmt: skip
-    await add_recorded_to_outbox(session, case, settings=settings)
     return row

@@ -15,7 +15,7 @@ from ictg_common.auth import Actor, require
 from ictg_common.errors import Forbidden, ValidationFailed, field_error
 from ictg_common.service import SessionDep
 
-from ..cases.access import Context, finish_read, is_council, open_for_read
+from ..cases.access import Context, context, finish_read, is_council, open_for_read
 from ..models import SCHEMA
 from ..types import CaseId
 from . import export, service
@@ -34,7 +34,7 @@ COUNCIL_RESPONSES: dict[int | str, dict[str, str]] = {
 def _council(request: Request, actor: Actor) -> Context:
     if not is_council(actor):
         raise Forbidden("This is for a council's token (org_type local_authority, claim la_codes).")
-    return Context(request=request, actor=actor, break_glass=None)
+    return context(request, actor)
 
 
 async def _writer(request: Request, actor: Annotated[Actor, require("la:write")]) -> Context:

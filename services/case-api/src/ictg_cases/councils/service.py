@@ -27,7 +27,7 @@ async def codes_held(ctx: Context, asked: Sequence[str], *, action: str) -> list
     codes, foreign = ctx.actor.authorities(asked)
     if foreign:
         await audit.record_refusal(
-            ctx.request.app.state.sessionmaker, schema=SCHEMA, actor=ctx.actor, action=action,
+            ctx.sessionmaker, schema=SCHEMA, actor=ctx.actor, action=action,
             resource=f"/v1/local-authorities/{','.join(foreign)}"[:200],
         )  # fmt: skip
         raise NotYourChild(ctx.actor.not_held(foreign))

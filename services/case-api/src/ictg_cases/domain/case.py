@@ -2,7 +2,7 @@
 
 `CaseLife` is the domain model of a case (as cosmicpython's `Product`): no I/O, no session. The ORM
 `ictg_cases.models.Case` inherits it, so a service loads the row, calls one method here, lets the
-session save the row, and publishes what the case recorded (`cases.events.add_recorded_to_outbox`).
+session save the row; the unit of work (`cases/unit_of_work.py`) publishes what the case recorded.
 
 The state machine (DESIGN §7):
 

@@ -9,7 +9,6 @@ from ictg_common.auth import Actor
 from ictg_common.events import new_id
 
 from ..cases import repository as cases_repo
-from ..cases.events import add_recorded_to_outbox
 from ..cases.service import time_errors
 from ..cases.timeline import timeline
 from ..errors import RecordInvalid
@@ -33,5 +32,4 @@ async def exit_case(
     )  # fmt: skip
     row = Exit(id=new_id(), case_id=case.id, recorded_at=now, recorded_by=actor.sub, **body.model_dump())
     await cases_repo.add(session, row)
-    await add_recorded_to_outbox(session, case, settings=settings)
     return row

@@ -14,7 +14,6 @@ from ictg_common.events import new_id
 
 from .. import rules
 from ..cases import repository as cases_repo
-from ..cases.events import add_recorded_to_outbox
 from ..cases.service import time_errors
 from ..errors import EpisodeConflict, RecordInvalid
 from ..models import Case, MissingEpisode
@@ -43,7 +42,6 @@ async def start(
         episodes=[rules.Episode(e.started_at, e.ended_at) for e in episodes],
     )  # fmt: skip
     await cases_repo.add(session, row)
-    await add_recorded_to_outbox(session, case, settings=settings)
     return row
 
 
@@ -70,5 +68,4 @@ async def end(
     row.ended_at = body.ended_at
     row.return_interview_offered = body.return_interview_offered
     await session.flush()
-    await add_recorded_to_outbox(session, case, settings=settings)
     return row

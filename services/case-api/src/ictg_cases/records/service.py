@@ -15,7 +15,6 @@ from ictg_common.reference import local_authority, region_slug
 
 from ..allocations import repository as allocations_repo
 from ..cases import repository as cases_repo
-from ..cases.events import add_recorded_to_outbox
 from ..cases.service import add_record, time_errors
 from ..councils import periods
 from ..errors import RecordInvalid
@@ -37,7 +36,6 @@ async def record_fact(
     """Record a fact of `kind` (its time checked), and the event that tells of it."""
     row = await add_record(session, case, kind.row, body, when=kind.time, actor=actor, settings=settings)
     case.record(kind.event_of(row, case_id=case.id, referral_id=case.referral_id), at=getattr(row, kind.time))
-    await add_recorded_to_outbox(session, case, settings=settings)
     return row
 
 
@@ -58,7 +56,6 @@ async def move(session: AsyncSession, case: Case, body: MoveCreate, *, actor: Ac
     )  # fmt: skip
     await cases_repo.add(session, row)
     await periods.hand_over(session, case, at=moved.moved_at)
-    await add_recorded_to_outbox(session, case, settings=settings)
     return row
 
 
@@ -78,5 +75,4 @@ async def change_pathway(
         recorded_at=now, recorded_by=actor.sub,
     )  # fmt: skip
     await cases_repo.add(session, row)
-    await add_recorded_to_outbox(session, case, settings=settings)
     return row
