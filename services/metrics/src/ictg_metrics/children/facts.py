@@ -16,7 +16,8 @@ import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, NamedTuple
+from uuid import UUID
 
 from ictg_common import clock, codes
 from ictg_common.contracts import (
@@ -28,11 +29,24 @@ from ictg_common.contracts import (
     CaseOpened,
     CasePathwayChanged,
     ContactRecorded,
+    EventData,
     MissingEnded,
     MissingStarted,
     NrmDecisionRecorded,
     ReferralReceived,
     parse_data,
+)
+
+from .state import (
+    Advocacy,
+    AllocationState,
+    Contact,
+    Decision,
+    Episode,
+    Exit,
+    FoldState,
+    Move,
+    empty_state,
 )
 
 
@@ -110,34 +124,12 @@ def _referral(d: ReferralReceived) -> dict[str, Any]:
 
 # --- the fold: a left fold of the ordered events into a plain state, then `finish` --------------------
 #
-# `FoldState` holds only plain JSON data (str, int, bool, None, lists, dicts), no models: it is stored
-# per child (`metrics.child_fold`) so that an event arriving in order is applied to it without reading
-# the child's history, and loading it is cheap. Records are keyed by their own id so that the latest
-# event about a record, in (time, id) order, wins. A record's time is kept as UTC ISO text of fixed
-# width (so text order is time order) with its London date beside it, so that `finish` neither parses
-# times nor converts zones but for a few columns.
-# `fold()` (every event at once) and the store's incremental path run the same `apply` and `finish`.
-
-STATE_VERSION = 1  # bump when the state's shape or `apply` changes: stored states of another version are refolded
+# The state (`state.FoldState`) is stored per child, so that an event arriving in order is applied to
+# it without reading the child's history. `fold()` (every event at once) and the store's incremental
+# path run the same `apply` and `finish`.
 
 _REFERRAL_TIMES = ("received_at", "allocation_due_by", "first_contact_due_by")
 _REFERRAL_DATES = ("received_on", "identified_on")
-
-FoldState = dict[str, Any]
-"""{"v": STATE_VERSION, "referral": the `_referral` columns (times and dates as ISO) or None,
-"case_id": str or None, "allocations": {allocation_id: time}, "allocation_states": {event_id: [time,
-on, state]}, "contacts": {contact_id: [time, on, outcome, party, method, topics]}, "advocacy":
-{advocacy_id: [time, on, kind, area]}, "moves": {move_id: [time, on, tie, la, region]}, "decisions":
-{decision_id: [time, on, tie, stage, outcome]}, "episodes": {episode_id: [start, end, at_referral,
-order first seen]}, "exit": [time, reason, destination] or None}. `time`: `_utc`; `on`: its London date
-(ISO); `tie`: the record's JSON, which orders records of the same time as before."""
-
-
-def empty_state() -> FoldState:
-    return {
-        "v": STATE_VERSION, "referral": None, "case_id": None, "allocations": {}, "allocation_states": {},
-        "contacts": {}, "advocacy": {}, "moves": {}, "decisions": {}, "episodes": {}, "exit": None,
-    }  # fmt: skip
 
 
 def _utc(t: datetime) -> str:
@@ -145,8 +137,8 @@ def _utc(t: datetime) -> str:
     return t.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def _dated(t: datetime) -> list[str]:
-    return [_utc(t), clock.london_date(t).isoformat()]
+def _dated(t: datetime) -> tuple[str, str]:
+    return _utc(t), clock.london_date(t).isoformat()
 
 
 def _at(s: str | None) -> datetime | None:
@@ -160,45 +152,88 @@ def _referral_state(d: ReferralReceived) -> dict[str, Any]:
     return out
 
 
+def _on_referral(state: FoldState, event_id: str, d: ReferralReceived) -> None:
+    state["referral"] = _referral_state(d)  # the latest referral wins
+
+
+def _on_opened(state: FoldState, event_id: str, d: CaseOpened) -> None:
+    state["case_id"] = str(d.case_id)
+
+
+def _on_allocated(state: FoldState, event_id: str, d: CaseAllocated) -> None:
+    state["allocations"][str(d.allocation_id)] = _utc(d.allocated_at)
+    state["allocation_states"][event_id] = AllocationState(*_dated(d.allocated_at), codes.ALLOCATED)
+
+
+def _on_pathway_changed(state: FoldState, event_id: str, d: CasePathwayChanged) -> None:
+    if d.unallocated:
+        state["allocation_states"][event_id] = AllocationState(*_dated(d.changed_at), codes.AWAITING_ALLOCATION)
+
+
+def _on_contact(state: FoldState, event_id: str, d: ContactRecorded) -> None:
+    state["contacts"][str(d.contact_id)] = Contact(*_dated(d.occurred_at), d.outcome, d.party, d.method, list(d.topics))
+
+
+def _on_advocacy(state: FoldState, event_id: str, d: AdvocacyRecorded) -> None:
+    state["advocacy"][str(d.advocacy_id)] = Advocacy(*_dated(d.occurred_at), d.kind, d.area)
+
+
+def _on_moved(state: FoldState, event_id: str, d: CaseMoved) -> None:
+    state["moves"][str(d.move_id)] = Move(*_dated(d.moved_at), d.model_dump_json(), d.local_authority_code, d.region)
+
+
+def _on_decision(state: FoldState, event_id: str, d: NrmDecisionRecorded) -> None:
+    state["decisions"][str(d.decision_id)] = Decision(*_dated(d.decided_at), d.model_dump_json(), d.stage, d.outcome)
+
+
+def _episode(state: FoldState, episode_id: UUID) -> tuple[str, Episode]:
+    """The episode's key and record (a new one, in the order first seen, if there is none yet)."""
+    episodes = state["episodes"]
+    key = str(episode_id)
+    return key, episodes.get(key) or Episode(start=None, end=None, at_referral=False, seen=len(episodes))
+
+
+def _on_missing_started(state: FoldState, event_id: str, d: MissingStarted) -> None:
+    key, ep = _episode(state, d.episode_id)
+    state["episodes"][key] = ep._replace(start=d.started_at.isoformat(), at_referral=ep.at_referral or d.at_referral)
+
+
+def _on_missing_ended(state: FoldState, event_id: str, d: MissingEnded) -> None:
+    key, ep = _episode(state, d.episode_id)
+    state["episodes"][key] = ep._replace(start=d.started_at.isoformat(), end=d.ended_at.isoformat())
+
+
+def _on_exited(state: FoldState, event_id: str, d: CaseExited) -> None:
+    state["exit"] = Exit(d.exited_at.isoformat(), d.reason, d.destination)  # the latest exit wins
+
+
+EVENT_HANDLERS: dict[type[EventData], Callable[[FoldState, str, Any], None]] = {
+    ReferralReceived: _on_referral,
+    CaseOpened: _on_opened,
+    CaseAllocated: _on_allocated,
+    CasePathwayChanged: _on_pathway_changed,
+    ContactRecorded: _on_contact,
+    AdvocacyRecorded: _on_advocacy,
+    CaseMoved: _on_moved,
+    NrmDecisionRecorded: _on_decision,
+    MissingStarted: _on_missing_started,
+    MissingEnded: _on_missing_ended,
+    CaseExited: _on_exited,
+}
+"""What each event the fold knows does to the state; other events (assessments, breaches) change nothing."""
+
+
 def apply(state: FoldState, ev: Ev) -> FoldState:
     """`state` after the event `ev` (which sorts after every event already applied). Updates `state`
     in place and returns it. Raises `pydantic.ValidationError` for data that breaks its contract."""
     return apply_data(state, ev.id, parse_data(ev.type, ev.data))
 
 
-def apply_data(state: FoldState, event_id: str, d: Any) -> FoldState:
+def apply_data(state: FoldState, event_id: str, d: EventData | None) -> FoldState:
     """`apply` with the event's data already parsed (None: a type the fold does not know)."""
-    if isinstance(d, ReferralReceived):
-        state["referral"] = _referral_state(d)  # the latest referral wins
-    elif isinstance(d, CaseOpened):
-        state["case_id"] = str(d.case_id)
-    elif isinstance(d, CaseAllocated):
-        state["allocations"][str(d.allocation_id)] = _utc(d.allocated_at)
-        state["allocation_states"][event_id] = [*_dated(d.allocated_at), codes.ALLOCATED]
-    elif isinstance(d, CasePathwayChanged) and d.unallocated:
-        state["allocation_states"][event_id] = [*_dated(d.changed_at), codes.AWAITING_ALLOCATION]
-    elif isinstance(d, ContactRecorded):
-        state["contacts"][str(d.contact_id)] = [
-            *_dated(d.occurred_at), d.outcome, d.party, d.method, list(d.topics)
-        ]  # fmt: skip
-    elif isinstance(d, AdvocacyRecorded):
-        state["advocacy"][str(d.advocacy_id)] = [*_dated(d.occurred_at), d.kind, d.area]
-    elif isinstance(d, CaseMoved):
-        state["moves"][str(d.move_id)] = [
-            *_dated(d.moved_at), d.model_dump_json(), d.local_authority_code, d.region
-        ]  # fmt: skip
-    elif isinstance(d, NrmDecisionRecorded):
-        state["decisions"][str(d.decision_id)] = [*_dated(d.decided_at), d.model_dump_json(), d.stage, d.outcome]
-    elif isinstance(d, MissingStarted | MissingEnded):
-        episodes = state["episodes"]
-        ep = episodes.setdefault(str(d.episode_id), [None, None, False, len(episodes)])
-        ep[0] = d.started_at.isoformat()
-        if isinstance(d, MissingStarted):
-            ep[2] = ep[2] or d.at_referral
-        else:
-            ep[1] = d.ended_at.isoformat()
-    elif isinstance(d, CaseExited):
-        state["exit"] = [d.exited_at.isoformat(), d.reason, d.destination]  # the latest exit wins
+    handler = EVENT_HANDLERS.get(type(d))
+    if handler is not None:
+        handler(state, event_id, d)
     return state
 
 
@@ -225,64 +260,82 @@ def finish(state: FoldState) -> dict[str, Any]:
     """The child's facts (a row of `metrics.child` without its key) from the state of its events."""
     out: dict[str, Any] = {k: None for k in SCALARS}
     out.update(facts={}, exploitation_type=[], cjs_involvement=[])
-    referral = state["referral"]
-    if referral is not None:
-        out.update(referral)
-        for k in _REFERRAL_TIMES:
-            out[k] = _at(referral[k])
-        for k in _REFERRAL_DATES:
-            out[k] = date.fromisoformat(referral[k]) if referral[k] is not None else None
-        out["facts"] = dict(referral["facts"])
-        out["exploitation_type"] = list(referral["exploitation_type"])
-        out["cjs_involvement"] = list(referral["cjs_involvement"])
+    out.update(_at_referral(state["referral"]))
     if state["case_id"]:
         out["facts"] = {**out["facts"], "case_id": state["case_id"]}
     if state["allocations"]:
         out["allocated_at"] = datetime.fromisoformat(min(state["allocations"].values()))
         out["allocated_on"] = clock.london_date(out["allocated_at"])
-    if state["exit"]:
-        exited_at, reason, destination = state["exit"]
-        out["exited_at"] = datetime.fromisoformat(exited_at)
-        out.update(exit_on=clock.london_date(out["exited_at"]), exit_reason=reason, exit_destination=destination)
+    if (exit_ := state["exit"]) is not None:
+        out["exited_at"] = datetime.fromisoformat(exit_.time)
+        out.update(exit_on=clock.london_date(out["exited_at"]), exit_reason=exit_.reason,
+                   exit_destination=exit_.destination)  # fmt: skip
     day = functools.cache(date.fromisoformat)  # many records share a day
     out.update(_contacts(state["contacts"], day))
-    legal = sorted((day(on), area) for _, on, kind, area in state["advocacy"].values() if kind == "legal_advice")
+    legal = sorted((day(a.on), a.area) for a in state["advocacy"].values() if a.kind == "legal_advice")
     out["legal_on"], out["legal_area"] = first_seen(legal)
-    # ties of time broken by the state itself (awaiting_allocation after allocated), as before by its repr
-    states = sorted((t, repr(s), on, s) for t, on, s in state["allocation_states"].values())
-    out["allocation_state_on"] = [day(on) for _, _, on, _ in states]
-    out["allocation_state"] = [s for _, _, _, s in states]
-    # ties broken by the record's content (its JSON), so that equal times sort the same in any event order
-    moves = sorted(state["moves"].values())
-    out["move_on"] = [day(on) for _, on, *_ in moves]
-    out["move_la"] = [la for *_, la, _ in moves]
-    out["move_region"] = [region for *_, region in moves]
-    decisions = sorted(state["decisions"].values())
-    for stage, prefix in (("reasonable_grounds", "rg"), ("conclusive_grounds", "cg")):
-        chosen = [(on, outcome) for _, on, _, s, outcome in decisions if s == stage]
-        out[f"{prefix}_on"] = [day(on) for on, _ in chosen]
-        out[f"{prefix}_outcome"] = [outcome for _, outcome in chosen]
+    out.update(_allocation_states(state["allocation_states"], day))
+    out.update(_moves(state["moves"], day))
+    out.update(_decisions(state["decisions"], day))
     out.update(_missing(state["episodes"], received_at=out["received_at"], exited_at=out["exited_at"]))
     return out
 
 
-def _contacts(contacts: dict[str, list[Any]], day: Callable[[str], date]) -> dict[str, Any]:
-    # (time, contact id): a total order, though nothing below depends on the order of contacts of one time
-    ordered = sorted((t, cid, on, outcome, party, method, topics)
-                     for cid, (t, on, outcome, party, method, topics) in contacts.items())  # fmt: skip
-    made = [(day(on), party, method, topics) for _, _, on, outcome, party, method, topics in ordered
-            if outcome == "made"]  # fmt: skip
-    with_child = [(on, method, topics) for on, party, method, topics in made if party == "child"]
-    f2f = [(on, topics) for on, method, topics in with_child if method == "face_to_face"]
-    third = [(on, str(party)) for on, party, _, _ in made if party != "child"]
-    topic_on, topic = first_seen(sorted((on, t) for on, topics in f2f for t in set(topics)))
-    main_tp_on, main_tp = main_party_timeline(third)
-    first = datetime.fromisoformat(ordered[0][0]) if ordered else None
+def _at_referral(referral: dict[str, Any] | None) -> dict[str, Any]:
+    if referral is None:
+        return {}
+    out = dict(referral)
+    for k in _REFERRAL_TIMES:
+        out[k] = _at(referral[k])
+    for k in _REFERRAL_DATES:
+        out[k] = date.fromisoformat(referral[k]) if referral[k] is not None else None
+    out["facts"] = dict(referral["facts"])
+    out["exploitation_type"] = list(referral["exploitation_type"])
+    out["cjs_involvement"] = list(referral["cjs_involvement"])
+    return out
+
+
+def _allocation_states(records: dict[str, AllocationState], day: Callable[[str], date]) -> dict[str, Any]:
+    # ties of time broken by the state itself (awaiting_allocation after allocated), as before by its repr
+    states = sorted(records.values(), key=lambda s: (s.time, repr(s.state), s.on, s.state))
+    return {"allocation_state_on": [day(s.on) for s in states], "allocation_state": [s.state for s in states]}
+
+
+def _moves(records: dict[str, Move], day: Callable[[str], date]) -> dict[str, Any]:
+    # ties broken by the record's content (its JSON), so that equal times sort the same in any event order
+    moves = sorted(records.values())
     return {
-        "first_contact_at": first,
-        "first_contact_on": day(ordered[0][2]) if ordered else None,
-        "child_contact_on": [on for on, _, _ in with_child],
-        "f2f_contact_on": [on for on, _ in f2f],
+        "move_on": [day(m.on) for m in moves],
+        "move_la": [m.la for m in moves],
+        "move_region": [m.region for m in moves],
+    }
+
+
+def _decisions(records: dict[str, Decision], day: Callable[[str], date]) -> dict[str, Any]:
+    decisions = sorted(records.values())  # ties broken by the record's JSON, as moves
+    out: dict[str, Any] = {}
+    for stage, prefix in (("reasonable_grounds", "rg"), ("conclusive_grounds", "cg")):
+        chosen = [d for d in decisions if d.stage == stage]
+        out[f"{prefix}_on"] = [day(d.on) for d in chosen]
+        out[f"{prefix}_outcome"] = [d.outcome for d in chosen]
+    return out
+
+
+def _contacts(contacts: dict[str, Contact], day: Callable[[str], date]) -> dict[str, Any]:
+    # (time, contact id): a total order, though nothing below depends on the order of contacts of one time
+    ordered = [c for _, c in sorted(contacts.items(), key=lambda item: (item[1].time, item[0]))]
+    made = [c for c in ordered if c.outcome == "made"]
+    with_child = [c for c in made if c.party == "child"]
+    f2f = [c for c in with_child if c.method == "face_to_face"]
+    third = [(day(c.on), str(c.party)) for c in made if c.party != "child"]
+    topic_on, topic = first_seen(sorted((day(c.on), t) for c in f2f for t in set(c.topics)))
+    main_tp_on, main_tp = main_party_timeline(third)
+    first = ordered[0] if ordered else None
+    return {
+        "first_contact_at": datetime.fromisoformat(first.time) if first else None,
+        "first_contact_on": day(first.on) if first else None,
+        "child_contact_on": [day(c.on) for c in with_child],
+        "f2f_contact_on": [day(c.on) for c in f2f],
         "tp_contact_on": [on for on, _ in third],
         "main_tp_on": main_tp_on, "main_tp": main_tp,
         "topic_on": topic_on, "topic": topic,
@@ -321,23 +374,30 @@ def main_party_timeline(contacts: list[tuple[date, str]]) -> tuple[list[date], l
     return days, parties
 
 
+class _Spell(NamedTuple):
+    start: datetime
+    end: datetime | None
+    at_referral: bool
+    seen: int
+
+
 def _missing(
-    episodes: dict[str, list[Any]], *, received_at: datetime | None, exited_at: datetime | None
+    episodes: dict[str, Episode], *, received_at: datetime | None, exited_at: datetime | None
 ) -> dict[str, Any]:
     # by (start, end or start), then the order episodes were first seen in (as when this was a dict in event order)
     known = sorted(
-        ((datetime.fromisoformat(start), _at(end), at_referral, seen)
-         for start, end, at_referral, seen in episodes.values() if start is not None),
-        key=lambda ep: (ep[0], ep[1] or ep[0], ep[3]),
+        (_Spell(datetime.fromisoformat(ep.start), _at(ep.end), ep.at_referral, ep.seen)
+         for ep in episodes.values() if ep.start is not None),
+        key=lambda s: (s.start, s.end or s.start, s.seen),
     )  # fmt: skip
     in_service = [
-        start for start, _, at_referral, _ in known
-        if not at_referral and received_at is not None and start > received_at
-        and (exited_at is None or start < exited_at)
+        s.start for s in known
+        if not s.at_referral and received_at is not None and s.start > received_at
+        and (exited_at is None or s.start < exited_at)
     ]  # fmt: skip
     return {
-        "missing_start_on": [clock.london_date(start) for start, _, _, _ in known],
-        "missing_end_on": [clock.london_date(end) if end else None for _, end, _, _ in known],
+        "missing_start_on": [clock.london_date(s.start) for s in known],
+        "missing_end_on": [clock.london_date(s.end) if s.end else None for s in known],
         "missing_in_service_on": clock.london_date(min(in_service)) if in_service else None,
     }
 
@@ -358,8 +418,19 @@ def parse_event(type_: str, subject: str, data: dict[str, Any]) -> tuple[str | N
     if type_.startswith(NOT_ABOUT_A_CHILD):
         return None, None
     d = parse_data(type_, data)
-    if isinstance(d, ReferralReceived):
-        return subject, d
-    if isinstance(d, CaseEventData):
-        return str(d.referral_id), d
-    return str(data["referral_id"]), d  # a type this version does not know: case events all carry it
+    return _child_of(d, subject, data), d
+
+
+@functools.singledispatch
+def _child_of(d: EventData | None, subject: str, data: dict[str, Any]) -> str:
+    return str(data["referral_id"])  # a type this version does not know: case events all carry it
+
+
+@_child_of.register
+def _(d: ReferralReceived, subject: str, data: dict[str, Any]) -> str:
+    return subject
+
+
+@_child_of.register
+def _(d: CaseEventData, subject: str, data: dict[str, Any]) -> str:
+    return str(d.referral_id)

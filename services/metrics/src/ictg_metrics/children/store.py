@@ -29,7 +29,8 @@ from ictg_common.events import CloudEvent
 
 from ..disclosure.cellkey import child_record_key
 from ..models import Child, ChildFold, Event
-from .facts import COLUMNS, STATE_VERSION, Ev, FoldState, apply_data, finish, fold, fold_state, ordered, parse_event
+from .facts import COLUMNS, Ev, apply_data, finish, fold, fold_state, ordered, parse_event
+from .state import STATE_VERSION, FoldState, load_state
 
 _INSERT_EVENTS = text(
     # stored_at: the database clock, as the rebuild compares it with its own start time
@@ -121,7 +122,7 @@ async def _fold_children(session: AsyncSession, by_child: dict[UUID, list[_New]]
         if s is None or s.state.get("v") != STATE_VERSION or first <= (s.last_time, str(s.last_id)):
             refold.append(child_id)
             continue
-        state = s.state
+        state = load_state(s.state)
         for n in news:
             apply_data(state, str(n.event.id), n.data)
         folded[child_id] = (state, news[-1].event.time, str(news[-1].event.id))
