@@ -1,4 +1,4 @@
-"""The data dictionary `GET /v1/metrics/dimensions` (DESIGN.md §9 "For analysts"): every dimension the API
+"""The data dictionary `GET /v1/metrics/dimensions` (for analysts): every dimension the API
 accepts and nothing else, each with its words and its values in natural order."""
 
 from __future__ import annotations

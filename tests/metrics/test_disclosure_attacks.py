@@ -1,4 +1,4 @@
-"""Disclosure control as an attacker meets it (DESIGN.md §9, "Disclosure control").
+"""Disclosure control as an attacker meets it (docs/disclosure.md).
 
 1. The API publishes, cell for cell, what ONS's own `cell-key-perturbation` package (3.1.0) publishes
    for the same microdata, record keys and ptable: one-, two- and three-way tables and the total, for

@@ -1,4 +1,4 @@
-"""Each §9 dimension, edges included, through the HTTP API on events that went through real NATS."""
+"""Each dimension, edges included, through the HTTP API on events that went through real NATS."""
 
 from __future__ import annotations
 
@@ -143,7 +143,7 @@ async def test_topics_legal_advice_and_cjs_multi_values(shared_settings: dict[st
             "immigration": 1,
             "total": 2,
         }
-        # b has no involvement: DESIGN §4 counts an empty list as none
+        # b has no involvement: an empty list counts as none
         assert await counts(client, group_by="cjs_involvement") == {"victim": 1, "witness": 1, "none": 1, "total": 2}
         assert (await counts(client, topic="education", as_of="2017-01-31"))["total"] == 0
         assert (await counts(client, topic=["education", "nrm"], as_of="2017-12-31"))["total"] == 1

@@ -1,4 +1,4 @@
-"""The cell key method on the children measure (`disclosure=perturb`, DESIGN §9): each cell's key is
+"""The cell key method on the children measure (`disclosure=perturb`, docs/disclosure.md): each cell's key is
 the sum of its children's record keys mod 256, computed in SQL beside the count; the published value
 follows the default noisy ptable (proven against ONS's package in test_cellkey.py and
 test_noisy_ptable.py), or a configured one."""

@@ -1,4 +1,4 @@
-"""each child's record key for the cell key method (DESIGN §9)
+"""each child's record key for the cell key method (docs/disclosure.md)
 
 Revision ID: 0006
 Revises: 0005

@@ -1,4 +1,4 @@
-"""referral delay in working days, and its band (DESIGN §10)
+"""referral delay in working days, and its band (England-and-Wales working days)
 
 Revision ID: 0007
 Revises: 0006

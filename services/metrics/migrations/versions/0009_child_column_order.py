@@ -5,7 +5,7 @@ Revision ID: 0009
 Revises: 0008
 
 Every aggregate query scans `metrics.child` and sums each child's `record_key` (the cell key method,
-DESIGN §9). Postgres reads a row's columns in order up to the last one a query needs, and `record_key`
+docs/disclosure.md). Postgres reads a row's columns in order up to the last one a query needs, and `record_key`
 was the 58th, behind the JSON facts and twenty dated arrays: at 100,000 children a scan that sums it took
 60 ms against 30 ms for one that stops at the second column. Columns cannot be moved in place, so the table
 is copied into one with the new order and swapped in, with its indexes and constraints (as a rebuild

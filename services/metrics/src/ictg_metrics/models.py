@@ -30,7 +30,7 @@ from ictg_common.db import make_base
 SCHEMA = "metrics"
 Model = make_base(SCHEMA)
 inbox, dead_letter = consumer_tables(Model.metadata)
-# Who rebuilt or reconciled, and who read unperturbed figures (DESIGN.md §9, §11).
+# Who rebuilt or reconciled, and who read unperturbed figures (true counts: docs/disclosure.md).
 audit = audit_table(Model.metadata)
 
 
@@ -71,7 +71,7 @@ class Child(Model):  # type: ignore[valid-type, misc]
     child_id: Mapped[UUID] = mapped_column(PgUUID(as_uuid=True), primary_key=True)
     referred: Mapped[bool]  # referral.received seen (case events may arrive first)
     received_on: Mapped[date | None] = mapped_column(index=True)  # Europe/London date of received_at
-    # 0–255, the cell key method's (DESIGN §9); null only for a child stored before it and not refolded
+    # 0–255, the cell key method's (docs/disclosure.md); null only for a child stored before it and not refolded
     record_key: Mapped[int | None] = mapped_column(SmallInteger)
     exit_on: Mapped[date | None]
     identified_on: Mapped[date | None]
@@ -79,7 +79,7 @@ class Child(Model):  # type: ignore[valid-type, misc]
     first_contact_on: Mapped[date | None]
     missing_in_service_on: Mapped[date | None]  # first episode started in service (not the one at referral)
     referral_delay_days: Mapped[int | None]
-    referral_delay_working_days: Mapped[int | None]  # England-and-Wales working days, DESIGN §10
+    referral_delay_working_days: Mapped[int | None]  # England-and-Wales working days (no weekends, no bank holidays)
     age_at_referral: Mapped[int | None] = mapped_column(SmallInteger)
     uasc: Mapped[bool | None]
     missing_at_referral: Mapped[bool | None]

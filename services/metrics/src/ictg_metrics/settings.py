@@ -16,7 +16,7 @@ class MetricsSettings(ServiceSettings):
     # development the token is minted from ICTG_AUTH_SECRET.
     cases_url: str = "http://127.0.0.1:8002"
     cases_token: str | None = None
-    # The key of each child's record key for the cell key method (DESIGN §9): keep it secret and never
+    # The key of each child's record key for the cell key method (docs/disclosure.md): keep it secret and never
     # change it (record keys, so published values, would change with it). Read by the fold through
     # `ictg_metrics.disclosure.cellkey.child_record_key`.
     cell_key_secret: str = DEV_CELL_KEY_SECRET

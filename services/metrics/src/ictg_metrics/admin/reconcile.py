@@ -1,4 +1,4 @@
-"""Reconciliation: metrics' children by status against the case API's own counts (DESIGN.md §12)."""
+"""Reconciliation: metrics' children by status against the case API's own counts, once the stream is drained."""
 
 from __future__ import annotations
 

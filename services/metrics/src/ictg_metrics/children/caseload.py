@@ -62,7 +62,7 @@ async def caseload(session: AsyncSession, q: ChildQuery, *, first: date, last: d
     """One row per group and month from `first` to `last`; exits count only on or before `as_of`.
 
     In service at a month's end = received by then and not exited by then (nor by `as_of`). Each count
-    comes with its cell key (`_ck_<count>`, DESIGN §9).
+    comes with its cell key (`_ck_<count>`, the cell key method: docs/disclosure.md).
     """
     received, exited = await _flows(session, q)
     wanted = months(first, last)

@@ -1,4 +1,4 @@
-"""The data dictionary (`GET /v1/metrics/dimensions`, DESIGN.md §9 "For analysts"): every dimension the
+"""The data dictionary (`GET /v1/metrics/dimensions`, for analysts): every dimension the
 metrics endpoints accept in `group_by` and as a filter, with the words kept next to its SQL in `dimensions.py`."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ class DimensionValue(BaseModel):
 class DimensionEntry(BaseModel):
     name: str = Field(description="The name to use in `group_by` and as a filter `<name>=<value>`.")
     label: str = Field(description="A short human label.")
-    definition: str = Field(description="What the dimension means (DESIGN.md §9), evaluated as of `as_of`.")
+    definition: str = Field(description="What the dimension means, in plain words, evaluated as of `as_of`.")
     kind: Literal["text", "bool", "int"] = Field(description="The type of its values: text, bool (true/false) or int.")
     multi_valued: bool = Field(
         description="True if a child can have several values: a child counts once under each value, while "

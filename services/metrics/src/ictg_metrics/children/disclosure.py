@@ -1,4 +1,4 @@
-"""Disclosure control (DESIGN.md §9) and CSV output for every measure.
+"""Disclosure control (docs/disclosure.md) and CSV output for every measure.
 
 `perturb` (default): every published count — cells, totals, caseload flows and stocks, timeliness
 counts, deadline numerators and denominators — goes through the cell key method with its own cell key

@@ -198,7 +198,7 @@ def _answer(
     response_model=DataDictionary,
 )
 async def dimensions(actor: Analyst) -> DataDictionary:
-    """The data dictionary (DESIGN.md §9, "For analysts")."""
+    """The data dictionary: every dimension, its words and its values."""
     return data_dictionary()
 
 

@@ -1,4 +1,4 @@
-"""The parameters every metrics endpoint takes (DESIGN.md §9), parsed into a `ChildQuery`.
+"""The parameters every metrics endpoint takes (docs/disclosure.md says which tier takes which), parsed into a `ChildQuery`.
 
 Anything a client can get wrong becomes a 422 problem with a JSON pointer, never a 500.
 """

@@ -61,7 +61,7 @@ def grouped(q: ChildQuery, *, group_by: tuple[str, ...] | None = None) -> tuple[
     return selects, joins
 
 
-CELL_KEY = "coalesce(sum(c.record_key), 0) % 256"  # the cell key method's (DESIGN §9), beside count(*)
+CELL_KEY = "coalesce(sum(c.record_key), 0) % 256"  # the cell key method's (docs/disclosure.md), beside count(*)
 
 
 async def count_children(session: AsyncSession, q: ChildQuery) -> tuple[list[dict[str, Any]], int, int]:

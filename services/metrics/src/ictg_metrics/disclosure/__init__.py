@@ -1,4 +1,4 @@
-"""Disclosure control for published metrics: the cell key method (ONS, Census 2021; DESIGN.md §9).
+"""Disclosure control for published metrics: the cell key method (ONS, Census 2021); docs/disclosure.md tells why and how.
 
 `cellkey` holds the pure mechanism: per-child record keys from a keyed hash, the perturbation table
 (ptable) and its lookup, and a SQL helper that computes a cell key beside `count(*)`. The arithmetic is

@@ -92,7 +92,7 @@ class Generator:
             yield self.story(received_at.astimezone(UTC))
 
     def story(self, received_at: datetime) -> Story:
-        """A child's story, each case event naming the child's authority and region at that point (DESIGN §8)."""
+        """A child's story, each case event naming the child's authority and region at that point (as the case API writes them after a move)."""
         s = self._story(received_at)
         la, region = s.referral["local_authority_code"], s.referral["region"]
         for _source, name, _time, data, _id in s.events:
