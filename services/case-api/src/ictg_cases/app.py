@@ -17,10 +17,11 @@ from ictg_common.service import create_service_app
 from .admin.endpoints import router as admin_router
 from .admin.schedule import Reconciler
 from .allocations.endpoints import router as allocations_router
+from .casefile.endpoints import router as cases_router
+from .casefile.records import router as kinds_router
 from .cases import service as cases
 from .cases.access import staff_router
 from .cases.claimcheck import IntakeClient
-from .cases.endpoints import router as cases_router
 from .contacts.endpoints import router as contacts_router
 from .councils.endpoints import router as councils_router
 from .councils.follow import periods_follow
@@ -34,7 +35,7 @@ from .sla.watcher import SlaWatcher
 from .workers.endpoints import router as workers_router
 
 ROUTERS = [
-    cases_router, allocations_router, contacts_router, missing_router, records_router, exits_router,
+    cases_router, allocations_router, contacts_router, missing_router, records_router, kinds_router, exits_router,
     councils_router, staff_router(workers_router, audit_router(audit), admin_router),
 ]  # fmt: skip
 

@@ -2,9 +2,13 @@
 
 A `RecordKind` says where the kind lives in the API, which table holds it, which schemas read and
 write it, which event a new one publishes, which field is its time, what a council sees of it and
-how its writes are audited. The read routes (`cases/reads.py`), the routes of the facts
-(`records/endpoints.py`), the case's timeline (`cases/timeline.py`), the council's view
+how its writes are audited (`cases/record_kind.py`). The read routes and the facts' routes
+(`casefile/records.py`), the case's timeline (`casefile/timeline.py`), the council's view
 (`councils/view.py`) and the time of a fact's event are all derived from `KINDS`.
+
+This module sits above the features whose schemas it names and below what is derived from it: a
+feature's package never imports it (the exit, which needs every kind's times, is read by its own
+route and so is declared here without its schema).
 
 A *fact* (`event` and `create` set) changes nothing on the case but its history: it is recorded by
 the generic service and routes, so a new fact kind needs its table, its schemas, its event and one
@@ -13,17 +17,12 @@ entry here. The other kinds change the case's state and have their own services 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
-from pydantic import BaseModel
-
-from ictg_common.contracts import AdvocacyRecorded, AssessmentRecorded, CaseEventData, NrmDecisionRecorded
+from ictg_common.contracts import AdvocacyRecorded, AssessmentRecorded, NrmDecisionRecorded
 
 from . import models
 from .allocations.schemas import Allocation
+from .cases.record_kind import RecordKind
 from .contacts.schemas import Contact
-from .exits.schemas import Exit
 from .missing.schemas import Episode
 from .records.schemas import (
     Advocacy,
@@ -36,59 +35,17 @@ from .records.schemas import (
     PathwayChange,
 )  # fmt: skip
 
-
-@dataclass(frozen=True)
-class RecordKind:
-    """One kind of case record. `time` names the field holding when it happened: the same name in its
-    table, its schemas and its event."""
-
-    path: str  # under /v1/cases/{case_id}/
-    noun: str  # audit actions `<noun>.read`, and `<noun>.create` for a fact
-    row: Any  # the ORM class (a CaseRecord)
-    out: type[BaseModel] | None  # the read schema (None: not read on its own)
-    entry: str  # its kind in the case's timeline
-    time: str
-    council: tuple[str, ...] | None = None  # the fields a council sees; None: never shown to councils
-    ended: tuple[str, str] | None = None  # (timeline kind, field) of a second instant the record may gain
-    listed: bool = True  # has the list and one-record read routes
-    create: type[BaseModel] | None = None  # a fact's request body
-    event: type[CaseEventData] | None = None  # a fact's event
-    event_id: str | None = None  # the field of that event naming the record
-    doc: str | None = None  # a fact's create route: what it records
-
-    @property
-    def fact(self) -> bool:
-        return self.event is not None
-
-    @property
-    def create_action(self) -> str:
-        return f"{self.noun}.create"
-
-    @property
-    def dated(self) -> tuple[str, ...]:
-        """The fields of the record that are instants."""
-        return (self.time, self.ended[1]) if self.ended else (self.time,)
-
-    def event_of(self, row: Any, *, case_id: Any, referral_id: Any) -> CaseEventData:
-        """A fact's event for its new `row` (the event's fields are the row's, by name)."""
-        assert self.event is not None and self.event_id is not None
-        values = {c.key: getattr(row, c.key) for c in row.__table__.columns}
-        return self.event.model_validate(
-            {**values, "case_id": case_id, "referral_id": referral_id, self.event_id: row.id}
-        )
-
-
 ALLOCATIONS = RecordKind(
     path="allocations", noun="allocation", row=models.Allocation, out=Allocation, entry="case.allocated",
-    time="allocated_at", council=("id", "case_id", "role", "allocated_at", "ended_at"),
+    time="allocated_at", tag="allocations", council=("id", "case_id", "role", "allocated_at", "ended_at"),
 )  # fmt: skip
 CONTACTS = RecordKind(
-    path="contacts", noun="contact", row=models.Contact, out=Contact, entry="contact.recorded", time="occurred_at",
+    path="contacts", noun="contact", row=models.Contact, out=Contact, entry="contact.recorded", time="occurred_at", tag="contacts",
     council=("id", "case_id", "occurred_at", "method", "party"),
 )  # fmt: skip
 MISSING_EPISODES = RecordKind(
     path="missing-episodes", noun="missing_episode", row=models.MissingEpisode, out=Episode, entry="missing.started",
-    time="started_at", ended=("missing.ended", "ended_at"),
+    time="started_at", ended=("missing.ended", "ended_at"), tag="missing episodes",
     council=(
         "id", "case_id", "started_at", "ended_at", "at_referral", "whereabouts_known", "reported_to_police",
         "missing_from_care_meeting", "professional_network_meeting", "return_interview_offered",
@@ -121,7 +78,8 @@ SLA_BREACHES = RecordKind(
     listed=False,
 )  # fmt: skip
 EXIT = RecordKind(
-    path="exit", noun="exit", row=models.Exit, out=Exit, entry="case.exited", time="exited_at",
+    # Read at its own route (exits/endpoints.py): one per case, not a list.
+    path="exit", noun="exit", row=models.Exit, out=None, entry="case.exited", time="exited_at", tag="exits",
     council=("id", "case_id", "exited_at", "reason", "destination"), listed=False,
 )  # fmt: skip
 

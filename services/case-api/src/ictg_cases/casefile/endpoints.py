@@ -11,15 +11,15 @@ from ictg_common.errors import ValidationFailed, field_error
 from ictg_common.inputs import query_time
 from ictg_common.service import SessionDep
 
+from ..cases import repository, service
+from ..cases.access import CASE_RESPONSES, ReadCtx, finish_read, open_for_read
+from ..cases.schemas import Case, CasePage, Status, Timeline
 from ..councils import service as councils
 from ..councils.view import CouncilCase, CouncilCasePage
 from ..models import SCHEMA
 from ..rules import etag
 from ..types import CaseId
 from ..workers.schemas import Region
-from . import repository, service
-from .access import CASE_RESPONSES, ReadCtx, finish_read, open_for_read
-from .schemas import Case, CasePage, Status, Timeline
 from .timeline import timeline
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])

@@ -11,12 +11,12 @@ from pydantic import BaseModel, Field
 from ictg_common.errors import NotFound
 from ictg_common.service import SessionDep
 
+from ..cases import repository
+from ..cases.access import CASE_RESPONSES, Access, ReadCtx, finish_read, open_for_read, refuse
+from ..cases.record_kind import RecordKind
 from ..councils import view as council
-from ..kinds import RecordKind
 from ..rules import etag
 from ..types import CaseId, RecordId
-from . import repository
-from .access import CASE_RESPONSES, Access, ReadCtx, finish_read, open_for_read, refuse
 
 T = TypeVar("T")
 
@@ -75,9 +75,9 @@ def add_record_reads(router: APIRouter, kind: RecordKind) -> None:
 
     router.add_api_route(
         f"/v1/cases/{{case_id}}/{path}", list_records, methods=["GET"], response_model=page,
-        responses=CASE_RESPONSES, name=f"list_{path.replace('-', '_')}", summary=f"List the case's {path.replace('-', ' ')}",
+        responses=CASE_RESPONSES, tags=[kind.tag], name=f"list_{path.replace('-', '_')}", summary=f"List the case's {path.replace('-', ' ')}",
     )  # fmt: skip
     router.add_api_route(
         f"/v1/cases/{{case_id}}/{path}/{{record_id}}", get_record, methods=["GET"], response_model=out,
-        responses=CASE_RESPONSES, name=f"get_{noun}", summary=f"One {noun.replace('_', ' ')} of the case",
+        responses=CASE_RESPONSES, tags=[kind.tag], name=f"get_{noun}", summary=f"One {noun.replace('_', ' ')} of the case",
     )  # fmt: skip

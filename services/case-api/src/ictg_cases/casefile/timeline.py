@@ -9,10 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ictg_common.codes import AWAITING_ALLOCATION
 
+from ..cases import repository
+from ..cases.schemas import TimelineEntry
 from ..kinds import KINDS
 from ..models import Case
-from . import repository
-from .schemas import TimelineEntry
 
 _HIDDEN = {"case_id"}
 

@@ -32,11 +32,11 @@ from ictg_common.auth import Actor, CurrentActor, require
 from ictg_common.errors import Forbidden, NotFound, ValidationFailed, field_error
 from ictg_common.events import new_id
 
-from ..councils import periods as council_periods
 from ..errors import CouncilRefused, OutsideRegion, StaleETag
 from ..models import SCHEMA, BreakGlass, Case, ResponsibilityPeriod
 from ..rules import etag, if_match_ok
 from ..settings import CasesSettings
+from . import periods as council_periods
 from . import repository
 
 BREAK_GLASS = "X-Break-Glass-Reason"

@@ -16,12 +16,11 @@ from ictg_common.events import CloudEvent, new_id
 from ictg_common.reference import local_authority
 
 from .. import rules
-from ..councils import periods
 from ..domain import deadlines
 from ..errors import RecordInvalid
 from ..models import Case, CaseRecord, MissingEpisode
 from ..settings import CasesSettings
-from . import repository
+from . import periods, repository
 from .claimcheck import IntakeClient
 from .events import add_recorded_to_outbox
 from .schemas import Case as CaseOut

@@ -5,10 +5,8 @@ from fastapi.responses import JSONResponse
 
 from ictg_common.service import SessionDep
 
-from .. import kinds
 from ..cases.access import WriteCtx
 from ..cases.idempotency import IDEMPOTENT_WRITE_RESPONSES, Idempotent
-from ..cases.reads import add_record_reads
 from ..cases.writes import write_case
 from ..types import CaseId
 from . import service
@@ -28,6 +26,3 @@ async def record_contact(
         location="/v1/cases/{case_id}/contacts/{id}",
         write=lambda case: service.record(session, case, body, actor=ctx.actor, settings=ctx.settings),
     )  # fmt: skip
-
-
-add_record_reads(router, kinds.CONTACTS)

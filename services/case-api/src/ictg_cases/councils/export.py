@@ -24,8 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ictg_common.clock import LONDON, london_date
 
+from ..cases import periods
 from ..models import Case, LocalIdentifier, MissingEpisode, ResponsibilityPeriod
-from . import periods, repository
+from . import repository
 
 COLUMNS = ["CHILD", "DOB", "MISSING", "MIS_START", "MIS_END"]
 NO_CHILD_ID, NO_DATE_OF_BIRTH = "no_la_child_id", "no_date_of_birth"

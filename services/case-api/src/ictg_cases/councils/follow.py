@@ -6,8 +6,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..cases import periods
 from ..models import Case
-from . import periods, view
+from . import view
 
 
 async def periods_follow(session: AsyncSession, case: Case, row: Any, action: str) -> None:

@@ -10,10 +10,10 @@ from sqlalchemy import Select, and_, func, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..cases.periods import by_case, lasted
+from ..cases.periods import of_cases as periods_of
 from ..cases.repository import settled_xid
 from ..models import Allocation, Case, LocalIdentifier, MissingEpisode, ResponsibilityPeriod
-from .periods import by_case, lasted
-from .periods import of_cases as periods_of
 
 P = ResponsibilityPeriod
 

@@ -13,10 +13,11 @@ from ictg_common import audit, clock, pagination
 from ictg_common.auth import Actor
 from ictg_common.errors import ValidationFailed, field_error
 
+from ..cases import periods
 from ..cases.access import Context
 from ..errors import IdentifierTaken, NotYourChild
 from ..models import SCHEMA, Case, LocalIdentifier, ResponsibilityPeriod
-from . import periods, repository, view
+from . import repository, view
 from .view import CouncilCase, CouncilCasePage
 
 timeline = view.timeline

@@ -22,10 +22,10 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from ictg_common.codes import CaseStatus
 
+from ..cases import periods as rule
 from ..cases.schemas import TimelineEntry
 from ..kinds import KINDS
 from ..models import Allocation, Case, LocalIdentifier, ResponsibilityPeriod
-from . import periods as rule
 
 # record path → (the column dating it, the fields a council sees)
 SHARED: dict[str, tuple[str, tuple[str, ...]]] = {k.path: (k.time, k.council) for k in KINDS if k.council is not None}

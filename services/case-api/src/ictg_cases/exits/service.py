@@ -8,9 +8,9 @@ from ictg_common import clock
 from ictg_common.auth import Actor
 from ictg_common.events import new_id
 
+from ..casefile.timeline import timeline
 from ..cases import repository as cases_repo
 from ..cases.service import time_errors
-from ..cases.timeline import timeline
 from ..errors import RecordInvalid
 from ..models import Case, Exit
 from ..settings import CasesSettings

@@ -8,10 +8,8 @@ from fastapi.responses import JSONResponse
 
 from ictg_common.service import SessionDep
 
-from .. import kinds
 from ..cases.access import WriteCtx
 from ..cases.idempotency import IDEMPOTENT_WRITE_RESPONSES, Idempotent
-from ..cases.reads import add_record_reads
 from ..cases.writes import write_case
 from ..types import CaseId
 from . import service
@@ -54,6 +52,3 @@ async def record_return(
         location="/v1/cases/{case_id}/missing-episodes/{id}",
         write=lambda case: service.end(session, case, episode_id, body, settings=ctx.settings),
     )  # fmt: skip
-
-
-add_record_reads(router, kinds.MISSING_EPISODES)

@@ -14,11 +14,11 @@ from ictg_common.events import new_id
 from ictg_common.reference import local_authority, region_slug
 
 from ..allocations import repository as allocations_repo
+from ..cases import periods
 from ..cases import repository as cases_repo
+from ..cases.record_kind import RecordKind
 from ..cases.service import add_record, time_errors
-from ..councils import periods
 from ..errors import RecordInvalid
-from ..kinds import RecordKind
 from ..models import Case, Move, PathwayChange
 from ..settings import CasesSettings
 from .schemas import MoveCreate, PathwayChangeCreate
