@@ -1,5 +1,6 @@
-"""The JSON answers of the metrics endpoints, for OpenAPI (`/docs`): the endpoints build them as plain
-dicts, and these models say what each field means."""
+"""The JSON answers of the metrics endpoints: each endpoint's `response_model` (OpenAPI, `/docs`) says what
+each field means, and every JSON answer is validated against it before it is sent (the answer goes out as
+built, so that a row keeps its dimension fields first)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ published tables (`/v1/releases`) and the data dictionary, and asks no free ques
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import date
 from typing import Annotated, Any
@@ -33,7 +33,7 @@ from ..privacy.answers import headers as privacy_headers
 from ..privacy.release import cell_values
 from ..privacy.service import answer_once
 from ..privacy.tables import caseload_table, children_table, timeliness_table
-from .answers import CaseloadAnswer, ChildrenAnswer, TimelinessAnswer
+from .answers import Answer, CaseloadAnswer, ChildrenAnswer, TimelinessAnswer
 from .caseload import COUNTS, caseload, months
 from .dictionary import DataDictionary, data_dictionary
 from .disclosure import Discloser, Disclosure, csv_filename, to_csv
@@ -159,10 +159,11 @@ def _period(q: ChildQuery) -> dict[str, Any]:
 
 def _answer(
     request: Request, common: Common, measure: str, q: ChildQuery, d: Discloser | None, rows: list[dict[str, Any]],
-    columns: list[str], *, privacy: dict[str, Any] | None = None, **extra: Any,
+    columns: list[str], *, model: type[Answer], privacy: dict[str, Any] | None = None, **extra: Any,
 ) -> Response:  # fmt: skip
-    """JSON (`rows` as they are) or tidy CSV (`columns` of `rows`), both saying in headers what they hold.
-    Under dp (`d` None) with the answer's `privacy`, in a `small` column of CSV the fields under 10."""
+    """JSON (`rows` as they are, the answer validated by `model`, the endpoint's `response_model`) or tidy
+    CSV (`columns` of `rows`), both saying in headers what they hold. Under dp (`d` None) with the answer's
+    `privacy`, in a `small` column of CSV the fields under 10."""
     rows = with_names(rows, q.group_by)
     columns = [*columns_with_names(q.group_by), *columns[len(q.group_by) :]]
     echo = echo_filters(q)
@@ -185,6 +186,9 @@ def _answer(
     described = d.describe() if d is not None else {"disclosure": "dp", "privacy": privacy, "note": NOTE}
     body = {"measure": measure, "as_of": q.as_of.isoformat(), "filters": echo, "group_by": list(q.group_by),
             **described, "rows": rows, **extra}  # fmt: skip
+    # Checked against the model the API documents, then sent as built: the model would list a row's
+    # dimension fields after its counts, and write a whole-number quantile as 2.0.
+    model.model_validate(body)
     return JSONResponse(body, headers=headers)
 
 
@@ -223,7 +227,7 @@ async def children(request: Request, session: SessionDep, actor: Asker, common: 
         a = await _privately(request, session, actor, common, "children", q, noisy)
         extra = {"total": a["total"], **({"total_small": True} if a.get("total_small") else {})}
         return _answer(request, common, "children", q, None, _in_order(a["rows"], columns), columns,
-                       privacy=a["privacy"], **extra)  # fmt: skip
+                       model=ChildrenAnswer, privacy=a["privacy"], **extra)  # fmt: skip
     raw_rows, raw_total, total_key = await count_children(session, q)
     if d.perturbs and q.group_by:  # an empty cell is withheld like a small one (ungrouped: the total)
         raw_rows = with_empty_cells(raw_rows, q.group_by, {"children": 0, "_ck_children": 0}, **_period(q))
@@ -231,7 +235,8 @@ async def children(request: Request, session: SessionDep, actor: Asker, common: 
     d.check_published([r["children"] for r in rows])
     total = d.row({"children": raw_total, "_ck_children": total_key}, ["children"])
     extra = {"total": total["children"], **({"total_withheld": True} if total.get("withheld") else {})}
-    return _answer(request, common, "children", q, d, rows if q.group_by else [total], columns, **extra)
+    return _answer(request, common, "children", q, d, rows if q.group_by else [total], columns, model=ChildrenAnswer,
+                   **extra)  # fmt: skip
 
 
 @router.get(
@@ -273,14 +278,14 @@ async def caseload_by_month(
 
         a = await _privately(request, session, actor, common, "caseload", q, noisy, **period)
         return _answer(request, common, "caseload", q, None, _in_order(a["rows"], columns), columns,
-                       privacy=a["privacy"], **period)  # fmt: skip
+                       model=CaseloadAnswer, privacy=a["privacy"], **period)  # fmt: skip
     raw = await caseload(session, q, first=first, last=last)
     if d.perturbs:
         zero = {k: 0 for c in counts for k in (c, f"_ck_{c}")}
         raw = with_empty_cells(raw, q.group_by, zero, per="month", per_values=listed, **_period(q))
     rows = in_natural_order([d.row(r, counts) for r in raw], q.group_by)
     d.check_published([r["in_service_end"] for r in rows])  # flows are often 0 in a month: the stocks decide
-    return _answer(request, common, "caseload", q, d, rows, columns, **period)
+    return _answer(request, common, "caseload", q, d, rows, columns, model=CaseloadAnswer, **period)
 
 
 @router.get(
@@ -307,11 +312,7 @@ async def timeliness_by_group(request: Request, session: SessionDep, actor: Aske
     """Per group: referral delay, time to allocation and to first contact attempt (count, median, p75,
     p90), and per deadline the cases met and decided and the share meeting it."""
     q, d = await _prepare(request, session, actor, common)
-    counts = list(TIMELINESS_COUNTS)
-    statistics = [(f"{s}_count", [f"{s}_{k}" for k in QUANTILES]) for s in STATS]
-    columns = [*q.group_by, "children", *(f"{s}_{k}" for s in STATS for k in ("count", *QUANTILES)),
-               *(f"{x}_deadline_{p}" for x in DEADLINES for p in ("met", "decided")),
-               *(f"met_{x}_deadline" for x in DEADLINES)]  # fmt: skip
+    columns = _timeliness_columns(q.group_by)
     privacy = None
     if d is None:
 
@@ -321,35 +322,48 @@ async def timeliness_by_group(request: Request, session: SessionDep, actor: Aske
         a = await _privately(request, session, actor, common, "timeliness", q, noisy)
         rows, privacy = _in_order(a["rows"], columns), a["privacy"]
     else:
-        rows = _disclosed_timeliness(await timeliness(session, q), q, d, counts, statistics)
+        rows = _disclosed_timeliness(await timeliness(session, q), q, d)
     if wants_csv(request, common.format):
-        return _answer(request, common, "timeliness", q, d, rows, columns, privacy=privacy)
-    shaped = []
-    for r in rows:
-        item = {k: v for k, v in r.items() if not any(k.startswith(f"{s}_") for s in STATS) and "_deadline_" not in k}
-        for s in STATS:
-            item[s] = {k: r[f"{s}_{k}"] for k in ("count", *QUANTILES)}
-        for x in DEADLINES:
-            item[f"{x}_deadline"] = {p: r[f"{x}_deadline_{p}"] for p in ("met", "decided")}
-        for listed in ("withheld_fields", "small"):  # as the JSON nests them: `hours_to_allocation.median`
-            if listed in item:
-                item[listed] = [_nested(f) for f in item[listed]]
-        shaped.append(item)
-    return _answer(request, common, "timeliness", q, d, shaped, [], privacy=privacy)
+        return _answer(request, common, "timeliness", q, d, rows, columns, model=TimelinessAnswer, privacy=privacy)
+    return _answer(request, common, "timeliness", q, d, [_nested_row(r) for r in rows], [], model=TimelinessAnswer,
+                   privacy=privacy)  # fmt: skip
 
 
-def _disclosed_timeliness(
-    raw: list[dict[str, Any]], q: ChildQuery, d: Discloser, counts: list[str],
-    statistics: list[tuple[str, list[str]]],
-) -> list[dict[str, Any]]:  # fmt: skip
+def _timeliness_columns(group_by: Sequence[str]) -> list[str]:
+    """A flat timeliness row's columns, in CSV's order."""
+    return [*group_by, "children", *(f"{s}_{k}" for s in STATS for k in ("count", *QUANTILES)),
+            *(f"{x}_deadline_{p}" for x in DEADLINES for p in ("met", "decided")),
+            *(f"met_{x}_deadline" for x in DEADLINES)]  # fmt: skip
+
+
+def _nested_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A flat timeliness row as the JSON nests it: each statistic and each deadline an object of its own
+    (`hours_to_allocation.median`, `allocation_deadline.met`), in `withheld_fields` and `small` too."""
+    item = {k: v for k, v in row.items() if not any(k.startswith(f"{s}_") for s in STATS) and "_deadline_" not in k}
+    for s in STATS:
+        item[s] = {k: row[f"{s}_{k}"] for k in ("count", *QUANTILES)}
+    for x in DEADLINES:
+        item[f"{x}_deadline"] = {p: row[f"{x}_deadline_{p}"] for p in ("met", "decided")}
+    for listed in ("withheld_fields", "small"):
+        if listed in item:
+            item[listed] = [_nested(f) for f in item[listed]]
+    return item
+
+
+_STATISTICS = [(f"{s}_count", [f"{s}_{k}" for k in QUANTILES]) for s in STATS]
+"""Each statistic's count and the quantiles withheld with it."""
+
+
+def _disclosed_timeliness(raw: list[dict[str, Any]], q: ChildQuery, d: Discloser) -> list[dict[str, Any]]:
     """Timeliness rows perturbed (empty cells listed, withheld) or true."""
+    counts = list(TIMELINESS_COUNTS)
     if d.perturbs:
         zero: dict[str, int | None] = {k: 0 for c in counts for k in (c, f"_ck_{c}")}
         zero.update({f"{s}_{k}": None for s in STATS for k in QUANTILES})
         raw = with_empty_cells(raw, q.group_by, zero, **_period(q))
     rows = []
     for r in raw:
-        row = d.row(r, counts, statistics=statistics)
+        row = d.row(r, counts, statistics=_STATISTICS)
         for x in DEADLINES:
             met, decided = f"{x}_deadline_met", f"{x}_deadline_decided"
             row[f"met_{x}_deadline"] = share(row[met], row[decided])
