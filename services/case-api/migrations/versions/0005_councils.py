@@ -1,4 +1,4 @@
-"""Councils (DESIGN §14): responsibility periods, change stamps for the change feed, local identifiers
+"""Councils: responsibility periods, change stamps for the change feed, local identifiers
 
 Revision ID: 0005
 Revises: 0004

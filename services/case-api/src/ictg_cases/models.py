@@ -218,7 +218,7 @@ class SlaBreach(Model):  # type: ignore[valid-type, misc]
 
 
 class ResponsibilityPeriod(Model):  # type: ignore[valid-type, misc]
-    """A stretch of time during which one local authority answers for the child (DESIGN §14): from the
+    """A stretch of time during which one local authority answers for the child: from the
     referral's `received_at`, then from each move's `moved_at`. `ends_at` is the next move's time."""
 
     __tablename__ = "responsibility_period"
@@ -241,7 +241,7 @@ class ResponsibilityPeriod(Model):  # type: ignore[valid-type, misc]
 
 
 class LocalIdentifier(Model):  # type: ignore[valid-type, misc]
-    """A council's own identifiers for a child (DESIGN §14): one row per (case, local authority),
+    """A council's own identifiers for a child: one row per (case, local authority),
     shown to that authority's tokens only."""
 
     __tablename__ = "local_identifier"

@@ -27,7 +27,7 @@ CaseId = Annotated[
 ]
 RecordId = Annotated[UUID, Path(description="The record's id (its `id` in the list of this kind of record).")]
 
-# Texts shared by the schemas of records whose time the client gives (DESIGN §7).
+# Texts shared by the schemas of records whose time the client gives.
 CLIENT_TIME = "RFC 3339 with offset; not in the future, not before the referral was received."
 
 

@@ -1,4 +1,5 @@
-"""`POST /v1/admin/replay-referrals` and `GET /v1/admin/reconcile` (scope cases:admin), DESIGN §12."""
+"""`POST /v1/admin/replay-referrals` and `GET /v1/admin/reconcile` (scope cases:admin): every referral
+has one case, and a lost one is opened again."""
 
 from __future__ import annotations
 

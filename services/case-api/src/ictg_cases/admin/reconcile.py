@@ -1,4 +1,4 @@
-"""Reconciliation of intake against the case API: every referral has exactly one case (DESIGN §12).
+"""Reconciliation of intake against the case API: every referral has exactly one case.
 
 Both sides are read up to one cut-off (`received_before`, when the round starts), cases first and
 intake second: a case exists only once its referral has committed, so a case read first always

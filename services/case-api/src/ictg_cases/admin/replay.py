@@ -1,4 +1,4 @@
-"""Replay `referral.received` from the JetStream stream and open the cases this API lacks (DESIGN §12).
+"""Replay `referral.received` from the JetStream stream and open the cases this API lacks (repair after a lost event).
 
 A fault that lost events for good (acked without effect, a database restored from a backup) leaves
 referrals without a case. An ephemeral ordered consumer reads only the subject

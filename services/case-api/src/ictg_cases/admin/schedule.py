@@ -1,4 +1,4 @@
-"""Reconciliation on a schedule: report, log at ERROR, and repair by replay (DESIGN §12).
+"""Reconciliation on a schedule: report, log at ERROR, and repair by replay.
 
 Every `reconcile_seconds`, one replica (whichever takes the advisory lock; the others skip that
 round) compares intake with the cases. Referrals still without a case after the grace period are

@@ -144,7 +144,7 @@ async def list_cases(
 
 @router.get("/{case_id}", response_model=Case | CouncilCase, responses=CASE_RESPONSES)
 async def get_case(case_id: CaseId, session: SessionDep, ctx: ReadCtx, response: Response) -> Case | CouncilCase:
-    """One case; a council's token sees its view of it (DESIGN §14)."""
+    """One case; a council's token sees its view of it (identity, status and the records of its own periods)."""
     case, access = await open_for_read(session, ctx, case_id, action="case.read")
     await finish_read(session, ctx, access, action="case.read", resource=f"/v1/cases/{case_id}")
     if access.periods is not None:  # no ETag: a council must not watch the version move after its period

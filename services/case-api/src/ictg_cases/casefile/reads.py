@@ -41,7 +41,7 @@ def add_record_reads(router: APIRouter, kind: RecordKind) -> None:
     council_schema = council.council_schema(schema, path) if shared else None
     out: Any = schema if council_schema is None else schema | council_schema
     page: Any = Page[schema] if council_schema is None else Page[schema] | Page[council_schema]  # type: ignore[valid-type]
-    refused = f"{path.replace('-', ' ').capitalize()} are not shared with councils (DESIGN §14)."
+    refused = f"{path.replace('-', ' ').capitalize()} are not shared with councils: a council sees only what it needs as the child's corporate parent."
 
     async def opened(session: SessionDep, ctx: Any, case_id: UUID) -> tuple[Any, Access]:
         if ctx.actor.council and not shared:

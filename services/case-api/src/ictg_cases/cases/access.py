@@ -4,7 +4,7 @@ Every case read goes through `open_for_read` and ends with `finish_read`, so its
 forgotten; every write goes through the unit of work (`unit_of_work.py`), which opens the case with
 `open_for_write` and ends with the version bump, the audit row and the case's events in the outbox.
 
-A council's token (`org_type` `local_authority`, DESIGN §14) reads with scope `la:read` the cases
+A council's token (`org_type` `local_authority`; see docs/security.md) reads with scope `la:read` the cases
 that have a responsibility period of one of its `la_codes`, and only what its view shows
 (`councils/view.py`); it never writes a case (its own identifiers have their own endpoint), and
 break-glass is never open to it, whatever scopes the token carries. Refusals are audited.
@@ -155,7 +155,7 @@ async def refuse_council(
 
 async def staff_only(request: Request, actor: CurrentActor) -> None:
     """Dependency of the routes that are the ICTG service's own (workers, audit, admin): never a
-    council's, whatever scopes its token carries (DESIGN §14)."""
+    council's, whatever scopes its token carries (a council reads its own children only)."""
     if is_council(actor):
         await refuse_council(
             request, actor, action="staff_route",

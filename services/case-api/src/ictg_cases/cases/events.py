@@ -19,8 +19,8 @@ from ..settings import CasesSettings
 
 async def add_to_outbox(session: AsyncSession, data: CaseEventData, *, time: datetime, settings: CasesSettings) -> None:
     """Write the event of `data` (subject: its case) into the outbox in the caller's transaction (it
-    commits with the record). `data` must name the child's current local authority and region (DESIGN
-    §8): the case's own methods stamp them on what they record; other writers set them from the case."""
+    commits with the record). `data` must name the child's current local authority and region (so a
+    subscriber routes it without a lookup): the case's own methods stamp them on what they record; other writers set them from the case."""
     if not data.located():
         raise ValueError(f"{type(data).__name__} of case {data.case_id} names no local authority or region")
     event = make_event(data=data, subject=data.case_id, time=time)

@@ -1,4 +1,4 @@
-"""`Idempotency-Key` on every case write (DESIGN.md §7: intake's semantics), by the shared mechanism.
+"""`Idempotency-Key` on every case write (the same semantics as intake's), by the shared mechanism.
 
 A write asks `replayed` first, before `open_for_write`: a finished key's answer is given again even
 if the case has changed or closed since (no `If-Match`, no 409), as long as the case is still in

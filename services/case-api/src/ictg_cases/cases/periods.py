@@ -1,4 +1,4 @@
-"""Responsibility periods (DESIGN §14): all their SQL, and the rule of which records fall inside them.
+"""Responsibility periods (which local authority answers for the child, when): all their SQL, and the rule of which records fall inside them.
 
 A case belongs to the local authority of its referral from `received_at`, then to each move's
 authority from `moved_at` (moves are never slotted in before the latest, so a new period always

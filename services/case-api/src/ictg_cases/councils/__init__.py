@@ -1,1 +1,1 @@
-"""Councils as clients (DESIGN §14): responsibility periods, their view of a case, identifiers, feed, export."""
+"""Councils (local authorities, the children's corporate parents) as clients: responsibility periods, their view of a case, identifiers, feed, export."""

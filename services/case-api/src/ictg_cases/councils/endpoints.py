@@ -1,4 +1,4 @@
-"""A council's own endpoints (DESIGN §14): its identifiers for a child, and its SSDA903 export.
+"""A council's own endpoints: its identifiers for a child, and its SSDA903 export.
 
 Both are for council tokens only (`org_type` `local_authority`): `la:write` to file identifiers on
 a child that has been the council's responsibility, `la:read` to export its children's episodes."""

@@ -1,4 +1,4 @@
-"""The SSDA903 `Missing` table of a council's children (DESIGN §14).
+"""The SSDA903 `Missing` table of a council's children (the Department for Education's SSDA903 return).
 
 Columns `CHILD,DOB,MISSING,MIS_START,MIS_END`: `CHILD` is the council's own `la_child_id`, dates are
 `dd/mm/yyyy` in Europe/London, `MISSING` is `M` when the child's whereabouts were unknown and `A`

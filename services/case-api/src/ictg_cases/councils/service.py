@@ -1,4 +1,4 @@
-"""A council's reads and its one write (DESIGN §14): its children, change feed, identifiers, export."""
+"""A council's reads and its one write: its children, change feed, identifiers, export."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What a council sees of a case (DESIGN §14), in one place.
+"""What a council sees of a case, in one place (see docs/security.md).
 
 The child's identity (it is the corporate parent and must match its own records), the case's status,
 pathway, allocation (role and region, never the guardian), missing episodes, NRM decisions, moves and
@@ -65,7 +65,7 @@ def council_schema(schema: type[BaseModel], path: str) -> type[BaseModel]:
     fields: dict[str, Any] = {n: (schema.model_fields[n].annotation, schema.model_fields[n]) for n in names}
     if path == "allocations":
         fields["region"] = (str, Field(description="The region of the guardian's team"))
-    doc = f"{schema.__name__} as a council sees it (DESIGN §14): {', '.join(fields)}."
+    doc = f"{schema.__name__} as a council sees it (only these fields): {', '.join(fields)}."
     # Extra fields forbidden: a guardian's full record never passes for the council's (responses are
     # validated against the union of both).
     return create_model(f"Council{schema.__name__}", __doc__=doc, __config__=ConfigDict(extra="forbid"), **fields)
@@ -181,7 +181,7 @@ class Child(BaseModel):
 
 
 class CouncilCase(BaseModel):
-    """A case as a council sees it (DESIGN §14). While the child is the council's (`responsible_now`),
+    """A case as a council sees it. While the child is the council's (`responsible_now`),
     the current status, pathway, allocation and missing flag; once the child has moved away, those
     are null and only the council's own periods' records remain visible."""
 

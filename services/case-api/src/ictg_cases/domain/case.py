@@ -4,7 +4,7 @@
 `ictg_cases.models.Case` inherits it, so a service loads the row, calls one method here, lets the
 session save the row; the unit of work (`cases/unit_of_work.py`) publishes what the case recorded.
 
-The state machine (DESIGN §7):
+The state machine:
 
     (open) ──> awaiting_allocation ──allocate──> allocated ──change_pathway (role no longer fits)──┐
                      │    ^─────────────────────────────────────────────────────────────────────────┘
@@ -103,7 +103,7 @@ class CaseLife:
 
     def _record(self, data: _D, *, at: datetime) -> _D:
         # Every case event names the child's authority and region as they stand once the event has
-        # changed the case (DESIGN §8): after a move, the new ones.
+        # changed the case, so a subscriber routes it without a lookup: after a move, the new ones.
         located = data.model_copy(update={"local_authority_code": self.local_authority_code, "region": self.region})
         self._recorded.append(Recorded(located, at))
         return located
@@ -218,8 +218,8 @@ class CaseLife:
         return unallocated
 
     def record_contact(self, data: ContactRecorded) -> None:
-        """Any contact, attempted or made, with anyone, meets the first-contact deadline (DESIGN §9,
-        §10): the earliest one recorded counts."""
+        """Any contact, attempted or made, with anyone, meets the first-contact deadline: the
+        earliest one recorded counts."""
         self._check(data)
         if self.first_contact_at is None or data.occurred_at < self.first_contact_at:
             self.first_contact_at = data.occurred_at

@@ -1,4 +1,4 @@
-"""The deadline rules of a case (DESIGN §7, §10), each written once and evaluated two ways.
+"""The deadline rules of a case (allocation and first contact), each written once and evaluated two ways.
 
 - *missed*: the SLA watcher's rule (`sla.breached`, once per case and clock). A deadline is met by
   doing the thing strictly before `due_by`; a case closed before it owes nothing; a case opened after

@@ -1,4 +1,4 @@
-"""Assessments, NRM decisions, advocacy, moves and pathway changes (DESIGN.md §4, §7)."""
+"""Assessments, NRM decisions, advocacy, moves and pathway changes: the codes are the API's lower_snake words, the same in events and metrics."""
 
 from __future__ import annotations
 
