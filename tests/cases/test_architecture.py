@@ -104,6 +104,7 @@ def test_the_core_names_no_feature() -> None:
 
 def test_a_record_kind_is_declared_once() -> None:
     from ictg_cases import kinds
+    from ictg_cases.cases import schemas
     from ictg_cases.councils import view
 
     assert len({k.path for k in kinds.KINDS}) == len(kinds.KINDS)
@@ -114,3 +115,4 @@ def test_a_record_kind_is_declared_once() -> None:
         if kind.event is not None:
             assert kind.time in kind.event.model_fields and kind.event_id in kind.event.model_fields, kind.path
         assert (kind.path in view.SHARED) == (kind.council is not None), kind.path
+        assert kind.entry in schemas.KINDS, f"{kind.entry} is missing from the timeline's documented kinds"

@@ -88,5 +88,3 @@ KINDS: tuple[RecordKind, ...] = (
     ALLOCATIONS, CONTACTS, MISSING_EPISODES, ASSESSMENTS, NRM_DECISIONS, ADVOCACY, MOVES, PATHWAY_CHANGES,
     SLA_BREACHES, EXIT,
 )  # fmt: skip
-BY_PATH = {k.path: k for k in KINDS}
-FACTS = tuple(k for k in KINDS if k.fact)

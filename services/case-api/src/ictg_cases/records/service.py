@@ -1,4 +1,4 @@
-"""Recording facts (assessments, NRM decisions, advocacy: `kinds.FACTS`), moves and pathway changes on a case."""
+"""Recording facts (assessments, NRM decisions, advocacy: the kinds with an event), moves and pathway changes."""
 
 from __future__ import annotations
 
