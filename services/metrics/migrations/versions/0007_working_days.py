@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from ictg_common.clock import working_days_between
-from ictg_metrics.children.facts import referral_delay_band
+from ictg_metrics.children.referral import referral_delay_band
 
 revision = "0007"
 down_revision = "0006"

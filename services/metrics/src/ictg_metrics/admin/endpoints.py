@@ -15,6 +15,7 @@ from ictg_common.errors import Conflict, ServiceUnavailable
 from ictg_common.service import SessionDep
 
 from ..models import SCHEMA
+from ..settings import MetricsSettings
 from . import status
 from .rebuild import RebuildRunning, rebuild
 from .reconcile import CasesUnavailable, case_counts, compare, metrics_counts
@@ -60,36 +61,40 @@ async def start_rebuild(
         await job.finish(error="the start could not be audited")
         raise
 
-    async def run() -> dict[str, Any]:
-        result: dict[str, Any] | None = None
-        error = "stopped before it finished"
-        try:
-            replayed = None
-            if from_stream:
-                replayed = await replay_stream(url, settings.nats_url, stream=settings.nats_stream,
-                                               subject_prefix=settings.subject_prefix,
-                                               credentials=settings.nats_credentials)  # fmt: skip
-            result = (await rebuild(url)).as_dict() | ({"replayed": replayed} if replayed else {})
-            return result
-        except RebuildRunning:
-            error = "another rebuild holds the lock"
-            raise
-        except Exception as exc:
-            log.exception("rebuild failed")
-            error = repr(exc)
-            raise
-        finally:
-            await (job.finish(result=result) if result is not None else job.finish(error=error))
-
+    run = _run(job, settings, from_stream=from_stream)  # the rebuild outlives the request unless waited for
     if wait:
         try:
-            return JSONResponse({"status": "done", "result": await run()}, status_code=200)
+            return JSONResponse({"status": "done", "result": await run}, status_code=200)
         except RebuildRunning:
             raise Conflict("A rebuild is already running.") from None
-    task = asyncio.create_task(run())
+    task = asyncio.create_task(run)
     task.add_done_callback(lambda t: t.cancelled() or t.exception())  # keep the failure out of the loop's log
     request.app.state.rebuild_task = task
     return JSONResponse({"status": "running"}, status_code=202, headers={"Location": "/v1/admin/rebuild"})
+
+
+async def _run(job: RebuildJob, settings: MetricsSettings, *, from_stream: bool) -> dict[str, Any]:
+    """The claimed rebuild (after re-reading the stream with `from_stream`), its end recorded on `job`
+    however it ends: done with its result, or failed with why."""
+    result: dict[str, Any] | None = None
+    error = "stopped before it finished"
+    try:
+        replayed = None
+        if from_stream:
+            replayed = await replay_stream(settings.database_url, settings.nats_url, stream=settings.nats_stream,
+                                           subject_prefix=settings.subject_prefix,
+                                           credentials=settings.nats_credentials)  # fmt: skip
+        result = (await rebuild(settings.database_url)).as_dict() | ({"replayed": replayed} if replayed else {})
+        return result
+    except RebuildRunning:
+        error = "another rebuild holds the lock"
+        raise
+    except Exception as exc:
+        log.exception("rebuild failed")
+        error = repr(exc)
+        raise
+    finally:
+        await (job.finish(result=result) if result is not None else job.finish(error=error))
 
 
 @router.get("/rebuild")

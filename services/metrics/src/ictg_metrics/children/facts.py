@@ -37,6 +37,7 @@ from ictg_common.contracts import (
     parse_data,
 )
 
+from .referral import AT_REFERRAL, DERIVED, referral_columns
 from .state import (
     Advocacy,
     AllocationState,
@@ -60,19 +61,6 @@ class Ev:
     data: dict[str, Any]
 
 
-# Copied from referral.received into typed columns of the same name (what queries group by).
-AT_REFERRAL = (
-    "gender", "age_band", "age_at_referral", "nationality", "nationality_group", "uasc", "referrer_type",
-    "local_authority_code", "region", "pathway", "missing_at_referral", "living_situation", "trafficker_contact",
-    "education",
-)  # fmt: skip
-DERIVED = (
-    "primary_exploitation", "exploitation_type", "county_lines", "cjs_involvement", "referral_delay_days",
-    "referral_delay_band", "referral_delay_working_days", "referral_delay_working_days_band", "allocation_due_by",
-    "first_contact_due_by",
-)  # fmt: skip
-FACTS = ("referral_id", "age_disputed", "interpreter_required", "nrm_referred")  # kept as JSON, not queried
-
 ARRAYS = (
     "exploitation_type", "cjs_involvement", "child_contact_on", "f2f_contact_on", "tp_contact_on", "main_tp_on",
     "main_tp", "topic_on", "topic", "legal_on", "legal_area", "missing_start_on", "missing_end_on", "move_on",
@@ -84,42 +72,6 @@ SCALARS = (
     "exit_destination", "missing_in_service_on",
 )  # fmt: skip
 COLUMNS = ("facts", *SCALARS, *ARRAYS)
-
-
-def referral_delay_band(days: int | None) -> str | None:
-    """Referral delay in calendar or in working days: 0-1, 2, 3-15, 16-39, 40+."""
-    if days is None:
-        return None
-    if days <= 1:
-        return "0-1"
-    if days == 2:
-        return "2"
-    if days <= 15:
-        return "3-15"
-    if days <= 39:
-        return "16-39"
-    return "40+"
-
-
-def _referral(d: ReferralReceived) -> dict[str, Any]:
-    received_on = clock.london_date(d.received_at)
-    delay = (received_on - d.identified_on).days
-    # England-and-Wales working days after the day identified, up to and including the day received
-    working = clock.working_days_between(d.identified_on, received_on)
-    exploitation = d.exploitation
-    out: dict[str, Any] = {k: getattr(d, k) for k in AT_REFERRAL}
-    out.update(
-        facts=d.model_dump(mode="json", include=set(FACTS)),
-        received_at=d.received_at, received_on=received_on, identified_on=d.identified_on,
-        primary_exploitation=exploitation.primary,
-        exploitation_type=sorted({exploitation.primary, *exploitation.others}),
-        county_lines=exploitation.county_lines,
-        cjs_involvement=sorted(set(d.cjs_involvement)),
-        referral_delay_days=delay, referral_delay_band=referral_delay_band(delay),
-        referral_delay_working_days=working, referral_delay_working_days_band=referral_delay_band(working),
-        allocation_due_by=d.timeliness.allocation_due_by, first_contact_due_by=d.timeliness.first_contact_due_by,
-    )  # fmt: skip
-    return out
 
 
 # --- the fold: a left fold of the ordered events into a plain state, then `finish` --------------------
@@ -146,7 +98,7 @@ def _at(s: str | None) -> datetime | None:
 
 
 def _referral_state(d: ReferralReceived) -> dict[str, Any]:
-    out = _referral(d)
+    out = referral_columns(d)
     for k in (*_REFERRAL_TIMES, *_REFERRAL_DATES):
         out[k] = out[k].isoformat() if out[k] is not None else None
     return out
