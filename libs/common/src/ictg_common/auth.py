@@ -29,7 +29,7 @@ import sys
 import time
 from collections.abc import AsyncGenerator, Generator, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
 import jwt
@@ -37,6 +37,9 @@ from fastapi import Depends, Request
 
 from .errors import Forbidden, TooManyRequests, Unauthorized
 from .issuers import ASYMMETRIC, IssuerConfig, IssuerKeys, UnknownKey
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
 from .reference import local_authorities
 
 SCOPES = (
@@ -471,19 +474,20 @@ async def current_actor(request: Request) -> Actor:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("A bearer token is required.", headers={"WWW-Authenticate": "Bearer"})
-    verifier: TokenVerifier = request.app.state.verifier
-    actor = await verifier.authenticate(token.strip())
+    from .runtime import runtime_of  # the runtime's types import this module
+
+    runtime = runtime_of(request.app)
+    actor = await runtime.verifier.authenticate(token.strip())
     above = above_ceiling(actor)
     if above:
-        await _audit_ceiling(request, actor, above)
+        await _audit_ceiling(runtime, request, actor, above)
         raise ScopeAboveCeiling(
             f"A token of organisation type {actor.org_type!r} may not hold scope {', '.join(above)}: refused whatever "
             "issued it (scopes above the ceiling of an organisation's type are the ICTG service's own)."
         )
-    limiter: RateLimiter | None = getattr(request.app.state, "limiter", None)
     # Platform services (claim check, reconciliation) are not throttled: they follow the event rate.
     # Only the verified claim counts (module docstring), never a `sub` that merely looks like one.
-    if limiter is not None and not actor.service and (wait := limiter.take(actor.principal_key)):
+    if not actor.service and (wait := runtime.limiter.take(actor.principal_key)):
         raise TooManyRequests(
             "Too many requests from this client; slow down.", headers={"Retry-After": str(int(wait) + 1)}
         )
@@ -491,15 +495,11 @@ async def current_actor(request: Request) -> Actor:
     return actor
 
 
-async def _audit_ceiling(request: Request, actor: Actor, above: list[str]) -> None:
+async def _audit_ceiling(runtime: Runtime, request: Request, actor: Actor, above: list[str]) -> None:
     """A token refused for its scopes is audited like any refusal, in the service's own audit table."""
-    schema = getattr(request.app.state, "audit_schema", None)
-    sessionmaker = getattr(request.app.state, "sessionmaker", None)
-    if schema is None or sessionmaker is None:
-        return
     from .audit import record_refusal  # audit imports this module
 
-    await record_refusal(sessionmaker, schema=schema, actor=actor, action="token.scope_above_ceiling",
+    await record_refusal(runtime.sessionmaker, schema=runtime.schema, actor=actor, action="token.scope_above_ceiling",
                          resource=request.url.path[:200], reason=" ".join(above)[:1000])  # fmt: skip
 
 

@@ -36,7 +36,6 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -53,9 +52,7 @@ from .contracts import REGISTRY
 from .events import SOURCES, CloudEvent
 from .natslink import NatsLink
 from .outages import is_infrastructure
-
-if TYPE_CHECKING:
-    from .telemetry import Telemetry
+from .runtime import NULL_SINK, RunnerSink
 
 log = logging.getLogger(__name__)
 
@@ -130,8 +127,21 @@ class Consumer:
     pause_max: float = 5.0
 
 
+@dataclass(frozen=True)
+class RunnerStatus:
+    name: str
+    paused: bool  # waiting for its database, NATS or a peer to come back
+
+
 class ConsumerRunner:
-    def __init__(self, consumer: Consumer, *, link: NatsLink, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        consumer: Consumer,
+        *,
+        link: NatsLink,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        sink: RunnerSink = NULL_SINK,
+    ) -> None:
         if not consumer.schema or consumer.max_deliver < 1:
             raise ValueError(f"consumer {consumer.name!r} needs its schema and a max_deliver of at least 1")
         self.c = consumer
@@ -144,13 +154,16 @@ class ConsumerRunner:
         # failures; an event is never dropped, whatever the count.)
         self._failures: dict[str, int] = {}
         self.paused = False
-        self.telemetry: Telemetry | None = None  # the app's metrics (`ictg_common.telemetry.attach`)
+        self.sink = sink  # GET /metrics (the app's `Telemetry`), or nowhere
+
+    def status(self) -> RunnerStatus:
+        """What GET /metrics reads of this runner at a scrape."""
+        return RunnerStatus(name=self.c.name, paused=self.paused)
 
     def _report(self, outcome: str, count: int = 1, *, started: float | None = None) -> None:
-        if self.telemetry is not None:
-            self.telemetry.handled(self.c.name, outcome, count)
-            if started is not None:
-                self.telemetry.consumer_seconds.labels(self.c.name).observe(time.perf_counter() - started)
+        self.sink.handled(self.c.name, outcome, count)
+        if started is not None:
+            self.sink.handling_took(self.c.name, time.perf_counter() - started)
 
     def start(self) -> None:
         self._loop = Loop(f"consumer-{self.c.name}", self._step)
@@ -192,10 +205,9 @@ class ConsumerRunner:
                 msgs = await self._sub.fetch(self.c.batch, timeout=1.0)
             except TimeoutError:  # nothing arrived in time (nats' own TimeoutError subclasses it)
                 return
-            if self.telemetry is not None:
-                redelivered = sum(1 for m in msgs if m.metadata.num_delivered > 1)
-                if redelivered:
-                    self.telemetry.consumer_redelivered.labels(self.c.name).inc(redelivered)
+            redelivered = sum(1 for m in msgs if m.metadata.num_delivered > 1)
+            if redelivered:
+                self.sink.redelivered(self.c.name, redelivered)
             if len(msgs) > 1 and await self._batch(msgs):
                 return
             for i, msg in enumerate(msgs):
@@ -236,7 +248,7 @@ class ConsumerRunner:
 
     @property
     def _service(self) -> str | None:
-        return self.telemetry.service if self.telemetry is not None else None
+        return self.sink.service
 
     async def _process_batch(self, events: Sequence[CloudEvent]) -> int:
         if self.c.prepare is not None:

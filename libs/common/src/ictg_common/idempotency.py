@@ -51,6 +51,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from . import audit, clock
 from .auth import Actor, CurrentActor
 from .errors import Conflict, Problem, ValidationFailed, field_error
+from .runtime import runtime_of
 
 HEADER = "Idempotency-Key"
 REPLAYED = "Idempotency-Replayed"
@@ -240,7 +241,7 @@ def idempotent(table: Table) -> Any:
             actor=actor,
             key=checked,
             fingerprint=fingerprint(request.method, target, await request.body()) if checked is not None else "",
-            hours=getattr(request.app.state.settings, "idempotency_hours", 48),
+            hours=runtime_of(request.app).settings.idempotency_hours,
         )
 
     return Depends(dependency)

@@ -16,7 +16,7 @@ import functools
 import logging
 import time
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from nats.js.errors import NoStreamResponseError
 from opentelemetry.trace import SpanKind
@@ -46,9 +46,7 @@ from .background import Loop
 from .events import CloudEvent
 from .natslink import NatsLink
 from .notify import Listener
-
-if TYPE_CHECKING:
-    from .telemetry import Telemetry
+from .runtime import NULL_SINK, RunnerSink
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +110,7 @@ class OutboxRelay:
         poll_seconds: float = 1.0,
         batch_size: int = 200,
         retention: timedelta = timedelta(days=7),
+        sink: RunnerSink = NULL_SINK,
     ) -> None:
         self.engine = engine
         self.link = link
@@ -124,7 +123,7 @@ class OutboxRelay:
         self._loop: Loop | None = None
         self._listener = Listener(database_url, notify_channel(schema), self._wake)
         self._last_prune = 0.0
-        self.telemetry: Telemetry | None = None  # the app's metrics (`ictg_common.telemetry.attach`)
+        self.sink = sink  # GET /metrics (the app's `Telemetry`), or nowhere
 
     def start(self) -> None:
         self._loop = Loop(f"outbox-relay-{self.schema}", self._step)
@@ -176,7 +175,7 @@ class OutboxRelay:
                 # A span in the trace of the request that wrote the event (none if tracing is off).
                 with tracing.child_of(
                     row.traceparent, f"publish {row.subject}", kind=SpanKind.PRODUCER,
-                    service=self.telemetry.service if self.telemetry is not None else None,
+                    service=self.sink.service,
                     attributes={"messaging.system": "nats", "messaging.destination.name": row.subject,
                                 "messaging.message.id": str(row.id)},
                 ):  # fmt: skip
@@ -191,6 +190,5 @@ class OutboxRelay:
                 )
         if rows:
             log.info("outbox published", extra={"count": len(rows), "schema": self.schema})
-            if self.telemetry is not None:
-                self.telemetry.outbox_published.inc(len(rows))
+            self.sink.published(len(rows))
         return len(rows)

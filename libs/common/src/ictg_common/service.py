@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -23,8 +23,8 @@ from .logs import configure_logging
 from .natslink import NatsLink
 from .outbox import OutboxRelay
 from .queries import refuse_unknown_query
+from .runtime import Runtime, runtime_of
 from .settings import ServiceSettings
-from .telemetry import attach as attach_telemetry
 from .telemetry import install as install_telemetry
 
 Hook = Callable[[FastAPI], Awaitable[None]]
@@ -86,39 +86,56 @@ def create_service_app(
         )
         if link is not None:
             link.start()
-        app.state.settings = settings
-        app.state.audit_schema = schema  # whose audit table a refusal made before any handler goes to
-        app.state.engine = engine
-        app.state.sessionmaker = create_sessionmaker(engine)
-        app.state.nats = link
-        app.state.verifier = TokenVerifier(
-            secret=settings.auth_secret,
-            audience=settings.auth_audience,
-            issuers=settings.auth_issuers,
-            development=settings.auth_development,
-            max_token_seconds=settings.auth_max_token_seconds,
-        )
-        app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
-        app.state.relay = None
-        if publishes and link is not None:
-            app.state.relay = OutboxRelay(
+        sessionmaker = create_sessionmaker(engine)
+        relay = (
+            OutboxRelay(
                 engine,
                 link,
                 schema=schema,
                 database_url=settings.database_url,
                 poll_seconds=settings.relay_poll_seconds,
+                sink=telemetry,
             )
-            app.state.relay.start()
-        app.state.consumers = [
+            if publishes and link is not None
+            else None
+        )
+        runners = [
             ConsumerRunner(
                 dataclasses.replace(c, schema=c.schema or schema, max_deliver=c.max_deliver or settings.max_deliver),
-                link=cast(NatsLink, link),  # consumers exist only on the bus (checked at build)
-                sessionmaker=app.state.sessionmaker,
+                link=link,
+                sessionmaker=sessionmaker,
+                sink=telemetry,
             )
             for c in consumers
+            if link is not None  # consumers exist only on the bus (checked when the app is built)
         ]
-        attach_telemetry(app)  # the relay and the consumers report to GET /metrics
-        for runner in app.state.consumers:
+        for runner in runners:
+            telemetry.consumes(runner.c.name)
+        runtime = Runtime(
+            settings=settings,
+            schema=schema,  # whose audit table a refusal made before any handler goes to
+            engine=engine,
+            sessionmaker=sessionmaker,
+            verifier=TokenVerifier(
+                secret=settings.auth_secret,
+                audience=settings.auth_audience,
+                issuers=settings.auth_issuers,
+                development=settings.auth_development,
+                max_token_seconds=settings.auth_max_token_seconds,
+            ),
+            limiter=RateLimiter(settings.rate_limit_per_minute),
+            telemetry=telemetry,
+            nats=link,
+            relay=relay,
+            consumers=runners,
+        )
+        app.state.runtime = runtime
+        # The services' own code reads these until it reads the runtime (one dependency) too.
+        app.state.settings, app.state.engine, app.state.sessionmaker = settings, engine, sessionmaker
+        app.state.nats, app.state.relay, app.state.consumers = link, relay, runners
+        if relay is not None:
+            relay.start()
+        for runner in runners:
             runner.start()
         for hook in on_startup:
             await hook(app)
@@ -127,10 +144,10 @@ def create_service_app(
         finally:
             for hook in on_shutdown:
                 await hook(app)
-            for runner in app.state.consumers:
+            for runner in runners:
                 await runner.stop()
-            if app.state.relay is not None:
-                await app.state.relay.stop()
+            if relay is not None:
+                await relay.stop()
             if link is not None:
                 await link.close()
             await engine.dispose()
@@ -145,7 +162,7 @@ def create_service_app(
     )
     install_error_handlers(app)
     app.add_middleware(GuardMiddleware, form_paths=form_paths)
-    install_telemetry(  # GET /metrics, tracing
+    telemetry = install_telemetry(  # GET /metrics, tracing
         app,
         name=name,
         schema=schema,
@@ -170,10 +187,11 @@ def health_router() -> APIRouter:
 
     @router.get("/readyz", responses={503: PROBLEM_RESPONSES[503]})
     async def readyz(request: Request) -> JSONResponse:
-        link = request.app.state.nats
+        runtime = runtime_of(request.app)
+        link = runtime.nats
         checks = {"database": "ok"} | ({} if link is None else {"nats": "ok" if link.connected else "down"})
         try:
-            async with request.app.state.engine.connect() as conn:
+            async with runtime.engine.connect() as conn:
                 await asyncio.wait_for(conn.execute(text("SELECT 1")), timeout=2)
         except Exception:  # noqa: BLE001 - any failure means not ready
             checks["database"] = "down"
@@ -188,7 +206,7 @@ def health_router() -> APIRouter:
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's unit of work: commit on success, roll back on error."""
     # Connection failures surface as OperationalError/OSError: the error handlers answer 503.
-    async with request.app.state.sessionmaker() as session, session.begin():
+    async with runtime_of(request.app).sessionmaker() as session, session.begin():
         yield session
 
 

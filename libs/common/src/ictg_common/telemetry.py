@@ -30,7 +30,7 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
@@ -49,10 +49,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import tracing
 from .errors import Unauthorized
+from .runtime import runtime_of
 from .settings import DEV_SCRAPE_TOKEN
-
-if TYPE_CHECKING:
-    from .consumer import ConsumerRunner
 
 log = logging.getLogger(__name__)
 
@@ -155,9 +153,26 @@ class Telemetry:
         """Run `hook` (it sets the service's own gauges) before each scrape, with a timeout."""
         self._hooks.append(hook)
 
+    # What the relay and the consumer runners report (`ictg_common.runtime.RunnerSink`).
     def handled(self, consumer: str, outcome: str, count: int = 1) -> None:
         if count:
             self.consumer_events.labels(consumer, outcome).inc(count)
+
+    def handling_took(self, consumer: str, seconds: float) -> None:
+        self.consumer_seconds.labels(consumer).observe(seconds)
+
+    def redelivered(self, consumer: str, count: int) -> None:
+        self.consumer_redelivered.labels(consumer).inc(count)
+
+    def published(self, count: int) -> None:
+        self.outbox_published.inc(count)
+
+    def consumes(self, consumer: str) -> None:
+        """Every series of `consumer` exists from the start at 0, so rate() and increase() see the first event."""
+        for outcome in CONSUMER_OUTCOMES:
+            self.consumer_events.labels(consumer, outcome)
+        self.consumer_redelivered.labels(consumer)
+        self.consumer_seconds.labels(consumer)
 
     def reconciled(self, check: str, mismatches: int) -> None:
         self.reconcile_mismatches.labels(check).set(mismatches)
@@ -175,9 +190,10 @@ class Telemetry:
 
     async def _read(self, app: FastAPI) -> None:
         self.readings += 1
-        parts: list[tuple[str, Awaitable[None]]] = [("consumers", self._read_consumers(app))]
-        if getattr(app.state, "engine", None) is not None:
-            parts.append(("database", self._read_database(app)))
+        parts: list[tuple[str, Awaitable[None]]] = [
+            ("consumers", self._read_consumers(app)),
+            ("database", self._read_database(app)),
+        ]
         parts += [("service", hook()) for hook in self._hooks]
         results = await asyncio.gather(
             *(asyncio.wait_for(coro, SCRAPE_TIMEOUT) for _, coro in parts), return_exceptions=True
@@ -192,8 +208,9 @@ class Telemetry:
         self._read_at = time.monotonic()
 
     async def _read_database(self, app: FastAPI) -> None:
-        runners: list[ConsumerRunner] = list(getattr(app.state, "consumers", []))
-        async with app.state.engine.connect() as conn:
+        runtime = runtime_of(app)
+        runners = [r.status() for r in runtime.consumers]
+        async with runtime.engine.connect() as conn:
             if self.publishes:
                 row = (
                     await conn.execute(
@@ -210,32 +227,33 @@ class Telemetry:
                     text(f'SELECT consumer, count(*) AS n FROM "{self.schema}".dead_letter GROUP BY consumer')
                 )
                 parked = {r.consumer: int(r.n) for r in rows}
-                for name in {r.c.name for r in runners} | set(parked):
+                for name in {r.name for r in runners} | set(parked):
                     self.dead_letters.labels(name).set(parked.get(name, 0))
 
     async def _read_consumers(self, app: FastAPI) -> None:
-        link = getattr(app.state, "nats", None)
+        runtime = runtime_of(app)
+        link = runtime.nats
         self.nats_connected.set(1 if link is not None and link.connected else 0)
-        runners: list[ConsumerRunner] = list(getattr(app.state, "consumers", []))
+        runners = [r.status() for r in runtime.consumers]
         for runner in runners:
-            self.consumer_paused.labels(runner.c.name).set(1 if runner.paused else 0)
+            self.consumer_paused.labels(runner.name).set(1 if runner.paused else 0)
         if link is None or not runners:
             return
         if not link.connected:
             for runner in runners:  # unknown while NATS is out of reach: NaN, not a stale number
-                self.consumer_pending.labels(runner.c.name).set(math.nan)
-                self.consumer_ack_pending.labels(runner.c.name).set(math.nan)
+                self.consumer_pending.labels(runner.name).set(math.nan)
+                self.consumer_ack_pending.labels(runner.name).set(math.nan)
             return
         js = await link.jetstream()
         for runner in runners:
             try:
-                info = await js.consumer_info(link.stream, runner.c.name, timeout=1)
+                info = await js.consumer_info(link.stream, runner.name, timeout=1)
             except Exception:  # noqa: BLE001 - not created yet (first fetch pending): unknown
-                self.consumer_pending.labels(runner.c.name).set(math.nan)
-                self.consumer_ack_pending.labels(runner.c.name).set(math.nan)
+                self.consumer_pending.labels(runner.name).set(math.nan)
+                self.consumer_ack_pending.labels(runner.name).set(math.nan)
                 continue
-            self.consumer_pending.labels(runner.c.name).set(info.num_pending or 0)
-            self.consumer_ack_pending.labels(runner.c.name).set(info.num_ack_pending or 0)
+            self.consumer_pending.labels(runner.name).set(info.num_pending or 0)
+            self.consumer_ack_pending.labels(runner.name).set(info.num_ack_pending or 0)
 
 
 class MetricsMiddleware:
@@ -318,17 +336,3 @@ def install(
     app.include_router(metrics_router(scrape_token))
     tracing.instrument_app(app, name)
     return telemetry
-
-
-def attach(app: FastAPI) -> None:
-    """In the lifespan, once the relay and the consumer runners exist: they report to the app's registry."""
-    telemetry: Telemetry = app.state.telemetry
-    if getattr(app.state, "relay", None) is not None:
-        app.state.relay.telemetry = telemetry
-    for runner in getattr(app.state, "consumers", []):
-        runner.telemetry = telemetry
-        # Every series exists from the start at 0, so rate() and increase() see the first event.
-        for outcome in CONSUMER_OUTCOMES:
-            telemetry.consumer_events.labels(runner.c.name, outcome)
-        telemetry.consumer_redelivered.labels(runner.c.name)
-        telemetry.consumer_seconds.labels(runner.c.name)

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from ictg_common.audit import audit_router
 from ictg_common.issuers import IssuerConfig, IssuerKeys
+from ictg_common.runtime import runtime_of
 from ictg_common.service import create_service_app
 
 from . import oauth
@@ -35,7 +36,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         app.state.token_limit_client, app.state.token_limit_address = oauth.limiters(settings)
         # The registry is called with this service's own tokens: it reads its own keys in process.
         own = IssuerConfig(issuer=settings.issuer.rstrip("/"))
-        app.state.verifier.issuers[own.issuer] = IssuerKeys(own, transport=httpx.ASGITransport(app=app))
+        runtime_of(app).verifier.issuers[own.issuer] = IssuerKeys(own, transport=httpx.ASGITransport(app=app))
 
     return create_service_app(
         name="identity",
