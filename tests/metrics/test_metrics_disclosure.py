@@ -13,8 +13,8 @@ from metrics_events import Child, at
 from metrics_http import ANALYST, feed, metrics_app, published
 
 from ictg_common import clock
-from ictg_metrics.children.disclosure import Discloser
 from ictg_metrics.disclosure.cellkey import DEFAULT_PTABLE, Ptable
+from ictg_metrics.disclosure.discloser import Discloser
 
 from conftest import auth
 

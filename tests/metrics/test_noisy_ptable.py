@@ -30,7 +30,6 @@ from cell_key_perturbation.create_perturbed_table import create_perturbed_table
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ictg_metrics.children.disclosure import Discloser
 from ictg_metrics.disclosure import noisy
 from ictg_metrics.disclosure.cellkey import (
     DEFAULT_PTABLE,
@@ -42,6 +41,7 @@ from ictg_metrics.disclosure.cellkey import (
     load_ptable,
     pcv,
 )
+from ictg_metrics.disclosure.discloser import Discloser
 
 D = noisy.MAX_NOISE
 STATED = {"name": "ictg_noise_d5", "threshold": 10, "max_noise": 5, "variance": 968 / 256, "mean": 0.0}

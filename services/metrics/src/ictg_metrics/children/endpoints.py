@@ -26,6 +26,7 @@ from ictg_common.service import SessionDep
 
 from ..dimensions import DIMENSIONS
 from ..dimensions.tables import columns_with_names, in_natural_order, with_empty_cells, with_names
+from ..disclosure.discloser import Discloser, Disclosure
 from ..models import SCHEMA
 from ..privacy import release
 from ..privacy.answers import NOTE, canonical_query
@@ -35,8 +36,8 @@ from ..privacy.service import answer_once
 from ..privacy.tables import caseload_table, children_table, timeliness_table
 from .answers import Answer, CaseloadAnswer, ChildrenAnswer, TimelinessAnswer
 from .caseload import COUNTS, caseload, months
+from .csv_output import csv_filename, to_csv
 from .dictionary import DataDictionary, data_dictionary
-from .disclosure import Discloser, Disclosure, csv_filename, to_csv
 from .params import (
     COMMON_DOC,
     Common,

@@ -9,4 +9,7 @@ this against the package cell by cell.
 drawn by the cell key, nothing published under 10; its docstring states the design and its parameters.
 `ptable_10_5.csv` is ONS's deterministic "10-5 rule" ptable (threshold 10, rounding to base 5), copied
 from that package (its header comment gives its provenance), kept as `cellkey.PTABLE_10_5`.
+`discloser` applies it to an answer (`Discloser`: perturbed or true counts, withheld fields, and the
+refusals of a query whose cells would be too small or too sparse to publish); `refusals` lists the cells of a
+table shown whole and refuses one that cannot be (values that cannot all be listed, too many cells).
 """

@@ -18,12 +18,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..children.caseload import caseload, months
-from ..children.disclosure import Discloser
 from ..children.query import ChildQuery, count_children
 from ..children.timeliness import DEADLINES, QUANTILES, STATS, share, timeliness
 from ..dimensions import SERVICE_START, domain
 from ..dimensions.tables import columns_with_names, in_natural_order, with_empty_cells, with_names
 from ..disclosure.cellkey import Ptable
+from ..disclosure.discloser import Discloser
 from .catalogue import CATALOGUE, Table
 
 MAX_CELLS = 20_000  # the largest table of the catalogue by far (authorities × financial years) is under 3,000

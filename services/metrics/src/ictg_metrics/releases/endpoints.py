@@ -13,7 +13,7 @@ from ictg_common.auth import Actor, require
 from ictg_common.errors import NotFound, invalid
 from ictg_common.service import SessionDep
 
-from ..children.disclosure import to_csv
+from ..children.csv_output import to_csv
 from ..children.params import wants_csv
 from ..disclosure.cellkey import DEFAULT_PTABLE
 from ..models import SCHEMA

@@ -1,4 +1,4 @@
-"""Disclosure control (docs/disclosure.md) and CSV output for every measure.
+"""Disclosure control of every measure's answer (docs/disclosure.md): perturbed by the cell key method, or true.
 
 `perturb` (default): every published count — cells, totals, caseload flows and stocks, timeliness
 counts, deadline numerators and denominators — goes through the cell key method with its own cell key
@@ -16,21 +16,16 @@ table of holes.
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from ictg_common.errors import invalid
 
-from ..disclosure.cellkey import Ptable
+from .cellkey import Ptable
 
 Disclosure = Literal["perturb", "none"]
 CELL_KEY_PREFIX = "_ck_"  # a raw row's cell key of a count: `_ck_<count>` (never published)
-WITHHELD = "c"  # how CSV writes a withheld cell (the ONS convention)
 MAX_DIMENSIONS = 4  # across group_by and filters, under perturbation
 NOTE = (
     "Counts are perturbed by the cell key method (ONS): each published count is the true count plus noise drawn "
@@ -119,44 +114,3 @@ class Discloser:
         stated = self.ptable.describe()
         ptable = {k: stated[k] for k in ("name", "threshold", "max_noise", "variance")}
         return {"disclosure": "perturb", "ptable": ptable, "note": NOTE}
-
-
-def _cell(row: dict[str, Any], column: str) -> Any:
-    value = row.get(column)
-    if value is None:
-        return WITHHELD if column in row.get("withheld_fields", ()) else ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return value
-
-
-def to_csv(columns: list[str], rows: list[dict[str, Any]]) -> str:
-    """Tidy CSV: one header row, one row per cell, no total row; a withheld value is written `c`, a value
-    that does not apply (a median of no cases) is empty, zero is `0`."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([_cell(row, c) for c in columns])
-    return buf.getvalue()
-
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def csv_filename(
-    measure: str, echo: dict[str, Any], *, as_of: str, group_by: Sequence[str], d: Discloser, mode: str | None = None
-) -> str:
-    """A file name that says what the file holds: measure, grouping, filters, as_of and disclosure,
-    e.g. `ictg-children_by-gender_nationality-VN_as-of-2026-12-03_perturb-ictg_noise_d5.csv`."""
-    parts = [f"ictg-{measure}"]
-    if group_by:
-        parts.append("by-" + "-".join(group_by))
-    for k, v in echo.items():
-        parts.append(f"{k}-{'+'.join(map(str, v)) if isinstance(v, list) else v}")
-    parts.append(f"as-of-{as_of}")
-    parts.append(mode or (f"perturb-{d.ptable.name}" if d.perturbs else "unperturbed"))  # mode: e.g. dp-epsilon-0.5
-    name = _UNSAFE.sub("_", "_".join(parts))
-    if len(name) > 150:  # keep within file system limits; the headers carry the whole query
-        name = name[:130] + "-" + hashlib.sha256(name.encode()).hexdigest()[:12]
-    return name + ".csv"
