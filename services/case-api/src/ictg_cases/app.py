@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ictg_common.audit import audit_router
 from ictg_common.consumer import Consumer
 from ictg_common.events import CloudEvent
+from ictg_common.runtime import runtime_of
 from ictg_common.service import create_service_app
 
 from .admin.endpoints import router as admin_router
@@ -57,14 +58,14 @@ def create_app(
         await intake.prefetch([UUID(str(e.data["referral_id"])) for e in events if "referral_id" in e.data])
 
     async def start_watcher(app: FastAPI) -> None:
-        app.state.sla_watcher = SlaWatcher(app.state.sessionmaker, settings, on_breach=app.state.sla_breached)
+        app.state.sla_watcher = SlaWatcher(runtime_of(app).sessionmaker, settings, on_breach=app.state.sla_breached)
         app.state.sla_watcher.start()
 
     async def start_reconciler(app: FastAPI) -> None:
         # The admin endpoints (replay, reconcile) call intake with the claim check's client.
         app.state.intake = intake
         app.state.reconciler = Reconciler(
-            app.state.sessionmaker, intake=intake, settings=settings, telemetry=app.state.telemetry
+            runtime_of(app).sessionmaker, intake=intake, settings=settings, telemetry=app.state.telemetry
         )
         app.state.reconciler.start()
 

@@ -29,11 +29,13 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
 
     async def start(app: FastAPI) -> None:
-        app.state.keys = KeyStore(
-            app.state.sessionmaker, secret=settings.key_secret.get_secret_value(), token_seconds=settings.token_seconds
+        keys = KeyStore(
+            runtime_of(app).sessionmaker,
+            secret=settings.key_secret.get_secret_value(),
+            token_seconds=settings.token_seconds,
         )
-        await app.state.keys.ensure()
-        app.state.token_limit_client, app.state.token_limit_address = oauth.limiters(settings)
+        await keys.ensure()
+        app.state.token_desk = oauth.TokenDesk.open(keys, settings)
         # The registry is called with this service's own tokens: it reads its own keys in process.
         own = IssuerConfig(issuer=settings.issuer.rstrip("/"))
         runtime_of(app).verifier.issuers[own.issuer] = IssuerKeys(own, transport=httpx.ASGITransport(app=app))

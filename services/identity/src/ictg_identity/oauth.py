@@ -17,6 +17,7 @@ import concurrent.futures
 import re
 import time
 from collections.abc import Coroutine
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, TypeVar, cast
 from urllib.parse import parse_qsl
@@ -34,15 +35,17 @@ from fastapi.responses import JSONResponse
 from joserfc import jwk
 from joserfc.errors import JoseError
 from sqlalchemy import delete, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ictg_common import audit as audit_log
 from ictg_common.auth import SCOPES, Actor, RateLimiter
 from ictg_common.errors import TYPE_BASE
+from ictg_common.runtime import runtime_of
 
 from .clients import service as clients
 from .keys import KeyStore
 from .models import SCHEMA, Client, UsedAssertion
-from .settings import IdentitySettings
+from .settings import IdentitySettings, settings_of
 
 T = TypeVar("T")
 CLIENT_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -50,6 +53,8 @@ SCOPE_NAME = re.compile(r"[a-z_:]{1,60}")
 # Authlib's Exchange.call blocks its worker thread while the loop runs the lookup: its own threads, so a
 # burst of token requests never takes the default executor's (DNS lookups use those).
 EXECUTOR = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="oauth")
+
+
 router = APIRouter(tags=["oauth2"])
 TOKEN_PATH = "/oauth2/token"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -110,9 +115,15 @@ class TokenClient(ClientMixin):
 class Exchange:
     """One token request's bridge from Authlib (in a worker thread) to the database (on the loop)."""
 
-    def __init__(self, app_state: Any, loop: asyncio.AbstractEventLoop, signing: jwk.KeySet) -> None:
-        self.sessionmaker = app_state.sessionmaker
-        self.settings: IdentitySettings = app_state.settings
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: IdentitySettings,
+        loop: asyncio.AbstractEventLoop,
+        signing: jwk.KeySet,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.settings = settings
         self.loop = loop
         self.signing = signing
         self.client: TokenClient | None = None
@@ -339,8 +350,8 @@ async def token(request: Request) -> JSONResponse:
     a signed assertion (`private_key_jwt`, RFC 7523). The answer: `access_token` (a JWT, ES256, for 15
     minutes), `token_type` `Bearer`, `expires_in`, `scope`. Send it to any service as
     `Authorization: Bearer …`, and ask for a new one before it expires."""
-    state = request.app.state
-    settings: IdentitySettings = state.settings
+    desk = desk_of(request)
+    settings = settings_of(request)
     headers = {k.title(): v for k, v in request.headers.items()}
     try:
         form = _form(await request.body(), request.headers.get("content-type", ""))
@@ -354,12 +365,13 @@ async def token(request: Request) -> JSONResponse:
     # Per client and address: guesses at a client's secret from elsewhere do not lock the client itself out
     # (the per-address limit bounds the guessing).
     per_client = f"{claimed}@{address}" if claimed else None
-    for limiter, key in ((state.token_limit_address, address), (state.token_limit_client, per_client)):
+    for limiter, key in ((desk.per_address, address), (desk.per_client, per_client)):
         if key and (wait := limiter.take(key)):
             await _audit(request, claimed, None, "token.refused", "rate_limited")
             return _oauth_error(429, "slow_down", "Too many token requests; a token lasts 15 minutes: reuse it.",
                                 {"Retry-After": str(int(wait) + 1)})  # fmt: skip
-    exchange = Exchange(state, asyncio.get_running_loop(), await state.keys.signing())
+    sessions = runtime_of(request.app).sessionmaker
+    exchange = Exchange(sessions, settings, asyncio.get_running_loop(), await desk.keys.signing())
     server = TokenServer(exchange)
     oauth_request = FormRequest(settings.token_endpoint, form, headers)
     try:
@@ -409,7 +421,7 @@ async def _audit(request: Request, client_id: str | None, client: TokenClient | 
         org_type=row.org_type if row is not None else None, org_name=row.org_name if row is not None else None,
     )  # fmt: skip
     await audit_log.record_refusal(
-        request.app.state.sessionmaker, schema=SCHEMA, actor=actor, action=action,
+        runtime_of(request.app).sessionmaker, schema=SCHEMA, actor=actor, action=action,
         resource=f"/v1/clients/{client_id}"[:200] if client_id else TOKEN_PATH, outcome="ok" if action == "token.issued"
         else "denied", reason=reason[:1000],
     )  # fmt: skip
@@ -417,7 +429,7 @@ async def _audit(request: Request, client_id: str | None, client: TokenClient | 
 
 @router.get("/.well-known/oauth-authorization-server", summary="Server metadata (RFC 8414)")
 async def metadata(request: Request) -> dict[str, Any]:
-    settings: IdentitySettings = request.app.state.settings
+    settings = settings_of(request)
     issuer = settings.issuer.rstrip("/")
     return {
         "issuer": issuer,
@@ -434,9 +446,23 @@ async def metadata(request: Request) -> dict[str, Any]:
 
 @router.get("/.well-known/jwks.json", summary="The keys that sign access tokens (current and next)")
 async def jwks(request: Request) -> JSONResponse:
-    keys: KeyStore = request.app.state.keys
+    keys = desk_of(request).keys
     return JSONResponse(await keys.published(), headers={"Cache-Control": "public, max-age=300"})
 
 
-def limiters(settings: IdentitySettings) -> tuple[RateLimiter, RateLimiter]:
-    return RateLimiter(settings.token_rate_per_client), RateLimiter(settings.token_rate_per_address)
+@dataclass(frozen=True)
+class TokenDesk:
+    """The token endpoint's own running parts, made by the app's start: the keys and the two limits."""
+
+    keys: KeyStore
+    per_client: RateLimiter
+    per_address: RateLimiter
+
+    @classmethod
+    def open(cls, keys: KeyStore, settings: IdentitySettings) -> TokenDesk:
+        return cls(keys, RateLimiter(settings.token_rate_per_client), RateLimiter(settings.token_rate_per_address))
+
+
+def desk_of(request: Request) -> TokenDesk:
+    desk: TokenDesk = request.app.state.token_desk
+    return desk

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from ictg_common.audit import audit_router
 from ictg_common.consumer import Consumer
+from ictg_common.runtime import runtime_of
 from ictg_common.service import create_service_app
 
 from . import sender
@@ -27,7 +28,7 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
 
     async def start(app: FastAPI) -> None:
         app.state.webhooks_client = sender.make_client()
-        app.state.worker = Worker(app.state.sessionmaker, settings, metrics=app.state.delivery_metrics)
+        app.state.worker = Worker(runtime_of(app).sessionmaker, settings, metrics=app.state.delivery_metrics)
         app.state.worker.start()
 
     async def stop(app: FastAPI) -> None:

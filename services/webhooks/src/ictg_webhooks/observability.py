@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy import text
 
+from ictg_common.runtime import runtime_of
 from ictg_common.telemetry import LATENCY_BUCKETS, Telemetry
 
 from . import sender
@@ -61,7 +62,7 @@ def install(app: FastAPI) -> DeliveryMetrics:
     metrics = DeliveryMetrics(telemetry)
 
     async def read() -> None:
-        async with app.state.engine.connect() as conn:
+        async with runtime_of(app).engine.connect() as conn:
             metrics.pending.set(int((await conn.execute(PENDING)).scalar_one()))
 
     telemetry.on_scrape(read)

@@ -31,6 +31,7 @@ from ictg_common import audit, clock
 from ictg_common.auth import Actor, CurrentActor, require
 from ictg_common.errors import Forbidden, NotFound, ValidationFailed, field_error
 from ictg_common.events import new_id
+from ictg_common.runtime import runtime_of
 
 from ..errors import CouncilRefused, OutsideRegion, StaleETag
 from ..models import SCHEMA, BreakGlass, Case, ResponsibilityPeriod
@@ -135,7 +136,7 @@ async def _reason(request: Request, actor: Actor, raw: str | None) -> str | None
     if not actor.has(BREAK_GLASS_SCOPE):
         # An attempt to reach past one's regions is worth knowing about even when refused.
         await audit.record_refusal(
-            request.app.state.sessionmaker, schema=SCHEMA, actor=actor, action="break_glass",
+            runtime_of(request.app).sessionmaker, schema=SCHEMA, actor=actor, action="break_glass",
             resource=request.url.path[:200], reason=reason,
         )  # fmt: skip
         raise Forbidden(f"Break-glass access needs scope {BREAK_GLASS_SCOPE}.")
@@ -147,7 +148,7 @@ async def refuse_council(
 ) -> None:
     """403, audited: what a council's token may never do (write a case, break the glass)."""
     await audit.record_refusal(
-        request.app.state.sessionmaker, schema=SCHEMA, actor=actor, action=action, resource=request.url.path[:200],
+        runtime_of(request.app).sessionmaker, schema=SCHEMA, actor=actor, action=action, resource=request.url.path[:200],
         reason=reason,
     )  # fmt: skip
     raise CouncilRefused(detail)

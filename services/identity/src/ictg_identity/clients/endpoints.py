@@ -13,7 +13,7 @@ from ictg_common.errors import Forbidden
 from ictg_common.service import SessionDep
 
 from ..models import SCHEMA, Client, ClientSecret
-from ..settings import IdentitySettings
+from ..settings import settings_of
 from . import schemas, service
 
 router = APIRouter(prefix="/v1/clients", tags=["clients"])
@@ -66,7 +66,7 @@ async def rotate_secret(
 ) -> dict[str, object]:
     """A new secret, shown once; the previous one is still accepted for the overlap (24 hours by default;
     `previous_valid_seconds: 0` ends it now, for a secret that leaked)."""
-    settings: IdentitySettings = request.app.state.settings
+    settings = settings_of(request)
     asked = body.previous_valid_seconds if body is not None else None
     seconds = settings.secret_overlap_seconds if asked is None else min(asked, settings.secret_overlap_seconds)
     secret, until = await service.rotate(session, client_id, overlap=timedelta(seconds=seconds))

@@ -12,9 +12,11 @@ from ictg_common.auth import Actor, require
 from ictg_common.codes import values
 from ictg_common.idempotency import Idempotency, documented, idempotent
 from ictg_common.inputs import QueryTime, StorableText, query_time
+from ictg_common.runtime import runtime_of
 from ictg_common.service import SessionDep
 
 from ..models import idempotency
+from ..settings import IntakeSettings
 from . import service
 from .repository import Filters
 from .schemas import Referral, ReferralCreate, ReferralPage, ReferralStatus
@@ -57,13 +59,21 @@ async def create_referral(
     if (replay := await idem.replay(session, action=service.CREATE)) is not None:
         return replay  # a retry of a finished request: its first answer again
     out = await service.create(
-        session, body, actor=actor, settings=request.app.state.settings, refusals=request.app.state.sessionmaker
+        session, body, actor=actor, settings=_settings(request), refusals=runtime_of(request.app).sessionmaker
     )
     response.headers["Location"] = service.location(out.id)
     return await idem.save(session, out, response)  # remembered with its Location, in the same transaction
 
 
 MAX_IDS = 100
+
+
+def _settings(request: Request) -> IntakeSettings:
+    settings = runtime_of(request.app).settings
+    assert isinstance(settings, IntakeSettings)
+    return settings
+
+
 ReferralIdPath = Annotated[UUID, Path(description="The referral's id, from `POST /v1/referrals` or its `Location`.")]
 
 
@@ -71,7 +81,7 @@ ReferralIdPath = Annotated[UUID, Path(description="The referral's id, from `POST
 async def get_referral(referral_id: ReferralIdPath, request: Request, session: SessionDep, actor: Reader) -> Referral:
     """One referral, with how its case stands (`status` and its dates). A first responder sees its own
     organisation's referrals; any other answers 404."""
-    return await service.read(session, referral_id, actor=actor, refusals=request.app.state.sessionmaker)
+    return await service.read(session, referral_id, actor=actor, refusals=runtime_of(request.app).sessionmaker)
 
 
 @router.get("", response_model=ReferralPage)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ictg_common import pagination
 from ictg_common.auth import Actor, require
+from ictg_common.runtime import runtime_of
 from ictg_common.service import SessionDep
 
 from ..models import Subscription
@@ -26,13 +27,13 @@ Limit = Annotated[int, Query(ge=1, le=500, description=pagination.LIMIT)]
 
 
 def _settings(request: Request) -> WebhooksSettings:
-    settings: WebhooksSettings = request.app.state.settings
+    settings = runtime_of(request.app).settings
+    assert isinstance(settings, WebhooksSettings)
     return settings
 
 
 def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
-    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    return sessions
+    return runtime_of(request.app).sessionmaker
 
 
 def _client(request: Request) -> httpx.AsyncClient:
