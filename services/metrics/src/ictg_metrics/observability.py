@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from prometheus_client import Gauge
 from sqlalchemy import text
 
+from ictg_common.runtime import runtime_of
 from ictg_common.telemetry import Telemetry
 
 # The newest event folded: every event is stored and folded in the same transaction (children/store.py).
@@ -36,7 +37,7 @@ def install(app: FastAPI) -> None:
     )
 
     async def read() -> None:
-        async with app.state.engine.connect() as conn:
+        async with runtime_of(app).engine.connect() as conn:
             row = (await conn.execute(NEWEST)).one_or_none()
         freshness.set(math.nan if row is None else max(time.time() - created_at(row.id, float(row.stored)), 0.0))
 

@@ -1,7 +1,9 @@
 from typing import ClassVar, Self
 
+from fastapi import FastAPI
 from pydantic import Field, model_validator
 
+from ictg_common.runtime import runtime_of
 from ictg_common.settings import ServiceSettings, service_config
 
 DEV_CELL_KEY_SECRET = "dev-only-cell-key-secret-change-me"
@@ -46,3 +48,10 @@ class MetricsSettings(ServiceSettings):
         if self.dp_query_epsilon > self.dp_monthly_epsilon:
             raise ValueError("ICTG_METRICS_DP_QUERY_EPSILON is more than ICTG_METRICS_DP_MONTHLY_EPSILON")
         return self
+
+
+def settings_of(app: FastAPI) -> MetricsSettings:
+    """The running service's settings (its runtime's)."""
+    settings = runtime_of(app).settings
+    assert isinstance(settings, MetricsSettings)
+    return settings

@@ -12,10 +12,11 @@ from fastapi.responses import JSONResponse
 from ictg_common import audit
 from ictg_common.auth import Actor, require
 from ictg_common.errors import Conflict, ServiceUnavailable
+from ictg_common.runtime import runtime_of
 from ictg_common.service import SessionDep
 
 from ..models import SCHEMA
-from ..settings import MetricsSettings
+from ..settings import MetricsSettings, settings_of
 from . import status
 from .rebuild import RebuildRunning, rebuild
 from .reconcile import CasesUnavailable, case_counts, compare, metrics_counts
@@ -45,7 +46,7 @@ async def start_rebuild(
     missing here. Answers 202 at once (poll `GET /v1/admin/rebuild`), or 200 with the result with
     `wait=true`.
     """
-    settings = request.app.state.settings
+    settings = settings_of(request.app)
     url = settings.database_url
     # The status lives in the database (admin/status.py): any replica refuses a second start.
     job = await RebuildJob.claim(url, requested_by=actor.sub)
@@ -54,7 +55,7 @@ async def start_rebuild(
     # In a transaction of its own: the rebuild outlives the request (and may fail).
     try:
         await audit.record_refusal(
-            request.app.state.sessionmaker, schema=SCHEMA, actor=actor, action="rebuild.start",
+            runtime_of(request.app).sessionmaker, schema=SCHEMA, actor=actor, action="rebuild.start",
             resource="/v1/admin/rebuild", outcome="accepted", reason=request.url.query[:1000] or None,
         )  # fmt: skip
     except BaseException:

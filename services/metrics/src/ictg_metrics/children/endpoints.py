@@ -22,6 +22,7 @@ from ictg_common import audit, clock
 from ictg_common.auth import Actor, CurrentActor, require
 from ictg_common.errors import Forbidden, invalid
 from ictg_common.queries import accepts_query
+from ictg_common.runtime import runtime_of
 from ictg_common.service import SessionDep
 
 from ..dimensions import DIMENSIONS
@@ -34,6 +35,7 @@ from ..privacy.answers import headers as privacy_headers
 from ..privacy.release import cell_values
 from ..privacy.service import answer_once
 from ..privacy.tables import caseload_table, children_table, timeliness_table
+from ..settings import settings_of
 from .answers import Answer, CaseloadAnswer, ChildrenAnswer, TimelinessAnswer
 from .caseload import COUNTS, caseload, months
 from .csv_output import csv_filename, to_csv
@@ -87,7 +89,7 @@ async def _check_access(request: Request, session: AsyncSession, actor: Actor, m
     counts, metrics:read:unsuppressed. A refused attempt is audited with the query asked (`reason`), and so
     is every use of true counts."""
     if not actor.has(NEEDS[mode]):
-        await audit.record_refusal(request.app.state.sessionmaker, **_audited(request, actor, mode))
+        await audit.record_refusal(runtime_of(request.app).sessionmaker, **_audited(request, actor, mode))
         why = "" if mode == "dp" else f"disclosure={mode} needs scope metrics:read:unsuppressed. "
         raise Forbidden(
             f"{why}Free queries (disclosure=dp, the default) need scope metrics:query: they spend a monthly "
@@ -127,7 +129,7 @@ async def _privately(
 ) -> dict[str, Any]:  # fmt: skip
     """The answer under dp: stored (the same query before: no cost) or computed and charged to the caller's
     budget; its `privacy` says how (noise, budget, whether replayed, when answered)."""
-    settings = request.app.state.settings
+    settings = settings_of(request.app)
     epsilon = common.epsilon if common.epsilon is not None else settings.dp_query_epsilon
     # Not audited when refused over budget: the audit's own connection, taken while this one holds the
     # principal's lock, could exhaust the pool under a burst of refusals (the charges record what was spent).

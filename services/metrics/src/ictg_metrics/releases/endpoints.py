@@ -11,12 +11,14 @@ from fastapi.responses import JSONResponse, Response
 from ictg_common import audit
 from ictg_common.auth import Actor, require
 from ictg_common.errors import NotFound, invalid
+from ictg_common.runtime import runtime_of
 from ictg_common.service import SessionDep
 
 from ..children.csv_output import to_csv
 from ..children.params import wants_csv
 from ..disclosure.cellkey import DEFAULT_PTABLE
 from ..models import SCHEMA
+from ..settings import settings_of
 from . import store
 from .catalogue import CATALOGUE, TABLES
 from .service import NotDue, parse_release, publish
@@ -147,11 +149,11 @@ async def publish_release(
         raise invalid("#query/release", str(exc)) from None
     app = request.app
     try:
-        stored = await publish(app.state.sessionmaker, release, ptable=app.state.ptable,
-                               long_term_missing_days=app.state.settings.long_term_missing_days)  # fmt: skip
+        stored = await publish(runtime_of(app).sessionmaker, release, ptable=app.state.ptable,
+                               long_term_missing_days=settings_of(app).long_term_missing_days)  # fmt: skip
     except NotDue as exc:
         raise invalid("#query/release", str(exc)) from None
-    await audit.record_refusal(app.state.sessionmaker, schema=SCHEMA, actor=actor, action="release.publish",
+    await audit.record_refusal(runtime_of(app).sessionmaker, schema=SCHEMA, actor=actor, action="release.publish",
                                resource=f"/v1/releases/{release}", outcome="created" if stored else "exists")  # fmt: skip
     return JSONResponse({"release": release, "created": stored, "url": f"/v1/releases/{release}"},
                         status_code=201 if stored else 200)  # fmt: skip

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from ictg_common import clock
 from ictg_common.background import Loop
 
+from ..settings import settings_of
 from .service import last_complete, publish
 
 log = logging.getLogger(__name__)
@@ -21,7 +22,7 @@ FIRST_CHECK_SECONDS = 60.0
 class ReleaseSchedule:
     def __init__(self, app: FastAPI) -> None:
         self.app = app
-        self.interval = app.state.settings.release_check_seconds
+        self.interval = settings_of(app).release_check_seconds
         self._loop: Loop | None = None
         self._first = True
 
