@@ -29,6 +29,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from ictg_common.runtime import runtime_of
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
@@ -166,11 +168,11 @@ async def loop(env: dict[str, str]) -> dict[str, Any]:
             what = " ".join(statement.split()[:4])[:48]
             by_statement[what] = by_statement.get(what, 0.0) + (time.perf_counter() - started.pop()) * 1000
 
-        event.listen(app.state.engine.sync_engine, "before_cursor_execute", before)
-        event.listen(app.state.engine.sync_engine, "after_cursor_execute", after)
+        event.listen(runtime_of(app).engine.sync_engine, "before_cursor_execute", before)
+        event.listen(runtime_of(app).engine.sync_engine, "after_cursor_execute", after)
         checkouts = [0]
         event.listen(
-            app.state.engine.sync_engine.pool, "checkout", lambda *_: checkouts.__setitem__(0, checkouts[0] + 1)
+            runtime_of(app).engine.sync_engine.pool, "checkout", lambda *_: checkouts.__setitem__(0, checkouts[0] + 1)
         )
         for _ in range(20):  # warm-up: connections, prepared statements
             await client.post("/v1/referrals", json=body(rng, known), headers=h)

@@ -26,6 +26,7 @@ from ictg_common.contracts import ReferralReceived, make_event
 from ictg_common.db import plain_url
 from ictg_common.devinfra import Infra
 from ictg_common.events import new_id
+from ictg_common.runtime import runtime_of
 from ictg_metrics.admin.rebuild import rebuild
 from ictg_metrics.app import create_app
 from ictg_metrics.settings import MetricsSettings
@@ -119,7 +120,7 @@ async def _bench(infra: Infra, url: str) -> None:
         await _private(client, base)
 
         # freshness: one referral published on the stream, until the count includes it
-        await app.state.nats.jetstream()
+        await runtime_of(app).nats.jetstream()
         rid = new_id()
         event = make_event(data=_referral(rid), subject=rid, time=_now())
         producer = await nats.connect(infra.as_tester())  # as intake would publish it (metrics may publish nothing)

@@ -11,6 +11,7 @@ from cases_harness import ADMIN, Stack, stack_fixture  # noqa: F401
 from sqlalchemy import text
 
 from ictg_common import clock
+from ictg_common.runtime import runtime_of
 
 from conftest import auth
 
@@ -34,7 +35,7 @@ async def audit_rows(stack: Stack, **params: Any) -> list[dict[str, Any]]:
 
 
 async def grants(stack: Stack) -> list[Any]:
-    async with stack.app.state.engine.connect() as conn:
+    async with runtime_of(stack.app).engine.connect() as conn:
         return list((await conn.execute(text("SELECT actor, reason, expires_at FROM cases.break_glass"))).all())
 
 

@@ -10,6 +10,7 @@ from cases_harness import READ, Stack, stack_fixture  # noqa: F401
 
 from ictg_common import clock
 from ictg_common.events import CloudEvent, new_id
+from ictg_common.runtime import runtime_of
 
 from conftest import as_tester, eventually
 
@@ -39,7 +40,7 @@ async def test_estimated_age_has_no_18th_birthday_and_maximum_duration_is_config
     received = datetime(2025, 8, 31, 10, 0, tzinfo=UTC)
     case = await stack.case(received_at=received, child__date_of_birth=None, child__estimated_age=15)
     assert case["turns_18_on"] is None and case["maximum_duration_on"] is None
-    stack.app.state.settings.maximum_duration_months = 18
+    runtime_of(stack.app).settings.maximum_duration_months = 18
     got = (await stack.get(f"/v1/cases/{case['id']}")).json()
     assert got["maximum_duration_on"] == "2027-02-28"  # 18 months on, clamped to the end of February
 
@@ -69,7 +70,7 @@ async def test_missing_at_referral_opens_an_episode_and_its_event(stack: Stack) 
 async def test_recent_missing_episode_is_not_long_term(stack: Stack) -> None:
     case = await stack.case(received_at=clock.utcnow() - timedelta(days=30), missing_at_referral=True)
     assert case["missing"] is True and case["long_term_missing"] is False
-    stack.app.state.settings.long_term_missing_days = 20
+    runtime_of(stack.app).settings.long_term_missing_days = 20
     assert (await stack.get(f"/v1/cases/{case['id']}")).json()["long_term_missing"] is True
 
 
@@ -95,7 +96,7 @@ async def test_same_referral_event_delivered_twice_opens_one_case(stack: Stack) 
 
     await eventually(drained)
     await nc.close()
-    assert await stack.app.state.consumers[0].process(original) is False  # inbox: already handled
+    assert await runtime_of(stack.app).consumers[0].process(original) is False  # inbox: already handled
     cases = (await stack.get("/v1/cases", referral_id=referral["id"])).json()["items"]
     assert [c["id"] for c in cases] == [case["id"]]
     opened = [e for e in await stack.events(want=1) if e["type"] == "ictg.case.opened.v1"]

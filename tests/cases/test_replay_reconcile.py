@@ -33,6 +33,7 @@ from ictg_cases.settings import CasesSettings
 from ictg_common.db import plain_url
 from ictg_common.devinfra import free_port
 from ictg_common.events import new_id
+from ictg_common.runtime import runtime_of
 from ictg_intake.app import create_app as create_intake
 from ictg_intake.settings import IntakeSettings
 
@@ -241,7 +242,7 @@ async def test_scheduled_reconciliation_logs_missing_cases_and_repairs_them(
 
             # Two replicas' rounds at once: one runs, the other steps aside.
             app = stack.app
-            other = Reconciler(app.state.sessionmaker, intake=app.state.intake, settings=app.state.settings)
+            other = Reconciler(runtime_of(app).sessionmaker, intake=app.state.intake, settings=runtime_of(app).settings)
             await app.state.reconciler.stop()  # the app's own loop out of the way
             rounds = await asyncio.gather(app.state.reconciler.run_once(), other.run_once())
             assert sorted(r is None for r in rounds) == [False, True]

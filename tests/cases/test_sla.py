@@ -12,6 +12,7 @@ from cases_harness import Stack, stack_fixture  # noqa: F401
 
 from ictg_cases.sla.watcher import SlaWatcher
 from ictg_common import clock
+from ictg_common.runtime import runtime_of
 
 
 def at(value: str) -> datetime:
@@ -92,7 +93,7 @@ async def test_replicas_racing_still_emit_once(stack: Stack) -> None:
     with days_ago(10):
         case = await stack.case(identified_on=clock.utcnow().date().isoformat())
     watcher = stack.app.state.sla_watcher
-    other = SlaWatcher(stack.app.state.sessionmaker, stack.app.state.settings)
+    other = SlaWatcher(runtime_of(stack.app).sessionmaker, runtime_of(stack.app).settings)
     counts = await asyncio.gather(watcher.check_once(), other.check_once(), watcher.check_once())
     assert sum(counts) == 2
     assert len(await breaches(stack, want=3)) == 2
@@ -136,7 +137,7 @@ async def test_small_batches_breach_every_case_and_end(stack: Stack) -> None:
     """The watcher pages through missed cases batch by batch: every case its query returns is
     breached (the query is the rule, `ictg_cases.domain.deadlines`), so a round always ends."""
     cases = [await stack.case() for _ in range(3)]
-    watcher = SlaWatcher(stack.app.state.sessionmaker, stack.app.state.settings, batch=1)
+    watcher = SlaWatcher(runtime_of(stack.app).sessionmaker, runtime_of(stack.app).settings, batch=1)
     later = max(at(c["first_contact_due_by"]) for c in cases) + timedelta(minutes=1)
     assert await asyncio.wait_for(watcher.check_once(now=later), timeout=30) == 6
     assert await asyncio.wait_for(watcher.check_once(now=later), timeout=30) == 0

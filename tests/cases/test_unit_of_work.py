@@ -17,13 +17,14 @@ from ictg_cases.records.schemas import AssessmentCreate
 from ictg_cases.records.service import record_fact
 from ictg_common import clock
 from ictg_common.auth import Actor
+from ictg_common.runtime import runtime_of
 
 SCRIPT = Actor(sub="script-1", scopes=frozenset({"cases:write"}), regions=("north_west",))
 
 
 def _context(stack: Stack, actor: Actor = SCRIPT, **kw: Any) -> Context:
-    state = stack.app.state
-    return Context(actor=actor, break_glass=None, settings=state.settings, sessionmaker=state.sessionmaker, **kw)
+    runtime = runtime_of(stack.app)
+    return Context(actor=actor, break_glass=None, settings=runtime.settings, sessionmaker=runtime.sessionmaker, **kw)
 
 
 def _assessment(days_ago: int = 1) -> AssessmentCreate:
@@ -36,7 +37,7 @@ def _assessment(days_ago: int = 1) -> AssessmentCreate:
 
 async def _write(stack: Stack, ctx: Context, case_id: UUID) -> unit_of_work.Written[Any]:
     body = _assessment()
-    async with stack.app.state.sessionmaker() as session, session.begin():
+    async with runtime_of(stack.app).sessionmaker() as session, session.begin():
         return await unit_of_work.write(
             session, ctx, case_id, action="assessment.create", location="/v1/cases/{case_id}/assessments/{id}",
             change=lambda case: record_fact(session, case, kinds.ASSESSMENTS, body, actor=ctx.actor,

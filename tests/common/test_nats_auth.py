@@ -21,6 +21,7 @@ from ictg_common.contracts import CaseExited, make_event
 from ictg_common.devinfra import Infra
 from ictg_common.events import SOURCES
 from ictg_common.natsauth import NatsCredentials
+from ictg_common.runtime import runtime_of
 from ictg_intake.settings import IntakeSettings
 from ictg_metrics.settings import MetricsSettings
 from ictg_webhooks.settings import WebhooksSettings
@@ -115,7 +116,7 @@ async def test_a_case_exit_forged_with_intakes_credentials_is_refused_and_nobody
     intakes = credentials(IntakeSettings, s)
     intake_app, cases_app, metrics_app = service_apps(s, sla_check_seconds=0)
     async with serve(intake_app) as intake, serve(cases_app) as cases, serve(metrics_app) as metrics:
-        links = [app.state.nats for app in (intake_app, cases_app, metrics_app)]
+        links = [runtime_of(app).nats for app in (intake_app, cases_app, metrics_app)]
         assert [link.credentials.user for link in links] == ["intake", "cases", "metrics"]  # each its own
         r = await intake.post("/v1/referrals", json=referral_body(), headers=auth("referrals:write"))
         assert r.status_code == 201, r.text
@@ -163,7 +164,7 @@ async def test_a_case_exit_forged_with_intakes_credentials_is_refused_and_nobody
         await asyncio.sleep(0.2)
         [still] = await case()
         assert still["status"] == "awaiting_allocation"
-        async with intake_app.state.engine.connect() as conn:
+        async with runtime_of(intake_app).engine.connect() as conn:
             exited_at = (await conn.execute(text("SELECT exited_at FROM intake.referral"))).scalar_one()
         assert exited_at is None  # intake does not report the referral's child as exited
         counted = await metrics.get(

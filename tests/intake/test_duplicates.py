@@ -21,6 +21,7 @@ from sqlalchemy import text
 from ictg_common.db import plain_url
 from ictg_common.devinfra import Infra, ensure_database
 from ictg_common.migrate import upgrade
+from ictg_common.runtime import runtime_of
 from ictg_intake.app import MIGRATIONS
 from ictg_intake.referrals.service import name_key, similar_names
 
@@ -182,11 +183,13 @@ async def test_intake_sets_the_threshold_once_per_connection_not_in_each_referra
     app = create_app(IntakeSettings(**shared_settings))
     async with serve(app) as client:
         sent: list[str] = []
-        event.listen(app.state.engine.sync_engine, "before_cursor_execute", lambda _c, _u, sql, *_: sent.append(sql))
+        event.listen(
+            runtime_of(app).engine.sync_engine, "before_cursor_execute", lambda _c, _u, sql, *_: sent.append(sql)
+        )
         bodies = [child(f"Someone{i}", "Else") for i in range(12)] + [child("Omar")]
         await asyncio.gather(*(post(client, b) for b in bodies))  # several connections of the pool at once
         alias = await post(client, child("Minh", "Tran", other_names=["Omr"]))
-        async with app.state.engine.connect() as conn:
+        async with runtime_of(app).engine.connect() as conn:
             shown = await conn.scalar(text("SHOW pg_trgm.similarity_threshold"))
     set_per_referral = [r for r in sent if "SET LOCAL pg_trgm" in r]
     assert set_per_referral == []

@@ -13,6 +13,7 @@ import httpx
 from metrics_events import Child, publish
 from sqlalchemy import text
 
+from ictg_common.runtime import runtime_of
 from ictg_metrics.app import create_app
 from ictg_metrics.disclosure.cellkey import DEFAULT_PTABLE, Ptable
 from ictg_metrics.settings import MetricsSettings
@@ -40,13 +41,13 @@ async def metrics_app(
 ) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(MetricsSettings(**settings, **extra), cases_transport=cases_transport)
     async with serve(app) as client:
-        await app.state.nats.jetstream()  # stream created
+        await runtime_of(app).nats.jetstream()  # stream created
         client.app = app  # type: ignore[attr-defined]
         yield client
 
 
 async def stored_events(client: httpx.AsyncClient) -> int:
-    async with client.app.state.engine.connect() as conn:  # type: ignore[attr-defined]
+    async with runtime_of(client.app).engine.connect() as conn:  # type: ignore[attr-defined]
         return int((await conn.execute(text("SELECT count(*) FROM metrics.event"))).scalar() or 0)
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ictg_cases.app import create_app as create_cases
 from ictg_cases.settings import CasesSettings
+from ictg_common.runtime import runtime_of
 
 from conftest import auth, serve
 
@@ -62,5 +63,5 @@ async def test_admin_actions_and_unperturbed_queries_are_audited(shared_settings
 
         for sql in ("UPDATE metrics.audit SET actor = 'someone'", "DELETE FROM metrics.audit"):
             with pytest.raises(DBAPIError, match="append-only"):
-                async with metrics.app.state.engine.begin() as conn:  # type: ignore[attr-defined]
+                async with runtime_of(metrics.app).engine.begin() as conn:  # type: ignore[attr-defined]
                     await conn.execute(text(sql))

@@ -13,6 +13,7 @@ from metrics_events import Child, at
 from metrics_http import ANALYST, counts, feed, metrics_app
 from sqlalchemy import text
 
+from ictg_common.runtime import runtime_of
 from ictg_metrics.admin.status import RebuildJob
 
 from conftest import as_tester, auth, eventually
@@ -63,7 +64,7 @@ async def _answers(client: Any) -> list[dict[Any, int]]:
 
 
 async def _table(client: Any) -> list[Any]:
-    async with client.app.state.engine.connect() as conn:
+    async with runtime_of(client.app).engine.connect() as conn:
         return list((await conn.execute(text("SELECT * FROM metrics.child ORDER BY child_id"))).all())
 
 
@@ -136,7 +137,7 @@ async def test_every_replica_answers_the_same_rebuild_status(shared_settings: di
         assert seen[0] == seen[1] and seen[1]["status"] == "done" and seen[1]["result"]["children"] == 3
 
         # A replica that died mid-rebuild (its lock gone with its connection) leaves no rebuild "running".
-        async with one.app.state.engine.begin() as conn:  # type: ignore[attr-defined]
+        async with runtime_of(one.app).engine.begin() as conn:  # type: ignore[attr-defined]
             await conn.execute(text("UPDATE metrics.rebuild_status SET status = 'running', finished_at = NULL"))
         stale = (await two.get("/v1/admin/rebuild", headers=ADMIN)).json()
         assert stale["status"] == "failed" and "stopped" in stale["error"]
@@ -171,7 +172,7 @@ async def test_shuffled_and_duplicated_delivery_gives_the_same_answers(shared_se
         await nc.close()
 
         async def all_stored() -> bool:
-            async with client.app.state.engine.connect() as conn:
+            async with runtime_of(client.app).engine.connect() as conn:
                 inbox = (await conn.execute(text("SELECT count(*) FROM metrics.inbox"))).scalar()
             return inbox == len(events)
 
@@ -197,7 +198,7 @@ async def test_an_event_arriving_during_the_rebuild_is_not_lost(
 
         async def build_done_then_events_arrive(conn: Any) -> Any:
             # after the build read its snapshot, before the swap: the live consumer stores more events
-            async with client.app.state.sessionmaker() as session, session.begin():
+            async with runtime_of(client.app).sessionmaker() as session, session.begin():
                 for e in late_child.events:
                     await record_event(session, e)
             return await original(conn)
@@ -217,7 +218,7 @@ async def test_rebuild_from_the_stream_restores_lost_events(shared_settings: dic
     async with metrics_app(s) as client:
         await feed(client, s, *_population(20, seed=3))
         before, rows = await _answers(client), await _table(client)
-        async with client.app.state.engine.begin() as conn:  # a bad restore lost a third of the events
+        async with runtime_of(client.app).engine.begin() as conn:  # a bad restore lost a third of the events
             lost = (await conn.execute(text("DELETE FROM metrics.event WHERE random() < 0.33"))).rowcount
         assert lost > 0
         r = await client.post("/v1/admin/rebuild", params={"wait": "true", "from_stream": "true"}, headers=ADMIN)

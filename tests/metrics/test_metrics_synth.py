@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import date, timedelta
 from typing import Any
 
+from ictg_common.runtime import runtime_of
 from ictg_metrics.app import create_app as create_metrics
 from ictg_metrics.children.facts import Ev, fold
 from ictg_metrics.settings import MetricsSettings
@@ -92,7 +93,7 @@ async def test_stream_writer_feeds_the_live_consumer(shared_settings: dict[str, 
     app = create_metrics(MetricsSettings(**s))
     stories = list(Generator(21, intensity=0.2).stories(6))
     async with serve(app) as metrics:
-        await app.state.nats.jetstream()
+        await runtime_of(app).nats.jetstream()
         sent = await publish(
             as_tester(s["nats_url"]), stories, stream=s["nats_stream"], subject_prefix=s["subject_prefix"]
         )

@@ -20,6 +20,7 @@ from metrics_http import ANALYST, feed, metrics_app
 from sqlalchemy import text
 
 from ictg_common import clock
+from ictg_common.runtime import runtime_of
 from ictg_metrics.children.params import parse_group_by
 from ictg_metrics.children.query import ChildQuery
 from ictg_metrics.privacy import mechanism
@@ -176,7 +177,7 @@ async def test_the_budget_is_charged_once_per_query_and_refuses_when_spent(share
         assert (
             await _get(client, ENDPOINTS[0], QUERIER, group_by="gender", gender=["male", "female"])
         ).status_code == 200
-        async with client.app.state.engine.connect() as conn:  # type: ignore[attr-defined]
+        async with runtime_of(client.app).engine.connect() as conn:  # type: ignore[attr-defined]
             charges = (await conn.execute(text("SELECT principal, epsilon, charged_month FROM metrics.privacy_charge "
                                                "ORDER BY created_at"))).all()  # fmt: skip
         assert [(c.epsilon, c.charged_month) for c in charges] == [(0.5, month), (0.5, month)]
@@ -229,7 +230,7 @@ async def test_concurrent_queries_never_overspend(shared_settings: dict[str, Any
         assert [r.status_code for r in same] == [200] * 6
         assert len({json.dumps(r.json()["rows"]) for r in same}) == 1  # one answer: the first, replayed
         assert sorted(r.headers["ICTG-Privacy-Replayed"] for r in same) == ["false"] + ["true"] * 5
-        async with client.app.state.engine.connect() as conn:  # type: ignore[attr-defined]
+        async with runtime_of(client.app).engine.connect() as conn:  # type: ignore[attr-defined]
             spent = dict((await conn.execute(text(
                 "SELECT principal, sum(epsilon) FROM metrics.privacy_charge GROUP BY principal"))).all())  # fmt: skip
         assert sorted(spent.values()) == [0.25, 1.0]
@@ -376,7 +377,7 @@ async def test_one_child_moves_no_answer_more_than_its_sensitivity(shared_settin
 
     async def vectors(client: Any) -> dict[tuple[str, str], list[int]]:
         out = {}
-        async with client.app.state.sessionmaker() as session:
+        async with runtime_of(client.app).sessionmaker() as session:
             for g in groupings:
                 out["children", g] = (await children_table(session, query(g))).vector()
                 out["timeliness", g] = (await timeliness_table(session, query(g))).vector()

@@ -129,10 +129,7 @@ def create_service_app(
             relay=relay,
             consumers=runners,
         )
-        app.state.runtime = runtime
-        # The services' own code reads these until it reads the runtime (one dependency) too.
-        app.state.settings, app.state.engine, app.state.sessionmaker = settings, engine, sessionmaker
-        app.state.nats, app.state.relay, app.state.consumers = link, relay, runners
+        app.state.runtime = runtime  # read through `runtime_of` / `RuntimeDep`, never by name
         if relay is not None:
             relay.start()
         for runner in runners:

@@ -12,10 +12,12 @@ from fastapi import APIRouter, Query, Request
 from ictg_common import audit
 from ictg_common.auth import Actor, require
 from ictg_common.errors import ServiceUnavailable
+from ictg_common.runtime import runtime_of
 from ictg_common.service import SessionDep
 
 from ..cases.claimcheck import IntakeUnavailable
 from ..models import SCHEMA
+from ..settings import settings_of
 from . import repository
 from .reconcile import reconcile
 from .replay import ReplayUnavailable, replay_referrals
@@ -34,9 +36,9 @@ async def replay(request: Request, actor: Admin) -> ReplayReport:
     Answers when done, with counts: events read, cases opened, already present, failed. Safe to
     run while the consumer runs, and again: a second run opens nothing.
     """
-    state = request.app.state
+    sessions, intake = runtime_of(request.app).sessionmaker, request.app.state.intake
     try:
-        result = await replay_referrals(state.sessionmaker, intake=state.intake, settings=state.settings)
+        result = await replay_referrals(sessions, intake=intake, settings=settings_of(request.app))
     except ReplayUnavailable as exc:
         log.warning(
             "referral replay stopped", extra={"requested_by": actor.sub, "error": str(exc), **exc.result.as_dict()}
@@ -46,7 +48,7 @@ async def replay(request: Request, actor: Admin) -> ReplayReport:
             headers={"Retry-After": "10"},
         ) from None
     # Its own short transaction: the request holds no transaction open for the length of the replay.
-    async with state.sessionmaker() as session, session.begin():
+    async with sessions() as session, session.begin():
         await audit.record(
             session, schema=SCHEMA, actor=actor, action="referrals.replay", resource="/v1/admin/replay-referrals"
         )
@@ -75,16 +77,16 @@ async def reconciliation(
 ) -> Reconciliation:
     """Intake's referrals against the cases here: `consistent` when every referral older than the
     grace period (default ICTG_CASES_RECONCILE_GRACE_SECONDS) has its case and every case its referral."""
-    state = request.app.state
+    sessions, intake = runtime_of(request.app).sessionmaker, request.app.state.intake
     try:
         report = await reconcile(
-            state.sessionmaker, intake=state.intake, settings=state.settings,
+            sessions, intake=intake, settings=settings_of(request.app),
             grace=None if grace_seconds is None else timedelta(seconds=grace_seconds),
         )  # fmt: skip
     except IntakeUnavailable as exc:
         raise ServiceUnavailable(f"Intake did not answer: {exc}", headers={"Retry-After": "10"}) from None
     # One audit row per run (the round read ids only, no personal data): its own short transaction.
-    async with state.sessionmaker() as session, session.begin():
+    async with sessions() as session, session.begin():
         await audit.record(session, schema=SCHEMA, actor=actor, action="reconcile.run", resource="/v1/admin/reconcile")
     return Reconciliation.model_validate(report.as_dict())
 

@@ -36,7 +36,7 @@ from ictg_common.runtime import runtime_of
 from ..errors import CouncilRefused, OutsideRegion, StaleETag
 from ..models import SCHEMA, BreakGlass, Case, ResponsibilityPeriod
 from ..rules import etag, if_match_ok
-from ..settings import CasesSettings
+from ..settings import CasesSettings, settings_of
 from . import periods as council_periods
 from . import repository
 
@@ -89,11 +89,11 @@ class Context:
 
 
 def context(request: Request, actor: Actor, *, break_glass: str | None = None, if_match: str | None = None) -> Context:
-    """The `Context` of a request: the app's settings, sessionmaker and write hooks (`app.state`)."""
-    state = request.app.state
+    """The `Context` of a request: the app's settings and sessionmaker (its runtime's) and write hooks."""
     return Context(
-        actor=actor, break_glass=break_glass, settings=state.settings, sessionmaker=state.sessionmaker,
-        if_match=if_match, after_write=state.after_case_write,
+        actor=actor, break_glass=break_glass, settings=settings_of(request.app),
+        sessionmaker=runtime_of(request.app).sessionmaker, if_match=if_match,
+        after_write=request.app.state.after_case_write,
     )  # fmt: skip
 
 

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from ictg_common import clock
 from ictg_common.background import Loop
+from ictg_common.runtime import runtime_of
 
 from ..settings import settings_of
 from .service import last_complete, publish
@@ -38,8 +39,7 @@ class ReleaseSchedule:
     async def _round(self) -> None:
         await asyncio.sleep(min(FIRST_CHECK_SECONDS, self.interval) if self._first else self.interval)
         self._first = False
-        state = self.app.state
         due = last_complete(clock.utcnow())
-        if await publish(state.sessionmaker, due, ptable=state.ptable,
-                         long_term_missing_days=state.settings.long_term_missing_days):  # fmt: skip
+        if await publish(runtime_of(self.app).sessionmaker, due, ptable=self.app.state.ptable,
+                         long_term_missing_days=settings_of(self.app).long_term_missing_days):  # fmt: skip
             log.info("monthly release published", extra={"release": due})
