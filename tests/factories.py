@@ -1,4 +1,4 @@
-"""Test data: a valid referral body (DESIGN.md §6) with overrides."""
+"""Test data: a valid referral body (as a police force would file it) with overrides."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Councils as clients (DESIGN §14): their children's periods, their view, refusals, identifiers.
+"""Councils as clients: their children's periods, their view, refusals, identifiers.
 
 Each test uses councils of its own, so the cases of other tests (one database for the run) never
 show in its lists."""

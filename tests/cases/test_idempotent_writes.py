@@ -1,5 +1,5 @@
 """Idempotency-Key on every case write: a guardian's app that lost a response retries with its key
-and gets the first answer again, never a second record (DESIGN.md §7, intake's semantics)."""
+and gets the first answer again, never a second record (the same rule as intake's)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Repair and proof (DESIGN §12): intake reconciled against the cases; lost cases replayed from the stream.
+"""Repair and proof: intake reconciled against the cases; lost cases replayed from the stream.
 
 Referrals answered 201 whose `referral.received` never became a case (the consumer not running, or
 cases lost from the database) are reported missing, opened once by the replay (never twice), and

@@ -6,9 +6,8 @@ import httpx
 import jwt
 import pytest
 
-from ictg_common.auth import ServiceAuth
 from ictg_common.outages import Unavailable, is_infrastructure
-from ictg_common.peer import PeerClient, PeerUnavailable
+from ictg_common.peer import PeerClient, PeerUnavailable, ServiceAuth
 
 SECRET = "peer-test-secret-0123456789abcdef0123456789"
 

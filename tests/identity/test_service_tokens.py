@@ -8,7 +8,7 @@ import httpx
 import jwt
 from identity_harness import ISSUER, audit_rows, clients_fixture, identity_fixture, identity_settings_fixture  # noqa: F401
 
-from ictg_common.auth import ServiceAuth
+from ictg_common.peer import ServiceAuth
 
 
 def service_auth(identity: httpx.AsyncClient, client: tuple[str, str]) -> ServiceAuth:

@@ -1,4 +1,4 @@
-"""`GET /metrics` on every service (DESIGN §16): Prometheus text an operator's Prometheus parses, and
+"""`GET /metrics` on every service: Prometheus text an operator's Prometheus parses, and
 figures that move as the platform works: requests by route template, the outbox, each consumer's
 events, pending counts and dead letters, metrics' freshness; and the outbox age growing while NATS
 is down."""

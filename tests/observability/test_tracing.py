@@ -1,4 +1,4 @@
-"""One referral, one trace (DESIGN §8, §16): the POST to intake, its outbox publication, the case
+"""One referral, one trace: the POST to intake, its outbox publication, the case
 API's consumer and its claim check back to intake, and the metrics fold, linked through the
 `traceparent` the events carry. Spans go to an in-memory exporter; no collector is needed."""
 

@@ -25,6 +25,7 @@ from .outbox import OutboxRelay
 from .queries import refuse_unknown_query
 from .runtime import Runtime, runtime_of
 from .settings import ServiceSettings
+from .telemetry import Telemetry
 from .telemetry import install as install_telemetry
 
 Hook = Callable[[FastAPI], Awaitable[None]]
@@ -71,68 +72,14 @@ def create_service_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(name, settings.log_level)
-        engine = create_engine(settings.database_url)
-        for setup in engine_setup:
-            setup(engine)
-        link = (
-            NatsLink(
-                settings.nats_url,
-                stream=settings.nats_stream,
-                subject_prefix=settings.subject_prefix,
-                credentials=settings.nats_credentials,
-            )
-            if bus
-            else None
-        )
-        if link is not None:
-            link.start()
-        sessionmaker = create_sessionmaker(engine)
-        relay = (
-            OutboxRelay(
-                engine,
-                link,
-                schema=schema,
-                database_url=settings.database_url,
-                poll_seconds=settings.relay_poll_seconds,
-                sink=telemetry,
-            )
-            if publishes and link is not None
-            else None
-        )
-        runners = [
-            ConsumerRunner(
-                dataclasses.replace(c, schema=c.schema or schema, max_deliver=c.max_deliver or settings.max_deliver),
-                link=link,
-                sessionmaker=sessionmaker,
-                sink=telemetry,
-            )
-            for c in consumers
-            if link is not None  # consumers exist only on the bus (checked when the app is built)
-        ]
-        for runner in runners:
-            telemetry.consumes(runner.c.name)
-        runtime = Runtime(
-            settings=settings,
-            schema=schema,  # whose audit table a refusal made before any handler goes to
-            engine=engine,
-            sessionmaker=sessionmaker,
-            verifier=TokenVerifier(
-                secret=settings.auth_secret,
-                audience=settings.auth_audience,
-                issuers=settings.auth_issuers,
-                development=settings.auth_development,
-                max_token_seconds=settings.auth_max_token_seconds,
-            ),
-            limiter=RateLimiter(settings.rate_limit_per_minute),
-            telemetry=telemetry,
-            nats=link,
-            relay=relay,
-            consumers=runners,
-        )
+        runtime = build_runtime(
+            settings, schema=schema, telemetry=telemetry, consumers=consumers, publishes=publishes, bus=bus,
+            engine_setup=engine_setup,
+        )  # fmt: skip
         app.state.runtime = runtime  # read through `runtime_of` / `RuntimeDep`, never by name
-        if relay is not None:
-            relay.start()
-        for runner in runners:
+        if runtime.relay is not None:
+            runtime.relay.start()
+        for runner in runtime.consumers:
             runner.start()
         for hook in on_startup:
             await hook(app)
@@ -141,13 +88,13 @@ def create_service_app(
         finally:
             for hook in on_shutdown:
                 await hook(app)
-            for runner in runners:
+            for runner in runtime.consumers:
                 await runner.stop()
-            if relay is not None:
-                await relay.stop()
-            if link is not None:
-                await link.close()
-            await engine.dispose()
+            if runtime.relay is not None:
+                await runtime.relay.stop()
+            if runtime.nats is not None:
+                await runtime.nats.close()
+            await runtime.engine.dispose()
 
     app = FastAPI(
         title=title,
@@ -173,6 +120,63 @@ def create_service_app(
         app.include_router(router, dependencies=[Depends(refuse_unknown_query)])
     apidocs.install(app)
     return app
+
+
+def build_runtime(
+    settings: ServiceSettings,
+    *,
+    schema: str,
+    telemetry: Telemetry,
+    consumers: Sequence[Consumer],
+    publishes: bool,
+    bus: bool,
+    engine_setup: Sequence[Callable[[AsyncEngine], None]],
+) -> Runtime:
+    """A service's running parts, their connections opening (the NATS link starts; nothing else runs yet).
+    `engine_setup` runs on the engine as soon as it exists, before anything connects (pool events)."""
+    engine = create_engine(settings.database_url)
+    for setup in engine_setup:
+        setup(engine)
+    link = None
+    if bus:
+        link = NatsLink(
+            settings.nats_url,
+            stream=settings.nats_stream,
+            subject_prefix=settings.subject_prefix,
+            credentials=settings.nats_credentials,
+        )
+        link.start()
+    sessionmaker = create_sessionmaker(engine)
+    relay = None
+    if publishes and link is not None:
+        relay = OutboxRelay(
+            engine, link, schema=schema, database_url=settings.database_url, poll_seconds=settings.relay_poll_seconds,
+            sink=telemetry,
+        )  # fmt: skip
+    runners = [
+        ConsumerRunner(
+            dataclasses.replace(c, schema=c.schema or schema, max_deliver=c.max_deliver or settings.max_deliver),
+            link=link,
+            sessionmaker=sessionmaker,
+            sink=telemetry,
+        )
+        for c in consumers
+        if link is not None  # consumers exist only on the bus (checked when the app is built)
+    ]
+    for runner in runners:
+        telemetry.consumes(runner.c.name)
+    verifier = TokenVerifier(
+        secret=settings.auth_secret,
+        audience=settings.auth_audience,
+        issuers=settings.auth_issuers,
+        development=settings.auth_development,
+        max_token_seconds=settings.auth_max_token_seconds,
+    )
+    return Runtime(
+        settings=settings, schema=schema, engine=engine, sessionmaker=sessionmaker, verifier=verifier,
+        limiter=RateLimiter(settings.rate_limit_per_minute), telemetry=telemetry, nats=link, relay=relay,
+        consumers=runners,
+    )  # fmt: skip
 
 
 def health_router() -> APIRouter:

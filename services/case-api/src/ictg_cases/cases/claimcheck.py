@@ -10,9 +10,8 @@ from uuid import UUID
 
 import httpx
 
-from ictg_common.auth import ServiceAuth
 from ictg_common.outages import Unavailable
-from ictg_common.peer import PeerClient
+from ictg_common.peer import PeerClient, ServiceAuth
 
 from ..settings import CasesSettings
 

@@ -9,8 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ictg_common import clock, codes
-from ictg_common.auth import ServiceAuth
-from ictg_common.peer import PeerClient, PeerUnavailable
+from ictg_common.peer import PeerClient, PeerUnavailable, ServiceAuth
 
 from ..dimensions import DIMENSIONS
 from ..settings import MetricsSettings
