@@ -32,7 +32,7 @@ from typing import Any
 from ictg_common.runtime import runtime_of
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))  # run by hand as a script: the repo root, for tests.support
 
 SECRET = "bench-secret-0123456789abcdef0123456789abcdef"
 SEED = int(os.environ.get("ICTG_BENCH_INTAKE_STORED", "5000"))
@@ -89,7 +89,7 @@ def child(rng: random.Random, known: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def body(rng: random.Random, known: list[dict[str, Any]]) -> dict[str, Any]:
-    from factories import referral_body
+    from tests.support.factories import referral_body
 
     c = child(rng, known)
     known.append(c)
@@ -130,8 +130,7 @@ def quiet() -> None:
 
 async def seed(env: dict[str, str], rng: random.Random, known: list[dict[str, Any]]) -> None:
     from ictg_intake.app import create_app
-
-    from conftest import serve
+    from tests.support.platform import serve
 
     h = headers("referrals:import")
     async with serve(create_app(settings(env))) as client:
@@ -146,8 +145,7 @@ async def loop(env: dict[str, str]) -> dict[str, Any]:
     from sqlalchemy import event
 
     from ictg_intake.app import create_app
-
-    from conftest import serve
+    from tests.support.platform import serve
 
     rng = random.Random(2)
     known = json.loads(Path(env["known"]).read_text())

@@ -308,7 +308,6 @@ def _database(infra: Infra, name: str) -> str:
     """A fresh database on the benchmark's Postgres with the four services' migrations."""
     url = f"{infra.database_url.rsplit('/', 1)[0]}/ictg_bench_{name}_{os.getpid()}"
     ensure_database(url)
-    sys.path.insert(0, str(ROOT / "deploy"))
     from stack import migrate_all
 
     migrate_all(url)

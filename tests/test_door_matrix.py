@@ -31,7 +31,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from door_matrix_world import (
+
+from ictg_cases.app import create_app as create_cases
+from ictg_cases.settings import CasesSettings
+from ictg_common import clock
+from ictg_identity.app import create_app as create_identity
+from ictg_identity.settings import IdentitySettings
+from ictg_intake.app import create_app as create_intake
+from ictg_intake.settings import IntakeSettings
+from ictg_metrics.app import create_app as create_metrics
+from ictg_metrics.settings import MetricsSettings
+from ictg_webhooks.app import create_app as create_webhooks
+from ictg_webhooks.settings import WebhooksSettings
+from tests.support.door_matrix_world import (
     BEFORE,
     GMP,
     GUARDIAN_WORKER,
@@ -61,21 +73,8 @@ from door_matrix_world import (
     seed_before_the_move,
     times,
 )
-
-from ictg_cases.app import create_app as create_cases
-from ictg_cases.settings import CasesSettings
-from ictg_common import clock
-from ictg_identity.app import create_app as create_identity
-from ictg_identity.settings import IdentitySettings
-from ictg_intake.app import create_app as create_intake
-from ictg_intake.settings import IntakeSettings
-from ictg_metrics.app import create_app as create_metrics
-from ictg_metrics.settings import MetricsSettings
-from ictg_webhooks.app import create_app as create_webhooks
-from ictg_webhooks.settings import WebhooksSettings
-
-from conftest import eventually
-from factories import referral_body
+from tests.support.factories import referral_body
+from tests.support.platform import eventually
 
 # --- outcomes --------------------------------------------------------------------------------------------
 

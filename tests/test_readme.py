@@ -21,8 +21,7 @@ from pathlib import Path
 import pytest
 
 from ictg_common.devinfra import Infra, free_port
-
-from conftest import ROOT, _admin, _with_db
+from tests.support.platform import ROOT, _admin, _with_db
 
 MARKER = re.compile(r"<!-- readme-example: ([\w-]+) -->\n```sh\n(.*?)```", re.S)
 

@@ -6,11 +6,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from cases_harness import WRITE, Stack, stack_fixture  # noqa: F401
 
 from ictg_common import clock
-
-from conftest import auth
+from tests.support.cases_harness import WRITE, Stack, stack_fixture  # noqa: F401
+from tests.support.platform import auth
 
 LONDON_READ = auth("cases:read", regions=["london"], sub="london-guardian")
 LONDON_WRITE = auth("cases:write", regions=["london"], sub="london-guardian")

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from cases_harness import ADMIN, WRITE, Stack, iso, stack_fixture  # noqa: F401
-
 from ictg_common import clock
+from tests.support.cases_harness import ADMIN, WRITE, Stack, iso, stack_fixture  # noqa: F401
 
 
 async def test_worker_is_listed_with_caseload_and_allocation_opens_work(stack: Stack) -> None:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from cases_harness import WRITE, Stack, stack_fixture  # noqa: F401
-
 from ictg_common import clock
+from tests.support.cases_harness import WRITE, Stack, stack_fixture  # noqa: F401
 
 
 async def test_a_write_with_a_repeated_key_is_400_and_records_nothing(stack: Stack) -> None:

@@ -7,13 +7,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from cases_harness import ADMIN, Stack, stack_fixture  # noqa: F401
 from sqlalchemy import text
 
 from ictg_common import clock
 from ictg_common.runtime import runtime_of
-
-from conftest import auth
+from tests.support.cases_harness import ADMIN, Stack, stack_fixture  # noqa: F401
+from tests.support.platform import auth
 
 REASON = "Child found in Croydon overnight"
 # A London guardian with every scope a guardian could hold, break-glass included.

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from cases_harness import READ, Stack, stack_fixture  # noqa: F401
-
 from ictg_common import clock
-
-from conftest import auth
+from tests.support.cases_harness import READ, Stack, stack_fixture  # noqa: F401
+from tests.support.platform import auth
 
 
 async def test_counts_cases_per_status_in_the_callers_regions_with_one_audit_row_per_call(stack: Stack) -> None:

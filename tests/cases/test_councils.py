@@ -15,14 +15,13 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from cases_harness import WRITE, Stack, iso, stack_fixture  # noqa: F401
-from ssda903 import missing_table_errors
 
 from ictg_cases.councils.export import collection_year_start
 from ictg_common import clock
 from ictg_common.db import plain_url
-
-from conftest import auth
+from tests.support.cases_harness import WRITE, Stack, iso, stack_fixture  # noqa: F401
+from tests.support.platform import auth
+from tests.support.ssda903 import missing_table_errors
 
 AUDITOR = auth("audit:read", regions=[], sub="auditor")
 

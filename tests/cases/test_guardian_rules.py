@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from cases_harness import ADMIN, Stack, iso, stack_fixture  # noqa: F401
-
 from ictg_common import clock
+from tests.support.cases_harness import ADMIN, Stack, iso, stack_fixture  # noqa: F401
 
 
 async def test_a_missing_child_cannot_be_exited_except_as_long_term_missing(stack: Stack) -> None:

@@ -12,13 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
-from cases_harness import ADMIN, WRITE, Stack, iso, stack_fixture  # noqa: F401
 from sqlalchemy import text
 
 from ictg_common import clock
 from ictg_common.db import create_engine
-
-from conftest import auth
+from tests.support.cases_harness import ADMIN, WRITE, Stack, iso, stack_fixture  # noqa: F401
+from tests.support.platform import auth
 
 CONTACT = {"outcome": "made", "method": "face_to_face", "party": "child", "topics": ["safety"]}
 EPISODE = {"reported_to_police": True, "missing_from_care_meeting": False, "professional_network_meeting": True}

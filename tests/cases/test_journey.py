@@ -5,11 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from cases_harness import ADMIN, Stack, stack_fixture  # noqa: F401
-
 from ictg_common import clock
-
-from conftest import auth
+from tests.support.cases_harness import ADMIN, Stack, stack_fixture  # noqa: F401
+from tests.support.platform import auth
 
 GUARDIAN = auth("cases:write", "cases:read", regions=["north_west", "london"], sub="guardian-7")
 # A move to another region changes who may see the child: a manager's decision (cases:admin).

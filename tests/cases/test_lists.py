@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from cases_harness import ADMIN, READ, WRITE, Stack, stack_fixture  # noqa: F401
-
 from ictg_common import clock
-
-from conftest import auth
+from tests.support.cases_harness import ADMIN, READ, WRITE, Stack, stack_fixture  # noqa: F401
+from tests.support.platform import auth
 
 
 async def test_filters_and_cursor_pagination(stack: Stack) -> None:

@@ -6,13 +6,12 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import nats
-from cases_harness import READ, Stack, stack_fixture  # noqa: F401
 
 from ictg_common import clock
 from ictg_common.events import CloudEvent, new_id
 from ictg_common.runtime import runtime_of
-
-from conftest import as_tester, eventually
+from tests.support.cases_harness import READ, Stack, stack_fixture  # noqa: F401
+from tests.support.platform import as_tester, eventually
 
 
 def at(value: str) -> datetime:

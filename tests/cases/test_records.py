@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from cases_harness import ADMIN, WRITE, Stack, iso, stack_fixture  # noqa: F401
-
 from ictg_common import clock
+from tests.support.cases_harness import ADMIN, WRITE, Stack, iso, stack_fixture  # noqa: F401
 
 
 def ago(**kw: float) -> str:

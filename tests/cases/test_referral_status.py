@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from cases_harness import ADMIN, Stack, stack_fixture  # noqa: F401
-
 from ictg_common import clock
-
-from conftest import auth, eventually
-from factories import referral_body
+from tests.support.cases_harness import ADMIN, Stack, stack_fixture  # noqa: F401
+from tests.support.factories import referral_body
+from tests.support.platform import auth, eventually
 
 POLICE = auth("referrals:write", org_type="police", org_name="Greater Manchester Police")
 OTHER_FORCE = auth("referrals:write", org_type="police", org_name="Kent Police")

@@ -21,7 +21,6 @@ import httpx
 import nats
 import pytest
 import uvicorn
-from cases_harness import ADMIN, open_stack
 from fastapi import FastAPI
 
 from ictg_cases.admin.reconcile import compare, stored_at
@@ -36,9 +35,9 @@ from ictg_common.events import new_id
 from ictg_common.runtime import runtime_of
 from ictg_intake.app import create_app as create_intake
 from ictg_intake.settings import IntakeSettings
-
-from conftest import as_tester, auth, eventually
-from factories import referral_body
+from tests.support.cases_harness import ADMIN, open_stack
+from tests.support.factories import referral_body
+from tests.support.platform import as_tester, auth, eventually
 
 
 @contextlib.asynccontextmanager

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
-from cases_harness import Stack, stack_fixture  # noqa: F401
 
 from ictg_cases.sla.watcher import SlaWatcher
 from ictg_common import clock
 from ictg_common.runtime import runtime_of
+from tests.support.cases_harness import Stack, stack_fixture  # noqa: F401
 
 
 def at(value: str) -> datetime:
@@ -121,7 +121,7 @@ async def test_a_historical_import_is_not_breached_live(stack: Stack) -> None:
 
 
 async def test_the_watcher_started_with_the_app_finds_breaches_by_itself(shared_settings: dict) -> None:
-    from cases_harness import open_stack
+    from tests.support.cases_harness import open_stack
 
     async with open_stack(shared_settings, sla_check_seconds=0.2) as s:
         with days_ago(5):

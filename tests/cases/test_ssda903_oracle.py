@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ssda903 import missing_table_errors
+from tests.support.ssda903 import missing_table_errors
 
 GOOD = """CHILD,DOB,MISSING,MIS_START,MIS_END
 C0001,14/02/2010,M,03/05/2025,05/05/2025

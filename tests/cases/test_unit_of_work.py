@@ -7,7 +7,6 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from cases_harness import Stack, stack_fixture  # noqa: F401
 
 from ictg_cases import kinds
 from ictg_cases.cases import unit_of_work
@@ -18,6 +17,7 @@ from ictg_cases.records.service import record_fact
 from ictg_common import clock
 from ictg_common.auth import Actor
 from ictg_common.runtime import runtime_of
+from tests.support.cases_harness import Stack, stack_fixture  # noqa: F401
 
 SCRIPT = Actor(sub="script-1", scopes=frozenset({"cases:write"}), regions=("north_west",))
 

@@ -21,8 +21,7 @@ from ictg_common.auth import SCOPES, RateLimiter, TokenVerifier, mint_token
 from ictg_common.auth import main as auth_cli
 from ictg_common.errors import Unauthorized
 from ictg_common.issuers import IssuerConfig
-
-from conftest import SECRET, serve
+from tests.support.platform import SECRET, serve
 
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 ISSUER = "https://idp.test"

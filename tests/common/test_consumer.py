@@ -19,9 +19,8 @@ from ictg_common.db import create_engine, create_sessionmaker
 from ictg_common.events import SOURCES, CloudEvent
 from ictg_common.natslink import NatsLink
 from ictg_common.outages import Unavailable
-
-from conftest import as_tester, eventually
-from proxy import CuttableProxy
+from tests.support.platform import as_tester, eventually
+from tests.support.proxy import CuttableProxy
 
 
 async def _setup(s: dict[str, Any], handler: Any, *, max_deliver: int = 3) -> tuple[Any, Any, Any, Any]:

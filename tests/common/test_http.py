@@ -9,9 +9,8 @@ import httpx
 import pytest
 
 from ictg_common.http import duplicate_key
-
-from conftest import auth
-from factories import referral_body
+from tests.support.factories import referral_body
+from tests.support.platform import auth
 
 
 @pytest.mark.parametrize(

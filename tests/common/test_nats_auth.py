@@ -25,9 +25,8 @@ from ictg_common.runtime import runtime_of
 from ictg_intake.settings import IntakeSettings
 from ictg_metrics.settings import MetricsSettings
 from ictg_webhooks.settings import WebhooksSettings
-
-from conftest import as_tester, auth, eventually, serve, service_apps
-from factories import referral_body
+from tests.support.factories import referral_body
+from tests.support.platform import as_tester, auth, eventually, serve, service_apps
 
 STAFF = {"org_type": "ictg", "org_name": "ICTG service", "sub": "ictg-ops"}
 OWN_SOURCE = {IntakeSettings: "intake", CasesSettings: "cases", MetricsSettings: None, WebhooksSettings: "webhooks"}

@@ -18,9 +18,8 @@ from ictg_common.natslink import NatsLink
 from ictg_common.outbox import OutboxRelay, emit
 from ictg_intake.app import create_app
 from ictg_intake.settings import IntakeSettings
-
-from conftest import ROOT, as_tester, auth, eventually, serve
-from factories import referral_body
+from tests.support.factories import referral_body
+from tests.support.platform import ROOT, as_tester, auth, eventually, serve
 
 
 async def _subjects_and_ids(nats_url: str, stream: str, prefix: str, want: int) -> list[str]:

@@ -16,9 +16,8 @@ import nats
 from ictg_common import clock
 from ictg_common.contracts import REGISTRY, parse_data
 from ictg_common.db import plain_url
-
-from conftest import as_tester, auth, eventually, serve, service_apps
-from factories import referral_body
+from tests.support.factories import referral_body
+from tests.support.platform import as_tester, auth, eventually, serve, service_apps
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "schemas"
 NW = ["north_west"]

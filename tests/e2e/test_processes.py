@@ -24,10 +24,9 @@ import pytest
 from ictg_common import clock
 from ictg_common.db import plain_url
 from ictg_common.devinfra import free_port, port_open
-
-from conftest import ROOT, auth, eventually
-from factories import referral_body
-from receivers import receiving
+from tests.support.factories import referral_body
+from tests.support.platform import ROOT, auth, eventually
+from tests.support.receivers import receiving
 
 pytestmark = pytest.mark.e2e
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import auth, eventually, serve, service_apps
-from factories import referral_body
+from tests.support.factories import referral_body
+from tests.support.platform import auth, eventually, serve, service_apps
 
 
 async def test_referral_becomes_case_and_is_counted(shared_settings: dict[str, Any]) -> None:

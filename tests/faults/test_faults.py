@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import ROOT, auth, eventually
-from faults_harness import Load, Platform, assert_nothing_lost, converged
+from tests.support.faults_harness import Load, Platform, assert_nothing_lost, converged
+from tests.support.platform import ROOT, auth, eventually
 
 pytestmark = [
     pytest.mark.e2e,

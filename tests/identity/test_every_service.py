@@ -17,12 +17,13 @@ import httpx
 import jwt
 import pytest
 from authlib.integrations.httpx_client import AsyncOAuth2Client
-from identity_harness import clients_fixture, production, token_service_fixture  # noqa: F401
 from joserfc import jwk
 from joserfc import jwt as jose_jwt
 
-from conftest import SECRET, mint_token, serve
-from factories import referral_body
+from ictg_common.auth import mint_token
+from tests.support.factories import referral_body
+from tests.support.identity_harness import clients_fixture, production, token_service_fixture  # noqa: F401
+from tests.support.platform import SECRET, serve
 
 GRANT = {"grant_type": "client_credentials"}
 # Each service, a read its client may make, and which development client makes it.

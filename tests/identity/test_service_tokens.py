@@ -6,9 +6,15 @@ from __future__ import annotations
 
 import httpx
 import jwt
-from identity_harness import ISSUER, audit_rows, clients_fixture, identity_fixture, identity_settings_fixture  # noqa: F401
 
 from ictg_common.peer import ServiceAuth
+from tests.support.identity_harness import (  # noqa: F401
+    ISSUER,
+    audit_rows,
+    clients_fixture,
+    identity_fixture,
+    identity_settings_fixture,
+)
 
 
 def service_auth(identity: httpx.AsyncClient, client: tuple[str, str]) -> ServiceAuth:

@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from identity_harness import ISSUER, audit_rows, clients_fixture, identity_fixture, identity_settings_fixture, token_of  # noqa: F401
 from joserfc import jwk
 from joserfc import jwt as jose_jwt
 from sqlalchemy import text
@@ -19,8 +18,15 @@ from sqlalchemy import text
 from ictg_common.auth import TokenVerifier
 from ictg_common.db import create_engine
 from ictg_common.issuers import IssuerConfig
-
-from conftest import auth
+from tests.support.identity_harness import (  # noqa: F401
+    ISSUER,
+    audit_rows,
+    clients_fixture,
+    identity_fixture,
+    identity_settings_fixture,
+    token_of,
+)
+from tests.support.platform import auth
 
 GRANT = {"grant_type": "client_credentials"}
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from conftest import auth
-from factories import referral_body
+from tests.support.factories import referral_body
+from tests.support.platform import auth
 
 SERVICE = auth("referrals:read", sub="service:case-api")
 

@@ -24,9 +24,8 @@ from ictg_common.migrate import upgrade
 from ictg_common.runtime import runtime_of
 from ictg_intake.app import MIGRATIONS
 from ictg_intake.referrals.service import name_key, similar_names
-
-from conftest import auth
-from factories import referral_body
+from tests.support.factories import referral_body
+from tests.support.platform import auth
 
 WRITE = auth("referrals:write")
 IMPORT = auth("referrals:import", "referrals:read")  # the service's staff: an import sees every duplicate
@@ -177,8 +176,7 @@ async def test_intake_sets_the_threshold_once_per_connection_not_in_each_referra
 
     from ictg_intake.app import create_app
     from ictg_intake.settings import IntakeSettings
-
-    from conftest import serve
+    from tests.support.platform import serve
 
     app = create_app(IntakeSettings(**shared_settings))
     async with serve(app) as client:

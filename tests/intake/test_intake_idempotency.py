@@ -19,9 +19,8 @@ from ictg_common.devinfra import Infra
 from ictg_common.migrate import upgrade
 from ictg_intake.app import MIGRATIONS, create_app
 from ictg_intake.settings import IntakeSettings
-
-from conftest import SECRET, _admin, _with_db, auth, serve
-from factories import referral_body
+from tests.support.factories import referral_body
+from tests.support.platform import SECRET, _admin, _with_db, auth, serve
 
 WRITE = auth("referrals:write")
 # the principal WRITE's token names (conftest's defaults): keys are stored under its key

@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 
-from conftest import auth
-from factories import referral_body
+from tests.support.factories import referral_body
+from tests.support.platform import auth
 
 WRITE = auth("referrals:write")
 

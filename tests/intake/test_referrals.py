@@ -10,9 +10,8 @@ import httpx
 import pytest
 
 from ictg_common import clock
-
-from conftest import auth
-from factories import referral_body
+from tests.support.factories import referral_body
+from tests.support.platform import auth
 
 WRITE = auth("referrals:write")
 IMPORT = auth("referrals:import")

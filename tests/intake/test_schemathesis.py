@@ -19,8 +19,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from ictg_common.devinfra import Infra, free_port, port_open
 from ictg_intake.app import create_app
-
-from conftest import ROOT, SECRET, _admin, _with_db, auth
+from tests.support.platform import ROOT, SECRET, _admin, _with_db, auth
 
 schema = schemathesis.openapi.from_dict(create_app().openapi())
 

@@ -8,9 +8,8 @@ import nats
 
 from ictg_intake.app import create_app
 from ictg_intake.settings import IntakeSettings
-
-from conftest import as_tester, auth, eventually, serve
-from factories import referral_body
+from tests.support.factories import referral_body
+from tests.support.platform import as_tester, auth, eventually, serve
 
 
 async def test_referral_is_stored_answered_and_published(shared_settings: dict[str, Any]) -> None:

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import auth, token
-from factories import referral_body
+from tests.support.factories import referral_body
+from tests.support.platform import auth, token
 
 WRITE = auth("referrals:write")
 TOMORROW = (date.today() + timedelta(days=2)).isoformat()
@@ -192,8 +192,7 @@ async def test_import_received_at_must_not_be_in_the_future(intake: httpx.AsyncC
 async def test_a_runaway_client_is_slowed_with_429(shared_settings: dict[str, Any]) -> None:
     from ictg_intake.app import create_app
     from ictg_intake.settings import IntakeSettings
-
-    from conftest import serve
+    from tests.support.platform import serve
 
     async with serve(create_app(IntakeSettings(**shared_settings, rate_limit_per_minute=3))) as client:
         answers = [await client.get("/v1/referrals", headers=auth("referrals:read", sub="script")) for _ in range(4)]
@@ -208,8 +207,7 @@ async def test_a_bucket_is_a_principals_not_a_shared_subs(shared_settings: dict[
     police's bucket (14 of 20 got 429)."""
     from ictg_intake.app import create_app
     from ictg_intake.settings import IntakeSettings
-
-    from conftest import serve
+    from tests.support.platform import serve
 
     police = auth("referrals:write", sub="dev-user", org_type="police", org_name="Kent Police")
     ngo = auth("referrals:write", sub="dev-user", org_type="ngo", org_name="A Charity")

@@ -8,13 +8,12 @@ from datetime import date, timedelta
 from typing import Any, get_args
 
 import httpx
-from metrics_events import Child, at
-from metrics_http import ANALYST, feed, metrics_app
 
 from ictg_common import codes
 from ictg_common.reference import REGION_SLUGS, REGIONS, local_authorities
-
-from conftest import auth
+from tests.support.metrics_events import Child, at
+from tests.support.metrics_http import ANALYST, feed, metrics_app
+from tests.support.platform import auth
 
 URL = "/v1/metrics/dimensions"
 NOT_DIMENSIONS = ("age", "local_authority_code", "referral_week", "received_at", "children", "Gender", "la")

@@ -36,16 +36,15 @@ from cell_key_perturbation.create_perturbed_table import create_perturbed_table
 from cell_key_perturbation.utils.generate_test_ptable import generate_ptable_10_5_rule
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from metrics_events import Child, at
-from metrics_http import ANALYST, feed, metrics_app, published, record_key_of
 
 from ictg_common import clock
 from ictg_metrics.app import create_app
 from ictg_metrics.disclosure import noisy
 from ictg_metrics.disclosure.cellkey import DEFAULT_PTABLE, PTABLE_10_5, PTABLE_10_5_PATH, Ptable, load_ptable
 from ictg_metrics.settings import MetricsSettings
-
-from conftest import auth
+from tests.support.metrics_events import Child, at
+from tests.support.metrics_http import ANALYST, feed, metrics_app, published, record_key_of
+from tests.support.platform import auth
 
 READER = auth("metrics:read:unsuppressed")  # a perturbed preview (free queries by anyone else are under dp)
 TEN_FIVE = {"ptable": str(PTABLE_10_5_PATH)}  # ONS's 10-5 ptable, configured as any ptable file is

@@ -12,7 +12,6 @@ from uuid import UUID
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from metrics_events import Child, at
 from sqlalchemy import event as sa_event
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -24,6 +23,7 @@ from ictg_metrics.children.state import Contact, Episode, Exit, load_state
 from ictg_metrics.children.store import child_row, record_events
 from ictg_metrics.models import Child as ChildRow
 from ictg_metrics.models import ChildFold
+from tests.support.metrics_events import Child, at
 
 START = at("2017-03-01", 9)
 # few distinct times (days and hours), so that records of the same time and ties in (time, id) occur

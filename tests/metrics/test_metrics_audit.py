@@ -6,15 +6,14 @@ from typing import Any
 
 import httpx
 import pytest
-from metrics_http import metrics_app
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from ictg_cases.app import create_app as create_cases
 from ictg_cases.settings import CasesSettings
 from ictg_common.runtime import runtime_of
-
-from conftest import auth, serve
+from tests.support.metrics_http import metrics_app
+from tests.support.platform import auth, serve
 
 AUDITOR = auth("audit:read", sub="auditor")
 ADMIN = auth("metrics:admin", sub="metrics-admin")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from metrics_events import Child, at
-from metrics_http import ANALYST, feed, metrics_app
+from tests.support.metrics_events import Child, at
+from tests.support.metrics_http import ANALYST, feed, metrics_app
 
 
 async def test_caseload_months(shared_settings: dict[str, Any]) -> None:

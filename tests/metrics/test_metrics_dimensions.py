@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from metrics_events import Child, at
-from metrics_http import counts, feed, metrics_app
-
 from ictg_metrics.dimensions import DIMENSIONS
+from tests.support.metrics_events import Child, at
+from tests.support.metrics_http import counts, feed, metrics_app
 
 
 async def test_first_contact_band_edges_and_as_of(shared_settings: dict[str, Any]) -> None:

@@ -9,14 +9,13 @@ from typing import Any
 
 import pandas
 import pytest
-from metrics_events import Child, at
-from metrics_http import ANALYST, feed, metrics_app, published
 
 from ictg_common import clock
 from ictg_metrics.disclosure.cellkey import DEFAULT_PTABLE, Ptable
 from ictg_metrics.disclosure.discloser import Discloser
-
-from conftest import auth
+from tests.support.metrics_events import Child, at
+from tests.support.metrics_http import ANALYST, feed, metrics_app, published
+from tests.support.platform import auth
 
 READ = auth("metrics:query", "metrics:read:unsuppressed")  # free queries, and a perturbed preview
 

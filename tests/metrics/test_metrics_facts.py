@@ -6,10 +6,10 @@ from datetime import date
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from metrics_events import Child, at
 
 from ictg_metrics.children.facts import Ev, first_seen, fold, main_party_timeline
 from ictg_metrics.children.referral import referral_delay_band
+from tests.support.metrics_events import Child, at
 
 
 def _ev(e) -> Ev:

@@ -9,14 +9,13 @@ import sys
 from typing import Any
 
 import nats
-from metrics_events import Child, at
-from metrics_http import ANALYST, counts, feed, metrics_app
 from sqlalchemy import text
 
 from ictg_common.runtime import runtime_of
 from ictg_metrics.admin.status import RebuildJob
-
-from conftest import as_tester, auth, eventually
+from tests.support.metrics_events import Child, at
+from tests.support.metrics_http import ANALYST, counts, feed, metrics_app
+from tests.support.platform import as_tester, auth, eventually
 
 ADMIN = auth("metrics:admin")
 QUERIES = [

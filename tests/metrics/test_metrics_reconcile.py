@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from metrics_events import Child, at, publish
-
 from ictg_metrics.app import create_app as create_metrics
 from ictg_metrics.settings import MetricsSettings
-
-from conftest import auth, eventually, serve, service_apps
-from factories import referral_body
+from tests.support.factories import referral_body
+from tests.support.metrics_events import Child, at, publish
+from tests.support.platform import auth, eventually, serve, service_apps
 
 ADMIN = auth("metrics:admin")
 

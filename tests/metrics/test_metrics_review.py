@@ -7,10 +7,10 @@ import itertools
 from typing import Any
 
 import pytest
-from metrics_events import Child, at
-from metrics_http import counts, feed, metrics_app
 
-from conftest import auth
+from tests.support.metrics_events import Child, at
+from tests.support.metrics_http import counts, feed, metrics_app
+from tests.support.platform import auth
 
 READ = auth("metrics:query", "metrics:read:unsuppressed")
 

@@ -13,8 +13,7 @@ from ictg_metrics.children.facts import Ev, fold
 from ictg_metrics.settings import MetricsSettings
 from ictg_metrics.synth.generate import Generator
 from ictg_metrics.synth.http import Driver
-
-from conftest import as_tester, auth, eventually, serve, service_apps
+from tests.support.platform import as_tester, auth, eventually, serve, service_apps
 
 
 def test_same_seed_same_caseload_and_plausible_shape() -> None:

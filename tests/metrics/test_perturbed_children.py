@@ -9,12 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from metrics_events import Child, at
-from metrics_http import feed, metrics_app, published
 
 from ictg_metrics.disclosure.cellkey import DEFAULT_PTABLE, load_ptable
-
-from conftest import auth
+from tests.support.metrics_events import Child, at
+from tests.support.metrics_http import feed, metrics_app, published
+from tests.support.platform import auth
 
 READER = auth("metrics:read:unsuppressed")  # a perturbed preview needs the scope of true counts
 

@@ -15,8 +15,6 @@ from typing import Any
 
 import numpy
 import pytest
-from metrics_events import Child, at
-from metrics_http import ANALYST, feed, metrics_app
 from sqlalchemy import text
 
 from ictg_common import clock
@@ -26,8 +24,9 @@ from ictg_metrics.children.query import ChildQuery
 from ictg_metrics.privacy import mechanism
 from ictg_metrics.privacy.service import month_of, resets_at
 from ictg_metrics.privacy.tables import caseload_table, children_table, timeliness_table
-
-from conftest import auth
+from tests.support.metrics_events import Child, at
+from tests.support.metrics_http import ANALYST, feed, metrics_app
+from tests.support.platform import auth
 
 READER = auth("metrics:read", sub="reader")  # published tables only
 # metrics:query is the service's own (scope ceilings): its staff's tokens, org_type "ictg"

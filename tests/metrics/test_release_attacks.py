@@ -43,12 +43,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from metrics_events import Child
-from metrics_http import feed, metrics_app, record_key_of
-from release_attacker import Attack, Feasible, Var
-from release_cohort import NW, cohort
-from release_model import STATS, Record, Truth
-from release_relations import FAMILIES, Pop, layouts, period_months, pop_of, read_release, relations
 
 from ictg_common.reference import REGION_SLUGS, local_authorities
 from ictg_metrics.dimensions import SERVICE_START
@@ -56,8 +50,13 @@ from ictg_metrics.disclosure.cellkey import DEFAULT_PTABLE, PTABLE_10_5, Ptable
 from ictg_metrics.releases.catalogue import TABLES
 from ictg_metrics.releases.compute import counts_of
 from ictg_metrics.releases.service import period_end
-
-from conftest import auth
+from tests.support.metrics_events import Child
+from tests.support.metrics_http import feed, metrics_app, record_key_of
+from tests.support.platform import auth
+from tests.support.release_attacker import Attack, Feasible, Var
+from tests.support.release_cohort import NW, cohort
+from tests.support.release_model import STATS, Record, Truth
+from tests.support.release_relations import FAMILIES, Pop, layouts, period_months, pop_of, read_release, relations
 
 READER = auth("metrics:read")
 ADMIN = auth("metrics:admin")

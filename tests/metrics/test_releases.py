@@ -9,14 +9,13 @@ import io
 from typing import Any
 
 import pytest
-from metrics_events import Child, at
-from metrics_http import feed, metrics_app, published
 
 from ictg_common.runtime import runtime_of
 from ictg_metrics.models import ReleaseTable
 from ictg_metrics.releases.catalogue import CATALOGUE, Table
-
-from conftest import auth
+from tests.support.metrics_events import Child, at
+from tests.support.metrics_http import feed, metrics_app, published
+from tests.support.platform import auth
 
 READER = auth("metrics:read")
 ADMIN = auth("metrics:admin")

@@ -12,8 +12,8 @@ from typing import Any
 
 import yaml
 
-from conftest import ROOT
-from observability_harness import exposed_names, platform, scrape
+from tests.support.observability_harness import exposed_names, platform, scrape
+from tests.support.platform import ROOT
 
 OBS = ROOT / "deploy" / "observability"
 ALERTS = OBS / "alerts.yml"

@@ -24,10 +24,9 @@ from ictg_common.devinfra import EmbeddedNats
 from ictg_common.settings import DEV_SCRAPE_TOKEN
 from ictg_intake.app import create_app as create_intake
 from ictg_intake.settings import IntakeSettings
-
-from conftest import ROOT, as_tester, auth, eventually, serve
-from factories import referral_body
-from observability_harness import Scrape, platform, scrape
+from tests.support.factories import referral_body
+from tests.support.observability_harness import Scrape, platform, scrape
+from tests.support.platform import ROOT, as_tester, auth, eventually, serve
 
 
 async def until(client: httpx.AsyncClient, check: Any, *, timeout: float = 15.0) -> Scrape:

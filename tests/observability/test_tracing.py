@@ -23,9 +23,8 @@ from ictg_common.logs import JsonFormatter
 from ictg_common.reference import REGION_SLUGS
 from ictg_intake.app import create_app as create_intake
 from ictg_intake.settings import IntakeSettings
-
-from conftest import SECRET, auth, eventually, serve, service_apps
-from factories import referral_body
+from tests.support.factories import referral_body
+from tests.support.platform import SECRET, auth, eventually, serve, service_apps
 
 
 @pytest.fixture

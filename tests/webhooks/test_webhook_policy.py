@@ -14,8 +14,7 @@ from test_webhooks import GUARDIAN, council, platform
 
 from ictg_common import clock, policy
 from ictg_common.db import create_engine
-
-from conftest import auth, eventually
+from tests.support.platform import auth, eventually
 
 MANCHESTER = "E08000003"
 ADMIN = auth("cases:admin", "cases:write", "cases:read", regions=["north_west"], sub="manager-1")

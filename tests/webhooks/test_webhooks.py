@@ -24,10 +24,9 @@ from ictg_common.db import create_engine
 from ictg_webhooks.app import create_app as create_webhooks
 from ictg_webhooks.settings import WebhooksSettings
 from ictg_webhooks.worker import delivered_body, wait_after
-
-from conftest import ROOT, auth, eventually, serve, service_apps
-from factories import referral_body
-from receivers import Receiver, receiving
+from tests.support.factories import referral_body
+from tests.support.platform import ROOT, auth, eventually, serve, service_apps
+from tests.support.receivers import Receiver, receiving
 
 GUARDIAN = auth("cases:write", "cases:read", "cases:admin", regions=["north_west"], sub="guardian-1")
 

@@ -12,12 +12,11 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
-from metrics_events import LONDON, Child
-from release_relations import Pop, month_of
-
 from ictg_common import clock, codes
 from ictg_common.settings import LONG_TERM_MISSING_DAYS
 from ictg_metrics.dimensions import MONTH, financial_year
+from tests.support.metrics_events import LONDON, Child
+from tests.support.release_relations import Pop, month_of
 
 STATS = ("referral_delay_days", "referral_delay_working_days", "hours_to_allocation", "hours_to_first_contact",
          "days_to_first_contact")  # fmt: skip

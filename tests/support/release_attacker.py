@@ -28,9 +28,9 @@ from datetime import date
 from typing import Any
 
 import numpy as np
-from release_relations import FAMILIES, Pop, layouts, relations
 
 from ictg_metrics.disclosure.cellkey import Ptable
+from tests.support.release_relations import FAMILIES, Pop, layouts, relations
 
 INF = 1_000_000  # "no bound yet": far above any count here, small enough that sums of it fit int32 exactly
 MAX_COUNT = 750  # counts scanned in the ptable (its rows; larger ones fold onto 501-750)

@@ -15,8 +15,7 @@ from ictg_metrics.app import create_app as create_metrics
 from ictg_metrics.settings import MetricsSettings
 from ictg_webhooks.app import create_app as create_webhooks
 from ictg_webhooks.settings import WebhooksSettings
-
-from conftest import serve, service_apps
+from tests.support.platform import serve, service_apps
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ import nats
 import pytest
 from fastapi import FastAPI
 
-from conftest import as_tester, auth, eventually, serve, service_apps
-from factories import referral_body
+from tests.support.factories import referral_body
+from tests.support.platform import as_tester, auth, eventually, serve, service_apps
 
 NW = ["north_west"]
 WRITE = auth("cases:write", regions=NW, sub="guardian-1")

@@ -27,9 +27,8 @@ import httpx
 
 from ictg_common.db import plain_url
 from ictg_common.devinfra import EmbeddedNats, EmbeddedPostgres, ensure_database, free_port, port_open
-
-from conftest import ROOT, SECRET, auth
-from factories import referral_body
+from tests.support.factories import referral_body
+from tests.support.platform import ROOT, SECRET, auth
 
 SERVICES = ("referral-intake", "case-api", "metrics")
 

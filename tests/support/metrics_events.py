@@ -14,8 +14,7 @@ from ictg_common import clock
 from ictg_common import contracts as c
 from ictg_common.contracts import make_event
 from ictg_common.events import CloudEvent, new_id
-
-from conftest import as_tester
+from tests.support.platform import as_tester
 
 LONDON = ZoneInfo("Europe/London")
 

@@ -10,15 +10,14 @@ from typing import Any
 from uuid import UUID
 
 import httpx
-from metrics_events import Child, publish
 from sqlalchemy import text
 
 from ictg_common.runtime import runtime_of
 from ictg_metrics.app import create_app
 from ictg_metrics.disclosure.cellkey import DEFAULT_PTABLE, Ptable
 from ictg_metrics.settings import MetricsSettings
-
-from conftest import auth, eventually, serve
+from tests.support.metrics_events import Child, publish
+from tests.support.platform import auth, eventually, serve
 
 ANALYST = auth("metrics:read", "metrics:read:unsuppressed")
 SECRET = MetricsSettings().cell_key_secret.encode()

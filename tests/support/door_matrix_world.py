@@ -36,10 +36,9 @@ from ictg_metrics.releases.service import last_complete
 from ictg_metrics.settings import MetricsSettings
 from ictg_webhooks.app import create_app as create_webhooks
 from ictg_webhooks.settings import WebhooksSettings
-
-from conftest import auth, eventually, serve, service_apps
-from factories import referral_body
-from receivers import Receiver, receiving
+from tests.support.factories import referral_body
+from tests.support.platform import auth, eventually, serve, service_apps
+from tests.support.receivers import Receiver, receiving
 
 MANCHESTER, SALFORD, KENT = "E08000003", "E08000006", "E10000016"
 GMP, KENT_POLICE = "Greater Manchester Police", "Kent Police"

@@ -37,10 +37,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 
-from metrics_events import at
-from release_model import Record
-
 from ictg_metrics.dimensions import financial_year
+from tests.support.metrics_events import at
+from tests.support.release_model import Record
 
 NW = "north_west"
 MANCHESTER, LIVERPOOL, LANCASHIRE = "E08000003", "E08000012", "E10000017"
