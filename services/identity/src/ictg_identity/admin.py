@@ -73,8 +73,12 @@ async def _register(args: argparse.Namespace) -> dict[str, object]:
     engine = create_engine(IdentitySettings().database_url, pool_size=1)
     try:
         async with create_sessionmaker(engine)() as session, session.begin():
-            client, secret = await service.create(session, body, by="command line")
-            return {"client_id": client.client_id, "client_secret": secret, "scopes": client.scopes}
+            shown = await service.create(session, body, by="command line")
+            return {
+                "client_id": shown.client.client_id,
+                "client_secret": shown.new_secret,
+                "scopes": shown.client.scopes,
+            }
     finally:
         await engine.dispose()
 

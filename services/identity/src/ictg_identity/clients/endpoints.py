@@ -7,12 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request
 
-from ictg_common import audit as audit_log
 from ictg_common.auth import STAFF, Actor, require
 from ictg_common.errors import Forbidden
 from ictg_common.service import SessionDep
 
-from ..models import SCHEMA, Client, ClientSecret
 from ..settings import settings_of
 from . import schemas, service
 
@@ -30,34 +28,28 @@ Admin = Annotated[Actor, Depends(_staff)]
 ClientId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 
 
-def _out(client: Client, secrets: list[ClientSecret]) -> dict[str, object]:
+def _out(shown: service.Shown) -> dict[str, object]:
     return {
-        **{c: getattr(client, c) for c in schemas.ClientOut.model_fields if c != "secrets"},
-        "secrets": [{"created_at": s.created_at, "expires_at": s.expires_at} for s in secrets],
+        **{c: getattr(shown.client, c) for c in schemas.ClientOut.model_fields if c != "secrets"},
+        "secrets": [{"created_at": s.created_at, "expires_at": s.expires_at} for s in shown.secrets],
     }
 
 
 @router.post("", status_code=201, response_model=schemas.ClientCreated)
 async def create_client(body: schemas.ClientIn, session: SessionDep, actor: Admin) -> dict[str, object]:
     """Register a client for an organisation. Its secret is in this answer only: store it now."""
-    client, secret = await service.create(session, body, by=actor)
-    await audit_log.record(session, schema=SCHEMA, actor=actor, action="client.created", resource=client.client_id,
-                           reason=" ".join(client.scopes))  # fmt: skip
-    secrets = (await service.secrets_of(session, [client.client_id]))[client.client_id]
-    return _out(client, secrets) | {"client_secret": secret}
+    shown = await service.create(session, body, by=actor)
+    return _out(shown) | {"client_secret": shown.new_secret}
 
 
 @router.get("", response_model=schemas.ClientList)
 async def list_clients(session: SessionDep, actor: Admin) -> dict[str, object]:
-    clients = await service.listed(session)
-    secrets = await service.secrets_of(session, [c.client_id for c in clients])
-    return {"items": [_out(c, secrets[c.client_id]) for c in clients]}
+    return {"items": [_out(shown) for shown in await service.listed(session)]}
 
 
 @router.get("/{client_id}", response_model=schemas.ClientOut)
 async def get_client(client_id: ClientId, session: SessionDep, actor: Admin) -> dict[str, object]:
-    client = await service.get(session, client_id)
-    return _out(client, (await service.secrets_of(session, [client_id]))[client_id])
+    return _out(await service.show(session, client_id))
 
 
 @router.post("/{client_id}/rotate-secret", response_model=schemas.SecretRotated)
@@ -69,10 +61,8 @@ async def rotate_secret(
     settings = settings_of(request)
     asked = body.previous_valid_seconds if body is not None else None
     seconds = settings.secret_overlap_seconds if asked is None else min(asked, settings.secret_overlap_seconds)
-    secret, until = await service.rotate(session, client_id, overlap=timedelta(seconds=seconds))
-    await audit_log.record(session, schema=SCHEMA, actor=actor, action="client.secret_rotated", resource=client_id,
-                           reason=f"previous valid {seconds} s")  # fmt: skip
-    return {"client_id": client_id, "client_secret": secret, "previous_expires_at": until}
+    shown = await service.rotate(session, client_id, overlap=timedelta(seconds=seconds), by=actor)
+    return {"client_id": client_id, "client_secret": shown.new_secret, "previous_expires_at": shown.previous_expires_at}
 
 
 @router.put("/{client_id}/jwks", response_model=schemas.ClientOut)
@@ -81,15 +71,10 @@ async def replace_keys(
 ) -> dict[str, object]:
     """Replace a `private_key_jwt` client's public keys (its key rollover): publish the new key beside the
     old, switch the client's signing to it, then remove the old."""
-    client = await service.replace_keys(session, client_id, body.jwks)
-    await audit_log.record(session, schema=SCHEMA, actor=actor, action="client.keys_replaced", resource=client_id,
-                           reason=" ".join(str(k.get("kid")) for k in body.jwks.get("keys", []))[:1000])  # fmt: skip
-    return _out(client, (await service.secrets_of(session, [client_id]))[client_id])
+    return _out(await service.replace_keys(session, client_id, body.jwks, by=actor))
 
 
 @router.post("/{client_id}/disable", response_model=schemas.ClientOut)
 async def disable_client(client_id: ClientId, session: SessionDep, actor: Admin) -> dict[str, object]:
     """No new token from now on; tokens already issued expire within their 15 minutes."""
-    client = await service.disable(session, client_id)
-    await audit_log.record(session, schema=SCHEMA, actor=actor, action="client.disabled", resource=client_id)
-    return _out(client, (await service.secrets_of(session, [client_id]))[client_id])
+    return _out(await service.disable(session, client_id, by=actor))

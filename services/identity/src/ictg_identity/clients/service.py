@@ -11,22 +11,22 @@ import hashlib
 import hmac
 import secrets
 import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 from joserfc import jwk
 from joserfc.errors import JoseError
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ictg_common import audit as audit_log
 from ictg_common.auth import COUNCIL, SCOPES, STAFF, Actor, ceiling, valid_la_codes
 from ictg_common.clock import utcnow
 from ictg_common.errors import Conflict, NotFound, ValidationFailed, field_error
 from ictg_common.reference import REGION_SLUGS
 
-from ..models import Client, ClientSecret
+from ..models import SCHEMA, Client, ClientSecret
+from . import repository
 from .schemas import ClientIn
 
 
@@ -118,14 +118,31 @@ def _public_jwks_problem(jwks: dict[str, Any]) -> str | None:
     return None
 
 
-async def create(session: AsyncSession, body: ClientIn, *, by: Actor | str) -> tuple[Client, str | None]:
+@dataclass(frozen=True)
+class Shown:
+    """A client as the registry shows it: its registration, its secrets' dates, and a secret made just now
+    (shown this once) if there is one."""
+
+    client: Client
+    secrets: list[ClientSecret]
+    new_secret: str | None = None
+    previous_expires_at: datetime | None = None
+
+
+async def _shown(session: AsyncSession, client: Client, **extra: Any) -> Shown:
+    return Shown(client, (await repository.secrets_of(session, [client.client_id]))[client.client_id], **extra)
+
+
+def _by(by: Actor | str) -> str:
+    return by if isinstance(by, str) else by.sub
+
+
+async def create(session: AsyncSession, body: ClientIn, *, by: Actor | str) -> Shown:
+    """Register a client (audited); a secret client gets its secret, shown once."""
     check_registration(body)
     if body.service is not None:
         # One client per platform service: its tokens' sub (service:<name>) names one client.
-        taken = await session.scalar(
-            select(Client.client_id).where(Client.service == body.service, Client.disabled_at.is_(None)).limit(1)
-        )
-        if taken is not None:
+        if (taken := await repository.live_client_of_service(session, body.service)) is not None:
             raise Conflict(
                 f"Service {body.service} already has client {taken}: rotate its secret, or disable it first."
             )
@@ -134,108 +151,102 @@ async def create(session: AsyncSession, body: ClientIn, *, by: Actor | str) -> t
     secret = None
     if body.auth_method == "client_secret_basic":
         secret = await set_secret(session, client_id, overlap=None)
-    return client, secret
+    await _audit(session, by, "client.created", client_id, " ".join(client.scopes))
+    return await _shown(session, client, new_secret=secret)
 
 
 async def register(session: AsyncSession, client_id: str, body: ClientIn, *, by: Actor | str) -> Client:
     """Store (or, for a fixed development id, replace) a client registration."""
-    now = utcnow()
-    client = await session.get(Client, client_id)
-    if client is None:
-        client = Client(client_id=client_id, created_at=now)
-        session.add(client)
+    found = await repository.get(session, client_id)
+    client = found if found is not None else Client(client_id=client_id, created_at=utcnow())
     client.name, client.org_type, client.org_name = body.name, body.org_type, body.org_name
     client.scopes, client.regions, client.la_codes = list(body.scopes), list(body.regions), list(body.la_codes)
     client.auth_method, client.jwks, client.service = body.auth_method, body.jwks, body.service
-    client.created_by = by if isinstance(by, str) else by.sub
+    client.created_by = _by(by)
     client.disabled_at = None
-    await session.flush()
+    if found is None:
+        await repository.add(session, client)
+    else:
+        await repository.saved(session)
     return client
 
 
 async def set_secret(session: AsyncSession, client_id: str, *, overlap: timedelta | None) -> str:
     """A new secret for the client. The ones it had expire after `overlap` (None: at once)."""
     now = utcnow()
-    ends = now + overlap if overlap is not None else now
-    await session.execute(
-        update(ClientSecret)
-        .where(
-            ClientSecret.client_id == client_id, (ClientSecret.expires_at.is_(None)) | (ClientSecret.expires_at > ends)
-        )
-        .values(expires_at=ends)
-    )
+    await repository.expire_secrets(session, client_id, at=now + overlap if overlap is not None else now)
     secret = new_secret()
-    session.add(ClientSecret(client_id=client_id, digest=digest(secret), created_at=now))
-    await session.flush()
+    await repository.add_secret(session, client_id, digest(secret), at=now)
     return secret
 
 
 async def get(session: AsyncSession, client_id: str) -> Client:
-    client = await session.get(Client, client_id)
+    client = await repository.get(session, client_id)
     if client is None:
         raise NotFound(f"No client {client_id}.")
     return client
 
 
-async def rotate(session: AsyncSession, client_id: str, *, overlap: timedelta) -> tuple[str, datetime | None]:
+async def show(session: AsyncSession, client_id: str) -> Shown:
+    return await _shown(session, await get(session, client_id))
+
+
+async def listed(session: AsyncSession) -> list[Shown]:
+    clients = await repository.all_clients(session)
+    secrets_by_client = await repository.secrets_of(session, [c.client_id for c in clients])
+    return [Shown(c, secrets_by_client[c.client_id]) for c in clients]
+
+
+async def _changeable(session: AsyncSession, client_id: str, method: str, what: str) -> Client:
     client = await get(session, client_id)
     if client.disabled_at is not None:
         raise Conflict(f"Client {client_id} is disabled: register a new one.")
-    if client.auth_method != "client_secret_basic":
-        raise Conflict(f"Client {client_id} authenticates with private_key_jwt: it has no secret to rotate.")
+    if client.auth_method != method:
+        raise Conflict(f"Client {client_id} authenticates with {client.auth_method}: it has no {what}.")
+    return client
+
+
+async def rotate(session: AsyncSession, client_id: str, *, overlap: timedelta, by: Actor | str) -> Shown:
+    """A new secret (audited); the previous one is accepted for `overlap` more."""
+    client = await _changeable(session, client_id, "client_secret_basic", "secret to rotate")
     secret = await set_secret(session, client_id, overlap=overlap)
-    return secret, utcnow() + overlap
+    await _audit(session, by, "client.secret_rotated", client_id, f"previous valid {int(overlap.total_seconds())} s")
+    return await _shown(session, client, new_secret=secret, previous_expires_at=utcnow() + overlap)
 
 
-async def replace_keys(session: AsyncSession, client_id: str, jwks: dict[str, Any]) -> Client:
-    client = await get(session, client_id)
-    if client.disabled_at is not None:
-        raise Conflict(f"Client {client_id} is disabled: register a new one.")
-    if client.auth_method != "private_key_jwt":
-        raise Conflict(f"Client {client_id} authenticates with a secret: it has no keys to replace.")
+async def replace_keys(session: AsyncSession, client_id: str, jwks: dict[str, Any], *, by: Actor | str) -> Shown:
+    """A private_key_jwt client's new public keys (audited)."""
+    client = await _changeable(session, client_id, "private_key_jwt", "keys to replace")
     if problem := _public_jwks_problem(jwks):
         raise ValidationFailed(problem, errors=[field_error("/jwks", problem)])
     client.jwks = jwks
-    await session.flush()
-    return client
+    await repository.saved(session)
+    kids = " ".join(str(k.get("kid")) for k in jwks.get("keys", []) if isinstance(k, dict))
+    await _audit(session, by, "client.keys_replaced", client_id, kids[:1000])
+    return await _shown(session, client)
 
 
-async def disable(session: AsyncSession, client_id: str) -> Client:
+async def disable(session: AsyncSession, client_id: str, *, by: Actor | str) -> Shown:
+    """No new token from now on (audited)."""
     client = await get(session, client_id)
     if client.disabled_at is None:
         client.disabled_at = utcnow()
-    await session.flush()
-    return client
-
-
-async def secrets_of(session: AsyncSession, client_ids: Sequence[str]) -> dict[str, list[ClientSecret]]:
-    rows = (
-        (
-            await session.execute(
-                select(ClientSecret)
-                .where(ClientSecret.client_id.in_(list(client_ids)))
-                .order_by(ClientSecret.created_at.desc(), ClientSecret.id.desc())
-            )
-        )
-        .scalars()
-        .all()
-    )
-    found: dict[str, list[ClientSecret]] = {c: [] for c in client_ids}
-    for row in rows:
-        found[row.client_id].append(row)
-    return found
+    await repository.saved(session)
+    await _audit(session, by, "client.disabled", client_id, None)
+    return await _shown(session, client)
 
 
 async def live(session: AsyncSession, client_id: str) -> Registered | None:
     """The client as the token endpoint sees it, or None when unknown or disabled."""
-    client = await session.get(Client, client_id)
+    client = await repository.get(session, client_id)
     if client is None or client.disabled_at is not None:
         return None
     now = utcnow()
-    valid = [s.digest for s in (await secrets_of(session, [client_id]))[client_id]
+    valid = [s.digest for s in (await repository.secrets_of(session, [client_id]))[client_id]
              if s.expires_at is None or s.expires_at > now]  # fmt: skip
     return Registered(client, tuple(valid))
 
 
-async def listed(session: AsyncSession) -> list[Client]:
-    return list((await session.execute(select(Client).order_by(Client.created_at, Client.client_id))).scalars().all())
+async def _audit(session: AsyncSession, by: Actor | str, action: str, client_id: str, reason: str | None) -> None:
+    if isinstance(by, Actor):  # the command line's registrations are its operator's, not an API caller's
+        await audit_log.record(session, schema=SCHEMA, actor=by, action=action, resource=client_id, reason=reason)
