@@ -1,5 +1,5 @@
 """The data dictionary (`GET /v1/metrics/dimensions`, for analysts): every dimension the
-metrics endpoints accept in `group_by` and as a filter, with the words kept next to its SQL in `dimensions.py`."""
+metrics endpoints accept in `group_by` and as a filter, with the words kept next to its SQL in the `dimensions` package (`dimensions/catalogue.py`)."""
 
 from __future__ import annotations
 
