@@ -47,6 +47,7 @@ lint: $(STAMP)
 	$(PY) -m mypy services/metrics/src
 	$(PY) -m mypy services/webhooks/src
 	$(PY) -m mypy services/identity/src
+	$(PY) -m mypy tests
 
 # Regenerate the event reference (docs/schemas, docs/asyncapi.yaml, docs/events.md) from ictg_common.contracts.
 contracts: $(STAMP)

@@ -18,7 +18,7 @@ table as covered elsewhere. In a field list `x.*` places everything under `x` (t
 the whole referral) and `x?` a field that arrives only sometimes.
 
 What a door leaks today stands in the table as it is, marked `# LEAK:`, with a strict expected failure
-below that says what it should do. The world (services, tokens, seed) is in `door_matrix_world.py`."""
+below that says what it should do. The world (services, tokens, seed) is in `tests/support/door_matrix_world.py`."""
 
 from __future__ import annotations
 

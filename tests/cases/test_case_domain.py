@@ -249,7 +249,7 @@ def test_an_event_of_another_case_is_refused() -> None:
 def test_status_cannot_be_assigned() -> None:
     case = new_case()
     with pytest.raises(AttributeError):
-        case.status = "exited"  # type: ignore[misc]
+        case.status = "exited"  # type: ignore[misc, unused-ignore]
 
 
 def test_a_case_status_changes_in_one_file() -> None:

@@ -11,7 +11,7 @@ import csv
 import io
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import asyncpg
@@ -509,7 +509,7 @@ async def test_after_the_move_the_old_council_learns_nothing_new_but_its_own_rec
     for params in ({"changed_since": "0001-01-01T00:00:00+01:00"}, {"changed_since": "9999-12-31T23:59:59-01:00"}):
         r = await stack.cases.get("/v1/cases", params=params, headers=knowsley)
         assert r.status_code == 422, r.text
-        assert (await stack.get("/v1/cases", **params)).status_code == 422
+        assert (await stack.get("/v1/cases", **cast(dict[str, Any], params))).status_code == 422
     for params in ({"from": "2020-01-01", "to": "9999-12-31"}, {"from": "0001-01-01"}):
         for path in ("/v1/exports/ssda903/missing", "/v1/exports/ssda903/missing/unidentified"):
             assert (await stack.cases.get(path, params=params, headers=knowsley)).status_code == 422

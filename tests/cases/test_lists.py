@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 from ictg_common import clock
 from tests.support.cases_harness import ADMIN, READ, WRITE, Stack, stack_fixture  # noqa: F401
@@ -19,7 +20,7 @@ async def test_filters_and_cursor_pagination(stack: Stack) -> None:
 
     seen, cursor = [], None
     while True:
-        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        params: dict[str, Any] = {"limit": 2, **({"cursor": cursor} if cursor else {})}
         page = (await stack.get("/v1/cases", **params)).json()
         assert len(page["items"]) <= 2
         seen += [c["id"] for c in page["items"]]
@@ -45,8 +46,9 @@ async def test_filters_and_cursor_pagination(stack: Stack) -> None:
 
 async def test_bad_queries_are_problems_never_500(stack: Stack) -> None:
     case = await stack.case()
-    for params in [{"status": "open"}, {"limit": 0}, {"limit": 501}, {"cursor": "zzz"}, {"worker_id": "x"}, {"sla": "late"},
-                   {"referral_id": "1"}]:  # fmt: skip
+    bad_queries: list[dict[str, Any]] = [{"status": "open"}, {"limit": 0}, {"limit": 501}, {"cursor": "zzz"},
+                                         {"worker_id": "x"}, {"sla": "late"}, {"referral_id": "1"}]  # fmt: skip
+    for params in bad_queries:
         r = await stack.cases.get("/v1/cases", params=params, headers=READ)
         assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", params
     for path in ["/v1/cases/abc", "/v1/cases/abc/timeline", f"/v1/cases/{case['id']}/contacts/abc", "/v1/workers/abc"]:
@@ -122,14 +124,15 @@ async def test_nul_and_unknown_codes_in_text_are_refused_not_500(stack: Stack) -
 async def test_unknown_query_parameters_are_refused_on_every_read(stack: Stack) -> None:
     case = await stack.case()
     audit = auth("audit:read")
-    for path, params, headers in [
+    reads: list[tuple[str, dict[str, Any], dict[str, str]]] = [
         ("/v1/cases", {"local_authority": "E08000003"}, READ),  # a near miss once silently ignored
         ("/v1/cases", {"limit": 5, "stauts": "allocated"}, READ),  # a typo beside a known parameter
         ("/v1/workers", {"regoin": "london"}, ADMIN),
         (f"/v1/cases/{case['id']}/contacts", {"party": "child"}, READ),
         (f"/v1/cases/{case['id']}", {"expand": "all"}, READ),
         ("/v1/audit", {"who": "x"}, audit),
-    ]:
+    ]
+    for path, params, headers in reads:
         r = await stack.cases.get(path, params=params, headers=headers)
         assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", (path, r.text)
         unknown = next(k for k in params if k != "limit")

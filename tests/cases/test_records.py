@@ -53,13 +53,14 @@ async def test_record_times_never_in_the_future_nor_before_the_referral(stack: S
         f"/v1/cases/{case['id']}/advocacy", {"kind": "meeting", "area": "education", "occurred_at": ago(days=11)}
     )
     assert early.status_code == 422 and early.json()["errors"][0]["pointer"] == "/occurred_at"
-    for path, body in [
+    too_early: list[tuple[str, dict[str, Any]]] = [
         ("assessments", {"assessed_at": ago(days=12), "living_situation": "family", "trafficker_contact": "none",
                          "education": "attending", "cjs_involvement": []}),
         ("nrm-decisions", {"stage": "reasonable_grounds", "outcome": "positive", "decided_at": ago(days=12)}),
         ("moves", {"moved_at": ago(days=12), "local_authority_code": "E08000012"}),
         ("missing-episodes", {**EPISODE, "started_at": ago(days=12)}),
-    ]:  # fmt: skip
+    ]  # fmt: skip
+    for path, body in too_early:
         r = await stack.post(f"/v1/cases/{case['id']}/{path}", body)
         assert r.status_code == 422, (path, r.text)
         assert (
@@ -240,11 +241,12 @@ async def test_exit_closes_the_case_and_nothing_is_recorded_after(stack: Stack) 
     closed = (await stack.get(f"/v1/cases/{cid}")).json()
     assert closed["status"] == "exited" and closed["exited_at"] is not None and closed["version"] == 3
 
-    for path, body in [
+    after_exit: list[tuple[str, dict[str, Any]]] = [
         ("contacts", {**CONTACT, "occurred_at": ago(hours=1)}),
         ("missing-episodes", {**EPISODE, "started_at": ago(hours=1)}),
         ("exit", {"exited_at": ago(hours=1), "reason": "other", "destination": "none"}),
-    ]:
+    ]
+    for path, body in after_exit:
         refused = await stack.post(f"/v1/cases/{cid}/{path}", body)
         assert refused.status_code == 409 and refused.json()["type"].endswith("/case-closed"), path
     assert len((await stack.get(f"/v1/cases/{cid}/contacts")).json()["items"]) == 1

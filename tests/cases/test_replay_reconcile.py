@@ -226,7 +226,7 @@ async def test_scheduled_reconciliation_logs_missing_cases_and_repairs_them(
 
             async def repaired() -> bool:
                 return any(
-                    r.getMessage() == "missing cases repaired by replay" and referral_ids[0] in r.referral_ids
+                    r.getMessage() == "missing cases repaired by replay" and referral_ids[0] in vars(r)["referral_ids"]
                     for r in caplog.records
                 )
 

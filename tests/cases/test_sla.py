@@ -28,11 +28,11 @@ def days_ago(days: int) -> Iterator[None]:
     case opened, on that day, as if the service had been running then."""
     real = clock.utcnow
     then = real() - timedelta(days=days)
-    clock.utcnow = lambda: then  # type: ignore[assignment]
+    clock.utcnow = lambda: then  # type: ignore[assignment, unused-ignore]
     try:
         yield
     finally:
-        clock.utcnow = real  # type: ignore[assignment]
+        clock.utcnow = real  # type: ignore[assignment, unused-ignore]
 
 
 async def breaches(stack: Stack, want: int) -> list[dict]:

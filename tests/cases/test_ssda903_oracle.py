@@ -1,4 +1,4 @@
-"""The DfE SSDA903 validator, run as an oracle on Missing tables (see ssda903.py)."""
+"""The DfE SSDA903 validator, run as an oracle on Missing tables (see tests/support/ssda903.py)."""
 
 from __future__ import annotations
 

@@ -23,12 +23,16 @@ from ictg_common.clock import (
 UTC = UTC
 
 
-def ldn(*args: int) -> datetime:
-    return datetime(*args, tzinfo=LONDON)
+def ldn(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0, microsecond: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, microsecond, tzinfo=LONDON)
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0, microsecond: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, microsecond, tzinfo=UTC)
 
 
 # --- calendar ---------------------------------------------------------------
@@ -92,7 +96,7 @@ def test_working_days_between(start: date, end: date, expected: int) -> None:
 
 def test_working_days_between_rejects_datetimes() -> None:
     with pytest.raises(ValueError):
-        working_days_between(datetime(2026, 1, 5, tzinfo=UTC), date(2026, 1, 9))  # type: ignore[arg-type]
+        working_days_between(datetime(2026, 1, 5, tzinfo=UTC), date(2026, 1, 9))  # type: ignore[arg-type, unused-ignore]
 
 
 @settings(max_examples=300, deadline=None)

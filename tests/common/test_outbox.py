@@ -6,7 +6,7 @@ import json
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import nats
 import pytest
@@ -107,11 +107,15 @@ async def test_referral_accepted_while_nats_is_down_is_published_when_it_returns
             assert len(ids) == 1
             nc = await nats.connect(server.as_tester())
             payload = json.loads(
-                (
-                    await nc.jetstream().get_last_msg(
-                        shared_settings["nats_stream"], f"{shared_settings['subject_prefix']}.intake.referral.received"
-                    )
-                ).data
+                cast(
+                    bytes,
+                    (
+                        await nc.jetstream().get_last_msg(
+                            shared_settings["nats_stream"],
+                            f"{shared_settings['subject_prefix']}.intake.referral.received",
+                        )
+                    ).data,
+                )
             )
             assert payload["subject"] == r.json()["id"]
             await nc.close()

@@ -15,7 +15,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import yaml
@@ -262,7 +262,7 @@ def test_every_kubernetes_service_is_deployed_served_and_probed_alike() -> None:
         selected = spec.get("selector") or spec.get("podSelector") or {}
         app = selected.get("app") or (selected.get("matchLabels") or {}).get("app")
         assert app in apps, f"{doc['kind']} {doc['metadata']['name']} selects no Deployment"
-        kinds[app].add(doc["kind"])
+        kinds[cast(str, app)].add(doc["kind"])
         if doc["kind"] == "Service":
             assert doc["metadata"]["name"] == app and spec["ports"] == [{"port": 80, "targetPort": 8000}], app
     assert all(k == kinds[min(kinds)] for k in kinds.values()) and "Service" in kinds[min(kinds)], kinds

@@ -35,7 +35,7 @@ def verifier_for(identity: httpx.AsyncClient) -> TokenVerifier:
     """A service's verifier outside development, fetching the token service's keys in process."""
     transport = identity._transport  # the in-process token service
     return TokenVerifier(secret="unused", issuers=[IssuerConfig(issuer=ISSUER)], development=False,
-                         transport=transport)  # type: ignore[arg-type]  # fmt: skip
+                         transport=transport)  # type: ignore[arg-type, unused-ignore]  # fmt: skip
 
 
 async def test_a_secret_gets_a_15_minute_es256_token_every_service_verifies(
@@ -287,7 +287,12 @@ async def test_the_metadata_follows_rfc_8414(identity: httpx.AsyncClient) -> Non
 async def test_only_staff_with_clients_admin_register_and_within_the_types_ceiling(
     identity: httpx.AsyncClient, clients: dict[str, tuple[str, str]], database_url: str
 ) -> None:
-    body = {"name": "Kent Police", "org_type": "police", "org_name": "Kent Police", "scopes": ["referrals:write"]}
+    body: dict[str, Any] = {
+        "name": "Kent Police",
+        "org_type": "police",
+        "org_name": "Kent Police",
+        "scopes": ["referrals:write"],
+    }
     for token in (await token_of(identity, clients["POLICE"]), await token_of(identity, clients["ANALYST"])):
         r = await identity.post("/v1/clients", json=body, headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 403 and r.headers["content-type"] == "application/problem+json"
@@ -295,7 +300,7 @@ async def test_only_staff_with_clients_admin_register_and_within_the_types_ceili
     forged = await identity.post("/v1/clients", json=body, headers=auth("clients:admin", org_type="police"))
     assert forged.status_code == 403 and forged.json()["type"].endswith("scope-above-ceiling")
     staff = {"Authorization": f"Bearer {await token_of(identity, clients['STAFF'])}"}
-    for bad, pointer in [
+    bads: list[tuple[dict[str, Any], str]] = [
         ({"scopes": ["referrals:write", "cases:read"]}, "/scopes"),
         ({"scopes": ["no:such"]}, "/scopes"),
         ({"org_type": "local_authority", "la_codes": []}, "/la_codes"),
@@ -304,7 +309,8 @@ async def test_only_staff_with_clients_admin_register_and_within_the_types_ceili
         ({"service": "case-api"}, "/service"),
         ({"auth_method": "private_key_jwt"}, "/jwks"),
         ({"auth_method": "private_key_jwt", "jwks": {"keys": [ec_key().as_dict(private=True)]}}, "/jwks"),
-    ]:
+    ]
+    for bad, pointer in bads:
         r = await identity.post("/v1/clients", json=body | bad, headers=staff)
         assert r.status_code == 422, (bad, r.text)
         assert pointer in [e["pointer"] for e in r.json()["errors"]], (bad, r.text)
@@ -327,7 +333,7 @@ async def test_only_staff_with_clients_admin_register_and_within_the_types_ceili
      "Basic " + base64.b64encode(b"dev\x00police:s").decode(), "Bearer something", "Basic"],
 )  # fmt: skip
 async def test_odd_basic_credentials_are_invalid_client(identity: httpx.AsyncClient, authorization: str) -> None:
-    r = await identity.post("/oauth2/token", data=GRANT, headers={"Authorization": authorization.encode("latin-1")})
+    r = await identity.post("/oauth2/token", data=GRANT, headers={"Authorization": authorization.encode("latin-1")})  # type: ignore[arg-type]
     assert r.status_code == 401 and r.json()["error"] == "invalid_client", r.text
 
 

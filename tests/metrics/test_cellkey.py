@@ -262,7 +262,8 @@ def test_missing_rows_add_nothing_and_bad_input_is_refused(tmp_path: Path) -> No
         Ptable([(1, 0, 0), (1, 0, 1)], name="duplicate")
     with pytest.raises(ValueError):
         Ptable([], name="empty")
-    for grid in ([], [[]], [[0, 1], [0]]):
+    grids: tuple[list[list[int]], ...] = ([], [[]], [[0, 1], [0]])
+    for grid in grids:
         with pytest.raises(ValueError):
             Ptable.from_grid(grid, name="ragged")
     assert (

@@ -47,7 +47,7 @@ from tests.support.metrics_http import ANALYST, feed, metrics_app, published, re
 from tests.support.platform import auth
 
 READER = auth("metrics:read:unsuppressed")  # a perturbed preview (free queries by anyone else are under dp)
-TEN_FIVE = {"ptable": str(PTABLE_10_5_PATH)}  # ONS's 10-5 ptable, configured as any ptable file is
+TEN_FIVE: dict[str, Any] = {"ptable": str(PTABLE_10_5_PATH)}  # ONS's 10-5 ptable, configured as any ptable file is
 ADMIN = auth("metrics:admin")
 PERTURB = {"disclosure": "perturb"}
 NATIONALITY = {"uk": "GB", "eea": "FR", "non_eea": "VN", "unknown": "unknown"}

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from ictg_common.runtime import runtime_of
 from ictg_metrics.admin.status import RebuildJob
 from tests.support.metrics_events import Child, at
-from tests.support.metrics_http import ANALYST, counts, feed, metrics_app
+from tests.support.metrics_http import ANALYST, app_of, counts, feed, metrics_app
 from tests.support.platform import as_tester, auth, eventually
 
 ADMIN = auth("metrics:admin")
@@ -63,7 +63,7 @@ async def _answers(client: Any) -> list[dict[Any, int]]:
 
 
 async def _table(client: Any) -> list[Any]:
-    async with runtime_of(client.app).engine.connect() as conn:
+    async with runtime_of(app_of(client)).engine.connect() as conn:
         return list((await conn.execute(text("SELECT * FROM metrics.child ORDER BY child_id"))).all())
 
 
@@ -171,7 +171,7 @@ async def test_shuffled_and_duplicated_delivery_gives_the_same_answers(shared_se
         await nc.close()
 
         async def all_stored() -> bool:
-            async with runtime_of(client.app).engine.connect() as conn:
+            async with runtime_of(app_of(client)).engine.connect() as conn:
                 inbox = (await conn.execute(text("SELECT count(*) FROM metrics.inbox"))).scalar()
             return inbox == len(events)
 
@@ -197,7 +197,7 @@ async def test_an_event_arriving_during_the_rebuild_is_not_lost(
 
         async def build_done_then_events_arrive(conn: Any) -> Any:
             # after the build read its snapshot, before the swap: the live consumer stores more events
-            async with runtime_of(client.app).sessionmaker() as session, session.begin():
+            async with runtime_of(app_of(client)).sessionmaker() as session, session.begin():
                 for e in late_child.events:
                     await record_event(session, e)
             return await original(conn)
@@ -217,7 +217,7 @@ async def test_rebuild_from_the_stream_restores_lost_events(shared_settings: dic
     async with metrics_app(s) as client:
         await feed(client, s, *_population(20, seed=3))
         before, rows = await _answers(client), await _table(client)
-        async with runtime_of(client.app).engine.begin() as conn:  # a bad restore lost a third of the events
+        async with runtime_of(app_of(client)).engine.begin() as conn:  # a bad restore lost a third of the events
             lost = (await conn.execute(text("DELETE FROM metrics.event WHERE random() < 0.33"))).rowcount
         assert lost > 0
         r = await client.post("/v1/admin/rebuild", params={"wait": "true", "from_stream": "true"}, headers=ADMIN)

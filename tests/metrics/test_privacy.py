@@ -25,7 +25,7 @@ from ictg_metrics.privacy import mechanism
 from ictg_metrics.privacy.service import month_of, resets_at
 from ictg_metrics.privacy.tables import caseload_table, children_table, timeliness_table
 from tests.support.metrics_events import Child, at
-from tests.support.metrics_http import ANALYST, feed, metrics_app
+from tests.support.metrics_http import ANALYST, app_of, feed, metrics_app
 from tests.support.platform import auth
 
 READER = auth("metrics:read", sub="reader")  # published tables only
@@ -83,7 +83,7 @@ def _union_queries() -> list[tuple[tuple[str, ...], bool]]:
     return [(u, with_is) for u in unions for with_is in (False, True)]
 
 
-def _params(union: tuple[str, ...], with_is: bool) -> list[tuple[str, str]]:
+def _params(union: tuple[str, ...], with_is: bool) -> list[tuple[str, str | int | float | bool | None]]:
     nationalities = [*union, "IS"] if with_is else list(union)
     return [("local_authority", "E06000001"), ("referred_from", "2025-03-01"), ("referred_to", "2025-03-31"),
             *(("nationality", n) for n in nationalities)]  # fmt: skip
@@ -176,7 +176,7 @@ async def test_the_budget_is_charged_once_per_query_and_refuses_when_spent(share
         assert (
             await _get(client, ENDPOINTS[0], QUERIER, group_by="gender", gender=["male", "female"])
         ).status_code == 200
-        async with runtime_of(client.app).engine.connect() as conn:  # type: ignore[attr-defined]
+        async with runtime_of(app_of(client)).engine.connect() as conn:
             charges = (await conn.execute(text("SELECT principal, epsilon, charged_month FROM metrics.privacy_charge "
                                                "ORDER BY created_at"))).all()  # fmt: skip
         assert [(c.epsilon, c.charged_month) for c in charges] == [(0.5, month), (0.5, month)]
@@ -229,7 +229,7 @@ async def test_concurrent_queries_never_overspend(shared_settings: dict[str, Any
         assert [r.status_code for r in same] == [200] * 6
         assert len({json.dumps(r.json()["rows"]) for r in same}) == 1  # one answer: the first, replayed
         assert sorted(r.headers["ICTG-Privacy-Replayed"] for r in same) == ["false"] + ["true"] * 5
-        async with runtime_of(client.app).engine.connect() as conn:  # type: ignore[attr-defined]
+        async with runtime_of(app_of(client)).engine.connect() as conn:
             spent = dict((await conn.execute(text(
                 "SELECT principal, sum(epsilon) FROM metrics.privacy_charge GROUP BY principal"))).all())  # fmt: skip
         assert sorted(spent.values()) == [0.25, 1.0]
@@ -376,7 +376,7 @@ async def test_one_child_moves_no_answer_more_than_its_sensitivity(shared_settin
 
     async def vectors(client: Any) -> dict[tuple[str, str], list[int]]:
         out = {}
-        async with runtime_of(client.app).sessionmaker() as session:
+        async with runtime_of(app_of(client)).sessionmaker() as session:
             for g in groupings:
                 out["children", g] = (await children_table(session, query(g))).vector()
                 out["timeliness", g] = (await timeliness_table(session, query(g))).vector()

@@ -172,7 +172,7 @@ def test_regions_and_authorities_have_one_period_grid_and_no_two_valued_breakdow
                             ("caseload", "month"), ("children", "year")):  # fmt: skip
         for geography in ("region", "local_authority"):
             with pytest.raises(ValueError, match="by financial year of referral only"):
-                Table("t", "t", measure, period, geography=geography)  # type: ignore[arg-type]
+                Table("t", "t", measure, period, geography=geography)  # type: ignore[arg-type, unused-ignore]
     with pytest.raises(ValueError, match="by financial year of referral only"):
         Table("t", "t", "children", "financial_year", geography="region", basis="exit")
     for dimension in ("missing_at_referral", "uasc", "missing_in_service"):

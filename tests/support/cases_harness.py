@@ -25,8 +25,10 @@ READ = auth("cases:read", regions=NW, sub="reader-1")
 ADMIN = auth("cases:admin", "cases:write", "cases:read", regions=NW, sub="manager-1")
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0, microsecond: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, microsecond, tzinfo=UTC)
 
 
 def iso(value: datetime) -> str:

@@ -6,10 +6,11 @@ import contextlib
 import hashlib
 import hmac
 from collections.abc import AsyncIterator, Iterable
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import httpx
+from fastapi import FastAPI
 from sqlalchemy import text
 
 from ictg_common.runtime import runtime_of
@@ -32,6 +33,11 @@ def published(ids: Iterable[str], ptable: Ptable = DEFAULT_PTABLE) -> int | None
     """What the cell key method publishes for a cell of these children (None: withheld)."""
     ids = list(ids)
     return ptable.perturb(len(ids), sum(record_key_of(i) for i in ids) % 256)
+
+
+def app_of(client: httpx.AsyncClient) -> FastAPI:
+    """The app a client from `metrics_app` talks to."""
+    return cast(FastAPI, vars(client)["app"])
 
 
 @contextlib.asynccontextmanager

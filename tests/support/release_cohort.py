@@ -92,8 +92,8 @@ def cohort() -> list[Record]:
                 for j in range(n):
                     records.append(_big(i, months[j % len(months)], la, region))
                     i += 1
-    for year, n, group in (("2024-25", 7, "seven_beside"), ("2025-26", 3, "three_beside")):
-        chosen = [k for k, r in enumerate(records) if financial_year(r.received_on) == year]
+    for fy, n, group in (("2024-25", 7, "seven_beside"), ("2025-26", 3, "three_beside")):
+        chosen = [k for k, r in enumerate(records) if financial_year(r.received_on) == fy]
         for k in chosen[::5][:n]:  # a few of each authority
             records[k] = replace(records[k], missing_at_referral=True, group=group)
     k = next(k for k, r in enumerate(records) if r.received_on >= date(2025, 10, 1))

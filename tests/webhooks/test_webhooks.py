@@ -179,7 +179,8 @@ async def test_410_disables_the_subscription_and_tells_its_owner(shared_settings
 
         shown = await eventually(disabled)
         assert shown["disabled_reason"] == "gone"
-        [notice] = [d.event for d in p.receiver.at("/ok/rochdale-admin")] or [None]
+        notices: list[dict[str, Any] | None] = [d.event for d in p.receiver.at("/ok/rochdale-admin")]
+        [notice] = notices or [None]
         if notice is None:
             await arrived(p.receiver, "/ok/rochdale-admin", 1)
             [notice] = [d.event for d in p.receiver.at("/ok/rochdale-admin")]
