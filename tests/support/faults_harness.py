@@ -112,6 +112,9 @@ class Platform:
             "ICTG_CASES_INTAKE_URL": self.url("referral-intake", replica),
             "ICTG_METRICS_CASES_URL": self.url("case-api", replica),
             "ICTG_LOG_LEVEL": "WARNING",
+            # A killed process keeps the lines it wrote (stdout to a file is block-buffered otherwise): the
+            # traceback of a 500 just before a kill must be there to read.
+            "PYTHONUNBUFFERED": "1",
             "ICTG_CASES_SLA_CHECK_SECONDS": "1",
             **self.extra_env,
         }
