@@ -88,23 +88,22 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
 
 def connection_settings(**settings: str | float) -> Callable[[AsyncEngine], None]:
     """An `engine_setup` (`create_service_app`) giving each new connection of the engine these Postgres
-    settings once, for its lifetime (`set_config(…, false)` outside any transaction, so they stick): no
-    `SET LOCAL` round trip per transaction. Names with a dot (`pg_trgm.similarity_threshold`) are written
-    with `__`. Each connection so set notes the settings in its `info` (`CONNECTION_SETTINGS`), so code that
-    depends on one can tell a connection made another way and set it itself."""
+    settings for its lifetime, in the connection's startup packet (asyncpg's `server_settings`): no query
+    at all, so nothing can race the driver's own setup of a new connection (a `set_config` query run from
+    the connect event once met "another operation is in progress" while Postgres came back, a 500). Names
+    with a dot (`pg_trgm.similarity_threshold`) are written with `__`. Each connection so set notes the
+    settings in its `info` (`CONNECTION_SETTINGS`), so code that depends on one can tell a connection made
+    another way and set it itself."""
     pairs = {name.replace("__", "."): value for name, value in settings.items()}
     for name in pairs:
         if not _SETTING_NAME.fullmatch(name):
             raise ValueError(f"not a Postgres setting name: {name!r}")
 
-    async def apply(conn: Any) -> None:
-        for name, value in pairs.items():
-            await conn.execute("SELECT set_config($1, $2, false)", name, str(value))
-
     def setup(engine: AsyncEngine) -> None:
-        @event.listens_for(engine.sync_engine, "connect")
-        def connect(dbapi_connection: Any, record: Any) -> None:
-            dbapi_connection.run_async(apply)
+        @event.listens_for(engine.sync_engine, "do_connect")
+        def do_connect(_dialect: Any, record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
+            given = {name: str(value) for name, value in pairs.items()}
+            cparams["server_settings"] = {**cparams.get("server_settings", {}), **given}
             record.info.setdefault(CONNECTION_SETTINGS, {}).update(pairs)
 
     return setup
