@@ -1,8 +1,11 @@
-"""Who may see or change a case: region scoping, break-glass, ETag preconditions, closed cases.
+"""Who may see or change a case, from an HTTP request: the dependencies `ReadCtx`, `WriteCtx` and
+`AdminCtx` check the token's scopes and the break-glass reason and give the `Context` of the request.
 
-Every case read goes through `open_for_read` and ends with `finish_read`, so its audit row is never
-forgotten; every write goes through the unit of work (`unit_of_work.py`), which opens the case with
-`open_for_write` and ends with the version bump, the audit row and the case's events in the outbox.
+Every case read goes through `open_for_read` and ends with `finish_read` (`opening.py`), so its audit row
+is never forgotten; every write goes through the unit of work (`unit_of_work.py`), which opens the case with
+`open_for_write` and ends with the version bump, the audit row and the case's events in the outbox. Whether
+the actor may reach a given case (regions, a council's periods, break-glass grants) is `authorisation.py`'s.
+The names other modules import from here are re-exported below.
 
 A council's token (`org_type` `local_authority`; see docs/security.md) reads with scope `la:read` the cases
 that have a responsibility period of one of its `la_codes`, and only what its view shows
@@ -18,30 +21,28 @@ renewal of it, is an audit row of action `break_glass`.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Annotated, Any
-from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Request
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ictg_common import audit, clock
+from ictg_common import audit
 from ictg_common.auth import Actor, CurrentActor, require
-from ictg_common.errors import Forbidden, NotFound, ValidationFailed, field_error
-from ictg_common.events import new_id
+from ictg_common.errors import Forbidden, ValidationFailed, field_error
 from ictg_common.runtime import runtime_of
 
-from ..errors import CouncilRefused, OutsideRegion, StaleETag
-from ..models import SCHEMA, BreakGlass, Case, ResponsibilityPeriod
-from ..rules import etag, if_match_ok
-from ..settings import CasesSettings, settings_of
-from . import periods as council_periods
-from . import repository
+from ..errors import CouncilRefused
+from ..models import SCHEMA
+from ..settings import settings_of
+from .authorisation import BREAK_GLASS, BREAK_GLASS_SCOPE, Access, authorise, is_council, refuse, refuse_unless
+from .context import AfterWrite, Context
+from .opening import finish_read, open_for_read, open_for_write
 
-BREAK_GLASS = "X-Break-Glass-Reason"
-BREAK_GLASS_SCOPE = "cases:break_glass"
+__all__ = [
+    "BREAK_GLASS", "BREAK_GLASS_SCOPE", "CASE_RESPONSES", "WRITE_RESPONSES", "Access", "AdminCtx", "AfterWrite",
+    "Context", "ReadCtx", "WriteCtx", "authorise", "context", "finish_read", "is_council", "open_for_read",
+    "open_for_write", "refuse", "refuse_council", "refuse_unless", "staff_only", "staff_router",
+]  # fmt: skip
+
 REASON_MIN, REASON_MAX = 10, 500
 BreakGlassHeader = Annotated[
     str | None,
@@ -70,24 +71,6 @@ WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-# After a case write's change, before its version moves on: (session, case, the record written, action).
-AfterWrite = Callable[[AsyncSession, Case, Any, str], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class Context:
-    """Who asks, and what of the app a case read or write needs: no HTTP in it, so a unit of work runs
-    the same from an endpoint, a consumer or a test."""
-
-    actor: Actor
-    break_glass: str | None
-    settings: CasesSettings
-    # Refusals are audited in a transaction of their own (the request's rolls back with the refusal).
-    sessionmaker: async_sessionmaker[AsyncSession]
-    if_match: str | None = None
-    after_write: tuple[AfterWrite, ...] = ()
-
-
 def context(request: Request, actor: Actor, *, break_glass: str | None = None, if_match: str | None = None) -> Context:
     """The `Context` of a request: the app's settings and sessionmaker (its runtime's) and write hooks."""
     return Context(
@@ -95,24 +78,6 @@ def context(request: Request, actor: Actor, *, break_glass: str | None = None, i
         sessionmaker=runtime_of(request.app).sessionmaker, if_match=if_match,
         after_write=request.app.state.after_case_write,
     )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Access:
-    """How the actor reached the case: `ok` (their region) or `break_glass` (with the reason)."""
-
-    outcome: str
-    reason: str | None = None
-    # A council's own responsibility periods of the case (None: not a council).
-    periods: tuple[ResponsibilityPeriod, ...] | None = None
-
-    @property
-    def council(self) -> bool:
-        return self.periods is not None
-
-
-def is_council(actor: Actor) -> bool:
-    return actor.council
 
 
 def _text(raw: str) -> str:
@@ -226,108 +191,3 @@ async def _admin(
 ReadCtx = Annotated[Context, Depends(_reader)]
 WriteCtx = Annotated[Context, Depends(_writer)]
 AdminCtx = Annotated[Context, Depends(_admin)]
-
-
-async def _audit_refusal(ctx: Context, *, action: str, resource: str, outcome: str) -> None:
-    # The request's own transaction rolls back with the refusal, so the refusal is kept in its own.
-    await audit.record_refusal(
-        ctx.sessionmaker, schema=SCHEMA, actor=ctx.actor, action=action, resource=resource,
-        outcome=outcome, reason=ctx.break_glass,
-    )  # fmt: skip
-
-
-async def refuse(ctx: Context, *, action: str, resource: str, detail: str) -> None:
-    """403, audited."""
-    await _audit_refusal(ctx, action=action, resource=resource, outcome="denied")
-    raise Forbidden(detail)
-
-
-async def refuse_unless(ctx: Context, scope: str, *, action: str, resource: str, detail: str) -> None:
-    """403 (audited) unless the actor holds `scope`: for writes that need more than `cases:write`."""
-    if not ctx.actor.has(scope):
-        await _audit_refusal(ctx, action=action, resource=resource, outcome="denied")
-        raise Forbidden(detail)
-
-
-async def _grant(session: AsyncSession, ctx: Context, case: Case, *, now: datetime) -> None:
-    """Open a break-glass grant, or extend the actor's active one on this case (one row per grant)."""
-    await repository.lock_break_glass(session, actor=ctx.actor.principal_key, case_id=case.id)
-    until = now + timedelta(minutes=ctx.settings.break_glass_minutes)
-    grant = await repository.active_break_glass(session, actor=ctx.actor.principal_key, case_id=case.id, now=now)
-    if grant is not None:
-        grant.expires_at = max(grant.expires_at, until)
-        await session.flush()
-    else:
-        await repository.add_break_glass(
-            session,
-            BreakGlass(id=new_id(), actor=ctx.actor.principal_key, case_id=case.id, reason=ctx.break_glass,
-                       granted_at=now, expires_at=until),
-        )  # fmt: skip
-    await audit.record(
-        session, schema=SCHEMA, actor=ctx.actor, action="break_glass", resource=f"/v1/cases/{case.id}",
-        outcome="extended" if grant is not None else "granted", reason=ctx.break_glass,
-    )  # fmt: skip
-
-
-async def authorise(session: AsyncSession, ctx: Context, case: Case, *, action: str, write: bool = False) -> Access:
-    """Region scoping with break-glass: a reason opens the case to this actor, for reading only,
-    for a limited time. A write outside the actor's regions is refused, grant or no grant. A council
-    reaches the cases with a responsibility period of one of its codes (`Access.periods`)."""
-    if is_council(ctx.actor):
-        return await _council(session, ctx, case, action=action)
-    if case.region in ctx.actor.regions:
-        return Access("ok")
-    resource = f"/v1/cases/{case.id}"
-    if write:
-        await _audit_refusal(ctx, action=action, resource=resource, outcome="denied")
-        raise OutsideRegion("This case is outside your regions: break-glass access is read-only.")
-    now = clock.utcnow()
-    if ctx.break_glass is not None:
-        await _grant(session, ctx, case, now=now)
-        return Access("break_glass", ctx.break_glass)
-    grant = await repository.active_break_glass(session, actor=ctx.actor.principal_key, case_id=case.id, now=now)
-    if grant is not None:
-        return Access("break_glass", grant.reason)
-    await _audit_refusal(ctx, action=action, resource=resource, outcome="denied")
-    raise OutsideRegion(
-        f"This case is outside your regions; with scope {BREAK_GLASS_SCOPE}, send {BREAK_GLASS} with a reason "
-        "to read it (audited)."
-    )
-
-
-async def _council(session: AsyncSession, ctx: Context, case: Case, *, action: str) -> Access:
-    found = (await council_periods.of_cases(session, [case.id], ctx.actor.la_codes)).get(case.id)
-    if not found:
-        await _audit_refusal(ctx, action=action, resource=f"/v1/cases/{case.id}", outcome="denied")
-        # The same answer as for a case that does not exist: a 403 would tell a council that this id is a child.
-        raise NotFound("No such case.")
-    return Access("ok", periods=tuple(found))
-
-
-async def open_for_read(session: AsyncSession, ctx: Context, case_id: UUID, *, action: str) -> tuple[Case, Access]:
-    case = await repository.get(session, case_id)
-    if case is None:
-        raise NotFound("No such case.")
-    return case, await authorise(session, ctx, case, action=action)
-
-
-async def open_for_write(session: AsyncSession, ctx: Context, case_id: UUID, *, action: str) -> tuple[Case, Access]:
-    """Lock the case row (concurrent writers to one case serialise here), then check access, ETag, state."""
-    case = await repository.get_for_update(session, case_id)
-    if case is None:
-        raise NotFound("No such case.")
-    access = await authorise(session, ctx, case, action=action, write=True)
-    if not if_match_ok(ctx.if_match, case.version):
-        raise StaleETag(
-            f"The case has changed (its ETag is now {etag(case.version)}); reload it and try again.",
-            headers={"ETag": etag(case.version)},
-        )
-    case.ensure_open()
-    return case, access
-
-
-async def finish_read(session: AsyncSession, ctx: Context, access: Access, *, action: str, resource: str) -> None:
-    await audit.record(
-        session, schema=SCHEMA, actor=ctx.actor, action=action, resource=resource, outcome=access.outcome,
-        reason=access.reason,
-    )  # fmt: skip
