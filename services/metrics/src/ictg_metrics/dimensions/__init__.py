@@ -1,7 +1,7 @@
 """The dimensions analysts group and filter by, as SQL over `metrics.child`.
 
 `model` (a `Dimension`), `sql` (the fragments dimensions are written in), `catalogue` (every dimension, in
-the data dictionary's order), `domains` (every value a dimension can take in a period) and `tables`
+the data dictionary's order, declared by family in `at_referral`, `in_service`, `at_exit`, with `words`), `domains` (every value a dimension can take in a period) and `tables`
 (shaping result rows: natural order, names beside codes, every cell listed).
 """
 
