@@ -103,8 +103,31 @@ class Generator:
         return s
 
     def _story(self, received_at: datetime) -> Story:
-        r = self.rnd
+        """One child's referral and case: received, opened, perhaps missing at once, then (most) allocated,
+        contacted and recorded, and (some) exited by the end. The random draws come in a fixed order, so
+        that a seed is always the same story."""
         s = Story(referral_id=self._id(), case_id=self._id())
+        data = self._referral(s, received_at)
+        case: dict[str, Any] = {"case_id": s.case_id, "referral_id": s.referral_id}
+        s.events.append(_told(c.CaseOpened(**case, status=codes.AWAITING_ALLOCATION, region=data["region"],
+                                           pathway=data["pathway"], opened_at=received_at), received_at, self._id()))  # fmt: skip
+        if data["missing_at_referral"]:
+            self._missing_at_referral(s, case, received_at)
+        timing = self._allocation(s, case, received_at, region=data["region"])
+        if timing is None:
+            return s
+        allocated, exit_at = timing
+        span = (min(exit_at, self.end_at) - allocated).total_seconds() / 86400
+        self._contacts(s, case, allocated, span, data["missing_at_referral"])
+        self._records(s, case, allocated, span)
+        if exit_at <= self.end_at:
+            self._exit(s, case, exit_at)
+        s.events.sort(key=lambda e: e[2])
+        return s
+
+    def _referral(self, s: Story, received_at: datetime) -> dict[str, Any]:
+        """The referral as intake receives it (its event told, `s.referral` set): its data."""
+        r = self.rnd
         nationality = _pick(r, NATIONALITIES)
         age = _pick(r, AGES) if r.random() > 0.03 else None
         la = r.choice(self.las)
@@ -129,47 +152,52 @@ class Generator:
             "cjs_involvement": r.sample(["victim", "witness", "accused"], r.choice([0, 0, 0, 1, 1, 2])),
             "timeliness": t.as_dict(), "possible_duplicate_of": [],
         }  # fmt: skip
-        ev = s.events
-        ev.append(_told(c.ReferralReceived.model_validate(data), received_at, self._id()))
-        s.referral = ev[-1][3]
-        case: dict[str, Any] = {"case_id": s.case_id, "referral_id": s.referral_id}
-        ev.append(_told(c.CaseOpened(**case, status=codes.AWAITING_ALLOCATION, region=data["region"],
-                                     pathway=data["pathway"], opened_at=received_at), received_at, self._id()))  # fmt: skip
-        if missing_at_referral:
-            episode = self._id()
-            ev.append(_told(c.MissingStarted(**case, episode_id=episode, started_at=received_at, at_referral=True,
-                                             whereabouts_known=False, reported_to_police=True,
-                                             missing_from_care_meeting=False, professional_network_meeting=False),
-                            received_at, self._id()))  # fmt: skip
-            if r.random() < 0.7:
-                back = self._when(received_at, r.expovariate(1 / 20))
-                if back < self.end_at:
-                    ev.append(_told(c.MissingEnded(**case, episode_id=episode, started_at=received_at, ended_at=back,
-                                                   return_interview_offered=True), back, self._id()))  # fmt: skip
+        s.events.append(_told(c.ReferralReceived.model_validate(data), received_at, self._id()))
+        s.referral = s.events[-1][3]
+        return data
+
+    def _missing_at_referral(self, s: Story, case: dict[str, Any], received_at: datetime) -> None:
+        """Missing when referred: an episode from the referral, most of them ended (before the end) later."""
+        r = self.rnd
+        episode = self._id()
+        s.events.append(_told(c.MissingStarted(**case, episode_id=episode, started_at=received_at, at_referral=True,
+                                               whereabouts_known=False, reported_to_police=True,
+                                               missing_from_care_meeting=False, professional_network_meeting=False),
+                              received_at, self._id()))  # fmt: skip
+        if r.random() < 0.7:
+            back = self._when(received_at, r.expovariate(1 / 20))
+            if back < self.end_at:
+                s.events.append(_told(c.MissingEnded(**case, episode_id=episode, started_at=received_at, ended_at=back,
+                                                     return_interview_offered=True), back, self._id()))  # fmt: skip
+
+    def _allocation(
+        self, s: Story, case: dict[str, Any], received_at: datetime, *, region: str
+    ) -> tuple[datetime, datetime] | None:
+        """When the child exits and when the case is allocated (its event told); None when it is not
+        allocated before the exit or the end (awaiting allocation, or the referral still being looked at)."""
+        r = self.rnd
         months = min(r.expovariate(1 / 11), 40)
         exit_at = self._when(received_at, max(months * 30.4375, 1))
         if r.random() < 0.08:
-            return s  # awaiting allocation (or the referral is still being looked at)
+            return None
         allocated = self._when(received_at, r.expovariate(1 / 1.2))
-        last = min(exit_at, self.end_at)
-        if allocated >= last:
-            return s
-        ev.append(_told(c.CaseAllocated(**case, allocation_id=self._id(), worker_id=self._id(), role="direct_worker",
-                                        region=data["region"], allocated_at=allocated, reallocation=False,
-                                        over_capacity=False), allocated, self._id()))  # fmt: skip
-        span = (last - allocated).total_seconds() / 86400
-        self._contacts(s, case, allocated, span, missing_at_referral)
-        self._records(s, case, allocated, span)
-        if exit_at <= self.end_at:
-            ev[:] = [e for e in ev if e[2] <= exit_at]  # nothing is recorded after the exit
-            # The case API refuses to close over an open missing episode unless the child is long-term missing.
-            started = {e[3]["episode_id"] for e in ev if e[1] == "missing.started" and e[2] <= exit_at}
-            ended = {e[3]["episode_id"] for e in ev if e[1] == "missing.ended" and e[2] <= exit_at}
-            reason = "long_term_missing" if started - ended else _pick(r, EXIT_REASONS)
-            ev.append(_told(c.CaseExited(**case, exited_at=exit_at, reason=reason, destination=_pick(r, DESTINATIONS)),
-                            exit_at, self._id()))  # fmt: skip
-        ev.sort(key=lambda e: e[2])
-        return s
+        if allocated >= min(exit_at, self.end_at):
+            return None
+        s.events.append(_told(c.CaseAllocated(**case, allocation_id=self._id(), worker_id=self._id(), role="direct_worker",
+                                              region=region, allocated_at=allocated, reallocation=False,
+                                              over_capacity=False), allocated, self._id()))  # fmt: skip
+        return allocated, exit_at
+
+    def _exit(self, s: Story, case: dict[str, Any], exit_at: datetime) -> None:
+        """The exit, with nothing recorded after it."""
+        ev = s.events
+        ev[:] = [e for e in ev if e[2] <= exit_at]
+        # The case API refuses to close over an open missing episode unless the child is long-term missing.
+        started = {e[3]["episode_id"] for e in ev if e[1] == "missing.started" and e[2] <= exit_at}
+        ended = {e[3]["episode_id"] for e in ev if e[1] == "missing.ended" and e[2] <= exit_at}
+        reason = "long_term_missing" if started - ended else _pick(self.rnd, EXIT_REASONS)
+        ev.append(_told(c.CaseExited(**case, exited_at=exit_at, reason=reason, destination=_pick(self.rnd, DESTINATIONS)),
+                        exit_at, self._id()))  # fmt: skip
 
     def _contacts(self, s: Story, case: dict[str, Any], start: datetime, span: float, hard_to_reach: bool) -> None:
         r = self.rnd
