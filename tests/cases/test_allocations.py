@@ -1,4 +1,5 @@
-"""Workers and allocation through the HTTP API: role fits pathway, capacity, history, ETag."""
+"""Allocations (`ictg_cases.allocations`) through the HTTP API: role fits pathway and region, capacity, history,
+ETag."""
 
 from __future__ import annotations
 
@@ -113,10 +114,9 @@ async def test_allocated_at_rules(stack: Stack) -> None:
     assert (await stack.get(f"/v1/cases/{case['id']}/allocations")).json()["items"] == []
 
 
-async def test_workers_need_admin_scope_and_valid_codes(stack: Stack) -> None:
-    body = {"name": "X", "role": "direct_worker", "region": "north_west", "capacity": 3}
-    assert (await stack.cases.post("/v1/workers", json=body, headers=WRITE)).status_code == 403
-    bad = await stack.cases.post("/v1/workers", json={**body, "role": "boss", "region": "mars"}, headers=ADMIN)
-    assert bad.status_code == 422
-    assert {e["pointer"] for e in bad.json()["errors"]} == {"/role", "/region"}
-    assert (await stack.get("/v1/workers", headers=ADMIN)).json()["items"] == []
+async def test_a_worker_of_another_region_cannot_hold_the_case(stack: Stack) -> None:
+    case = await stack.case()
+    london = await stack.worker(region="london")
+    r = await stack.post(f"/v1/cases/{case['id']}/allocations", {"worker_id": london["id"]})
+    assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == "/worker_id"
+    assert (await stack.get(f"/v1/cases/{case['id']}")).json()["status"] == "awaiting_allocation"

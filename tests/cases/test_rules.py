@@ -1,15 +1,31 @@
-"""The case's domain rules as pure functions (no database)."""
+"""The case's domain rules (`ictg_cases.rules`) as pure functions (no database), and the record-time rule as
+every write applies it."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from ictg_cases import rules
 from ictg_cases.domain import deadlines
+from ictg_common import clock
+from tests.support.cases_harness import Stack, iso, stack_fixture  # noqa: F401
+
+CONTACT = {"outcome": "made", "method": "face_to_face", "party": "child", "topics": ["safety", "nrm"]}
+EPISODE = {"reported_to_police": True, "missing_from_care_meeting": False, "professional_network_meeting": True}
+
+
+def ago(**kw: float) -> str:
+    return iso(clock.utcnow() - timedelta(**kw))
+
+
+async def past_case(stack: Stack, days: int = 30, **kw: Any) -> dict[str, Any]:
+    return await stack.case(received_at=clock.utcnow() - timedelta(days=days), **kw)
+
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -124,3 +140,32 @@ def test_no_accepted_episode_overlaps_a_recorded_one(spans: list[tuple[int, int]
     new = T0 + timedelta(days=start)
     if rules.episode_conflict(episodes, new) is None:
         assert all(e.ended_at is not None and e.ended_at <= new for e in episodes)
+
+
+async def test_record_times_never_in_the_future_nor_before_the_referral(stack: Stack) -> None:
+    case = await past_case(stack, days=10)
+    future = await stack.post(
+        f"/v1/cases/{case['id']}/contacts", {**CONTACT, "occurred_at": iso(clock.utcnow() + timedelta(hours=2))}
+    )
+    assert future.status_code == 422
+    assert future.json()["errors"] == [{"pointer": "/occurred_at", "detail": "must not be in the future"}]
+    early = await stack.post(
+        f"/v1/cases/{case['id']}/advocacy", {"kind": "meeting", "area": "education", "occurred_at": ago(days=11)}
+    )
+    assert early.status_code == 422 and early.json()["errors"][0]["pointer"] == "/occurred_at"
+    too_early: list[tuple[str, dict[str, Any]]] = [
+        ("assessments", {"assessed_at": ago(days=12), "living_situation": "family", "trafficker_contact": "none",
+                         "education": "attending", "cjs_involvement": []}),
+        ("nrm-decisions", {"stage": "reasonable_grounds", "outcome": "positive", "decided_at": ago(days=12)}),
+        ("moves", {"moved_at": ago(days=12), "local_authority_code": "E08000012"}),
+        ("missing-episodes", {**EPISODE, "started_at": ago(days=12)}),
+    ]  # fmt: skip
+    for path, body in too_early:
+        r = await stack.post(f"/v1/cases/{case['id']}/{path}", body)
+        assert r.status_code == 422, (path, r.text)
+        assert (
+            r.json()["errors"][0]["pointer"].startswith("/") and r.headers["content-type"] == "application/problem+json"
+        )
+        assert (await stack.get(f"/v1/cases/{case['id']}/{path}")).json()["items"] == []
+    assert (await stack.get(f"/v1/cases/{case['id']}")).json()["version"] == 1
+    assert [e["type"] for e in await stack.events(want=1)] == ["ictg.case.opened.v1"]

@@ -1,4 +1,4 @@
-"""Idempotency-Key on every case write: a guardian's app that lost a response retries with its key
+"""Idempotency-Key on every case write (`ictg_cases.cases.idempotency`): a guardian's app that lost a response retries with its key
 and gets the first answer again, never a second record (the same rule as intake's)."""
 
 from __future__ import annotations

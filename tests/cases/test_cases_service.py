@@ -1,13 +1,13 @@
-"""A case opens for every referral.received exactly once, with the referral's details and clocks."""
+"""Opening a case (`ictg_cases.cases.service`): a case opens for every referral.received exactly once, with the
+referral's details and clocks."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import nats
 
-from ictg_common import clock
 from ictg_common.events import CloudEvent, new_id
 from ictg_common.runtime import runtime_of
 from tests.support.cases_harness import READ, Stack, stack_fixture  # noqa: F401
@@ -42,35 +42,6 @@ async def test_estimated_age_has_no_18th_birthday_and_maximum_duration_is_config
     runtime_of(stack.app).settings.maximum_duration_months = 18
     got = (await stack.get(f"/v1/cases/{case['id']}")).json()
     assert got["maximum_duration_on"] == "2027-02-28"  # 18 months on, clamped to the end of February
-
-
-async def test_missing_at_referral_opens_an_episode_and_its_event(stack: Stack) -> None:
-    received = clock.utcnow() - timedelta(days=70)
-    case = await stack.case(received_at=received, missing_at_referral=True)
-    assert case["missing"] is True and case["long_term_missing"] is True  # open for ≥ 60 days
-    [episode] = (await stack.get(f"/v1/cases/{case['id']}/missing-episodes")).json()["items"]
-    assert episode["at_referral"] is True and episode["ended_at"] is None
-    assert episode["started_at"] == case["received_at"]
-    events = await stack.events(want=2)
-    assert [e["type"] for e in events] == ["ictg.case.opened.v1", "ictg.missing.started.v1"]
-    assert events[1]["data"]["at_referral"] is True and events[1]["data"]["episode_id"] == episode["id"]
-    assert at(events[1]["data"]["started_at"]) == at(events[1]["time"]) == at(case["received_at"])
-
-    # The child's return is recorded on that episode like any other.
-    back = await stack.post(
-        f"/v1/cases/{case['id']}/missing-episodes/{episode['id']}/return",
-        {"ended_at": (clock.utcnow() - timedelta(days=1)).isoformat(), "return_interview_offered": False},
-    )
-    assert back.status_code == 200
-    after = (await stack.get(f"/v1/cases/{case['id']}")).json()
-    assert after["missing"] is False and after["long_term_missing"] is False
-
-
-async def test_recent_missing_episode_is_not_long_term(stack: Stack) -> None:
-    case = await stack.case(received_at=clock.utcnow() - timedelta(days=30), missing_at_referral=True)
-    assert case["missing"] is True and case["long_term_missing"] is False
-    runtime_of(stack.app).settings.long_term_missing_days = 20
-    assert (await stack.get(f"/v1/cases/{case['id']}")).json()["long_term_missing"] is True
 
 
 async def test_same_referral_event_delivered_twice_opens_one_case(stack: Stack) -> None:

@@ -1,6 +1,6 @@
-"""Repair and proof: intake reconciled against the cases; lost cases replayed from the stream.
+"""The admin routes and CLIs (`ictg_cases.admin`, `ictg_cases.cli`): repair and proof, and the case counts.
 
-Referrals answered 201 whose `referral.received` never became a case (the consumer not running, or
+Intake is reconciled against the cases and lost cases are replayed from the stream: referrals answered 201 whose `referral.received` never became a case (the consumer not running, or
 cases lost from the database) are reported missing, opened once by the replay (never twice), and
 the reconciliation then comes back clean.
 """
@@ -29,13 +29,14 @@ from ictg_cases.app import create_app as create_cases
 from ictg_cases.cli.reconcile import main as reconcile_main
 from ictg_cases.cli.replay import main as replay_main
 from ictg_cases.settings import CasesSettings
+from ictg_common import clock
 from ictg_common.db import plain_url
 from ictg_common.devinfra import free_port
 from ictg_common.events import new_id
 from ictg_common.runtime import runtime_of
 from ictg_intake.app import create_app as create_intake
 from ictg_intake.settings import IntakeSettings
-from tests.support.cases_harness import ADMIN, open_stack
+from tests.support.cases_harness import ADMIN, READ, Stack, open_stack, stack_fixture  # noqa: F401
 from tests.support.factories import referral_body
 from tests.support.platform import as_tester, auth, eventually
 
@@ -241,9 +242,11 @@ async def test_scheduled_reconciliation_logs_missing_cases_and_repairs_them(
 
             # Two replicas' rounds at once: one runs, the other steps aside.
             app = stack.app
-            other = Reconciler(runtime_of(app).sessionmaker, intake=app.state.intake, settings=runtime_of(app).settings)
-            await app.state.reconciler.stop()  # the app's own loop out of the way
-            rounds = await asyncio.gather(app.state.reconciler.run_once(), other.run_once())
+            other = Reconciler(
+                runtime_of(app).sessionmaker, intake=runtime_of(app).extras.intake, settings=runtime_of(app).settings
+            )
+            await runtime_of(app).extras.reconciler.stop()  # the app's own loop out of the way
+            rounds = await asyncio.gather(runtime_of(app).extras.reconciler.run_once(), other.run_once())
             assert sorted(r is None for r in rounds) == [False, True]
             [done] = [r for r in rounds if r is not None]
             assert done["consistent"] is True and done["cases"] == 2
@@ -261,3 +264,17 @@ def test_a_historical_import_is_not_late_until_the_grace_after_it_was_stored() -
     )
     assert [m.referral_id for m in report.overdue] == [old] and report.consistent is False
     assert [m.referral_id for m in report.missing] == sorted([imported, old])
+
+
+async def test_counts_cases_per_status_in_the_callers_regions_with_one_audit_row_per_call(stack: Stack) -> None:
+    for _ in range(3):
+        await stack.case(received_at=clock.utcnow() - timedelta(days=1))
+    r = await stack.cases.get("/v1/admin/case-counts", headers=READ)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"awaiting_allocation": 3, "allocated": 0, "exited": 0}
+    elsewhere = auth("cases:read", regions=["london"], sub="reader-2")
+    assert (await stack.cases.get("/v1/admin/case-counts", headers=elsewhere)).json()["awaiting_allocation"] == 0
+    assert (await stack.cases.get("/v1/admin/case-counts", headers=auth("la:read"))).status_code == 403
+
+    trail = await stack.cases.get("/v1/audit", params={"actor": "reader-1"}, headers=auth("audit:read"))
+    assert [(e["action"], e["resource"]) for e in trail.json()["items"]] == [("case.count", "/v1/admin/case-counts")]
