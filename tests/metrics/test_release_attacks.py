@@ -128,7 +128,7 @@ class Attacked:
         cells = self.groups[group]
         if group in ZERO_GROUPS:
             return (self.hi[cells] == 0).any(axis=0)
-        return (self.lo[cells] >= 1).any(axis=0)
+        return np.asarray((self.lo[cells] >= 1).any(axis=0))  # numpy 2 types .any() as a bool or an array
 
 
 def true_counts(attack: Attack, truths: Mapping[str, Truth]) -> np.ndarray:
