@@ -64,6 +64,9 @@ class EventData(BaseModel):
 
     TYPE: ClassVar[str]
     SOURCE: ClassVar[str]  # a key of `ictg_common.events.SOURCES`
+    # Published on the stream (through its producer's outbox). False: a webhook-only payload, sent straight to
+    # one subscriber's URL and never on the bus (no subject, no channel in `docs/asyncapi.yaml`).
+    ON_STREAM: ClassVar[bool] = True
 
     @classmethod
     def name(cls) -> str:
@@ -349,6 +352,7 @@ class WebhookPing(EventData):
 
     TYPE = "ictg.webhook.ping.v1"
     SOURCE = "webhooks"
+    ON_STREAM = False
 
     subscription_id: UUID
 
