@@ -59,7 +59,6 @@ lint: $(STAMP)
 	$(PY) -m mypy services/identity/src
 	$(PY) -m mypy tests
 	$(PY) deploy/schemacheck.py  # deploy/k8s against the Kubernetes schemas, compose.yaml against the Compose Specification
-	$(PY) deploy/schemacheck.py  # deploy/k8s against the Kubernetes schemas, compose.yaml against the Compose Specification
 
 # Regenerate the event reference (docs/schemas, docs/asyncapi.yaml, docs/events.md) from ictg_common.contracts.
 contracts: $(STAMP)
