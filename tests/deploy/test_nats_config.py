@@ -26,7 +26,9 @@ PASSWORDS = {f"{g.env_prefix}NATS_PASSWORD": f"pw-{user}" for user, g in GRANTS.
 
 def test_the_shipped_config_is_natsauths() -> None:
     assert CONF.read_text() == deployed(), "stale: python -m ictg_common.natsauth > deploy/nats/ictg.conf"
-    docs = list(yaml.safe_load_all((ROOT / "deploy" / "k8s" / "ictg.yaml").read_text()))
+    docs = [
+        doc for path in sorted((ROOT / "deploy" / "k8s").glob("*.y*ml")) for doc in yaml.safe_load_all(path.read_text())
+    ]
     [auth] = [d for d in docs if d and d["kind"] == "ConfigMap" and d["metadata"]["name"] == "ictg-nats-auth"]
     assert auth["data"]["ictg.conf"] == deployed()
     nats_service = yaml.safe_load((ROOT / "deploy" / "compose.yaml").read_text())["services"]["nats"]
