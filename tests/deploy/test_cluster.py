@@ -5,7 +5,7 @@
 - Every service is probed at the health endpoints its app really serves, has a PodDisruptionBudget
   that a drain can satisfy, and requests and limits resources.
 - NATS is a 3-server JetStream cluster with a volume each, routed through a headless Service, on a
-  configuration a real nats-server accepts.
+  configuration on which three real nats-servers form one cluster.
 - The NetworkPolicies deny by default and allow exactly the architecture's paths: each service its HTTP
   port in; the token service, the HTTP peers its settings name, NATS (the four services on the bus)
   and the database out; only webhooks reaches the internet, on 443.
@@ -13,19 +13,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
+import nats
+import nats.errors
 import pytest
 import yaml
+from nats.js.api import StreamConfig
 
-from ictg_common.devinfra import EmbeddedNats
-from ictg_common.natsauth import GRANTS
+from ictg_common.devinfra import EmbeddedNats, free_port
+from ictg_common.natsauth import GRANTS, NatsCredentials
 from tests.support.manifests import ROOT, internet_egress, of_kind, pods, reaches, rules, selector_of, selects
 
 import schemacheck
@@ -224,6 +229,63 @@ def test_a_real_nats_server_accepts_the_cluster_config(tmp_path: Path) -> None:
         env={**os.environ, **passwords, "POD_NAME": "ictg-nats-0"}, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+async def test_three_servers_on_the_cluster_config_form_one_jetstream_cluster(tmp_path: Path) -> None:
+    """The StatefulSet's config, run as three real servers on loopback (each route pointed at a
+    server's port instead of its pod's name): they form one cluster, and a stream on all three (what
+    the platform's stream is meant to be) takes intake's events."""
+    conf = _nats_conf()
+    ports = [{"client": free_port(), "http": free_port(), "cluster": free_port()} for _ in range(3)]
+    (tmp_path / "ictg").mkdir()
+    (tmp_path / "ictg" / "ictg.conf").write_text(of_kind("ConfigMap")["ictg-nats-auth"]["data"]["ictg.conf"])
+    passwords = {f"{g.env_prefix}NATS_PASSWORD": f"pw-{user}" for user, g in GRANTS.items()}
+    procs = []
+    try:
+        for i, mine in enumerate(ports):
+            text = conf
+            for old, new in [
+                ("listen: 0.0.0.0:4222", f"listen: 127.0.0.1:{mine['client']}"),
+                ("http: 0.0.0.0:8222", f"http: 127.0.0.1:{mine['http']}"),
+                ("listen: 0.0.0.0:6222", f"listen: 127.0.0.1:{mine['cluster']}"),
+                ("store_dir: /data", f"store_dir: {tmp_path / f'data-{i}'}"),
+                ("/var/run/nats/nats.pid", str(tmp_path / f"nats-{i}.pid")),
+                *[(f"nats://ictg-nats-{j}.ictg-nats-headless:6222", f"nats://127.0.0.1:{p['cluster']}")
+                  for j, p in enumerate(ports)],
+            ]:  # fmt: skip
+                assert old in text, f"the cluster config no longer has {old!r}"
+                text = text.replace(old, new)
+            (tmp_path / f"nats-{i}.conf").write_text(text)
+            server = subprocess.Popen(
+                [EmbeddedNats.binary(), "-c", str(tmp_path / f"nats-{i}.conf")],
+                env={**os.environ, **passwords, "POD_NAME": f"ictg-nats-{i}"},
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            procs.append(server)
+        intake = NatsCredentials("intake", "pw-intake")
+        nc = await nats.connect(
+            f"nats://127.0.0.1:{ports[0]['client']}", **intake.connect_options(), max_reconnect_attempts=60
+        )
+        try:
+            js = nc.jetstream(timeout=5)
+            deadline = time.monotonic() + 60
+            while True:  # until the three have elected a JetStream leader
+                try:
+                    info = await js.add_stream(StreamConfig(name="ICTG", subjects=["ictg.>"], num_replicas=3))
+                    break
+                except nats.errors.Error:
+                    assert time.monotonic() < deadline, "the three servers formed no JetStream cluster"
+                    await asyncio.sleep(0.5)
+            assert info.cluster is not None and info.cluster.name == "ictg"
+            assert len(info.cluster.replicas or []) == 2  # the leader and two replicas: three servers
+            assert (await js.publish("ictg.intake.referral.received", b"{}")).seq == 1
+        finally:
+            await nc.close()
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(10)
 
 
 # --- the network --------------------------------------------------------------------------------
