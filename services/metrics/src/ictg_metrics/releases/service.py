@@ -12,7 +12,6 @@ one.
 from __future__ import annotations
 
 import logging
-import re
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -26,26 +25,14 @@ from ..disclosure.cellkey import Ptable
 from . import store
 from .catalogue import TABLES
 from .compute import compute_release, counts_of
+from .periods import month_end, parse_release, period_end
 
 log = logging.getLogger(__name__)
-RELEASE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 QUANTILE_FIELDS = tuple(f"{s}_{k}" for s in STATS for k in QUANTILES)
 
 
 class NotDue(ValueError):
     """A release for a month not over yet, or before the service began."""
-
-
-def month_end(first: date) -> date:
-    return (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
-
-
-def parse_release(name: str) -> date:
-    """The first day of a release's month (`2026-11` → 2026-11-01); ValueError if it is not YYYY-MM."""
-    match = RELEASE.match(name)
-    if not match:
-        raise ValueError(f"a release is a month, YYYY-MM, not {name[:20]!r}")
-    return date(int(match[1]), int(match[2]), 1)
 
 
 def last_complete(now: datetime) -> str:
@@ -76,24 +63,6 @@ def disclosure_of(ptable: Ptable) -> dict[str, Any]:
         "first contact), and published only beside a published count of at least 10",
         "empty_cells": "listed and withheld like cells of 1-9",
     }
-
-
-def period_end(dimension: str, value: Any) -> date | None:
-    """The last day of the period a row is of (`2025-03`, `2025-Q1`, `2025`, `2024-25`); None if it names none."""
-    text = str(value)
-    try:
-        if dimension in ("referral_month", "exit_month", "month"):
-            return month_end(parse_release(text))
-        if dimension == "referral_quarter":
-            year, quarter = text.split("-Q")
-            return month_end(date(int(year), 3 * int(quarter), 1))
-        if dimension in ("referral_year", "exit_year"):
-            return date(int(text), 12, 31)
-        if dimension in ("referral_financial_year", "exit_financial_year"):
-            return date(int(text[:4]) + 1, 3, 31)
-    except ValueError:
-        return None
-    return None
 
 
 def _cells(table_id: str, body: dict[str, Any], *, over_by: date) -> dict[tuple[Any, ...], dict[str, Any]]:
