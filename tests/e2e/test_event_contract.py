@@ -16,6 +16,7 @@ import nats
 from ictg_common import clock
 from ictg_common.contracts import REGISTRY, parse_data
 from ictg_common.db import plain_url
+from ictg_common.runtime import runtime_of
 from tests.support.factories import referral_body
 from tests.support.platform import as_tester, auth, eventually, serve, service_apps
 
@@ -67,7 +68,7 @@ async def test_every_event_type_is_produced_and_matches_its_schema(shared_settin
 
         # both deadlines missed, seen by the watcher a day later
         later = clock.utcnow() + timedelta(days=30)
-        assert await cases_app.state.sla_watcher.check_once(now=later) == 2
+        assert await runtime_of(cases_app).extras.sla_watcher.check_once(now=later) == 2
 
         async def post(path: str, body: dict[str, Any], headers: dict[str, str] = WRITE) -> dict[str, Any]:
             r = await cases.post(f"{base}/{path}", json=body, headers=headers)

@@ -50,6 +50,7 @@ from ictg_metrics.disclosure.cellkey import DEFAULT_PTABLE, PTABLE_10_5, Ptable
 from ictg_metrics.releases.catalogue import TABLES
 from ictg_metrics.releases.compute import counts_of
 from ictg_metrics.releases.service import period_end
+from ictg_metrics.runtime import metrics_runtime
 from tests.support.metrics_events import Child
 from tests.support.metrics_http import feed, metrics_app, record_key_of
 from tests.support.platform import auth
@@ -297,7 +298,7 @@ async def publish_releases(
     bodies: dict[str, dict[str, Any]] = {}
     notes: dict[str, list[dict[str, Any]]] = {}
     async with metrics_app(settings, release_check_seconds=0) as client:
-        ptable: Ptable = client.app.state.ptable  # type: ignore[attr-defined]
+        ptable: Ptable = metrics_runtime(client.app).extras.ptable  # type: ignore[attr-defined]
         await feed(client, settings, *(c for c, r in zip(children, records, strict=True) if not r.late))
         for name, _ in RELEASES:
             if name == RELEASES[1][0]:  # late children of October 2024; nothing new before the third

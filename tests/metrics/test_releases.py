@@ -45,7 +45,7 @@ async def test_a_release_publishes_the_catalogue_once_and_serves_it_unchanged(
     feb = kids(15, "2025-02-12", **LEEDS)
     small = kids(3, "2025-02-20", **KENT)  # a group of 3: withheld, like the empty regions
     async with metrics_app(s, release_check_seconds=0) as client:
-        ptable = client.app.state.ptable  # type: ignore[attr-defined]
+        ptable = runtime_of(client.app).extras.ptable  # type: ignore[attr-defined]
         await feed(client, s, *jan, *feb, *small)
 
         r = await client.post("/v1/admin/releases", params={"release": "2025-03"}, headers=ADMIN)

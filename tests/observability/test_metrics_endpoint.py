@@ -168,7 +168,7 @@ async def test_outbox_age_grows_while_nats_is_down_and_drops_when_it_returns(sha
 def bare_app(**kwargs: Any) -> FastAPI:
     """An app with nothing but its telemetry (no database, no NATS) and one route."""
     app = FastAPI()
-    telemetry.install(app, name="bare", schema="bare", publishes=False, **kwargs)
+    app.state.telemetry = telemetry.install(app, name="bare", schema="bare", publishes=False, **kwargs)  # for its tests
 
     @app.get("/things/{thing_id}")
     async def thing(thing_id: str) -> dict[str, str]:

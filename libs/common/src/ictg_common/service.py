@@ -6,9 +6,9 @@ import asyncio
 import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -23,12 +23,14 @@ from .logs import configure_logging
 from .natslink import NatsLink
 from .outbox import OutboxRelay
 from .queries import refuse_unknown_query
-from .runtime import Runtime, runtime_of
+from .runtime import Extras, Runtime, RuntimeDep
 from .settings import ServiceSettings
 from .telemetry import Telemetry
 from .telemetry import install as install_telemetry
 
-Hook = Callable[[FastAPI], Awaitable[None]]
+S = TypeVar("S", bound=ServiceSettings)
+# Builds a service's own running parts (`Runtime.extras`) from the app and its common running parts.
+ExtrasFactory = Callable[[FastAPI, Runtime[S, None]], Awaitable[Extras]]
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {
@@ -52,19 +54,20 @@ def create_service_app(
     *,
     name: str,
     title: str,
-    settings: ServiceSettings,
+    settings: S,
     schema: str,
     routers: Sequence[APIRouter],
     consumers: Sequence[Consumer] = (),
     publishes: bool = True,
-    on_startup: Sequence[Hook] = (),
-    on_shutdown: Sequence[Hook] = (),
+    extras: ExtrasFactory[S] | None = None,
     engine_setup: Sequence[Callable[[AsyncEngine], None]] = (),
     bus: bool = True,
     form_paths: tuple[str, ...] = (),
 ) -> FastAPI:
     """Build a service. Everything with a connection starts in the lifespan, none at import.
     `engine_setup` runs on the engine as soon as it exists, before anything connects (pool events).
+    `extras` builds the service's own running parts in the lifespan, once the common ones exist; the app's
+    one runtime then carries them (`Runtime.extras`), started after the relay and consumers, stopped first.
     `bus=False`: a service that neither publishes nor consumes events (identity) does not connect to NATS."""
     if not bus and (publishes or consumers):
         raise ValueError("a service off the bus neither publishes nor consumes")
@@ -72,22 +75,26 @@ def create_service_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(name, settings.log_level)
-        runtime = build_runtime(
+        core = build_runtime(
             settings, schema=schema, telemetry=telemetry, consumers=consumers, publishes=publishes, bus=bus,
             engine_setup=engine_setup,
         )  # fmt: skip
-        app.state.runtime = runtime  # read through `runtime_of` / `RuntimeDep`, never by name
+        # The one thing on app.state, read through `runtime_of` / `typed_runtime` and their dependencies, never
+        # by name. The common parts first: the service's own may read them (its settings) while they are built.
+        app.state.runtime = core
+        own = None if extras is None else await extras(app, core)
+        app.state.runtime = runtime = core.with_extras(own)
         if runtime.relay is not None:
             runtime.relay.start()
         for runner in runtime.consumers:
             runner.start()
-        for hook in on_startup:
-            await hook(app)
+        if own is not None:
+            own.start()
         try:
             yield
         finally:
-            for hook in on_shutdown:
-                await hook(app)
+            if own is not None:
+                await own.stop()
             for runner in runtime.consumers:
                 await runner.stop()
             if runtime.relay is not None:
@@ -123,7 +130,7 @@ def create_service_app(
 
 
 def build_runtime(
-    settings: ServiceSettings,
+    settings: S,
     *,
     schema: str,
     telemetry: Telemetry,
@@ -131,8 +138,8 @@ def build_runtime(
     publishes: bool,
     bus: bool,
     engine_setup: Sequence[Callable[[AsyncEngine], None]],
-) -> Runtime:
-    """A service's running parts, their connections opening (the NATS link starts; nothing else runs yet).
+) -> Runtime[S, None]:
+    """A service's common running parts, their connections opening (the NATS link starts; nothing else runs yet).
     `engine_setup` runs on the engine as soon as it exists, before anything connects (pool events)."""
     engine = create_engine(settings.database_url)
     for setup in engine_setup:
@@ -174,8 +181,8 @@ def build_runtime(
     )
     return Runtime(
         settings=settings, schema=schema, engine=engine, sessionmaker=sessionmaker, verifier=verifier,
-        limiter=RateLimiter(settings.rate_limit_per_minute), telemetry=telemetry, nats=link, relay=relay,
-        consumers=runners,
+        limiter=RateLimiter(settings.rate_limit_per_minute), telemetry=telemetry, extras=None, nats=link,
+        relay=relay, consumers=runners,
     )  # fmt: skip
 
 
@@ -187,8 +194,7 @@ def health_router() -> APIRouter:
         return {"status": "ok"}
 
     @router.get("/readyz", responses={503: PROBLEM_RESPONSES[503]})
-    async def readyz(request: Request) -> JSONResponse:
-        runtime = runtime_of(request.app)
+    async def readyz(runtime: RuntimeDep) -> JSONResponse:
         link = runtime.nats
         checks = {"database": "ok"} | ({} if link is None else {"nats": "ok" if link.connected else "down"})
         try:
@@ -204,10 +210,10 @@ def health_router() -> APIRouter:
     return router
 
 
-async def _session(request: Request) -> AsyncIterator[AsyncSession]:
+async def _session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
     """The request's unit of work: commit on success, roll back on error."""
     # Connection failures surface as OperationalError/OSError: the error handlers answer 503.
-    async with runtime_of(request.app).sessionmaker() as session, session.begin():
+    async with runtime.sessionmaker() as session, session.begin():
         yield session
 
 

@@ -303,7 +303,7 @@ def _route_template(scope: Scope) -> str:
     return UNMATCHED
 
 
-def metrics_router(scrape_token: str) -> APIRouter:
+def metrics_router(scrape_token: str, telemetry: Telemetry) -> APIRouter:
     router = APIRouter()
     expected = f"Bearer {scrape_token}".encode()
 
@@ -317,7 +317,7 @@ def metrics_router(scrape_token: str) -> APIRouter:
                 "GET /metrics needs the scrape token (ICTG_SCRAPE_TOKEN) as a bearer token.",
                 headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
             )
-        body = await request.app.state.telemetry.exposition(request.app)
+        body = await telemetry.exposition(request.app)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     return router
@@ -327,12 +327,11 @@ def install(
     app: FastAPI, *, name: str, schema: str, publishes: bool, reading_seconds: float = READING_SECONDS,
     scrape_token: str = DEV_SCRAPE_TOKEN,
 ) -> Telemetry:  # fmt: skip
-    """Give `app` its registry (`app.state.telemetry`), `GET /metrics`, request metrics and, if
-    tracing is on (`ictg_common.tracing`), server spans."""
+    """Give `app` its registry (the `Telemetry` returned, which its runtime carries), `GET /metrics`,
+    request metrics and, if tracing is on (`ictg_common.tracing`), server spans."""
     tracing.configure_from_env(name)
     telemetry = Telemetry(name, schema=schema, publishes=publishes, reading_seconds=reading_seconds)
-    app.state.telemetry = telemetry
     app.add_middleware(MetricsMiddleware, telemetry=telemetry)
-    app.include_router(metrics_router(scrape_token))
+    app.include_router(metrics_router(scrape_token, telemetry))
     tracing.instrument_app(app, name)
     return telemetry

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ictg_common.audit import audit_router
 from ictg_common.consumer import Consumer
 from ictg_common.events import CloudEvent
-from ictg_common.runtime import runtime_of
+from ictg_common.runtime import Runtime
 from ictg_common.service import create_service_app
 
 from .admin.endpoints import router as admin_router
@@ -31,6 +31,7 @@ from .missing.endpoints import router as missing_router
 from .models import SCHEMA, audit
 from .observability import install as install_metrics
 from .records.endpoints import router as records_router
+from .runtime import CasesExtras
 from .settings import CasesSettings
 from .sla.watcher import SlaWatcher
 from .workers.endpoints import router as workers_router
@@ -57,24 +58,15 @@ def create_app(
         # Outside the consumer's transaction: a slow intake holds no database connection.
         await intake.prefetch([UUID(str(e.data["referral_id"])) for e in events if "referral_id" in e.data])
 
-    async def start_watcher(app: FastAPI) -> None:
-        app.state.sla_watcher = SlaWatcher(runtime_of(app).sessionmaker, settings, on_breach=app.state.sla_breached)
-        app.state.sla_watcher.start()
-
-    async def start_reconciler(app: FastAPI) -> None:
-        # The admin endpoints (replay, reconcile) call intake with the claim check's client.
-        app.state.intake = intake
-        app.state.reconciler = Reconciler(
-            runtime_of(app).sessionmaker, intake=intake, settings=settings, telemetry=app.state.telemetry
+    async def extras(app: FastAPI, core: Runtime[CasesSettings, None]) -> CasesExtras:
+        return CasesExtras(
+            intake=intake,  # the admin endpoints (replay, reconcile) call intake with the claim check's client
+            sla_watcher=SlaWatcher(core.sessionmaker, settings, on_breach=install_metrics(core.telemetry)),
+            reconciler=Reconciler(core.sessionmaker, intake=intake, settings=settings, telemetry=core.telemetry),
+            after_case_write=(periods_follow,),  # every write to a case ends with these (`cases/unit_of_work.py`)
         )
-        app.state.reconciler.start()
 
-    async def stop(app: FastAPI) -> None:
-        await app.state.sla_watcher.stop()
-        await app.state.reconciler.stop()
-        await intake.aclose()
-
-    app = create_service_app(
+    return create_service_app(
         name="case-api",
         title="ICTG case API",
         settings=settings,
@@ -88,10 +80,5 @@ def create_app(
                 prepare=claim_check,
             )
         ],
-        on_startup=[start_watcher, start_reconciler],
-        on_shutdown=[stop],
+        extras=extras,
     )
-    # Every write to a case ends with these (`cases/unit_of_work.py`).
-    app.state.after_case_write = (periods_follow,)
-    install_metrics(app)
-    return app

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import get_args
 
-from fastapi import FastAPI
 from prometheus_client import Counter
 
 from ictg_common.contracts import SlaClock
 from ictg_common.telemetry import Telemetry
 
 
-def install(app: FastAPI) -> None:
+def install(telemetry: Telemetry) -> Callable[[str, int], None]:
     """`ictg_sla_breaches_total{clock}`: deadlines this process found missed (each `sla.breached` it
     emitted, counted once its transaction committed). A counter kept in process, not a count of the
     `sla_breach` table at scrape time: that table only grows, and counting it on every scrape of
     every replica would cost more each day. Per process like every counter: aggregate with
     `sum(increase(...))`; it restarts at 0 with the process, which `increase` allows for.
-    Reconciliation with intake reports through `Telemetry.reconciled` (`admin/schedule.py`)."""
-    telemetry: Telemetry = app.state.telemetry
+    Reconciliation with intake reports through `Telemetry.reconciled` (`admin/schedule.py`).
+    Returns what the SLA watcher tells of the breaches it committed (clock, how many)."""
     breaches = Counter(
         "ictg_sla_breaches",
         "Deadlines this process found missed (sla.breached emitted, once per case and clock), by clock.",
@@ -31,4 +31,4 @@ def install(app: FastAPI) -> None:
     def breached(clock: str, count: int) -> None:
         breaches.labels(clock).inc(count)
 
-    app.state.sla_breached = breached  # the SLA watcher reports here (app.py)
+    return breached

@@ -1,8 +1,5 @@
 from typing import ClassVar
 
-from fastapi import FastAPI
-
-from ictg_common.runtime import runtime_of
 from ictg_common.settings import ServiceSettings, service_config
 
 
@@ -26,10 +23,3 @@ class CasesSettings(ServiceSettings):
     # long a referral may wait for its case before it is reported, logged at ERROR and replayed.
     reconcile_seconds: float = 300.0
     reconcile_grace_seconds: float = 120.0
-
-
-def settings_of(app: FastAPI) -> CasesSettings:
-    """The running service's settings (its runtime's)."""
-    settings = runtime_of(app).settings
-    assert isinstance(settings, CasesSettings)
-    return settings

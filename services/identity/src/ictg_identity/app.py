@@ -11,13 +11,14 @@ from fastapi import FastAPI
 
 from ictg_common.audit import audit_router
 from ictg_common.issuers import IssuerConfig, IssuerKeys
-from ictg_common.runtime import runtime_of
+from ictg_common.runtime import Runtime
 from ictg_common.service import create_service_app
 
 from . import oauth
 from .clients.endpoints import router as clients_router
 from .keys import KeyStore
 from .models import SCHEMA, audit
+from .runtime import IdentityExtras
 from .settings import IdentitySettings
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -28,17 +29,17 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
     if settings.plain_http:  # development only (the settings refuse it otherwise): compose's http://identity:8000
         os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
 
-    async def start(app: FastAPI) -> None:
+    async def extras(app: FastAPI, core: Runtime[IdentitySettings, None]) -> IdentityExtras:
         keys = KeyStore(
-            runtime_of(app).sessionmaker,
+            core.sessionmaker,
             secret=settings.key_secret.get_secret_value(),
             token_seconds=settings.token_seconds,
         )
         await keys.ensure()
-        app.state.token_desk = oauth.TokenDesk.open(keys, settings)
         # The registry is called with this service's own tokens: it reads its own keys in process.
         own = IssuerConfig(issuer=settings.issuer.rstrip("/"))
-        runtime_of(app).verifier.issuers[own.issuer] = IssuerKeys(own, transport=httpx.ASGITransport(app=app))
+        core.verifier.issuers[own.issuer] = IssuerKeys(own, transport=httpx.ASGITransport(app=app))
+        return IdentityExtras(desk=oauth.TokenDesk.open(keys, settings))
 
     return create_service_app(
         name="identity",
@@ -48,6 +49,6 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         routers=[oauth.router, clients_router, audit_router(audit)],
         publishes=False,
         bus=False,
-        on_startup=[start],
+        extras=extras,
         form_paths=(oauth.TOKEN_PATH,),
     )

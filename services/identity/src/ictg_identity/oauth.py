@@ -45,7 +45,8 @@ from ictg_common.runtime import runtime_of
 from .clients import service as clients
 from .keys import KeyStore
 from .models import SCHEMA, Client, UsedAssertion
-from .settings import IdentitySettings, settings_of
+from .runtime import IdentityRuntimeDep
+from .settings import IdentitySettings
 
 T = TypeVar("T")
 CLIENT_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -345,13 +346,12 @@ def _printable(text: str) -> str:
         }
     },
 )
-async def token(request: Request) -> JSONResponse:
+async def token(request: Request, runtime: IdentityRuntimeDep) -> JSONResponse:
     """RFC 6749 §4.4. Authenticate with HTTP Basic (`client_secret_basic`: your client id and secret) or
     a signed assertion (`private_key_jwt`, RFC 7523). The answer: `access_token` (a JWT, ES256, for 15
     minutes), `token_type` `Bearer`, `expires_in`, `scope`. Send it to any service as
     `Authorization: Bearer …`, and ask for a new one before it expires."""
-    desk = desk_of(request)
-    settings = settings_of(request)
+    desk, settings = runtime.extras.desk, runtime.settings
     headers = {k.title(): v for k, v in request.headers.items()}
     try:
         form = _form(await request.body(), request.headers.get("content-type", ""))
@@ -370,8 +370,7 @@ async def token(request: Request) -> JSONResponse:
             await _audit(request, claimed, None, "token.refused", "rate_limited")
             return _oauth_error(429, "slow_down", "Too many token requests; a token lasts 15 minutes: reuse it.",
                                 {"Retry-After": str(int(wait) + 1)})  # fmt: skip
-    sessions = runtime_of(request.app).sessionmaker
-    exchange = Exchange(sessions, settings, asyncio.get_running_loop(), await desk.keys.signing())
+    exchange = Exchange(runtime.sessionmaker, settings, asyncio.get_running_loop(), await desk.keys.signing())
     server = TokenServer(exchange)
     oauth_request = FormRequest(settings.token_endpoint, form, headers)
     try:
@@ -428,8 +427,8 @@ async def _audit(request: Request, client_id: str | None, client: TokenClient | 
 
 
 @router.get("/.well-known/oauth-authorization-server", summary="Server metadata (RFC 8414)")
-async def metadata(request: Request) -> dict[str, Any]:
-    settings = settings_of(request)
+async def metadata(runtime: IdentityRuntimeDep) -> dict[str, Any]:
+    settings = runtime.settings
     issuer = settings.issuer.rstrip("/")
     return {
         "issuer": issuer,
@@ -445,14 +444,15 @@ async def metadata(request: Request) -> dict[str, Any]:
 
 
 @router.get("/.well-known/jwks.json", summary="The keys that sign access tokens (current and next)")
-async def jwks(request: Request) -> JSONResponse:
-    keys = desk_of(request).keys
+async def jwks(runtime: IdentityRuntimeDep) -> JSONResponse:
+    keys = runtime.extras.desk.keys
     return JSONResponse(await keys.published(), headers={"Cache-Control": "public, max-age=300"})
 
 
 @dataclass(frozen=True)
 class TokenDesk:
-    """The token endpoint's own running parts, made by the app's start: the keys and the two limits."""
+    """The token endpoint's own running parts, made by the app's lifespan (`IdentityExtras`): the keys and
+    the two limits."""
 
     keys: KeyStore
     per_client: RateLimiter
@@ -461,8 +461,3 @@ class TokenDesk:
     @classmethod
     def open(cls, keys: KeyStore, settings: IdentitySettings) -> TokenDesk:
         return cls(keys, RateLimiter(settings.token_rate_per_client), RateLimiter(settings.token_rate_per_address))
-
-
-def desk_of(request: Request) -> TokenDesk:
-    desk: TokenDesk = request.app.state.token_desk
-    return desk

@@ -5,10 +5,8 @@ from __future__ import annotations
 from typing import Self
 from urllib.parse import urlsplit
 
-from fastapi import Request
 from pydantic import Field, SecretStr, model_validator
 
-from ictg_common.runtime import runtime_of
 from ictg_common.settings import ServiceSettings, service_config
 
 DEV_KEY_SECRET = "dev-only-key-secret-change-me"
@@ -62,10 +60,3 @@ class IdentitySettings(ServiceSettings):
         if not self.auth_development and self.key_secret.get_secret_value() == DEV_KEY_SECRET:
             raise ValueError("ICTG_IDENTITY_KEY_SECRET is required outside development (ICTG_AUTH_DEVELOPMENT=false)")
         return self
-
-
-def settings_of(request: Request) -> IdentitySettings:
-    """The running service's settings (its runtime's)."""
-    settings = runtime_of(request.app).settings
-    assert isinstance(settings, IdentitySettings)
-    return settings

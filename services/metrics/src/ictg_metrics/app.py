@@ -10,17 +10,20 @@ from fastapi import FastAPI
 from ictg_common.audit import audit_router
 from ictg_common.consumer import Consumer
 from ictg_common.db import connection_settings
+from ictg_common.runtime import Runtime
 from ictg_common.service import create_service_app
 
 from .admin.endpoints import router as admin_router
 from .admin.reconcile import cases_client
 from .children.endpoints import router
 from .children.store import record_event, record_events
+from .dashboard.endpoints import router as dashboard_router
 from .disclosure.cellkey import DEFAULT_PTABLE, RECORD_KEY_MODULUS, load_ptable
 from .models import SCHEMA, audit
 from .observability import install as install_metrics
 from .releases.endpoints import router as releases_router
 from .releases.schedule import ReleaseSchedule
+from .runtime import MetricsExtras
 from .settings import MetricsSettings
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -46,22 +49,16 @@ def create_app(
             f"run 0..{RECORD_KEY_MODULUS - 1} (ONS's ptables, e.g. the 10-5 one, have a row for each)"
         )
 
-    async def start(app: FastAPI) -> None:
-        app.state.cases = cases
-        app.state.ptable = ptable
-        app.state.release_schedule = ReleaseSchedule(app)
-        app.state.release_schedule.start()
+    async def extras(app: FastAPI, core: Runtime[MetricsSettings, None]) -> MetricsExtras:
+        install_metrics(core.telemetry, core.engine)  # its freshness on GET /metrics
+        return MetricsExtras(ptable=ptable, cases=cases, release_schedule=ReleaseSchedule(app))
 
-    async def stop(app: FastAPI) -> None:
-        await app.state.release_schedule.stop()
-        await cases.aclose()
-
-    app = create_service_app(
+    return create_service_app(
         name="metrics",
         title="ICTG metrics",
         settings=settings,
         schema=SCHEMA,
-        routers=[router, releases_router, admin_router, audit_router(audit)],
+        routers=[router, releases_router, dashboard_router, admin_router, audit_router(audit)],
         consumers=[
             Consumer(
                 name="metrics-all",
@@ -72,8 +69,5 @@ def create_app(
         ],
         publishes=False,
         engine_setup=[PARALLEL_SCANS],
-        on_startup=[start],
-        on_shutdown=[stop],
+        extras=extras,
     )
-    install_metrics(app)
-    return app

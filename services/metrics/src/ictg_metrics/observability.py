@@ -6,11 +6,10 @@ import math
 import time
 from uuid import UUID
 
-from fastapi import FastAPI
 from prometheus_client import Gauge
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ictg_common.runtime import runtime_of
 from ictg_common.telemetry import Telemetry
 
 # The newest event folded: every event is stored and folded in the same transaction (children/store.py).
@@ -24,12 +23,11 @@ def created_at(event_id: UUID, stored: float) -> float:
     return (event_id.int >> 80) / 1000 if event_id.version == 7 else stored
 
 
-def install(app: FastAPI) -> None:
+def install(telemetry: Telemetry, engine: AsyncEngine) -> None:
     """`ictg_metrics_freshness_seconds`: now minus the creation time of the newest event folded (NaN
     before the first). It grows while nothing happens; a consumer that is behind shows in
     `ictg_consumer_pending_messages{consumer="metrics-all"}`. Reconciliation with the case API
     (`GET /v1/admin/reconcile`) reports through `Telemetry.reconciled`."""
-    telemetry: Telemetry = app.state.telemetry
     freshness = Gauge(
         "ictg_metrics_freshness_seconds",
         "Now minus the creation time of the newest event the figures include (NaN before the first).",
@@ -37,7 +35,7 @@ def install(app: FastAPI) -> None:
     )
 
     async def read() -> None:
-        async with runtime_of(app).engine.connect() as conn:
+        async with engine.connect() as conn:
             row = (await conn.execute(NEWEST)).one_or_none()
         freshness.set(math.nan if row is None else max(time.time() - created_at(row.id, float(row.stored)), 0.0))
 

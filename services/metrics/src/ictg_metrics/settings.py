@@ -3,7 +3,7 @@ from typing import ClassVar, Self
 from fastapi import FastAPI
 from pydantic import Field, model_validator
 
-from ictg_common.runtime import runtime_of
+from ictg_common.runtime import settings_of as common_settings_of
 from ictg_common.settings import ServiceSettings, service_config
 
 DEV_CELL_KEY_SECRET = "dev-only-cell-key-secret-change-me"
@@ -51,7 +51,6 @@ class MetricsSettings(ServiceSettings):
 
 
 def settings_of(app: FastAPI) -> MetricsSettings:
-    """The running service's settings (its runtime's)."""
-    settings = runtime_of(app).settings
-    assert isinstance(settings, MetricsSettings)
-    return settings
+    """The running service's settings: `ictg_common.runtime.settings_of` for metrics' settings class (the
+    releases package reads them through this name; elsewhere `metrics_runtime(app).settings`)."""
+    return common_settings_of(app, MetricsSettings)

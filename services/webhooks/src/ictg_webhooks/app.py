@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from ictg_common.audit import audit_router
 from ictg_common.consumer import Consumer
-from ictg_common.runtime import runtime_of
+from ictg_common.runtime import Runtime
 from ictg_common.service import create_service_app
 
 from . import sender
@@ -16,6 +16,7 @@ from .deliveries.endpoints import router as deliveries_router
 from .models import SCHEMA, audit
 from .observability import install as install_metrics
 from .routing import route
+from .runtime import WebhooksExtras
 from .settings import WebhooksSettings
 from .subscriptions.endpoints import router
 from .worker import Worker
@@ -26,24 +27,17 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
     settings = settings or WebhooksSettings()
 
-    async def start(app: FastAPI) -> None:
-        app.state.webhooks_client = sender.make_client()
-        app.state.worker = Worker(runtime_of(app).sessionmaker, settings, metrics=app.state.delivery_metrics)
-        app.state.worker.start()
+    async def extras(app: FastAPI, core: Runtime[WebhooksSettings, None]) -> WebhooksExtras:
+        metrics = install_metrics(core.telemetry, core.engine)
+        worker = Worker(core.sessionmaker, settings, metrics=metrics)
+        return WebhooksExtras(client=sender.make_client(), worker=worker, delivery_metrics=metrics)
 
-    async def stop(app: FastAPI) -> None:
-        await app.state.worker.stop()
-        await app.state.webhooks_client.aclose()
-
-    app = create_service_app(
+    return create_service_app(
         name="webhooks",
         title="ICTG webhooks",
         settings=settings,
         schema=SCHEMA,
         routers=[router, deliveries_router, audit_router(audit)],
         consumers=[Consumer(name="webhooks-all", filter_subjects=[f"{settings.subject_prefix}.>"], handler=route)],
-        on_startup=[start],
-        on_shutdown=[stop],
+        extras=extras,
     )
-    app.state.delivery_metrics = install_metrics(app)
-    return app

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
 from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ictg_common.runtime import runtime_of
 from ictg_common.telemetry import LATENCY_BUCKETS, Telemetry
 
 from . import sender
@@ -57,12 +56,12 @@ class DeliveryMetrics:
         self.seconds.labels(label).observe(outcome.latency_ms / 1000)
 
 
-def install(app: FastAPI) -> DeliveryMetrics:
-    telemetry: Telemetry = app.state.telemetry
+def install(telemetry: Telemetry, engine: AsyncEngine) -> DeliveryMetrics:
+    """The delivery metrics on the service's registry, the pending deliveries read at scrape time."""
     metrics = DeliveryMetrics(telemetry)
 
     async def read() -> None:
-        async with runtime_of(app).engine.connect() as conn:
+        async with engine.connect() as conn:
             metrics.pending.set(int((await conn.execute(PENDING)).scalar_one()))
 
     telemetry.on_scrape(read)

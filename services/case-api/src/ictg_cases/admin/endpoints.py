@@ -7,17 +7,16 @@ import logging
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
 from ictg_common import audit
 from ictg_common.auth import Actor, require
 from ictg_common.errors import ServiceUnavailable
-from ictg_common.runtime import runtime_of
 from ictg_common.service import SessionDep
 
 from ..cases.claimcheck import IntakeUnavailable
 from ..models import SCHEMA
-from ..settings import settings_of
+from ..runtime import CasesRuntimeDep
 from . import repository
 from .reconcile import reconcile
 from .replay import ReplayUnavailable, replay_referrals
@@ -30,15 +29,15 @@ log = logging.getLogger(__name__)
 
 
 @router.post("/replay-referrals", response_model=ReplayReport)
-async def replay(request: Request, actor: Admin) -> ReplayReport:
+async def replay(runtime: CasesRuntimeDep, actor: Admin) -> ReplayReport:
     """Re-read `referral.received` from the stream's start and open every case missing here.
 
     Answers when done, with counts: events read, cases opened, already present, failed. Safe to
     run while the consumer runs, and again: a second run opens nothing.
     """
-    sessions, intake = runtime_of(request.app).sessionmaker, request.app.state.intake
+    sessions, intake = runtime.sessionmaker, runtime.extras.intake
     try:
-        result = await replay_referrals(sessions, intake=intake, settings=settings_of(request.app))
+        result = await replay_referrals(sessions, intake=intake, settings=runtime.settings)
     except ReplayUnavailable as exc:
         log.warning(
             "referral replay stopped", extra={"requested_by": actor.sub, "error": str(exc), **exc.result.as_dict()}
@@ -61,7 +60,7 @@ MAX_GRACE_SECONDS = 30 * 24 * 3600  # a longer grace would check nothing (and a 
 
 @router.get("/reconcile", response_model=Reconciliation)
 async def reconciliation(
-    request: Request,
+    runtime: CasesRuntimeDep,
     actor: Admin,
     grace_seconds: Annotated[
         float | None,
@@ -77,10 +76,10 @@ async def reconciliation(
 ) -> Reconciliation:
     """Intake's referrals against the cases here: `consistent` when every referral older than the
     grace period (default ICTG_CASES_RECONCILE_GRACE_SECONDS) has its case and every case its referral."""
-    sessions, intake = runtime_of(request.app).sessionmaker, request.app.state.intake
+    sessions, intake = runtime.sessionmaker, runtime.extras.intake
     try:
         report = await reconcile(
-            sessions, intake=intake, settings=settings_of(request.app),
+            sessions, intake=intake, settings=runtime.settings,
             grace=None if grace_seconds is None else timedelta(seconds=grace_seconds),
         )  # fmt: skip
     except IntakeUnavailable as exc:

@@ -32,7 +32,7 @@ from ictg_common.runtime import runtime_of
 
 from ..errors import CouncilRefused
 from ..models import SCHEMA
-from ..settings import settings_of
+from ..runtime import cases_runtime
 from .authorisation import BREAK_GLASS, BREAK_GLASS_SCOPE, Access, authorise, is_council, refuse, refuse_unless
 from .context import AfterWrite, Context
 from .opening import finish_read, open_for_read, open_for_write
@@ -72,11 +72,11 @@ WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def context(request: Request, actor: Actor, *, break_glass: str | None = None, if_match: str | None = None) -> Context:
-    """The `Context` of a request: the app's settings and sessionmaker (its runtime's) and write hooks."""
+    """The `Context` of a request: the app's settings, sessionmaker and write hooks (its runtime's)."""
+    runtime = cases_runtime(request.app)
     return Context(
-        actor=actor, break_glass=break_glass, settings=settings_of(request.app),
-        sessionmaker=runtime_of(request.app).sessionmaker, if_match=if_match,
-        after_write=request.app.state.after_case_write,
+        actor=actor, break_glass=break_glass, settings=runtime.settings, sessionmaker=runtime.sessionmaker,
+        if_match=if_match, after_write=runtime.extras.after_case_write,
     )  # fmt: skip
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path
 
 from ictg_common.auth import STAFF, Actor, require
 from ictg_common.errors import Forbidden
 from ictg_common.service import SessionDep
 
-from ..settings import settings_of
+from ..runtime import IdentityRuntimeDep
 from . import schemas, service
 
 router = APIRouter(prefix="/v1/clients", tags=["clients"])
@@ -54,11 +54,15 @@ async def get_client(client_id: ClientId, session: SessionDep, actor: Admin) -> 
 
 @router.post("/{client_id}/rotate-secret", response_model=schemas.SecretRotated)
 async def rotate_secret(
-    client_id: ClientId, session: SessionDep, actor: Admin, request: Request, body: schemas.RotateIn | None = None
+    client_id: ClientId,
+    session: SessionDep,
+    actor: Admin,
+    runtime: IdentityRuntimeDep,
+    body: schemas.RotateIn | None = None,
 ) -> dict[str, object]:
     """A new secret, shown once; the previous one is still accepted for the overlap (24 hours by default;
     `previous_valid_seconds: 0` ends it now, for a secret that leaked)."""
-    settings = settings_of(request)
+    settings = runtime.settings
     asked = body.previous_valid_seconds if body is not None else None
     seconds = settings.secret_overlap_seconds if asked is None else min(asked, settings.secret_overlap_seconds)
     shown = await service.rotate(session, client_id, overlap=timedelta(seconds=seconds), by=actor)

@@ -12,11 +12,11 @@ from fastapi.responses import JSONResponse
 from ictg_common import audit
 from ictg_common.auth import Actor, require
 from ictg_common.errors import Conflict, ServiceUnavailable
-from ictg_common.runtime import runtime_of
 from ictg_common.service import SessionDep
 
 from ..models import SCHEMA
-from ..settings import MetricsSettings, settings_of
+from ..runtime import MetricsRuntimeDep
+from ..settings import MetricsSettings
 from . import status
 from .rebuild import RebuildRunning, rebuild
 from .reconcile import CasesUnavailable, case_counts, compare, metrics_counts
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 @router.post("/rebuild", status_code=202)
 async def start_rebuild(
     request: Request,
+    runtime: MetricsRuntimeDep,
     actor: Admin,
     wait: Annotated[
         bool, Query(description="true: answer 200 with the result once the rebuild is done, not 202 at once.")
@@ -46,7 +47,7 @@ async def start_rebuild(
     missing here. Answers 202 at once (poll `GET /v1/admin/rebuild`), or 200 with the result with
     `wait=true`.
     """
-    settings = settings_of(request.app)
+    settings = runtime.settings
     url = settings.database_url
     # The status lives in the database (admin/status.py): any replica refuses a second start.
     job = await RebuildJob.claim(url, requested_by=actor.sub)
@@ -55,7 +56,7 @@ async def start_rebuild(
     # In a transaction of its own: the rebuild outlives the request (and may fail).
     try:
         await audit.record_refusal(
-            runtime_of(request.app).sessionmaker, schema=SCHEMA, actor=actor, action="rebuild.start",
+            runtime.sessionmaker, schema=SCHEMA, actor=actor, action="rebuild.start",
             resource="/v1/admin/rebuild", outcome="accepted", reason=request.url.query[:1000] or None,
         )  # fmt: skip
     except BaseException:
@@ -70,7 +71,9 @@ async def start_rebuild(
             raise Conflict("A rebuild is already running.") from None
     task = asyncio.create_task(run)
     task.add_done_callback(lambda t: t.cancelled() or t.exception())  # keep the failure out of the loop's log
-    request.app.state.rebuild_task = task
+    rebuilds = runtime.extras.rebuilds  # held until done: the loop keeps only a weak reference to a task
+    rebuilds.add(task)
+    task.add_done_callback(rebuilds.discard)
     return JSONResponse({"status": "running"}, status_code=202, headers={"Location": "/v1/admin/rebuild"})
 
 
@@ -105,15 +108,15 @@ async def rebuild_status(session: SessionDep, actor: Admin) -> dict[str, Any]:
 
 
 @router.get("/reconcile")
-async def reconcile(request: Request, session: SessionDep, actor: Admin) -> dict[str, Any]:
+async def reconcile(runtime: MetricsRuntimeDep, session: SessionDep, actor: Admin) -> dict[str, Any]:
     """Children per status here against the case API's own counts; `consistent` once drained."""
     try:
-        theirs = await case_counts(request.app.state.cases)
+        theirs = await case_counts(runtime.extras.cases)
     except CasesUnavailable as exc:
         raise ServiceUnavailable(f"The case API did not answer: {exc}", headers={"Retry-After": "10"}) from None
     await audit.record(session, schema=SCHEMA, actor=actor, action="reconcile.run", resource="/v1/admin/reconcile")
     result = compare(await metrics_counts(session), theirs)
     # Children counted differently here and in the case API, for Prometheus (ictg_reconcile_mismatches).
     off = sum(abs(d["metrics"] - d["cases"]) for d in result["differences"].values())
-    request.app.state.telemetry.reconciled("metrics_vs_cases", off)
+    runtime.telemetry.reconciled("metrics_vs_cases", off)
     return result

@@ -15,7 +15,7 @@ from ictg_common import clock
 from ictg_common.errors import invalid
 
 from ..dimensions import DIMENSIONS, Dimension
-from ..settings import settings_of
+from ..runtime import metrics_runtime
 from .query import ChildQuery
 
 COMMON = frozenset({"referred_from", "referred_to", "as_of", "group_by", "disclosure", "format", "totals", "epsilon"})
@@ -217,7 +217,7 @@ def parse_query(request: Request, common: Common, *, own: frozenset[str] = froze
     return ChildQuery(
         referred_from=referred_from, referred_to=referred_to, as_of=as_of or clock.london_date(clock.utcnow()),
         group_by=parse_group_by(common.group_by), filters=parse_filters(request, own=own),
-        long_term_missing_days=settings_of(request.app).long_term_missing_days,
+        long_term_missing_days=metrics_runtime(request.app).settings.long_term_missing_days,
     )  # fmt: skip
 
 

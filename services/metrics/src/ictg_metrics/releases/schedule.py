@@ -40,6 +40,6 @@ class ReleaseSchedule:
         await asyncio.sleep(min(FIRST_CHECK_SECONDS, self.interval) if self._first else self.interval)
         self._first = False
         due = last_complete(clock.utcnow())
-        if await publish(runtime_of(self.app).sessionmaker, due, ptable=self.app.state.ptable,
+        if await publish(runtime_of(self.app).sessionmaker, due, ptable=runtime_of(self.app).extras.ptable,
                          long_term_missing_days=settings_of(self.app).long_term_missing_days):  # fmt: skip
             log.info("monthly release published", extra={"release": due})

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import WithJsonSchema
 
@@ -12,11 +12,10 @@ from ictg_common.auth import Actor, require
 from ictg_common.codes import values
 from ictg_common.idempotency import Idempotency, documented, idempotent
 from ictg_common.inputs import QueryTime, StorableText, query_time
-from ictg_common.runtime import runtime_of
 from ictg_common.service import SessionDep
 
 from ..models import idempotency
-from ..settings import IntakeSettings
+from ..runtime import IntakeRuntimeDep
 from . import service
 from .repository import Filters
 from .schemas import Referral, ReferralCreate, ReferralPage, ReferralStatus
@@ -51,16 +50,19 @@ Idempotent = Annotated[Idempotency, idempotent(idempotency)]
     ),
 )
 async def create_referral(
-    body: ReferralCreate, request: Request, response: Response, session: SessionDep, actor: Writer, idem: Idempotent
+    body: ReferralCreate,
+    response: Response,
+    session: SessionDep,
+    actor: Writer,
+    idem: Idempotent,
+    runtime: IntakeRuntimeDep,
 ) -> Referral | JSONResponse:
     """Refer a child. The referral is filed under the organisation your token names, and the
     timeliness clock starts at `received_at`. Earlier referrals of possibly the same child are listed
     in `possible_duplicate_of`. A case opens for it at once; follow it with `GET /v1/referrals/{id}`."""
     if (replay := await idem.replay(session, action=service.CREATE)) is not None:
         return replay  # a retry of a finished request: its first answer again
-    out = await service.create(
-        session, body, actor=actor, settings=_settings(request), refusals=runtime_of(request.app).sessionmaker
-    )
+    out = await service.create(session, body, actor=actor, settings=runtime.settings, refusals=runtime.sessionmaker)
     response.headers["Location"] = service.location(out.id)
     return await idem.save(session, out, response)  # remembered with its Location, in the same transaction
 
@@ -68,20 +70,16 @@ async def create_referral(
 MAX_IDS = 100
 
 
-def _settings(request: Request) -> IntakeSettings:
-    settings = runtime_of(request.app).settings
-    assert isinstance(settings, IntakeSettings)
-    return settings
-
-
 ReferralIdPath = Annotated[UUID, Path(description="The referral's id, from `POST /v1/referrals` or its `Location`.")]
 
 
 @router.get("/{referral_id}", response_model=Referral, responses={404: {"description": "Not found (or not yours)"}})
-async def get_referral(referral_id: ReferralIdPath, request: Request, session: SessionDep, actor: Reader) -> Referral:
+async def get_referral(
+    referral_id: ReferralIdPath, session: SessionDep, actor: Reader, runtime: IntakeRuntimeDep
+) -> Referral:
     """One referral, with how its case stands (`status` and its dates). A first responder sees its own
     organisation's referrals; any other answers 404."""
-    return await service.read(session, referral_id, actor=actor, refusals=runtime_of(request.app).sessionmaker)
+    return await service.read(session, referral_id, actor=actor, refusals=runtime.sessionmaker)
 
 
 @router.get("", response_model=ReferralPage)

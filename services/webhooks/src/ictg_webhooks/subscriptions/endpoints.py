@@ -6,15 +6,15 @@ from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 import httpx
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ictg_common import pagination
 from ictg_common.auth import Actor, require
-from ictg_common.runtime import runtime_of
 from ictg_common.service import SessionDep
 
 from ..models import Subscription
+from ..runtime import WebhooksRuntimeDep
 from ..settings import WebhooksSettings
 from . import schemas, service
 
@@ -26,19 +26,16 @@ Cursor = Annotated[str | None, Query(max_length=100, description=pagination.CURS
 Limit = Annotated[int, Query(ge=1, le=500, description=pagination.LIMIT)]
 
 
-def _settings(request: Request) -> WebhooksSettings:
-    settings = runtime_of(request.app).settings
-    assert isinstance(settings, WebhooksSettings)
-    return settings
+def _settings(runtime: WebhooksRuntimeDep) -> WebhooksSettings:
+    return runtime.settings
 
 
-def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
-    return runtime_of(request.app).sessionmaker
+def _sessions(runtime: WebhooksRuntimeDep) -> async_sessionmaker[AsyncSession]:
+    return runtime.sessionmaker
 
 
-def _client(request: Request) -> httpx.AsyncClient:
-    client: httpx.AsyncClient = request.app.state.webhooks_client
-    return client
+def _client(runtime: WebhooksRuntimeDep) -> httpx.AsyncClient:
+    return runtime.extras.client
 
 
 SettingsDep = Annotated[WebhooksSettings, Depends(_settings)]
