@@ -32,14 +32,15 @@ run: $(STAMP)
 test: $(STAMP) $(STAMP903) system-deps
 	$(PY) -m pytest
 
-# Debian packages that two tests drive: headless Chromium (/docs renders offline) and promtool (the
-# alert rules). Installed when missing and possible (root with apt-get), else named.
+# Debian packages that tests drive: headless Chromium (/docs and the dashboard render offline), promtool
+# (the alert rules) and LibreOffice Calc (a release's workbook opens). Installed when missing and possible
+# (root with apt-get), else named.
 system-deps:
-	@command -v chromium >/dev/null && command -v promtool >/dev/null || { \
+	@command -v chromium >/dev/null && command -v promtool >/dev/null && command -v soffice >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing Debian's chromium and prometheus (promtool) for the tests"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium prometheus >/dev/null; \
-	  else echo "the tests need Debian's chromium and promtool: apt-get install chromium prometheus" >&2; fi; }
+	    echo "installing Debian's chromium, prometheus (promtool) and libreoffice-calc for the tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium prometheus libreoffice-calc >/dev/null; \
+	  else echo "the tests need Debian's chromium, promtool and LibreOffice: apt-get install chromium prometheus libreoffice-calc" >&2; fi; }
 
 # The fault suite at length: more clients, longer loads and outages, repeated kills.
 chaos: $(STAMP)

@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pandas as pd
 import pytest
 
@@ -90,6 +91,7 @@ async def test_the_workbook_holds_the_release_as_published_in_both_formats(
             assert f"ictg-statistics-release-{RELEASE}.{fmt}" in r.headers["content-disposition"]
             books[fmt] = r.content
             (tmp_path / f"book.{fmt}").write_bytes(r.content)
+        await _check_data_package(client, tmp_path / "package", release, tables)
         bad = await client.get(f"/v1/releases/{RELEASE}/workbook.pdf", headers=READER)
         assert bad.status_code == 422 and bad.headers["content-type"] == "application/problem+json"
         assert (await client.get(f"/v1/releases/{RELEASE}/workbook.ods")).status_code == 401
@@ -153,6 +155,40 @@ async def test_the_workbook_holds_the_release_as_published_in_both_formats(
                               capture_output=True, text=True, timeout=180, check=False)  # fmt: skip
         assert done.returncode == 0, done.stderr
         assert (tmp_path / fmt / "book.pdf").stat().st_size > 10_000, done.stdout + done.stderr
+
+
+async def _check_data_package(
+    client: httpx.AsyncClient, where: Path, release: dict[str, Any], tables: dict[str, dict[str, Any]]
+) -> None:
+    """The release's data package, saved with its CSVs as a user would, passes the Frictionless validator:
+    every CSV matches the columns, types and codes the package gives it."""
+    r = await client.get(release["datapackage"], headers=READER)
+    assert r.status_code == 200, r.text
+    package = r.json()
+    assert package["disclosure"] == release["disclosure"] and package["markers"]["c"].startswith("withheld")
+    (where / "tables").mkdir(parents=True)
+    (where / "datapackage.json").write_text(json.dumps(package))
+    for resource in package["resources"]:
+        csv = await client.get(f"/v1/releases/{RELEASE}/{resource['path']}", headers=READER)
+        assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+        assert csv.headers["link"] == f'</v1/releases/{RELEASE}/datapackage.json>; rel="describedby"'
+        (where / resource["path"]).write_text(csv.text)
+        names = [f["name"] for f in resource["schema"]["fields"]]
+        assert names == tables[resource["name"]]["columns"] == csv.text.splitlines()[0].split(",")
+        assert all(f["title"] and f["description"] for f in resource["schema"]["fields"])
+        assert resource["partial_periods"] == release["partial_periods"].get(resource["name"], [])
+    region = next(f for f in package["resources"][1]["schema"]["fields"] if f["name"] == "region")
+    assert {"value": "north_west", "label": "North West"} in region["categories"]
+    shares = next(r for r in package["resources"] if r["name"] == "timeliness_by_quarter")["schema"]["fields"]
+    words = {f["name"]: f["title"] for f in shares}
+    assert words["met_referral_deadline"].startswith("Share") and words["referral_deadline_met"].startswith("Children")
+
+    from frictionless import validate  # a test-only dependency: the Frictionless reference validator
+
+    report = validate(str(where / "datapackage.json"))
+    assert report.valid, report.flatten(["resourceName", "rowNumber", "fieldName", "type", "note"])[:10]
+    assert release["partial_periods"]["timeliness_by_quarter"] == ["2025-Q4"]
+    assert release["partial_periods"]["referrals_by_year_and_nationality_group"] == ["2025"]
 
 
 def _find_header_row_of(sheet: list[list[str]], columns: int) -> int:

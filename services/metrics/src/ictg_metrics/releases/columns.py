@@ -75,7 +75,7 @@ class Column:
 def _dimension(name: str, role: Role) -> Column:
     dim = DIMENSIONS[name]
     labelled = dim.labelled_values()
-    coded = role == "dimension" and labelled is not None
+    coded = role != "period" and labelled is not None  # a place's codes too (its name is a column of its own)
     kind: Type = {"bool": "boolean", "int": "integer"}.get(dim.kind, "string")  # type: ignore[assignment]
     codes = (*labelled, *(((None, NO_VALUE),) if dim.nullable else ())) if coded and labelled else None
     return Column(name, dim.label, role, kind, dim.definition, codes=codes)
