@@ -662,11 +662,11 @@ CASES: dict[tuple[str, str], Any] = {
     ),
     ("POST", "/v1/cases/{case_id}/allocations"): Covered("write: covered in tests/cases/test_allocations.py"),
     ("POST", "/v1/cases/{case_id}/missing-episodes/{episode_id}/return"): Covered(
-        "write: covered in tests/cases/test_records.py"
+        "write: covered in tests/cases/test_missing_episodes.py"
     ),
     # Made by the seed (the move to Salford, case B's exit) and covered there.
     ("POST", "/v1/cases/{case_id}/moves"): Covered("write: covered in tests/cases/test_records.py"),
-    ("POST", "/v1/cases/{case_id}/exit"): Covered("write: covered in tests/cases/test_records.py"),
+    ("POST", "/v1/cases/{case_id}/exit"): Covered("write: covered in tests/cases/test_exits.py"),
     ("POST", "/v1/workers"): probe(
         staffs(ops=one(WORKER, status=201)),
         body=lambda w, kind: {"name": "Kim Tern", "role": "manager", "region": "london", "capacity": 3},

@@ -21,6 +21,8 @@ LONDON_MANAGER = auth(
     "cases:read", "cases:write", "cases:admin", "cases:break_glass", regions=["london"], sub="london-manager"
 )
 AUDITOR = auth("audit:read", regions=[], sub="auditor")
+LONDON_READ = auth("cases:read", regions=["london"], sub="london-guardian")
+LONDON_GLASS = auth("cases:read", "cases:break_glass", regions=["london"], sub="london-guardian")
 
 
 def glass(headers: dict[str, str], reason: str | bytes = REASON) -> dict[str, Any]:
@@ -188,3 +190,51 @@ async def test_a_grant_belongs_to_its_principal_not_to_a_shared_sub(stack: Stack
         assert r.status_code == 403 and case["referral_id"] not in r.text, r.text
     [row] = await grants(stack)
     assert row.actor != "dev-user" and len(row.actor) == 64  # the principal's key, not the sub
+
+
+async def test_break_glass_opens_a_case_for_a_limited_time_and_is_audited(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    case = await stack.case()
+    path = f"/v1/cases/{case['id']}"
+    empty = await stack.cases.get(path, headers={**LONDON_GLASS, "X-Break-Glass-Reason": "  "})
+    assert empty.status_code == 422 and empty.json()["errors"][0]["pointer"] == "#header/X-Break-Glass-Reason"
+
+    glass = await stack.cases.get(
+        path, headers={**LONDON_GLASS, "X-Break-Glass-Reason": "Child found in Croydon overnight"}
+    )
+    assert glass.status_code == 200 and glass.json()["personal"]["child"]["given_name"] == "An"
+    # Within the grant, the actor keeps access without repeating the reason; another actor does not.
+    assert (await stack.cases.get(f"{path}/timeline", headers=LONDON_READ)).status_code == 200
+    other = auth("cases:read", regions=["london"], sub="someone-else")
+    assert (await stack.cases.get(path, headers=other)).status_code == 403
+
+    rows = await audit_rows(stack, resource=path, actor="london-guardian")
+    assert [(r["action"], r["outcome"], r["reason"]) for r in reversed(rows)] == [
+        ("break_glass", "granted", "Child found in Croydon overnight"),
+        ("case.read", "break_glass", "Child found in Croydon overnight"),
+        ("case.timeline", "break_glass", "Child found in Croydon overnight"),
+    ]
+    assert rows[0]["resource"] == f"{path}/timeline" and rows[0]["org"] == "ictg/ICTG service"
+
+    later = clock.utcnow() + timedelta(minutes=61)
+    monkeypatch.setattr(clock, "utcnow", lambda: later)
+    assert (await stack.cases.get(path, headers=LONDON_READ)).status_code == 403
+
+
+async def test_a_break_glass_write_is_refused_and_audited_with_its_reason(stack: Stack) -> None:
+    case = await stack.case(received_at=clock.utcnow() - timedelta(days=2))
+    r = await stack.cases.post(
+        f"/v1/cases/{case['id']}/contacts",
+        json={"occurred_at": clock.utcnow().isoformat(), "outcome": "made", "method": "phone", "party": "police"},
+        headers={**auth("cases:write", "cases:break_glass", regions=["london"], sub="london-guardian"),
+                 "X-Break-Glass-Reason": "Met Police called out of hours"},
+    )  # fmt: skip
+    assert r.status_code == 403 and "read-only" in r.json()["detail"]
+    assert (await stack.get(f"/v1/cases/{case['id']}/contacts")).json()["items"] == []
+    [row] = await audit_rows(stack, resource=f"/v1/cases/{case['id']}", action="contact.create")
+    assert (row["actor"], row["outcome"], row["reason"]) == (
+        "london-guardian",
+        "denied",
+        "Met Police called out of hours",
+    )

@@ -15,7 +15,7 @@ once), the open missing episode (`missing_since`), the first contact (`first_con
 earliest recorded), the current local authority and region, the pathway, and the exit.
 
 `status` is read-only on the ORM row: it is written here (`_status`) and nowhere else
-(tests/cases/test_case_domain.py greps the services for it). Each method checks its invariants
+(tests/cases/test_domain_case.py greps the services for it). Each method checks its invariants
 before changing anything, raising the typed errors of `ictg_cases.errors`; the checks that need
 the database (the worker's caseload, earlier episodes, the latest move or record) are loaded by the
 service and passed in.

@@ -1,5 +1,6 @@
-"""The referrer hears back: the case's status and dates reach `GET /v1/referrals/{id}` and its filters,
-learnt by intake from the case API's events (issue 14)."""
+"""The referrer hears back (`ictg_intake.referrals.casestatus`): the case's status and dates reach
+`GET /v1/referrals/{id}` and its filters, learnt by intake from the case API's events (issue 14). Driven
+through both services in process (the case API's `stack`)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`GET /v1/admin/referral-ids`: what the case API reconciles against — ids and times, service only."""
+"""Intake's admin routes (`ictg_intake.admin`): `GET /v1/admin/referral-ids`, what the case API reconciles against — ids and times, service only."""
 
 from __future__ import annotations
 
