@@ -303,9 +303,12 @@ MEASURES = {
     "timeliness": ((), ()),
 }
 RELEASE = ("release", "as_at", "published_at", "url", "revised_values", "revisions", "revisions_against",
-           "disclosure.*", "tables[].*")  # fmt: skip
+           "disclosure.*", "tables[].*", "workbook.*", "datapackage", "dashboard", "partial_periods.*",
+           "revisions_by_period")  # fmt: skip
+PACKAGE = ("profile", "name", "title", "version", "created", "description", "as_at", "disclosure.*", "markers.*",
+           "revisions_against", "resources[].*")  # fmt: skip
 TABLE = ("release", "id", "title", "description", "measure", "period", "period_of", "geography", "dimensions",
-         "filters", "columns", "rows[].*", "total.*", "disclosure.*", "as_at")  # fmt: skip
+         "filters", "columns", "rows[].*", "total.*", "disclosure.*", "as_at", "partial_periods")  # fmt: skip
 
 # --- bodies (a function of the world and the kind of token) -----------------------------------------------
 
@@ -713,6 +716,17 @@ METRICS: dict[tuple[str, str], Any] = {
     ("GET", "/v1/releases/{release}/tables/{table}"): probe(
         jwt(partner=one(TABLE)), path={"release": "release", "table": "table"}
     ),
+    # The same published values for people: CSV, metadata, a workbook, the dashboard.
+    ("GET", "/v1/releases/{release}/tables/{table}.csv"): probe(
+        jwt(partner=Text("text/csv")), path={"release": "release", "table": "table"}
+    ),
+    ("GET", "/v1/releases/{release}/datapackage.json"): probe(jwt(partner=one(PACKAGE)), path={"release": "release"}),
+    ("GET", "/v1/releases/{release}/workbook.{fmt}"): tuple(
+        Probe(jwt(partner=Text(media)), path={"release": "release", "fmt": f"={fmt}"})
+        for fmt, media in (("ods", "application/vnd.oasis.opendocument.spreadsheet"),
+                           ("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
+    ),  # fmt: skip
+    ("GET", "/dashboard"): probe(jwt(partner=Text("text/html")), query={"release": "{release}"}),
     ("POST", "/v1/admin/releases"): probe(jwt(ops=one(("release", "created", "url"))), query={"release": "{release}"}),
     ("POST", "/v1/admin/rebuild"): probe(jwt(ops=one(("status", "result.*"))), query={"wait": "true"}),
     ("GET", "/v1/admin/rebuild"): probe(jwt(ops=one(("status",)))),
