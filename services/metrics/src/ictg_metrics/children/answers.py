@@ -1,17 +1,23 @@
-"""The JSON answers of the metrics endpoints: each endpoint's `response_model` (OpenAPI, `/docs`) says what
-each field means, and every JSON answer is validated against it before it is sent (the answer goes out as
-built, so that a row keeps its dimension fields first)."""
+"""The JSON answers of the metrics endpoints, built as these models: each endpoint's `response_model`
+(OpenAPI, `/docs`) says what each field means, and the endpoint constructs the answer as the model (its
+rows validated into the row model), then sends the model's `wire()` form.
+
+The wire form (`ictg_metrics.wire`) keeps the answer as it was built: fields in the order given (a row's
+dimension fields first, then its counts, then what is withheld; a stored answer's `privacy` as it was
+stored), fields never given left out, and numbers as computed (a whole-number quantile stays 2, not 2.0)."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from ..wire import Count, Number, Shaped
 
 COUNT = "Noisy (disclosure=dp), perturbed (perturb) or true (none) count; perturbed, null when withheld (under 10)."
 
 
-class Row(BaseModel):
+class Row(Shaped):
     """One cell of the table: the value of each `group_by` dimension (a field named after it), then the
     counts. Dimension fields are not listed here as they depend on `group_by`."""
 
@@ -23,31 +29,31 @@ class Row(BaseModel):
     )
 
 
-class PtableParameters(BaseModel):
+class PtableParameters(Shaped):
     """The perturbation table's parameters, computed from its rows."""
 
     name: str = Field(description="The ptable's name (also in the `ICTG-Ptable` header).")
-    threshold: int = Field(description="Published values under this are withheld.")
-    max_noise: int = Field(description="A published count is within this of the true count.")
-    variance: float = Field(description="The variance of the noise (its mean is 0), where the threshold clips none.")
+    threshold: Count = Field(description="Published values under this are withheld.")
+    max_noise: Count = Field(description="A published count is within this of the true count.")
+    variance: Number = Field(description="The variance of the noise (its mean is 0), where the threshold clips none.")
 
 
-class PrivacyBudget(BaseModel):
-    monthly: float = Field(description="The epsilon you may spend per calendar month (Europe/London).")
-    spent: float = Field(description="The epsilon spent this month, this query included.")
-    remaining: float = Field(description="What remains this month.")
+class PrivacyBudget(Shaped):
+    monthly: Number = Field(description="The epsilon you may spend per calendar month (Europe/London).")
+    spent: Number = Field(description="The epsilon spent this month, this query included.")
+    remaining: Number = Field(description="What remains this month.")
     resets_at: str = Field(description="When the budget is renewed: the 1st of next month, midnight in London.")
 
 
-class Privacy(BaseModel):
+class Privacy(Shaped):
     """How an answer under differential privacy was computed (`disclosure=dp`)."""
 
     mechanism: Literal["discrete_laplace"] = Field(description="The noise added to every count (OpenDP).")
-    epsilon: float = Field(description="The privacy loss this answer spent (its counts and quantiles together).")
-    sensitivity: int = Field(description="The most the answer's counts together can move with one child more.")
-    scale: float = Field(description="The noise's scale: sensitivity / the epsilon spent on counts.")
-    interval_95: int = Field(description="A noisy count is within this of the true one 95 % of the time.")
-    counts_epsilon: float | None = Field(default=None, description="Timeliness: the epsilon spent on counts.")
+    epsilon: Number = Field(description="The privacy loss this answer spent (its counts and quantiles together).")
+    sensitivity: Count = Field(description="The most the answer's counts together can move with one child more.")
+    scale: Number = Field(description="The noise's scale: sensitivity / the epsilon spent on counts.")
+    interval_95: Count = Field(description="A noisy count is within this of the true one 95 % of the time.")
+    counts_epsilon: Number | None = Field(default=None, description="Timeliness: the epsilon spent on counts.")
     quantiles: dict[str, Any] | None = Field(
         default=None, description="Timeliness: the quantiles' mechanism (OpenDP's exponential quantile over a fixed "
         "grid of `candidates`), their epsilon, and how many one child can change (`releases`)."
@@ -57,7 +63,7 @@ class Privacy(BaseModel):
     answered_at: str = Field(description="When the answer was computed (a replay: first).")
 
 
-class Answer(BaseModel):
+class Answer(Shaped):
     measure: str = Field(description="`children`, `caseload` or `timeliness`.")
     as_of: str = Field(description="The day (London) whose end the figures describe, YYYY-MM-DD.")
     filters: dict[str, Any] = Field(description="The referral period and the filters applied, as asked.")
@@ -71,21 +77,21 @@ class Answer(BaseModel):
 
 
 class ChildrenRow(Row):
-    children: int | None = Field(description=f"Children in the group. {COUNT}")
+    children: Count | None = Field(description=f"Children in the group. {COUNT}")
 
 
 class ChildrenAnswer(Answer):
     rows: list[ChildrenRow] = Field(description="One row per group (the total alone when not grouped).")
-    total: int | None = Field(description=f"Distinct children in scope. {COUNT}")
+    total: Count | None = Field(description=f"Distinct children in scope. {COUNT}")
     total_withheld: bool | None = Field(default=None, description="True when the total is withheld.")
     total_small: bool | None = Field(default=None, description="disclosure=dp: true when the total is under 10.")
 
 
 class CaseloadRow(Row):
     month: str = Field(description="YYYY-MM.")
-    referrals_in: int | None = Field(description=f"Referrals received in the month. {COUNT}")
-    exits_out: int | None = Field(description=f"Exits in the month, on or before as_of. {COUNT}")
-    in_service_end: int | None = Field(description=f"Children in service at the month's end. {COUNT}")
+    referrals_in: Count | None = Field(description=f"Referrals received in the month. {COUNT}")
+    exits_out: Count | None = Field(description=f"Exits in the month, on or before as_of. {COUNT}")
+    in_service_end: Count | None = Field(description=f"Children in service at the month's end. {COUNT}")
 
 
 class CaseloadAnswer(Answer):
@@ -95,23 +101,23 @@ class CaseloadAnswer(Answer):
     rows: list[CaseloadRow] = Field(description="One row per group and month.")
 
 
-class Statistic(BaseModel):
-    count: int | None = Field(description=f"Cases the statistic is computed over. {COUNT}")
-    median: float | None = Field(
+class Statistic(Shaped):
+    count: Count | None = Field(description=f"Cases the statistic is computed over. {COUNT}")
+    median: Number | None = Field(
         description="Median; null (withheld) with its count: always under 10 cases, sometimes up to 14 with the "
         "shipped ptable. Under dp never null: a value of a fixed grid chosen by OpenDP's exponential mechanism."
     )
-    p75: float | None = Field(description="75th percentile; as the median.")
-    p90: float | None = Field(description="90th percentile; as the median.")
+    p75: Number | None = Field(description="75th percentile; as the median.")
+    p90: Number | None = Field(description="90th percentile; as the median.")
 
 
-class Deadline(BaseModel):
-    met: int | None = Field(description=f"Cases that met the deadline. {COUNT}")
-    decided: int | None = Field(description=f"Cases decided by as_of: met, late, or past due. {COUNT}")
+class Deadline(Shaped):
+    met: Count | None = Field(description=f"Cases that met the deadline. {COUNT}")
+    decided: Count | None = Field(description=f"Cases decided by as_of: met, late, or past due. {COUNT}")
 
 
 class TimelinessRow(Row):
-    children: int | None = Field(description=f"Children in the group. {COUNT}")
+    children: Count | None = Field(description=f"Children in the group. {COUNT}")
     referral_delay_days: Statistic = Field(description="Identification to referral, calendar days.")
     referral_delay_working_days: Statistic = Field(description="Identification to referral, working days.")
     hours_to_allocation: Statistic = Field(description="Referral to allocation to a guardian, hours.")
@@ -120,9 +126,9 @@ class TimelinessRow(Row):
     referral_deadline: Deadline = Field(description="Referred within 1 day of identification.")
     allocation_deadline: Deadline = Field(description="Allocated by the end of the next working day.")
     first_contact_deadline: Deadline = Field(description="First contact attempted by the end of the next working day.")
-    met_referral_deadline: float | None = Field(description="met / decided of the referral deadline (0–1).")
-    met_allocation_deadline: float | None = Field(description="met / decided of the allocation deadline (0–1).")
-    met_first_contact_deadline: float | None = Field(description="met / decided of the first contact deadline.")
+    met_referral_deadline: Number | None = Field(description="met / decided of the referral deadline (0–1).")
+    met_allocation_deadline: Number | None = Field(description="met / decided of the allocation deadline (0–1).")
+    met_first_contact_deadline: Number | None = Field(description="met / decided of the first contact deadline.")
 
 
 class TimelinessAnswer(Answer):

@@ -22,6 +22,7 @@ from ictg_common import audit, clock
 from ictg_common.auth import Actor, CurrentActor, require
 from ictg_common.errors import Forbidden, invalid
 from ictg_common.queries import accepts_query
+from ictg_common.runtime import runtime_of
 from ictg_common.service import SessionDep
 
 from ..dimensions import DIMENSIONS
@@ -34,8 +35,8 @@ from ..privacy.answers import headers as privacy_headers
 from ..privacy.release import cell_values
 from ..privacy.service import answer_once
 from ..privacy.tables import caseload_table, children_table, timeliness_table
-from ..runtime import metrics_runtime
-from .answers import Answer, CaseloadAnswer, ChildrenAnswer, TimelinessAnswer
+from ..settings import settings_of
+from .answers import Answer, CaseloadAnswer, ChildrenAnswer, Privacy, TimelinessAnswer
 from .caseload import COUNTS, caseload, months
 from .csv_output import csv_filename, to_csv
 from .dictionary import DataDictionary, data_dictionary
@@ -88,7 +89,7 @@ async def _check_access(request: Request, session: AsyncSession, actor: Actor, m
     counts, metrics:read:unsuppressed. A refused attempt is audited with the query asked (`reason`), and so
     is every use of true counts."""
     if not actor.has(NEEDS[mode]):
-        await audit.record_refusal(metrics_runtime(request.app).sessionmaker, **_audited(request, actor, mode))
+        await audit.record_refusal(runtime_of(request.app).sessionmaker, **_audited(request, actor, mode))
         why = "" if mode == "dp" else f"disclosure={mode} needs scope metrics:read:unsuppressed. "
         raise Forbidden(
             f"{why}Free queries (disclosure=dp, the default) need scope metrics:query: they spend a monthly "
@@ -117,7 +118,7 @@ async def _prepare(
         cell_values(q)
         return q, None
     mode: Disclosure = "perturb" if common.disclosure == "perturb" else "none"
-    d = Discloser(mode, metrics_runtime(request.app).extras.ptable)
+    d = Discloser(mode, request.app.state.ptable)
     d.check_dimensions(len(q.group_by) + len(q.filters))
     return q, d
 
@@ -125,10 +126,10 @@ async def _prepare(
 async def _privately(
     request: Request, session: AsyncSession, actor: Actor, common: Common, measure: str, q: ChildQuery,
     compute: Callable[[float], Awaitable[dict[str, Any]]], **extra: Any,
-) -> dict[str, Any]:  # fmt: skip
+) -> tuple[dict[str, Any], Privacy]:  # fmt: skip
     """The answer under dp: stored (the same query before: no cost) or computed and charged to the caller's
     budget; its `privacy` says how (noise, budget, whether replayed, when answered)."""
-    settings = metrics_runtime(request.app).settings
+    settings = settings_of(request.app)
     epsilon = common.epsilon if common.epsilon is not None else settings.dp_query_epsilon
     # Not audited when refused over budget: the audit's own connection, taken while this one holds the
     # principal's lock, could exhaust the pool under a burst of refusals (the charges record what was spent).
@@ -136,9 +137,9 @@ async def _privately(
         session, principal=actor.principal, query=canonical_query(measure, q, epsilon, **extra), epsilon=epsilon,
         monthly=settings.dp_monthly_epsilon, now=clock.utcnow(), compute=lambda: compute(epsilon),
     )  # fmt: skip
-    privacy = {**done.answer["privacy"], "budget": done.budget.describe(), "replayed": done.replayed,
-               "answered_at": done.answered_at.isoformat()}  # fmt: skip
-    return {**done.answer, "privacy": privacy}
+    privacy = Privacy.model_validate({**done.answer["privacy"], "budget": done.budget.describe(),
+                                      "replayed": done.replayed, "answered_at": done.answered_at.isoformat()})  # fmt: skip
+    return done.answer, privacy
 
 
 def _in_order(rows: list[dict[str, Any]], columns: list[str]) -> list[dict[str, Any]]:
@@ -161,9 +162,9 @@ def _period(q: ChildQuery) -> dict[str, Any]:
 
 def _answer(
     request: Request, common: Common, measure: str, q: ChildQuery, d: Discloser | None, rows: list[dict[str, Any]],
-    columns: list[str], *, model: type[Answer], privacy: dict[str, Any] | None = None, **extra: Any,
+    columns: list[str], *, model: Callable[..., Answer], privacy: Privacy | None = None, **extra: Any,
 ) -> Response:  # fmt: skip
-    """JSON (`rows` as they are, the answer validated by `model`, the endpoint's `response_model`) or tidy
+    """JSON (the answer built as `model`, the endpoint's `response_model`: `rows` become its rows) or tidy
     CSV (`columns` of `rows`), both saying in headers what they hold. Under dp (`d` None) with the answer's
     `privacy`, in a `small` column of CSV the fields under 10."""
     rows = with_names(rows, q.group_by)
@@ -175,23 +176,20 @@ def _answer(
     if d is not None and d.perturbs:
         headers["ICTG-Ptable"] = d.ptable.name
     if privacy is not None:
-        headers.update(privacy_headers(privacy))
+        headers.update(privacy_headers(privacy.wire()))
     if wants_csv(request, common.format):
-        mode = None if privacy is None else f"dp-epsilon-{privacy['epsilon']:g}"
+        mode = None if privacy is None else f"dp-epsilon-{privacy.epsilon:g}"
         name = csv_filename(measure, text, as_of=q.as_of.isoformat(), group_by=q.group_by,
-                            d=d or Discloser("none", metrics_runtime(request.app).extras.ptable), mode=mode)  # fmt: skip
+                            d=d or Discloser("none", request.app.state.ptable), mode=mode)  # fmt: skip
         headers["Content-Disposition"] = f'attachment; filename="{name}"'
         if privacy is not None:
             columns = [*columns, "small"]
             rows = [{**r, "small": " ".join(r.get("small", ()))} for r in rows]
         return Response(to_csv(columns, rows), media_type="text/csv; charset=utf-8", headers=headers)
     described = d.describe() if d is not None else {"disclosure": "dp", "privacy": privacy, "note": NOTE}
-    body = {"measure": measure, "as_of": q.as_of.isoformat(), "filters": echo, "group_by": list(q.group_by),
-            **described, "rows": rows, **extra}  # fmt: skip
-    # Checked against the model the API documents, then sent as built: the model would list a row's
-    # dimension fields after its counts, and write a whole-number quantile as 2.0.
-    model.model_validate(body)
-    return JSONResponse(body, headers=headers)
+    answer = model(measure=measure, as_of=q.as_of.isoformat(), filters=echo, group_by=list(q.group_by),
+                   **described, rows=rows, **extra)  # fmt: skip
+    return JSONResponse(answer.wire(), headers=headers)
 
 
 @router.get(
@@ -226,10 +224,10 @@ async def children(request: Request, session: SessionDep, actor: Asker, common: 
         async def noisy(epsilon: float) -> dict[str, Any]:
             return release.children(await children_table(session, q), group_by=q.group_by, epsilon=epsilon)
 
-        a = await _privately(request, session, actor, common, "children", q, noisy)
+        a, privacy = await _privately(request, session, actor, common, "children", q, noisy)
         extra = {"total": a["total"], **({"total_small": True} if a.get("total_small") else {})}
         return _answer(request, common, "children", q, None, _in_order(a["rows"], columns), columns,
-                       model=ChildrenAnswer, privacy=a["privacy"], **extra)  # fmt: skip
+                       model=ChildrenAnswer, privacy=privacy, **extra)  # fmt: skip
     raw_rows, raw_total, total_key = await count_children(session, q)
     if d.perturbs and q.group_by:  # an empty cell is withheld like a small one (ungrouped: the total)
         raw_rows = with_empty_cells(raw_rows, q.group_by, {"children": 0, "_ck_children": 0}, **_period(q))
@@ -278,9 +276,9 @@ async def caseload_by_month(
             table = await caseload_table(session, q, first=first, last=last)
             return release.caseload(table, group_by=q.group_by, months=len(listed), epsilon=epsilon)
 
-        a = await _privately(request, session, actor, common, "caseload", q, noisy, **period)
+        a, privacy = await _privately(request, session, actor, common, "caseload", q, noisy, **period)
         return _answer(request, common, "caseload", q, None, _in_order(a["rows"], columns), columns,
-                       model=CaseloadAnswer, privacy=a["privacy"], **period)  # fmt: skip
+                       model=CaseloadAnswer, privacy=privacy, **period)  # fmt: skip
     raw = await caseload(session, q, first=first, last=last)
     if d.perturbs:
         zero = {k: 0 for c in counts for k in (c, f"_ck_{c}")}
@@ -315,14 +313,14 @@ async def timeliness_by_group(request: Request, session: SessionDep, actor: Aske
     p90), and per deadline the cases met and decided and the share meeting it."""
     q, d = await _prepare(request, session, actor, common)
     columns = _timeliness_columns(q.group_by)
-    privacy = None
+    privacy: Privacy | None = None
     if d is None:
 
         async def noisy(epsilon: float) -> dict[str, Any]:
             return release.timeliness(await timeliness_table(session, q), group_by=q.group_by, epsilon=epsilon)
 
-        a = await _privately(request, session, actor, common, "timeliness", q, noisy)
-        rows, privacy = _in_order(a["rows"], columns), a["privacy"]
+        a, privacy = await _privately(request, session, actor, common, "timeliness", q, noisy)
+        rows = _in_order(a["rows"], columns)
     else:
         rows = _disclosed_timeliness(await timeliness(session, q), q, d)
     if wants_csv(request, common.format):
