@@ -22,7 +22,6 @@ from ictg_common import audit, clock
 from ictg_common.auth import Actor, CurrentActor, require
 from ictg_common.errors import Forbidden, invalid
 from ictg_common.queries import accepts_query
-from ictg_common.runtime import runtime_of
 from ictg_common.service import SessionDep
 
 from ..dimensions import DIMENSIONS
@@ -35,7 +34,7 @@ from ..privacy.answers import headers as privacy_headers
 from ..privacy.release import cell_values
 from ..privacy.service import answer_once
 from ..privacy.tables import caseload_table, children_table, timeliness_table
-from ..settings import settings_of
+from ..runtime import metrics_runtime
 from .answers import Answer, CaseloadAnswer, ChildrenAnswer, Privacy, TimelinessAnswer
 from .caseload import COUNTS, caseload, months
 from .csv_output import csv_filename, to_csv
@@ -89,7 +88,7 @@ async def _check_access(request: Request, session: AsyncSession, actor: Actor, m
     counts, metrics:read:unsuppressed. A refused attempt is audited with the query asked (`reason`), and so
     is every use of true counts."""
     if not actor.has(NEEDS[mode]):
-        await audit.record_refusal(runtime_of(request.app).sessionmaker, **_audited(request, actor, mode))
+        await audit.record_refusal(metrics_runtime(request.app).sessionmaker, **_audited(request, actor, mode))
         why = "" if mode == "dp" else f"disclosure={mode} needs scope metrics:read:unsuppressed. "
         raise Forbidden(
             f"{why}Free queries (disclosure=dp, the default) need scope metrics:query: they spend a monthly "
@@ -118,7 +117,7 @@ async def _prepare(
         cell_values(q)
         return q, None
     mode: Disclosure = "perturb" if common.disclosure == "perturb" else "none"
-    d = Discloser(mode, request.app.state.ptable)
+    d = Discloser(mode, metrics_runtime(request.app).extras.ptable)
     d.check_dimensions(len(q.group_by) + len(q.filters))
     return q, d
 
@@ -129,7 +128,7 @@ async def _privately(
 ) -> tuple[dict[str, Any], Privacy]:  # fmt: skip
     """The answer under dp: stored (the same query before: no cost) or computed and charged to the caller's
     budget; its `privacy` says how (noise, budget, whether replayed, when answered)."""
-    settings = settings_of(request.app)
+    settings = metrics_runtime(request.app).settings
     epsilon = common.epsilon if common.epsilon is not None else settings.dp_query_epsilon
     # Not audited when refused over budget: the audit's own connection, taken while this one holds the
     # principal's lock, could exhaust the pool under a burst of refusals (the charges record what was spent).
@@ -180,7 +179,7 @@ def _answer(
     if wants_csv(request, common.format):
         mode = None if privacy is None else f"dp-epsilon-{privacy.epsilon:g}"
         name = csv_filename(measure, text, as_of=q.as_of.isoformat(), group_by=q.group_by,
-                            d=d or Discloser("none", request.app.state.ptable), mode=mode)  # fmt: skip
+                            d=d or Discloser("none", metrics_runtime(request.app).extras.ptable), mode=mode)  # fmt: skip
         headers["Content-Disposition"] = f'attachment; filename="{name}"'
         if privacy is not None:
             columns = [*columns, "small"]
