@@ -76,7 +76,7 @@ def run(block: str, env_file: Path) -> str:
 @pytest.mark.timeout(300)
 def test_the_readme_examples_work_as_written(platform: Path) -> None:
     blocks = examples()
-    assert set(blocks) == {"getting-a-token", "first-responder", "council"}, sorted(blocks)
+    assert set(blocks) == {"getting-a-token", "first-responder", "analyst", "council"}, sorted(blocks)
     for name, block in blocks.items():  # every token from the token service: none minted with the shared secret
         assert "ictg_common.auth" not in block and "$TOKEN" not in block, name
         assert "grant_type=client_credentials" in block, name
@@ -95,6 +95,11 @@ def test_the_readme_examples_work_as_written(platform: Path) -> None:
     assert '"items":[{"id"' in out  # the case of the referral (the staff client's token)
     assert '"disclosure":"dp"' in out and '"epsilon":0.5' in out, out  # the analyst's query, noised and charged
     assert re.search(r"(?m)^20\d\d-\d\d,c\r?$", out), out  # the published table, read with the police token
+    out = run(blocks["analyst"], platform)  # last month's release, made by the block before
+    assert re.search(r"(?m)^20\d\d-\d\d 20\d\d-\d\d-\d\d \{.*'timeliness_by_quarter': \['20\d\d-Q\d'\]", out), out
+    assert "17 tables: tables/referrals_by_month.csv" in out, out
+    assert re.search(r"(?m)^referral_month\s+children$", out) and re.search(r"(?m)^\s*20\d\d-\d\d\s+NaN$", out), out
+    assert "['Cover', 'Contents', 'Notes', 'Table_1'] … 20 sheets" in out, out
     out = run(blocks["council"], platform)
     assert '"la_child_id":"MCR0001"' in out, out
     assert re.search(r"verified \S+ ictg\.case\.opened\.v1", out), out  # the receiver verified a delivery
