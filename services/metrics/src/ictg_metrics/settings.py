@@ -33,6 +33,8 @@ class MetricsSettings(ServiceSettings):
     # How often to check whether last month's release is due (0: never; `POST /v1/admin/releases` still
     # publishes one). The first check runs a minute after start.
     release_check_seconds: float = 3600.0
+    # Who readers of a release's workbook (its cover sheet) should write to about the figures.
+    publication_contact: str = Field(default="The ICTG service's statistics team", min_length=1, max_length=300)
 
     @model_validator(mode="after")
     def _own_cell_key_secret(self) -> Self:
