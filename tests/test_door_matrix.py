@@ -305,6 +305,8 @@ MEASURES = {
 RELEASE = ("release", "as_at", "published_at", "url", "revised_values", "revisions", "revisions_against",
            "disclosure.*", "tables[].*", "workbook.*", "datapackage", "dashboard", "partial_periods.*",
            "revisions_by_period")  # fmt: skip
+WORKBOOKS = (("ods", "application/vnd.oasis.opendocument.spreadsheet"),
+             ("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))  # fmt: skip
 PACKAGE = ("profile", "name", "title", "version", "created", "description", "as_at", "disclosure.*", "markers.*",
            "revisions_against", "resources[].*")  # fmt: skip
 TABLE = ("release", "id", "title", "description", "measure", "period", "period_of", "geography", "dimensions",
@@ -722,10 +724,8 @@ METRICS: dict[tuple[str, str], Any] = {
     ),
     ("GET", "/v1/releases/{release}/datapackage.json"): probe(jwt(partner=one(PACKAGE)), path={"release": "release"}),
     ("GET", "/v1/releases/{release}/workbook.{fmt}"): tuple(
-        Probe(jwt(partner=Text(media)), path={"release": "release", "fmt": f"={fmt}"})
-        for fmt, media in (("ods", "application/vnd.oasis.opendocument.spreadsheet"),
-                           ("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
-    ),  # fmt: skip
+        Probe(jwt(partner=Text(media)), path={"release": "release", "fmt": f"={fmt}"}) for fmt, media in WORKBOOKS
+    ),
     ("GET", "/dashboard"): probe(jwt(partner=Text("text/html")), query={"release": "{release}"}),
     ("POST", "/v1/admin/releases"): probe(jwt(ops=one(("release", "created", "url"))), query={"release": "{release}"}),
     ("POST", "/v1/admin/rebuild"): probe(jwt(ops=one(("status", "result.*"))), query={"wait": "true"}),
