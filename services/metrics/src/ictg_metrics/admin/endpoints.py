@@ -18,6 +18,7 @@ from ..models import SCHEMA
 from ..runtime import MetricsRuntimeDep
 from ..settings import MetricsSettings
 from . import status
+from .answers import RebuildFigures, RebuildStarted, RebuildStatus, Reconciliation
 from .rebuild import RebuildRunning, rebuild
 from .reconcile import CasesUnavailable, case_counts, compare, metrics_counts
 from .replay import replay_stream
@@ -28,7 +29,10 @@ Admin = Annotated[Actor, require("metrics:admin")]
 log = logging.getLogger(__name__)
 
 
-@router.post("/rebuild", status_code=202)
+@router.post(
+    "/rebuild", status_code=202, response_model=RebuildStarted,
+    responses={200: {"model": RebuildStarted, "description": "`wait=true`: the rebuild is done; its figures."}},
+)  # fmt: skip
 async def start_rebuild(
     request: Request,
     runtime: MetricsRuntimeDep,
@@ -66,7 +70,9 @@ async def start_rebuild(
     run = _run(job, settings, from_stream=from_stream)  # the rebuild outlives the request unless waited for
     if wait:
         try:
-            return JSONResponse({"status": "done", "result": await run}, status_code=200)
+            return JSONResponse(
+                RebuildStarted(status="done", result=RebuildFigures.model_validate(await run)).wire(), status_code=200
+            )
         except RebuildRunning:
             raise Conflict("A rebuild is already running.") from None
     task = asyncio.create_task(run)
@@ -74,7 +80,9 @@ async def start_rebuild(
     rebuilds = runtime.extras.rebuilds  # held until done: the loop keeps only a weak reference to a task
     rebuilds.add(task)
     task.add_done_callback(rebuilds.discard)
-    return JSONResponse({"status": "running"}, status_code=202, headers={"Location": "/v1/admin/rebuild"})
+    return JSONResponse(
+        RebuildStarted(status="running").wire(), status_code=202, headers={"Location": "/v1/admin/rebuild"}
+    )
 
 
 async def _run(job: RebuildJob, settings: MetricsSettings, *, from_stream: bool) -> dict[str, Any]:
@@ -101,14 +109,14 @@ async def _run(job: RebuildJob, settings: MetricsSettings, *, from_stream: bool)
         await (job.finish(result=result) if result is not None else job.finish(error=error))
 
 
-@router.get("/rebuild")
-async def rebuild_status(session: SessionDep, actor: Admin) -> dict[str, Any]:
+@router.get("/rebuild", response_model_exclude_unset=True)
+async def rebuild_status(session: SessionDep, actor: Admin) -> RebuildStatus:
     """The last rebuild, whichever replica ran it: idle, running, done (with figures) or failed."""
     return await status.read(session)
 
 
 @router.get("/reconcile")
-async def reconcile(runtime: MetricsRuntimeDep, session: SessionDep, actor: Admin) -> dict[str, Any]:
+async def reconcile(runtime: MetricsRuntimeDep, session: SessionDep, actor: Admin) -> Reconciliation:
     """Children per status here against the case API's own counts; `consistent` once drained."""
     try:
         theirs = await case_counts(runtime.extras.cases)
@@ -119,4 +127,4 @@ async def reconcile(runtime: MetricsRuntimeDep, session: SessionDep, actor: Admi
     # Children counted differently here and in the case API, for Prometheus (ictg_reconcile_mismatches).
     off = sum(abs(d["metrics"] - d["cases"]) for d in result["differences"].values())
     runtime.telemetry.reconciled("metrics_vs_cases", off)
-    return result
+    return Reconciliation.model_validate(result)

@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ictg_common.db import plain_url
 
+from .answers import RebuildStatus
+
 JOB_LOCK = 7_248_301_118  # pg advisory lock (session level): one rebuild job at a time, across replicas
 
 _HELD = (
@@ -66,7 +68,7 @@ class RebuildJob:
             await self._conn.close()
 
 
-async def read(session: AsyncSession) -> dict[str, Any]:
+async def read(session: AsyncSession) -> RebuildStatus:
     """The last rebuild: `idle` (never), `running`, `done` (with its `result`) or `failed` (`error`)."""
     row = (
         await session.execute(
@@ -77,7 +79,7 @@ async def read(session: AsyncSession) -> dict[str, Any]:
         )
     ).one_or_none()
     if row is None:
-        return {"status": "idle"}
+        return RebuildStatus(status="idle")
     status, error = row.status, row.error
     if status == "running" and not row.held:
         status, error = "failed", "the replica running it stopped before it finished"
@@ -88,4 +90,4 @@ async def read(session: AsyncSession) -> dict[str, Any]:
         out["result"] = row.result
     if status == "failed":
         out["error"] = error
-    return out
+    return RebuildStatus.model_validate(out)
