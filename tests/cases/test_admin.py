@@ -36,7 +36,7 @@ from ictg_common.events import new_id
 from ictg_common.runtime import runtime_of
 from ictg_intake.app import create_app as create_intake
 from ictg_intake.settings import IntakeSettings
-from tests.support.cases_harness import ADMIN, READ, Stack, open_stack, stack_fixture  # noqa: F401
+from tests.support.cases_harness import ADMIN, READ, Stack, cases_settings, open_stack, stack_fixture  # noqa: F401
 from tests.support.factories import referral_body
 from tests.support.platform import as_tester, auth, eventually
 
@@ -243,7 +243,7 @@ async def test_scheduled_reconciliation_logs_missing_cases_and_repairs_them(
             # Two replicas' rounds at once: one runs, the other steps aside.
             app = stack.app
             other = Reconciler(
-                runtime_of(app).sessionmaker, intake=runtime_of(app).extras.intake, settings=runtime_of(app).settings
+                runtime_of(app).sessionmaker, intake=runtime_of(app).extras.intake, settings=cases_settings(app)
             )
             await runtime_of(app).extras.reconciler.stop()  # the app's own loop out of the way
             rounds = await asyncio.gather(runtime_of(app).extras.reconciler.run_once(), other.run_once())

@@ -64,7 +64,7 @@ async def test_bad_queries_are_problems_never_500(stack: Stack) -> None:
     long_notes = await stack.post(f"/v1/cases/{case['id']}/contacts", {"occurred_at": clock.utcnow().isoformat(),
                                   "outcome": "made", "method": "phone", "party": "child", "notes": "x" * 4001})  # fmt: skip
     assert long_notes.status_code == 422
-    arr = await stack.post(f"/v1/cases/{case['id']}/contacts", [1, 2])  # type: ignore[arg-type]
+    arr = await stack.post(f"/v1/cases/{case['id']}/contacts", [1, 2])  # type: ignore[arg-type]  # a JSON array, on purpose
     assert arr.status_code == 422
     year0 = await stack.post(f"/v1/cases/{case['id']}/contacts", {"occurred_at": "0001-01-01T00:00:00+14:00", "outcome": "made",
                              "method": "phone", "party": "child"})  # fmt: skip

@@ -50,7 +50,7 @@ class Db:
     async def actions(self) -> list[tuple[str, str, str]]:
         async with self.engine.connect() as conn:
             rows = await conn.execute(text("SELECT actor, action, resource FROM cases.audit ORDER BY id"))
-            return [tuple(r) for r in rows.all()]  # type: ignore[misc, unused-ignore]
+            return [tuple(r) for r in rows.all()]
 
     async def snapshot(self, table: str, case_id: str | None) -> tuple[int, int, int, int | None]:
         """Rows of the written table, outbox rows, stored keys, and the case's version."""

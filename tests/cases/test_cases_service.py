@@ -10,7 +10,7 @@ import nats
 
 from ictg_common.events import CloudEvent, new_id
 from ictg_common.runtime import runtime_of
-from tests.support.cases_harness import READ, Stack, stack_fixture  # noqa: F401
+from tests.support.cases_harness import READ, Stack, cases_settings, stack_fixture  # noqa: F401
 from tests.support.platform import as_tester, eventually
 
 
@@ -39,7 +39,7 @@ async def test_estimated_age_has_no_18th_birthday_and_maximum_duration_is_config
     received = datetime(2025, 8, 31, 10, 0, tzinfo=UTC)
     case = await stack.case(received_at=received, child__date_of_birth=None, child__estimated_age=15)
     assert case["turns_18_on"] is None and case["maximum_duration_on"] is None
-    runtime_of(stack.app).settings.maximum_duration_months = 18
+    cases_settings(stack.app).maximum_duration_months = 18
     got = (await stack.get(f"/v1/cases/{case['id']}")).json()
     assert got["maximum_duration_on"] == "2027-02-28"  # 18 months on, clamped to the end of February
 

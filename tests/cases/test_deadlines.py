@@ -50,7 +50,7 @@ async def _sql_answers(engine: AsyncEngine, rows: list[dict[str, Any]], now: dat
         await conn.execute(delete(Case))
         if rows:
             await conn.execute(insert(Case), rows)
-        answers = {}
+        answers: dict[str, set[Any]] = {}
         for clock in deadlines.CLOCKS:
             q = select(Case.id).where(deadlines.missed_sql(Case, clock, now=now))
             answers[clock] = set((await conn.scalars(q)).all())

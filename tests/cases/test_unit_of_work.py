@@ -19,7 +19,7 @@ from ictg_cases.records.service import record_fact
 from ictg_common import clock
 from ictg_common.auth import Actor
 from ictg_common.runtime import runtime_of
-from tests.support.cases_harness import WRITE, Stack, iso, stack_fixture  # noqa: F401
+from tests.support.cases_harness import WRITE, Stack, cases_settings, iso, stack_fixture  # noqa: F401
 
 CONTACT = {"outcome": "made", "method": "face_to_face", "party": "child", "topics": ["safety", "nrm"]}
 
@@ -37,7 +37,9 @@ SCRIPT = Actor(sub="script-1", scopes=frozenset({"cases:write"}), regions=("nort
 
 def _context(stack: Stack, actor: Actor = SCRIPT, **kw: Any) -> Context:
     runtime = runtime_of(stack.app)
-    return Context(actor=actor, break_glass=None, settings=runtime.settings, sessionmaker=runtime.sessionmaker, **kw)
+    return Context(
+        actor=actor, break_glass=None, settings=cases_settings(stack.app), sessionmaker=runtime.sessionmaker, **kw
+    )
 
 
 def _assessment(days_ago: int = 1) -> AssessmentCreate:

@@ -4,6 +4,7 @@ field and parameter says what it is."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -14,7 +15,12 @@ from ictg_intake.app import create_app as create_intake
 from ictg_metrics.app import create_app as create_metrics
 from ictg_webhooks.app import create_app as create_webhooks
 
-APPS = {"intake": create_intake, "cases": create_cases, "metrics": create_metrics, "webhooks": create_webhooks}
+APPS: dict[str, Callable[[], FastAPI]] = {
+    "intake": create_intake,
+    "cases": create_cases,
+    "metrics": create_metrics,
+    "webhooks": create_webhooks,
+}
 PROBES = {"/healthz", "/readyz"}
 PROBLEM_REF = "#/components/schemas/Problem"
 

@@ -190,7 +190,12 @@ async def test_an_event_not_from_its_own_source_is_parked_not_handled(shared_set
     s = shared_settings
     engine, _, link, runner = await _setup(s, seen)
     prefix = s["subject_prefix"]
-    exited = {"type": "ictg.case.exited.v1", "subject": "c", "time": datetime.now(UTC), "data": {"n": 1}}
+    exited: dict[str, Any] = {
+        "type": "ictg.case.exited.v1",
+        "subject": "c",
+        "time": datetime.now(UTC),
+        "data": {"n": 1},
+    }
     forged = [
         (CloudEvent(source=SOURCES["intake"], **exited), f"{prefix}.intake.case.exited"),  # intake speaking for cases
         (CloudEvent(source=SOURCES["cases"], **exited), f"{prefix}.intake.case.exited"),  # on intake's subject

@@ -34,7 +34,7 @@ async def test_a_safe_request_id_is_kept_and_any_other_replaced(intake: httpx.As
     ok = await intake.get("/healthz", headers={"X-Request-Id": "lb-7f3a:2024.11_01-x"})
     assert ok.headers["x-request-id"] == "lb-7f3a:2024.11_01-x"
     for bad in ("id with spaces", "\x1b[31mred\x1b[0m", "a" * 101, "<script>", "id\tx", "café"):
-        answered = (await intake.get("/healthz", headers={"X-Request-Id": bad.encode("utf-8")})).headers  # type: ignore[arg-type]
+        answered = (await intake.get("/healthz", headers={"X-Request-Id": bad.encode("utf-8")})).headers  # type: ignore[arg-type]  # raw bytes on purpose
         assert uuid.UUID(answered["x-request-id"])  # a fresh id of our own, not the client's
 
     # What reaches the audit trail (and the logs) is the id we answered with.

@@ -54,7 +54,7 @@ def test_method_path_and_body_each_make_another_request() -> None:
 
 
 def test_documented_adds_the_header_outcomes_to_an_endpoints_own() -> None:
-    own = {404: {"description": "No such case"}, 409: {"description": "Case closed"}}
+    own: dict[int | str, dict[str, Any]] = {404: {"description": "No such case"}, 409: {"description": "Case closed"}}
     responses = documented(own)
     assert responses[404] == own[404] and own == {404: own[404], 409: {"description": "Case closed"}}
     assert responses[409]["description"].startswith("Case closed; or a request with the same Idempotency-Key")

@@ -13,7 +13,7 @@ import nats
 import nats.errors
 import pytest
 from nats.aio.client import Client
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 from sqlalchemy import text
 
 from ictg_cases.settings import CasesSettings
@@ -22,14 +22,20 @@ from ictg_common.devinfra import Infra
 from ictg_common.events import SOURCES
 from ictg_common.natsauth import NatsCredentials
 from ictg_common.runtime import runtime_of
+from ictg_common.settings import ServiceSettings
 from ictg_intake.settings import IntakeSettings
 from ictg_metrics.settings import MetricsSettings
 from ictg_webhooks.settings import WebhooksSettings
 from tests.support.factories import referral_body
-from tests.support.platform import as_tester, auth, eventually, serve, service_apps
+from tests.support.platform import as_tester, auth, eventually, nats_of, serve, service_apps
 
 STAFF = {"org_type": "ictg", "org_name": "ICTG service", "sub": "ictg-ops"}
-OWN_SOURCE = {IntakeSettings: "intake", CasesSettings: "cases", MetricsSettings: None, WebhooksSettings: "webhooks"}
+OWN_SOURCE: dict[type[ServiceSettings], str | None] = {
+    IntakeSettings: "intake",
+    CasesSettings: "cases",
+    MetricsSettings: None,
+    WebhooksSettings: "webhooks",
+}
 
 
 def credentials(settings: type[Any], shared: dict[str, Any]) -> NatsCredentials:
@@ -79,7 +85,7 @@ async def test_a_connection_without_credentials_or_with_a_wrong_password_is_refu
 
 @pytest.mark.parametrize("settings", list(OWN_SOURCE), ids=lambda s: s.__name__)
 async def test_each_service_publishes_its_own_subjects_only_and_subscribes_to_no_event(
-    settings: type[Any], shared_settings: dict[str, Any]
+    settings: type[ServiceSettings], shared_settings: dict[str, Any]
 ) -> None:
     s = shared_settings
     tester = await nats.connect(as_tester(s["nats_url"]))
@@ -115,8 +121,8 @@ async def test_a_case_exit_forged_with_intakes_credentials_is_refused_and_nobody
     intakes = credentials(IntakeSettings, s)
     intake_app, cases_app, metrics_app = service_apps(s, sla_check_seconds=0)
     async with serve(intake_app) as intake, serve(cases_app) as cases, serve(metrics_app) as metrics:
-        links = [runtime_of(app).nats for app in (intake_app, cases_app, metrics_app)]
-        assert [link.credentials.user for link in links] == ["intake", "cases", "metrics"]  # each its own
+        links = [nats_of(app).credentials for app in (intake_app, cases_app, metrics_app)]
+        assert [link.user if link else None for link in links] == ["intake", "cases", "metrics"]  # each its own
         r = await intake.post("/v1/referrals", json=referral_body(), headers=auth("referrals:write"))
         assert r.status_code == 201, r.text
         referral_id = r.json()["id"]
@@ -177,6 +183,6 @@ async def test_a_case_exit_forged_with_intakes_credentials_is_refused_and_nobody
 def test_a_nats_user_without_its_password_is_refused_at_start_and_a_password_never_shown() -> None:
     with pytest.raises(ValidationError, match="ICTG_INTAKE_NATS_USER and ICTG_INTAKE_NATS_PASSWORD"):
         IntakeSettings(nats_user="intake", nats_password=None)
-    settings = CasesSettings(nats_user="cases", nats_password="s3cret-pw")
+    settings = CasesSettings(nats_user="cases", nats_password=SecretStr("s3cret-pw"))
     assert settings.nats_credentials == NatsCredentials("cases", "s3cret-pw")
     assert "s3cret-pw" not in repr(settings)

@@ -155,4 +155,4 @@ def test_local_authorities_is_cached_and_immutable():
     assert first is local_authorities()
     assert isinstance(first, tuple)
     with pytest.raises(AttributeError):
-        first[0].name = "changed"  # type: ignore[misc, unused-ignore]
+        first[0].name = "changed"  # type: ignore[misc]  # a frozen field, assigned on purpose

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from ictg_cases.settings import CasesSettings
+from ictg_common.settings import ServiceSettings
 from ictg_metrics.settings import MetricsSettings
 
-SCRAPE = {"scrape_token": "a-real-scrape-token"}
-PRODUCTION_OTHERWISE = {CasesSettings: SCRAPE, MetricsSettings: {"cell_key_secret": "a-real-key", **SCRAPE}}
+# Keyword arguments for a settings class (validated and coerced by it, as its environment would be).
+SCRAPE: dict[str, Any] = {"scrape_token": "a-real-scrape-token"}
+PRODUCTION_OTHERWISE: dict[type[ServiceSettings], dict[str, Any]] = {
+    CasesSettings: SCRAPE,
+    MetricsSettings: {"cell_key_secret": "a-real-key", **SCRAPE},
+}
 
 
 @pytest.mark.parametrize(
@@ -19,16 +26,19 @@ PRODUCTION_OTHERWISE = {CasesSettings: SCRAPE, MetricsSettings: {"cell_key_secre
         (MetricsSettings, "ICTG_METRICS_CASES_TOKEN", "cases_token"),
     ],
 )
-def test_production_keys_need_the_peer_token_a_service_sends(settings: type, variable: str, token: str) -> None:
+def test_production_keys_need_the_peer_token_a_service_sends(
+    settings: type[ServiceSettings], variable: str, token: str
+) -> None:
     others = PRODUCTION_OTHERWISE[settings]
     with pytest.raises(
         ValidationError,
         match=f"{variable}, or .*CLIENT_ID and .*CLIENT_SECRET with ICTG_AUTH_TOKEN_URL, are required outside development",
     ):
         settings(auth_development=False, **others)
-    issued = settings(auth_development=False, **{token: "issued"}, **others)
+    with_token: dict[str, Any] = {token: "issued", **others}
+    issued = settings(auth_development=False, **with_token)
     assert getattr(issued, token) == "issued"
-    client = settings(auth_development=False, client_id="c", client_secret="s", auth_token_url="https://id/oauth2/token",
+    client = settings(auth_development=False, client_id="c", client_secret=SecretStr("s"), auth_token_url="https://id/oauth2/token",
                       **others)  # fmt: skip
     assert client.client_credentials == ("https://id/oauth2/token", "c", "s")  # its own client at the token service
     assert getattr(settings(auth_development=True), token) is None  # development: minted from ICTG_AUTH_SECRET
@@ -44,10 +54,10 @@ def test_production_metrics_need_their_own_cell_key_secret() -> None:
 
 
 @pytest.mark.parametrize("settings", [CasesSettings, MetricsSettings])
-def test_production_keys_need_a_scrape_token_of_their_own(settings: type) -> None:
+def test_production_keys_need_a_scrape_token_of_their_own(settings: type[ServiceSettings]) -> None:
     """GET /metrics answers the scrape token alone: the development one is public (it is in this repository)."""
     others = {k: v for k, v in PRODUCTION_OTHERWISE[settings].items() if k != "scrape_token"}
-    peer = {"intake_token": "issued"} if settings is CasesSettings else {"cases_token": "issued"}
+    peer: dict[str, Any] = {"intake_token": "issued"} if settings is CasesSettings else {"cases_token": "issued"}
     with pytest.raises(ValidationError, match="ICTG_SCRAPE_TOKEN is required outside development"):
         settings(auth_development=False, **peer, **others)
     assert settings(auth_development=False, **peer, **others, **SCRAPE).scrape_token

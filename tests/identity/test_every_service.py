@@ -19,6 +19,7 @@ import pytest
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from joserfc import jwk
 from joserfc import jwt as jose_jwt
+from pydantic import SecretStr
 
 from ictg_common.auth import mint_token
 from tests.support.factories import referral_body
@@ -51,7 +52,7 @@ def app_of(name: str, settings: dict[str, Any]) -> Any:
         from ictg_metrics.app import create_app as metrics
         from ictg_metrics.settings import MetricsSettings
 
-        return metrics(MetricsSettings(**settings, cases_token="unused", release_check_seconds=0, reconcile_seconds=0))
+        return metrics(MetricsSettings(**settings, cases_token="unused", release_check_seconds=0))
     if name == "webhooks":
         from ictg_webhooks.app import create_app as webhooks
         from ictg_webhooks.settings import WebhooksSettings
@@ -60,7 +61,9 @@ def app_of(name: str, settings: dict[str, Any]) -> Any:
     from ictg_identity.app import create_app as identity
     from ictg_identity.settings import IdentitySettings
 
-    return identity(IdentitySettings(**settings, issuer=settings["auth_issuers"][0]["issuer"], key_secret="k" * 20))
+    return identity(
+        IdentitySettings(**settings, issuer=settings["auth_issuers"][0]["issuer"], key_secret=SecretStr("k" * 20))
+    )
 
 
 async def issued(url: str, client: tuple[str, str], **form: str) -> str:

@@ -19,7 +19,7 @@ from tests.support.identity_harness import (  # noqa: F401
 
 def service_auth(identity: httpx.AsyncClient, client: tuple[str, str]) -> ServiceAuth:
     return ServiceAuth(token=None, secret="unused", name="case-api", scopes=["referrals:read"],
-                       client=(f"{ISSUER}/oauth2/token", *client), transport=identity._transport)  # type: ignore[arg-type, unused-ignore]  # fmt: skip
+                       client=(f"{ISSUER}/oauth2/token", *client), transport=identity._transport)  # fmt: skip
 
 
 async def test_a_service_token_is_reused_renewed_before_expiry_and_after_a_refusal(

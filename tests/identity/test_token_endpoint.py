@@ -35,7 +35,7 @@ def verifier_for(identity: httpx.AsyncClient) -> TokenVerifier:
     """A service's verifier outside development, fetching the token service's keys in process."""
     transport = identity._transport  # the in-process token service
     return TokenVerifier(secret="unused", issuers=[IssuerConfig(issuer=ISSUER)], development=False,
-                         transport=transport)  # type: ignore[arg-type, unused-ignore]  # fmt: skip
+                         transport=transport)  # fmt: skip
 
 
 async def test_a_secret_gets_a_15_minute_es256_token_every_service_verifies(
@@ -333,7 +333,7 @@ async def test_only_staff_with_clients_admin_register_and_within_the_types_ceili
      "Basic " + base64.b64encode(b"dev\x00police:s").decode(), "Bearer something", "Basic"],
 )  # fmt: skip
 async def test_odd_basic_credentials_are_invalid_client(identity: httpx.AsyncClient, authorization: str) -> None:
-    r = await identity.post("/oauth2/token", data=GRANT, headers={"Authorization": authorization.encode("latin-1")})  # type: ignore[arg-type]
+    r = await identity.post("/oauth2/token", data=GRANT, headers={"Authorization": authorization.encode("latin-1")})  # type: ignore[arg-type]  # raw bytes on purpose
     assert r.status_code == 401 and r.json()["error"] == "invalid_client", r.text
 
 

@@ -48,7 +48,7 @@ async def test_bad_inputs_say_what_would_be_right(intake: httpx.AsyncClient) -> 
     assert "line 3, column 16" in p["detail"], p["detail"]
     assert p["errors"][0]["pointer"] == "/"
 
-    r = await intake.get("/v1/referrals", headers={"Authorization": b"Bearer \xb7garbage\xb7"})  # type: ignore[arg-type]
+    r = await intake.get("/v1/referrals", headers={"Authorization": b"Bearer \xb7garbage\xb7"})  # type: ignore[arg-type]  # raw bytes on purpose
     assert r.status_code == 401 and "utf-8" not in r.text and "codec" not in r.text
     assert "not a JWT" in r.json()["detail"], r.text
 

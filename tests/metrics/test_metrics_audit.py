@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from ictg_cases.app import create_app as create_cases
 from ictg_cases.settings import CasesSettings
 from ictg_common.runtime import runtime_of
-from tests.support.metrics_http import metrics_app
+from tests.support.metrics_http import app_of, metrics_app
 from tests.support.platform import auth, serve
 
 AUDITOR = auth("audit:read", sub="auditor")
@@ -62,5 +62,5 @@ async def test_admin_actions_and_unperturbed_queries_are_audited(shared_settings
 
         for sql in ("UPDATE metrics.audit SET actor = 'someone'", "DELETE FROM metrics.audit"):
             with pytest.raises(DBAPIError, match="append-only"):
-                async with runtime_of(metrics.app).engine.begin() as conn:  # type: ignore[attr-defined]
+                async with runtime_of(app_of(metrics)).engine.begin() as conn:
                     await conn.execute(text(sql))

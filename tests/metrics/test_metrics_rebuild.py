@@ -136,7 +136,7 @@ async def test_every_replica_answers_the_same_rebuild_status(shared_settings: di
         assert seen[0] == seen[1] and seen[1]["status"] == "done" and seen[1]["result"]["children"] == 3
 
         # A replica that died mid-rebuild (its lock gone with its connection) leaves no rebuild "running".
-        async with runtime_of(one.app).engine.begin() as conn:  # type: ignore[attr-defined]
+        async with runtime_of(app_of(one)).engine.begin() as conn:
             await conn.execute(text("UPDATE metrics.rebuild_status SET status = 'running', finished_at = NULL"))
         stale = (await two.get("/v1/admin/rebuild", headers=ADMIN)).json()
         assert stale["status"] == "failed" and "stopped" in stale["error"]

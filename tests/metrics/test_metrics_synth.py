@@ -1,4 +1,5 @@
-"""The synthetic caseload generator: deterministic, realistic, and drivable through the real APIs."""
+"""The synthetic caseload generator (`ictg_metrics.synth`): deterministic, realistic, and drivable through the real
+APIs, whose rate limit the HTTP driver waits out instead of losing records."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ from collections import Counter
 from datetime import date, timedelta
 from typing import Any
 
-from ictg_common.runtime import runtime_of
+import httpx
+
 from ictg_metrics.app import create_app as create_metrics
 from ictg_metrics.children.facts import Ev, fold
 from ictg_metrics.settings import MetricsSettings
 from ictg_metrics.synth.generate import Generator
-from ictg_metrics.synth.http import Driver
-from tests.support.platform import as_tester, auth, eventually, serve, service_apps
+from ictg_metrics.synth.http import Driver, PoliteTransport
+from tests.support.platform import as_tester, auth, eventually, nats_of, serve, service_apps
 
 
 def test_same_seed_same_caseload_and_plausible_shape() -> None:
@@ -92,7 +94,7 @@ async def test_stream_writer_feeds_the_live_consumer(shared_settings: dict[str, 
     app = create_metrics(MetricsSettings(**s))
     stories = list(Generator(21, intensity=0.2).stories(6))
     async with serve(app) as metrics:
-        await runtime_of(app).nats.jetstream()
+        await nats_of(app).jetstream()
         sent = await publish(
             as_tester(s["nats_url"]), stories, stream=s["nats_stream"], subject_prefix=s["subject_prefix"]
         )
@@ -107,3 +109,17 @@ async def test_stream_writer_feeds_the_live_consumer(shared_settings: dict[str, 
             return r.json()["total"] == 6
 
         await eventually(counted, timeout=30)
+
+
+async def test_a_429_is_waited_out_and_the_request_resent() -> None:
+    seen: list[bytes] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.content)
+        if len(seen) < 3:
+            return httpx.Response(429, headers={"Retry-After": "0"}, json={"status": 429})
+        return httpx.Response(201, json={"id": "x"})
+
+    async with httpx.AsyncClient(transport=PoliteTransport(httpx.MockTransport(answer)), base_url="http://t") as client:
+        r = await client.post("/v1/cases/c/contacts", json={"outcome": "made"})
+    assert r.status_code == 201 and len(seen) == 3 and len(set(seen)) == 1

@@ -230,7 +230,7 @@ async def test_concurrent_queries_never_overspend(shared_settings: dict[str, Any
         assert len({json.dumps(r.json()["rows"]) for r in same}) == 1  # one answer: the first, replayed
         assert sorted(r.headers["ICTG-Privacy-Replayed"] for r in same) == ["false"] + ["true"] * 5
         async with runtime_of(app_of(client)).engine.connect() as conn:
-            spent = dict((await conn.execute(text(
+            spent: dict[str, float] = dict((await conn.execute(text(
                 "SELECT principal, sum(epsilon) FROM metrics.privacy_charge GROUP BY principal"))).all())  # fmt: skip
         assert sorted(spent.values()) == [0.25, 1.0]
 

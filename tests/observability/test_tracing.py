@@ -91,11 +91,11 @@ async def test_one_referral_is_one_trace_across_intake_case_api_and_metrics(
 
     # The claim check: the case API's HTTP call, and intake's answer to it, inside the consumer's span.
     [claim] = [s for s in trace if s.kind == SpanKind.CLIENT and service(s) == "case-api" and s.name.startswith("GET")]
-    assert claim.parent is not None and claim.parent.span_id == opened_by.context.span_id  # type: ignore[union-attr, unused-ignore]
+    assert claim.parent is not None and claim.parent.span_id == opened_by.context.span_id
     # (In process the request never leaves the context, so intake's span is INTERNAL, not SERVER.)
     [answer] = [
         s for s in trace
-        if s.parent is not None and s.parent.span_id == claim.context.span_id  # type: ignore[union-attr, unused-ignore]
+        if s.parent is not None and s.parent.span_id == claim.context.span_id
         and s.name == "GET /v1/referrals"  # the claim check fetches its batch by id
     ]  # fmt: skip
     assert service(answer) == "referral-intake"
@@ -203,7 +203,7 @@ async def test_two_referrals_consumed_in_one_batch_are_still_two_traces(
             if service(s) == "case-api" and s.kind == SpanKind.CONSUMER
             and (s.attributes or {}).get("messaging.message.id") == event["id"]
         ]  # fmt: skip
-        assert [link.context.span_id for link in handled.links] == [batch.context.span_id]  # type: ignore[union-attr, unused-ignore]
+        assert [link.context.span_id for link in handled.links] == [batch.context.span_id]
         # ... and the case.opened it emitted carries this trace, was published in it, and metrics folded
         # both events of the referral in it.
         [case_opened] = [e for e in opened if e["data"]["referral_id"] == event["data"]["referral_id"]]
@@ -245,7 +245,7 @@ async def test_an_outside_callers_trace_context_is_linked_not_continued(
         assert got.status_code == 200, got.text
         [read] = [s for s in spans.get_finished_spans() if s.kind == SpanKind.SERVER and s.name.startswith("GET")]
         assert read.parent is not None and read.parent.span_id == int(caller_span, 16)
-        assert format(read.context.trace_id, "032x") == caller_trace  # type: ignore[union-attr, unused-ignore]
+        assert format(read.context.trace_id, "032x") == caller_trace
         assert not read.links
 
         # Anyone else's, even sampled, is not continued.
@@ -254,4 +254,4 @@ async def test_an_outside_callers_trace_context_is_linked_not_continued(
         )
         assert other.status_code == 200, other.text
         [*_, last] = [s for s in spans.get_finished_spans() if s.kind == SpanKind.SERVER and s.name.startswith("GET")]
-        assert last.parent is None and format(last.context.trace_id, "032x") != caller_trace  # type: ignore[union-attr, unused-ignore]
+        assert last.parent is None and format(last.context.trace_id, "032x") != caller_trace

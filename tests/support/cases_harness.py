@@ -16,6 +16,8 @@ import nats
 import pytest
 from fastapi import FastAPI
 
+from ictg_cases.settings import CasesSettings
+from ictg_common.runtime import runtime_of
 from tests.support.factories import referral_body
 from tests.support.platform import as_tester, auth, eventually, serve, service_apps
 
@@ -33,6 +35,13 @@ def utc(
 
 def iso(value: datetime) -> str:
     return value.isoformat()
+
+
+def cases_settings(app: FastAPI) -> CasesSettings:
+    """The running case API's settings, as its own class (the common runtime types them as `ServiceSettings`)."""
+    settings = runtime_of(app).settings
+    assert isinstance(settings, CasesSettings)
+    return settings
 
 
 @dataclass

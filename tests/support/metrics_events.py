@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import nats
@@ -61,7 +62,7 @@ class Child:
             self.missing(self.received_at, at_referral=True)
 
     def _case(self, model: type[c.CaseEventData], time: datetime, **data: Any) -> Child:
-        body = model(case_id=self.case_id, referral_id=self.referral_id, **data)
+        body = model(case_id=UUID(self.case_id), referral_id=UUID(self.referral_id), **data)
         self.events.append(make_event(data=body, subject=self.case_id, time=time))
         return self
 

@@ -18,7 +18,7 @@ from ictg_metrics.app import create_app
 from ictg_metrics.disclosure.cellkey import DEFAULT_PTABLE, Ptable
 from ictg_metrics.settings import MetricsSettings
 from tests.support.metrics_events import Child, publish
-from tests.support.platform import auth, eventually, serve
+from tests.support.platform import auth, eventually, nats_of, serve
 
 ANALYST = auth("metrics:read", "metrics:read:unsuppressed")
 SECRET = MetricsSettings().cell_key_secret.encode()
@@ -46,13 +46,13 @@ async def metrics_app(
 ) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(MetricsSettings(**settings, **extra), cases_transport=cases_transport)
     async with serve(app) as client:
-        await runtime_of(app).nats.jetstream()  # stream created
-        client.app = app  # type: ignore[attr-defined]
+        await nats_of(app).jetstream()  # stream created
+        client.app = app  # type: ignore[attr-defined]  # the client carries its app (read back by `app_of`)
         yield client
 
 
 async def stored_events(client: httpx.AsyncClient) -> int:
-    async with runtime_of(client.app).engine.connect() as conn:  # type: ignore[attr-defined]
+    async with runtime_of(app_of(client)).engine.connect() as conn:
         return int((await conn.execute(text("SELECT count(*) FROM metrics.event"))).scalar() or 0)
 
 

@@ -17,7 +17,9 @@ from fastapi import FastAPI
 from ictg_common.auth import FIRST_RESPONDER_CEILING, mint_token
 from ictg_common.db import plain_url
 from ictg_common.devinfra import Infra
+from ictg_common.natslink import NatsLink
 from ictg_common.reference import REGION_SLUGS
+from ictg_common.runtime import runtime_of
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -88,6 +90,13 @@ async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield client
+
+
+def nats_of(app: FastAPI) -> NatsLink:
+    """A running service's NATS link (the runtime types it optional: identity runs off the bus)."""
+    link = runtime_of(app).nats
+    assert link is not None, "this service runs without NATS"
+    return link
 
 
 def service_apps(settings: dict[str, Any], **case_settings: Any) -> tuple[FastAPI, FastAPI, FastAPI]:

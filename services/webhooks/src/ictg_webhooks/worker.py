@@ -23,7 +23,7 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
 
 import httpx
@@ -143,7 +143,12 @@ def wait_after(settings: WebhooksSettings, step: int, retry_after: float | None)
 
 
 async def disable(
-    session: AsyncSession, sub: Subscription, *, reason: str, settings: WebhooksSettings, now: datetime
+    session: AsyncSession,
+    sub: Subscription,
+    *,
+    reason: Literal["gone", "failing"],
+    settings: WebhooksSettings,
+    now: datetime,
 ) -> None:
     """Stop delivering to `sub`: cancel what is pending and tell its owner (`webhook.disabled`)."""
     sub.enabled = False

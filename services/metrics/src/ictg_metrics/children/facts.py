@@ -183,6 +183,8 @@ def apply(state: FoldState, ev: Ev) -> FoldState:
 
 def apply_data(state: FoldState, event_id: str, d: EventData | None) -> FoldState:
     """`apply` with the event's data already parsed (None: a type the fold does not know)."""
+    if d is None:
+        return state
     handler = EVENT_HANDLERS.get(type(d))
     if handler is not None:
         handler(state, event_id, d)

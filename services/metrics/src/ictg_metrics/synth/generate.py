@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 
 from ictg_common import clock, codes
 from ictg_common import contracts as c
@@ -41,6 +41,10 @@ DESTINATIONS = [("la_children_services", 35), ("la_adult_services", 10), ("post_
 PARTIES = [("social_worker", 40), ("foster_carer", 14), ("solicitor", 10), ("police", 9), ("parent", 6),
            ("residential_worker", 5), ("support_worker", 5), ("teacher", 4), ("nrm_case_worker", 3), ("health", 2),
            ("immigration_official", 1), ("other", 1)]  # fmt: skip
+TOPICS: tuple[codes.Topic, ...] = get_args(codes.Topic)
+ADVOCACY_KINDS: tuple[codes.AdvocacyKind, ...] = ("legal_advice", "meeting", "meeting", "representation")
+ADVOCACY_AREAS: tuple[codes.AdvocacyArea, ...] = get_args(codes.AdvocacyArea)
+NRM_STAGES: tuple[tuple[codes.NrmStage, int], ...] = (("reasonable_grounds", 10), ("conclusive_grounds", 300))
 METHODS = [("face_to_face", 45), ("phone", 30), ("video", 8), ("message", 15), ("other", 2)]
 
 
@@ -78,7 +82,11 @@ class Generator:
         self.end_at = datetime.combine(end, datetime.max.time(), tzinfo=clock.LONDON).astimezone(UTC)
 
     def _id(self) -> str:
-        return str(uuid.UUID(int=self.rnd.getrandbits(128), version=4))
+        return str(self._uuid())
+
+    def _uuid(self) -> uuid.UUID:
+        """A record's id (the same draw as `_id`, typed as the events' models declare it)."""
+        return uuid.UUID(int=self.rnd.getrandbits(128), version=4)
 
     def _when(self, base: datetime, days: float) -> datetime:
         return base + timedelta(days=days)
@@ -159,7 +167,7 @@ class Generator:
     def _missing_at_referral(self, s: Story, case: dict[str, Any], received_at: datetime) -> None:
         """Missing when referred: an episode from the referral, most of them ended (before the end) later."""
         r = self.rnd
-        episode = self._id()
+        episode = self._uuid()
         s.events.append(_told(c.MissingStarted(**case, episode_id=episode, started_at=received_at, at_referral=True,
                                                whereabouts_known=False, reported_to_police=True,
                                                missing_from_care_meeting=False, professional_network_meeting=False),
@@ -183,7 +191,7 @@ class Generator:
         allocated = self._when(received_at, r.expovariate(1 / 1.2))
         if allocated >= min(exit_at, self.end_at):
             return None
-        s.events.append(_told(c.CaseAllocated(**case, allocation_id=self._id(), worker_id=self._id(), role="direct_worker",
+        s.events.append(_told(c.CaseAllocated(**case, allocation_id=self._uuid(), worker_id=self._uuid(), role="direct_worker",
                                               region=region, allocated_at=allocated, reallocation=False,
                                               over_capacity=False), allocated, self._id()))  # fmt: skip
         return allocated, exit_at
@@ -195,7 +203,7 @@ class Generator:
         # The case API refuses to close over an open missing episode unless the child is long-term missing.
         started = {e[3]["episode_id"] for e in ev if e[1] == "missing.started" and e[2] <= exit_at}
         ended = {e[3]["episode_id"] for e in ev if e[1] == "missing.ended" and e[2] <= exit_at}
-        reason = "long_term_missing" if started - ended else _pick(self.rnd, EXIT_REASONS)
+        reason: codes.ExitReason = "long_term_missing" if started - ended else _pick(self.rnd, EXIT_REASONS)
         ev.append(_told(c.CaseExited(**case, exited_at=exit_at, reason=reason, destination=_pick(self.rnd, DESTINATIONS)),
                         exit_at, self._id()))  # fmt: skip
 
@@ -207,12 +215,14 @@ class Generator:
         first = self._when(start, r.expovariate(1 / 1.5))
         for i in range(n):
             when = first if i == 0 else self._when(start, r.uniform(0, span))
-            party = "child" if r.random() < per_month_child / (per_month_child + per_month_third) else _pick(r, PARTIES)
+            party: codes.Party = (
+                "child" if r.random() < per_month_child / (per_month_child + per_month_third) else _pick(r, PARTIES)
+            )
             method = _pick(r, METHODS)
-            topics = r.sample(codes.values(codes.Topic), r.randint(0, 3)) if party == "child" else []
+            topics: list[codes.Topic] = r.sample(TOPICS, r.randint(0, 3)) if party == "child" else []
             if when > self.end_at:
                 continue  # the first contact, drawn after the period's end: it has not happened yet
-            s.events.append(_told(c.ContactRecorded(**case, contact_id=self._id(), occurred_at=when,
+            s.events.append(_told(c.ContactRecorded(**case, contact_id=self._uuid(), occurred_at=when,
                                                     outcome="made" if r.random() < 0.85 else "attempted",
                                                     method=method, party=party, topics=topics), when, self._id()))  # fmt: skip
 
@@ -227,7 +237,7 @@ class Generator:
         last_end = max(ended.values(), default=None)
         for _ in range(int(r.random() < 0.3) + int(r.random() < 0.1)):
             began = self._when(start, r.uniform(0, span))
-            episode, length = self._id(), r.expovariate(1 / 25)
+            episode, length = self._uuid(), r.expovariate(1 / 25)
             if last_end is not None and began <= last_end:
                 began = last_end + timedelta(hours=1)
             opened = _told(c.MissingStarted(**case, episode_id=episode, started_at=began, at_referral=False,
@@ -249,26 +259,26 @@ class Generator:
             else:
                 ev.append(closed)
                 last_end = closed[2]
-        for stage, after in (("reasonable_grounds", 10), ("conclusive_grounds", 300)):
+        for stage, after in NRM_STAGES:
             if r.random() < 0.8 and after < span:
                 when = self._when(start, r.uniform(after / 2, min(after * 1.5, span)))
-                ev.append(_told(c.NrmDecisionRecorded(**case, decision_id=self._id(), stage=stage,
+                ev.append(_told(c.NrmDecisionRecorded(**case, decision_id=self._uuid(), stage=stage,
                                                       outcome="positive" if r.random() < 0.85 else "negative",
                                                       decided_at=when), when, self._id()))  # fmt: skip
         for _ in range(int(r.expovariate(1 / 6) * self.intensity)):
             when = self._when(start, r.uniform(0, span))
-            ev.append(_told(c.AdvocacyRecorded(**case, advocacy_id=self._id(),
-                                               kind=r.choice(["legal_advice", "meeting", "meeting", "representation"]),
-                                               area=r.choice(codes.values(codes.AdvocacyArea)), occurred_at=when),
+            ev.append(_told(c.AdvocacyRecorded(**case, advocacy_id=self._uuid(),
+                                               kind=r.choice(ADVOCACY_KINDS),
+                                               area=r.choice(ADVOCACY_AREAS), occurred_at=when),
                             when, self._id()))  # fmt: skip
         for _ in range(int(span / 120)):
             when = self._when(start, r.uniform(0, span))
-            ev.append(_told(c.AssessmentRecorded(**case, assessment_id=self._id(), assessed_at=when,
+            ev.append(_told(c.AssessmentRecorded(**case, assessment_id=self._uuid(), assessed_at=when,
                                                  living_situation=_pick(r, LIVING), trafficker_contact="unknown",
                                                  education="unknown", cjs_involvement=[]), when, self._id()))  # fmt: skip
         if r.random() < 0.12:
             when, la = self._when(start, r.uniform(0, span)), r.choice(self.las)
-            ev.append(_told(c.CaseMoved(**case, move_id=self._id(), moved_at=when,
+            ev.append(_told(c.CaseMoved(**case, move_id=self._uuid(), moved_at=when,
                                         from_local_authority_code=s.referral["local_authority_code"],
                                         local_authority_code=la.code, region=region_slug(la.region)),
                             when, self._id()))  # fmt: skip
