@@ -400,7 +400,7 @@ async def test_the_ssda903_missing_export_passes_the_dfe_rules_row_by_row(stack:
                 {"ended_at": iso(day(63)), "return_interview_offered": True})  # fmt: skip
     for case, child_id, headers in ((a, "ROC1", rochdale), (b, "ROC2", rochdale), (d, "ROC4", rochdale),
                                     (e, "ROC5", rochdale), (e, "BURY5", bury)):  # fmt: skip
-        assert (await identify(stack, case["id"], headers, la_child_id=child_id)).status_code == 200
+        assert (await identify(stack, case["id"], headers, la_child_id=child_id, looked_after=True)).status_code == 200
 
     params = {"from": year_start.isoformat(), "to": (year_end - timedelta(days=1)).isoformat()}
     r = await stack.cases.get("/v1/exports/ssda903/missing", params=params, headers=rochdale)
@@ -534,7 +534,7 @@ async def test_an_episode_across_a_move_away_and_back_ends_in_the_export_of_the_
     [ep] = (await stack.get(f"/v1/cases/{case['id']}/missing-episodes")).json()["items"]
     await write(stack, f"/v1/cases/{case['id']}/missing-episodes/{ep['id']}/return",
                 {"ended_at": iso(base + timedelta(days=4)), "return_interview_offered": True})  # fmt: skip
-    assert (await identify(stack, case["id"], halton, la_child_id="HAL1")).status_code == 200
+    assert (await identify(stack, case["id"], halton, la_child_id="HAL1", looked_after=True)).status_code == 200
     params = {
         "from": year_end.replace(year=year_end.year - 1).isoformat(),
         "to": (year_end - timedelta(days=1)).isoformat(),

@@ -20,7 +20,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, ExcludeConstraint
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
@@ -245,12 +245,24 @@ class LocalIdentifier(Model):  # type: ignore[valid-type, misc]
     shown to that authority's tokens only."""
 
     __tablename__ = "local_identifier"
+    # The database itself refuses one authority's child id on two children (as SSDA903 reads it: upper-cased)
+    # and one NHS number on two cases (two councils may file it for the same child), whatever the application
+    # does: two requests at once cannot both pass.
+    __table_args__ = (
+        Index("uq_local_identifier_la_child_id", "local_authority_code", text("upper(la_child_id)"), unique=True),
+        ExcludeConstraint(("nhs_number", "="), ("case_id", "<>"), name="ex_local_identifier_nhs_number", using="gist"),
+    )  # fmt: skip
 
     case_id: Mapped[UUID] = mapped_column(Id, ForeignKey("case.id", ondelete="CASCADE"), primary_key=True)
     local_authority_code: Mapped[str] = mapped_column(String(9), primary_key=True)
     la_child_id: Mapped[str] = mapped_column(String(10))
     upn: Mapped[str | None] = mapped_column(String(13), nullable=True)
     nhs_number: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    # Whether this council looks after the child (its SSDA903 returns are of looked-after children only).
+    looked_after: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    # The council's own record of the date of birth, for its exports when the service has only an estimated
+    # age; never the service's record.
+    date_of_birth: Mapped[date | None] = mapped_column(Date, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(When)
     updated_by: Mapped[str] = mapped_column(String(200))
 

@@ -49,28 +49,35 @@ CouncilWriter = Annotated[Context, Depends(_writer)]
 CouncilReader = Annotated[Context, Depends(_reader)]
 
 
-@router.put("/v1/cases/{case_id}/local-identifiers", response_model=Identifiers, responses=COUNCIL_RESPONSES)
+@router.put(
+    "/v1/cases/{case_id}/local-identifiers", response_model=Identifiers,
+    responses={**COUNCIL_RESPONSES, 409: {"description": "An identifier already filed for another case"}},
+)  # fmt: skip
 async def put_local_identifiers(
     case_id: CaseId, body: LocalIdentifiersIn, session: SessionDep, ctx: CouncilWriter
 ) -> Identifiers:
     """File (or replace) your own identifiers for a child who has been your responsibility: your child
-    id (as in your SSDA903 returns), UPN (check letter validated), NHS number (modulus 11 validated).
-    They are yours: no other council ever sees them. A closed case still takes them (returns are
-    made after the child has left)."""
+    id (as in your SSDA903 returns), UPN (check letter validated), NHS number (modulus 11 validated),
+    whether you look after the child, and the date of birth you record (used in your exports only when the
+    service has just an estimated age). They are yours: no other council ever sees them. A closed case still
+    takes them (returns are made after the child has left). Your child id is refused on a second child of the
+    same authority, an NHS number on a second case: 409 naming the other case (`other_case_id`) when it is
+    one of yours. Filing moves the case in your change feed."""
     resource = f"/v1/cases/{case_id}/local-identifiers"
     case, access = await open_for_read(session, ctx, case_id, action="local_identifiers.put")
     assert access.periods is not None
     row = await service.file_identifiers(
         session, ctx, case, access.periods, la_child_id=body.la_child_id, upn=body.upn, nhs_number=body.nhs_number,
-        code=body.local_authority_code,
+        code=body.local_authority_code, looked_after=body.looked_after, date_of_birth=body.date_of_birth,
     )  # fmt: skip
     await finish_read(session, ctx, access, action="local_identifiers.put", resource=resource)
     return Identifiers.model_validate(row, from_attributes=True)
 
 
 async def _export(
-    session: SessionDep, ctx: Context, code: str | None, start: date | None, end: date | None, *, action: str
-) -> tuple[str, date, date, export.Export]:
+    session: SessionDep, ctx: Context, code: str | None, start: date | None, end: date | None, *, action: str,
+    everyone: bool = False,
+) -> tuple[str, date, date, export.Export]:  # fmt: skip
     held = await service.codes_held(ctx, [code] if code else [], action=action)
     if len(held) != 1:
         raise ValidationFailed(
@@ -90,7 +97,7 @@ async def _export(
         raise ValidationFailed(
             "to is before from.", errors=[field_error("#query/to", f"must not be before from ({start.isoformat()})")]
         )
-    found = await export.missing(session, code=held[0], start=start, end=end)
+    found = await export.missing(session, code=held[0], start=start, end=end, everyone=everyone)
     shown = [u.case_id for u in found.unidentified] if action.endswith("unidentified") else found.case_ids
     await audit.record_many(
         session, schema=SCHEMA, actor=ctx.actor, action=action, resources=[f"/v1/cases/{c}" for c in shown]
@@ -101,6 +108,14 @@ async def _export(
 From = Annotated[date | None, Query(alias="from", description="First day (default: 1 April of this collection year)")]
 To = Annotated[date | None, Query(alias="to", description="Last day, inclusive (default: today)")]
 Code = Annotated[str | None, Query(max_length=9, description="One of your la_codes (needed if you hold several)")]
+Everyone = Annotated[
+    bool,
+    Query(
+        alias="all",
+        description="true: every child you have identified; false (default): only the children you look after "
+        "(`looked_after` filed with your identifiers)",
+    ),
+]
 
 
 @router.get(
@@ -112,19 +127,26 @@ Code = Annotated[str | None, Query(max_length=9, description="One of your la_cod
     },
 )  # fmt: skip
 async def missing_export(
-    session: SessionDep, ctx: CouncilReader, local_authority_code: Code = None, start: From = None, end: To = None
-) -> Response:
+    session: SessionDep, ctx: CouncilReader, local_authority_code: Code = None, start: From = None, end: To = None,
+    everyone: Everyone = False,
+) -> Response:  # fmt: skip
     """Your children's missing episodes as the SSDA903 `Missing` table: `CHILD` is your `la_child_id`,
-    dates `dd/mm/yyyy`, `MISSING` `M` (whereabouts unknown) or `A` (known). Episodes of children you
-    have not identified are left out: `X-Unidentified-Episodes` counts them and
+    dates `dd/mm/yyyy`, `MISSING` `M` (whereabouts unknown) or `A` (known), `DOB` the service's date of
+    birth or, when it has only an estimated age, the one you filed. Which children: those you look after
+    (`looked_after` filed with your identifiers), as your SSDA903 Header holds; `all=true` for every child
+    you have identified (`X-Not-Looked-After-Episodes` counts the episodes the default leaves out).
+    Episodes of children you have not identified, or whose date of birth neither the service nor you
+    have, are left out: `X-Unidentified-Episodes` counts them and
     `/v1/exports/ssda903/missing/unidentified` lists them by case."""
     code, start, end, found = await _export(
-        session, ctx, local_authority_code, start, end, action="export.ssda903_missing"
+        session, ctx, local_authority_code, start, end, action="export.ssda903_missing", everyone=everyone
     )
     name = f"ssda903-missing-{code}-{start.isoformat()}-{end.isoformat()}.csv"
     return Response(
         found.csv(), media_type="text/csv; charset=utf-8",
-        headers={"X-Unidentified-Episodes": str(found.left_out), "Content-Disposition": f'attachment; filename="{name}"'},
+        headers={"X-Unidentified-Episodes": str(found.left_out),
+                 "X-Not-Looked-After-Episodes": str(found.not_looked_after),
+                 "Content-Disposition": f'attachment; filename="{name}"'},
     )  # fmt: skip
 
 
@@ -132,10 +154,12 @@ async def missing_export(
     "/v1/exports/ssda903/missing/unidentified", response_model=export.UnidentifiedPage, responses=COUNCIL_RESPONSES
 )
 async def missing_unidentified(
-    session: SessionDep, ctx: CouncilReader, local_authority_code: Code = None, start: From = None, end: To = None
-) -> export.UnidentifiedPage:
-    """The children whose episodes the export left out, by case: file their `la_child_id`."""
+    session: SessionDep, ctx: CouncilReader, local_authority_code: Code = None, start: From = None, end: To = None,
+    everyone: Everyone = False,
+) -> export.UnidentifiedPage:  # fmt: skip
+    """The children whose episodes the export (with the same `all`) left out, by case: file their `la_child_id`,
+    or the `date_of_birth` you record."""
     _code, _start, _end, found = await _export(
-        session, ctx, local_authority_code, start, end, action="export.ssda903_unidentified"
+        session, ctx, local_authority_code, start, end, action="export.ssda903_unidentified", everyone=everyone
     )
     return export.unidentified_page(found)

@@ -5,8 +5,15 @@ Columns `CHILD,DOB,MISSING,MIS_START,MIS_END`: `CHILD` is the council's own `la_
 (absent) when known. Episodes that overlap both the asked dates and one of the council's periods for
 that authority; an episode is reported once. `MIS_END` is blank while the episode is open, and when
 the return fell after `to` or after the council's responsibility ended (it is not the council's to
-report). Episodes of children the council has not identified (no `la_child_id` filed) or whose date
-of birth is not known are left out and listed, by case, at `…/missing/unidentified`.
+report).
+
+Which children: by default those the council looks after (`looked_after` filed with its identifiers),
+as its SSDA903 return (and the Header it merges this table with) holds only its looked-after children;
+with `all=true` every child it has identified. `DOB` is the service's date of birth, or, when the
+service has only an estimated age, the one the council filed with its identifiers. Episodes of children
+the council has not identified (no `la_child_id` filed), or whose date of birth neither the service nor
+the council has, are left out and listed, by case, at `…/missing/unidentified`; episodes of identified
+children the council does not look after are left out (without `all=true`) and counted.
 """
 
 from __future__ import annotations
@@ -45,10 +52,16 @@ def _dmy(day: date) -> str:
     return day.strftime("%d/%m/%Y")
 
 
-def _date_of_birth(case: Case) -> date | None:
+def service_date_of_birth(case: Case) -> date | None:
+    """The child's date of birth as the referral gave it; None when it gave only an estimated age."""
     child = case.personal.get("child") if isinstance(case.personal, dict) else None
     raw = child.get("date_of_birth") if isinstance(child, dict) else None
     return date.fromisoformat(raw) if isinstance(raw, str) else None
+
+
+def date_of_birth(case: Case, ids: LocalIdentifier | None) -> date | None:
+    """The date of birth for the council's own returns: the service's, else the one the council filed."""
+    return service_date_of_birth(case) or (ids.date_of_birth if ids is not None else None)
 
 
 @dataclass
@@ -63,7 +76,8 @@ class UnidentifiedCase(BaseModel):
     case_id: UUID = Field(description="The child's case (GET /v1/cases/{case_id}).")
     referral_id: UUID = Field(description="Intake's id of the referral the case was opened for.")
     reason: str = Field(description=f"`{NO_CHILD_ID}`: file it at PUT /v1/cases/{{id}}/local-identifiers; "
-                        f"`{NO_DATE_OF_BIRTH}`: the referral gave only an estimated age")  # fmt: skip
+                        f"`{NO_DATE_OF_BIRTH}`: the referral gave only an estimated age: file the date of birth you "
+                        "record as `date_of_birth` with your identifiers")  # fmt: skip
     episodes: int = Field(description="Missing episodes of the child left out of the export")
 
 
@@ -77,6 +91,7 @@ class Export:
     rows: list[list[str]]
     case_ids: list[UUID]
     unidentified: list[Unidentified]
+    not_looked_after: int = 0  # episodes of identified children the council does not look after, left out
 
     @property
     def left_out(self) -> int:
@@ -99,15 +114,20 @@ def _end(episode: MissingEpisode, own: list[ResponsibilityPeriod], until: dateti
     return _dmy(london_date(ended))
 
 
-async def missing(session: AsyncSession, *, code: str, start: date, end: date) -> Export:
-    """The Missing table of `code`'s children for the dates `start`–`end` (inclusive)."""
+async def missing(session: AsyncSession, *, code: str, start: date, end: date, everyone: bool = False) -> Export:
+    """The Missing table of `code`'s children for the dates `start`–`end` (inclusive): the children it looks
+    after, or (`everyone`) every child it has identified."""
     since, until = _midnight(start), _midnight(end + timedelta(days=1))
     found, own = await repository.missing_in(session, code=code, start=since, end=until)
     rows: list[list[str]] = []
     cases: dict[UUID, None] = {}
     unidentified: dict[UUID, Unidentified] = {}
+    not_looked_after = 0
     for episode, case, ids in found:
-        dob = _date_of_birth(case)
+        if ids is not None and not ids.looked_after and not everyone:
+            not_looked_after += 1
+            continue
+        dob = date_of_birth(case, ids)
         reason = NO_CHILD_ID if ids is None else NO_DATE_OF_BIRTH if dob is None else None
         if reason is not None:
             unidentified.setdefault(case.id, Unidentified(case.id, case.referral_id, reason)).episodes += 1
@@ -118,7 +138,9 @@ async def missing(session: AsyncSession, *, code: str, start: date, end: date) -
             ids.la_child_id, _dmy(dob), "A" if episode.whereabouts_known else "M",
             _dmy(london_date(episode.started_at)), _end(episode, own.get(case.id, []), until),
         ])  # fmt: skip
-    return Export(rows=rows, case_ids=list(cases), unidentified=list(unidentified.values()))
+    return Export(
+        rows=rows, case_ids=list(cases), unidentified=list(unidentified.values()), not_looked_after=not_looked_after
+    )
 
 
 def unidentified_page(export: Export) -> UnidentifiedPage:
@@ -126,4 +148,6 @@ def unidentified_page(export: Export) -> UnidentifiedPage:
     return UnidentifiedPage(items=list(items))
 
 
-__all__ = ["COLUMNS", "Export", "LocalIdentifier", "collection_year_start", "missing", "unidentified_page"]
+__all__ = [
+    "COLUMNS", "Export", "LocalIdentifier", "collection_year_start", "date_of_birth", "missing", "unidentified_page",
+]  # fmt: skip

@@ -8,13 +8,16 @@ details handler (ictg_common.errors) renders `msg` as the plain sentence below, 
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Annotated
 
 import nhs_number
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 from stdnum.exceptions import InvalidComponent, ValidationError
 from stdnum.gb import upn as stdnum_upn
+
+from ictg_common import clock
 
 # UPN check letters: A–Z without I, O, S (python-stdnum's alphabet for them).
 UPN_ALPHABET = "ABCDEFGHJKLMNPQRTUVWXYZ"
@@ -110,14 +113,37 @@ def _la_child_id(value: str) -> str:
     raise PydanticCustomError("la_child_id_invalid", "{detail}", {"detail": detail})
 
 
+# A child's date of birth as a council records it: the service serves children (under 18, or whose age is
+# disputed), and returns go back to 1990 at most.
+EARLIEST_BIRTH = date(1990, 1, 1)
+
+
+def _iso_date_text(value: object) -> object:
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise PydanticCustomError("date_of_birth_invalid", "a date of birth is an ISO date: YYYY-MM-DD", {})
+    return value
+
+
+def _date_of_birth(value: date) -> date:
+    today = clock.london_date(clock.utcnow())
+    if value > today:
+        detail = f"a date of birth cannot be after today ({today.isoformat()})"
+    elif value < EARLIEST_BIRTH:
+        detail = f"a date of birth before {EARLIEST_BIRTH.isoformat()} is no child's"
+    else:
+        return value
+    raise PydanticCustomError("date_of_birth_invalid", "{detail}", {"detail": detail})
+
+
 Upn = Annotated[str, AfterValidator(_upn), Field(examples=["B801200005001"])]
 NhsNumber = Annotated[str, AfterValidator(_nhs_number), Field(examples=["4010232137"])]
 LaChildId = Annotated[str, AfterValidator(_la_child_id), Field(examples=["C0001"])]
 
 
 class LocalIdentifiersIn(BaseModel):
-    """The identifiers a council files for a child: its own id, and optionally UPN, NHS number, LA code.
-    Each PUT replaces what the council filed before: a field left out is cleared."""
+    """The identifiers a council files for a child: its own id, and optionally UPN, NHS number, whether it looks
+    after the child, its own record of the date of birth, and the LA code. Each PUT replaces what the council
+    filed before: a field left out is cleared (`looked_after` to false)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -137,4 +163,17 @@ class LocalIdentifiersIn(BaseModel):
         default=None,
         description="ONS code of the authority of yours filing them; needed only when the child was yours under "
         "more than one of your codes.",
+    )
+    looked_after: bool = Field(
+        default=False,
+        description="Whether you look after the child (a child in your care). The SSDA903 Missing export and "
+        "Annex A List 8 include only the children you look after unless asked for all.",
+    )
+    date_of_birth: (
+        Annotated[date, BeforeValidator(_iso_date_text), AfterValidator(_date_of_birth), Field(strict=False)] | None
+    ) = Field(
+        default=None,
+        description="The date of birth you record for the child (ISO date). Used only in your own exports, and only "
+        "when the service has an estimated age alone; it never changes the service's record of the child.",
+        examples=["2010-03-04"],
     )

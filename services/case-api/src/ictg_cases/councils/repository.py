@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import Select, and_, func, or_, select, tuple_
+from sqlalchemy import Select, and_, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..cases.periods import by_case, lasted
@@ -120,12 +121,36 @@ async def holder_of(
     return None
 
 
-async def put_identifiers(session: AsyncSession, row: LocalIdentifier) -> LocalIdentifier:
+# The database's own guards (models.LocalIdentifier): which identifier each one keeps unique.
+GUARDS = {"uq_local_identifier_la_child_id": "la_child_id", "ex_local_identifier_nhs_number": "nhs_number"}
+
+
+async def put_identifiers(session: AsyncSession, row: LocalIdentifier) -> str | None:
+    """Insert or replace the council's identifiers; the name of the identifier the database refused as another
+    case's (`la_child_id`, `nhs_number`), or None when filed. The write runs in a savepoint, so a refusal leaves
+    the request's transaction usable."""
     values = {c.key: getattr(row, c.key) for c in LocalIdentifier.__table__.columns}
     keep = {k: v for k, v in values.items() if k not in ("case_id", "local_authority_code")}
     stmt = insert(LocalIdentifier).values(**values)
-    await session.execute(stmt.on_conflict_do_update(index_elements=["case_id", "local_authority_code"], set_=keep))
-    return row
+    try:
+        async with session.begin_nested():
+            await session.execute(
+                stmt.on_conflict_do_update(index_elements=["case_id", "local_authority_code"], set_=keep)
+            )
+    except IntegrityError as error:
+        name = getattr(getattr(error.orig, "__cause__", None), "constraint_name", None)
+        if name not in GUARDS:
+            raise
+        return GUARDS[name]
+    return None
+
+
+async def touch_own_periods(session: AsyncSession, *, case_id: UUID, code: str) -> None:
+    """Filing identifiers is a change for the council: its periods of the child move in its feed (the stamp
+    trigger dates them now)."""
+    await session.execute(
+        update(P).where(P.case_id == case_id, P.local_authority_code == code, lasted()).values(changed_at=None)
+    )
 
 
 async def current_allocations(session: AsyncSession, case_ids: Sequence[UUID]) -> dict[UUID, Allocation]:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from typing import Any, NoReturn
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -116,10 +116,14 @@ async def list_cases(
 
 async def file_identifiers(
     session: AsyncSession, ctx: Context, case: Case, own: Sequence[ResponsibilityPeriod], *,
-    la_child_id: str, upn: str | None, nhs_number: str | None, code: str | None,
+    la_child_id: str, upn: str | None, nhs_number: str | None, code: str | None, looked_after: bool = False,
+    date_of_birth: date | None = None,
 ) -> LocalIdentifier:  # fmt: skip
     """File (or replace) the council's own identifiers for the child, under the authority it answered
-    for it as (`code`, needed only when it answered under more than one of its codes)."""
+    for it as (`code`, needed only when it answered under more than one of its codes). An identifier another
+    case holds is refused (409 naming that case when the council may see it): checked first under a lock of the
+    values, and kept by the database's own unique index and exclusion constraint. Filing is a change in the
+    council's feed."""
     answered = sorted({p.local_authority_code for p in own})
     if code is None:
         if len(answered) > 1:
@@ -137,17 +141,31 @@ async def file_identifiers(
     held = await repository.holder_of(session, case_id=case.id, code=code, la_child_id=la_child_id,
                                       nhs_number=nhs_number)  # fmt: skip
     if held is not None:
-        field, other = held
-        visible = bool((await periods.of_cases(session, [other], ctx.actor.la_codes)).get(other))
-        what = {"la_child_id": f"Your child id {la_child_id} is", "nhs_number": f"NHS number {nhs_number} is"}[field]
-        where = f"case {other}" if visible else "another child's case (not one of yours: tell the ICTG service)"
-        raise IdentifierTaken(
-            f"{what} already filed for {where}: one child, one case. If both are the same child, the ICTG service "
-            "merges the referrals; otherwise correct the identifier.",
-            errors=[field_error(f"/{field}", "already filed for another case")],
-        )
+        await _taken(session, ctx, *held, la_child_id=la_child_id, nhs_number=nhs_number)
     row = LocalIdentifier(
         case_id=case.id, local_authority_code=code, la_child_id=la_child_id, upn=upn, nhs_number=nhs_number,
-        updated_at=clock.utcnow(), updated_by=ctx.actor.sub,
+        looked_after=looked_after, date_of_birth=date_of_birth, updated_at=clock.utcnow(), updated_by=ctx.actor.sub,
     )  # fmt: skip
-    return await repository.put_identifiers(session, row)
+    refused = await repository.put_identifiers(session, row)
+    if refused is not None:  # another request filed it between the check and the write
+        again = await repository.holder_of(session, case_id=case.id, code=code, la_child_id=la_child_id,
+                                           nhs_number=nhs_number)  # fmt: skip
+        await _taken(session, ctx, *(again or (refused, None)), la_child_id=la_child_id, nhs_number=nhs_number)
+    await repository.touch_own_periods(session, case_id=case.id, code=code)
+    return row
+
+
+async def _taken(
+    session: AsyncSession, ctx: Context, field: str, other: UUID | None, *, la_child_id: str, nhs_number: str | None
+) -> NoReturn:
+    """409: `field` is already filed for case `other`, named (in the text and as `other_case_id`) when the
+    council may see that case."""
+    visible = other is not None and bool((await periods.of_cases(session, [other], ctx.actor.la_codes)).get(other))
+    what = {"la_child_id": f"Your child id {la_child_id} is", "nhs_number": f"NHS number {nhs_number} is"}[field]
+    where = f"case {other}" if visible else "another child's case (not one of yours: tell the ICTG service)"
+    raise IdentifierTaken(
+        f"{what} already filed for {where}: one child, one case. If both are the same child, the ICTG service "
+        "merges the referrals; otherwise correct the identifier.",
+        errors=[field_error(f"/{field}", "already filed for another case")],
+        extensions={"other_case_id": str(other)} if visible else None,
+    )

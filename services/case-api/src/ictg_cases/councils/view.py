@@ -145,6 +145,10 @@ class Identifiers(BaseModel):
     la_child_id: str = Field(description="Your own child id (as in your SSDA903 returns)")
     upn: str | None = Field(description="Unique Pupil Number; null if you filed none.")
     nhs_number: str | None = Field(description="NHS number (10 digits); null if you filed none.")
+    looked_after: bool = Field(description="Whether you look after the child, as you filed it.")
+    date_of_birth: date | None = Field(
+        description="The date of birth you record (ISO date); null if you filed none. Never the service's record."
+    )
     updated_at: datetime = Field(description="When you last filed them (RFC 3339).")
 
 
