@@ -1,13 +1,28 @@
-"""Council identifiers: la_child_id, UPN (DfE check letter), NHS number (modulus 11)."""
+"""Council identifiers: la_child_id, UPN (DfE check letter), NHS number (modulus 11); looked_after and the
+council's own date of birth; one child's identifiers never filed for another (the database keeps it, whatever
+the application does); filing them is a change in the council's feed."""
 
 from __future__ import annotations
 
+import asyncio
+import random
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+import nhs_number as nhs
 import pytest
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
+from ictg_cases.councils import repository as council_repository
 from ictg_cases.councils.identifiers import LocalIdentifiersIn, nhs_number_problem, upn_check_letter, upn_problem
+from ictg_common import clock
+from ictg_common.db import plain_url
 from ictg_common.errors import _validation_errors
+from tests.support.cases_harness import Stack, stack_fixture  # noqa: F401
+from tests.support.platform import auth
 
 # Check letters worked by hand (weights 2..13 on characters 2–13; sum mod 23 indexes
 # ABCDEFGHJKLMNPQRTUVWXYZ; a final letter counts as its index in that alphabet):
@@ -182,3 +197,196 @@ def test_problem_details_render_clean_messages_with_pointers() -> None:
     assert by_pointer["/upn"]["detail"].endswith("check letter should be B")
     assert by_pointer["/nhs_number"]["code"] == "nhs_number_invalid"
     assert not any(e["detail"].lower().startswith("value error") for e in rendered)
+
+
+# --- Filed through the API -------------------------------------------------------------------------------------
+
+# The database is shared by the whole run: each test takes fresh NHS numbers and councils of its own.
+BOLTON, BLACKBURN, BLACKPOOL, WARRINGTON = "E08000001", "E06000008", "E06000009", "E06000007"
+
+
+def fresh_nhs_number() -> str:
+    """A valid NHS number in England's range, unlikely to be used by any other test of the run."""
+    while True:
+        first = str(random.randint(400_000_000, 499_999_999))
+        check = nhs.calculate_checksum(first)
+        if check is not None and check < 10:
+            return first + str(check)
+
+
+def council(code: str, sub: str | None = None) -> dict[str, str]:
+    return auth(
+        "la:read", "la:write", org_type="local_authority", org_name=f"Council {code}", regions=[], la_codes=[code],
+        sub=sub or f"ids-{code}-{uuid.uuid4().hex[:6]}",
+    )  # fmt: skip
+
+
+async def identify(stack: Stack, case_id: str, headers: dict[str, str], **body: Any) -> Any:
+    return await stack.cases.put(f"/v1/cases/{case_id}/local-identifiers", json=body, headers=headers)
+
+
+def fresh_child_id(prefix: str) -> str:
+    return f"{prefix}{random.randint(0, 10**6):06d}"
+
+
+async def test_looked_after_and_the_councils_date_of_birth_are_filed_and_never_change_the_service_record(
+    stack: Stack,
+) -> None:
+    estimated = await stack.case(local_authority_code=BOLTON, child__date_of_birth=None, child__estimated_age=15)
+    bolton = council(BOLTON)
+    child_id = fresh_child_id("B")
+    r = await identify(stack, estimated["id"], bolton, la_child_id=child_id, looked_after=True,
+                       date_of_birth="2011-05-17")  # fmt: skip
+    assert r.status_code == 200, r.text
+    assert (r.json()["looked_after"], r.json()["date_of_birth"]) == (True, "2011-05-17")
+    shown = (await stack.cases.get(f"/v1/cases/{estimated['id']}", headers=bolton)).json()
+    assert shown["child"]["date_of_birth"] is None and shown["child"]["estimated_age"] == 15  # the service's record
+    assert [(i["la_child_id"], i["looked_after"], i["date_of_birth"]) for i in shown["local_identifiers"]] == [
+        (child_id, True, "2011-05-17")
+    ]
+    staff = (await stack.get(f"/v1/cases/{estimated['id']}")).json()
+    assert "2011-05-17" not in str(staff)  # the council's record is its own
+
+    # A PUT replaces: left out, looked_after is false and the date of birth cleared.
+    again = await identify(stack, estimated["id"], bolton, la_child_id=child_id)
+    assert (again.json()["looked_after"], again.json()["date_of_birth"]) == (False, None)
+
+    tomorrow = (clock.london_date(clock.utcnow()) + timedelta(days=1)).isoformat()
+    for bad in (tomorrow, "1985-01-01", "17/05/2011", "2011-02-30", 20110517):
+        r = await identify(stack, estimated["id"], bolton, la_child_id=child_id, date_of_birth=bad)
+        assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", (bad, r.text)
+        assert [e["pointer"] for e in r.json()["errors"]] == ["/date_of_birth"], (bad, r.text)
+    r = await identify(stack, estimated["id"], bolton, la_child_id=child_id, looked_after="yes")
+    assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == "/looked_after"
+
+
+async def test_a_taken_identifier_is_a_409_naming_the_other_case_when_it_is_the_councils(stack: Stack) -> None:
+    first = (await stack.case(local_authority_code=BLACKBURN))["id"]
+    second = (await stack.case(local_authority_code=BLACKBURN))["id"]
+    elsewhere = (await stack.case(local_authority_code=BLACKPOOL))["id"]
+    blackburn, blackpool = council(BLACKBURN), council(BLACKPOOL)
+    child_id, number = fresh_child_id("K"), fresh_nhs_number()
+    assert (await identify(stack, first, blackburn, la_child_id=child_id, nhs_number=number)).status_code == 200
+
+    same_id = await identify(stack, second, blackburn, la_child_id=child_id.lower())
+    assert same_id.status_code == 409 and same_id.headers["content-type"] == "application/problem+json"
+    problem = same_id.json()
+    assert problem["other_case_id"] == first and first in problem["detail"]
+    assert problem["errors"][0]["pointer"] == "/la_child_id"
+    same_nhs = await identify(stack, second, blackburn, la_child_id=fresh_child_id("K"), nhs_number=number)
+    assert same_nhs.status_code == 409 and same_nhs.json()["other_case_id"] == first
+    assert same_nhs.json()["errors"][0]["pointer"] == "/nhs_number"
+    # Another council's child: refused, never named.
+    foreign = await identify(stack, elsewhere, blackpool, la_child_id=fresh_child_id("P"), nhs_number=number)
+    assert foreign.status_code == 409 and "other_case_id" not in foreign.json() and first not in foreign.text
+    # Another council's own child id space is its own.
+    assert (await identify(stack, elsewhere, blackpool, la_child_id=child_id)).status_code == 200
+
+
+async def test_two_councils_may_file_one_nhs_number_for_the_same_child(stack: Stack) -> None:
+    case = await stack.case(received_at=clock.utcnow() - timedelta(days=10), local_authority_code=BOLTON)
+    r = await stack.post(f"/v1/cases/{case['id']}/moves",
+                         {"moved_at": (clock.utcnow() - timedelta(days=5)).isoformat(), "local_authority_code": WARRINGTON})  # fmt: skip
+    assert r.status_code == 201, r.text
+    number = fresh_nhs_number()
+    for code in (BOLTON, WARRINGTON):
+        r = await identify(stack, case["id"], council(code), la_child_id=fresh_child_id("M"), nhs_number=number)
+        assert r.status_code == 200, r.text
+
+
+async def test_two_requests_at_once_cannot_both_file_one_identifier(stack: Stack) -> None:
+    cases = [(await stack.case(local_authority_code=BLACKBURN))["id"] for _ in range(4)]
+    blackburn = council(BLACKBURN)
+    child_id, number = fresh_child_id("C"), fresh_nhs_number()
+    by_id = await asyncio.gather(*(identify(stack, c, blackburn, la_child_id=child_id) for c in cases[:2]))
+    assert sorted(r.status_code for r in by_id) == [200, 409], [r.text for r in by_id]
+    by_nhs = await asyncio.gather(
+        *(identify(stack, c, blackburn, la_child_id=fresh_child_id("C"), nhs_number=number) for c in cases[2:])
+    )
+    assert sorted(r.status_code for r in by_nhs) == [200, 409], [r.text for r in by_nhs]
+    winner = next(c for c, r in zip(cases[2:], by_nhs, strict=True) if r.status_code == 200)
+    assert next(r for r in by_nhs if r.status_code == 409).json()["other_case_id"] == winner
+
+
+async def test_the_database_itself_refuses_a_second_childs_identifiers(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the application's check (as if two writers slipped by it), the unique index and the exclusion
+    constraint refuse; the API still answers a 409 naming the case, never a 500."""
+    first, second = [(await stack.case(local_authority_code=BOLTON))["id"] for _ in range(2)]
+    bolton = council(BOLTON)
+    child_id, number = fresh_child_id("D"), fresh_nhs_number()
+    assert (await identify(stack, first, bolton, la_child_id=child_id, nhs_number=number)).status_code == 200
+
+    conn = await asyncpg.connect(plain_url(stack.settings["database_url"]))
+    try:
+        insert = (
+            "INSERT INTO cases.local_identifier (case_id, local_authority_code, la_child_id, nhs_number, updated_at, "
+            "updated_by) VALUES ($1, $2, $3, $4, now(), 'test')"
+        )
+        with pytest.raises(asyncpg.UniqueViolationError):
+            await conn.execute(insert, uuid.UUID(second), BOLTON, child_id.lower(), None)
+        with pytest.raises(asyncpg.ExclusionViolationError):
+            await conn.execute(insert, uuid.UUID(second), "E06000001", fresh_child_id("D"), number)
+    finally:
+        await conn.close()
+
+    check = council_repository.holder_of
+    calls = 0
+
+    async def blind_once(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls % 2 == 1:  # each request's check before the write sees nothing; its look after a refusal does
+            return None
+        return await check(*args, **kwargs)
+
+    monkeypatch.setattr(council_repository, "holder_of", blind_once)
+    r = await identify(stack, second, bolton, la_child_id=child_id)
+    assert r.status_code == 409 and r.json()["other_case_id"] == first, r.text
+    r = await identify(stack, second, bolton, la_child_id=fresh_child_id("D"), nhs_number=number)
+    assert r.status_code == 409 and r.json()["errors"][0]["pointer"] == "/nhs_number", r.text
+    monkeypatch.undo()
+    assert (await stack.cases.get(f"/v1/cases/{second}", headers=bolton)).json()["local_identifiers"] == []
+
+
+async def test_filing_identifiers_is_a_change_in_the_councils_feed(stack: Stack) -> None:
+    code = "E06000001"  # Hartlepool: this test's alone
+    case = await stack.case(local_authority_code=code)
+    hartlepool = council(code)
+    params: dict[str, Any] = {"local_authority_code": code, "changed_since": "2020-01-01T00:00:00Z", "limit": 500}
+
+    async def drain(cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        items: list[dict[str, Any]] = []
+        while True:
+            r = await stack.cases.get("/v1/cases", params={**params, **({"cursor": cursor} if cursor else {})},
+                                      headers=hartlepool)  # fmt: skip
+            assert r.status_code == 200, r.text
+            page = r.json()
+            items += page["items"]
+            if page["next_cursor"] is None:
+                return items, page["poll_cursor"] or cursor
+            cursor = page["next_cursor"]
+
+    async def settled() -> None:  # the feed lists only changes no older transaction can still precede
+        for _ in range(50):
+            seen, _ = await drain(None)
+            if any(c["id"] == case["id"] for c in seen):
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError("the case never reached the feed")
+
+    await settled()
+    before, cursor = await drain(None)
+    [was] = [c for c in before if c["id"] == case["id"]]
+    assert was["local_identifiers"] == []
+    child_id = fresh_child_id("H")
+    assert (await identify(stack, case["id"], hartlepool, la_child_id=child_id, looked_after=True)).status_code == 200
+    for _ in range(50):
+        new, _ = await drain(cursor)
+        if new:
+            break
+        await asyncio.sleep(0.1)
+    assert [c["id"] for c in new] == [case["id"]]
+    assert [(i["la_child_id"], i["looked_after"]) for i in new[0]["local_identifiers"]] == [(child_id, True)]
+    assert new[0]["changed_at"] > was["changed_at"]
