@@ -123,7 +123,10 @@ async def test_second_referral_of_the_same_child_is_linked_not_merged(intake: ht
             "/v1/referrals", json=referral_body(child__given_name="Nguyen", child__family_name="Ann"), headers=WRITE
         )
     ).json()
-    other = (await intake.post("/v1/referrals", json=referral_body(child__nationality="AL"), headers=WRITE)).json()
+    # Another nationality and born a week later: not the same child (another nationality alone would be,
+    # when the names and the date of birth agree).
+    other_child = referral_body(child__nationality="AL", child__date_of_birth="2010-03-11")
+    other = (await intake.post("/v1/referrals", json=other_child, headers=WRITE)).json()
     assert second["possible_duplicate_of"] == [first["id"]] and second["id"] != first["id"]
     assert other["possible_duplicate_of"] == [] and first["possible_duplicate_of"] == []
     assert await stored.count("referral") == 3

@@ -22,6 +22,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
     union,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -102,10 +103,11 @@ class Candidate(NamedTuple):
 def _candidates_statement(*, by_date_of_birth: bool) -> CompoundSelect:
     """`candidates`' query, built once for each way the new child's age is known (parameters below).
 
-    One branch per way of being the same age: each reads, in one scan of a GiST index of `referral_name`,
-    the names of one nationality that are similar and of children born that day (or of an estimated age),
-    then keeps the rule itself, on the referral, as a filter; what narrows need only let every match through.
-    (Before: the whole crowd of the nationality was read first, 33,000 referrals of 100,000, 35-75 ms.)"""
+    One branch per way of being the same child: each reads, in one scan of a GiST index of `referral_name`,
+    the names that are similar and of children born on the days it allows (or of an estimated age), of one
+    nationality where it asks for one, then keeps the rule itself, on the referral, as a filter; what narrows
+    need only let every match through. (Before the index: the whole crowd of the nationality was read first,
+    33,000 referrals of 100,000, 35-75 ms.)"""
     r, rn = Referral, ReferralName
     nationality = bindparam("nationality", type_=String)
     named = or_(
@@ -116,33 +118,54 @@ def _candidates_statement(*, by_date_of_birth: bool) -> CompoundSelect:
         # A name with no letter or digit has no trigrams: it is equal to another such name only (NULL: none).
         rn.name_key == bindparam("empty", type_=String),
     )
+    same_nationality = (rn.nationality == nationality, r.nationality == nationality)
     if by_date_of_birth:
         born = bindparam("date_of_birth", type_=Date)
+        near = (bindparam("born_from", type_=Date), bindparam("born_to", type_=Date))
+        swapped = bindparam("born_swapped", type_=Date)  # NULL when the day and month cannot be swapped
         age_then = func.extract("year", func.age(func.date(r.received_at), born))
         ages = [
-            (rn.date_of_birth == born, r.date_of_birth == born),
+            # The same nationality, born that day or one day either side: a slip of the keyboard or a birth
+            # recorded in another time zone.
+            (*same_nationality, rn.date_of_birth.between(*near), r.date_of_birth.between(*near)),
+            # The same nationality, day and month swapped (04/03 read as 3 April): a date taken down in the
+            # other order.
+            (*same_nationality, rn.date_of_birth == swapped, r.date_of_birth == swapped),
+            # Any nationality, born that very day: a dual national, or a nationality assumed from a document
+            # or a language (Romanian against Moldovan).
+            (true(), true(), rn.date_of_birth == born, r.date_of_birth == born),
             # An estimate from any time: its age then depends on when it was received, so no bound on the age.
-            (rn.estimated_age.is_not(None), func.abs(r.estimated_age - age_then) <= 1),
+            (*same_nationality, rn.estimated_age.is_not(None), func.abs(r.estimated_age - age_then) <= 1),
         ]
     else:
         age = bindparam("estimated_age", type_=Integer)
         age_now = func.extract("year", func.age(bindparam("received_on", type_=Date), r.date_of_birth))
         ages = [
-            (rn.estimated_age == age, r.estimated_age == age),
+            (*same_nationality, rn.estimated_age == age, r.estimated_age == age),
             (
+                *same_nationality,
                 rn.date_of_birth.between(bindparam("born_after", type_=Date), bindparam("born_by", type_=Date)),
                 func.abs(age_now - age) <= 1,
             ),
         ]
-    # UNION, not UNION ALL: a referral with both a date of birth and an age could pass two branches.
+    # UNION, not UNION ALL: a referral with both a date of birth and an age could pass two branches, and one
+    # born that day of the same nationality passes two.
     return union(
         *(
             select(r.received_at, r.id, r.org_type, r.org_name, rn.name_key)
             .join(r, r.id == rn.referral_id)
-            .where(rn.nationality == nationality, narrow, named, r.nationality == nationality, rule)
-            for narrow, rule in ages
+            .where(nationality_narrow, narrow, named, nationality_rule, rule)
+            for nationality_narrow, nationality_rule, narrow, rule in ages
         )
     ).order_by("received_at", "id")
+
+
+def swapped_day_and_month(day: date) -> date | None:
+    """`day` with its day and month swapped (2010-03-04 → 2010-04-03), or None when that is no other date
+    (a day after the 12th, or the day equal to the month). Pure."""
+    if day.day > 12 or day.day == day.month:
+        return None
+    return day.replace(month=day.day, day=day.month)
 
 
 # Lower than pg_trgm's 0.3: a one-word name with a transposition or a dropped letter ("omar" and
@@ -168,9 +191,10 @@ async def candidates(
     received_on: date,
 ) -> list[Candidate]:
     """Names of earlier referrals of possibly the same child, in one query and without a cap: the
-    same nationality; the same date of birth or age (a date of birth also matches an estimate within
-    a year of the age it gives, and the other way round); and a stored name trigram-similar to one of
-    `names` (pg_trgm `%` at `SIMILARITY_THRESHOLD`) and of a length that `similar_names` could accept. A
+    same nationality and the same date of birth, one a day off, or one with day and month swapped; or
+    any nationality and the same date of birth; or the same nationality and the same age (a date of
+    birth also matches an estimate within a year of the age it gives, and the other way round); and,
+    in every case, a stored name trigram-similar to one of `names` (pg_trgm `%` at `SIMILARITY_THRESHOLD`) and of a length that `similar_names` could accept. A
     loose filter: the caller confirms each name. Oldest referral first, a referral once per stored name
     that passed."""
     keys = [k for k in dict.fromkeys(names) if k]
@@ -180,7 +204,10 @@ async def candidates(
         "longest": max((3 * len(k) // 2 for k in keys), default=0),
     }  # fmt: skip
     if date_of_birth is not None:
-        params["date_of_birth"] = date_of_birth
+        params |= {
+            "date_of_birth": date_of_birth, "born_swapped": swapped_day_and_month(date_of_birth),
+            "born_from": date_of_birth - timedelta(days=1), "born_to": date_of_birth + timedelta(days=1),
+        }  # fmt: skip
     elif estimated_age is not None:
         # |age - E| <= 1 bounds the date of birth. Age <= E + 1: born after the day E + 2 years before
         # `received_on`, and n years never last more than 366 n days. Age >= E - 1 >= 1: born at least E - 1
@@ -209,13 +236,20 @@ class Filters:
     ids: tuple[UUID, ...] = ()  # any of them (the case API's claim check fetches a batch at once)
 
 
-STATUS_WHERE = {  # as `service.status_of` decides
-    "received": lambda: Referral.case_id.is_(None) & Referral.exited_at.is_(None) & Referral.allocated.is_(False),
-    "awaiting_allocation": lambda: (
-        Referral.case_id.is_not(None) & Referral.allocated.is_(False) & Referral.exited_at.is_(None)
+def _not_withdrawn() -> Any:
+    return Referral.withdrawn_at.is_(None)
+
+
+STATUS_WHERE = {  # as `casestatus.status_of` decides (a withdrawal first)
+    "received": lambda: (
+        Referral.case_id.is_(None) & Referral.exited_at.is_(None) & Referral.allocated.is_(False) & _not_withdrawn()
     ),
-    "allocated": lambda: Referral.allocated.is_(True) & Referral.exited_at.is_(None),
-    "exited": lambda: Referral.exited_at.is_not(None),
+    "awaiting_allocation": lambda: (
+        Referral.case_id.is_not(None) & Referral.allocated.is_(False) & Referral.exited_at.is_(None) & _not_withdrawn()
+    ),
+    "allocated": lambda: Referral.allocated.is_(True) & Referral.exited_at.is_(None) & _not_withdrawn(),
+    "exited": lambda: Referral.exited_at.is_not(None) & _not_withdrawn(),
+    "withdrawn": lambda: Referral.withdrawn_at.is_not(None),
 }
 
 
