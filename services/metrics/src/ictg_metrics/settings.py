@@ -1,9 +1,7 @@
 from typing import ClassVar, Self
 
-from fastapi import FastAPI
 from pydantic import Field, model_validator
 
-from ictg_common.runtime import settings_of as common_settings_of
 from ictg_common.settings import ServiceSettings, service_config
 
 DEV_CELL_KEY_SECRET = "dev-only-cell-key-secret-change-me"
@@ -50,9 +48,3 @@ class MetricsSettings(ServiceSettings):
         if self.dp_query_epsilon > self.dp_monthly_epsilon:
             raise ValueError("ICTG_METRICS_DP_QUERY_EPSILON is more than ICTG_METRICS_DP_MONTHLY_EPSILON")
         return self
-
-
-def settings_of(app: FastAPI) -> MetricsSettings:
-    """The running service's settings: `ictg_common.runtime.settings_of` for metrics' settings class (the
-    releases package reads them through this name; elsewhere `metrics_runtime(app).settings`)."""
-    return common_settings_of(app, MetricsSettings)

@@ -11,9 +11,10 @@ from fastapi import FastAPI
 
 from ictg_common import clock
 from ictg_common.background import Loop
-from ictg_common.runtime import runtime_of
+from ictg_common.runtime import settings_of
 
-from ..settings import settings_of
+from ..runtime import metrics_runtime
+from ..settings import MetricsSettings
 from .service import last_complete, publish
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,8 @@ FIRST_CHECK_SECONDS = 60.0
 class ReleaseSchedule:
     def __init__(self, app: FastAPI) -> None:
         self.app = app
-        self.interval = settings_of(app).release_check_seconds
+        # built with the extras, before the runtime holds them: its settings alone are read here
+        self.interval = settings_of(app, MetricsSettings).release_check_seconds
         self._loop: Loop | None = None
         self._first = True
 
@@ -40,6 +42,7 @@ class ReleaseSchedule:
         await asyncio.sleep(min(FIRST_CHECK_SECONDS, self.interval) if self._first else self.interval)
         self._first = False
         due = last_complete(clock.utcnow())
-        if await publish(runtime_of(self.app).sessionmaker, due, ptable=runtime_of(self.app).extras.ptable,
-                         long_term_missing_days=settings_of(self.app).long_term_missing_days):  # fmt: skip
+        runtime = metrics_runtime(self.app)
+        if await publish(runtime.sessionmaker, due, ptable=runtime.extras.ptable,
+                         long_term_missing_days=runtime.settings.long_term_missing_days):  # fmt: skip
             log.info("monthly release published", extra={"release": due})
