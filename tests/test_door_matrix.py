@@ -207,6 +207,8 @@ ADVOCACY = (*RECORD, "kind", "area", "occurred_at", "notes")
 MOVE = (*RECORD, "moved_at", "from_local_authority_code", "local_authority_code", "region")
 PATHWAY = (*RECORD, "from_pathway", "pathway", "changed_at")
 EXIT = (*RECORD, "exited_at", "reason", "destination")
+_INTERVIEW = ("episode_id", "ended_at", "due_by", "offered_at", "outcome", "completed_at", "conducted_by", "within_72h")
+INTERVIEW = (*RECORD, *_INTERVIEW)
 # What a council sees of each: never who recorded it, notes, a contact's outcome or topics, the guardian.
 C_CONTACT = ("id", "case_id", "occurred_at", "method", "party")
 C_ALLOCATION = ("id", "case_id", "role", "allocated_at", "ended_at", "region")
@@ -215,6 +217,7 @@ C_NRM = ("id", "case_id", "stage", "outcome", "decided_at")
 C_MOVE = ("id", "case_id", "moved_at", "from_local_authority_code", "local_authority_code", "region")
 C_PATHWAY = ("id", "case_id", "from_pathway", "pathway", "changed_at")
 C_EXIT = ("id", "case_id", "exited_at", "reason", "destination")
+C_INTERVIEW = ("id", "case_id", *_INTERVIEW)
 
 CASE = (
     "id", "referral_id", "status", "received_at", "opened_at", "region", "pathway", "local_authority_code",
@@ -241,8 +244,8 @@ def council_case(*, allocated: bool = False, identified: bool = True) -> tuple[s
 
 
 KINDS_OF_ENTRY = (
-    "case.opened", "case.allocated", "contact.recorded", "missing.started", "missing.ended", "assessment.recorded",
-    "advocacy.recorded", "nrm_decision.recorded", "case.moved", "case.pathway_changed", "case.exited",
+    "case.opened", "case.allocated", "contact.recorded", "missing.started", "missing.ended",
+    "return_interview.recorded", "assessment.recorded", "advocacy.recorded", "nrm_decision.recorded", "case.moved", "case.pathway_changed", "case.exited",
 )  # fmt: skip
 STAFF_TIMELINE = dict.fromkeys(KINDS_OF_ENTRY, ("*",))
 COUNCIL_TIMELINE = {
@@ -253,6 +256,7 @@ COUNCIL_TIMELINE = {
         "contact.recorded": C_CONTACT,
         "missing.started": C_EPISODE,
         "missing.ended": C_EPISODE,
+        "return_interview.recorded": C_INTERVIEW,
         "nrm_decision.recorded": C_NRM,
         "case.moved": C_MOVE,
         "case.pathway_changed": C_PATHWAY,
@@ -262,14 +266,16 @@ COUNCIL_TIMELINE = {
 A_STAFF = (
     "case.opened:case_a", "case.allocated:allocation", "contact.recorded:contact_1", "contact.recorded:contact_2",
     "contact.recorded:contact_late",
-    "missing.started:episode", "missing.ended:episode", "assessment.recorded:assessment",
+    "missing.started:episode", "missing.ended:episode", "return_interview.recorded:return_interview",
+    "assessment.recorded:assessment",
     "advocacy.recorded:advocacy", "nrm_decision.recorded:nrm_decision", "case.moved:move",
 )  # fmt: skip
 A_MANCHESTER = ("case.opened:case_a", "case.allocated:allocation", "contact.recorded:contact_1",
                 "missing.started:episode", "nrm_decision.recorded:nrm_decision")  # fmt: skip
 # The return fell in Salford's period: Manchester sees the episode it went missing in, never how it ended.
 RETURN = ("missing.started.ended_at", "missing.started.return_interview_offered")
-A_SALFORD = ("case.moved:move", "contact.recorded:contact_2", "missing.started:episode", "missing.ended:episode")
+A_SALFORD = ("case.moved:move", "contact.recorded:contact_2", "missing.started:episode", "missing.ended:episode",
+             "return_interview.recorded:return_interview")  # fmt: skip
 B_ALL = ("case.opened:case_b", "case.pathway_changed:pathway_change", "case.exited:exit")
 
 REFERRAL = (
@@ -440,7 +446,7 @@ def records(
 
 def staff_records(path: str) -> tuple[str, ...]:
     return {"allocations": ("allocation",), "contacts": ("contact_1", "contact_2", "contact_late"),
-            "missing-episodes": ("episode",),
+            "missing-episodes": ("episode",), "return-interviews": ("return_interview",),
             "assessments": ("assessment",), "advocacy": ("advocacy",), "nrm-decisions": ("nrm_decision",),
             "moves": ("move",)}[path]  # fmt: skip
 
@@ -603,6 +609,8 @@ CASES: dict[tuple[str, str], Any] = {
         salford=("episode",),
         nulls=("ended_at", "return_interview_offered"),
     ),
+    # Offered after the child came back in Salford's period: Salford's alone.
+    **records("return-interviews", INTERVIEW, C_INTERVIEW, manchester=(), salford=("return_interview",)),
     **records("assessments", ASSESSMENT, None, manchester=(), salford=()),
     **records("advocacy", ADVOCACY, None, manchester=(), salford=()),
     **records("nrm-decisions", NRM, C_NRM, manchester=("nrm_decision",), salford=()),
@@ -668,6 +676,9 @@ CASES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/cases/{case_id}/allocations"): Covered("write: covered in tests/cases/test_allocations.py"),
     ("POST", "/v1/cases/{case_id}/missing-episodes/{episode_id}/return"): Covered(
         "write: covered in tests/cases/test_missing_episodes.py"
+    ),
+    ("POST", "/v1/cases/{case_id}/missing-episodes/{episode_id}/return-interview"): Covered(
+        "write: covered in tests/cases/test_return_interviews.py"
     ),
     # Made by the seed (the move to Salford, case B's exit) and covered there.
     ("POST", "/v1/cases/{case_id}/moves"): Covered("write: covered in tests/cases/test_records.py"),

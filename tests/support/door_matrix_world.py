@@ -317,10 +317,11 @@ async def seed_before_the_move(w: World) -> None:
 
 
 async def seed_after_the_move(w: World) -> None:
-    """The move to Salford, then a second contact and the child's return (both Salford's); Salford's own id;
+    """The move to Salford, then a second contact, the child's return and its return interview (all Salford's);
+    Salford's own id;
     last month's release; a delivery log that has settled."""
-    t = times(w, "a", moved=0.7, contacted_again=0.8, returned=0.9, contacted_late=0.25)
-    await not_before(w.at["returned"])
+    t = times(w, "a", moved=0.7, contacted_again=0.8, returned=0.9, interviewed=0.95, contacted_late=0.25)
+    await not_before(w.at["interviewed"])
     a = f"/v1/cases/{w.ids['case_a']}"
     await record(w, "move", f"{a}/moves", {"moved_at": t["moved"], "local_authority_code": SALFORD})
     # Recorded after the move, dated before it: Manchester's record, not Salford's.
@@ -332,6 +333,8 @@ async def seed_after_the_move(w: World) -> None:
                   "party": "foster_carer", "topics": [], "notes": "CONTACTNOTE-QUILL after the move"})  # fmt: skip
     await w.must("cases", "POST", f"{a}/missing-episodes/{w.ids['episode']}/return", SEEDER,
                  {"ended_at": t["returned"], "return_interview_offered": True})  # fmt: skip
+    await record(w, "return_interview", f"{a}/missing-episodes/{w.ids['episode']}/return-interview",
+                 {"offered_at": t["interviewed"], "outcome": "accepted", "conducted_by": "local_authority"})  # fmt: skip
     r = await w.send("cases", "PUT", f"{a}/local-identifiers", "salford", json={"la_child_id": "SAL1"})
     assert r.status_code == 200, r.text
     await w.must("metrics", "POST", "/v1/admin/releases", OPS, release=last_complete(clock.utcnow()))

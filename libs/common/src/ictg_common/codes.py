@@ -42,6 +42,11 @@ ExitReason = Literal[
 ExitDestination = Literal[
     "la_children_services", "la_adult_services", "ngo", "post_18_support", "other_service", "none"
 ]
+ReturnInterviewOutcome = Literal["accepted", "declined", "not_offered"]
+"""A return home interview after a missing episode: the child accepted or declined the offer, or none was offered."""
+ReturnInterviewBy = Literal["local_authority", "commissioned_service", "ictg", "other"]
+"""Who offered (and, if accepted, conducts) a return home interview: the council's own team, a service it
+commissions, the child's guardian (ICTG), or someone else. A code, never a name: it travels in events."""
 WorkerRole = Literal["direct_worker", "regional_practice_coordinator", "regional_practitioner", "manager"]
 CaseStatus = Literal["awaiting_allocation", "allocated", "exited"]
 """A case's status: changed only by `ictg_cases.domain.case` (case-api), counted by metrics."""
@@ -158,6 +163,8 @@ CODE_LISTS: dict[str, tuple[str, object]] = {
     "exit_destination": ("Where the child went on leaving (case API).", ExitDestination),
     "worker_role": ("A worker's role (case API).", WorkerRole),
     "case_status": ("A case's status (case API).", CaseStatus),
+    "return_interview_outcome": ("A return home interview's outcome (case API).", ReturnInterviewOutcome),
+    "return_interview_by": ("Who offered or conducts a return home interview (case API).", ReturnInterviewBy),
     "referral_status": ("How a referral's case stands (`GET /v1/referrals/{id}`): `received` before the case opens.",
                         ReferralStatus),
 }  # fmt: skip

@@ -8,7 +8,7 @@ Three audiences, by the token's (or the subscription's) `org_type`:
 - **council** (`local_authority`) learns of the children in its responsibility periods (the routing
   decides which events are a council's) exactly what the council API shows of the same record: the
   case's status, pathway, allocation as role and region (never the guardian), contacts as date, method
-  and party (never outcomes or topics), missing episodes, NRM decisions, moves, exit; of a referral,
+  and party (never outcomes or topics), missing episodes and their return interviews, NRM decisions, moves, exit; of a referral,
   the child's identity facts the council view carries (gender, nationality, age), never the referrer, the
   living situation, the trafficker contact or anything else the referral records. Assessments, advocacy
   and SLA breaches are the service's own: never a council's.
@@ -40,6 +40,7 @@ from .contracts import (
     NrmDecisionRecorded,
     ReferralReceived,
     ReferralStatusChanged,
+    ReturnInterviewRecorded,
     SlaBreached,
     WebhookDisabled,
 )
@@ -65,6 +66,8 @@ COUNCIL_FIELDS: dict[str, frozenset[str]] = {
                                     "reported_to_police", "missing_from_care_meeting",
                                     "professional_network_meeting"}),
     MissingEnded.TYPE: frozenset({*_CASE, "episode_id", "started_at", "ended_at", "return_interview_offered"}),
+    ReturnInterviewRecorded.TYPE: frozenset({*_CASE, "interview_id", "episode_id", "ended_at", "due_by", "offered_at",
+                                             "outcome", "completed_at", "conducted_by", "within_72h"}),
     NrmDecisionRecorded.TYPE: frozenset({*_CASE, "decision_id", "stage", "outcome", "decided_at"}),
     CaseMoved.TYPE: frozenset({*_CASE, *_WHERE, "move_id", "moved_at", "from_local_authority_code"}),
     CasePathwayChanged.TYPE: frozenset({*_CASE, "pathway", "changed_at"}),

@@ -31,14 +31,15 @@ from .missing.endpoints import router as missing_router
 from .models import SCHEMA, audit
 from .observability import install as install_metrics
 from .records.endpoints import router as records_router
+from .return_interviews.endpoints import router as return_interviews_router
 from .runtime import CasesExtras
 from .settings import CasesSettings
 from .sla.watcher import SlaWatcher
 from .workers.endpoints import router as workers_router
 
 ROUTERS = [
-    cases_router, allocations_router, contacts_router, missing_router, records_router, kinds_router, exits_router,
-    councils_router, staff_router(workers_router, audit_router(audit), admin_router),
+    cases_router, allocations_router, contacts_router, missing_router, return_interviews_router, records_router,
+    kinds_router, exits_router, councils_router, staff_router(workers_router, audit_router(audit), admin_router),
 ]  # fmt: skip
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"

@@ -34,6 +34,7 @@ from .records.schemas import (
     NrmDecisionCreate,
     PathwayChange,
 )  # fmt: skip
+from .return_interviews.schemas import ReturnInterview
 
 ALLOCATIONS = RecordKind(
     path="allocations", noun="allocation", row=models.Allocation, out=Allocation, entry="case.allocated",
@@ -49,6 +50,15 @@ MISSING_EPISODES = RecordKind(
     council=(
         "id", "case_id", "started_at", "ended_at", "at_referral", "whereabouts_known", "reported_to_police",
         "missing_from_care_meeting", "professional_network_meeting", "return_interview_offered",
+    ),
+)  # fmt: skip
+RETURN_INTERVIEWS = RecordKind(
+    # Written at its own route under its episode (return_interviews/endpoints.py), which checks the episode.
+    path="return-interviews", noun="return_interview", row=models.ReturnInterview, out=ReturnInterview,
+    entry="return_interview.recorded", time="offered_at", tag="missing episodes",
+    council=(
+        "id", "case_id", "episode_id", "ended_at", "due_by", "offered_at", "outcome", "completed_at", "conducted_by",
+        "within_72h",
     ),
 )  # fmt: skip
 ASSESSMENTS = RecordKind(
@@ -85,6 +95,6 @@ EXIT = RecordKind(
 
 # In timeline order: among records sharing one instant, an earlier kind comes first (the exit last).
 KINDS: tuple[RecordKind, ...] = (
-    ALLOCATIONS, CONTACTS, MISSING_EPISODES, ASSESSMENTS, NRM_DECISIONS, ADVOCACY, MOVES, PATHWAY_CHANGES,
-    SLA_BREACHES, EXIT,
+    ALLOCATIONS, CONTACTS, MISSING_EPISODES, RETURN_INTERVIEWS, ASSESSMENTS, NRM_DECISIONS, ADVOCACY, MOVES,
+    PATHWAY_CHANGES, SLA_BREACHES, EXIT,
 )  # fmt: skip

@@ -146,6 +146,25 @@ class MissingEpisode(CaseRecord, Model):  # type: ignore[valid-type, misc]
     missing_from_care_meeting: Mapped[bool] = mapped_column(Boolean)
     professional_network_meeting: Mapped[bool] = mapped_column(Boolean)
     return_interview_offered: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    # 72 hours after the return, set when the return is recorded: the `return_interview` clock's deadline. Null for
+    # returns recorded before the clock existed (they owe no breach).
+    return_interview_due_by: Mapped[datetime | None] = mapped_column(When, nullable=True)
+
+
+class ReturnInterview(CaseRecord, Model):  # type: ignore[valid-type, misc]
+    """The return home interview offered (or not) after a missing episode ended: one per episode."""
+
+    __tablename__ = "return_interview"
+
+    episode_id: Mapped[UUID] = mapped_column(Id, ForeignKey("missing_episode.id"), unique=True)
+    offered_at: Mapped[datetime] = mapped_column(When)
+    outcome: Mapped[str] = mapped_column(String(20))
+    completed_at: Mapped[datetime | None] = mapped_column(When, nullable=True)
+    conducted_by: Mapped[str | None] = mapped_column(String(30), nullable=True)
+    # Copied from the episode when the interview is recorded: the deadline it answered, and its return.
+    ended_at: Mapped[datetime] = mapped_column(When)
+    due_by: Mapped[datetime] = mapped_column(When)
+    within_72h: Mapped[bool] = mapped_column(Boolean)  # offered (accepted or declined) before `due_by`
 
 
 class Assessment(CaseRecord, Model):  # type: ignore[valid-type, misc]
@@ -205,16 +224,18 @@ class Exit(Model):  # type: ignore[valid-type, misc]
 
 
 class SlaBreach(Model):  # type: ignore[valid-type, misc]
-    """One row per (case, clock): the unique key makes `sla.breached` exactly once across replicas."""
+    """One row per (case, clock), and per episode for the `return_interview` clock: the unique key (nulls not
+    distinct) makes `sla.breached` exactly once across replicas."""
 
     __tablename__ = "sla_breach"
-    __table_args__ = (UniqueConstraint("case_id", "clock"),)
+    __table_args__ = (UniqueConstraint("case_id", "clock", "episode_id", postgresql_nulls_not_distinct=True),)
 
     id: Mapped[UUID] = mapped_column(Id, primary_key=True)
     case_id: Mapped[UUID] = mapped_column(Id, ForeignKey("case.id"))
     clock: Mapped[str] = mapped_column(String(20))
     due_by: Mapped[datetime] = mapped_column(When)
     detected_at: Mapped[datetime] = mapped_column(When)
+    episode_id: Mapped[UUID | None] = mapped_column(Id, ForeignKey("missing_episode.id"), nullable=True)
 
 
 class ResponsibilityPeriod(Model):  # type: ignore[valid-type, misc]

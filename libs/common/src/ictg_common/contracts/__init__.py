@@ -43,6 +43,8 @@ from ..codes import (
     Party,
     Pathway,
     ReferralStatus,
+    ReturnInterviewBy,
+    ReturnInterviewOutcome,
     Topic,
     TraffickerContact,
     WorkerRole,
@@ -54,7 +56,7 @@ SCHEMA_BASE = "https://ictg.example/schemas/"
 """Where the generated schemas are published; an event's `dataschema` is `SCHEMA_BASE + <type>.json`
 (the files are checked in under `docs/schemas/` with the same names)."""
 
-SlaClock = Literal["allocation", "first_contact"]
+SlaClock = Literal["allocation", "first_contact", "return_interview"]
 
 
 class EventData(BaseModel):
@@ -238,6 +240,27 @@ class AssessmentRecorded(CaseEventData):
     cjs_involvement: list[CjsInvolvement] = Field(default_factory=list)
 
 
+class ReturnInterviewRecorded(CaseEventData):
+    """A return home interview after a missing episode: offered (and accepted or declined) or not offered.
+    `within_72h`: offered before `due_by`, 72 hours after the child's return. Time: `offered_at`."""
+
+    TYPE = "ictg.return_interview.recorded.v1"
+
+    interview_id: UUID
+    episode_id: UUID
+    ended_at: datetime = Field(description="When the child came back from the episode (the episode's `ended_at`).")
+    due_by: datetime = Field(description="72 hours after the return: an interview offered before then is on time.")
+    offered_at: datetime = Field(
+        description="When the interview was offered; for `not_offered`, when it was settled that none would be."
+    )
+    outcome: ReturnInterviewOutcome
+    completed_at: datetime | None = Field(default=None, description="When an accepted interview was held, if it was.")
+    conducted_by: ReturnInterviewBy | None = Field(
+        default=None, description="Who offered (and, if accepted, conducts) it; null only for `not_offered`."
+    )
+    within_72h: bool = Field(description="Offered (accepted or declined) before `due_by`.")
+
+
 class NrmDecisionRecorded(CaseEventData):
     """A National Referral Mechanism decision. Time: `decided_at`."""
 
@@ -287,13 +310,17 @@ class CasePathwayChanged(CaseEventData):
 
 
 class SlaBreached(CaseEventData):
-    """A deadline (`clock`) passed unmet; emitted once per case and clock. Time: `due_by`."""
+    """A deadline (`clock`) passed unmet; emitted once per case and clock (`return_interview`: once per missing
+    episode, named by `episode_id`). Time: `due_by`."""
 
     TYPE = "ictg.sla.breached.v1"
 
     clock: SlaClock
     due_by: datetime
     detected_at: datetime
+    episode_id: UUID | None = Field(
+        default=None, description="The missing episode whose return interview was due (clock `return_interview` only)."
+    )
 
 
 class CaseExited(CaseEventData):
@@ -358,7 +385,7 @@ class WebhookPing(EventData):
 
 
 MODELS: tuple[type[EventData], ...] = (
-    ReferralReceived, CaseOpened, CaseAllocated, ContactRecorded, MissingStarted, MissingEnded, AssessmentRecorded,
+    ReferralReceived, CaseOpened, CaseAllocated, ContactRecorded, MissingStarted, MissingEnded, ReturnInterviewRecorded, AssessmentRecorded,
     NrmDecisionRecorded, AdvocacyRecorded, CaseMoved, CasePathwayChanged, SlaBreached, CaseExited, ReferralStatusChanged,
     WebhookDisabled, WebhookPing,
 )  # fmt: skip
@@ -392,6 +419,6 @@ def parse_data(type_: str, data: dict[str, Any]) -> EventData | None:
 __all__ = [
     "MODELS", "REGISTRY", "SCHEMA_BASE", "AdvocacyRecorded", "AssessmentRecorded", "CaseAllocated", "CaseEventData",
     "CaseExited", "CaseMoved", "CaseOpened", "CasePathwayChanged", "ContactRecorded", "EventData", "Exploitation",
-    "MissingEnded", "MissingStarted", "NrmDecisionRecorded", "ReferralReceived", "SlaBreached", "SlaClock", "Timeliness",
+    "MissingEnded", "MissingStarted", "NrmDecisionRecorded", "ReferralReceived", "ReturnInterviewRecorded", "SlaBreached", "SlaClock", "Timeliness",
     "WebhookDisabled", "WebhookPing", "make_event", "parse_data",
 ]  # fmt: skip

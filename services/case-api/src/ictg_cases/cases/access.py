@@ -9,8 +9,10 @@ The names other modules import from here are re-exported below.
 
 A council's token (`org_type` `local_authority`; see docs/security.md) reads with scope `la:read` the cases
 that have a responsibility period of one of its `la_codes`, and only what its view shows
-(`councils/view.py`); it never writes a case (its own identifiers have their own endpoint), and
-break-glass is never open to it, whatever scopes the token carries. Refusals are audited.
+(`councils/view.py`); it writes no case record but one: with scope `la:write`, the return home interview
+after a missing episode of a child that came back while in its care (`CouncilWriteCtx`; its own identifiers
+have their own endpoint). Break-glass is never open to it, whatever scopes the token carries. Refusals are
+audited.
 
 Break-glass (scope `cases:break_glass` and a reason of 10–500 printable characters) opens a case
 outside the actor's regions for reading only, for `ICTG_CASES_BREAK_GLASS_MINUTES`: a write needs
@@ -39,7 +41,7 @@ from .opening import finish_read, open_for_read, open_for_write
 
 __all__ = [
     "BREAK_GLASS", "BREAK_GLASS_SCOPE", "CASE_RESPONSES", "WRITE_RESPONSES", "Access", "AdminCtx", "AfterWrite",
-    "Context", "ReadCtx", "WriteCtx", "authorise", "context", "finish_read", "is_council", "open_for_read",
+    "Context", "CouncilWriteCtx", "ReadCtx", "WriteCtx", "authorise", "context", "finish_read", "is_council", "open_for_read",
     "open_for_write", "refuse", "refuse_council", "refuse_unless", "staff_only", "staff_router",
 ]  # fmt: skip
 
@@ -179,6 +181,23 @@ async def _writer(
     return await _changer(request, actor, reason, if_match, "cases:write")
 
 
+async def _writer_or_council(
+    request: Request,
+    actor: Annotated[Actor, require("cases:write", "la:write")],
+    reason: BreakGlassHeader = None,
+    if_match: IfMatchHeader = None,
+) -> Context:
+    if is_council(actor):
+        _needs(actor, "la:write")
+        if reason is not None:
+            await refuse_council(
+                request, actor, action="break_glass", reason=_text(reason)[:REASON_MAX],
+                detail="Break-glass is not available to council tokens: a council sees its own children only.",
+            )  # fmt: skip
+        return context(request, actor, if_match=if_match)
+    return await _changer(request, actor, reason, if_match, "cases:write")
+
+
 async def _admin(
     request: Request,
     actor: Annotated[Actor, require("cases:admin", "la:read", "la:write")],
@@ -190,4 +209,7 @@ async def _admin(
 
 ReadCtx = Annotated[Context, Depends(_reader)]
 WriteCtx = Annotated[Context, Depends(_writer)]
+# A write a council may also make (scope la:write), for its own children: the unit of work opens the case with its
+# periods (`Access.periods`), and the feature checks the record falls inside them.
+CouncilWriteCtx = Annotated[Context, Depends(_writer_or_council)]
 AdminCtx = Annotated[Context, Depends(_admin)]

@@ -17,8 +17,9 @@ PATHWAY = (
     "or regional_practitioner (a manager's switch)."
 )
 KINDS = (
-    "case.opened, case.allocated, contact.recorded, missing.started, missing.ended, assessment.recorded, "
-    "nrm_decision.recorded, advocacy.recorded, case.moved, case.pathway_changed, sla.breached or case.exited"
+    "case.opened, case.allocated, contact.recorded, missing.started, missing.ended, return_interview.recorded, "
+    "assessment.recorded, nrm_decision.recorded, advocacy.recorded, case.moved, case.pathway_changed, sla.breached "
+    "or case.exited"
 )
 
 

@@ -1,4 +1,6 @@
 """The deadline rules of a case (allocation and first contact), each written once and evaluated two ways.
+(The third clock, `return_interview`, runs per missing episode: 72 hours from the child's return, its rule a
+query of the SLA watcher's, `sla/repository.py`.)
 
 - *missed*: the SLA watcher's rule (`sla.breached`, once per case and clock). A deadline is met by
   doing the thing strictly before `due_by`; a case closed before it owes nothing; a case opened after
@@ -19,15 +21,16 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, get_args
+from typing import Any
 
 from sqlalchemy import and_, or_
 
 from ictg_common.codes import EXITED
 from ictg_common.contracts import SlaClock
 
-Clock = SlaClock  # "allocation", "first_contact"
-CLOCKS: tuple[Clock, ...] = get_args(Clock)
+Clock = SlaClock  # "allocation", "first_contact", "return_interview"
+CLOCKS: tuple[Clock, ...] = ("allocation", "first_contact")  # the case's own clocks (its columns, below)
+EPISODE_CLOCK: Clock = "return_interview"  # one per missing episode that ended
 
 # clock → (the case's deadline attribute, the attribute recording when it was met)
 _FIELDS: dict[Clock, tuple[str, str]] = {

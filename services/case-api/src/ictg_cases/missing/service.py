@@ -17,6 +17,7 @@ from ..cases import repository as cases_repo
 from ..cases.service import time_errors
 from ..errors import EpisodeConflict, RecordInvalid
 from ..models import Case, MissingEpisode
+from ..return_interviews.rules import due_by as return_interview_due_by
 from ..settings import CasesSettings
 from .schemas import EpisodeCreate, EpisodeReturn
 
@@ -67,5 +68,7 @@ async def end(
     )  # fmt: skip
     row.ended_at = body.ended_at
     row.return_interview_offered = body.return_interview_offered
+    # The `return_interview` clock starts (the interview itself: return_interviews/).
+    row.return_interview_due_by = return_interview_due_by(body.ended_at)
     await session.flush()
     return row

@@ -1,4 +1,5 @@
-"""The SLA watcher: emits `sla.breached` once per (case, clock) when a deadline passes unmet.
+"""The SLA watcher: emits `sla.breached` once per (case, clock) when a deadline passes unmet, and once per
+missing episode whose return interview was not offered within 72 hours (clock `return_interview`).
 
 Exactly once even with several replicas: the breach row's unique key (case, clock) is inserted
 with ON CONFLICT DO NOTHING in the same transaction as the event, so only the replica whose
@@ -71,7 +72,33 @@ class SlaWatcher:
                     self.on_breach(deadline, recorded)
                 if len(cases) < self.batch:
                     break
-        return emitted
+        return emitted + await self._interviews(now)
+
+    async def _interviews(self, now: datetime) -> int:
+        """The `return_interview` clock: one breach per episode (the same exactly-once insert)."""
+        deadline, emitted = deadlines.EPISODE_CLOCK, 0
+        while True:
+            recorded = 0
+            async with self.sessionmaker() as session, session.begin():
+                missed = await repository.missed_interviews(session, now=now, limit=self.batch)
+                for episode, case in missed:
+                    due = episode.return_interview_due_by
+                    assert due is not None  # the query's
+                    breach = SlaBreach(
+                        id=new_id(), case_id=case.id, clock=deadline, due_by=due, detected_at=now, episode_id=episode.id
+                    )
+                    if await repository.record_breach(session, breach):
+                        data = SlaBreached(
+                            case_id=case.id, referral_id=case.referral_id, local_authority_code=case.local_authority_code,
+                            region=case.region, clock=deadline, due_by=due, detected_at=now, episode_id=episode.id,
+                        )  # fmt: skip
+                        await add_to_outbox(session, data, time=due, settings=self.settings)
+                        recorded += 1
+            emitted += recorded
+            if recorded and self.on_breach is not None:
+                self.on_breach(deadline, recorded)
+            if len(missed) < self.batch:
+                return emitted
 
     def start(self) -> None:
         """A round every `sla_check_seconds` (0: never), on `ictg_common.background.Loop`: a failed
