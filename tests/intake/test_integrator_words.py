@@ -86,7 +86,13 @@ async def test_codes_and_local_authorities_can_be_looked_up(intake: httpx.AsyncC
     r = await intake.get("/v1/reference/local-authorities", params={"q": "manc"}, headers=WRITE)
     assert r.status_code == 200, r.text
     assert r.json()["items"] == [
-        {"code": "E08000003", "name": "Manchester", "region": "north_west", "region_name": "North West"}
+        {
+            "code": "E08000003",
+            "name": "Manchester",
+            "region": "north_west",
+            "region_name": "North West",
+            "districts": [],
+        }
     ]
     every = (await intake.get("/v1/reference/local-authorities", headers=WRITE)).json()["items"]
     assert len(every) > 150 and [la["name"] for la in every] == sorted(la["name"] for la in every)

@@ -309,3 +309,26 @@ async def test_a_date_of_birth_and_an_estimated_age_of_the_same_child_are_linked
     assert close["possible_duplicate_of"] == [first["id"]]
     assert far["possible_duplicate_of"] == []
     assert set(later["possible_duplicate_of"]) == {first["id"], close["id"]}
+
+
+async def test_received_since_takes_a_day_meaning_midnight_in_london(intake: httpx.AsyncClient) -> None:
+    """`received_since=2026-07-01` is from midnight in London (23:00 UTC the evening before, in summer
+    time), not midnight UTC; a time with an offset works as before; neither a day that is not one nor a
+    time without an offset is guessed at."""
+    ids = {}
+    for at in ("2026-06-30T22:30:00Z", "2026-06-30T23:30:00Z"):  # 23:30 and 00:30 in London
+        body = {**referral_body(identified_on="2026-06-01"), "received_at": at}
+        r = await intake.post("/v1/referrals", json=body, headers=IMPORT)
+        assert r.status_code == 201, r.text
+        ids[at] = r.json()["id"]
+    reader = auth("referrals:read")
+
+    async def since(value: str) -> httpx.Response:
+        return await intake.get("/v1/referrals", params={"received_since": value}, headers=reader)
+
+    assert [x["id"] for x in (await since("2026-07-01")).json()["items"]] == [ids["2026-06-30T23:30:00Z"]]
+    assert len((await since("2026-06-30T22:00:00Z")).json()["items"]) == 2
+    for wrong in ("2026-02-30", "2026-07-01T00:00:00", "1 July"):
+        r = await since(wrong)
+        assert r.status_code == 422, (wrong, r.text)
+        assert r.json()["errors"][0]["pointer"] == "#query/received_since"

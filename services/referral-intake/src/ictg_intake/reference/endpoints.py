@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -10,9 +11,22 @@ from pydantic import BaseModel, Field, WithJsonSchema
 from ictg_common.auth import CurrentActor
 from ictg_common.codes import CODE_LISTS, country_names, value_label, values
 from ictg_common.inputs import StorableText
-from ictg_common.reference import REGIONS, local_authorities, region_slug
+from ictg_common.reference import REGIONS, find, region_slug
 
 router = APIRouter(prefix="/v1/reference", tags=["reference"])
+
+
+class DistrictOut(BaseModel):
+    """A lower-tier district that the query named: its children's services are the authority's."""
+
+    code: str = Field(
+        description="The district's ONS (GSS) code: not a `local_authority_code`.", examples=["E07000033"]
+    )
+    name: str = Field(description="The district's name.", examples=["Bolsover"])
+    abolished_on: date | None = Field(
+        description="The day a reorganisation ended the district (the authority is its successor); null if it stands.",
+        examples=[None],
+    )
 
 
 class LocalAuthorityOut(BaseModel):
@@ -22,6 +36,11 @@ class LocalAuthorityOut(BaseModel):
     name: str = Field(description="Its name.", examples=["Manchester"])
     region: str = Field(description="Its region's code (list `region` of /v1/reference/codes).")
     region_name: str = Field(description="Its region's name.")
+    districts: list[DistrictOut] = Field(
+        default_factory=list,
+        description="The lower-tier districts of this authority that your query named (`q=bolsover` finds "
+        "Derbyshire through Bolsover); empty when its own name or code matched.",
+    )
 
 
 class LocalAuthorityList(BaseModel):
@@ -88,17 +107,24 @@ async def list_local_authorities(
     actor: CurrentActor,
     q: Annotated[
         StorableText | None,
-        Query(max_length=100, description="Part of a name, letter case aside (`manc` finds Manchester)."),
+        Query(
+            max_length=100,
+            description="Part of a name, letter case, accents and punctuation aside, words in any order (`manc` "
+            "finds Manchester, `st helens` St. Helens); or an ONS code or its beginning (`E08000003`, `E09`); or a "
+            "lower-tier district's name or code (`bolsover` finds Derbyshire, in `districts`).",
+        ),
         WithJsonSchema({"type": "string", "maxLength": 100}),  # optional, never null: a query value is text
     ] = None,
 ) -> LocalAuthorityList:
     """The upper-tier local authorities of England and Wales (the `local_authority_code` a referral
-    takes), by name; `q` keeps those whose name contains it."""
-    needle = " ".join((q or "").split()).casefold()
-    found = [la for la in local_authorities() if needle in la.name.casefold()]
+    takes), by name; `q` keeps those it names, by their name, their code or one of their districts."""
     return LocalAuthorityList(
         items=[
-            LocalAuthorityOut(code=la.code, name=la.name, region=region_slug(la.region), region_name=la.region)
-            for la in sorted(found, key=lambda la: la.name)
+            LocalAuthorityOut(
+                code=f.authority.code, name=f.authority.name, region=region_slug(f.authority.region),
+                region_name=f.authority.region,
+                districts=[DistrictOut(code=d.code, name=d.name, abolished_on=d.abolished_on) for d in f.districts],
+            )
+            for f in find(q or "")
         ]
-    )
+    )  # fmt: skip

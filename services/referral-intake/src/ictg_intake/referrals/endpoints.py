@@ -11,7 +11,7 @@ from ictg_common import pagination
 from ictg_common.auth import Actor, require
 from ictg_common.codes import values
 from ictg_common.idempotency import Idempotency, documented, idempotent
-from ictg_common.inputs import QueryTime, StorableText, query_time
+from ictg_common.inputs import QuerySince, StorableText, query_time
 from ictg_common.service import SessionDep
 
 from ..models import idempotency
@@ -87,8 +87,11 @@ async def list_referrals(
     session: SessionDep,
     actor: Reader,
     received_since: Annotated[
-        QueryTime | None,
-        Query(description="Only referrals received at or after this time (RFC 3339 with an offset)."),
+        QuerySince | None,
+        Query(
+            description="Only referrals received at or after this time (RFC 3339 with an offset), or this day "
+            "(`2026-11-01`: from midnight in London)."
+        ),
     ] = None,
     reference: Annotated[
         StorableText | None,

@@ -23,6 +23,8 @@ from ictg_common.codes import (
 from ictg_common.inputs import STORABLE, IsoDate, IsoDateTime, StrictModel, text
 from ictg_common.reference import local_authority
 
+from ..reference.lookup import not_an_authority
+
 CODES = "GET /v1/reference/codes"
 
 
@@ -190,7 +192,7 @@ class ReferralCreate(Strict):
     @classmethod
     def _la(cls, v: str) -> str:
         if not v.isascii() or local_authority(v) is None:
-            raise ValueError("not an upper-tier local authority code of England or Wales (ONS, e.g. E08000003)")
+            raise ValueError(not_an_authority(v))
         return v.strip().upper()
 
     model_config = ConfigDict(
