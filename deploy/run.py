@@ -9,6 +9,10 @@ the case API and metrics get their own tokens there (client credentials). Develo
 (ICTG_AUTH_DEVELOPMENT=true), so the tests' minting CLI still works against it. Run again, it keeps its data. Webhooks may
 deliver to receivers on this machine (ICTG_WEBHOOKS_ALLOW_PRIVATE_TARGETS=true unless set).
 
+ICTG_DEV_NATS_CLUSTER=3: the embedded NATS is three servers clustered on free ports (each with its
+own JetStream store under .run/nats-cluster/), the services given all three (ICTG_NATS_URL, comma-
+separated) and the stream kept on all three (ICTG_NATS_REPLICAS=3 unless set). One server by default.
+
 The embedded NATS authenticates: each service is given its own user and password (generated for
 the run, in .run/nats.conf), and may publish only its own subjects. With ICTG_NATS_URL, each service
 connects as its ICTG_<SERVICE>_NATS_USER / _PASSWORD say, if set (else as the URL says).
@@ -96,12 +100,16 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING)
     os.environ.setdefault("ICTG_AUTH_DEVELOPMENT", "true")
     settings = ServiceSettings()
+    cluster = int(os.environ.get("ICTG_DEV_NATS_CLUSTER", "1") or 1)
+    if cluster > 1 and not os.environ.get("ICTG_NATS_URL"):
+        os.environ.setdefault("ICTG_NATS_REPLICAS", str(min(cluster, 3)))
     infra = Infra(
         ROOT / ".run",
         database_url=os.environ.get("ICTG_DATABASE_URL"),
         nats_url=os.environ.get("ICTG_NATS_URL"),
         nats_stream=settings.nats_stream,
         subject_prefix=settings.subject_prefix,
+        nats_cluster=cluster,
     )
     stopping = False
     env_file = Path(os.environ.get("ICTG_RUN_ENV_FILE", ROOT / ".run" / "env"))

@@ -4,6 +4,9 @@ exactly one case and one counted child, and nothing is parked in a dead-letter t
 
 `make test` runs the short version; `make chaos` (ICTG_CHAOS=1) the long one: more clients,
 longer loads and outages, several kills per run.
+
+On a 3-server NATS cluster (the stream on all three), the server leading the stream is killed
+mid-load and started again; in the long run, then the leader after it (another server).
 """
 
 from __future__ import annotations
@@ -36,8 +39,9 @@ SERVICE_DOWN_SECONDS = 4.0 if CHAOS else 2.0
 
 @pytest.fixture
 async def platform(request: pytest.FixtureRequest) -> AsyncIterator[Platform]:
-    replicas = getattr(request, "param", 1)
-    running = Platform(ROOT / ".run" / f"faults-{os.getpid()}-{request.node.name[-40:]}", replicas=replicas)
+    param = getattr(request, "param", 1)
+    options = param if isinstance(param, dict) else {"replicas": param}
+    running = Platform(ROOT / ".run" / f"faults-{os.getpid()}-{request.node.name[-40:]}", **options)
     try:
         await asyncio.to_thread(running.start_servers)
         running.start_all()
@@ -53,6 +57,8 @@ def _fault(platform: Platform, target: str, replica: int) -> tuple[Callable[[], 
         return platform.kill_postgres, platform.start_postgres, DOWN_SECONDS["postgres"]
     if target == "nats":
         return platform.kill_nats, platform.start_nats, DOWN_SECONDS["nats"]
+    if target == "nats-node":  # one server of the cluster
+        return (lambda: platform.kill_nats(replica)), (lambda: platform.start_nats(replica)), DOWN_SECONDS["nats"]
     return (lambda: platform.kill(target, replica)), (lambda: platform.start(target, replica)), SERVICE_DOWN_SECONDS
 
 
@@ -61,8 +67,14 @@ async def _load_with_faults(platform: Platform, faults: list[tuple[str, int]]) -
     load = Load(platform.urls("referral-intake"), clients=CLIENTS)
     running = asyncio.create_task(load.run())
     slot = LOAD_SECONDS / (len(faults) + 1)
+    killed: set[int] = set()
     for target, replica in faults:
         await asyncio.sleep(slot / 2)
+        if target == "nats-leader":  # the server leading the stream now, else one not killed yet
+            leader = await platform.stream_leader()
+            target, replica = "nats-node", leader if leader not in killed else min(set(range(3)) - killed)
+            killed.add(replica)
+            print(f"\nkilling NATS server node-{replica} (the stream's leader was node-{leader})", flush=True)
         kill, start, down = _fault(platform, target, replica)
         await asyncio.to_thread(kill)
         await asyncio.sleep(down)
@@ -104,6 +116,14 @@ async def test_two_replicas_of_everything_one_of_each_killed_mid_load(platform: 
     found = await breaches()
     pairs = [(r["case_id"], r["clock"]) for r in found]
     assert len(pairs) == len(set(pairs)) == 2 * len(ids)
+
+
+@pytest.mark.parametrize("platform", [{"nats_cluster": 3}], indirect=True)
+async def test_a_nats_cluster_loses_nothing_when_the_stream_leader_is_killed_then_another_server(
+    platform: Platform,
+) -> None:
+    await _nothing_lost_through(platform, [("nats-leader", 0)] * (2 if CHAOS else 1))
+    assert await platform.stream_leader() in range(3)  # the stream is on three servers still
 
 
 async def _nothing_lost_through(platform: Platform, faults: list[tuple[str, int]]) -> None:

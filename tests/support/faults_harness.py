@@ -4,7 +4,8 @@ Each fault run gets its own embedded Postgres and NATS (under `.run/`, fsync off
 faults kill them: they are never the test session's shared servers, nor ones named by
 ICTG_DATABASE_URL / ICTG_NATS_URL. Services run as uvicorn processes, one or more replicas each,
 each service as its own NATS user; any of them, Postgres or NATS can be killed with SIGKILL and
-started again mid-load.
+started again mid-load. NATS may be a cluster (`nats_cluster=3`: three servers, the stream on all
+three, the services given every server), one server of which is killed at a time.
 """
 
 from __future__ import annotations
@@ -24,9 +25,17 @@ from typing import Any
 
 import asyncpg
 import httpx
+import nats
 
 from ictg_common.db import plain_url
-from ictg_common.devinfra import EmbeddedNats, EmbeddedPostgres, ensure_database, free_port, port_open
+from ictg_common.devinfra import (
+    EmbeddedNats,
+    EmbeddedNatsCluster,
+    EmbeddedPostgres,
+    ensure_database,
+    free_port,
+    port_open,
+)
 from tests.support.factories import referral_body
 from tests.support.platform import ROOT, SECRET, auth
 
@@ -48,11 +57,18 @@ def _children(pid: int) -> list[int]:
 class Platform:
     """Postgres, NATS and `replicas` processes of each service, each killable and restartable."""
 
-    def __init__(self, root: Path, *, replicas: int = 1, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, root: Path, *, replicas: int = 1, extra_env: dict[str, str] | None = None, nats_cluster: int = 1
+    ) -> None:
         shutil.rmtree(root, ignore_errors=True)
         self.root = root
         self.pg = EmbeddedPostgres(root / "pg", fast=True)
-        self.nats = EmbeddedNats(root / "nats")
+        self.nats: EmbeddedNats | EmbeddedNatsCluster = (
+            EmbeddedNatsCluster(root / "nats", size=nats_cluster, tester=True)
+            if nats_cluster > 1
+            else EmbeddedNats(root / "nats")
+        )
+        self.nats_replicas = min(nats_cluster, 3)
         self.replicas = replicas
         self.extra_env = extra_env or {}
         self.ports = {(name, i): free_port() for name in SERVICES for i in range(replicas)}
@@ -91,13 +107,31 @@ class Platform:
     def start_postgres(self) -> None:
         self.pg.start()
 
-    def kill_nats(self) -> None:
-        assert self.nats.proc is not None
-        self.nats.proc.kill()
-        self.nats.proc.wait()
+    def kill_nats(self, node: int | None = None) -> None:
+        """SIGKILL NATS, or server `node` of its cluster."""
+        if isinstance(self.nats, EmbeddedNatsCluster):
+            assert node is not None, "which server of the cluster"
+            self.nats.nodes[node].kill()
+        else:
+            self.nats.kill()
 
-    def start_nats(self) -> None:
-        self.nats.start()
+    def start_nats(self, node: int | None = None) -> None:
+        if isinstance(self.nats, EmbeddedNatsCluster):
+            assert node is not None, "which server of the cluster"
+            self.nats.nodes[node].start()
+        else:
+            self.nats.start()
+
+    async def stream_leader(self, stream: str = "ICTG") -> int:
+        """Which server of the cluster leads `stream` now (it holds the writes: the hardest to lose)."""
+        assert isinstance(self.nats, EmbeddedNatsCluster)
+        nc = await nats.connect(self.nats.as_tester().split(","), connect_timeout=2, max_reconnect_attempts=2)
+        try:
+            info = await nc.jetstream(timeout=5).stream_info(stream)
+        finally:
+            await nc.close()
+        assert info.cluster is not None and info.config.num_replicas == self.nats_replicas, info
+        return [f"node-{i}" for i in range(len(self.nats.nodes))].index(str(info.cluster.leader))
 
     # --- services -----------------------------------------------------------------------------
 
@@ -106,6 +140,7 @@ class Platform:
             **os.environ,
             "ICTG_DATABASE_URL": self.database_url,
             "ICTG_NATS_URL": self.nats.url(),
+            "ICTG_NATS_REPLICAS": str(self.nats_replicas),
             "ICTG_AUTH_SECRET": SECRET,
             "ICTG_RATE_LIMIT_PER_MINUTE": "0",
             "ICTG_RELAY_POLL_SECONDS": "0.5",

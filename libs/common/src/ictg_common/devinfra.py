@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -157,13 +158,18 @@ class EmbeddedNats:
     the tests' one stream and prefix per test), each with a random password kept for the object's
     life (a restarted server takes the same). `tester`: also a user that may do anything."""
 
-    def __init__(self, root: Path, *, stream: str = "*", prefix: str = "*", tester: bool = False) -> None:
+    def __init__(
+        self, root: Path, *, stream: str = "*", prefix: str = "*", tester: bool = False,
+        passwords: dict[str, str] | None = None, tester_password: str | None = None,
+    ) -> None:  # fmt: skip
         self.root = root
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
         self.stream, self.prefix = stream, prefix
-        self._passwords = {user: new_password() for user in GRANTS}
-        self._tester = new_password() if tester else None
+        # A cluster's servers share their users' passwords (`passwords`, `tester_password`).
+        self._passwords = dict(passwords) if passwords else {user: new_password() for user in GRANTS}
+        self._tester = tester_password or (new_password() if tester else None)
+        self.cluster: ClusterPlace | None = None  # set by `EmbeddedNatsCluster` for each of its servers
 
     def credentials(self, user: str) -> NatsCredentials:
         """Service `user`'s credentials (`intake`, `cases`, `metrics`, `webhooks`)."""
@@ -181,6 +187,8 @@ class EmbeddedNats:
     def _write_config(self) -> Path:
         path = self.root / "nats.conf"
         text = render(self._passwords, stream=self.stream, prefix=self.prefix, tester=self._tester)
+        if self.cluster is not None:
+            text += self.cluster.config(self.root)
         path.unlink(missing_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # passwords: its owner's only
         with os.fdopen(fd, "w") as f:
@@ -198,6 +206,8 @@ class EmbeddedNats:
         self.root.mkdir(parents=True, exist_ok=True)
         if not self.port:
             self.port = _saved_port(self.root / "nats.port")
+        if self.cluster is not None and not self.cluster.port:
+            self.cluster.port = _saved_port(self.root / "cluster.port")
         config = self._write_config()
         self.proc = subprocess.Popen(
             [self.binary(), "-c", str(config), "-a", "127.0.0.1", "-p", str(self.port), "-js",
@@ -214,6 +224,12 @@ class EmbeddedNats:
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.port}"
 
+    def kill(self) -> None:
+        """SIGKILL the server (a crash, not a shutdown)."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -223,6 +239,83 @@ class EmbeddedNats:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+
+
+@dataclass
+class ClusterPlace:
+    """One server's place in an embedded cluster: its name, its cluster port (0 until it starts) and
+    every server's cluster port (`routes`, its own included: nats-server ignores a route to itself)."""
+
+    cluster: str
+    name: str
+    port: int = 0
+    routes: list[ClusterPlace] = field(default_factory=list)
+
+    def config(self, root: Path) -> str:
+        assert self.port and all(r.port for r in self.routes), "every server's cluster port is chosen first"
+        routes = "".join(f"    nats://127.0.0.1:{r.port}\n" for r in self.routes)
+        return (
+            f"server_name: {self.name}\n"
+            f"cluster {{\n  name: {self.cluster}\n  listen: 127.0.0.1:{self.port}\n  routes: [\n{routes}  ]\n}}\n"
+        )
+
+
+class EmbeddedNatsCluster:
+    """`size` nats-servers clustered on loopback (routes between them on free ports), each with
+    JetStream and a store of its own under `root/node-<i>`, all with the same users and permissions
+    as `EmbeddedNats` (one set of passwords). `url()` names every server, comma-separated (what
+    ICTG_NATS_URL takes); `nodes[i]` is one server, to kill and start again."""
+
+    def __init__(
+        self, root: Path, *, size: int = 3, stream: str = "*", prefix: str = "*", tester: bool = False
+    ) -> None:
+        if size < 2:
+            raise ValueError("a cluster has at least 2 servers (3 for JetStream to survive the loss of one)")
+        self.root = root
+        passwords = {user: new_password() for user in GRANTS}
+        tester_password = new_password() if tester else None
+        self.nodes = [
+            EmbeddedNats(root / f"node-{i}", stream=stream, prefix=prefix, passwords=passwords,
+                         tester_password=tester_password)
+            for i in range(size)
+        ]  # fmt: skip
+        places = [ClusterPlace("ictg-dev", f"node-{i}") for i in range(size)]
+        for node, place in zip(self.nodes, places, strict=True):
+            place.routes = places
+            node.cluster = place
+
+    def credentials(self, user: str) -> NatsCredentials:
+        return self.nodes[0].credentials(user)
+
+    @property
+    def tester(self) -> NatsCredentials | None:
+        return self.nodes[0].tester
+
+    def as_tester(self, url: str | None = None) -> str:
+        return with_credentials(url or self.url(), self.tester)
+
+    def start(self) -> str:
+        for node in self.nodes:  # every cluster port first: each server's routes name them all
+            node.root.mkdir(parents=True, exist_ok=True)
+            assert node.cluster is not None
+            if not node.cluster.port:
+                node.cluster.port = _saved_port(node.root / "cluster.port")
+        for node in self.nodes:
+            if not node.alive:
+                node.start()
+        return self.url()
+
+    @property
+    def alive(self) -> bool:
+        """Every server runs (`Infra.tend` starts the dead ones again)."""
+        return all(node.alive for node in self.nodes)
+
+    def url(self) -> str:
+        return ",".join(node.url() for node in self.nodes)
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
 
 
 def ensure_database(url: str) -> None:
@@ -244,7 +337,10 @@ def ensure_database(url: str) -> None:
 
 
 def with_credentials(url: str, credentials: NatsCredentials | None) -> str:
-    """`url` with `credentials` in it (`nats://user:password@host:port`), unless it has some already."""
+    """`url` with `credentials` in it (`nats://user:password@host:port`), unless it has some already;
+    each server's of a comma-separated list (a cluster's)."""
+    if "," in url:
+        return ",".join(with_credentials(one.strip(), credentials) for one in url.split(","))
     parts = urlsplit(url)
     if credentials is None or "@" in parts.netloc:
         return url
@@ -255,16 +351,23 @@ def with_credentials(url: str, credentials: NatsCredentials | None) -> str:
 class Infra:
     """Postgres and NATS for a run: the URLs given in the environment, else embedded ones under `root`
     (NATS with the services' users on `nats_stream` and `subject_prefix`, `*` for any; `nats_tester`:
-    and a user that may do anything, for the tests)."""
+    and a user that may do anything, for the tests). `nats_cluster`: that many NATS servers clustered
+    (under `root/nats-cluster`; the services then want ICTG_NATS_REPLICAS), else one."""
 
     def __init__(
         self, root: Path, *, database_url: str | None, nats_url: str | None, fast: bool = False,
-        nats_stream: str = "*", subject_prefix: str = "*", nats_tester: bool = False,
+        nats_stream: str = "*", subject_prefix: str = "*", nats_tester: bool = False, nats_cluster: int = 1,
     ) -> None:  # fmt: skip
         self.pg = None if database_url else EmbeddedPostgres(root, fast=fast)
-        self.nats = (
-            None if nats_url else EmbeddedNats(root, stream=nats_stream, prefix=subject_prefix, tester=nats_tester)
-        )
+        self.nats: EmbeddedNats | EmbeddedNatsCluster | None = None
+        if nats_url:
+            pass
+        elif nats_cluster > 1:
+            self.nats = EmbeddedNatsCluster(
+                root / "nats-cluster", size=nats_cluster, stream=nats_stream, prefix=subject_prefix, tester=nats_tester
+            )
+        else:
+            self.nats = EmbeddedNats(root, stream=nats_stream, prefix=subject_prefix, tester=nats_tester)
         self.database_url = database_url or ""
         self.nats_url = nats_url or ""
         self._next_tend = 0.0

@@ -6,7 +6,10 @@ from the case API's credentials: NATS refuses anyone else's publish. (Consumers 
 event's `source` matches its subject: `ictg_common.consumer.authentic`.) What JetStream needs is
 granted per service, and narrowly:
 
-- the stream, by name: create it if missing (the first relay or consumer on a new server does), info;
+- the stream, by name: create it if missing (the first relay or consumer on a new server does), info,
+  and update (to raise its replica count to ICTG_NATS_REPLICAS: `ictg_common.natslink.ensure_stream`;
+  NATS cannot narrow an update to one field, so a service could also change the stream's other limits,
+  as creating a missing stream already lets it choose them);
 - its own durable consumers, by name: create, info, fetch (`CONSUMER.MSG.NEXT`) and ack
   (`$JS.ACK.<stream>.<durable>.>`), so no service reads, acks or reconfigures another's;
 - replays (case API, metrics): a message by subject (`STREAM.MSG.GET`), ordered ephemeral consumers
@@ -14,7 +17,7 @@ granted per service, and narrowly:
 - replies on its own inbox only: it subscribes to `_INBOX.<user>.>` and nothing else (its client's
   inbox prefix is `_INBOX.<user>`; pull consumers and API replies are delivered there).
 
-Nothing else: no stream update, purge or delete, no other stream, no core subscription to events.
+Nothing else: no purge or delete, no other stream, no core subscription to events.
 
 A consumer created with a deliver subject republishes what it reads there, so a user allowed to
 create consumers on one stream could feed another stream of the account: give the platform a NATS
@@ -93,7 +96,7 @@ def permissions(user: str, *, stream: str = STREAM, prefix: str = PREFIX) -> dic
     grant = GRANTS[user]
     api = "$JS.API"
     publish = [f"{prefix}.{grant.source}.>"] if grant.source else []
-    publish += [f"{api}.STREAM.CREATE.{stream}", f"{api}.STREAM.INFO.{stream}"]
+    publish += [f"{api}.STREAM.CREATE.{stream}", f"{api}.STREAM.INFO.{stream}", f"{api}.STREAM.UPDATE.{stream}"]
     for d in grant.durables:
         publish += [
             f"{api}.CONSUMER.DURABLE.CREATE.{stream}.{d}",

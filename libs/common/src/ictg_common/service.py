@@ -151,6 +151,7 @@ def build_runtime(
             stream=settings.nats_stream,
             subject_prefix=settings.subject_prefix,
             credentials=settings.nats_credentials,
+            replicas=settings.nats_replicas,
         )
         link.start()
     sessionmaker = create_sessionmaker(engine)

@@ -37,7 +37,12 @@ class ServiceSettings(BaseSettings):
     model_config = service_config("ICTG_")
 
     database_url: str = _shared("database_url", "postgresql://postgres@127.0.0.1:55432/ictg")
+    # One server, or a cluster's, comma-separated (nats://a:4222,nats://b:4222,…): the client moves to
+    # another when its own dies.
     nats_url: str = _shared("nats_url", "nats://127.0.0.1:54222")
+    # How many servers keep the stream (and the durables, which follow it): 3 on a 3-server cluster. An
+    # existing stream on fewer is raised to it; NATS with fewer servers makes no stream (ictg_common.natslink).
+    nats_replicas: int = _shared("nats_replicas", 1, ge=1, le=5)
     # This service's own NATS user, read with its own prefix (ICTG_INTAKE_NATS_USER / _PASSWORD, …): it
     # may publish only its own subjects (ictg_common.natsauth). Unset: no credentials (a NATS without
     # authentication, or credentials in ICTG_NATS_URL).
