@@ -76,7 +76,11 @@ class Child:
         return self._case(c.ContactRecorded, when, contact_id=new_id(), occurred_at=when,
                           outcome=outcome, method=method, party=party, topics=topics or [])  # fmt: skip
 
-    def missing(self, start: datetime, end: datetime | None = None, *, at_referral: bool = False) -> Child:
+    def missing(
+        self, start: datetime, end: datetime | None = None, *, at_referral: bool = False,
+        interview: tuple[datetime, str] | None = None,
+    ) -> Child:  # fmt: skip
+        """An episode; `interview`: the return interview (offered_at, outcome) after its `end`."""
         episode = new_id()
         self._case(c.MissingStarted, start, episode_id=episode, started_at=start, at_referral=at_referral,
                    whereabouts_known=False, reported_to_police=True, missing_from_care_meeting=False,
@@ -84,6 +88,13 @@ class Child:
         if end is not None:
             self._case(c.MissingEnded, end, episode_id=episode, started_at=start, ended_at=end,
                        return_interview_offered=True)  # fmt: skip
+        if end is not None and interview is not None:
+            offered, outcome = interview
+            due = end + timedelta(hours=72)
+            self._case(c.ReturnInterviewRecorded, offered, interview_id=new_id(), episode_id=episode, ended_at=end,
+                       due_by=due, offered_at=offered, outcome=outcome,
+                       conducted_by=None if outcome == "not_offered" else "local_authority",
+                       within_72h=outcome != "not_offered" and offered < due)  # fmt: skip
         return self
 
     def nrm(self, when: datetime, stage: str, outcome: str) -> Child:

@@ -66,6 +66,9 @@ def _big(i: int, month: str, la: str, region: str) -> Record:
     if decided and i % 6 == 1:
         nrm.append((received + 60 * D, "conclusive_grounds", "positive"))
     missing = ((received + 10 * D, received + 13 * D),) if i % 12 == 7 and month <= "2025-11" else ()
+    # half the returns offered an interview the next day; of the rest, half offered one too late
+    interviews = ((received + 14 * D, "accepted") if i % 24 == 7 else (received + 17 * D, "declined") if i % 48 == 19
+                  else None,) if missing else ()  # fmt: skip
     exit_: tuple[datetime, str, str] | None = None
     if quarter == (2024, 0):
         exit_ = (received + 200 * D, "work_completed", "none")
@@ -78,7 +81,7 @@ def _big(i: int, month: str, la: str, region: str) -> Record:
         age=14 if (i // 2) % 2 else 16, nationality="GB" if i % 3 == 1 else "VN",
         uasc=quarter in ((2024, 3), (2025, 3)) or i % 3 != 2, exploitation="sexual" if i % 3 == 2 else "criminal",
         allocated_after=(3, 5, 20, 26, 8, 50)[i % 6] * H, contacted_after=(10, 24, 30, 48, 72)[i % 5] * H,
-        missing=missing, nrm=tuple(nrm), exit=exit_,
+        missing=missing, interviews=interviews, nrm=tuple(nrm), exit=exit_,
     )  # fmt: skip
 
 

@@ -41,6 +41,7 @@ class Record:
     allocated_after: timedelta | None = None
     contacted_after: timedelta | None = None
     missing: tuple[tuple[datetime, datetime], ...] = ()  # episodes in service (start, end)
+    interviews: tuple[tuple[datetime, str] | None, ...] = ()  # each episode's return interview (offered_at, outcome)
     nrm: tuple[tuple[datetime, str, str], ...] = ()  # (when, stage, outcome)
     exit: tuple[datetime, str, str] | None = None  # (when, reason, destination)
     late: bool = False
@@ -68,8 +69,8 @@ class Record:
             c.allocate(self.received_at + self.allocated_after)
         if self.contacted_after is not None:
             c.contact(self.received_at + self.contacted_after)
-        for start, end in self.missing:
-            c.missing(start, end)
+        for k, (start, end) in enumerate(self.missing):
+            c.missing(start, end, interview=self.interviews[k] if k < len(self.interviews) else None)
         for when, stage, outcome in self.nrm:
             c.nrm(when, stage, outcome)
         if self.exit is not None:
@@ -86,6 +87,9 @@ class Facts:
     received: str  # month
     exited: str | None  # month, if exited by then
     stats: dict[str, float | None]
+
+
+RETURN_INTERVIEW_DUE = timedelta(hours=72)
 
 
 def _end(day: date) -> datetime:
@@ -106,6 +110,12 @@ def facts(r: Record, as_at: date) -> Facts:
         episodes.append((on, None))  # open: Child records no return
     ltm = any(s <= upto and (upto - s).days >= LONG_TERM_MISSING_DAYS
               and (f is None or f > upto or (f - s).days >= LONG_TERM_MISSING_DAYS) for s, f in episodes)  # fmt: skip
+    # each return whose 72 hours had passed by as_at (by the London day they did), and its interview offered in time
+    returns = [
+        k < len(r.interviews) and (i := r.interviews[k]) is not None and i[1] != "not_offered"
+        and i[0] < e + RETURN_INTERVIEW_DUE
+        for k, (_s, e) in enumerate(r.missing) if clock.london_date(e + RETURN_INTERVIEW_DUE) <= as_at
+    ]  # fmt: skip
     nrm = {}
     for stage, name in (
         ("reasonable_grounds", "nrm_reasonable_grounds"),
@@ -122,7 +132,8 @@ def facts(r: Record, as_at: date) -> Facts:
         "primary_exploitation": r.exploitation, "referrer_type": r.referrer,
         "missing_at_referral": r.missing_at_referral,
         "missing_in_service": bool(in_service) and clock.london_date(min(in_service)) <= as_at,
-        "long_term_missing": ltm, **nrm, "months_in_service_band": band,
+        "long_term_missing": ltm, **nrm,
+        "return_interview_within_72h": ("yes" if all(returns) else "no") if returns else "no_return", "months_in_service_band": band,
         "exit_reason": r.exit[1] if exited and r.exit else None,
         "exit_destination": r.exit[2] if exited and r.exit else None,
     }  # fmt: skip

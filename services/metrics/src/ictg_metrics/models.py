@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Date,
     DateTime,
@@ -26,12 +27,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ictg_common.audit import audit_table
 from ictg_common.consumer import consumer_tables
 from ictg_common.db import make_base
+from ictg_common.ratelimit import rate_limit_table
 
 SCHEMA = "metrics"
 Model = make_base(SCHEMA)
 inbox, dead_letter = consumer_tables(Model.metadata)
 # Who rebuilt or reconciled, and who read unperturbed figures (true counts: docs/disclosure.md).
 audit = audit_table(Model.metadata)
+rate_limit = rate_limit_table(Model.metadata)  # the rate limits' buckets, shared by replicas
 
 
 class Event(Model):  # type: ignore[valid-type, misc]
@@ -126,6 +129,9 @@ class Child(Model):  # type: ignore[valid-type, misc]
     legal_area: Mapped[list[str | None]] = _texts()
     missing_start_on: Mapped[list[date | None]] = _dates()  # every episode, with its end (NULL: open)
     missing_end_on: Mapped[list[date | None]] = _dates()
+    # each return from an episode by the day its interview fell due (72 hours on), and whether one was offered by then
+    return_due_on: Mapped[list[date | None]] = _dates()
+    return_interview_met: Mapped[list[bool | None]] = mapped_column(ARRAY(Boolean), server_default=text("'{}'"))
     exploitation_type: Mapped[list[str | None]] = _texts()
     cjs_involvement: Mapped[list[str | None]] = _texts()
     facts: Mapped[dict[str, Any]] = mapped_column(JSONB)  # ids and attributes no query groups by

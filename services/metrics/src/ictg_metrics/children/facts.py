@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
 from uuid import UUID
 
@@ -34,6 +34,7 @@ from ictg_common.contracts import (
     MissingStarted,
     NrmDecisionRecorded,
     ReferralReceived,
+    ReturnInterviewRecorded,
     parse_data,
 )
 
@@ -46,6 +47,7 @@ from .state import (
     Episode,
     Exit,
     FoldState,
+    Interview,
     Move,
     empty_state,
 )
@@ -65,6 +67,7 @@ ARRAYS = (
     "exploitation_type", "cjs_involvement", "child_contact_on", "f2f_contact_on", "tp_contact_on", "main_tp_on",
     "main_tp", "topic_on", "topic", "legal_on", "legal_area", "missing_start_on", "missing_end_on", "move_on",
     "move_la", "move_region", "rg_on", "rg_outcome", "cg_on", "cg_outcome", "allocation_state_on", "allocation_state",
+    "return_due_on", "return_interview_met",
 )  # fmt: skip
 SCALARS = (
     *AT_REFERRAL, *(d for d in DERIVED if d not in ARRAYS), "received_at", "received_on", "identified_on",
@@ -155,6 +158,11 @@ def _on_missing_ended(state: FoldState, event_id: str, d: MissingEnded) -> None:
     state["episodes"][key] = ep._replace(start=d.started_at.isoformat(), end=d.ended_at.isoformat())
 
 
+def _on_return_interview(state: FoldState, event_id: str, d: ReturnInterviewRecorded) -> None:
+    # One per episode; the latest event about it, in (time, id) order, wins.
+    state["interviews"][str(d.episode_id)] = Interview(d.offered_at.isoformat(), d.within_72h)
+
+
 def _on_exited(state: FoldState, event_id: str, d: CaseExited) -> None:
     state["exit"] = Exit(d.exited_at.isoformat(), d.reason, d.destination)  # the latest exit wins
 
@@ -170,6 +178,7 @@ EVENT_HANDLERS: dict[type[EventData], Callable[[FoldState, str, Any], None]] = {
     NrmDecisionRecorded: _on_decision,
     MissingStarted: _on_missing_started,
     MissingEnded: _on_missing_ended,
+    ReturnInterviewRecorded: _on_return_interview,
     CaseExited: _on_exited,
 }
 """What each event the fold knows does to the state; other events (assessments, breaches) change nothing."""
@@ -232,6 +241,7 @@ def finish(state: FoldState) -> dict[str, Any]:
     out.update(_moves(state["moves"], day))
     out.update(_decisions(state["decisions"], day))
     out.update(_missing(state["episodes"], received_at=out["received_at"], exited_at=out["exited_at"]))
+    out.update(_returns(state["episodes"], state["interviews"]))
     return out
 
 
@@ -354,6 +364,20 @@ def _missing(
         "missing_end_on": [clock.london_date(s.end) if s.end else None for s in known],
         "missing_in_service_on": clock.london_date(min(in_service)) if in_service else None,
     }
+
+
+RETURN_INTERVIEW_DUE = timedelta(hours=72)  # statutory guidance: offered within 72 hours of the return
+
+
+def _returns(episodes: dict[str, Episode], interviews: dict[str, Interview]) -> dict[str, Any]:
+    """Each return from a missing episode by the London day its interview fell due (72 hours after the return),
+    with whether one was offered by then: as of a day, the returns due by it are a prefix."""
+    due = sorted(
+        (clock.london_date(datetime.fromisoformat(ep.end) + RETURN_INTERVIEW_DUE),
+         key in interviews and interviews[key].within_72h)
+        for key, ep in episodes.items() if ep.end is not None
+    )  # fmt: skip
+    return {"return_due_on": [on for on, _ in due], "return_interview_met": [met for _, met in due]}
 
 
 NOT_ABOUT_A_CHILD = ("ictg.webhook.", "ictg.referral.status_changed.")  # the referrer's view: nothing to count

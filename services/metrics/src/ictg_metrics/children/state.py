@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple, TypedDict
 
-STATE_VERSION = 1  # bump when the state's shape or `apply` changes: stored states of another version are refolded
+STATE_VERSION = 2  # bump when the state's shape or `apply` changes: stored states of another version are refolded
 
 
 class AllocationState(NamedTuple):
@@ -68,6 +68,14 @@ class Episode(NamedTuple):
     seen: int
 
 
+class Interview(NamedTuple):
+    """A return home interview after a missing episode (kept by episode id: one per episode): whether it was
+    offered within 72 hours of the return (`ictg.return_interview.recorded.v1`'s `within_72h`)."""
+
+    time: str
+    within_72h: bool
+
+
 class Exit(NamedTuple):
     time: str  # ISO, as the event gives it
     reason: str
@@ -87,19 +95,21 @@ class FoldState(TypedDict):
     moves: dict[str, Move]  # by move id
     decisions: dict[str, Decision]  # by decision id
     episodes: dict[str, Episode]  # by episode id
+    interviews: dict[str, Interview]  # by episode id
     exit: Exit | None  # the latest exit wins
 
 
 def empty_state() -> FoldState:
     return {
         "v": STATE_VERSION, "referral": None, "case_id": None, "allocations": {}, "allocation_states": {},
-        "contacts": {}, "advocacy": {}, "moves": {}, "decisions": {}, "episodes": {}, "exit": None,
+        "contacts": {}, "advocacy": {}, "moves": {}, "decisions": {}, "episodes": {}, "interviews": {},
+        "exit": None,
     }  # fmt: skip
 
 
 _RECORDS: dict[str, type[tuple[Any, ...]]] = {
     "allocation_states": AllocationState, "contacts": Contact, "advocacy": Advocacy, "moves": Move,
-    "decisions": Decision, "episodes": Episode,
+    "decisions": Decision, "episodes": Episode, "interviews": Interview,
 }  # fmt: skip
 
 

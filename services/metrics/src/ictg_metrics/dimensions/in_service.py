@@ -153,6 +153,22 @@ IN_SERVICE: list[Dimension] = [
         "was received and before exit, by `as_of`.",
     ),
     Dimension(
+        "return_interview_within_72h",
+        f"(CASE WHEN {count_by('return_due_on')} = 0 THEN 'no_return' "
+        f"WHEN false = ANY(c.return_interview_met[1:{count_by('return_due_on')}]) THEN 'no' ELSE 'yes' END)",
+        values=("yes", "no", "no_return"),
+        value_labels=(
+            "Every return offered an interview within 72 hours",
+            "A return not offered an interview within 72 hours",
+            "No return due yet",
+        ),
+        label="Return interviews within 72 hours",
+        definition="Whether each time the child came back from a missing episode a return home interview was "
+        "offered (accepted or declined) within 72 hours, counting the returns whose 72 hours had passed by "
+        "`as_of`: yes (every one), no (at least one not; none recorded counts as not), or no_return (none). "
+        "Among children with a return, the share answering yes is the share offered within 72 hours.",
+    ),
+    Dimension(
         "long_term_missing",
         LONG_TERM_MISSING,
         kind=B,

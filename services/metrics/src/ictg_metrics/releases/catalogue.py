@@ -147,6 +147,11 @@ CATALOGUE: tuple[Table, ...] = (
     # missing
     Table("missing_by_year", "Children who went missing while in the service, and long-term missing, by year of "
           "referral", "children", "year", dimensions=("missing_in_service", "long_term_missing")),
+    Table("return_interviews_by_year", "Return home interviews offered within 72 hours of a missing child's return, by "
+          "year of referral", "children", "year", dimensions=("return_interview_within_72h",),
+          description="Children by whether every return from a missing episode (its 72 hours passed) was offered an "
+          "interview within 72 hours: among children with a return, those answering yes are the share offered "
+          "in time."),
     Table("missing_at_referral_by_financial_year", "Children missing when referred, by financial year",
           "children", "financial_year", dimensions=("missing_at_referral",)),
     # NRM
