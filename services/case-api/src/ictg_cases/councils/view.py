@@ -2,7 +2,7 @@
 
 The child's identity (it is the corporate parent and must match its own records), the case's status,
 pathway, allocation (role and region, never the guardian), missing episodes, NRM decisions, moves and
-exit; contacts as date, method and party only. Never free-text notes, the referrer's details, the
+exit, return interviews; contacts as date, method and party only. Never free-text notes, the referrer's details, the
 guardian's name or id, nor who recorded what; never assessments, advocacy or deadline breaches.
 
 Only records dated inside the council's responsibility periods are shown; a missing episode is shown
