@@ -165,7 +165,7 @@ async def test_no_other_organisation_receives_childrens_events(shared_settings: 
 
 
 STATUS_FIELDS = {"referral_id", "org_type", "org_name", "referrer_reference", "status", "case_opened_at",
-                 "allocated_at", "exited_at"}  # fmt: skip
+                 "allocated_at", "exited_at", "withdrawn_at"}  # fmt: skip
 
 
 async def test_a_first_responder_follows_the_status_of_its_own_referrals_only(shared_settings: dict[str, Any]) -> None:

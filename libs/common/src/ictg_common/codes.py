@@ -37,7 +37,7 @@ AdvocacyKind = Literal["legal_advice", "meeting", "representation"]
 AdvocacyArea = Literal["immigration", "criminal_justice", "social_care", "education", "health", "other"]
 ExitReason = Literal[
     "work_completed", "long_term_missing", "negative_nrm_decision", "declined_service", "turned_18",
-    "maximum_duration", "moved_out_of_area", "assessed_adult", "other",
+    "maximum_duration", "moved_out_of_area", "assessed_adult", "referral_withdrawn", "other",
 ]  # fmt: skip
 ExitDestination = Literal[
     "la_children_services", "la_adult_services", "ngo", "post_18_support", "other_service", "none"
@@ -134,7 +134,9 @@ def value_label(code: str) -> str:
     return words[:1].upper() + words[1:]
 
 
-ReferralStatus = Literal["received", "awaiting_allocation", "allocated", "exited"]
+ReferralStatus = Literal["received", "awaiting_allocation", "allocated", "exited", "withdrawn"]
+WithdrawalReason = Literal["made_in_error", "duplicate", "other"]
+"""Why a referrer withdrew its referral (`POST /v1/referrals/{id}/withdraw`)."""
 
 # Every code list an API takes or answers: name → (what it is, its type).
 CODE_LISTS: dict[str, tuple[str, object]] = {
@@ -167,6 +169,8 @@ CODE_LISTS: dict[str, tuple[str, object]] = {
     "return_interview_by": ("Who offered or conducts a return home interview (case API).", ReturnInterviewBy),
     "referral_status": ("How a referral's case stands (`GET /v1/referrals/{id}`): `received` before the case opens.",
                         ReferralStatus),
+    "withdrawal_reason": ("Why the referrer withdrew a referral (`POST /v1/referrals/{id}/withdraw`).",
+                          WithdrawalReason),
 }  # fmt: skip
 
 

@@ -112,6 +112,12 @@ class PreconditionFailed(Problem):
     status, title, slug = 412, "Precondition failed", "stale-etag"
 
 
+class PreconditionRequired(Problem):
+    """A write that must name the version it changes (`If-Match`) and did not (RFC 6585)."""
+
+    status, title, slug = 428, "Precondition required", "precondition-required"
+
+
 class ValidationFailed(Problem):
     status, title, slug = 422, "Validation failed", "validation"
 

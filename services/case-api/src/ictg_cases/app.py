@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ictg_common.audit import audit_router
 from ictg_common.consumer import Consumer
+from ictg_common.contracts import ReferralAmended, ReferralReceived, ReferralWithdrawn
 from ictg_common.events import CloudEvent
 from ictg_common.runtime import Runtime
 from ictg_common.service import create_service_app
@@ -31,6 +32,7 @@ from .missing.endpoints import router as missing_router
 from .models import SCHEMA, audit
 from .observability import install as install_metrics
 from .records.endpoints import router as records_router
+from .referrals import follow as follow_referral
 from .return_interviews.endpoints import router as return_interviews_router
 from .runtime import CasesExtras
 from .settings import CasesSettings
@@ -53,7 +55,10 @@ def create_app(
     intake = IntakeClient(settings, transport=intake_transport)
 
     async def on_referral(session: AsyncSession, event: CloudEvent) -> None:
-        await cases.open_case(session, event, intake=intake, settings=settings)
+        if event.type == ReferralReceived.TYPE:
+            await cases.open_case(session, event, intake=intake, settings=settings)
+        else:  # the referrer's corrections and withdrawal, after the case opened (one consumer: in order)
+            await follow_referral.on_referral_event(session, event, intake=intake, settings=settings)
 
     async def claim_check(events: list[CloudEvent]) -> None:
         # Outside the consumer's transaction: a slow intake holds no database connection.
@@ -76,7 +81,10 @@ def create_app(
         consumers=[
             Consumer(
                 name="cases-referrals",
-                filter_subjects=[f"{settings.subject_prefix}.intake.referral.received"],
+                filter_subjects=[
+                    f"{settings.subject_prefix}.intake.{m.name()}"
+                    for m in (ReferralReceived, ReferralAmended, ReferralWithdrawn)
+                ],
                 handler=on_referral,
                 prepare=claim_check,
             )

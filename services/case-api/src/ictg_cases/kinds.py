@@ -83,6 +83,15 @@ PATHWAY_CHANGES = RecordKind(
     path="pathway-changes", noun="pathway_change", row=models.PathwayChange, out=PathwayChange,
     entry="case.pathway_changed", time="changed_at", council=("id", "case_id", "from_pathway", "pathway", "changed_at"),
 )  # fmt: skip
+REFERRAL_AMENDMENTS = RecordKind(
+    # The referrer's corrections and withdrawal (`referrals/follow.py`): on the timeline only, never a council's.
+    path="referral-amendments", noun="referral_amendment", row=models.ReferralAmendment, out=None,
+    entry="referral.amended", time="amended_at", listed=False,
+)  # fmt: skip
+REFERRAL_WITHDRAWALS = RecordKind(
+    path="referral-withdrawals", noun="referral_withdrawal", row=models.ReferralWithdrawal, out=None,
+    entry="referral.withdrawn", time="withdrawn_at", listed=False,
+)  # fmt: skip
 SLA_BREACHES = RecordKind(
     path="sla-breaches", noun="sla_breach", row=models.SlaBreach, out=None, entry="sla.breached", time="due_by",
     listed=False,
@@ -96,5 +105,5 @@ EXIT = RecordKind(
 # In timeline order: among records sharing one instant, an earlier kind comes first (the exit last).
 KINDS: tuple[RecordKind, ...] = (
     ALLOCATIONS, CONTACTS, MISSING_EPISODES, RETURN_INTERVIEWS, ASSESSMENTS, NRM_DECISIONS, ADVOCACY, MOVES,
-    PATHWAY_CHANGES, SLA_BREACHES, EXIT,
+    PATHWAY_CHANGES, REFERRAL_AMENDMENTS, REFERRAL_WITHDRAWALS, SLA_BREACHES, EXIT,
 )  # fmt: skip

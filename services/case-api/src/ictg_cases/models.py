@@ -82,6 +82,9 @@ class Case(CaseLife, Model):  # type: ignore[valid-type, misc]
     missing_since: Mapped[datetime | None] = mapped_column(When, nullable=True)
     turns_18_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     exited_at: Mapped[datetime | None] = mapped_column(When, nullable=True)
+    # The referrer withdrew the referral (`referrals/follow.py`): when, and why (`withdrawal_reason`).
+    referral_withdrawn_at: Mapped[datetime | None] = mapped_column(When, nullable=True)
+    referral_withdrawal_reason: Mapped[str | None] = mapped_column(String(20), nullable=True)
     # Stamped by the database on every insert or update (trigger `stamp_change`, migration 0005): the
     # change feed's position. `change_xid` is the writing transaction's id, so a reader can tell which
     # changes are final (every transaction below its snapshot's xmin has ended).
@@ -221,6 +224,26 @@ class Exit(Model):  # type: ignore[valid-type, misc]
     destination: Mapped[str] = mapped_column(String(40))
     recorded_at: Mapped[datetime] = mapped_column(When)
     recorded_by: Mapped[str] = mapped_column(String(200))
+
+
+class ReferralAmendment(CaseRecord, Model):  # type: ignore[valid-type, misc]
+    """The referrer corrected the referral: which fields (names only); the case's `personal` was re-read."""
+
+    __tablename__ = "referral_amendment"
+
+    amended_at: Mapped[datetime] = mapped_column(When)
+    fields: Mapped[list[str]] = mapped_column(ARRAY(String(100)))
+
+
+class ReferralWithdrawal(CaseRecord, Model):  # type: ignore[valid-type, misc]
+    """The referrer withdrew the referral: why, and whether the case exited for it (before any allocation)."""
+
+    __tablename__ = "referral_withdrawal"
+
+    withdrawn_at: Mapped[datetime] = mapped_column(When)
+    reason: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str | None] = mapped_column(String(500), nullable=True)  # the referrer's words, from intake
+    case_exited: Mapped[bool] = mapped_column(Boolean)
 
 
 class SlaBreach(Model):  # type: ignore[valid-type, misc]

@@ -9,6 +9,9 @@ from datetime import date, datetime, timedelta
 
 from ictg_common.clock import london_date
 from ictg_common.errors import field_error
+from ictg_common.preconditions import etag as etag  # re-exported: the case API names it from here
+from ictg_common.preconditions import matches
+from ictg_common.preconditions import parse_if_match as parse_if_match
 from ictg_common.reference import local_authority, region_slug
 
 # Which worker roles may hold a case on each pathway (a manager may hold any).
@@ -92,25 +95,5 @@ def long_term_missing(missing_since: datetime | None, *, now: datetime, days: in
     return missing_since is not None and (london_date(now) - london_date(missing_since)).days >= days
 
 
-def parse_if_match(header: str) -> list[str] | None:
-    """Entity tags of an If-Match header (weak prefix ignored); None means `*`."""
-    if header.strip() == "*":
-        return None
-    tags = []
-    for part in header.split(","):
-        tag = part.strip()
-        tag = tag.removeprefix("W/")
-        tags.append(tag.strip('"'))
-    return tags
-
-
-def etag(version: int) -> str:
-    return f'"{version}"'
-
-
-def if_match_ok(header: str | None, version: int) -> bool:
-    """Without If-Match a write applies to the current version; with it, the version must match."""
-    if header is None:
-        return True
-    tags = parse_if_match(header)
-    return tags is None or str(version) in tags
+# The entity-tag mechanism is the platform's (`ictg_common.preconditions`), shared with intake's corrections.
+if_match_ok = matches

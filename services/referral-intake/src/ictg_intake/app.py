@@ -13,6 +13,7 @@ from .admin.endpoints import router as admin_router
 from .models import SCHEMA, audit
 from .reference.endpoints import router as reference_router
 from .referrals import casestatus, repository
+from .referrals.correction_endpoints import router as corrections_router
 from .referrals.endpoints import router
 from .settings import IntakeSettings
 
@@ -26,7 +27,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         title="ICTG referral intake",
         settings=settings,
         schema=SCHEMA,
-        routers=[router, reference_router, admin_router, audit_router(audit)],
+        routers=[router, corrections_router, reference_router, admin_router, audit_router(audit)],
         consumers=[casestatus.consumer(settings.subject_prefix)],
         engine_setup=[repository.tune_connections],
     )

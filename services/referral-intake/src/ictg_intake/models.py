@@ -53,6 +53,12 @@ class Referral(Model):  # type: ignore[valid-type, misc]
     allocated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # a guardian now
     allocation_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # of `allocated`
     exited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The referrer's corrections and withdrawal (`referrals/corrections.py`): every one bumps `version` (the ETag).
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    amended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    withdrawal_reason: Mapped[str | None] = mapped_column(String(20))
+    withdrawal_detail: Mapped[str | None] = mapped_column(String(500))  # free text: never in an event
 
     __table_args__ = (
         Index("ix_referral_match", "nationality", "date_of_birth"),
@@ -64,7 +70,7 @@ class Referral(Model):  # type: ignore[valid-type, misc]
 class ReferralName(Model):  # type: ignore[valid-type, misc]
     """Every name a referral gives the child (given and family, and each of `other_names`) as its
     `name_key`: what duplicate matching compares, through trigram indexes (pg_trgm). The referral's
-    nationality, date of birth and estimated age are copied here (a referral's are never changed) so
+    nationality, date of birth and estimated age are copied here (a correction replaces the rows) so
     that one index scan narrows by all three and the name at once."""
 
     __tablename__ = "referral_name"

@@ -47,6 +47,7 @@ from ..codes import (
     ReturnInterviewOutcome,
     Topic,
     TraffickerContact,
+    WithdrawalReason,
     WorkerRole,
 )
 from ..events import SOURCES, CloudEvent, event_name
@@ -130,6 +131,37 @@ class ReferralReceived(EventData):
     cjs_involvement: list[CjsInvolvement] = Field(default_factory=list)
     timeliness: Timeliness
     possible_duplicate_of: list[UUID] = Field(default_factory=list)
+
+
+class ReferralAmended(EventData):
+    """The referring organisation corrected its referral (`PATCH /v1/referrals/{id}`): which fields it
+    changed, by name (`child.date_of_birth`, `local_authority_code`, `referrer.reference`…), never their
+    values, old or new (the case API re-reads the referral through its claim check). Subject: the referral
+    id. Time: `amended_at`."""
+
+    TYPE = "ictg.referral.amended.v1"
+    SOURCE = "intake"
+
+    referral_id: UUID
+    amended_at: datetime
+    fields: list[str] = Field(
+        description="The names of the fields the correction changed, as dotted paths of the referral's body "
+        "(`child.family_name`, `circumstances.uasc`), sorted; never their values."
+    )
+
+
+class ReferralWithdrawn(EventData):
+    """The referring organisation withdrew its referral (`POST /v1/referrals/{id}/withdraw`): before a
+    guardian is allocated the case exits (`referral_withdrawn`), after it the guardian is told. The reason's
+    free-text `detail` stays in intake (it may name the child): the case API reads it through its claim
+    check. Subject: the referral id. Time: `withdrawn_at`."""
+
+    TYPE = "ictg.referral.withdrawn.v1"
+    SOURCE = "intake"
+
+    referral_id: UUID
+    withdrawn_at: datetime
+    reason: WithdrawalReason
 
 
 # ---- cases ----
@@ -350,6 +382,7 @@ class ReferralStatusChanged(EventData):
     case_opened_at: datetime | None = None
     allocated_at: datetime | None = None
     exited_at: datetime | None = None
+    withdrawn_at: datetime | None = Field(default=None, description="When the referrer withdrew it; else null.")
 
 
 # ---- webhooks ----
@@ -385,7 +418,7 @@ class WebhookPing(EventData):
 
 
 MODELS: tuple[type[EventData], ...] = (
-    ReferralReceived, CaseOpened, CaseAllocated, ContactRecorded, MissingStarted, MissingEnded, ReturnInterviewRecorded, AssessmentRecorded,
+    ReferralReceived, ReferralAmended, ReferralWithdrawn, CaseOpened, CaseAllocated, ContactRecorded, MissingStarted, MissingEnded, ReturnInterviewRecorded, AssessmentRecorded,
     NrmDecisionRecorded, AdvocacyRecorded, CaseMoved, CasePathwayChanged, SlaBreached, CaseExited, ReferralStatusChanged,
     WebhookDisabled, WebhookPing,
 )  # fmt: skip
@@ -419,6 +452,6 @@ def parse_data(type_: str, data: dict[str, Any]) -> EventData | None:
 __all__ = [
     "MODELS", "REGISTRY", "SCHEMA_BASE", "AdvocacyRecorded", "AssessmentRecorded", "CaseAllocated", "CaseEventData",
     "CaseExited", "CaseMoved", "CaseOpened", "CasePathwayChanged", "ContactRecorded", "EventData", "Exploitation",
-    "MissingEnded", "MissingStarted", "NrmDecisionRecorded", "ReferralReceived", "ReturnInterviewRecorded", "SlaBreached", "SlaClock", "Timeliness",
+    "MissingEnded", "MissingStarted", "NrmDecisionRecorded", "ReferralAmended", "ReferralReceived", "ReferralWithdrawn", "ReturnInterviewRecorded", "SlaBreached", "SlaClock", "Timeliness",
     "WebhookDisabled", "WebhookPing", "make_event", "parse_data",
 ]  # fmt: skip

@@ -18,8 +18,9 @@ PATHWAY = (
 )
 KINDS = (
     "case.opened, case.allocated, contact.recorded, missing.started, missing.ended, return_interview.recorded, "
-    "assessment.recorded, nrm_decision.recorded, advocacy.recorded, case.moved, case.pathway_changed, sla.breached "
-    "or case.exited"
+    "assessment.recorded, nrm_decision.recorded, advocacy.recorded, case.moved, case.pathway_changed, "
+    "referral.amended (the referrer corrected the referral: `fields` names what changed), referral.withdrawn (the "
+    "referrer withdrew it: `reason`, `detail`, `case_exited`), sla.breached or case.exited"
 )
 
 
@@ -76,6 +77,14 @@ class Case(BaseModel):
     )
     overdue: list[Clock] = Field(
         description="Deadlines passed and still unmet on an open case: `allocation`, `first_contact`; empty if none."
+    )
+    referral_withdrawn_at: datetime | None = Field(
+        default=None,
+        description="When the referrer withdrew the referral (RFC 3339); null if it did not. Before any allocation "
+        "the case exits with reason `referral_withdrawn`; after, it stays open for the guardian to decide.",
+    )
+    referral_withdrawal_reason: str | None = Field(
+        default=None, description="Why: made_in_error, duplicate or other (the referrer's detail is on the timeline)."
     )
     attributes: dict[str, Any] = Field(
         description="The referral's coded facts as intake published them in `referral.received` (age band, "

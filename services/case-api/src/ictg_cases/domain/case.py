@@ -81,6 +81,8 @@ class CaseLife:
         missing_since: Mapped[datetime | None]
         turns_18_on: Mapped[date | None]
         exited_at: Mapped[datetime | None]
+        referral_withdrawn_at: Mapped[datetime | None]
+        referral_withdrawal_reason: Mapped[str | None]
 
     # ---- what the case recorded ----
 
@@ -280,6 +282,8 @@ class CaseLife:
             raise RecordInvalid(
                 [rules.err("/exited_at", f"must not be before the case's last record ({last_recorded_at.isoformat()})")]
             )
+        if reason == "referral_withdrawn" and self.referral_withdrawn_at is None:
+            raise RecordInvalid([rules.err("/reason", "the referrer has not withdrawn this child's referral")])
         if self.missing and reason != "long_term_missing":
             raise EpisodeConflict(
                 "The child is missing: record the return first, or exit with reason long_term_missing."
@@ -289,6 +293,20 @@ class CaseLife:
         self._record(
             CaseExited(**self._ids(), exited_at=exited_at, reason=reason, destination=destination), at=exited_at
         )
+
+    def referral_withdrawn(self, *, withdrawn_at: datetime, reason: str, last_recorded_at: datetime | None) -> bool:
+        """The referrer withdrew the referral: the case says so from now on. Before any guardian was allocated,
+        and while the child is not missing, the case exits (`referral_withdrawn`, destination `none`) at the
+        withdrawal (or at its last record, if a record is dated after it); otherwise the guardian (or a manager)
+        decides with the child, and may exit with the same reason. True if the case exited. A closed case only
+        takes the note (a withdrawal once told changes nothing more)."""
+        if self.referral_withdrawn_at is None:
+            self.referral_withdrawn_at, self.referral_withdrawal_reason = withdrawn_at, reason
+        if self.closed or self.first_allocated_at is not None or self.missing:
+            return False
+        self.exit(exited_at=max(withdrawn_at, last_recorded_at or withdrawn_at), reason="referral_withdrawn",
+                  destination="none", last_recorded_at=last_recorded_at)  # fmt: skip
+        return True
 
     def _check(self, data: CaseEventData) -> None:
         self.ensure_open()

@@ -11,7 +11,7 @@ from ..types import CLIENT_TIME, RecordOut, Strict
 
 REASONS = (
     "work_completed, long_term_missing, negative_nrm_decision, declined_service, turned_18, maximum_duration, "
-    "moved_out_of_area, assessed_adult or other"
+    "moved_out_of_area, assessed_adult, referral_withdrawn (only once the referrer has withdrawn the referral) or other"
 )
 REASON = f"Why the child left: {REASONS}; while the child is missing, only long_term_missing."
 DESTINATION = (

@@ -16,6 +16,9 @@ from ..models import Case, Exit
 from ..settings import CasesSettings
 from .schemas import ExitCreate
 
+# What the timeline shows that no one recorded on the case: the opening, missed deadlines, the referrer's changes.
+NOT_RECORDS = ("case.opened", "sla.breached", "referral.amended", "referral.withdrawn")
+
 
 async def exit_case(
     session: AsyncSession, case: Case, body: ExitCreate, *, actor: Actor, settings: CasesSettings
@@ -25,7 +28,7 @@ async def exit_case(
     if errors:
         raise RecordInvalid(errors)
     # Closing before work already recorded would leave records after the exit.
-    recorded = [e.at for e in await timeline(session, case) if e.kind not in ("case.opened", "sla.breached")]
+    recorded = [e.at for e in await timeline(session, case) if e.kind not in NOT_RECORDS]
     case.exit(
         exited_at=body.exited_at, reason=body.reason, destination=body.destination,
         last_recorded_at=max(recorded, default=None),

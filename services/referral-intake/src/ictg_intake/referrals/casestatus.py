@@ -95,14 +95,17 @@ async def on_case_event(session: AsyncSession, event: CloudEvent, *, subject_pre
         changed = ReferralStatusChanged(
             referral_id=before.id, org_type=before.org_type, org_name=before.org_name,
             referrer_reference=before.referrer_reference, status=now, case_opened_at=before.case_opened_at,
-            allocated_at=before.allocated_at, exited_at=before.exited_at,
+            allocated_at=before.allocated_at, exited_at=before.exited_at, withdrawn_at=before.withdrawn_at,
         )  # fmt: skip
         await emit(session, make_event(data=changed, subject=before.id, time=event.time), schema=SCHEMA,
                    subject_prefix=subject_prefix)  # fmt: skip
 
 
 def status_of(r: Referral) -> ReferralStatus:
-    """How the case stands, from what the case events told intake."""
+    """How the case stands, from what the case events told intake; `withdrawn` once the referrer withdrew
+    it, whatever the case did after (its exit, `referral_withdrawn`, follows from the withdrawal)."""
+    if r.withdrawn_at is not None:
+        return "withdrawn"
     if r.exited_at is not None:
         return "exited"
     if r.allocated:

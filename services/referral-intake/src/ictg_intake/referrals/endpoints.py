@@ -12,6 +12,7 @@ from ictg_common.auth import Actor, require
 from ictg_common.codes import values
 from ictg_common.idempotency import Idempotency, documented, idempotent
 from ictg_common.inputs import QuerySince, StorableText, query_time
+from ictg_common.preconditions import etag
 from ictg_common.service import SessionDep
 
 from ..models import idempotency
@@ -64,6 +65,7 @@ async def create_referral(
         return replay  # a retry of a finished request: its first answer again
     out = await service.create(session, body, actor=actor, settings=runtime.settings, refusals=runtime.sessionmaker)
     response.headers["Location"] = service.location(out.id)
+    response.headers["ETag"] = etag(out.version)
     return await idem.save(session, out, response)  # remembered with its Location, in the same transaction
 
 
@@ -73,13 +75,27 @@ MAX_IDS = 100
 ReferralIdPath = Annotated[UUID, Path(description="The referral's id, from `POST /v1/referrals` or its `Location`.")]
 
 
-@router.get("/{referral_id}", response_model=Referral, responses={404: {"description": "Not found (or not yours)"}})
+@router.get(
+    "/{referral_id}",
+    response_model=Referral,
+    responses={
+        200: {
+            "headers": {
+                "ETag": {"description": "The referral's version, for `If-Match`.", "schema": {"type": "string"}}
+            }
+        },
+        404: {"description": "Not found (or not yours)"},
+    },
+)
 async def get_referral(
-    referral_id: ReferralIdPath, session: SessionDep, actor: Reader, runtime: IntakeRuntimeDep
+    referral_id: ReferralIdPath, response: Response, session: SessionDep, actor: Reader, runtime: IntakeRuntimeDep
 ) -> Referral:
     """One referral, with how its case stands (`status` and its dates). A first responder sees its own
-    organisation's referrals; any other answers 404."""
-    return await service.read(session, referral_id, actor=actor, refusals=runtime.sessionmaker)
+    organisation's referrals; any other answers 404. Its `ETag` is what a correction or withdrawal sends as
+    `If-Match`."""
+    out = await service.read(session, referral_id, actor=actor, refusals=runtime.sessionmaker)
+    response.headers["ETag"] = etag(out.version)
+    return out
 
 
 @router.get("", response_model=ReferralPage)

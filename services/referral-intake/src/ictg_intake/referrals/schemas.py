@@ -24,6 +24,7 @@ from ictg_common.inputs import STORABLE, IsoDate, IsoDateTime, StrictModel, text
 from ictg_common.reference import local_authority
 
 from ..reference.lookup import not_an_authority
+from .correction_schemas import Withdrawal
 
 CODES = "GET /v1/reference/codes"
 
@@ -261,11 +262,19 @@ class Referral(BaseModel):
         description="How the case stands: `received` (no case yet, normally for a second at most), "
         "`awaiting_allocation` (a case is open, no guardian now: none yet, or taken off by a change of pathway), "
         "`allocated` (a guardian is allocated), "
-        "`exited` (the child has left the service)."
+        "`exited` (the child has left the service), "
+        "`withdrawn` (you withdrew it: see `withdrawal`)."
     )
     case_opened_at: datetime | None = Field(description="When the case opened; null before.")
     allocated_at: datetime | None = Field(description="When a guardian was first allocated; null before.")
     exited_at: datetime | None = Field(description="When the child left the service; null before.")
+    version: int = Field(
+        default=1,
+        description="Bumped by every correction and the withdrawal; the `ETag` is this number in quotes, to send "
+        "as `If-Match` with `PATCH /v1/referrals/{id}` and `POST /v1/referrals/{id}/withdraw`.",
+    )
+    amended_at: datetime | None = Field(default=None, description="When you last corrected it; null if never.")
+    withdrawal: Withdrawal | None = Field(default=None, description="Your withdrawal of it; null if not withdrawn.")
 
 
 class ReferralPage(BaseModel):

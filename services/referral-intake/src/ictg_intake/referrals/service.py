@@ -85,7 +85,10 @@ def to_out(r: Referral, *, duplicates: list[UUID]) -> ReferralOut:
             "id": r.id, "received_at": r.received_at, "possible_duplicate_of": duplicates,
             **d,
             "status": status_of(r), "case_opened_at": r.case_opened_at, "allocated_at": r.allocated_at,
-            "exited_at": r.exited_at,
+            "exited_at": r.exited_at, "version": r.version, "amended_at": r.amended_at,
+            "withdrawal": None if r.withdrawn_at is None else {
+                "withdrawn_at": r.withdrawn_at, "reason": r.withdrawal_reason, "detail": r.withdrawal_detail,
+            },
         }
     )  # fmt: skip
 
@@ -193,6 +196,7 @@ async def receive(
         nationality=body.child.nationality,
         referrer_reference=body.referrer.reference,
         allocated=False,
+        version=1,
         name_key=names[0],
         body=stored,
         possible_duplicate_of=list(found),
