@@ -251,3 +251,22 @@ async def test_councils_see_it_in_their_view_their_feed_and_their_webhooks(stack
     assert shown is not None and shown["outcome"] == "accepted" and shown["within_72h"] is True
     assert "local_authority_code" not in shown  # where the child is now is not told by a record's event
     assert policy.project("police", INTERVIEW, event["data"]) is None
+
+
+async def test_a_retry_with_its_idempotency_key_gets_the_first_answer_and_a_stale_etag_is_412(stack: Stack) -> None:
+    t0 = now() - timedelta(days=10)
+    cid = (await stack.case(received_at=t0, local_authority_code=BLACKBURN))["id"]
+    back = now() - timedelta(days=2)
+    ep = await returned(stack, cid, back - timedelta(days=1), back)
+    body = {"offered_at": iso(back + timedelta(hours=3)), "outcome": "declined", "conducted_by": "other"}
+    stale = (await stack.get(f"/v1/cases/{cid}")).headers["ETag"]
+    await write(stack, f"/v1/cases/{cid}/contacts", {"occurred_at": iso(back), "outcome": "made", "method": "phone",
+                                                     "party": "child", "topics": []})  # fmt: skip
+    r = await stack.post(interview_path(cid, ep["id"]), body, headers={**WRITE, "If-Match": stale})
+    assert r.status_code == 412
+    key = {**WRITE, "Idempotency-Key": "rhi-retry-1"}
+    first = await stack.post(interview_path(cid, ep["id"]), body, headers=key)
+    again = await stack.post(interview_path(cid, ep["id"]), body, headers=key)
+    assert first.status_code == again.status_code == 201 and again.headers["Idempotency-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert len((await stack.get(f"/v1/cases/{cid}/return-interviews")).json()["items"]) == 1
