@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from ictg_common.db import create_engine
 from ictg_common.events import CloudEvent
 from ictg_metrics.children.facts import Ev, apply, empty_state, finish, fold, fold_state, ordered
-from ictg_metrics.children.state import Contact, Episode, Exit, load_state
+from ictg_metrics.children.state import Contact, Episode, Exit, Interview, load_state
 from ictg_metrics.children.store import child_row, record_events
 from ictg_metrics.models import Child as ChildRow
 from ictg_metrics.models import ChildFold
@@ -41,7 +41,13 @@ OPS = st.one_of(
         st.sampled_from(["child", "social_worker", "foster_carer", "police"]),
         st.lists(st.sampled_from(["safety", "education", "health"]), max_size=2),
     ),
-    st.tuples(st.just("missing"), when, st.one_of(st.none(), st.integers(0, 20))),
+    # an episode: its return after so many days (None: open), and a return interview so many hours after it
+    st.tuples(
+        st.just("missing"),
+        when,
+        st.one_of(st.none(), st.integers(0, 20)),
+        st.one_of(st.none(), st.tuples(st.integers(0, 100), st.sampled_from(["accepted", "declined", "not_offered"]))),
+    ),
     st.tuples(
         st.just("nrm"),
         when,
@@ -68,7 +74,9 @@ def _story(missing_at_referral: bool, ops: list[tuple[Any, ...]]) -> list[CloudE
             outcome, method, party, topics = args
             child.contact(t, outcome=outcome, method=method, party=party, topics=topics)
         elif op == "missing":
-            child.missing(t, None if args[0] is None else t + timedelta(days=args[0]))
+            end = None if args[0] is None else t + timedelta(days=args[0])
+            interview = None if end is None or args[1] is None else (end + timedelta(hours=args[1][0]), args[1][1])
+            child.missing(t, end, interview=interview)
         elif op in ("allocate", "release"):
             getattr(child, op)(t)
         else:
@@ -119,6 +127,7 @@ def test_records_keep_their_stored_layout() -> None:
     assert Contact._fields == ("time", "on", "outcome", "party", "method", "topics")
     assert Episode._fields == ("start", "end", "at_referral", "seen")
     assert Exit._fields == ("time", "reason", "destination")
+    assert Interview._fields == ("time", "within_72h")
 
 
 @settings(max_examples=300, deadline=None)
