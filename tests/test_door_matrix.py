@@ -510,7 +510,7 @@ INTAKE: dict[tuple[str, str], Any] = {
         any_token(page(("name", "description", "codes[].code", "codes[].label"), "*", extra=())), key="name"
     ),
     ("GET", "/v1/reference/local-authorities"): probe(
-        any_token(page(("code", "name", "region", "region_name"), "*", extra=())), key="code"
+        any_token(page(("code", "name", "region", "region_name", "districts"), "*", extra=())), key="code"
     ),
     ("GET", "/v1/admin/referral-ids"): probe(jwt(ops=page(("id", "received_at"), "referral_a", "referral_b"))),
 }

@@ -20,11 +20,15 @@ from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
-from .errors import PROBLEM_JSON, ProblemDetails
+from .auth import Actor, Scopes
+from .errors import MESSAGES, PROBLEM_JSON, TYPE_BASE, ProblemDetails, field_error
+from .http import _BODY_METHODS as BODY_METHODS
+from .http import MAX_BODY, GuardMiddleware
 
 SCHEME = "bearerAuth"
 ASSETS = "/docs/assets"
 PUBLIC_PATHS = {"/healthz", "/readyz"}  # probes: no token
+READY_PATH = "/readyz"
 
 BEARER = {
     "type": "http",
@@ -58,22 +62,121 @@ COMMON_PARAMETERS = {
 }
 
 
+def rules_of(dependant: Dependant) -> tuple[bool, list[Scopes]]:
+    """Whether the operation needs a token, and the scope rules its dependencies enforce (`auth.Scopes`)."""
+    authenticated, rules = False, []
+    for dep in _walk(dependant):
+        rule = getattr(dep.call, "ictg_rule", None)
+        if isinstance(rule, Scopes) and rule not in rules:
+            rules.append(rule)
+        if getattr(dep.call, "ictg_authenticates", False):
+            authenticated = True
+    return authenticated or bool(rules), rules
+
+
 def scopes_of(dependant: Dependant) -> tuple[bool, list[str]]:
     """Whether the operation needs a token, and the scopes of which it needs one (any of them)."""
-    authenticated, scopes = False, []
-    for dep in _walk(dependant):
-        call = dep.call
-        if getattr(call, "ictg_scopes", None) is not None:
-            scopes += [s for s in call.ictg_scopes if s not in scopes]  # type: ignore[union-attr]
-        if getattr(call, "ictg_authenticates", False):
-            authenticated = True
-    return authenticated or bool(scopes), scopes
+    needs_token, rules = rules_of(dependant)
+    return needs_token, list(dict.fromkeys(s for rule in rules for s in rule.listed))
 
 
 def _walk(dependant: Dependant) -> Iterator[Dependant]:
     for dep in dependant.dependencies:
         yield dep
         yield from _walk(dep)
+
+
+def _any_of(scopes: tuple[str, ...]) -> str:
+    return " or ".join(f"`{s}`" for s in scopes)
+
+
+def scope_note(rule: Scopes) -> str:
+    """What /docs says of `rule`, for each audience."""
+    council = "a council's token (`org_type` `local_authority`)"
+    if rule.council is None:
+        return f"Scope: {_any_of(rule.others)}."
+    if not rule.others:
+        return f"For {council} with scope {_any_of(rule.council)}; any other token is refused (403)."
+    if not rule.council:
+        return f"Scope: {_any_of(rule.others)}. Never {council}, whatever its scopes (403)."
+    return f"Scope: {_any_of(rule.others)}; {council}: {_any_of(rule.council)}."
+
+
+# An example body for each error status, as the code that answers it words it (`errors`, `http`, `auth`).
+# 404, 409, 412 and 428 take the operation's own description of that response as `detail`.
+_TITLES: dict[int, tuple[str, str, str]] = {
+    400: ("Malformed JSON", "malformed-json",
+          "The request body is not valid JSON: Expecting ',' delimiter at line 3, column 5 (character 42)."),
+    401: ("Not authenticated", "unauthorized", "A bearer token is required."),
+    403: ("Forbidden", "forbidden", "This needs another scope."),
+    404: ("Not found", "not-found", "Not found."),
+    409: ("Conflict", "conflict", "Conflict."),
+    412: ("Precondition failed", "stale-etag", "The version you sent in If-Match is no longer current."),
+    413: ("Request body too large", "payload-too-large", f"The body is over {MAX_BODY // 1024} KiB."),
+    415: ("Unsupported media type", "unsupported-media-type", "Send the body as application/json."),
+    422: ("Validation failed", "validation", "1 field(s) failed validation."),
+    428: ("Precondition required", "precondition-required", "Send If-Match with the version you change."),
+    429: ("Too many requests", "rate-limited", "Too many requests from this client; slow down."),
+    503: ("Service unavailable", "unavailable", "A dependency (database) is unavailable; retry shortly."),
+}  # fmt: skip
+_OWN_DETAIL = {404, 409, 412, 428}
+# What only a request with a body can meet (`http.GuardMiddleware`, the JSON parser), and what only a caller
+# with a token can (`auth.current_actor`, the scope check, the rate limit, the query check of every read).
+_BODY_ONLY = {"400", "413", "415"}
+_TOKEN_ONLY = {"401", "403", "429", "422"}
+READINESS = {"status": "not_ready", "checks": {"database": "down", "nats": "ok"}}
+
+
+def _schema(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        node = schema["components"]["schemas"][node["$ref"].rsplit("/", 1)[-1]]
+    return node
+
+
+def _invalid(schema: dict[str, Any], op: dict[str, Any], method: str) -> dict[str, Any]:
+    """A field error this operation really answers with 422."""
+    body = op.get("requestBody", {}).get("content", {})
+    media: dict[str, Any] = next(iter(body.values()), {}) if body else {}
+    required = _schema(schema, media.get("schema", {})).get("required", []) if media else []
+    if required:
+        return field_error(f"/{required[0]}", "is required", "missing")
+    params = op.get("parameters", [])
+    if method in {"GET", "HEAD"}:  # every read refuses a query parameter it does not take (`queries`)
+        taken = sorted(p["name"] for p in params if p["in"] == "query")
+        accepted = f"it accepts {', '.join(taken)}" if taken else "it takes no query parameters"
+        return field_error("#query/colour", f"unknown query parameter; {accepted}", "unknown_parameter")
+    for p in params:
+        if p["in"] == "path":
+            return field_error(f"#path/{p['name']}", MESSAGES["uuid_parsing"] + " (got 'abc')", "uuid_parsing")
+    for p in params:
+        return field_error(f"#{p['in']}/{p['name']}", "is not valid: see its description", "invalid")
+    return field_error("/", "must be a JSON object", "model_attributes_type")
+
+
+def _example(
+    schema: dict[str, Any], op: dict[str, Any], *, method: str, path: str, status: int, rules: list[Scopes]
+) -> dict[str, Any]:
+    title, slug, detail = _TITLES.get(status, ("Error", f"http-{status}", "Error."))
+    if status in _OWN_DETAIL and (own := op["responses"][str(status)].get("description")):
+        detail = own.rstrip(".") + "."
+    if status == 403 and rules:  # what the scope check answers a token without the scope
+        detail = rules[0].refusal(Actor(sub="example", scopes=frozenset()))
+    example: dict[str, Any] = {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail,
+                               "instance": path}  # fmt: skip
+    if status == 422:
+        example["errors"] = [_invalid(schema, op, method)]
+    elif status == 400:
+        example["errors"] = [field_error("/", detail, "json_invalid")]
+    return example
+
+
+def _form_paths(app: FastAPI) -> frozenset[str]:
+    """The paths whose body `GuardMiddleware` leaves to the handler (a form: the OAuth 2.0 token endpoint)."""
+    for middleware in app.user_middleware:
+        if middleware.cls is GuardMiddleware:
+            paths: tuple[str, ...] = middleware.kwargs.get("form_paths", ())  # type: ignore[assignment]
+            return frozenset(paths)
+    return frozenset()
 
 
 def _complete(app: FastAPI, schema: dict[str, Any]) -> None:
@@ -83,25 +186,46 @@ def _complete(app: FastAPI, schema: dict[str, Any]) -> None:
     problem = ProblemDetails.model_json_schema(ref_template="#/components/schemas/{model}")
     schemas.update(problem.pop("$defs", {}))
     schemas["Problem"] = problem
+    forms = _form_paths(app)
     for route in routing.iter_route_contexts(app.routes):  # through included routers (FastAPI ≥ 0.16x)
         if not isinstance(route.original_route, APIRoute) or not route.include_in_schema:
             continue
-        needs_token, scopes = scopes_of(route.dependant)
+        needs_token, rules = rules_of(route.dependant)
         for method in route.methods or ():
             op = schema.get("paths", {}).get(route.path_format, {}).get(method.lower())
             if op is None:
                 continue
             if needs_token:
                 # OpenAPI 3.1 lets a non-OAuth scheme list the roles it needs: here the scopes (any of them).
-                op["security"] = [{SCHEME: scopes}]
-                if scopes:
-                    note = f"Scope: {' or '.join(f'`{s}`' for s in scopes)}."
+                op["security"] = [{SCHEME: list(dict.fromkeys(s for rule in rules for s in rule.listed))}]
+                if rules:
+                    note = " ".join(scope_note(rule) for rule in rules)
                     op["description"] = f"{op.get('description', '').rstrip()}\n\n{note}".strip()
             else:
                 op["security"] = []  # no token: the probes
-            for status, response in op.get("responses", {}).items():
-                if status[:1] in "45":  # every error is problem details, whatever the route documented
-                    response["content"] = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+            responses = op.get("responses", {})
+            # No response that cannot happen: a body's refusals where there is no body, a token's where none
+            # is read; a probe answers its own 503 only.
+            impossible = (_BODY_ONLY if method not in BODY_METHODS else set()) | (set() if needs_token else _TOKEN_ONLY)
+            if route.path_format in forms:
+                impossible |= {"415"}  # a form's body is the handler's to refuse, in its protocol's terms
+            if route.path_format in PUBLIC_PATHS and route.path_format != READY_PATH:
+                impossible |= {"503"}  # liveness reads nothing
+            for status in [s for s in responses if s in impossible]:
+                del responses[status]
+            for status, response in responses.items():
+                if status[:1] not in "45":
+                    continue
+                if route.path_format in PUBLIC_PATHS:  # readiness answers its checks, not a problem
+                    response["content"] = {"application/json": {"example": READINESS}}
+                    response["description"] = "Not ready: a dependency is down (which, in `checks`)"
+                    continue
+                example = _example(
+                    schema, op, method=method, path=route.path_format or "", status=int(status), rules=rules
+                )
+                # Every error is problem details, whatever the route documented, with an example of its own.
+                response["content"] = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"},
+                                                      "example": example}}  # fmt: skip
             for param in op.get("parameters", []):
                 if not param.get("description") and param["name"] in COMMON_PARAMETERS:
                     param["description"] = COMMON_PARAMETERS[param["name"]]

@@ -442,15 +442,60 @@ current_actor.ictg_authenticates = True  # type: ignore[attr-defined]  # for the
 CurrentActor = Annotated[Actor, Depends(current_actor)]
 
 
-def require(*scopes: str) -> Any:
-    """Dependency: the caller must hold at least one of `scopes`."""
+@dataclass(frozen=True)
+class Scopes:
+    """Which scopes admit a token to an operation, by audience: a council's token (`org_type`
+    `local_authority`) is judged by `council` (None: by `others`, like any token), every other token by
+    `others`; an empty tuple admits no token of that audience. The one statement of an operation's access by
+    scope: the check that enforces it and the OpenAPI document (`apidocs`) both read it, so /docs cannot
+    list a scope that the check refuses."""
 
+    others: tuple[str, ...]
+    council: tuple[str, ...] | None = None
+
+    def of(self, actor: Actor) -> tuple[str, ...]:
+        """The scopes of which `actor` needs one."""
+        return self.council if actor.council and self.council is not None else self.others
+
+    def admits(self, actor: Actor) -> bool:
+        return any(actor.has(s) for s in self.of(actor))
+
+    def refusal(self, actor: Actor) -> str:
+        """The 403's words for `actor`, whom `admits` refused."""
+        if needed := self.of(actor):
+            return f"This needs scope {' or '.join(needed)}."
+        if actor.council:
+            return "A council's token may not do this: a council reads its own children and files its own identifiers."
+        return "This is for a council's token (org_type local_authority, claim la_codes)."
+
+    @property
+    def listed(self) -> list[str]:
+        """Every scope that admits some token, others' first: what the OpenAPI document lists."""
+        return list(dict.fromkeys((*self.others, *(self.council or ()))))
+
+
+def enforces(rule: Scopes) -> Any:
+    """Decorator of a dependency that checks `rule` itself (`rule.admits`, with a refusal of its own, e.g.
+    audited): the OpenAPI document lists the rule's scopes for every operation that depends on it."""
+
+    def mark(dependency: Any) -> Any:
+        dependency.ictg_rule = rule  # read by apidocs
+        return dependency
+
+    return mark
+
+
+def require(*scopes: str, council: tuple[str, ...] | None = None) -> Any:
+    """Dependency: the caller must hold at least one of `scopes`; a council's token one of `council` instead,
+    when given (`()`: no council's token). The rule (`Scopes`) is what the OpenAPI document lists."""
+    rule = Scopes(scopes, council)
+
+    @enforces(rule)
     async def check(actor: CurrentActor) -> Actor:
-        if not any(actor.has(s) for s in scopes):
-            raise Forbidden(f"This needs scope {' or '.join(scopes)}.")
+        if not rule.admits(actor):
+            raise Forbidden(rule.refusal(actor))
         return actor
 
-    check.ictg_scopes = scopes  # type: ignore[attr-defined]  # listed in the OpenAPI document (apidocs)
     return Depends(check)
 
 

@@ -28,7 +28,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Request
 
 from ictg_common import audit
-from ictg_common.auth import Actor, CurrentActor, require
+from ictg_common.auth import Actor, CurrentActor, Scopes, enforces, require
 from ictg_common.errors import Forbidden, ValidationFailed, field_error
 from ictg_common.runtime import runtime_of
 
@@ -139,72 +139,71 @@ def staff_router(*routers: APIRouter) -> APIRouter:
     return wrapper
 
 
-def _needs(actor: Actor, *scopes: str) -> None:
-    if not any(actor.has(s) for s in scopes):
-        raise Forbidden(f"This needs scope {' or '.join(scopes)}.")
+# What admits a token to a case's reads and writes: a council's token reads with `la:read`, writes nothing on a
+# case but what a council may record for its own children (`la:write`, `CouncilWriteCtx`); its identifiers have
+# their own endpoint. The checks below and /docs (`apidocs`) both read these.
+READ = Scopes(("cases:read", "cases:write"), council=("la:read",))
+WRITE = Scopes(("cases:write",), council=())
+COUNCIL_WRITE = Scopes(("cases:write",), council=("la:write",))
+ADMIN = Scopes(("cases:admin",), council=())
+
+
+async def _council_context(
+    request: Request, actor: Actor, reason: str | None, *, if_match: str | None = None
+) -> Context:
+    if reason is not None:
+        await refuse_council(
+            request, actor, action="break_glass", reason=_text(reason)[:REASON_MAX],
+            detail="Break-glass is not available to council tokens: a council sees its own children only.",
+        )  # fmt: skip
+    return context(request, actor, if_match=if_match)
 
 
 async def _reader(
     request: Request,
-    actor: Annotated[Actor, require("cases:read", "cases:write", "la:read")],
+    actor: Annotated[Actor, require(*READ.others, council=READ.council)],
     reason: BreakGlassHeader = None,
 ) -> Context:
     if is_council(actor):
-        _needs(actor, "la:read")
-        if reason is not None:
-            await refuse_council(
-                request, actor, action="break_glass", reason=_text(reason)[:REASON_MAX],
-                detail="Break-glass is not available to council tokens: a council sees its own children only.",
-            )  # fmt: skip
-        return context(request, actor)
-    _needs(actor, "cases:read", "cases:write")
+        return await _council_context(request, actor, reason)
     return context(request, actor, break_glass=await _reason(request, actor, reason))
 
 
-async def _changer(request: Request, actor: Actor, reason: str | None, if_match: str | None, *scopes: str) -> Context:
-    if is_council(actor):
-        await refuse_council(
-            request, actor, action="case.write",
-            detail="A council's token changes nothing on a case but its own identifiers "
-            "(PUT /v1/cases/{id}/local-identifiers).",
-        )  # fmt: skip
-    _needs(actor, *scopes)
+async def _changer(request: Request, actor: Actor, reason: str | None, if_match: str | None, rule: Scopes) -> Context:
+    if not rule.admits(actor):
+        if is_council(actor):  # whatever scopes it carries: worth an audit row
+            await refuse_council(
+                request, actor, action="case.write",
+                detail="A council's token changes nothing on a case but its own identifiers "
+                "(PUT /v1/cases/{id}/local-identifiers).",
+            )  # fmt: skip
+        raise Forbidden(rule.refusal(actor))
     return context(request, actor, break_glass=await _reason(request, actor, reason), if_match=if_match)
 
 
+@enforces(WRITE)
 async def _writer(
-    request: Request,
-    actor: Annotated[Actor, require("cases:write", "la:read", "la:write")],
-    reason: BreakGlassHeader = None,
-    if_match: IfMatchHeader = None,
+    request: Request, actor: CurrentActor, reason: BreakGlassHeader = None, if_match: IfMatchHeader = None
 ) -> Context:
-    return await _changer(request, actor, reason, if_match, "cases:write")
+    return await _changer(request, actor, reason, if_match, WRITE)
 
 
 async def _writer_or_council(
     request: Request,
-    actor: Annotated[Actor, require("cases:write", "la:write")],
+    actor: Annotated[Actor, require(*COUNCIL_WRITE.others, council=COUNCIL_WRITE.council)],
     reason: BreakGlassHeader = None,
     if_match: IfMatchHeader = None,
 ) -> Context:
     if is_council(actor):
-        _needs(actor, "la:write")
-        if reason is not None:
-            await refuse_council(
-                request, actor, action="break_glass", reason=_text(reason)[:REASON_MAX],
-                detail="Break-glass is not available to council tokens: a council sees its own children only.",
-            )  # fmt: skip
-        return context(request, actor, if_match=if_match)
-    return await _changer(request, actor, reason, if_match, "cases:write")
+        return await _council_context(request, actor, reason, if_match=if_match)
+    return await _changer(request, actor, reason, if_match, COUNCIL_WRITE)
 
 
+@enforces(ADMIN)
 async def _admin(
-    request: Request,
-    actor: Annotated[Actor, require("cases:admin", "la:read", "la:write")],
-    reason: BreakGlassHeader = None,
-    if_match: IfMatchHeader = None,
+    request: Request, actor: CurrentActor, reason: BreakGlassHeader = None, if_match: IfMatchHeader = None
 ) -> Context:
-    return await _changer(request, actor, reason, if_match, "cases:admin")
+    return await _changer(request, actor, reason, if_match, ADMIN)
 
 
 ReadCtx = Annotated[Context, Depends(_reader)]

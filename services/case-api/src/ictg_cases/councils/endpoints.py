@@ -29,6 +29,7 @@ COUNCIL_RESPONSES: dict[int | str, dict[str, str]] = {
     404: {"description": "No such case"},
     422: {"description": "Validation failed (identifiers, dates, local_authority_code)"},
 }
+EXPORT_RESPONSES = {status: r for status, r in COUNCIL_RESPONSES.items() if status != 404}  # no case in the path
 
 
 def _council(request: Request, actor: Actor) -> Context:
@@ -37,11 +38,11 @@ def _council(request: Request, actor: Actor) -> Context:
     return context(request, actor)
 
 
-async def _writer(request: Request, actor: Annotated[Actor, require("la:write")]) -> Context:
+async def _writer(request: Request, actor: Annotated[Actor, require(council=("la:write",))]) -> Context:
     return _council(request, actor)
 
 
-async def _reader(request: Request, actor: Annotated[Actor, require("la:read")]) -> Context:
+async def _reader(request: Request, actor: Annotated[Actor, require(council=("la:read",))]) -> Context:
     return _council(request, actor)
 
 
@@ -123,7 +124,7 @@ Everyone = Annotated[
     response_class=Response,
     responses={
         200: {"content": {"text/csv": {}}, "description": "The SSDA903 Missing table (CHILD,DOB,MISSING,MIS_START,MIS_END)"},
-        **COUNCIL_RESPONSES,
+        **EXPORT_RESPONSES,
     },
 )  # fmt: skip
 async def missing_export(
@@ -151,7 +152,7 @@ async def missing_export(
 
 
 @router.get(
-    "/v1/exports/ssda903/missing/unidentified", response_model=export.UnidentifiedPage, responses=COUNCIL_RESPONSES
+    "/v1/exports/ssda903/missing/unidentified", response_model=export.UnidentifiedPage, responses=EXPORT_RESPONSES
 )
 async def missing_unidentified(
     session: SessionDep, ctx: CouncilReader, local_authority_code: Code = None, start: From = None, end: To = None,

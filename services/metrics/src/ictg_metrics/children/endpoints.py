@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ictg_common import audit, clock
-from ictg_common.auth import Actor, CurrentActor, require
+from ictg_common.auth import Actor, CurrentActor, Scopes, enforces, require
 from ictg_common.errors import Forbidden, invalid
 from ictg_common.queries import accepts_query
 from ictg_common.service import SessionDep
@@ -64,13 +64,13 @@ NEEDS: dict[Mode, str] = {"dp": "metrics:query", "perturb": "metrics:read:unsupp
 ACTIONS: dict[Mode, str] = {"dp": "dp.read", "perturb": "perturbed.read", "none": "unperturbed.read"}
 
 
+@enforces(Scopes(tuple(dict.fromkeys(NEEDS.values()))))  # one of the scopes `_check_access` may need
 async def _asker(actor: CurrentActor) -> Actor:
     """Any authenticated caller: which disclosure it may ask for is decided (and a refusal audited) by
     `_check_access`, once the query is known."""
     return actor
 
 
-_asker.ictg_scopes = ("metrics:query", "metrics:read:unsuppressed")  # type: ignore[attr-defined]  # for OpenAPI
 Asker = Annotated[Actor, Depends(_asker)]
 
 

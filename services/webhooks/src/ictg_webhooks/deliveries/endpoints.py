@@ -62,7 +62,10 @@ async def list_deliveries(
     return schemas.DeliveryPage(items=[_out(r) for r in rows], next_cursor=next_cursor)
 
 
-@router.post("/deliveries/{delivery_id}/retry", status_code=202, response_model=schemas.Queued, responses=RESPONSES)
+@router.post(
+    "/deliveries/{delivery_id}/retry", status_code=202, response_model=schemas.Queued,
+    responses={404: {"description": "No such delivery of your organisation's subscriptions"}},
+)  # fmt: skip
 async def retry_delivery(
     delivery_id: Annotated[UUID, Path(description="The delivery's id, from the delivery log.")],
     session: SessionDep,

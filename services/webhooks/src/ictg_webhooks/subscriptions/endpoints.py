@@ -52,7 +52,7 @@ def _out(sub: Subscription, model: type[S], **extra: Any) -> S:
     return model.model_validate({**values, "previous_secret_valid_until": until, **extra})
 
 
-@router.post("/subscriptions", status_code=201, response_model=schemas.SubscriptionCreated, responses=RESPONSES)
+@router.post("/subscriptions", status_code=201, response_model=schemas.SubscriptionCreated)
 async def create_subscription(
     body: schemas.SubscriptionCreate, session: SessionDep, actor: Manager, settings: SettingsDep, response: Response
 ) -> schemas.SubscriptionCreated:
