@@ -227,7 +227,11 @@ CASE = (
 )  # fmt: skip
 _CHILD = ("given_name", "family_name", "other_names", "date_of_birth", "estimated_age", "age_disputed", "gender",
           "nationality")  # fmt: skip
-IDENTIFIERS = ("local_authority_code", "la_child_id", "upn", "nhs_number", "updated_at")
+IDENTIFIERS = ("local_authority_code", "la_child_id", "upn", "nhs_number", "looked_after", "date_of_birth",
+               "updated_at")  # fmt: skip
+LIST_8_EMPTY = ("local_authority_code", "as_at", "period_start", "columns", "items")
+LIST_8 = (*LIST_8_EMPTY[:-1], *(f"items[].{f}" for f in ("child_unique_id", "case_id", "missing_episodes",
+          "absent_episodes", "return_interview_offered", "return_interview_accepted")))  # fmt: skip
 # A council whose period has ended sees the case as it was: nothing of it now.
 PAST = ("status", "pathway", "local_authority_code", "allocation", "missing")
 
@@ -240,6 +244,7 @@ def council_case(*, allocated: bool = False, identified: bool = True) -> tuple[s
         "status", "pathway", "local_authority_code", "missing", "exited_at", "turns_18_on", "changed_at",
         *(("allocation.role", "allocation.region", "allocation.allocated_at") if allocated else ("allocation",)),
         *((f"local_identifiers[].{i}" for i in IDENTIFIERS) if identified else ("local_identifiers",)),
+        "coded_facts.*",
     )  # fmt: skip
 
 
@@ -336,7 +341,7 @@ def subscription_of(w: World, kind: str) -> dict[str, Any]:
 
 
 def identifiers_of(w: World, kind: str) -> dict[str, Any]:
-    return {"la_child_id": {"manchester": "MAN1", "salford": "SAL1"}.get(kind, "X1")}
+    return {"la_child_id": {"manchester": "MAN1", "salford": "SAL1"}.get(kind, "X1"), "looked_after": True}
 
 
 def contact_now(w: World, kind: str) -> dict[str, Any]:
@@ -638,6 +643,19 @@ CASES: dict[tuple[str, str], Any] = {
             salford_before=Text("text/csv", frozenset()),
             kent=Text("text/csv", frozenset()),
         )
+    ),
+    # Annex A List 8 of each council's looked-after children: Manchester counts the episode the child went
+    # missing in, but its return (and the interview offered) was Salford's to report.
+    ("GET", "/v1/exports/annex-a/list-8"): probe(
+        jwt(
+            manchester=one(
+                LIST_8, "MAN1", nulls=("items[].return_interview_offered", "items[].return_interview_accepted")
+            ),
+            salford=one(LIST_8, "SAL1"),  # the return and the interview (accepted) were Salford's
+            salford_before=one(LIST_8_EMPTY),
+            kent=one(LIST_8_EMPTY),
+        ),
+        key="child_unique_id",
     ),
     ("GET", "/v1/exports/ssda903/missing/unidentified"): probe(
         jwt(**dict.fromkeys(("manchester", "salford", "kent"), page(())))

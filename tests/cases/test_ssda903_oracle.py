@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.support.ssda903 import missing_table_errors
+from tests.support.ssda903 import header_csv, missing_table_errors
 
 GOOD = """CHILD,DOB,MISSING,MIS_START,MIS_END
 C0001,14/02/2010,M,03/05/2025,05/05/2025
@@ -30,3 +30,16 @@ def test_a_bad_missing_table_names_the_rules() -> None:
     assert any(e.startswith("567:") and "row 1" in e for e in errors)
     assert any(e.startswith("1006:") and "row 2" in e for e in errors)
     assert any(e.startswith("1004:") and "row 3" in e for e in errors)
+
+
+def test_a_councils_own_header_catches_children_it_does_not_hold_and_other_dates_of_birth() -> None:
+    header = header_csv([{"CHILD": "C0001", "DOB": "14/02/2010"}, {"CHILD": "C0002", "DOB": "02/12/2012"}])
+    errors = missing_table_errors(GOOD, collection_year="2026", header=header)
+    assert sorted(e.split(":")[0] + " " + e.split("(")[-1] for e in errors) == [
+        "INT13 row 3, CHILD C0002)",  # the Header's DOB is 02/12/2012
+    ]
+    header = header_csv([{"CHILD": "C0001", "DOB": "14/02/2010"}])
+    errors = missing_table_errors(GOOD, collection_year="2026", header=header)
+    assert [e.split(":")[0] for e in errors] == ["INT04"] and "CHILD C0002" in errors[0]
+    both = header_csv([{"CHILD": "C0001", "DOB": "14/02/2010"}, {"CHILD": "C0002", "DOB": "01/12/2012"}])
+    assert missing_table_errors(GOOD, collection_year="2026", header=both) == []

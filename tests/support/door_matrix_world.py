@@ -311,7 +311,9 @@ async def seed_before_the_move(w: World) -> None:
     await record(w, "exit", f"{b}/exit",
                  {"exited_at": tb["exited"], "reason": "work_completed",
                   "destination": "la_children_services"})  # fmt: skip
-    r = await w.send("cases", "PUT", f"{a}/local-identifiers", "manchester", json={"la_child_id": "MAN1"})
+    r = await w.send(
+        "cases", "PUT", f"{a}/local-identifiers", "manchester", json={"la_child_id": "MAN1", "looked_after": True}
+    )
     assert r.status_code == 200, r.text
     await _delivered(w, 6)  # referral.received, case.opened, allocated, contact, missing.started, nrm: Manchester's
 
@@ -335,7 +337,9 @@ async def seed_after_the_move(w: World) -> None:
                  {"ended_at": t["returned"], "return_interview_offered": True})  # fmt: skip
     await record(w, "return_interview", f"{a}/missing-episodes/{w.ids['episode']}/return-interview",
                  {"offered_at": t["interviewed"], "outcome": "accepted", "conducted_by": "local_authority"})  # fmt: skip
-    r = await w.send("cases", "PUT", f"{a}/local-identifiers", "salford", json={"la_child_id": "SAL1"})
+    r = await w.send(
+        "cases", "PUT", f"{a}/local-identifiers", "salford", json={"la_child_id": "SAL1", "looked_after": True}
+    )
     assert r.status_code == 200, r.text
     await w.must("metrics", "POST", "/v1/admin/releases", OPS, release=last_complete(clock.utcnow()))
     await _delivered(w, 8)  # and case.moved (both councils'), the late contact (Manchester's)

@@ -11,13 +11,16 @@ builds before the main one; pins in requirements-903.lock), and runs there in a 
 `ssda903_run.py` beside this file reads the tables as JSON on stdin and prints the errors as JSON.
 The test process never imports `lac_validator`, pandas 1.5 or its warnings.
 
-What is synthesised, and why:
-- A Header table (CHILD, SEX, DOB, ETHNIC, UPN, MOTHER, MC_DOB) with one row per distinct CHILD of
-  the Missing table, DOB copied from that child's first Missing row, every other column blank. Two
-  Missing rules (INT04 "child in Missing does not exist in Header", INT13 "DOB in Missing differs
-  from DOB in Header") skip themselves without a Header table. Header rules are not run, so the
-  blank columns raise nothing. Because the Header is built from the Missing rows, INT04 can never
-  fail, and INT13 fails only when the same child has different DOBs on different Missing rows.
+The Header table, given or synthesised:
+- `header=`: the council's own Header (CHILD, SEX, DOB, ETHNIC, UPN, MOTHER, MC_DOB, as in its SSDA903
+  return; only CHILD and DOB need values, since Header rules are not run). This is the real check of a
+  Missing export merged into the council's return: INT04 ("child in Missing does not exist in Header")
+  fails for a child the Header does not hold (a child the council does not look after), INT13 ("DOB in
+  Missing differs from DOB in Header") for a date of birth that is not the council's.
+- Without it, a Header with one row per distinct CHILD of the Missing table, DOB copied from that
+  child's first Missing row, every other column blank. Two Missing rules (INT04, INT13) skip
+  themselves without a Header table. Because this Header is built from the Missing rows, INT04 can
+  never fail, and INT13 fails only when the same child has different DOBs on different Missing rows.
 - Metadata `{"collectionYear": collection_year}`: the validator derives the collection window
   01/04/(year-1)–31/03/(year) from it (rules 570, 571), and the rule set is picked by the same year
   ("2026" → rules for 2025/26).
@@ -75,8 +78,19 @@ def _header_csv(missing_csv: str) -> str:
     return out.getvalue()
 
 
-def missing_table_errors(csv_text: str, *, collection_year: str = "2026") -> list[str]:
-    """Run the DfE rules concerning the Missing table on `csv_text` (with a header line).
+def header_csv(rows: list[dict[str, str]]) -> str:
+    """A council's Header table as CSV text from rows of its columns (CHILD, DOB, ...; others left blank)."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=HEADER_COLUMNS, lineterminator="\n", restval="")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def missing_table_errors(csv_text: str, *, collection_year: str = "2026", header: str | None = None) -> list[str]:
+    """Run the DfE rules concerning the Missing table on `csv_text` (with a header line), merged with the
+    council's Header table `header` (CSV text with a header line; see `header_csv`) or, without one, a Header
+    synthesised from the Missing rows.
 
     Returns `"<code>: <message> (row <n>, CHILD <id>)"` per failure, `n` counting data rows from 1;
     empty when the table passes. Raises if a selected rule crashed or skipped itself, so a silent
@@ -92,7 +106,7 @@ def missing_table_errors(csv_text: str, *, collection_year: str = "2026") -> lis
         "rules": MISSING_RULES,
         "files": [
             {"name": "missing.csv", "text": csv_text},
-            {"name": "header.csv", "text": _header_csv(csv_text)},
+            {"name": "header.csv", "text": header if header is not None else _header_csv(csv_text)},
         ],
     }
     done = subprocess.run(

@@ -1,12 +1,12 @@
-"""A council's own endpoints: its identifiers for a child, and its SSDA903 export.
+"""A council's own endpoints: its identifiers for a child, its SSDA903 export and Annex A List 8.
 
-Both are for council tokens only (`org_type` `local_authority`): `la:write` to file identifiers on
+All are for council tokens only (`org_type` `local_authority`): `la:write` to file identifiers on
 a child that has been the council's responsibility, `la:read` to export its children's episodes."""
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
@@ -18,7 +18,7 @@ from ictg_common.service import SessionDep
 from ..cases.access import Context, context, finish_read, is_council, open_for_read
 from ..models import SCHEMA
 from ..types import CaseId
-from . import export, service
+from . import annex_a, export, service
 from .identifiers import LocalIdentifiersIn
 from .view import Identifiers
 
@@ -164,3 +164,61 @@ async def missing_unidentified(
         session, ctx, local_authority_code, start, end, action="export.ssda903_unidentified", everyone=everyone
     )
     return export.unidentified_page(found)
+
+
+AsAt = Annotated[date | None, Query(description="The last day of the 12 months (default: today)")]
+Format = Annotated[
+    Literal["json", "csv"] | None, Query(alias="format", description="`csv` for CSV (or send `Accept: text/csv`).")
+]
+
+
+@router.get(
+    "/v1/exports/annex-a/list-8",
+    response_model=annex_a.List8,
+    responses={
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}},
+              "description": "Annex A List 8's missing columns (CSV: Ofsted's headings)"},
+        403: COUNCIL_RESPONSES[403],
+        422: {"description": "Validation failed (as_at, format, local_authority_code)"},
+    },
+)  # fmt: skip
+async def annex_a_list_8(
+    request: Request, session: SessionDep, ctx: CouncilReader, local_authority_code: Code = None, as_at: AsAt = None,
+    fmt: Format = None,
+) -> Response | annex_a.List8:  # fmt: skip
+    """Ofsted's Annex A List 8 (children in care), its missing columns, for the children you look after
+    (`looked_after` filed with your identifiers): in the 12 months up to `as_at`, the number of episodes each
+    was missing (whereabouts unknown) and absent (whereabouts known) while yours, and whether a return home
+    interview was offered and accepted after the last missing episode (from its return interview record, or,
+    when none is recorded, offered as the return said and accepted blank). JSON, or CSV under Ofsted's column
+    headings (`format=csv` or
+    `Accept: text/csv`), one row per child by your `Child Unique ID` (`la_child_id`)."""
+    action = "export.annex_a_list_8"
+    held = await service.codes_held(ctx, [local_authority_code] if local_authority_code else [], action=action)
+    if len(held) != 1:
+        raise ValidationFailed(
+            f"Your token answers for {', '.join(held)}: say which in local_authority_code.",
+            errors=[field_error("#query/local_authority_code", f"one of {', '.join(held)}")],
+        )
+    today = clock.london_date(clock.utcnow())
+    as_at = as_at or today
+    if not EARLIEST <= as_at <= today:
+        raise ValidationFailed(
+            f"as_at must be a date from {EARLIEST.isoformat()} to today ({today.isoformat()}).",
+            errors=[field_error("#query/as_at", f"a date from {EARLIEST.isoformat()} to {today.isoformat()}")],
+        )
+    answer = await annex_a.list_8(session, code=held[0], as_at=as_at)
+    await audit.record_many(
+        session,
+        schema=SCHEMA,
+        actor=ctx.actor,
+        action=action,
+        resources=[f"/v1/cases/{r.case_id}" for r in answer.items],
+    )
+    if fmt == "csv" or (fmt is None and "text/csv" in request.headers.get("accept", "")):
+        name = f"annex-a-list-8-{held[0]}-{as_at.isoformat()}.csv"
+        return Response(
+            annex_a.to_csv(answer), media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )  # fmt: skip
+    return answer

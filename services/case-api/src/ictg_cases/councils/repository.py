@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..cases.periods import by_case, lasted
 from ..cases.periods import of_cases as periods_of
 from ..cases.repository import settled_xid
-from ..models import Allocation, Case, LocalIdentifier, MissingEpisode, ResponsibilityPeriod
+from ..models import Allocation, Case, LocalIdentifier, MissingEpisode, ResponsibilityPeriod, ReturnInterview
 
 P = ResponsibilityPeriod
 
@@ -185,3 +185,29 @@ async def missing_in(
     ]
     found = await periods_of(session, sorted({c.id for _e, c, _i in rows}), [code])
     return rows, found
+
+
+async def looked_after_in(
+    session: AsyncSession, *, code: str, start: datetime, end: datetime
+) -> list[tuple[Case, LocalIdentifier]]:
+    """The children `code` looks after (its identifiers say so) with one of its periods meeting `[start, end)`,
+    with those identifiers."""
+    overlapping = select(P.id).where(
+        P.case_id == Case.id, P.local_authority_code == code, lasted(), P.starts_at < end,
+        or_(P.ends_at.is_(None), P.ends_at > start),
+    )  # fmt: skip
+    q = (
+        select(Case, LocalIdentifier)
+        .join(LocalIdentifier, and_(LocalIdentifier.case_id == Case.id, LocalIdentifier.local_authority_code == code))
+        .where(LocalIdentifier.looked_after.is_(True), overlapping.exists())
+        .order_by(Case.id)
+    )
+    return [(c, i) for c, i in (await session.execute(q)).all()]
+
+
+async def interviews_after(session: AsyncSession, episode_ids: Sequence[UUID]) -> dict[UUID, ReturnInterview]:
+    """The return home interview recorded after each of these episodes (one at most per episode)."""
+    if not episode_ids:
+        return {}
+    q = select(ReturnInterview).where(ReturnInterview.episode_id.in_(list(episode_ids)))
+    return {i.episode_id: i for i in (await session.scalars(q)).all()}

@@ -1,6 +1,7 @@
 """What a council sees of a case, in one place (see docs/security.md).
 
-The child's identity (it is the corporate parent and must match its own records), the case's status,
+The child's identity (it is the corporate parent and must match its own records), the referral's coded
+facts with their CIN census assessment-factor codes (`coded_facts.py`), the case's status,
 pathway, allocation (role and region, never the guardian), missing episodes, NRM decisions, moves and
 exit, return interviews; contacts as date, method and party only. Never free-text notes, the referrer's details, the
 guardian's name or id, nor who recorded what; never assessments, advocacy or deadline breaches.
@@ -26,6 +27,7 @@ from ..cases import periods as rule
 from ..cases.schemas import TimelineEntry
 from ..kinds import KINDS
 from ..models import Allocation, Case, LocalIdentifier, ResponsibilityPeriod
+from .coded_facts import CodedFacts, coded_facts
 
 # record path → (the column dating it, the fields a council sees)
 SHARED: dict[str, tuple[str, tuple[str, ...]]] = {k.path: (k.time, k.council) for k in KINDS if k.council is not None}
@@ -216,6 +218,10 @@ class CouncilCase(BaseModel):
     turns_18_on: date | None = Field(
         description="The child's 18th birthday (ISO date); null when only an estimated age is known."
     )
+    coded_facts: CodedFacts = Field(
+        description="The referral's exploitation types, county lines, UASC and missing at referral, each with the CIN "
+        "census assessment-factor code beside the service's code (12A, 24A, 11A, 10A, 9A)."
+    )
     local_identifiers: list[Identifiers] = Field(description="Your own identifiers for the child")
     changed_at: datetime | None = Field(description="When the case last changed while it was yours")
 
@@ -265,6 +271,7 @@ def case(
         missing=row.missing_since is not None if now else None,
         exited_at=row.exited_at if exit_seen else None,
         turns_18_on=row.turns_18_on,
+        coded_facts=coded_facts(row.attributes if isinstance(row.attributes, dict) else {}),
         local_identifiers=[Identifiers.model_validate(i, from_attributes=True) for i in identifiers],
         changed_at=max((p.changed_at for p in periods if p.changed_at is not None), default=None),
     )
