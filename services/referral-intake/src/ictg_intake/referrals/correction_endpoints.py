@@ -14,7 +14,7 @@ from ictg_common.service import SessionDep
 
 from ..runtime import IntakeRuntimeDep
 from . import corrections, service
-from .correction_schemas import CORRECTABLE, WithdrawalCreate
+from .correction_schemas import CORRECTABLE, WithdrawalCreate, correction_schema
 from .schemas import Referral
 
 router = APIRouter(prefix=service.COLLECTION, tags=["referrals"])
@@ -41,11 +41,11 @@ PATCH_BODY = {
     "requestBody": {
         "required": True,
         "description": "A JSON merge patch (RFC 7386) of the referral as you sent it: only the fields you correct; "
-        "`null` clears an optional field (or a field you replace, e.g. `estimated_age` for a `date_of_birth`).",
+        "`null` clears an optional field (or the one you replace: `date_of_birth` for an `estimated_age`).",
         "content": {
             media: {
-                "schema": {"$ref": "#/components/schemas/ReferralCreate"},
-                "example": {"child": {"family_name": "Nguyen", "date_of_birth": None, "estimated_age": 15}},
+                "schema": correction_schema(),
+                "example": {"child": {"family_name": "Nguyen Van"}, "referrer": {"reference": "GMP/2026/000124"}},
             }
             for media in ("application/merge-patch+json", "application/json")
         },
