@@ -20,9 +20,11 @@ from ictg_cases.councils import repository as council_repository
 from ictg_cases.councils.identifiers import LocalIdentifiersIn, nhs_number_problem, upn_check_letter, upn_problem
 from ictg_common import clock
 from ictg_common.db import plain_url
+from ictg_common.devinfra import Infra, ensure_database
 from ictg_common.errors import _validation_errors
+from ictg_common.migrate import upgrade
 from tests.support.cases_harness import Stack, stack_fixture  # noqa: F401
-from tests.support.platform import auth
+from tests.support.platform import ROOT, _admin, _with_db, auth
 
 # Check letters worked by hand (weights 2..13 on characters 2–13; sum mod 23 indexes
 # ABCDEFGHJKLMNPQRTUVWXYZ; a final letter counts as its index in that alphabet):
@@ -390,3 +392,31 @@ async def test_filing_identifiers_is_a_change_in_the_councils_feed(stack: Stack)
     assert [c["id"] for c in new] == [case["id"]]
     assert [(i["la_child_id"], i["looked_after"]) for i in new[0]["local_identifiers"]] == [(child_id, True)]
     assert new[0]["changed_at"] > was["changed_at"]
+
+
+async def test_the_migration_stops_and_names_identifiers_already_filed_for_two_children(infra: Infra) -> None:
+    """Before the database kept them unique, one id or NHS number could be filed twice: migration 0006 cannot
+    build its constraints over them and names them instead of failing on an index error."""
+    url = _with_db(infra.database_url, f"ictg_mig_{uuid.uuid4().hex[:10]}")
+    await asyncio.to_thread(ensure_database, url)
+    migrations = ROOT / "services" / "case-api" / "migrations"
+    try:
+        await asyncio.to_thread(upgrade, migrations, url, "0005")
+        conn = await asyncpg.connect(plain_url(url))
+        first, second = uuid.uuid4(), uuid.uuid4()
+        try:  # the rows alone, without their cases: the check reads only the identifiers
+            await conn.execute("ALTER TABLE cases.local_identifier DROP CONSTRAINT fk_local_identifier_case_id_case")
+            await conn.executemany(
+                "INSERT INTO cases.local_identifier (case_id, local_authority_code, la_child_id, nhs_number, "
+                "updated_at, updated_by) VALUES ($1, $2, $3, $4, now(), 'test')",
+                [(first, BOLTON, "MCR1001", "4010232137"), (second, BOLTON, "mcr1001", "4010232137")],
+            )
+        finally:
+            await conn.close()
+        with pytest.raises(RuntimeError) as refused:
+            await asyncio.to_thread(upgrade, migrations, url, "0006")
+        said = str(refused.value)
+        assert f"la_child_id {BOLTON} MCR1001" in said and "nhs_number 4010232137" in said, said
+        assert str(first) in said and str(second) in said
+    finally:
+        await _admin(infra, f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')

@@ -9,6 +9,8 @@ Revises: 0005
   child only.
 - `ex_local_identifier_nhs_number`: one NHS number on one case only (several councils may file it for
   the same child): an exclusion constraint (`btree_gist`, a trusted extension shipped with Postgres).
+
+Identifiers already filed for two children stop the migration, named (`DUPLICATES`).
 """
 
 import sqlalchemy as sa
@@ -22,7 +24,22 @@ depends_on = None
 SCHEMA = "cases"
 
 
+# Identifiers filed twice before the application refused them: the constraints cannot be built over them, and
+# which child is right is for the councils and the service to decide, so the migration stops and names them.
+DUPLICATES = """
+SELECT 'la_child_id ' || local_authority_code || ' ' || upper(la_child_id), array_agg(case_id::text)
+FROM cases.local_identifier GROUP BY local_authority_code, upper(la_child_id) HAVING count(*) > 1
+UNION ALL
+SELECT 'nhs_number ' || nhs_number, array_agg(DISTINCT case_id::text)
+FROM cases.local_identifier WHERE nhs_number IS NOT NULL GROUP BY nhs_number HAVING count(DISTINCT case_id) > 1
+"""
+
+
 def upgrade() -> None:
+    found = op.get_bind().execute(sa.text(DUPLICATES)).all()
+    if found:
+        named = "; ".join(f"{what}: cases {', '.join(cases)}" for what, cases in found)
+        raise RuntimeError(f"identifiers filed for more than one child; correct them before this migration: {named}")
     # Ships with Postgres (contrib); creating it needs CREATE on the database (owner or superuser).
     op.execute("CREATE EXTENSION IF NOT EXISTS btree_gist")
     op.add_column(
