@@ -348,10 +348,11 @@ def mint_token(
 
 
 class RateLimiter:
-    """Token bucket per caller (its principal: issuer, organisation and `sub`), per process: `per_minute` sustained, bursts up to the same.
+    """Token bucket per caller (its principal: issuer, organisation and `sub`), in this process alone:
+    `per_minute` sustained, bursts up to the same.
 
-    Each replica limits on its own, so a deployment of N replicas admits up to N times the rate;
-    it protects a service from one runaway client, not a precise quota.
+    A service limits through `ictg_common.ratelimit.SharedRateLimiter` (one bucket across replicas, in
+    its database), which falls back on this one while its database is down.
     """
 
     def __init__(self, per_minute: int) -> None:
@@ -410,7 +411,7 @@ async def current_actor(request: Request) -> Actor:
         )
     # Platform services (claim check, reconciliation) are not throttled: they follow the event rate.
     # Only the verified claim counts (module docstring), never a `sub` that merely looks like one.
-    if not actor.service and (wait := runtime.limiter.take(actor.principal_key)):
+    if not actor.service and (wait := await runtime.limiter.take(actor.principal_key)):
         raise TooManyRequests(
             "Too many requests from this client; slow down.", headers={"Retry-After": str(int(wait) + 1)}
         )

@@ -16,10 +16,11 @@ from fastapi import Depends, FastAPI, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 if TYPE_CHECKING:  # these import this module's sink protocol
-    from .auth import RateLimiter, TokenVerifier
+    from .auth import TokenVerifier
     from .consumer import ConsumerRunner
     from .natslink import NatsLink
     from .outbox import OutboxRelay
+    from .ratelimit import SharedRateLimiter
     from .telemetry import Telemetry
 
 from .settings import ServiceSettings  # the bound of `S` (also checked at run time by `typed_runtime`)
@@ -80,7 +81,7 @@ class Runtime(Generic[S, X]):
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     verifier: TokenVerifier
-    limiter: RateLimiter
+    limiter: SharedRateLimiter  # the per-principal limit, one bucket across replicas
     telemetry: Telemetry
     extras: X
     nats: NatsLink | None = None

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from . import apidocs
-from .auth import RateLimiter, TokenVerifier
+from .auth import TokenVerifier
 from .consumer import Consumer, ConsumerRunner
 from .db import create_engine, create_sessionmaker
 from .errors import install_error_handlers
@@ -23,6 +23,7 @@ from .logs import configure_logging
 from .natslink import NatsLink
 from .outbox import OutboxRelay
 from .queries import refuse_unknown_query
+from .ratelimit import SharedRateLimiter
 from .runtime import Extras, Runtime, RuntimeDep
 from .settings import ServiceSettings
 from .telemetry import Telemetry
@@ -180,9 +181,12 @@ def build_runtime(
         development=settings.auth_development,
         max_token_seconds=settings.auth_max_token_seconds,
     )
+    limiter = SharedRateLimiter(
+        settings.rate_limit_per_minute, engine=engine, schema=schema, fell_back=telemetry.rate_limit_fell_back
+    )
     return Runtime(
         settings=settings, schema=schema, engine=engine, sessionmaker=sessionmaker, verifier=verifier,
-        limiter=RateLimiter(settings.rate_limit_per_minute), telemetry=telemetry, extras=None, nats=link,
+        limiter=limiter, telemetry=telemetry, extras=None, nats=link,
         relay=relay, consumers=runners,
     )  # fmt: skip
 

@@ -145,6 +145,11 @@ class Telemetry:
             "ictg_reconcile_last_run_timestamp_seconds", "When this process last ran the reconciliation.",
             ["check"], registry=r,
         )  # fmt: skip
+        self.rate_limit_fallbacks = Counter(
+            "ictg_rate_limit_fallbacks",
+            "Requests this process rate-limited with its own in-memory bucket because the shared one (its "
+            "database) failed, by limit.", ["bucket"], registry=r,
+        )  # fmt: skip
         self.scrape_errors = Counter(
             "ictg_scrape_errors", "Scrape-time readings that failed (their gauges read NaN).", ["part"], registry=r
         )
@@ -173,6 +178,9 @@ class Telemetry:
             self.consumer_events.labels(consumer, outcome)
         self.consumer_redelivered.labels(consumer)
         self.consumer_seconds.labels(consumer)
+
+    def rate_limit_fell_back(self, bucket: str) -> None:
+        self.rate_limit_fallbacks.labels(bucket).inc()
 
     def reconciled(self, check: str, mismatches: int) -> None:
         self.reconcile_mismatches.labels(check).set(mismatches)

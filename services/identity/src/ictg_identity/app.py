@@ -39,7 +39,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         # The registry is called with this service's own tokens: it reads its own keys in process.
         own = IssuerConfig(issuer=settings.issuer.rstrip("/"))
         core.verifier.issuers[own.issuer] = IssuerKeys(own, transport=httpx.ASGITransport(app=app))
-        return IdentityExtras(desk=oauth.TokenDesk.open(keys, settings))
+        return IdentityExtras(desk=oauth.TokenDesk.open(keys, settings, core))
 
     return create_service_app(
         name="identity",

@@ -11,10 +11,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ictg_common.audit import audit_table
 from ictg_common.db import make_base
+from ictg_common.ratelimit import rate_limit_table
 
 SCHEMA = "identity"
 Model = make_base(SCHEMA)
 audit = audit_table(Model.metadata)
+rate_limit = rate_limit_table(Model.metadata)  # the rate limits' buckets, shared by replicas
 
 When = DateTime(timezone=True)
 

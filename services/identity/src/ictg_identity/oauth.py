@@ -38,9 +38,10 @@ from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ictg_common import audit as audit_log
-from ictg_common.auth import SCOPES, Actor, RateLimiter
+from ictg_common.auth import SCOPES, Actor
 from ictg_common.errors import TYPE_BASE
-from ictg_common.runtime import runtime_of
+from ictg_common.ratelimit import SharedRateLimiter
+from ictg_common.runtime import Runtime, runtime_of
 
 from .clients import service as clients
 from .keys import KeyStore
@@ -366,7 +367,7 @@ async def token(request: Request, runtime: IdentityRuntimeDep) -> JSONResponse:
     # (the per-address limit bounds the guessing).
     per_client = f"{claimed}@{address}" if claimed else None
     for limiter, key in ((desk.per_address, address), (desk.per_client, per_client)):
-        if key and (wait := limiter.take(key)):
+        if key and (wait := await limiter.take(key)):
             await _audit(request, claimed, None, "token.refused", "rate_limited")
             return _oauth_error(429, "slow_down", "Too many token requests; a token lasts 15 minutes: reuse it.",
                                 {"Retry-After": str(int(wait) + 1)})  # fmt: skip
@@ -452,12 +453,20 @@ async def jwks(runtime: IdentityRuntimeDep) -> JSONResponse:
 @dataclass(frozen=True)
 class TokenDesk:
     """The token endpoint's own running parts, made by the app's lifespan (`IdentityExtras`): the keys and
-    the two limits."""
+    the two limits, each one bucket across the service's replicas (in its database)."""
 
     keys: KeyStore
-    per_client: RateLimiter
-    per_address: RateLimiter
+    per_client: SharedRateLimiter
+    per_address: SharedRateLimiter
 
     @classmethod
-    def open(cls, keys: KeyStore, settings: IdentitySettings) -> TokenDesk:
-        return cls(keys, RateLimiter(settings.token_rate_per_client), RateLimiter(settings.token_rate_per_address))
+    def open(cls, keys: KeyStore, settings: IdentitySettings, core: Runtime[IdentitySettings, None]) -> TokenDesk:
+        def limit(per_minute: int, bucket: str) -> SharedRateLimiter:
+            return SharedRateLimiter(
+                per_minute, engine=core.engine, schema=core.schema, bucket=bucket,
+                fell_back=core.telemetry.rate_limit_fell_back,
+            )  # fmt: skip
+
+        return cls(
+            keys, limit(settings.token_rate_per_client, "client"), limit(settings.token_rate_per_address, "address")
+        )

@@ -16,12 +16,14 @@ from ictg_common.consumer import consumer_tables
 from ictg_common.db import make_base
 from ictg_common.idempotency import idempotency_table
 from ictg_common.outbox import outbox_table
+from ictg_common.ratelimit import rate_limit_table
 
 SCHEMA = "intake"
 Model = make_base(SCHEMA)
 outbox = outbox_table(Model.metadata)
 audit = audit_table(Model.metadata)
 idempotency = idempotency_table(Model.metadata)
+rate_limit = rate_limit_table(Model.metadata)  # the rate limits' buckets, shared by replicas
 inbox, dead_letter = consumer_tables(Model.metadata)  # the case events that tell the referrer its status
 
 

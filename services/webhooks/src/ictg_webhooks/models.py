@@ -15,12 +15,14 @@ from ictg_common.audit import audit_table
 from ictg_common.consumer import consumer_tables
 from ictg_common.db import make_base
 from ictg_common.outbox import outbox_table
+from ictg_common.ratelimit import rate_limit_table
 
 SCHEMA = "webhooks"
 Model = make_base(SCHEMA)
 outbox = outbox_table(Model.metadata)  # webhook.disabled
 inbox, dead_letter = consumer_tables(Model.metadata)
 audit = audit_table(Model.metadata)
+rate_limit = rate_limit_table(Model.metadata)  # the rate limits' buckets, shared by replicas
 
 Id = PgUUID(as_uuid=True)
 When = DateTime(timezone=True)
