@@ -1,9 +1,11 @@
 """The webhooks benchmark's receiver, run as its own process (as a council's system is): counts
 deliveries, keeps each one's receipt time (wall clock) by `webhook-id` and path, and verifies a
-sample of signatures with the secrets posted to `/secrets`. `GET /stats` reports."""
+sample of signatures with the secrets posted to `/secrets`, answers after the delay posted to `/_delay`
+(none by default), and keeps the most deliveries it held at once. `GET /stats` reports."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -13,10 +15,22 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-state: dict[str, Any] = {"count": 0, "received": {}, "secrets": {}, "bad": 0}
+state: dict[str, Any] = {"count": 0, "received": {}, "secrets": {}, "bad": 0, "delay": 0.0, "in_flight": 0,
+                         "most_in_flight": 0}  # fmt: skip
 
 
 async def hook(request: Request) -> Response:
+    state["in_flight"] += 1
+    state["most_in_flight"] = max(state["most_in_flight"], state["in_flight"])
+    try:
+        if state["delay"]:
+            await asyncio.sleep(state["delay"])
+        return await _hook(request)
+    finally:
+        state["in_flight"] -= 1
+
+
+async def _hook(request: Request) -> Response:
     body = await request.body()
     state["count"] += 1
     state["received"][f"{request.headers.get('webhook-id', '')}|{request.url.path}"] = time.time()
@@ -35,11 +49,17 @@ async def secrets(request: Request) -> Response:
 
 
 async def stats(request: Request) -> Response:
-    return JSONResponse({"count": state["count"], "bad": state["bad"], "received": state["received"]})
+    return JSONResponse({"count": state["count"], "bad": state["bad"], "received": state["received"],
+                         "most_in_flight": state["most_in_flight"]})  # fmt: skip
+
+
+async def delay(request: Request) -> Response:
+    state["delay"] = float((await request.json())["seconds"])
+    return Response(status_code=204)
 
 
 async def reset(request: Request) -> Response:
-    state.update({"count": 0, "received": {}, "secrets": {}, "bad": 0})
+    state.update({"count": 0, "received": {}, "secrets": {}, "bad": 0, "most_in_flight": 0})
     return Response(status_code=204)
 
 
@@ -48,6 +68,7 @@ app = Starlette(
         Route("/_secrets", secrets, methods=["POST"]),
         Route("/_stats", stats, methods=["GET"]),
         Route("/_reset", reset, methods=["POST"]),
+        Route("/_delay", delay, methods=["POST"]),
         Route("/{path:path}", hook, methods=["POST"]),
     ]
 )

@@ -210,6 +210,50 @@ async def test_a_hanging_receiver_does_not_delay_the_others(shared_settings: dic
         assert time.monotonic() - started < 8  # the hanging one holds 10 s per delivery
 
 
+async def _window(settings: dict[str, Any], sub_id: str, set_to: int | None = None) -> int:
+    engine = create_engine(settings["database_url"], pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            if set_to is not None:
+                await conn.execute(text("UPDATE webhooks.subscription SET in_flight_window = :w WHERE id = :id"),
+                                   {"w": set_to, "id": sub_id})  # fmt: skip
+            found = await conn.execute(text("SELECT in_flight_window FROM webhooks.subscription WHERE id = :id"),
+                                       {"id": sub_id})  # fmt: skip
+            return int(found.scalar_one())
+    finally:
+        await engine.dispose()
+
+
+async def test_a_receiver_that_keeps_up_gets_more_in_flight_and_a_failing_one_fewer(
+    shared_settings: dict[str, Any],
+) -> None:
+    async with platform(shared_settings, per_subscription_concurrency=2, max_per_subscription_concurrency=12) as p:
+        headers = council(OLDHAM)
+        fast = await p.subscribe(headers, "/ok/fast")
+        failing = await p.subscribe(headers, "/flaky/1000/failing", name="failing")
+        assert await _window(shared_settings, fast["id"]) <= 4
+        assert await _window(shared_settings, failing["id"], set_to=12) == 12
+        for _ in range(6):
+            await p.case(OLDHAM)
+        await arrived(p.receiver, "/ok/fast", 12)
+
+        async def moved() -> bool:
+            return await _window(shared_settings, fast["id"]) > 4 and await _window(shared_settings, failing["id"]) < 12
+
+        await eventually(moved, timeout=15)
+
+        # Every delivery to the fast one recorded once, as delivered at its first attempt (in batches).
+        async def recorded() -> Any:
+            r = await p.hooks.get(f"/v1/webhooks/subscriptions/{fast['id']}/deliveries", headers=headers)
+            items = r.json()["items"]
+            return items if len(items) == 12 and all(d["status"] == "delivered" for d in items) else None
+
+        log = {"items": await eventually(recorded, timeout=10)}
+        assert all([a["status_code"] for a in d["attempts"]] == [204] for d in log["items"]), log["items"]
+        assert await _window(shared_settings, fast["id"]) <= 12  # never past the ceiling
+    assert {d.webhook_id for d in p.receiver.at("/ok/fast")} == {d["event_id"] for d in log["items"]}
+
+
 async def test_during_a_rotation_old_and_new_secrets_both_verify(shared_settings: dict[str, Any]) -> None:
     async with platform(shared_settings) as p:
         headers = council(OLDHAM)

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, SmallInteger, String, Text, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.orm import Mapped, mapped_column
@@ -53,6 +53,9 @@ class Subscription(Model):  # type: ignore[valid-type, misc]
     previous_secret: Mapped[str | None] = mapped_column(String(100), nullable=True)
     previous_secret_until: Mapped[datetime | None] = mapped_column(When, nullable=True)
     failing_since: Mapped[datetime | None] = mapped_column(When, nullable=True)  # first failure of a streak
+    # Deliveries to it in flight at once, across replicas: grows by one while the receiver keeps up, halves
+    # when it slows or fails, never under ICTG_WEBHOOKS_PER_SUBSCRIPTION_CONCURRENCY (`worker.py`).
+    in_flight_window: Mapped[int] = mapped_column(SmallInteger, server_default=text("4"))
     created_at: Mapped[datetime] = mapped_column(When)
     updated_at: Mapped[datetime] = mapped_column(When)
 

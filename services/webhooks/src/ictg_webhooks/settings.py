@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Self
+
+from pydantic import Field, model_validator
 
 from ictg_common.settings import ServiceSettings, service_config
 
@@ -27,9 +29,21 @@ class WebhooksSettings(ServiceSettings):
     rotation_overlap_seconds: float = Field(default=86400.0, ge=0)  # old secret still signs this long
     worker_poll_seconds: float = Field(default=0.5, gt=0)
     concurrency: int = Field(default=64, ge=1)  # deliveries in flight per process
-    per_subscription_concurrency: int = Field(default=4, ge=1)  # in flight to one subscription
+    # In flight to one subscription: a window between these two, growing by one while its receiver answers
+    # 2xx within `slow_seconds`, halving when it answers slower or fails (so a slow receiver holds few).
+    per_subscription_concurrency: int = Field(default=4, ge=1, le=1000)
+    max_per_subscription_concurrency: int = Field(default=64, ge=1, le=1000)
+    slow_seconds: float = Field(default=1.0, gt=0)
     # A claimed delivery is a worker's for timeout + this: then (the worker died) another sends it.
     lease_margin_seconds: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _window_bounds(self) -> Self:
+        if self.max_per_subscription_concurrency < self.per_subscription_concurrency:
+            raise ValueError(
+                "ICTG_WEBHOOKS_MAX_PER_SUBSCRIPTION_CONCURRENCY is under ICTG_WEBHOOKS_PER_SUBSCRIPTION_CONCURRENCY"
+            )
+        return self
 
     @property
     def https_required(self) -> bool:

@@ -3,9 +3,17 @@
 Claiming is a lease (`lease_until`) taken in one UPDATE that re-checks the row, so replicas share
 the work and never send one delivery at the same time; a worker that dies mid-delivery loses its
 lease after `lease_seconds` and another sends the delivery again, with the same `webhook-id` (the
-event id). At most `per_subscription_concurrency` deliveries of one subscription are leased at once,
-and up to `concurrency` are in flight per process, so a receiver that hangs for the whole timeout
-only ever holds its own few: deliveries to the others go on.
+event id). Up to `concurrency` deliveries are in flight per process, and at most the subscription's
+window (`in_flight_window`, across replicas) to one subscription. The window adapts to the receiver, as
+TCP's congestion window does (additive increase, multiplicative decrease): it grows by one for each batch
+of 2xx answers within `slow_seconds`, and halves, down to `per_subscription_concurrency`, on a slower
+answer or a failure. A fast receiver soon takes up to `max_per_subscription_concurrency` at once; a
+receiver that slows or hangs for the whole timeout only ever holds its own few: the others go on.
+
+Recording: a 2xx to a subscription that was not failing (nearly every attempt) is recorded in a batch
+with the others finished meanwhile, one transaction for them all (`Recorder`); anything else in a
+transaction of its own, with the subscription's lock. A delivery's slot is held until its attempt is
+recorded, so a lease is never left behind by a worker that is still running.
 
 Outcomes: 2xx delivered; 410 Gone disables the subscription; anything else (status,
 timeout, refused target) is retried after the next wait of the schedule (± jitter), or after the
@@ -58,11 +66,12 @@ WITH busy AS (
     ORDER BY d.next_attempt_at LIMIT :scan
 ), due AS (
     SELECT r.id, r.subscription_id, r.next_attempt_at,
+           LEAST(GREATEST(s.in_flight_window, :floor), :ceiling) AS window,
            row_number() OVER (PARTITION BY r.subscription_id ORDER BY r.next_attempt_at, r.id) AS rn
     FROM ready r JOIN webhooks.subscription s ON s.id = r.subscription_id WHERE s.enabled
 ), pick AS (
     SELECT due.id FROM due LEFT JOIN busy USING (subscription_id)
-    WHERE due.rn + coalesce(busy.n, 0) <= :per_subscription
+    WHERE due.rn + coalesce(busy.n, 0) <= due.window
     ORDER BY due.next_attempt_at, due.id LIMIT :n
 )
 UPDATE webhooks.delivery d SET lease_until = now() + make_interval(secs => :lease)
@@ -87,7 +96,8 @@ async def claim(session: AsyncSession, settings: WebhooksSettings, n: int) -> li
     """Lease up to `n` due deliveries and load what sending them needs."""
     ids = list(
         (await session.execute(CLAIM, {"n": n, "scan": max(n * 8, 512), "lease": settings.lease_seconds,
-                                        "per_subscription": settings.per_subscription_concurrency})).scalars()
+                                        "floor": settings.per_subscription_concurrency,
+                                        "ceiling": settings.max_per_subscription_concurrency})).scalars()
     )  # fmt: skip
     if not ids:
         return []
@@ -182,6 +192,70 @@ SELECT :attempt, done.id, :at, :code, :latency, NULL FROM done
 )
 
 
+DELIVERED_BATCH_SQL = text(
+    """
+WITH sent AS (
+    SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:codes AS int[]), CAST(:attempts AS uuid[]),
+                         CAST(:ats AS timestamptz[]), CAST(:latencies AS int[])) AS v(id, code, attempt, at, latency)
+), done AS (
+    UPDATE webhooks.delivery d SET status = 'delivered', delivered_at = now(), attempts = d.attempts + 1,
+           last_status_code = sent.code, last_error = NULL, lease_until = NULL
+    FROM sent WHERE d.id = sent.id AND d.status = 'pending' RETURNING d.id
+)
+INSERT INTO webhooks.attempt (id, delivery_id, at, status_code, latency_ms, error)
+SELECT sent.attempt, sent.id, sent.at, sent.code, sent.latency, NULL FROM sent JOIN done ON done.id = sent.id
+RETURNING delivery_id
+"""
+)
+GROW_SQL = text(
+    "UPDATE webhooks.subscription SET in_flight_window = LEAST(GREATEST(in_flight_window, :floor) + 1, :ceiling) "
+    "WHERE id = ANY(CAST(:ids AS uuid[])) AND in_flight_window < :ceiling"
+)
+SHRINK_SQL = text(
+    "UPDATE webhooks.subscription SET in_flight_window = GREATEST(in_flight_window / 2, :floor) "
+    "WHERE id = ANY(CAST(:ids AS uuid[])) AND in_flight_window > :floor"
+)
+
+
+def batchable(job: Job, outcome: sender.Outcome) -> bool:
+    """Whether an attempt is recorded in a batch: a 2xx to a subscription that was not failing."""
+    return outcome.ok and not job.failing
+
+
+async def record_delivered(session: AsyncSession, done: list[tuple[Job, sender.Outcome, datetime]]) -> set[UUID]:
+    """Record a batch of 2xx attempts (`batchable`) in one statement; returns the deliveries recorded (one
+    cancelled or deleted meanwhile is not). It touches deliveries alone: the windows move in a transaction
+    of their own (`move_windows`), so this never waits on a subscription's lock while holding a delivery's
+    (`record` and `disable` take the subscription's first)."""
+    rows = await session.execute(
+        DELIVERED_BATCH_SQL,
+        {"ids": [j.delivery_id for j, _, _ in done], "codes": [o.status_code for _, o, _ in done],
+         "attempts": [new_id() for _ in done], "ats": [at for _, _, at in done],
+         "latencies": [o.latency_ms for _, o, _ in done]},
+    )  # fmt: skip
+    return set(rows.scalars())
+
+
+def window_moves(
+    done: list[tuple[Job, sender.Outcome, datetime]], *, settings: WebhooksSettings
+) -> tuple[set[UUID], set[UUID]]:
+    """The subscriptions whose window grows (every answer of the batch within `slow_seconds`) and those
+    whose window halves (an answer slower than that)."""
+    slow_ms = settings.slow_seconds * 1000
+    slow = {j.subscription_id for j, o, _ in done if (o.latency_ms or 0) > slow_ms}
+    return {j.subscription_id for j, _, _ in done} - slow, slow
+
+
+async def move_windows(
+    session: AsyncSession, *, grow: set[UUID], shrink: set[UUID], settings: WebhooksSettings
+) -> None:
+    bounds = {"floor": settings.per_subscription_concurrency, "ceiling": settings.max_per_subscription_concurrency}
+    if grow:
+        await session.execute(GROW_SQL, {"ids": sorted(grow), **bounds})
+    if shrink:
+        await session.execute(SHRINK_SQL, {"ids": sorted(shrink), **bounds})
+
+
 async def record(
     session: AsyncSession, job: Job, outcome: sender.Outcome, *, settings: WebhooksSettings, at: datetime
 ) -> str | None:
@@ -215,6 +289,8 @@ async def record(
     delivery.last_status_code = outcome.status_code
     delivery.last_error = outcome.error
     delivery.lease_until = None
+    if not outcome.ok:  # the receiver is failing: fewer in flight to it
+        sub.in_flight_window = max(settings.per_subscription_concurrency, sub.in_flight_window // 2)
     if outcome.ok:
         delivery.status, delivery.delivered_at = DELIVERED, now
         sub.failing_since = None
@@ -251,6 +327,65 @@ def delivered_body(stored: dict[str, Any], *, org_type: str | None) -> bytes | N
     return json.dumps(body, separators=(",", ":")).encode()
 
 
+class RecordingFailed(Exception):
+    """A batch could not be recorded after retries: its leases lapse and the deliveries are sent again."""
+
+
+class Recorder:
+    """Records a worker's plain 2xx attempts (`batchable`) in batches: every attempt that finished while the
+    last batch was being written goes in the next, one transaction for them all."""
+
+    MOST = 500  # attempts in one statement at most
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], settings: WebhooksSettings) -> None:
+        self.sessionmaker = sessionmaker
+        self.settings = settings
+        self.queue: asyncio.Queue[tuple[Job, sender.Outcome, datetime, asyncio.Future[str | None]]] = asyncio.Queue()
+        self.loop = Loop("webhooks-recorder", self.step)
+
+    def start(self) -> None:
+        self.loop.start()
+
+    async def stop(self) -> None:
+        await self.loop.stop()
+        while not self.queue.empty():
+            self.queue.get_nowait()[3].cancel()
+
+    async def add(self, job: Job, outcome: sender.Outcome, at: datetime) -> str | None:
+        """Record one attempt with the others of its batch: the delivery's new status (None: it was gone)."""
+        future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        await self.queue.put((job, outcome, at, future))
+        return await future
+
+    async def step(self) -> None:
+        batch = [await self.queue.get()]
+        while len(batch) < self.MOST and not self.queue.empty():
+            batch.append(self.queue.get_nowait())
+        done = [(job, outcome, at) for job, outcome, at, _ in batch]
+        for attempt in range(5):  # the outcomes must be kept: retry through a database blip
+            try:
+                async with self.sessionmaker() as session, session.begin():
+                    recorded = await record_delivered(session, done)
+                break
+            except Exception:
+                log.warning("recording a batch of webhook attempts failed", exc_info=True)
+                await asyncio.sleep(0.2 * 2**attempt)
+        else:
+            for *_, future in batch:
+                if not future.done():
+                    future.set_exception(RecordingFailed())
+            return
+        for job, _, _, future in batch:
+            if not future.done():
+                future.set_result(DELIVERED if job.delivery_id in recorded else None)
+        grow, shrink = window_moves(done, settings=self.settings)
+        try:
+            async with self.sessionmaker() as session, session.begin():
+                await move_windows(session, grow=grow, shrink=shrink, settings=self.settings)
+        except Exception:  # a window left as it was only costs speed
+            log.warning("moving webhook delivery windows failed", exc_info=True)
+
+
 class Worker:
     """Claims and sends deliveries until stopped (one per process; replicas share the table)."""
 
@@ -269,9 +404,11 @@ class Worker:
         self.loop = Loop("webhooks-worker", self.step)
         self.wake = asyncio.Event()  # a delivery finished, or NOTIFY: deliveries are due
         self.listener = Listener(settings.database_url, DELIVERIES, self.wake)
+        self.recorder = Recorder(sessionmaker, settings)
 
     def start(self) -> None:
         self.client = sender.make_client(self.settings.concurrency)
+        self.recorder.start()
         self.loop.start()
 
     async def stop(self) -> None:
@@ -280,6 +417,7 @@ class Worker:
         for task in list(self.tasks):
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.recorder.stop()
         if self.client is not None:
             await self.client.aclose()
 
@@ -318,16 +456,22 @@ class Worker:
             self.client, url=job.url, body=job.body, headers=headers,
             allow_private=self.settings.allow_private_targets, timeout=self.settings.timeout_seconds,
         )  # fmt: skip
-        for attempt in range(5):  # the outcome must be kept: retry through a database blip
+        if batchable(job, outcome):
             try:
-                async with self.sessionmaker() as session, session.begin():
-                    status = await record(session, job, outcome, settings=self.settings, at=at)
-                break
-            except Exception:
-                log.warning("recording a webhook attempt failed", exc_info=True)
-                await asyncio.sleep(0.2 * 2**attempt)
+                status = await self.recorder.add(job, outcome, at)
+            except RecordingFailed:
+                return
         else:
-            return
+            for attempt in range(5):  # the outcome must be kept: retry through a database blip
+                try:
+                    async with self.sessionmaker() as session, session.begin():
+                        status = await record(session, job, outcome, settings=self.settings, at=at)
+                    break
+                except Exception:
+                    log.warning("recording a webhook attempt failed", exc_info=True)
+                    await asyncio.sleep(0.2 * 2**attempt)
+            else:
+                return
         if self.metrics is not None:
             self.metrics.attempt(outcome, status)
         log.info(
