@@ -80,6 +80,20 @@ async def test_the_bucket_refills_as_time_passes(shared_settings: dict[str, Any]
     assert again == [200, 200, 200, 429]
 
 
+async def test_a_refused_caller_is_admitted_once_its_wait_has_passed(database_url: str) -> None:
+    engine = create_engine(database_url)
+    limiter = SharedRateLimiter(120, engine=engine, schema="intake")  # two a second
+    try:
+        waits = await asyncio.gather(*(limiter.take("a") for _ in range(130)))
+        wait = max(waits)
+        await asyncio.sleep(wait)
+        after = await limiter.take("a")
+    finally:
+        await engine.dispose()
+    assert 120 <= sum(w == 0 for w in waits) <= 122 and 0 < wait <= 0.5
+    assert after == 0  # in real time, on the database's clock
+
+
 async def test_rows_of_full_buckets_are_cleaned_up(database_url: str) -> None:
     engine = create_engine(database_url)
     limiter = SharedRateLimiter(3, engine=engine, schema="intake")
