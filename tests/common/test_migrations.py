@@ -11,6 +11,7 @@ from sqlalchemy import MetaData
 
 from ictg_cases.models import Model as CasesModel
 from ictg_common.db import create_engine
+from ictg_identity.models import Model as IdentityModel
 from ictg_intake.models import Model as IntakeModel
 from ictg_metrics.models import Model as MetricsModel
 from ictg_webhooks.models import Model as WebhooksModel
@@ -18,8 +19,8 @@ from ictg_webhooks.models import Model as WebhooksModel
 
 @pytest.mark.parametrize(
     "metadata",
-    [IntakeModel.metadata, CasesModel.metadata, MetricsModel.metadata, WebhooksModel.metadata],
-    ids=["intake", "cases", "metrics", "webhooks"],
+    [IntakeModel.metadata, CasesModel.metadata, MetricsModel.metadata, WebhooksModel.metadata, IdentityModel.metadata],
+    ids=["intake", "cases", "metrics", "webhooks", "identity"],
 )
 async def test_migrations_match_the_models(database_url: str, metadata: MetaData) -> None:
     schema = metadata.schema
@@ -37,5 +38,6 @@ async def test_migrations_match_the_models(database_url: str, metadata: MetaData
         return list(compare_metadata(context, metadata))
 
     async with engine.connect() as conn:
-        assert await conn.run_sync(diff) == []
+        found = await conn.run_sync(diff)
+        assert found == []
     await engine.dispose()
