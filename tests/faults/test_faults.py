@@ -7,6 +7,10 @@ longer loads and outages, several kills per run.
 
 On a 3-server NATS cluster (the stream on all three), the server leading the stream is killed
 mid-load and started again; in the long run, then the leader after it (another server).
+
+With a synchronous Postgres standby (the services on a multi-host URL, target_session_attrs=read-write),
+the primary is killed mid-load, stays dead, and the standby is promoted a few seconds later (the time
+a failover takes to decide): the load goes on against the promoted standby.
 """
 
 from __future__ import annotations
@@ -33,7 +37,11 @@ LOAD_SECONDS = 40.0 if CHAOS else 12.0
 CLIENTS = 12 if CHAOS else 4
 KILLS = 3 if CHAOS else 1
 # The old consumer gave up after ~7.5 s of a database outage: stay down well past it.
-DOWN_SECONDS = {"postgres": 20.0 if CHAOS else 10.0, "nats": 10.0 if CHAOS else 5.0}
+DOWN_SECONDS = {
+    "postgres": 20.0 if CHAOS else 10.0,
+    "nats": 10.0 if CHAOS else 5.0,
+    "postgres-failover": 8.0 if CHAOS else 4.0,
+}
 SERVICE_DOWN_SECONDS = 4.0 if CHAOS else 2.0
 
 
@@ -57,6 +65,9 @@ def _fault(platform: Platform, target: str, replica: int) -> tuple[Callable[[], 
         return platform.kill_postgres, platform.start_postgres, DOWN_SECONDS["postgres"]
     if target == "nats":
         return platform.kill_nats, platform.start_nats, DOWN_SECONDS["nats"]
+    if target == "postgres-failover":  # the primary killed for good, the standby promoted after a while
+        assert platform.standby is not None
+        return platform.kill_postgres, platform.standby.promote, DOWN_SECONDS["postgres-failover"]
     if target == "nats-node":  # one server of the cluster
         return (lambda: platform.kill_nats(replica)), (lambda: platform.start_nats(replica)), DOWN_SECONDS["nats"]
     return (lambda: platform.kill(target, replica)), (lambda: platform.start(target, replica)), SERVICE_DOWN_SECONDS
@@ -124,6 +135,18 @@ async def test_a_nats_cluster_loses_nothing_when_the_stream_leader_is_killed_the
 ) -> None:
     await _nothing_lost_through(platform, [("nats-leader", 0)] * (2 if CHAOS else 1))
     assert await platform.stream_leader() in range(3)  # the stream is on three servers still
+
+
+@pytest.mark.parametrize("platform", [{"pg_standby": True}], indirect=True)
+async def test_a_postgres_standby_promoted_when_the_primary_is_killed_mid_load_loses_no_referral_answered_201(
+    platform: Platform,
+) -> None:
+    await _nothing_lost_through(platform, [("postgres-failover", 0)])
+    assert platform.standby is not None and not platform.standby.is_standby()
+    # Everything above was read from, and written to, the promoted standby: the primary stayed dead.
+    assert not platform.pg.alive
+    rows = await platform.query("SELECT current_setting('port')::int AS port, pg_is_in_recovery() AS standby")
+    assert (rows[0]["port"], rows[0]["standby"]) == (platform.standby.port, False)
 
 
 async def _nothing_lost_through(platform: Platform, faults: list[tuple[str, int]]) -> None:

@@ -5,7 +5,9 @@ faults kill them: they are never the test session's shared servers, nor ones nam
 ICTG_DATABASE_URL / ICTG_NATS_URL. Services run as uvicorn processes, one or more replicas each,
 each service as its own NATS user; any of them, Postgres or NATS can be killed with SIGKILL and
 started again mid-load. NATS may be a cluster (`nats_cluster=3`: three servers, the stream on all
-three, the services given every server), one server of which is killed at a time.
+three, the services given every server), one server of which is killed at a time. Postgres may have
+a synchronous streaming standby (`pg_standby=True`: the services given both in one multi-host URL with
+`target_session_attrs=read-write`): `fail_over_postgres` kills the primary and promotes the standby.
 """
 
 from __future__ import annotations
@@ -29,11 +31,14 @@ import nats
 
 from ictg_common.db import plain_url
 from ictg_common.devinfra import (
+    STANDBY_NAME,
     EmbeddedNats,
     EmbeddedNatsCluster,
     EmbeddedPostgres,
+    EmbeddedPostgresStandby,
     ensure_database,
     free_port,
+    multi_host_url,
     port_open,
 )
 from tests.support.factories import referral_body
@@ -58,11 +63,13 @@ class Platform:
     """Postgres, NATS and `replicas` processes of each service, each killable and restartable."""
 
     def __init__(
-        self, root: Path, *, replicas: int = 1, extra_env: dict[str, str] | None = None, nats_cluster: int = 1
-    ) -> None:
+        self, root: Path, *, replicas: int = 1, extra_env: dict[str, str] | None = None, nats_cluster: int = 1,
+        pg_standby: bool = False,
+    ) -> None:  # fmt: skip
         shutil.rmtree(root, ignore_errors=True)
         self.root = root
-        self.pg = EmbeddedPostgres(root / "pg", fast=True)
+        self.pg = EmbeddedPostgres(root / "pg", fast=True, synchronous_standby=STANDBY_NAME if pg_standby else None)
+        self.standby = EmbeddedPostgresStandby(root / "pg-standby", self.pg) if pg_standby else None
         self.nats: EmbeddedNats | EmbeddedNatsCluster = (
             EmbeddedNatsCluster(root / "nats", size=nats_cluster, tester=True)
             if nats_cluster > 1
@@ -88,6 +95,9 @@ class Platform:
         from stack import migrate_all
 
         self.database_url = self.pg.start()
+        if self.standby is not None:
+            self.standby.start()
+            self.database_url = multi_host_url(self.pg, self.standby)
         ensure_database(self.database_url)
         self.nats.start()
         migrate_all(self.database_url)
@@ -106,6 +116,14 @@ class Platform:
 
     def start_postgres(self) -> None:
         self.pg.start()
+
+    def fail_over_postgres(self, down: float = 0.0) -> None:
+        """SIGKILL the primary, leave it dead for `down` seconds, then promote the standby (the old
+        primary is never started again: it would wait forever for a standby at each commit)."""
+        assert self.standby is not None, "Platform(pg_standby=True)"
+        self.kill_postgres()
+        time.sleep(down)
+        self.standby.promote()
 
     def kill_nats(self, node: int | None = None) -> None:
         """SIGKILL NATS, or server `node` of its cluster."""
@@ -195,6 +213,8 @@ class Platform:
             self.pg.stop()
         else:  # orphaned backends of a killed postmaster, if any
             pass
+        if self.standby is not None:
+            self.standby.stop()
 
     async def ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout

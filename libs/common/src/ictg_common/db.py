@@ -29,17 +29,39 @@ def make_base(schema: str) -> type[DeclarativeBase]:
     return Model
 
 
-def async_url(url: str) -> str:
-    """Accept plain `postgresql://` URLs (as operators write them) and use asyncpg."""
-    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+_PREFIXES = ("postgresql+asyncpg://", "postgresql://", "postgres://")
+_HAS_PORT = re.compile(r":\d+$")
+
+
+def _after_scheme(url: str) -> str:
+    for prefix in _PREFIXES:
         if url.startswith(prefix):
-            return "postgresql+asyncpg://" + url[len(prefix) :]
+            return url[len(prefix) :]
     raise ValueError("database URL must be a postgresql:// URL")
 
 
+def async_url(url: str) -> str:
+    """Accept plain `postgresql://` URLs (as operators write them) and use asyncpg.
+
+    A libpq multi-host URL (`postgresql://user@host1:5432,host2:5432/db?target_session_attrs=read-write`,
+    a primary and its standbys) is given to SQLAlchemy as its asyncpg dialect takes one: the hosts as
+    `host=` query arguments, each with its port (SQLAlchemy cannot parse the comma-separated form); the
+    other query arguments (`target_session_attrs`) go through to `asyncpg.connect`."""
+    rest = _after_scheme(url)
+    netloc, _, path = rest.partition("/")
+    userinfo, at, hosts = netloc.rpartition("@")
+    if "," not in hosts:
+        return "postgresql+asyncpg://" + rest
+    given = [f"host={host}" if _HAS_PORT.search(host) else f"host={host}:5432" for host in hosts.split(",")]
+    database, _, query = path.partition("?")
+    query = "&".join([*given, *([query] if query else [])])
+    return f"postgresql+asyncpg://{userinfo}{at}/{database}?{query}"
+
+
 def plain_url(url: str) -> str:
-    """The libpq form of a URL (for asyncpg.connect and LISTEN connections)."""
-    return "postgresql://" + async_url(url)[len("postgresql+asyncpg://") :]
+    """The libpq form of a URL (for asyncpg.connect and LISTEN connections); a multi-host URL stays one
+    (asyncpg.connect takes every host, and `target_session_attrs`)."""
+    return "postgresql://" + _after_scheme(url)
 
 
 # A pooled connection idle for longer than this is pinged before use (see `create_engine`).

