@@ -90,6 +90,17 @@ async def test_every_event_type_is_produced_and_matches_its_schema(shared_settin
                                                   "reported_to_police": True, "missing_from_care_meeting": False,
                                                   "professional_network_meeting": True})  # fmt: skip
         await post(f"missing-episodes/{episode['id']}/return", {"ended_at": now(), "return_interview_offered": True})
+        await post(f"missing-episodes/{episode['id']}/return-interview",
+                   {"offered_at": now(), "outcome": "accepted", "completed_at": now(), "conducted_by": "local_authority"})  # fmt: skip
+        # the referrer corrects its referral, then withdraws it (after allocation: the case stays open)
+        referrer = auth("referrals:write")
+        etag = (await intake.get(f"/v1/referrals/{referral_id}", headers=referrer)).headers["etag"]
+        r = await intake.patch(f"/v1/referrals/{referral_id}", json={"child": {"given_name": "Corrected"}},
+                               headers={**referrer, "If-Match": etag})  # fmt: skip
+        assert r.status_code == 200, r.text
+        r = await intake.post(f"/v1/referrals/{referral_id}/withdraw", json={"reason": "made_in_error"},
+                              headers={**referrer, "If-Match": r.headers["etag"]})  # fmt: skip
+        assert r.status_code in (200, 201), r.text
         await post("assessments", {"assessed_at": now(), "living_situation": "foster_care", "trafficker_contact": "none",
                                    "education": "attending", "cjs_involvement": ["victim"]})  # fmt: skip
         await post("nrm-decisions", {"stage": "reasonable_grounds", "outcome": "positive", "decided_at": now()})
