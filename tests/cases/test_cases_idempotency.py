@@ -113,6 +113,13 @@ async def _return(stack: Stack, case: dict[str, Any]) -> tuple[str, dict[str, An
     return path, {"ended_at": ago(days=1), "return_interview_offered": True}
 
 
+async def _return_interview(stack: Stack, case: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    path, body = await _return(stack, case)
+    returned = await stack.post(path, body)
+    assert returned.status_code == 200, returned.text
+    return path + "-interview", {"offered_at": ago(hours=12), "outcome": "declined", "conducted_by": "local_authority"}
+
+
 WRITES = {
     "workers": Write("worker.create", "worker", _worker, admin=True, on_case=False),
     "allocations": Write("allocation.create", "allocation", _allocation),
@@ -122,6 +129,7 @@ WRITES = {
         simple("missing-episodes", lambda: {**EPISODE, "started_at": ago(days=2)}),
     ),
     "missing-return": Write("missing_episode.return", "missing_episode", _return, status=200),
+    "return-interview": Write("return_interview.create", "return_interview", _return_interview),
     "assessments": Write(
         "assessment.create", "assessment",
         simple("assessments", lambda: {"assessed_at": ago(days=2), "living_situation": "family",

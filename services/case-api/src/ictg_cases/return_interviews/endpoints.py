@@ -34,7 +34,11 @@ EpisodeId = Annotated[UUID, Path(description="The missing episode's id (the chil
         **IDEMPOTENT_WRITE_RESPONSES,
         403: {"description": "Case outside your regions; for a council, a child that came back outside your periods"},
         404: {"description": "No such case or episode (for a council: none of its children)"},
-        409: {"description": "Case closed, the child has not come back yet, or the episode already has its interview"},
+        409: {
+            **IDEMPOTENT_WRITE_RESPONSES[409],
+            "description": "Case closed, the child has not come back yet, or the episode already has its interview; "
+            "or a request with the same Idempotency-Key is still in flight (retry after `Retry-After` seconds)",
+        },
     },
 )
 async def record_return_interview(
