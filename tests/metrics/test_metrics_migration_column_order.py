@@ -12,10 +12,13 @@ from alembic import command
 
 from ictg_common.db import plain_url
 from ictg_common.devinfra import ensure_database
-from ictg_common.migrate import alembic_config, upgrade
+from ictg_common.migrate import alembic_config
+from ictg_metrics.admin.rebuild import ROW_COLUMNS
 from ictg_metrics.app import MIGRATIONS
 from ictg_metrics.models import Child
-from ictg_metrics.synth.bulk import _chunk_rows, _copy
+from ictg_metrics.synth.bulk import _chunk_rows
+
+LATER = {"return_due_on", "return_interview_met"}  # added by migration 0012, after this one
 
 
 async def _table(conn: asyncpg.Connection) -> tuple[list[str], dict[object, dict[str, object]], list[str]]:
@@ -63,13 +66,17 @@ async def test_children_keep_every_value_in_the_new_order(database_url: str) -> 
     cfg = alembic_config(MIGRATIONS, database_url)
     await asyncio.to_thread(command.downgrade, cfg, "0008")  # 0009's downgrade: the order before it
     _events, children = _chunk_rows(7, 0, 40, date(2017, 2, 1), date(2020, 1, 31))  # folded synthetic children
-    await _copy(database_url, [], children)
     conn = await asyncpg.connect(plain_url(database_url))
     try:
+        # the columns of 0008 alone (later migrations add others the fold now fills)
+        existing = set((await _table(conn))[0])
+        keep = [i for i, c in enumerate(ROW_COLUMNS) if c in existing]
+        await conn.copy_records_to_table("child", schema_name="metrics", columns=[ROW_COLUMNS[i] for i in keep],
+                                         records=[tuple(row[i] for i in keep) for row in children])  # fmt: skip
         old_columns, before, indexes_before = await _table(conn)
         assert old_columns == await _order_at_0008(database_url)  # the downgrade gave the order of 0001-0008 back
         assert old_columns.index("record_key") == 57 and old_columns[3] == "facts"
-        await asyncio.to_thread(upgrade, MIGRATIONS, database_url)
+        await asyncio.to_thread(command.upgrade, cfg, "0009")  # the migration under test, not the later ones
         columns, after, indexes_after = await _table(conn)
         duplicate = next(k for k in after if k is not None)
         try:
@@ -83,6 +90,7 @@ async def test_children_keep_every_value_in_the_new_order(database_url: str) -> 
         await conn.close()
     assert len(after) == 41 and after[None]["topic"] == ("text[]", True, "'{}'::text[]")
     assert after == before  # every child, every value; every column's type, NOT NULL and default
-    assert columns == [c.name for c in Child.__table__.columns]  # the model's order, record_key 4th
+    assert columns == [c.name for c in Child.__table__.columns if c.name in columns]  # the model's order
+    assert set(c.name for c in Child.__table__.columns) - set(columns) <= LATER
     assert columns[:4] == ["child_id", "referred", "received_on", "record_key"] and columns[-1] == "facts"
     assert indexes_after == indexes_before
