@@ -6,6 +6,7 @@ sample of signatures with the secrets posted to `/secrets`, answers after the de
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
@@ -16,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 state: dict[str, Any] = {"count": 0, "received": {}, "secrets": {}, "bad": 0, "delay": 0.0, "in_flight": 0,
-                         "most_in_flight": 0}  # fmt: skip
+                         "most_in_flight": 0, "referrals": {}}  # fmt: skip
 
 
 async def hook(request: Request) -> Response:
@@ -34,6 +35,8 @@ async def _hook(request: Request) -> Response:
     body = await request.body()
     state["count"] += 1
     state["received"][f"{request.headers.get('webhook-id', '')}|{request.url.path}"] = time.time()
+    if request.url.path.startswith("/by-referral/"):  # the end-to-end benchmark: receipt by the referral's id
+        state["referrals"].setdefault(json.loads(body)["data"]["referral_id"], time.time())
     secret = state["secrets"].get(request.url.path)
     if secret is not None and state["count"] % 50 == 0:  # a sample: verifying is the receiver's cost
         try:
@@ -50,7 +53,7 @@ async def secrets(request: Request) -> Response:
 
 async def stats(request: Request) -> Response:
     return JSONResponse({"count": state["count"], "bad": state["bad"], "received": state["received"],
-                         "most_in_flight": state["most_in_flight"]})  # fmt: skip
+                         "most_in_flight": state["most_in_flight"], "referrals": state["referrals"]})  # fmt: skip
 
 
 async def delay(request: Request) -> Response:

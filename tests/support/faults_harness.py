@@ -64,7 +64,7 @@ class Platform:
 
     def __init__(
         self, root: Path, *, replicas: int = 1, extra_env: dict[str, str] | None = None, nats_cluster: int = 1,
-        pg_standby: bool = False,
+        pg_standby: bool = False, services: tuple[str, ...] = SERVICES,
     ) -> None:  # fmt: skip
         shutil.rmtree(root, ignore_errors=True)
         self.root = root
@@ -78,7 +78,8 @@ class Platform:
         self.nats_replicas = min(nats_cluster, 3)
         self.replicas = replicas
         self.extra_env = extra_env or {}
-        self.ports = {(name, i): free_port() for name in SERVICES for i in range(replicas)}
+        self.services = services
+        self.ports = {(name, i): free_port() for name in services for i in range(replicas)}
         self.procs: dict[tuple[str, int], subprocess.Popen[bytes]] = {}
         self.database_url = ""
         self.logs = root / "logs"
@@ -187,7 +188,7 @@ class Platform:
         log.close()
 
     def start_all(self) -> None:
-        for name in SERVICES:
+        for name in self.services:
             for i in range(self.replicas):
                 self.start(name, i)
 
