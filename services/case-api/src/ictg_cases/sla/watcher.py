@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -22,7 +23,7 @@ from ictg_common.events import new_id
 
 from ..cases.events import add_to_outbox
 from ..domain import deadlines
-from ..models import SlaBreach
+from ..models import Case, SlaBreach
 from ..settings import CasesSettings
 from . import repository
 
@@ -58,21 +59,30 @@ class SlaWatcher:
                     cases = await repository.missed(session, deadline, now=now, limit=self.batch)
                     for case in cases:
                         due = deadlines.due_by(case, deadline)
-                        breach = SlaBreach(id=new_id(), case_id=case.id, clock=deadline, due_by=due, detected_at=now)
-                        if await repository.record_breach(session, breach):
-                            data = SlaBreached(
-                                case_id=case.id, referral_id=case.referral_id,
-                                local_authority_code=case.local_authority_code, region=case.region, clock=deadline,
-                                due_by=due, detected_at=now,
-                            )  # fmt: skip
-                            await add_to_outbox(session, data, time=due, settings=self.settings)
-                            recorded += 1
+                        recorded += await self._breach(session, case, deadline, due, now)
                 emitted += recorded
                 if recorded and self.on_breach is not None:
                     self.on_breach(deadline, recorded)
                 if len(cases) < self.batch:
                     break
         return emitted + await self._interviews(now)
+
+    async def _breach(
+        self, session: AsyncSession, case: Case, deadline: deadlines.Clock, due: datetime, now: datetime,
+        *, episode_id: UUID | None = None,
+    ) -> int:  # fmt: skip
+        """Record one breach and its `sla.breached` event, unless another replica already did (1 if this one did)."""
+        breach = SlaBreach(
+            id=new_id(), case_id=case.id, clock=deadline, due_by=due, detected_at=now, episode_id=episode_id
+        )
+        if not await repository.record_breach(session, breach):
+            return 0
+        data = SlaBreached(
+            case_id=case.id, referral_id=case.referral_id, local_authority_code=case.local_authority_code,
+            region=case.region, clock=deadline, due_by=due, detected_at=now, episode_id=episode_id,
+        )  # fmt: skip
+        await add_to_outbox(session, data, time=due, settings=self.settings)
+        return 1
 
     async def _interviews(self, now: datetime) -> int:
         """The `return_interview` clock: one breach per episode (the same exactly-once insert)."""
@@ -84,16 +94,7 @@ class SlaWatcher:
                 for episode, case in missed:
                     due = episode.return_interview_due_by
                     assert due is not None  # the query's
-                    breach = SlaBreach(
-                        id=new_id(), case_id=case.id, clock=deadline, due_by=due, detected_at=now, episode_id=episode.id
-                    )
-                    if await repository.record_breach(session, breach):
-                        data = SlaBreached(
-                            case_id=case.id, referral_id=case.referral_id, local_authority_code=case.local_authority_code,
-                            region=case.region, clock=deadline, due_by=due, detected_at=now, episode_id=episode.id,
-                        )  # fmt: skip
-                        await add_to_outbox(session, data, time=due, settings=self.settings)
-                        recorded += 1
+                    recorded += await self._breach(session, case, deadline, due, now, episode_id=episode.id)
             emitted += recorded
             if recorded and self.on_breach is not None:
                 self.on_breach(deadline, recorded)
