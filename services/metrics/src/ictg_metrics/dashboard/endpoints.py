@@ -4,7 +4,6 @@ HTML page with no script. Charts are drawn once per release (a release never cha
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -15,6 +14,7 @@ from ictg_common.errors import NotFound
 from ictg_common.service import SessionDep
 
 from ..releases import store
+from ..releases.kept import Kept
 from ..releases.periods import all_partial
 from . import charts as chart_data
 from .page import page
@@ -25,8 +25,7 @@ Reader = Annotated[Actor, require("metrics:read")]
 # Nothing but this page's own inline styles and inline images: no script, no request to any host.
 POLICY = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; "
           "frame-ancestors 'none'")  # fmt: skip
-_DRAWN: OrderedDict[str, list[tuple[chart_data.ChartData, str]]] = OrderedDict()
-_DRAWN_KEPT = 8
+_DRAWN: Kept[list[tuple[chart_data.ChartData, str]]] = Kept()
 
 
 def _draw(found: list[chart_data.ChartData]) -> list[tuple[chart_data.ChartData, str]]:
@@ -50,12 +49,10 @@ async def dashboard(
     if r is None:
         raise NotFound(f"No release {release[:20]!r}: GET /v1/releases lists them.")
     tables = await store.tables_of(session, r.release)
-    drawn = _DRAWN.get(r.release)
+    drawn = _DRAWN.get(Kept.key(r))
     if drawn is None:
         drawn = await asyncio.to_thread(_draw, chart_data.charts(tables, r.as_at))
-        _DRAWN[r.release] = drawn
-        while len(_DRAWN) > _DRAWN_KEPT:
-            _DRAWN.popitem(last=False)
+        _DRAWN.put(Kept.key(r), drawn)
     partial = all_partial(tables, as_at=r.as_at)
     names = [x.release for x in await store.releases(session)]
     html = page(release=r, charts=drawn, releases=names, partial=partial)

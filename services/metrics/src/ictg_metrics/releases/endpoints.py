@@ -5,7 +5,6 @@ rather than at the next scheduled check."""
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
@@ -23,6 +22,7 @@ from ..models import SCHEMA
 from ..runtime import MetricsRuntimeDep
 from . import store, workbook
 from .catalogue import CATALOGUE, TABLES
+from .kept import Kept
 from .metadata import data_package
 from .periods import partial_by_table, partial_periods, period_column
 from .service import NotDue, parse_release, publish
@@ -133,8 +133,7 @@ async def get_data_package(session: SessionDep, actor: Reader, release: ReleaseN
     return data_package(r, await store.tables_of(session, r.release))
 
 
-_BOOKS: OrderedDict[tuple[str, str], bytes] = OrderedDict()  # a release never changes: so neither does its workbook
-_BOOKS_KEPT = 8
+_BOOKS: Kept[bytes] = Kept()  # a release never changes: so neither does its workbook
 
 
 @router.get(
@@ -159,15 +158,13 @@ async def get_workbook(
 ) -> Response:  # fmt: skip
     r = await _found(session, release)
     media, write = workbook.FORMATS[fmt]
-    key = (r.release, fmt)
+    key = Kept.key(r, fmt)
     data = _BOOKS.get(key)
     if data is None:
         book = workbook.build(r, await store.tables_of(session, r.release),
                               contact=runtime.settings.publication_contact)  # fmt: skip
         data = await asyncio.to_thread(write, book)
-        _BOOKS[key] = data
-        while len(_BOOKS) > _BOOKS_KEPT:
-            _BOOKS.popitem(last=False)
+        _BOOKS.put(key, data)
     name = f"ictg-statistics-release-{r.release}.{fmt}"
     return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"',
                                                      "ICTG-Release": r.release})  # fmt: skip
