@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from ictg_common.db import create_engine
-from ictg_common.ratelimit import SharedRateLimiter
+from ictg_common.ratelimit import SharedRateLimiter, decide
 from ictg_common.runtime import runtime_of
 from tests.support.platform import auth, serve
 
@@ -45,10 +45,12 @@ async def test_two_intake_replicas_admit_one_principals_limit_between_them(share
 
 
 async def test_many_requests_at_once_from_two_replicas_take_one_bucket(database_url: str) -> None:
-    # a connection for every take: waiting for the pool on a busy machine can pass the store's 1 s timeout, and
-    # a take that times out is decided in process (by design), which is not what this test measures
-    engines = [create_engine(database_url, pool_size=40, max_overflow=0) for _ in range(2)]
-    replicas = [SharedRateLimiter(30, engine=e, schema="intake") for e in engines]
+    # fewer connections than requests, as in a service: a replica's simultaneous requests for one principal
+    # ride one trip to the store, so none waits for the pool (nor, on a busy machine, past the store's 1 s
+    # timeout, when it would be decided in process instead)
+    engines = [create_engine(database_url, pool_size=3, max_overflow=0) for _ in range(2)]
+    fell_back: list[str] = []
+    replicas = [SharedRateLimiter(30, engine=e, schema="intake", fell_back=fell_back.append) for e in engines]
     try:
         waits = await asyncio.gather(*(replicas[i % 2].take("principal-a") for i in range(80)))
     finally:
@@ -57,6 +59,22 @@ async def test_many_requests_at_once_from_two_replicas_take_one_bucket(database_
     # 30 at once; the bucket refills one every 2 s, so one more if the burst took that long.
     assert 30 <= sum(w == 0 for w in waits) <= 31
     assert all(0 < w <= 2 for w in waits if w)
+    assert fell_back == []
+
+
+@pytest.mark.parametrize(
+    ("tokens", "asked", "answer"),
+    [
+        (30.0, 10, (10, 20.0, 0.0)),  # all admitted
+        (2.5, 4, (2, 0.5, 1.0)),  # two admitted; the others wait for the half token still missing
+        (0.25, 3, (0, 0.25, 1.5)),  # none: the bucket is left as it was
+        (1.0, 1, (1, 0.0, 0.0)),
+    ],
+)
+def test_a_trip_admits_what_the_bucket_holds_and_tells_the_rest_when_the_next_token_comes(
+    tokens: float, asked: int, answer: tuple[int, float, float]
+) -> None:
+    assert decide(tokens, asked, rate=0.5) == answer
 
 
 async def test_the_bucket_refills_as_time_passes(shared_settings: dict[str, Any], database_url: str) -> None:
