@@ -15,7 +15,7 @@ from . import sender
 from .deliveries.endpoints import router as deliveries_router
 from .models import SCHEMA, audit
 from .observability import install as install_metrics
-from .routing import route
+from .routing import route, route_all
 from .runtime import WebhooksExtras
 from .settings import WebhooksSettings
 from .subscriptions.endpoints import router
@@ -38,6 +38,13 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
         settings=settings,
         schema=SCHEMA,
         routers=[router, deliveries_router, audit_router(audit)],
-        consumers=[Consumer(name="webhooks-all", filter_subjects=[f"{settings.subject_prefix}.>"], handler=route)],
+        consumers=[
+            Consumer(
+                name="webhooks-all",
+                filter_subjects=[f"{settings.subject_prefix}.>"],
+                handler=route,
+                batch_handler=route_all,  # a fetched batch: stored and its deliveries made in a few statements
+            )
+        ],
         extras=extras,
     )

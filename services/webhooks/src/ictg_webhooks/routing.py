@@ -1,17 +1,31 @@
-"""The consumer's handler: every event is stored once and becomes one delivery row per matching
+"""The consumer's handlers: every event is stored once and becomes one delivery row per matching
 subscription, in the consumer's transaction (a redelivered event finds itself stored and adds none).
 
+A fetched batch of events is routed together (`route_all`, the consumer's `batch_handler`), in a
+fixed number of statements whatever its size: the stored periods of the batch's cases in one query,
+the events in one insert, the matching subscriptions once for each kind of event (its type, its
+authorities, the organisation it is addressed to), and every delivery in one insert. Routed one by one,
+each event cost five or six round trips (about 12 ms on this project's 2-core machine), and the
+consumer, not the sending, held webhook push down. `route`, one event alone, is a batch of one.
+
 Whose an event is: a case event belongs to the local authority responsible for the child at the
-event's own time, learnt from `case.opened` and `case.moved` (a contact recorded late, dated before a
-move, is the old authority's); `case.moved` belongs to both authorities (it ends one period and
-starts the other); `referral.received` to the referral's authority. A subscription with
-`local_authority_codes` receives only events of those authorities; a council's always has them (its
-own). `webhook.*` events go only to subscriptions of the organisation they are about.
+event's own time, learnt from `case.opened` and `case.moved` in stream order (within a batch too: an
+event goes by the periods stored and those of the batch's events before it, never after it; a contact
+recorded late, dated before a move, is the old authority's); `case.moved` belongs to both authorities
+(it ends one period and starts the other); `referral.received` to the referral's authority. A
+subscription with `local_authority_codes` receives only events of those authorities; a council's always
+has them (its own). `webhook.*` events go only to subscriptions of the organisation they are about.
+
+Per subscription, deliveries are made in stream order: an event's deliveries are created (and first due)
+no earlier than those of the events before it, with later ids (time-ordered), which is the order the
+worker claims them in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import bisect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -35,51 +49,81 @@ from ictg_common.contracts import (
 from ictg_common.events import CloudEvent, new_id
 from ictg_common.notify import notify
 
-from .models import PENDING, CasePeriod, Delivery, StoredEvent, Subscription
+from .models import CasePeriod, StoredEvent, Subscription
 
 DELIVERIES = "webhooks_delivery"  # NOTIFY channel: deliveries are due
 
 
-async def _authority_at(session: AsyncSession, case_id: UUID, at: datetime) -> str | None:
-    q = (
-        select(CasePeriod.local_authority_code)
-        .where(CasePeriod.case_id == case_id, CasePeriod.starts_at <= at)
-        .order_by(CasePeriod.starts_at.desc())
-        .limit(1)
-    )
-    return (await session.scalars(q)).first()
+@dataclass
+class Periods:
+    """Which authority answered for each case of a batch from when: the stored periods, and those learnt
+    from the batch's events as they are routed, in stream order (the first period learnt for a start
+    time stands, as the table's primary key keeps it)."""
+
+    known: dict[UUID, list[tuple[datetime, str]]] = field(default_factory=dict)  # by start, ascending
+    learnt: list[tuple[UUID, datetime, str]] = field(default_factory=list)  # to store
+
+    @classmethod
+    async def load(cls, session: AsyncSession, case_ids: set[UUID]) -> Periods:
+        periods = cls()
+        if case_ids:
+            rows = await session.execute(
+                select(CasePeriod.case_id, CasePeriod.starts_at, CasePeriod.local_authority_code).where(
+                    CasePeriod.case_id.in_(sorted(case_ids))
+                )
+            )
+            for case_id, starts_at, code in rows:
+                periods.known.setdefault(case_id, []).append((starts_at, code))
+            for starts in periods.known.values():
+                starts.sort()
+        return periods
+
+    def at(self, case_id: UUID, at: datetime) -> str | None:
+        """The authority responsible for the case at `at`, if any is known."""
+        starts = self.known.get(case_id, [])
+        i = bisect.bisect_right([s for s, _ in starts], at)
+        return starts[i - 1][1] if i else None
+
+    def learn(self, case_id: UUID, starts_at: datetime, code: str) -> None:
+        starts = self.known.setdefault(case_id, [])
+        if any(s == starts_at for s, _ in starts):
+            return
+        bisect.insort(starts, (starts_at, code))
+        self.learnt.append((case_id, starts_at, code))
+
+    async def store(self, session: AsyncSession) -> None:
+        """Keep the periods learnt (one statement)."""
+        if self.learnt:
+            await session.execute(
+                insert(CasePeriod)
+                .values([{"case_id": c, "starts_at": s, "local_authority_code": code} for c, s, code in self.learnt])
+                .on_conflict_do_nothing(index_elements=["case_id", "starts_at"])
+            )
+            self.learnt = []
 
 
-async def _learn_period(session: AsyncSession, case_id: UUID, starts_at: datetime, code: str) -> None:
-    await session.execute(
-        insert(CasePeriod)
-        .values(case_id=case_id, starts_at=starts_at, local_authority_code=code)
-        .on_conflict_do_nothing(index_elements=["case_id", "starts_at"])
-    )
-
-
-async def _referral(session: AsyncSession, event: CloudEvent, data: ReferralReceived) -> list[str]:
+def _referral(periods: Periods, event: CloudEvent, data: ReferralReceived) -> list[str]:
     return [data.local_authority_code]
 
 
-async def _case_event(session: AsyncSession, event: CloudEvent, data: CaseEventData) -> list[str]:
+def _case_event(periods: Periods, event: CloudEvent, data: CaseEventData) -> list[str]:
     """The authority responsible for the child at the event's time (the event's own, before any is known)."""
-    code = await _authority_at(session, data.case_id, event.time) or data.local_authority_code
+    code = periods.at(data.case_id, event.time) or data.local_authority_code
     return [code] if code else []
 
 
-async def _case_opened(session: AsyncSession, event: CloudEvent, data: CaseOpened) -> list[str]:
+def _case_opened(periods: Periods, event: CloudEvent, data: CaseOpened) -> list[str]:
     if data.local_authority_code:
-        await _learn_period(session, data.case_id, event.time, data.local_authority_code)
-    return await _case_event(session, event, data)
+        periods.learn(data.case_id, event.time, data.local_authority_code)
+    return _case_event(periods, event, data)
 
 
-async def _case_moved(session: AsyncSession, event: CloudEvent, data: CaseMoved) -> list[str]:
-    await _learn_period(session, data.case_id, data.moved_at, data.local_authority_code)
+def _case_moved(periods: Periods, event: CloudEvent, data: CaseMoved) -> list[str]:
+    periods.learn(data.case_id, data.moved_at, data.local_authority_code)
     return sorted({data.from_local_authority_code, data.local_authority_code})
 
 
-Authorities = Callable[[AsyncSession, CloudEvent, Any], Awaitable[list[str]]]
+Authorities = Callable[[Periods, CloudEvent, Any], list[str]]
 AUTHORITIES: dict[type[EventData], Authorities] = {
     **{m: _case_event for m in MODELS if issubclass(m, CaseEventData)},
     ReferralReceived: _referral,
@@ -89,11 +133,10 @@ AUTHORITIES: dict[type[EventData], Authorities] = {
 """Event model -> the authorities its events belong to; a model not here belongs to none."""
 
 
-async def authorities(session: AsyncSession, event: CloudEvent) -> list[str]:
-    """The local authorities an event belongs to (see the module's docstring)."""
-    data = parse_data(event.type, event.data)
+def authorities(periods: Periods, event: CloudEvent, data: EventData | None) -> list[str]:
+    """The local authorities an event belongs to (see the module's docstring), learning its periods."""
     handler = AUTHORITIES.get(type(data)) if data is not None else None
-    return await handler(session, event, data) if handler is not None else []
+    return handler(periods, event, data) if handler is not None else []
 
 
 def matching(event_type: str, codes: list[str], org: tuple[str, str] | None) -> object:
@@ -119,27 +162,42 @@ def matching(event_type: str, codes: list[str], org: tuple[str, str] | None) -> 
 
 
 async def route(session: AsyncSession, event: CloudEvent) -> None:
-    """Consumer handler: store the event; one pending delivery per matching subscription."""
-    codes = await authorities(session, event)
-    stored = await session.execute(
-        insert(StoredEvent)
-        .values(
-            id=event.id,
-            type=event.type,
-            subject=event.subject,
-            time=event.time,
-            local_authority_codes=codes,
-            # Delivered to councils as it is stored: never our internal trace context
-            # (a receiver outside the platform has no use for it, and it would show our services' spans).
-            body=event.model_dump(mode="json", exclude={"traceparent"}),
-            received_at=func.clock_timestamp(),
-        )
-        .on_conflict_do_nothing(index_elements=["id"])
-        .returning(StoredEvent.id)
-    )
-    if stored.first() is None:
-        return  # seen before: its deliveries were made with it
-    await enqueue(session, event.id, event.type, codes, org=_org_of(event))
+    """Consumer handler, one event: store it; one pending delivery per matching subscription."""
+    await route_all(session, [event])
+
+
+async def route_all(session: AsyncSession, events: Sequence[CloudEvent]) -> None:
+    """Consumer batch handler: store the events, in order; one pending delivery per matching subscription
+    and event (see the module's docstring). An event stored before adds no delivery."""
+    parsed = [(e, parse_data(e.type, e.data)) for e in events]
+    periods = await Periods.load(session, {d.case_id for _, d in parsed if isinstance(d, CaseEventData)})
+    routed = [(e, authorities(periods, e, d), _org_of(d)) for e, d in parsed]
+    await periods.store(session)
+    stored = set(
+        (
+            await session.execute(
+                insert(StoredEvent)
+                .values(
+                    [
+                        {
+                            "id": e.id, "type": e.type, "subject": e.subject, "time": e.time,
+                            "local_authority_codes": codes,
+                            # Delivered to councils as it is stored: never our internal trace context (a
+                            # receiver outside the platform has no use for it, and it would show our spans).
+                            "body": e.model_dump(mode="json", exclude={"traceparent"}),
+                            "received_at": func.clock_timestamp(),
+                        }
+                        for e, codes, _ in routed
+                    ]
+                )
+                .on_conflict_do_nothing(index_elements=["id"])
+                .returning(StoredEvent.id)
+            )
+        ).scalars()
+    )  # fmt: skip
+    new = [(e.id, e.type, codes, org) for e, codes, org in routed if e.id in stored]
+    if new:
+        await enqueue_all(session, new)
 
 
 def _filer(data: ReferralStatusChanged) -> tuple[str, str]:
@@ -157,55 +215,66 @@ ADDRESSEES: dict[type[EventData], Callable[[Any], tuple[str, str]]] = {
 """Event model -> the one organisation its events are addressed to; a model not here is addressed to none."""
 
 
-def _org_of(event: CloudEvent) -> tuple[str, str] | None:
+def _org_of(data: EventData | None) -> tuple[str, str] | None:
     """The one organisation an event is addressed to, if it is addressed (`ictg_common.policy`)."""
-    data = parse_data(event.type, event.data)
     addressee = ADDRESSEES.get(type(data)) if data is not None else None
     return addressee(data) if addressee is not None else None
 
 
-async def enqueue(
-    session: AsyncSession,
-    event_id: UUID,
-    event_type: str,
-    codes: list[str],
-    *,
-    org: tuple[str, str] | None = None,
-    only: UUID | None = None,
+Kind = tuple[str, tuple[str, ...], tuple[str, str] | None]  # an event's type, authorities and addressee
+
+ENQUEUE = text(
+    """
+INSERT INTO webhooks.delivery (id, subscription_id, event_id, status, attempts, step, next_attempt_at, created_at)
+SELECT v.id, v.sub, v.event, 'pending', 0, 0, v.at, v.at
+FROM unnest(CAST(:ids AS uuid[]), CAST(:subs AS uuid[]), CAST(:events AS uuid[]), CAST(:ats AS timestamptz[]))
+     AS v(id, sub, event, at)
+ON CONFLICT (subscription_id, event_id) DO NOTHING
+"""
+)
+ENQUEUE_ROWS = 10_000  # deliveries in one statement at most
+
+
+async def enqueue_all(
+    session: AsyncSession, events: Sequence[tuple[UUID, str, list[str], tuple[str, str] | None]]
 ) -> int:
-    """A pending delivery of the event to every matching subscription (`only`: to that one alone);
-    one already there is left as it is. Returns how many were added."""
-    cond = matching(event_type, codes, org)
-    # FOR SHARE: a subscription being disabled right now is waited for and then seen disabled, so no
-    # pending delivery is left behind on it.
-    subs = select(Subscription.id).where(cond).with_for_update(read=True)  # type: ignore[arg-type]
-    if only is not None:
-        subs = subs.where(Subscription.id == only)
-    now = clock.utcnow()
-    ids = list((await session.scalars(subs)).all())
-    if not ids:
+    """A pending delivery of each event (id, type, authorities, addressee) to every subscription it
+    matches, in the events' order; one already there is left as it is. Returns how many were added."""
+    kinds: dict[Kind, list[UUID]] = {}
+    for _, event_type, codes, org in events:
+        kind = (event_type, tuple(codes), org)
+        if kind not in kinds:
+            q = select(Subscription.id).where(matching(event_type, codes, org))  # type: ignore[arg-type]
+            kinds[kind] = list((await session.scalars(q)).all())
+    wanted = sorted({sid for ids in kinds.values() for sid in ids})
+    if not wanted:
         return 0
-    done = await session.execute(
-        insert(Delivery)
-        .values(
-            [
-                {
-                    "id": new_id(),
-                    "subscription_id": sid,
-                    "event_id": event_id,
-                    "status": PENDING,
-                    "attempts": 0,
-                    "step": 0,
-                    "next_attempt_at": now,
-                    "created_at": now,
-                }
-                for sid in ids
-            ]
-        )
-        .on_conflict_do_nothing(index_elements=["subscription_id", "event_id"])
-        .returning(Delivery.id)
+    # FOR SHARE, in id order (two transactions taking several never wait on each other in a ring): a
+    # subscription being disabled right now is waited for and then seen disabled, so no pending delivery
+    # is left behind on it.
+    enabled = set(
+        (
+            await session.scalars(
+                select(Subscription.id)
+                .where(Subscription.id.in_(wanted), Subscription.enabled)
+                .order_by(Subscription.id)
+                .with_for_update(read=True)
+            )
+        ).all()
     )
-    added = len(done.all())
+    rows: list[tuple[UUID, UUID, UUID, datetime]] = []
+    for event_id, event_type, codes, org in events:
+        now = clock.utcnow()  # each event's deliveries due after those of the events before it
+        rows.extend((new_id(), sid, event_id, now) for sid in kinds[(event_type, tuple(codes), org)] if sid in enabled)
+    added = 0
+    for i in range(0, len(rows), ENQUEUE_ROWS):
+        chunk = rows[i : i + ENQUEUE_ROWS]
+        done = await session.execute(
+            ENQUEUE,
+            {"ids": [r[0] for r in chunk], "subs": [r[1] for r in chunk], "events": [r[2] for r in chunk],
+             "ats": [r[3] for r in chunk]},
+        )  # fmt: skip
+        added += done.rowcount  # type: ignore[attr-defined]
     if added:
         await notify(session, DELIVERIES)  # wakes the workers when this commits
     return added
