@@ -6,6 +6,11 @@ and marks them published in one `UPDATE … RETURNING` over `FOR UPDATE SKIP LOC
 publish the same row concurrently), then publishes each, in id order, to JetStream with
 `Nats-Msg-Id` = event id (the stream drops duplicates within its window), and commits. NATS down ⇒
 the transaction rolls back, the rows are unpublished again, and the relay retries with backoff.
+
+A batch is published at once: every message written to the connection in id order (the server keeps
+one connection's messages in that order), then the stream's acknowledgements awaited together, not one
+round trip per message. On a busy process each round trip waits for its event loop to come round
+again: one at a time, intake's relay fell minutes behind the referrals it answered at 50 a second.
 """
 
 from __future__ import annotations
@@ -99,6 +104,10 @@ def emit_params(event: CloudEvent, *, schema: str, subject_prefix: str) -> dict[
     }
 
 
+# How long the relay waits for the stream to acknowledge a whole batch (a batch is published at once).
+PUBLISH_TIMEOUT_SECONDS = 5.0
+
+
 class OutboxRelay:
     def __init__(
         self,
@@ -171,15 +180,26 @@ class OutboxRelay:
                 )
             ).all()
             rows = sorted(claimed, key=lambda r: r.id)
-            for row in rows:
-                # A span in the trace of the request that wrote the event (none if tracing is off).
-                with tracing.child_of(
-                    row.traceparent, f"publish {row.subject}", kind=SpanKind.PRODUCER,
-                    service=self.sink.service,
-                    attributes={"messaging.system": "nats", "messaging.destination.name": row.subject,
-                                "messaging.message.id": str(row.id)},
-                ):  # fmt: skip
-                    await js.publish(row.subject, row.payload.encode(), timeout=5, headers={"Nats-Msg-Id": str(row.id)})
+            acks: list[asyncio.Future[Any]] = []
+            try:
+                for row in rows:
+                    # A span in the trace of the request that wrote the event (none if tracing is off).
+                    with tracing.child_of(
+                        row.traceparent, f"publish {row.subject}", kind=SpanKind.PRODUCER,
+                        service=self.sink.service,
+                        attributes={"messaging.system": "nats", "messaging.destination.name": row.subject,
+                                    "messaging.message.id": str(row.id)},
+                    ):  # fmt: skip
+                        acks.append(
+                            await js.publish_async(
+                                row.subject, row.payload.encode(), headers={"Nats-Msg-Id": str(row.id)}
+                            )
+                        )
+                if acks:
+                    await asyncio.wait_for(asyncio.gather(*acks), timeout=PUBLISH_TIMEOUT_SECONDS)
+            finally:
+                for ack in acks:  # a failed batch: its unanswered acks no longer hold the client's pending slots
+                    ack.cancel()
             if not rows and time.monotonic() - self._last_prune > 3600:
                 self._last_prune = time.monotonic()
                 await conn.execute(
