@@ -13,6 +13,11 @@ ICTG_DEV_NATS_CLUSTER=3: the embedded NATS is three servers clustered on free po
 own JetStream store under .run/nats-cluster/), the services given all three (ICTG_NATS_URL, comma-
 separated) and the stream kept on all three (ICTG_NATS_REPLICAS=3 unless set). One server by default.
 
+ICTG_DEV_PG_STANDBY=1: the embedded Postgres has a synchronous streaming standby (under .run/pg-standby/,
+made with pg_basebackup), and the services are given both servers in one URL with
+target_session_attrs=read-write, as with a managed HA Postgres. A server that dies is started again; once
+the standby has been promoted (`SELECT pg_promote()` on it), the old primary is left stopped.
+
 The embedded NATS authenticates: each service is given its own user and password (generated for
 the run, in .run/nats.conf), and may publish only its own subjects. With ICTG_NATS_URL, each service
 connects as its ICTG_<SERVICE>_NATS_USER / _PASSWORD say, if set (else as the URL says).
@@ -110,6 +115,7 @@ def main() -> int:
         nats_stream=settings.nats_stream,
         subject_prefix=settings.subject_prefix,
         nats_cluster=cluster,
+        pg_standby=os.environ.get("ICTG_DEV_PG_STANDBY", "") in ("1", "true"),
     )
     stopping = False
     env_file = Path(os.environ.get("ICTG_RUN_ENV_FILE", ROOT / ".run" / "env"))
@@ -176,6 +182,9 @@ def main() -> int:
         for name, port in ports.items():
             print(f"  {name:16} http://127.0.0.1:{port}  (docs: /docs)")
         print(f"  Postgres         {infra.database_url}\n  NATS             {infra.nats_url}")
+        if infra.standby is not None and infra.pg is not None:
+            print(f"  A failover: kill the primary (its pid: {infra.pg.data / 'postmaster.pid'}), then promote the "
+                  f"standby: `SELECT pg_promote()` on port {infra.standby.port}")  # fmt: skip
         # The tools that read the stream do it as their service: the case API's replay, metrics' rebuild.
         tools_nats = " ".join(f"{k}={v}" for user in ("cases", "metrics") for k, v in infra.nats_env(user).items())
         print("\nFor the command-line tools (rebuild, reconcile, replay, synth) in another shell:")

@@ -13,6 +13,7 @@ failover.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -29,11 +30,13 @@ from ictg_common.devinfra import (
     STANDBY_NAME,
     EmbeddedPostgres,
     EmbeddedPostgresStandby,
+    Infra,
     ensure_database,
     multi_host_url,
     port_open,
 )
 from ictg_common.outages import is_infrastructure
+from tests.support.faults_harness import _children
 from tests.support.platform import ROOT
 
 pytestmark = pytest.mark.timeout(180)
@@ -130,3 +133,45 @@ async def test_the_engine_on_a_multi_host_url_follows_the_primary_to_the_promote
             await listener.close()
     finally:
         await engine.dispose()
+
+
+def test_make_runs_standby_mode_follows_a_failover_and_refuses_to_start_the_parted_pair_again() -> None:
+    """`ICTG_DEV_PG_STANDBY=1 make run` (`Infra(pg_standby=True)`): both servers in the URL; the runner's
+    tending starts a dead standby again, leaves a killed primary stopped once the standby is promoted, and
+    a later run on the same folder says the pair has parted instead of waiting for ever at its first commit."""
+    root = ROOT / ".run" / f"infra-standby-test-{uuid.uuid4().hex[:8]}"
+    infra = Infra(root, database_url=None, nats_url="nats://unused", fast=True, pg_standby=True)
+    try:
+        infra.start()
+        assert infra.pg is not None and infra.standby is not None
+        assert infra.database_url == multi_host_url(infra.pg, infra.standby)
+        _crash(infra.standby)
+        infra.tend()
+        assert infra.standby.alive and infra.standby.is_standby()
+
+        _crash(infra.pg)
+        infra.standby.promote()
+        infra._next_tend = 0.0
+        infra.tend()
+        assert not infra.pg.alive  # a second primary would take the writes meant for the promoted one
+        infra.stop()
+
+        again = Infra(root, database_url=None, nats_url="nats://unused", fast=True, pg_standby=True)
+        with pytest.raises(RuntimeError, match="promoted in an earlier run"):
+            again.start()
+    finally:
+        infra.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _crash(server: EmbeddedPostgres) -> None:
+    """SIGKILL the postmaster and its processes, and wait until it is gone (reaped, its port closed)."""
+    pid = server.pid
+    assert pid is not None
+    for p in [pid, *_children(pid)]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(p, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while server.alive or port_open(server.port):
+        assert time.monotonic() < deadline, "Postgres did not die"
+        time.sleep(0.05)

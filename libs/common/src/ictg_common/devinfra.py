@@ -415,13 +415,24 @@ class Infra:
     """Postgres and NATS for a run: the URLs given in the environment, else embedded ones under `root`
     (NATS with the services' users on `nats_stream` and `subject_prefix`, `*` for any; `nats_tester`:
     and a user that may do anything, for the tests). `nats_cluster`: that many NATS servers clustered
-    (under `root/nats-cluster`; the services then want ICTG_NATS_REPLICAS), else one."""
+    (under `root/nats-cluster`; the services then want ICTG_NATS_REPLICAS), else one. `pg_standby`: the
+    embedded Postgres has a synchronous streaming standby (under `root/pg-standby`), and `database_url`
+    names both (`multi_host_url`): a commit is on both servers before it returns, and the services
+    reach whichever accepts writes."""
 
     def __init__(
         self, root: Path, *, database_url: str | None, nats_url: str | None, fast: bool = False,
         nats_stream: str = "*", subject_prefix: str = "*", nats_tester: bool = False, nats_cluster: int = 1,
+        pg_standby: bool = False,
     ) -> None:  # fmt: skip
-        self.pg = None if database_url else EmbeddedPostgres(root, fast=fast)
+        self.pg = (
+            None
+            if database_url
+            else EmbeddedPostgres(root, fast=fast, synchronous_standby=STANDBY_NAME if pg_standby else None)
+        )
+        self.standby = (
+            EmbeddedPostgresStandby(root / "pg-standby", self.pg) if self.pg is not None and pg_standby else None
+        )
         self.nats: EmbeddedNats | EmbeddedNatsCluster | None = None
         if nats_url:
             pass
@@ -447,7 +458,20 @@ class Infra:
 
     def start(self) -> Infra:
         if self.pg is not None:
+            if (
+                self.standby is not None
+                and (self.standby.data / "PG_VERSION").exists()
+                and not self.standby.is_standby()
+            ):
+                # the old primary would wait for ever for a standby at its first commit
+                raise RuntimeError(
+                    f"the standby in {self.standby.root} was promoted in an earlier run, so the two servers have "
+                    f"parted; remove {self.pg.data} and {self.standby.root} to start afresh"
+                )
             self.database_url = self.pg.start()
+            if self.standby is not None:
+                self.standby.start()
+                self.database_url = multi_host_url(self.pg, self.standby)
             ensure_database(self.database_url)
         if self.nats is not None:
             self.nats_url = self.nats.start()
@@ -456,6 +480,8 @@ class Infra:
     def stop(self) -> None:
         if self.nats is not None:
             self.nats.stop()
+        if self.standby is not None:
+            self.standby.stop()
         if self.pg is not None:
             self.pg.stop()
 
@@ -465,8 +491,11 @@ class Infra:
         if now < self._next_tend:
             return
         self._next_tend = now + 2.0
-        for server, alive in ((self.pg, self.pg and self.pg.alive), (self.nats, self.nats and self.nats.alive)):
-            if server is None or alive:
+        servers: list[EmbeddedPostgres | EmbeddedNats | EmbeddedNatsCluster | None] = [self.pg, self.standby, self.nats]
+        if self.standby is not None and self.standby.alive and not self.standby.is_standby():
+            servers.remove(self.pg)  # the standby was promoted: the old primary started again would be a second
+        for server in servers:
+            if server is None or server.alive:
                 continue
             print(f"embedded {type(server).__name__} is down; starting it again", file=sys.stderr, flush=True)
             try:
