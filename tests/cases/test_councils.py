@@ -13,6 +13,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
@@ -357,6 +358,17 @@ async def test_the_change_feed_gives_every_change_once_across_pages_while_writes
             assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == "#query/cursor", r.text
     naive = await stack.cases.get("/v1/cases", params={"changed_since": "2026-01-01T00:00:00"}, headers=stockport)
     assert naive.status_code == 422 and naive.json()["errors"][0]["pointer"] == "#query/changed_since"
+    # A day is from midnight in London, as a council's integrator writes it.
+    today = datetime.now(ZoneInfo("Europe/London")).date()
+    for day, expected in ((today, {c["id"] for c in [*cases, slow_case]}), (today + timedelta(days=1), set())):
+        r = await stack.cases.get(
+            "/v1/cases", params={"changed_since": day.isoformat(), "limit": 200}, headers=stockport
+        )
+        assert r.status_code == 200, r.text
+        assert {c["id"] for c in r.json()["items"]} == expected
+    for wrong in ("2026-02-30", "1 July"):
+        r = await stack.cases.get("/v1/cases", params={"changed_since": wrong}, headers=stockport)
+        assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == "#query/changed_since", (wrong, r.text)
 
 
 def stack_read() -> dict[str, str]:

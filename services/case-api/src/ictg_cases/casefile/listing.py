@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ictg_common import audit, clock, pagination
 from ictg_common.errors import ValidationFailed, field_error
-from ictg_common.inputs import query_time
+from ictg_common.inputs import QuerySince, query_time
 
 from ..cases import repository, service
 from ..cases.context import Context
@@ -72,10 +72,11 @@ def list_filters(
         ),
     ] = None,
     changed_since: Annotated[
-        datetime | None,
+        QuerySince | None,
         Query(
-            description="Change feed: cases changed at or after this time (RFC 3339 with offset), in change "
-            "order; follow `next_cursor`, then poll with `poll_cursor`"
+            description="Change feed: cases changed at or after this time (RFC 3339 with offset), or this day "
+            "(`2026-11-01`: from midnight in London), in change order; follow `next_cursor`, then poll with "
+            "`poll_cursor`"
         ),
     ] = None,
     la_child_id: Annotated[
