@@ -34,7 +34,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
 
-import httpx
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -73,12 +72,19 @@ WITH busy AS (
     SELECT due.id FROM due LEFT JOIN busy USING (subscription_id)
     WHERE due.rn + coalesce(busy.n, 0) <= due.window
     ORDER BY due.next_attempt_at, due.id LIMIT :n
+), leased AS (
+    UPDATE webhooks.delivery d SET lease_until = now() + make_interval(secs => :lease)
+    FROM pick WHERE d.id = pick.id AND d.status = 'pending' AND (d.lease_until IS NULL OR d.lease_until <= now())
+    RETURNING d.id, d.subscription_id, d.event_id, d.next_attempt_at
 )
-UPDATE webhooks.delivery d SET lease_until = now() + make_interval(secs => :lease)
-FROM pick WHERE d.id = pick.id AND d.status = 'pending' AND (d.lease_until IS NULL OR d.lease_until <= now())
-RETURNING d.id
+SELECT l.id, l.subscription_id, l.event_id, s.url, s.secret, s.previous_secret, s.previous_secret_until,
+       s.failing_since IS NOT NULL AS failing, s.org_type, s.in_flight_window, e.body
+FROM leased l JOIN webhooks.subscription s ON s.id = l.subscription_id JOIN webhooks.event e ON e.id = l.event_id
+ORDER BY l.next_attempt_at, l.id
 """
 )
+"""Lease up to :n due deliveries, at most each subscription's window in flight, and load what sending them
+needs, in one statement (one round trip a claim), in the order they fell due."""
 
 
 @dataclass(frozen=True)
@@ -90,26 +96,15 @@ class Job:
     secrets: tuple[str, ...]
     body: bytes
     failing: bool = False  # the subscription was failing when claimed (a success must reset that)
+    window: int = 0  # the subscription's in-flight window when claimed (0: not known)
 
 
 async def claim(session: AsyncSession, settings: WebhooksSettings, n: int) -> list[Job]:
     """Lease up to `n` due deliveries and load what sending them needs."""
-    ids = list(
-        (await session.execute(CLAIM, {"n": n, "scan": max(n * 8, 512), "lease": settings.lease_seconds,
-                                        "floor": settings.per_subscription_concurrency,
-                                        "ceiling": settings.max_per_subscription_concurrency})).scalars()
-    )  # fmt: skip
-    if not ids:
-        return []
     rows = await session.execute(
-        text(
-            "SELECT d.id, d.subscription_id, d.event_id, s.url, s.secret, s.previous_secret, s.previous_secret_until, "
-            "s.failing_since IS NOT NULL AS failing, s.org_type, e.body FROM webhooks.delivery d "
-            "JOIN webhooks.subscription s ON s.id = d.subscription_id "
-            "JOIN webhooks.event e ON e.id = d.event_id WHERE d.id = ANY(:ids)"
-        ),
-        {"ids": ids},
-    )
+        CLAIM, {"n": n, "scan": max(n * 8, 512), "lease": settings.lease_seconds,
+                "floor": settings.per_subscription_concurrency, "ceiling": settings.max_per_subscription_concurrency},
+    )  # fmt: skip
     now = clock.utcnow()
     jobs, withheld = [], []
     for r in rows:
@@ -119,7 +114,7 @@ async def claim(session: AsyncSession, settings: WebhooksSettings, n: int) -> li
             continue
         secrets = signing_secrets(r.secret, r.previous_secret, r.previous_secret_until, now=now)
         jobs.append(Job(delivery_id=r.id, subscription_id=r.subscription_id, event_id=r.event_id, url=r.url,
-                        secrets=secrets, body=body, failing=r.failing))  # fmt: skip
+                        secrets=secrets, body=body, failing=r.failing, window=r.in_flight_window))  # fmt: skip
     if withheld:  # queued under an older rule (or replayed): never sent, and said so in the delivery log
         await session.execute(
             update(Delivery)
@@ -240,10 +235,16 @@ def window_moves(
     done: list[tuple[Job, sender.Outcome, datetime]], *, settings: WebhooksSettings
 ) -> tuple[set[UUID], set[UUID]]:
     """The subscriptions whose window grows (every answer of the batch within `slow_seconds`) and those
-    whose window halves (an answer slower than that)."""
+    whose window halves (an answer slower than that). One whose window was already at that bound when its
+    delivery was claimed is left out: nothing to move, so no transaction for it (a receiver that keeps up
+    soon has the largest window, and then its batches move nothing)."""
     slow_ms = settings.slow_seconds * 1000
+    ceiling, floor = settings.max_per_subscription_concurrency, settings.per_subscription_concurrency
     slow = {j.subscription_id for j, o, _ in done if (o.latency_ms or 0) > slow_ms}
-    return {j.subscription_id for j, _, _ in done} - slow, slow
+    grow = {j.subscription_id for j, _, _ in done if not j.window or j.window < ceiling} - slow
+    return grow, {
+        j.subscription_id for j, _, _ in done if j.subscription_id in slow and (not j.window or j.window > floor)
+    }
 
 
 async def move_windows(
@@ -379,6 +380,8 @@ class Recorder:
             if not future.done():
                 future.set_result(DELIVERED if job.delivery_id in recorded else None)
         grow, shrink = window_moves(done, settings=self.settings)
+        if not grow and not shrink:
+            return
         try:
             async with self.sessionmaker() as session, session.begin():
                 await move_windows(session, grow=grow, shrink=shrink, settings=self.settings)
@@ -399,7 +402,7 @@ class Worker:
         self.sessionmaker = sessionmaker
         self.settings = settings
         self.metrics = metrics  # attempts by outcome and latency, for GET /metrics
-        self.client: httpx.AsyncClient | None = None
+        self.clients: sender.Clients | None = None  # small pools: see `sender.Clients`
         self.tasks: set[asyncio.Task[Any]] = set()
         self.loop = Loop("webhooks-worker", self.step)
         self.wake = asyncio.Event()  # a delivery finished, or NOTIFY: deliveries are due
@@ -407,7 +410,7 @@ class Worker:
         self.recorder = Recorder(sessionmaker, settings)
 
     def start(self) -> None:
-        self.client = sender.make_client(self.settings.concurrency)
+        self.clients = sender.Clients(self.settings.concurrency)
         self.recorder.start()
         self.loop.start()
 
@@ -418,8 +421,8 @@ class Worker:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         await self.recorder.stop()
-        if self.client is not None:
-            await self.client.aclose()
+        if self.clients is not None:
+            await self.clients.aclose()
 
     async def step(self) -> None:
         free = self.settings.concurrency - len(self.tasks)
@@ -449,13 +452,14 @@ class Worker:
         self.wake.set()
 
     async def deliver(self, job: Job) -> None:
-        assert self.client is not None
+        assert self.clients is not None
         at = clock.utcnow()
         headers = signing.headers(job.secrets, msg_id=str(job.event_id), timestamp=at, body=job.body)
-        outcome = await sender.send(
-            self.client, url=job.url, body=job.body, headers=headers,
-            allow_private=self.settings.allow_private_targets, timeout=self.settings.timeout_seconds,
-        )  # fmt: skip
+        with self.clients.take() as client:
+            outcome = await sender.send(
+                client, url=job.url, body=job.body, headers=headers,
+                allow_private=self.settings.allow_private_targets, timeout=self.settings.timeout_seconds,
+            )  # fmt: skip
         if batchable(job, outcome):
             try:
                 status = await self.recorder.add(job, outcome, at)
