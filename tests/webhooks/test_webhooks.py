@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import time
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,8 +23,9 @@ from ictg_common import clock, tracing
 from ictg_common.contracts import WebhookDisabled, WebhookPing, parse_data
 from ictg_common.db import create_engine
 from ictg_webhooks.app import create_app as create_webhooks
+from ictg_webhooks.sender import Outcome
 from ictg_webhooks.settings import WebhooksSettings
-from ictg_webhooks.worker import delivered_body, wait_after
+from ictg_webhooks.worker import Job, delivered_body, wait_after, window_moves
 from tests.support.factories import referral_body
 from tests.support.platform import ROOT, auth, eventually, serve, service_apps
 from tests.support.receivers import Receiver, receiving
@@ -252,6 +254,25 @@ async def test_a_receiver_that_keeps_up_gets_more_in_flight_and_a_failing_one_fe
         assert all([a["status_code"] for a in d["attempts"]] == [204] for d in log["items"]), log["items"]
         assert await _window(shared_settings, fast["id"]) <= 12  # never past the ceiling
     assert {d.webhook_id for d in p.receiver.at("/ok/fast")} == {d["event_id"] for d in log["items"]}
+
+
+def test_a_window_grows_by_its_fast_answers_and_halves_on_a_slow_one() -> None:
+    """Slow start: each answer within `slow_seconds` adds one (a batch of a window's answers doubles it); one
+    slow answer in the batch halves it instead; a window at its bound moves no further (no statement)."""
+    settings = WebhooksSettings(per_subscription_concurrency=4, max_per_subscription_concurrency=64, slow_seconds=1.0,
+                                auth_development=True)  # fmt: skip
+    subs = {name: uuid.uuid4() for name in ("fast", "mixed", "top", "floor")}
+
+    def done(sub: str, latency_ms: int, window: int) -> tuple[Job, Outcome, Any]:
+        job = Job(delivery_id=uuid.uuid4(), subscription_id=subs[sub], event_id=uuid.uuid4(), url="https://r.example/",
+                  secrets=("s",), body=b"{}", window=window)  # fmt: skip
+        return job, Outcome(status_code=204, latency_ms=latency_ms), clock.utcnow()
+
+    batch = [done("fast", 10, 4) for _ in range(4)] + [done("mixed", 10, 16), done("mixed", 1500, 16)]
+    batch += [done("top", 5, 64), done("floor", 2000, 4)]
+    grow, shrink = window_moves(batch, settings=settings)
+    assert grow == {subs["fast"]: 4}  # 4 -> 8
+    assert shrink == {subs["mixed"]}
 
 
 async def test_during_a_rotation_old_and_new_secrets_both_verify(shared_settings: dict[str, Any]) -> None:

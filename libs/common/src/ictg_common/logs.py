@@ -47,5 +47,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access", "nats"):
+    # httpx logs every request at INFO with its whole URL (a receiver's URL may carry a token in its query),
+    # and the webhooks worker records each attempt itself: one line per delivery, not two.
+    for noisy in ("uvicorn.access", "nats", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

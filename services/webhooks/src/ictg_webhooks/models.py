@@ -53,7 +53,7 @@ class Subscription(Model):  # type: ignore[valid-type, misc]
     previous_secret: Mapped[str | None] = mapped_column(String(100), nullable=True)
     previous_secret_until: Mapped[datetime | None] = mapped_column(When, nullable=True)
     failing_since: Mapped[datetime | None] = mapped_column(When, nullable=True)  # first failure of a streak
-    # Deliveries to it in flight at once, across replicas: grows by one while the receiver keeps up, halves
+    # Deliveries to it in flight at once, across replicas: grows by one an answer while the receiver keeps up, halves
     # when it slows or fails, never under ICTG_WEBHOOKS_PER_SUBSCRIPTION_CONCURRENCY (`worker.py`).
     in_flight_window: Mapped[int] = mapped_column(SmallInteger, server_default=text("4"))
     created_at: Mapped[datetime] = mapped_column(When)

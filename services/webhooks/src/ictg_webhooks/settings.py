@@ -29,8 +29,9 @@ class WebhooksSettings(ServiceSettings):
     rotation_overlap_seconds: float = Field(default=86400.0, ge=0)  # old secret still signs this long
     worker_poll_seconds: float = Field(default=0.5, gt=0)
     concurrency: int = Field(default=64, ge=1)  # deliveries in flight per process
-    # In flight to one subscription: a window between these two, growing by one while its receiver answers
-    # 2xx within `slow_seconds`, halving when it answers slower or fails (so a slow receiver holds few).
+    # In flight to one subscription: a window between these two, growing by one for each 2xx answer within
+    # `slow_seconds` (at most doubling a batch), halving when it answers slower or fails (a slow receiver
+    # holds few).
     per_subscription_concurrency: int = Field(default=4, ge=1, le=1000)
     max_per_subscription_concurrency: int = Field(default=64, ge=1, le=1000)
     slow_seconds: float = Field(default=1.0, gt=0)

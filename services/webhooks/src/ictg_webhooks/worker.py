@@ -5,10 +5,12 @@ the work and never send one delivery at the same time; a worker that dies mid-de
 lease after `lease_seconds` and another sends the delivery again, with the same `webhook-id` (the
 event id). Up to `concurrency` deliveries are in flight per process, and at most the subscription's
 window (`in_flight_window`, across replicas) to one subscription. The window adapts to the receiver, as
-TCP's congestion window does (additive increase, multiplicative decrease): it grows by one for each batch
-of 2xx answers within `slow_seconds`, and halves, down to `per_subscription_concurrency`, on a slower
-answer or a failure. A fast receiver soon takes up to `max_per_subscription_concurrency` at once; a
-receiver that slows or hangs for the whole timeout only ever holds its own few: the others go on.
+TCP's congestion window does in slow start: it grows by one for each 2xx answer within `slow_seconds`
+(a batch of answers, at most the window's worth, at most doubles it), and halves, down to
+`per_subscription_concurrency`, on a slower answer or a failure. A fast receiver takes up to
+`max_per_subscription_concurrency` at once within a few batches (growing by one a batch, a receiver
+answering in 10 ms still held 8-20 in flight after 400 deliveries); a receiver that slows or hangs for the
+whole timeout only ever holds its own few: the others go on.
 
 Recording: a 2xx to a subscription that was not failing (nearly every attempt) is recorded in a batch
 with the others finished meanwhile, one transaction for them all (`Recorder`); anything else in a
@@ -203,8 +205,9 @@ RETURNING delivery_id
 """
 )
 GROW_SQL = text(
-    "UPDATE webhooks.subscription SET in_flight_window = LEAST(GREATEST(in_flight_window, :floor) + 1, :ceiling) "
-    "WHERE id = ANY(CAST(:ids AS uuid[])) AND in_flight_window < :ceiling"
+    "UPDATE webhooks.subscription s SET in_flight_window = LEAST(GREATEST(s.in_flight_window, :floor) + g.by, :ceiling) "
+    "FROM unnest(CAST(:ids AS uuid[]), CAST(:by AS int[])) AS g(id, by) "
+    "WHERE s.id = g.id AND s.in_flight_window < :ceiling"
 )
 SHRINK_SQL = text(
     "UPDATE webhooks.subscription SET in_flight_window = GREATEST(in_flight_window / 2, :floor) "
@@ -233,26 +236,30 @@ async def record_delivered(session: AsyncSession, done: list[tuple[Job, sender.O
 
 def window_moves(
     done: list[tuple[Job, sender.Outcome, datetime]], *, settings: WebhooksSettings
-) -> tuple[set[UUID], set[UUID]]:
-    """The subscriptions whose window grows (every answer of the batch within `slow_seconds`) and those
-    whose window halves (an answer slower than that). One whose window was already at that bound when its
-    delivery was claimed is left out: nothing to move, so no transaction for it (a receiver that keeps up
-    soon has the largest window, and then its batches move nothing)."""
+) -> tuple[dict[UUID, int], set[UUID]]:
+    """The subscriptions whose window grows, each by its answers in the batch (every one of them within
+    `slow_seconds`), and those whose window halves (an answer slower than that). One whose window was
+    already at that bound when its delivery was claimed is left out: nothing to move, so no transaction for
+    it (a receiver that keeps up soon has the largest window, and then its batches move nothing)."""
     slow_ms = settings.slow_seconds * 1000
     ceiling, floor = settings.max_per_subscription_concurrency, settings.per_subscription_concurrency
     slow = {j.subscription_id for j, o, _ in done if (o.latency_ms or 0) > slow_ms}
-    grow = {j.subscription_id for j, _, _ in done if not j.window or j.window < ceiling} - slow
+    grow: dict[UUID, int] = {}
+    for j, _, _ in done:
+        if j.subscription_id not in slow and (not j.window or j.window < ceiling):
+            grow[j.subscription_id] = grow.get(j.subscription_id, 0) + 1
     return grow, {
         j.subscription_id for j, _, _ in done if j.subscription_id in slow and (not j.window or j.window > floor)
     }
 
 
 async def move_windows(
-    session: AsyncSession, *, grow: set[UUID], shrink: set[UUID], settings: WebhooksSettings
+    session: AsyncSession, *, grow: dict[UUID, int], shrink: set[UUID], settings: WebhooksSettings
 ) -> None:
     bounds = {"floor": settings.per_subscription_concurrency, "ceiling": settings.max_per_subscription_concurrency}
     if grow:
-        await session.execute(GROW_SQL, {"ids": sorted(grow), **bounds})
+        ids = sorted(grow)
+        await session.execute(GROW_SQL, {"ids": ids, "by": [grow[i] for i in ids], **bounds})
     if shrink:
         await session.execute(SHRINK_SQL, {"ids": sorted(shrink), **bounds})
 
