@@ -11,6 +11,12 @@ A batch is published at once: every message written to the connection in id orde
 one connection's messages in that order), then the stream's acknowledgements awaited together, not one
 round trip per message. On a busy process each round trip waits for its event loop to come round
 again: one at a time, intake's relay fell minutes behind the referrals it answered at 50 a second.
+
+Order is kept but not promised. When a batch fails part way (the stream's leader lost mid-batch), the
+messages the stream took are dropped as duplicates when the batch is published again, so one it did not
+take lands after later ones; and two replicas' relays publish their claims side by side. Consumers
+therefore never rely on the stream's order: metrics' fold gives the same facts in any order, and the case
+API retries an event about a referral whose case is not open yet (`CaseNotOpen`) until it is.
 """
 
 from __future__ import annotations
