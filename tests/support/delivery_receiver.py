@@ -1,6 +1,6 @@
 """A real receiving server for one delivery attempt: uvicorn on a free local port, verifying every request
 with `standardwebhooks.Webhook(secret).verify` as a receiver would; its paths script the answer (`/busy` 503,
-`/gone` 410, `/redirect` 302, `/hang`, `/big`). Fixtures `receiver` and `client` (the sender's own client)
+`/gone` 410, `/redirect` 302, `/hang`, `/big`). Fixtures `receiver` and `client` (the sender's own connection pool)
 and `deliver` (sign and send once). Imported by tests/webhooks/test_signing.py and test_sender.py."""
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import httpx
 import pytest
 import uvicorn
 from standardwebhooks import Webhook, WebhookVerificationError
@@ -22,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from ictg_webhooks.sender import Outcome, make_client, send
+from ictg_webhooks.sender import Outcome, Pool, send
 from ictg_webhooks.signing import headers
 
 BODY = json.dumps({"type": "ictg.case.opened.v1", "id": "evt_1", "data": {"case_id": "c_1"}}).encode()
@@ -112,13 +111,13 @@ async def receiver_fixture() -> AsyncIterator[Receiver]:
 
 
 @pytest.fixture(name="client")
-async def client_fixture() -> AsyncIterator[httpx.AsyncClient]:
-    async with make_client() as http:
-        yield http
+async def client_fixture() -> AsyncIterator[Pool]:
+    async with Pool(8) as pool:
+        yield pool
 
 
 async def deliver(
-    client: httpx.AsyncClient,
+    client: Pool,
     url: str,
     *,
     secrets: list[str],

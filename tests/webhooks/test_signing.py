@@ -6,10 +6,10 @@ from __future__ import annotations
 import base64
 from datetime import UTC, datetime, timedelta, timezone
 
-import httpx
 import pytest
 from standardwebhooks import Webhook
 
+from ictg_webhooks.sender import Pool
 from ictg_webhooks.signing import headers, new_secret, signature_header
 from tests.support.delivery_receiver import BODY, Receiver, client_fixture, deliver, receiver_fixture  # noqa: F401
 
@@ -40,7 +40,7 @@ def test_headers_carry_id_integer_timestamp_one_signature_per_secret_and_json() 
         signature_header([], msg_id="evt_9", timestamp=at, body=BODY)
 
 
-async def test_a_signed_delivery_verifies_at_the_receiver(receiver: Receiver, client: httpx.AsyncClient) -> None:
+async def test_a_signed_delivery_verifies_at_the_receiver(receiver: Receiver, client: Pool) -> None:
     secret = new_secret()
     receiver.secrets = [secret]
     outcome = await deliver(client, f"{receiver.base}/ok", secrets=[secret])
@@ -52,7 +52,7 @@ async def test_a_signed_delivery_verifies_at_the_receiver(receiver: Receiver, cl
     assert got.host == f"127.0.0.1:{receiver.port}"
 
 
-async def test_a_tampered_body_fails_verification(receiver: Receiver, client: httpx.AsyncClient) -> None:
+async def test_a_tampered_body_fails_verification(receiver: Receiver, client: Pool) -> None:
     secret = new_secret()
     receiver.secrets = [secret]
     tampered = BODY.replace(b"c_1", b"c_2")
@@ -62,9 +62,7 @@ async def test_a_tampered_body_fails_verification(receiver: Receiver, client: ht
     assert not got.verified and got.error == "No matching signature found"
 
 
-async def test_a_timestamp_older_than_the_package_tolerance_fails(
-    receiver: Receiver, client: httpx.AsyncClient
-) -> None:
+async def test_a_timestamp_older_than_the_package_tolerance_fails(receiver: Receiver, client: Pool) -> None:
     secret = new_secret()
     receiver.secrets = [secret]
     outcome = await deliver(
@@ -76,7 +74,7 @@ async def test_a_timestamp_older_than_the_package_tolerance_fails(
     assert fresh.ok
 
 
-async def test_a_wrong_secret_fails_verification(receiver: Receiver, client: httpx.AsyncClient) -> None:
+async def test_a_wrong_secret_fails_verification(receiver: Receiver, client: Pool) -> None:
     receiver.secrets = [new_secret()]
     outcome = await deliver(client, f"{receiver.base}/ok", secrets=[new_secret()])
     assert outcome.status_code == 401
@@ -85,7 +83,7 @@ async def test_a_wrong_secret_fails_verification(receiver: Receiver, client: htt
 
 @pytest.mark.parametrize("held", ["old", "new"])
 async def test_during_rotation_both_secrets_sign_and_either_verifies(
-    receiver: Receiver, client: httpx.AsyncClient, held: str
+    receiver: Receiver, client: Pool, held: str
 ) -> None:
     old, new = new_secret(), new_secret()
     receiver.secrets = [old if held == "old" else new]

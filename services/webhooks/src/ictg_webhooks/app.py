@@ -30,7 +30,7 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
     async def extras(app: FastAPI, core: Runtime[WebhooksSettings, None]) -> WebhooksExtras:
         metrics = install_metrics(core.telemetry, core.engine)
         worker = Worker(core.sessionmaker, settings, metrics=metrics)
-        return WebhooksExtras(client=sender.make_client(), worker=worker, delivery_metrics=metrics)
+        return WebhooksExtras(client=sender.Pool(8), worker=worker, delivery_metrics=metrics)
 
     return create_service_app(
         name="webhooks",

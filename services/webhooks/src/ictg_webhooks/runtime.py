@@ -12,9 +12,8 @@ from ictg_common.runtime import Runtime, runtime_dependency, typed_runtime
 from .settings import WebhooksSettings
 
 if TYPE_CHECKING:
-    import httpx
-
     from .observability import DeliveryMetrics
+    from .sender import Pool
     from .worker import Worker
 
 
@@ -22,7 +21,7 @@ if TYPE_CHECKING:
 class WebhooksExtras:
     """What the webhooks service runs besides the common parts."""
 
-    client: httpx.AsyncClient  # sends deliveries and pings
+    client: Pool  # sends pings (the worker has its own)
     worker: Worker  # claims, signs and sends the deliveries
     delivery_metrics: DeliveryMetrics  # each attempt by outcome, on GET /metrics
 

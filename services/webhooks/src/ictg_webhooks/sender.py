@@ -1,28 +1,48 @@
 """One delivery attempt: POST the signed body to a checked address, never raising.
 
-The target is resolved and checked at send time (`resolve_target`), and the request goes to one of the checked
-IP addresses, never to a name resolved again, so DNS rebinding cannot aim it at an internal address. The URL
-carries the IP, the `Host` header the original host, and for https the `sni_hostname` extension makes TLS send
-and verify the real name. Redirects are never followed; at most 64 KiB of a response body is read.
+The target is resolved and checked at send time (`resolve_target`), and the TCP connection goes to one of the
+checked IP addresses, never to a name resolved again, so DNS rebinding cannot aim it at an internal address (the
+next checked address is tried only when connecting to one fails). The `Host` header carries the original host,
+and for https TLS sends and verifies the real name (`server_hostname`) against the CA bundle httpx uses by
+default; certificates are always verified. Redirects are never followed; at most 64 KiB of a response body is
+read.
+
+The transport is a small HTTP/1.1 client of our own (`h11` over asyncio streams), `Pool`: with many subscriptions
+the worker is CPU-bound, and httpx, httpcore and anyio took most of that CPU (the pool's bookkeeping, a
+readability check of every idle socket, URL parsing). A request's head and body go out in one write. `Pool` keeps
+idle keep-alive connections per (scheme, checked IP, port, host), reuses the most recent one whose peer has not
+closed it, expires them after 30 s idle, and holds at most `max_connections` open in all (the worker's
+concurrency). A connection that had an error, an incomplete or oversized response, or `Connection: close` is
+closed, never reused. A receiver may close an idle keep-alive connection just as a request is written to it: when
+a request on a reused connection fails before any byte of the response arrived, it is sent once more on a fresh
+connection. Deliveries are at-least-once and the receiver deduplicates by `webhook-id`, which is the same in both
+sends, so this retry is safe.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
+import ssl
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from types import TracebackType
 
+import h11
 import httpx
 
-from ictg_webhooks.targets import TargetRefused, resolve_target
+from ictg_webhooks.targets import Target, TargetRefused, resolve_target
 
 MAX_RESPONSE_BYTES = 64 * 1024
 MAX_ERROR_CHARS = 300
+KEEPALIVE_EXPIRY = 30.0  # seconds an idle connection is kept
+USER_AGENT = "ictg-webhooks"
+_READ_SIZE = 65536
+
+_Key = tuple[str, str, int, str]  # scheme, checked IP, port, host
+_Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,49 +63,228 @@ class Outcome:
         return self.status_code == 410
 
 
-def make_client(max_connections: int = 64) -> httpx.AsyncClient:
-    """The shared client of the delivery worker: no redirects, no proxies from the environment, a pool as
-    large as the deliveries in flight (httpcore scans its whole pool on every request: a larger one only
-    costs CPU). Per-request timeouts are given by `send`."""
-    return httpx.AsyncClient(
-        follow_redirects=False,
-        trust_env=False,
-        limits=httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections, keepalive_expiry=30.0
-        ),
-        timeout=httpx.Timeout(15.0),
-    )
+class ConnectFailed(Exception):
+    """No checked address of the target could be connected to (TCP or TLS); the last failure is the cause."""
 
 
-class Clients:
-    """The worker's `connections` split between small clients (`make_client`) of at most `per_client`
-    connections each, each request sent by the client with the fewest in flight.
+class _Stale(Exception):
+    """The peer closed a reused connection before any byte of the response arrived."""
 
-    httpcore walks its whole pool on every request and every response it hands back, and for each
-    idle connection counts the pool again (quadratic in the pool's size), asking each socket whether it
-    is readable on the way: one client of 64 connections took 255-267 plain POSTs a second to the
-    benchmark's receiver, where 8 clients of 8 took 488-829 and one of 4 about 650 (same machine, same
-    minute). The clients share nothing, so a request to a target may open a connection in a client that
-    has none to it: at most one per client and target more than one pool would hold."""
 
-    def __init__(self, connections: int, *, per_client: int = 8) -> None:
-        n = max(1, math.ceil(connections / per_client))
-        self.clients = [make_client(math.ceil(connections / n)) for _ in range(n)]
-        self.in_flight = [0] * n
+def ssl_context() -> ssl.SSLContext:
+    """The TLS context of deliveries: httpx's default (certifi's CA bundle, hostname checked, TLS 1.2 or later),
+    HTTP/1.1 offered by ALPN, no settings from the environment."""
+    context = httpx.create_ssl_context(verify=True, trust_env=False)
+    context.set_alpn_protocols(["http/1.1"])
+    return context
 
-    @contextlib.contextmanager
-    def take(self) -> Iterator[httpx.AsyncClient]:
-        """The client to send one request with, counted in flight until the block ends."""
-        i = min(range(len(self.clients)), key=self.in_flight.__getitem__)
-        self.in_flight[i] += 1
-        try:
-            yield self.clients[i]
-        finally:
-            self.in_flight[i] -= 1
+
+async def _open_connection(
+    host: str, port: int, *, ssl: ssl.SSLContext | None, server_hostname: str | None
+) -> _Streams:
+    """`asyncio.open_connection` (a seam for tests)."""
+    return await asyncio.open_connection(host, port, ssl=ssl, server_hostname=server_hostname, limit=_READ_SIZE)
+
+
+class _Connection:
+    __slots__ = ("h11", "idle_since", "key", "reader", "writer")
+
+    def __init__(self, key: _Key, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.key = key
+        self.reader = reader
+        self.writer = writer
+        self.h11 = h11.Connection(h11.CLIENT)
+        self.idle_since = 0.0
+
+    def usable(self) -> bool:
+        """Still open at both ends as far as the loop has seen (a peer's close is read as EOF while idle)."""
+        return not self.writer.is_closing() and not self.reader.at_eof() and not self.reader.exception()
+
+    def close(self, *, abort: bool = False) -> None:
+        """Close (after what is already written), or `abort`: at once, whatever is unsent (a peer that stopped
+        reading must not keep the socket open)."""
+        if abort:
+            self.writer.transport.abort()
+        else:
+            self.writer.close()
+
+
+class Pool:
+    """Keep-alive HTTP/1.1 connections for deliveries, at most `max_connections` open (and as many requests in
+    flight). Use `send`; `aclose` closes every connection."""
+
+    def __init__(self, max_connections: int = 64, *, keepalive_expiry: float = KEEPALIVE_EXPIRY) -> None:
+        self.max_connections = max(1, max_connections)
+        self.keepalive_expiry = keepalive_expiry
+        self.ssl = ssl_context()
+        self.slots = asyncio.Semaphore(self.max_connections)
+        self.idle: dict[_Key, list[_Connection]] = {}  # most recently used last
+        self.open: set[_Connection] = set()  # idle and in use
+        self.closed = False
+        self._swept = time.monotonic()
+        self.opened = 0  # connections opened so far (for tests and curiosity)
+
+    async def __aenter__(self) -> Pool:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
 
     async def aclose(self) -> None:
-        for client in self.clients:
-            await client.aclose()
+        self.closed = True
+        for conn in list(self.open):
+            conn.close()
+        self.open.clear()
+        self.idle.clear()
+
+    def _discard(self, conn: _Connection, *, abort: bool = False) -> None:
+        self.open.discard(conn)
+        conn.close(abort=abort)
+
+    def _sweep(self, now: float) -> None:
+        """Close idle connections past their expiry or closed by the peer (at most once a second)."""
+        if now - self._swept < 1.0:
+            return
+        self._swept = now
+        for key, conns in list(self.idle.items()):
+            keep = [c for c in conns if now - c.idle_since < self.keepalive_expiry and c.usable()]
+            for conn in conns:
+                if conn not in keep:
+                    self._discard(conn)
+            if keep:
+                self.idle[key] = keep
+            else:
+                del self.idle[key]
+
+    def _take_idle(self, key: _Key, now: float) -> _Connection | None:
+        conns = self.idle.get(key)
+        while conns:
+            conn = conns.pop()
+            if not conns:
+                del self.idle[key]
+            if now - conn.idle_since < self.keepalive_expiry and conn.usable():
+                return conn
+            self._discard(conn)
+        return None
+
+    def _make_room(self) -> None:
+        """Close the longest idle connection when the pool is full (a slot is held, so one is idle)."""
+        if len(self.open) < self.max_connections:
+            return
+        oldest: _Connection | None = None
+        for conns in self.idle.values():
+            if conns and (oldest is None or conns[0].idle_since < oldest.idle_since):
+                oldest = conns[0]
+        if oldest is not None:
+            conns = self.idle[oldest.key]
+            conns.remove(oldest)
+            if not conns:
+                del self.idle[oldest.key]
+            self._discard(oldest)
+
+    def _release(self, conn: _Connection) -> None:
+        """Back to the idle connections if the exchange ended cleanly and both sides keep the connection."""
+        if not self.closed and conn.h11.our_state is h11.DONE and conn.h11.their_state is h11.DONE and conn.usable():
+            conn.h11.start_next_cycle()
+            conn.idle_since = time.monotonic()
+            self.idle.setdefault(conn.key, []).append(conn)
+        else:
+            self._discard(conn)
+
+    async def _connect(self, target: Target) -> _Connection:
+        https = target.scheme == "https"
+        last: BaseException | None = None
+        for address in target.addresses:  # the next checked address only if this one could not be connected to
+            try:
+                reader, writer = await _open_connection(
+                    address,
+                    target.port,
+                    ssl=self.ssl if https else None,
+                    server_hostname=target.host if https else None,
+                )
+            except OSError as exc:  # refused, unreachable, TLS (ssl.SSLError is an OSError)
+                last = exc
+                continue
+            conn = _Connection((target.scheme, address, target.port, target.host), reader, writer)
+            self.open.add(conn)
+            self.opened += 1
+            return conn
+        assert last is not None  # resolve_target never returns an empty address list
+        raise ConnectFailed(_short(last)) from last
+
+    async def _checkout(self, target: Target, *, fresh: bool) -> tuple[_Connection, bool]:
+        if self.closed:
+            raise RuntimeError("the delivery connection pool is closed")
+        now = time.monotonic()
+        self._sweep(now)
+        if not fresh:
+            for address in target.addresses:
+                conn = self._take_idle((target.scheme, address, target.port, target.host), now)
+                if conn is not None:
+                    return conn, True
+        self._make_room()
+        return await self._connect(target), False
+
+    async def post(self, target: Target, request: h11.Request, body: bytes) -> tuple[int, list[tuple[bytes, bytes]]]:
+        """POST on a kept or new connection to one of the target's addresses: (status, response headers)."""
+        async with self.slots:
+            conn, reused = await self._checkout(target, fresh=False)
+            try:
+                return await self._exchange(conn, request, body, reused=reused)
+            except _Stale:
+                conn, _ = await self._checkout(target, fresh=True)  # once, on a fresh connection
+                return await self._exchange(conn, request, body, reused=False)
+
+    async def _exchange(
+        self, conn: _Connection, request: h11.Request, body: bytes, *, reused: bool
+    ) -> tuple[int, list[tuple[bytes, bytes]]]:
+        responded = False  # a byte of the response arrived
+        done = False
+        try:
+            try:
+                data = conn.h11.send(request) or b""
+                data += conn.h11.send(h11.Data(data=body)) or b""
+                data += conn.h11.send(h11.EndOfMessage()) or b""
+                conn.writer.write(data)
+                await conn.writer.drain()
+                while True:
+                    event = conn.h11.next_event()
+                    if event is h11.NEED_DATA:
+                        chunk = await conn.reader.read(_READ_SIZE)
+                        responded = responded or bool(chunk)
+                        conn.h11.receive_data(chunk)
+                        continue
+                    if isinstance(event, h11.InformationalResponse):
+                        continue
+                    if isinstance(event, h11.Response):
+                        response = event
+                        break
+                    raise h11.RemoteProtocolError(f"unexpected {type(event).__name__} before a response")
+            except (OSError, h11.RemoteProtocolError) as exc:  # reset, broken pipe, EOF
+                if reused and not responded:
+                    raise _Stale from exc
+                raise
+            status = response.status_code
+            received = 0
+            while True:  # the body, read and discarded, at most MAX_RESPONSE_BYTES of it
+                body_event = conn.h11.next_event()
+                if body_event is h11.NEED_DATA:
+                    conn.h11.receive_data(await conn.reader.read(_READ_SIZE))
+                elif isinstance(body_event, h11.Data):
+                    received += len(body_event.data)
+                    if received >= MAX_RESPONSE_BYTES:
+                        break  # not DONE: the connection is closed below
+                else:  # EndOfMessage (or anything unexpected: then the connection is not DONE, and closed)
+                    break
+            done = True
+            return status, list(response.headers)
+        finally:
+            if done:
+                self._release(conn)
+            else:  # an error, a timeout or cancellation part way
+                self._discard(conn, abort=True)
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -114,40 +313,26 @@ def _short(exc: BaseException) -> str:
 
 
 async def _post(
-    client: httpx.AsyncClient, *, url: str, body: bytes, headers: dict[str, str], allow_private: bool, timeout: float
+    pool: Pool, *, url: str, body: bytes, headers: dict[str, str], allow_private: bool
 ) -> tuple[int, float | None, str | None]:
     target = await resolve_target(url, allow_private=allow_private)
-    request_headers = {k: v for k, v in headers.items() if k.lower() != "host"}
-    request_headers["Host"] = target.host_header
-    extensions = {"sni_hostname": target.host} if target.scheme == "https" else None
-    last_error: httpx.ConnectError | None = None
-    for address in target.addresses:  # the next checked address only if this one could not be connected to
-        try:
-            async with client.stream(
-                "POST",
-                target.url_for(address),
-                content=body,
-                headers=request_headers,
-                extensions=extensions,
-                follow_redirects=False,
-                timeout=httpx.Timeout(timeout),
-            ) as response:
-                received = 0
-                async for chunk in response.aiter_raw():  # raw: no decompression of what we discard anyway
-                    received += len(chunk)
-                    if received >= MAX_RESPONSE_BYTES:
-                        break
-                status = response.status_code
-                error = f"HTTP {status}: redirects are not followed" if 300 <= status < 400 else None
-                return status, parse_retry_after(response.headers.get("retry-after")), error
-        except httpx.ConnectError as exc:
-            last_error = exc
-    assert last_error is not None  # resolve_target never returns an empty address list
-    raise last_error
+    request_headers: list[tuple[str, str]] = [("Host", target.host_header)]
+    request_headers += [(k, v) for k, v in headers.items() if k.lower() not in _OWN_HEADERS]
+    request_headers += [("Content-Length", str(len(body)))]
+    if not any(k.lower() == "user-agent" for k in headers):
+        request_headers.append(("User-Agent", USER_AGENT))
+    request = h11.Request(method="POST", target=target.path_and_query, headers=request_headers)
+    status, response_headers = await pool.post(target, request, body)
+    retry_after = next((v.decode("latin-1") for k, v in response_headers if k == b"retry-after"), None)
+    error = f"HTTP {status}: redirects are not followed" if 300 <= status < 400 else None
+    return status, parse_retry_after(retry_after), error
+
+
+_OWN_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
 
 
 async def send(
-    client: httpx.AsyncClient,
+    pool: Pool,
     *,
     url: str,
     body: bytes,
@@ -155,10 +340,12 @@ async def send(
     allow_private: bool,
     timeout: float,
 ) -> Outcome:
-    """POST `body` with `headers` to `url` once, within `timeout` seconds in all (DNS, connect, send, read).
+    """POST `body` with `headers` to `url` once (see the module's docstring for the one resend on a stale
+    keep-alive connection), within `timeout` seconds in all (DNS, waiting for a connection, connect, TLS, send,
+    read).
 
-    Never raises (but for cancellation): a refused target, a DNS or connection failure, a timeout, anything from
-    httpx becomes `Outcome(status_code=None, error=…)`. A 3xx is returned as it is (not followed, not ok)."""
+    Never raises (but for cancellation): a refused target, a DNS or connection failure, a timeout, a protocol
+    error becomes `Outcome(status_code=None, error=…)`. A 3xx is returned as it is (not followed, not ok)."""
     started = time.perf_counter()
 
     def elapsed() -> int:
@@ -167,14 +354,14 @@ async def send(
     try:
         async with asyncio.timeout(timeout):
             status, retry_after, error = await _post(
-                client, url=url, body=body, headers=headers, allow_private=allow_private, timeout=timeout
+                pool, url=url, body=body, headers=headers, allow_private=allow_private
             )
     except TargetRefused as exc:
         return Outcome(status_code=None, latency_ms=elapsed(), error=f"target refused: {exc.message}")
-    except (TimeoutError, httpx.TimeoutException):
+    except TimeoutError:
         return Outcome(status_code=None, latency_ms=elapsed(), error=f"timed out after {timeout:g} s")
-    except httpx.ConnectError as exc:
-        return Outcome(status_code=None, latency_ms=elapsed(), error=f"could not connect: {_short(exc)}")
+    except ConnectFailed as exc:
+        return Outcome(status_code=None, latency_ms=elapsed(), error=f"could not connect: {exc}")
     except Exception as exc:  # noqa: BLE001 - an attempt's failure is an outcome, never an exception
         return Outcome(status_code=None, latency_ms=elapsed(), error=_short(exc))
     return Outcome(status_code=status, latency_ms=elapsed(), error=error, retry_after=retry_after)

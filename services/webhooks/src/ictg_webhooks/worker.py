@@ -409,7 +409,7 @@ class Worker:
         self.sessionmaker = sessionmaker
         self.settings = settings
         self.metrics = metrics  # attempts by outcome and latency, for GET /metrics
-        self.clients: sender.Clients | None = None  # small pools: see `sender.Clients`
+        self.pool: sender.Pool | None = None  # keep-alive connections, at most `concurrency`
         self.tasks: set[asyncio.Task[Any]] = set()
         self.loop = Loop("webhooks-worker", self.step)
         self.wake = asyncio.Event()  # a delivery finished, or NOTIFY: deliveries are due
@@ -417,7 +417,7 @@ class Worker:
         self.recorder = Recorder(sessionmaker, settings)
 
     def start(self) -> None:
-        self.clients = sender.Clients(self.settings.concurrency)
+        self.pool = sender.Pool(self.settings.concurrency)
         self.recorder.start()
         self.loop.start()
 
@@ -428,8 +428,8 @@ class Worker:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         await self.recorder.stop()
-        if self.clients is not None:
-            await self.clients.aclose()
+        if self.pool is not None:
+            await self.pool.aclose()
 
     async def step(self) -> None:
         free = self.settings.concurrency - len(self.tasks)
@@ -459,14 +459,13 @@ class Worker:
         self.wake.set()
 
     async def deliver(self, job: Job) -> None:
-        assert self.clients is not None
+        assert self.pool is not None
         at = clock.utcnow()
         headers = signing.headers(job.secrets, msg_id=str(job.event_id), timestamp=at, body=job.body)
-        with self.clients.take() as client:
-            outcome = await sender.send(
-                client, url=job.url, body=job.body, headers=headers,
-                allow_private=self.settings.allow_private_targets, timeout=self.settings.timeout_seconds,
-            )  # fmt: skip
+        outcome = await sender.send(
+            self.pool, url=job.url, body=job.body, headers=headers,
+            allow_private=self.settings.allow_private_targets, timeout=self.settings.timeout_seconds,
+        )  # fmt: skip
         if batchable(job, outcome):
             try:
                 status = await self.recorder.add(job, outcome, at)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
-import httpx
 from fastapi import APIRouter, Depends, Path, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -15,6 +14,7 @@ from ictg_common.service import SessionDep
 
 from ..models import Subscription
 from ..runtime import WebhooksRuntimeDep
+from ..sender import Pool
 from ..settings import WebhooksSettings
 from . import schemas, service
 
@@ -34,13 +34,13 @@ def _sessions(runtime: WebhooksRuntimeDep) -> async_sessionmaker[AsyncSession]:
     return runtime.sessionmaker
 
 
-def _client(runtime: WebhooksRuntimeDep) -> httpx.AsyncClient:
+def _client(runtime: WebhooksRuntimeDep) -> Pool:
     return runtime.extras.client
 
 
 SettingsDep = Annotated[WebhooksSettings, Depends(_settings)]
 SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(_sessions)]
-ClientDep = Annotated[httpx.AsyncClient, Depends(_client)]
+ClientDep = Annotated[Pool, Depends(_client)]
 
 
 S = TypeVar("S", bound=schemas.Subscription)

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
 
-import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ictg_common import clock, pagination
@@ -128,7 +127,7 @@ async def ping(
     *,
     actor: Actor,
     settings: WebhooksSettings,
-    client: httpx.AsyncClient,
+    client: sender.Pool,
 ) -> Pinged:
     """Send a signed `webhook.ping` to the subscription now, record it in its delivery log (never
     retried) and return how the receiver took it. No transaction stays open while it is sent."""
