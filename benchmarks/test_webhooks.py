@@ -4,10 +4,11 @@ and the delay from an event's publication on the stream to its receipt (p50, p99
 Events (`case.opened`, thin as on the stream) are published straight to JetStream; the webhooks
 service (in process, its consumer, worker and signing as in production) delivers each to every
 subscription; the receiver (uvicorn in its own process, as a council's system is) verifies a sample
-of signatures. Baseline, in the same process: the same receiver taking unsigned POSTs from one httpx
-client at the service's concurrency, with no database, signing or leases (the ceiling of one
-sending process here). Reported as figures and
-as a ratio to that baseline; nothing here asserts a time.
+of signatures. Two baselines, in the same process: the same receiver taking unsigned POSTs from one
+httpx client, and through the service's own transport (`sender.Pool`), each at 4, 16 and the service's
+concurrency (the best of three), with no database, signing or leases: the ceiling of one sending process
+here with a common client and with the service's. Reported as figures and as a ratio to each baseline;
+nothing here asserts a time.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from ictg_common.contracts import CaseOpened, make_event
 from ictg_common.devinfra import Infra, ensure_database, free_port, port_open
 from ictg_common.events import new_id
 from ictg_common.migrate import upgrade
+from ictg_webhooks import sender
 from ictg_webhooks.app import MIGRATIONS
 from ictg_webhooks.app import create_app as create_webhooks
 from ictg_webhooks.settings import WebhooksSettings
@@ -71,6 +73,24 @@ async def baseline(url: str, n: int, concurrency: int) -> float:
         async def one(i: int) -> None:
             async with sem:
                 await http.post(f"{url}/baseline", content=body, headers={"webhook-id": f"b{i}"})
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one(i) for i in range(n)))
+        return n / (time.perf_counter() - started)
+
+
+async def baseline_own(url: str, n: int, concurrency: int) -> float:
+    """The same plain POSTs through the service's own transport (`sender.Pool`, target check included):
+    the ceiling of that transport here, without database, signing or leases."""
+    body = b'{"type":"ictg.case.opened.v1"}'
+    sem = asyncio.Semaphore(concurrency)
+    async with sender.Pool(concurrency) as pool:
+
+        async def one(i: int) -> None:
+            async with sem:
+                outcome = await sender.send(pool, url=f"{url}/baseline", body=body, headers={"webhook-id": f"o{i}"},
+                                            allow_private=True, timeout=15.0)  # fmt: skip
+                assert outcome.ok, outcome
 
         started = time.perf_counter()
         await asyncio.gather(*(one(i) for i in range(n)))
@@ -141,11 +161,12 @@ async def _run(
         await http.post(f"{url}/_reset")
         # the ceiling: plain POSTs from one process, at the best of 4, 16 and the service's own concurrency
         base = max([await baseline(url, min(want, 2000), c) for c in (4, 16, settings.concurrency)])
+        own = max([await baseline_own(url, min(want, 2000), c) for c in (4, 16, settings.concurrency)])
     delays = sorted(at - published[key.split("|")[0]] for key, at in stats["received"].items()
                     if key.split("|")[0] in published)  # fmt: skip
     rate = delivered / elapsed
     return {
-        "subscriptions": subscriptions, "deliveries": delivered, "rate": rate, "baseline": base,
+        "subscriptions": subscriptions, "deliveries": delivered, "rate": rate, "baseline": base, "own": own,
         "p50": statistics.median(delays), "p99": delays[int(len(delays) * 0.99) - 1], "bad": stats["bad"],
         "most_in_flight": most_in_flight, "publishing": publishing,
     }  # fmt: skip
@@ -170,13 +191,15 @@ def test_webhooks_delivery_rate(infra: Infra) -> None:
     print("\nwebhooks: deliveries to a receiver in its own process (signed, leased, recorded)")
     print(
         f"{'subscriptions':>13} {'receiver':>8} {'deliveries':>10} {'per s':>8} {'baseline/s':>10} {'ratio':>6} "
+        f"{'own/s':>7} {'ratio':>6} "
         f"{'p50 s':>7} {'p99 s':>7} {'in flight':>9} {'published in s':>14}"
     )
     for subscriptions, delay in ((1, 0.0), (1, 0.01), (10, 0.0), (100, 0.0)):
         r = asyncio.run(run(infra, fresh_database(infra, f"{subscriptions}_{int(delay * 1000)}"), subscriptions,
                             delay=delay))  # fmt: skip
         print(f"{r['subscriptions']:>13} {f'{delay * 1000:.0f} ms':>8} {r['deliveries']:>10} {r['rate']:>8.0f} "
-              f"{r['baseline']:>10.0f} {r['rate'] / r['baseline']:>6.2f} {r['p50']:>7.3f} {r['p99']:>7.3f} "
+              f"{r['baseline']:>10.0f} {r['rate'] / r['baseline']:>6.2f} {r['own']:>7.0f} {r['rate'] / r['own']:>6.2f} "
+              f"{r['p50']:>7.3f} {r['p99']:>7.3f} "
               f"{r['most_in_flight']:>9} {r['publishing']:>14.2f}")  # fmt: skip
         assert r["deliveries"] == max(EVENTS // subscriptions, 20) * subscriptions and r["bad"] == 0
     paced = asyncio.run(run(infra, fresh_database(infra, "paced"), 10, per_second=10))
