@@ -62,7 +62,7 @@ def rate_limit_table(metadata: MetaData) -> Table:
         Column("key", String(64), primary_key=True),  # SHA-256 (hex) of whose it is
         Column("tokens", Float, nullable=False),  # left at `taken_at`
         Column("taken_at", DateTime(timezone=True), nullable=False),
-        Column("wait_seconds", Float, nullable=False),  # the last answer: 0 taken, else seconds to wait
+        Column("wait_seconds", Float, nullable=False),  # written 0; the first version kept its last answer here
     )
 
 
@@ -71,14 +71,13 @@ def rate_limit_table(metadata: MetaData) -> Table:
 # (`FOR UPDATE` waits for another replica's statement and re-reads the row it left), so every replica's
 # takes for one key queue on that row for one statement each. `taken_at` may be after this statement's
 # `now()` (a statement that began later committed first), hence greatest(0, …) and greatest(taken_at, …).
-# A refusal leaves the bucket as it was; `wait_seconds` keeps the last answer, for whoever reads the table.
+# A refusal leaves the bucket as it was. The answers themselves are worked out by `decide` from what the
+# statement returns (the column `wait_seconds`, which the first version kept them in, is no longer written).
 _GRANTED = "least(CAST(:asked AS float8), floor(r.refilled))"
 _TAKE = f"""
 UPDATE {{schema}}.rate_limit AS b SET
     tokens = CASE WHEN {_GRANTED} >= 1 THEN r.refilled - {_GRANTED} ELSE b.tokens END,
-    taken_at = CASE WHEN {_GRANTED} >= 1 THEN greatest(b.taken_at, now()) ELSE b.taken_at END,
-    wait_seconds = CASE WHEN {_GRANTED} = CAST(:asked AS float8) THEN 0
-                        ELSE (1 - (r.refilled - {_GRANTED})) / CAST(:rate AS float8) END
+    taken_at = CASE WHEN {_GRANTED} >= 1 THEN greatest(b.taken_at, now()) ELSE b.taken_at END
 FROM (
     SELECT least(CAST(:capacity AS float8),
                  tokens + greatest(0, extract(epoch FROM now() - taken_at))::float8 * CAST(:rate AS float8)) AS refilled
@@ -159,6 +158,10 @@ class SharedRateLimiter:
         """Trips to the store for `hashed` until nobody waits: each decides everyone waiting when it left."""
         try:
             while riders := self._waiting.pop(hashed, []):
+                if time.monotonic() < self._store_down_until:  # the last trip failed: these are not sent again
+                    for rider in riders:
+                        rider.set_exception(_StoreFailed())
+                    continue
                 try:
                     async with asyncio.timeout(STORE_TIMEOUT_SECONDS):
                         granted, wait = await self._take_shared(hashed, len(riders))
