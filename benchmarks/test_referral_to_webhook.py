@@ -35,7 +35,7 @@ from test_webhooks import receiver  # benchmarks/ is on sys.path (pytest inserts
 from ictg_common.auth import mint_token
 from ictg_common.db import plain_url
 from tests.support.factories import referral_body
-from tests.support.faults_harness import SERVICES, Platform, _children
+from tests.support.faults_harness import SERVICES, Platform, children
 from tests.support.platform import SECRET, auth
 
 RATE = float(os.environ.get("ICTG_BENCH_E2E_RATE", "50"))  # referrals a second
@@ -174,7 +174,7 @@ class Sampler:
         pids = {"client": os.getpid()} | {name: proc.pid for (name, _), proc in self.platform.procs.items()}
         pg = self.platform.pg.pid
         waits = {name: _waited(pid) for name, pid in pids.items()}
-        waits["postgres"] = sum(_waited(p) for p in ([pg, *_children(pg)] if pg else []))
+        waits["postgres"] = sum(_waited(p) for p in ([pg, *children(pg)] if pg else []))
         return waits
 
     def cpu(self) -> dict[str, float]:
@@ -183,7 +183,7 @@ class Sampler:
         for i, node in enumerate(getattr(self.platform.nats, "nodes", [self.platform.nats])):
             taken[f"nats-{i}"] = _cpu(node.proc.pid) if node.proc else 0.0
         pg = self.platform.pg.pid
-        taken["postgres"] = sum(_cpu(p) for p in ([pg, *_children(pg)] if pg else []))
+        taken["postgres"] = sum(_cpu(p) for p in ([pg, *children(pg)] if pg else []))
         return taken
 
     async def run(self) -> None:

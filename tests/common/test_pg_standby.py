@@ -13,7 +13,6 @@ failover.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import shutil
 import signal
@@ -36,7 +35,7 @@ from ictg_common.devinfra import (
     port_open,
 )
 from ictg_common.outages import is_infrastructure
-from tests.support.faults_harness import _children
+from tests.support.faults_harness import crash_postgres
 from tests.support.platform import ROOT
 
 pytestmark = pytest.mark.timeout(180)
@@ -145,11 +144,11 @@ def test_make_runs_standby_mode_follows_a_failover_and_refuses_to_start_the_part
         infra.start()
         assert infra.pg is not None and infra.standby is not None
         assert infra.database_url == multi_host_url(infra.pg, infra.standby)
-        _crash(infra.standby)
+        crash_postgres(infra.standby)
         infra.tend()
         assert infra.standby.alive and infra.standby.is_standby()
 
-        _crash(infra.pg)
+        crash_postgres(infra.pg)
         infra.standby.promote()
         infra._next_tend = 0.0
         infra.tend()
@@ -162,16 +161,3 @@ def test_make_runs_standby_mode_follows_a_failover_and_refuses_to_start_the_part
     finally:
         infra.stop()
         shutil.rmtree(root, ignore_errors=True)
-
-
-def _crash(server: EmbeddedPostgres) -> None:
-    """SIGKILL the postmaster and its processes, and wait until it is gone (reaped, its port closed)."""
-    pid = server.pid
-    assert pid is not None
-    for p in [pid, *_children(pid)]:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(p, signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while server.alive or port_open(server.port):
-        assert time.monotonic() < deadline, "Postgres did not die"
-        time.sleep(0.05)

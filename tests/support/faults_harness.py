@@ -47,7 +47,8 @@ from tests.support.platform import ROOT, SECRET, auth
 SERVICES = ("referral-intake", "case-api", "metrics")
 
 
-def _children(pid: int) -> list[int]:
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid`."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -57,6 +58,20 @@ def _children(pid: int) -> list[int]:
             if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
                 found.append(int(entry.name))
     return found
+
+
+def crash_postgres(server: EmbeddedPostgres) -> None:
+    """SIGKILL a postmaster and its processes at once (a crash), and wait until it is gone: reaped, its
+    port closed (a zombie postmaster still holds its lock file, and Postgres would not start again)."""
+    pid = server.pid
+    assert pid is not None, "Postgres is not running"
+    for p in [pid, *children(pid)]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(p, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while server.alive or port_open(server.port):
+        assert time.monotonic() < deadline, "Postgres did not die"
+        time.sleep(0.05)
 
 
 class Platform:
@@ -105,15 +120,7 @@ class Platform:
 
     def kill_postgres(self) -> None:
         """SIGKILL the postmaster and every backend at once (a crash, not a shutdown)."""
-        pid = self.pg.pid
-        assert pid is not None, "Postgres is not running"
-        for p in [pid, *_children(pid)]:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(p, signal.SIGKILL)
-        deadline = time.monotonic() + 10
-        while self.pg.alive or port_open(self.pg.port):
-            assert time.monotonic() < deadline, "Postgres did not die"
-            time.sleep(0.05)
+        crash_postgres(self.pg)
 
     def start_postgres(self) -> None:
         self.pg.start()
