@@ -238,6 +238,26 @@ async def test_a_connection_the_receiver_closed_while_idle_is_not_reused_nor_an_
         assert (raw.accepted, raw.requests) == (3, 3)
 
 
+async def test_bytes_a_receiver_sends_on_an_idle_connection_are_never_taken_for_the_next_answer() -> None:
+    # a 204, then on the idle connection an unsolicited 408 (as servers timing out a keep-alive connection
+    # send) and nothing more; and a 204 with bytes past its end: neither connection is reused
+    late_408 = NO_CONTENT
+    extra = NO_CONTENT + b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"
+    for first_answer, gap in ((late_408, True), (extra, False)):
+
+        def answer(n: int, first_answer: bytes = first_answer) -> tuple[bytes | None, bool]:
+            return (first_answer, True) if n == 1 else (NO_CONTENT, True)
+
+        async with raw_receiver(answer) as raw, Pool(4) as pool:
+            first = await deliver(pool, f"http://127.0.0.1:{raw.port}/in", secrets=[new_secret()])
+            assert first.ok, first
+            if gap:
+                [conn] = [c for conns in pool.idle.values() for c in conns]
+                conn.reader.feed_data(b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n")
+            second = await deliver(pool, f"http://127.0.0.1:{raw.port}/in", secrets=[new_secret()])
+            assert (second.status_code, pool.opened, raw.accepted) == (204, 2, 2), second
+
+
 async def test_a_reused_connection_closed_as_the_request_was_sent_is_resent_once_on_a_fresh_one() -> None:
     # the receiver answers a connection's first request and drops the second unanswered (as a server timing
     # out an idle connection just as a request arrives would)

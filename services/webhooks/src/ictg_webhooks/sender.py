@@ -97,8 +97,13 @@ class _Connection:
         self.idle_since = 0.0
 
     def usable(self) -> bool:
-        """Still open at both ends as far as the loop has seen (a peer's close is read as EOF while idle)."""
-        return not self.writer.is_closing() and not self.reader.at_eof() and not self.reader.exception()
+        """Still open at both ends as far as the loop has seen (a peer's close is read as EOF while idle), and
+        nothing received since its last answer: bytes a receiver sends on an idle connection (a `408` before it
+        closes it) would be read as the next delivery's answer. asyncio reads an idle socket into the reader's
+        buffer as data comes; `StreamReader` offers no public look at it, hence `_buffer`."""
+        reader = self.reader
+        buffered = reader._buffer  # type: ignore[attr-defined]
+        return not self.writer.is_closing() and not reader.at_eof() and not reader.exception() and not buffered
 
     def close(self, *, abort: bool = False) -> None:
         """Close (after what is already written), or `abort`: at once, whatever is unsent (a peer that stopped
@@ -186,7 +191,9 @@ class Pool:
 
     def _release(self, conn: _Connection) -> None:
         """Back to the idle connections if the exchange ended cleanly and both sides keep the connection."""
-        if not self.closed and conn.h11.our_state is h11.DONE and conn.h11.their_state is h11.DONE and conn.usable():
+        h = conn.h11
+        clean = h.our_state is h11.DONE and h.their_state is h11.DONE and not h.trailing_data[0]  # nothing past it
+        if not self.closed and clean and conn.usable():
             conn.h11.start_next_cycle()
             conn.idle_since = time.monotonic()
             self.idle.setdefault(conn.key, []).append(conn)

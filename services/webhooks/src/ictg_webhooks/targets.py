@@ -85,11 +85,6 @@ class Target:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return host if DEFAULT_PORTS.get(self.scheme) == self.port else f"{host}:{self.port}"
 
-    def url_for(self, address: str) -> str:
-        """The request URL aimed at one of the checked addresses."""
-        ip = f"[{address}]" if ":" in address else address
-        return f"{self.scheme}://{ip}:{self.port}{self.path_and_query}"
-
 
 def _parse_ip(text: str) -> IPAddress | None:
     try:
