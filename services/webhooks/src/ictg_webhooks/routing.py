@@ -81,7 +81,7 @@ class Periods:
     def at(self, case_id: UUID, at: datetime) -> str | None:
         """The authority responsible for the case at `at`, if any is known."""
         starts = self.known.get(case_id, [])
-        i = bisect.bisect_right([s for s, _ in starts], at)
+        i = bisect.bisect_right(starts, at, key=lambda period: period[0])
         return starts[i - 1][1] if i else None
 
     def learn(self, case_id: UUID, starts_at: datetime, code: str) -> None:

@@ -44,7 +44,7 @@ def name_key(given: str, family: str | None) -> str:
 
 
 def similar_names(a: str, b: str) -> bool:
-    return a == b or _similar(difflib.SequenceMatcher(None, a, b))
+    return _SimilarTo(b)(a)
 
 
 def _similar(m: difflib.SequenceMatcher[str]) -> bool:
