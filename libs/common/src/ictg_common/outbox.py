@@ -14,9 +14,12 @@ again: one at a time, intake's relay fell minutes behind the referrals it answer
 
 Order is kept but not promised. When a batch fails part way (the stream's leader lost mid-batch), the
 messages the stream took are dropped as duplicates when the batch is published again, so one it did not
-take lands after later ones; and two replicas' relays publish their claims side by side. Consumers
-therefore never rely on the stream's order: metrics' fold gives the same facts in any order, and the case
-API retries an event about a referral whose case is not open yet (`CaseNotOpen`) until it is.
+take lands after later ones; and two replicas' relays publish their claims side by side. Metrics' fold
+gives the same facts in any order, and the case API retries an event about a referral whose case is not
+open yet (`CaseNotOpen`) until it is. Webhooks' routing does depend on it: it learns which authority
+answers for a case from `case.opened` and `case.moved` in stream order, so a case event that lands before
+the move it follows goes to the authority of before the move. That is a known gap (it came with replicas,
+before batches), to be closed by routing on facts the event itself carries.
 """
 
 from __future__ import annotations
