@@ -16,10 +16,10 @@ Order is kept but not promised. When a batch fails part way (the stream's leader
 messages the stream took are dropped as duplicates when the batch is published again, so one it did not
 take lands after later ones; and two replicas' relays publish their claims side by side. Metrics' fold
 gives the same facts in any order, and the case API retries an event about a referral whose case is not
-open yet (`CaseNotOpen`) until it is. Webhooks' routing does depend on it: it learns which authority
-answers for a case from `case.opened` and `case.moved` in stream order, so a case event that lands before
-the move it follows goes to the authority of before the move. That is a known gap (it came with replicas,
-before batches), to be closed by routing on facts the event itself carries.
+open yet (`CaseNotOpen`) until it is. Webhooks' routing learns which authority answers for a case from
+`case.opened` and `case.moved` in stream order; a case event recorded after a move it overtook says so (its
+own authority at recording differs from the last one known, and it is dated in that last period) and is
+retried until the move is routed (`MoveNotSeen`), never sent to the council the child left.
 """
 
 from __future__ import annotations

@@ -84,6 +84,10 @@ class Periods:
         i = bisect.bisect_right(starts, at, key=lambda period: period[0])
         return starts[i - 1][1] if i else None
 
+    def last_start(self, case_id: UUID) -> datetime:
+        """When the last period known of the case began (call only for a case with one)."""
+        return self.known[case_id][-1][0]
+
     def learn(self, case_id: UUID, starts_at: datetime, code: str) -> None:
         starts = self.known.setdefault(case_id, [])
         if any(s == starts_at for s, _ in starts):
@@ -106,9 +110,25 @@ def _referral(periods: Periods, event: CloudEvent, data: ReferralReceived) -> li
     return [data.local_authority_code]
 
 
+class MoveNotSeen(Exception):
+    """A case event names, as the child's authority when it was recorded, another than the last one known
+    here, and is dated in that last period: a `case.moved` it follows has not been routed yet (the stream's
+    order is not promised: `ictg_common.outbox`). Which authority it belongs to is not known until the move
+    is, so the event is not routed: a handler failure, retried (after a few seconds it finds the move)."""
+
+
 def _case_event(periods: Periods, event: CloudEvent, data: CaseEventData) -> list[str]:
-    """The authority responsible for the child at the event's time (the event's own, before any is known)."""
-    code = periods.at(data.case_id, event.time) or data.local_authority_code
+    """The authority responsible for the child at the event's time (the event's own, before any is known).
+
+    Never the authority of before a move the event follows: routed ahead of that move, a contact dated after
+    it would go to the council the child left (which the council API would never show it). The event's own
+    authority at recording tells when that may be so (`MoveNotSeen`). Not told: a move there and back, both
+    unseen, with the event dated between them (its recorded authority is then the last one known)."""
+    code = periods.at(data.case_id, event.time)
+    stamped = data.local_authority_code
+    if code is not None and stamped is not None and code != stamped and event.time >= periods.last_start(data.case_id):
+        raise MoveNotSeen(f"case {data.case_id}: recorded under {stamped}, {code} is the last authority known")
+    code = code or stamped
     return [code] if code else []
 
 
