@@ -101,8 +101,22 @@ async def _never(*_: Any) -> None:
 
 
 async def _stream_on(js: JetStreamContext, name: str, count: int) -> StreamInfo | None:
-    info = await js.stream_info(name)
-    return info if info.config.num_replicas == count and len(_servers_of(info)) == count else None
+    """The stream once it is on `count` servers, or None if it is not within 30 s.
+
+    A stream just made or raised has its leader and every replica listed only once they have been
+    elected and reported in (on a loaded machine, a few seconds), so this waits rather than reads once.
+    """
+
+    async def placed() -> StreamInfo | None:
+        try:
+            info = await js.stream_info(name)
+        except nats.errors.Error:  # no leader yet: the request times out or is refused
+            return None
+        if info.config.num_replicas != count or info.cluster is None or info.cluster.leader is None:
+            return None
+        return info if len(_servers_of(info)) == count else None
+
+    return await eventually(placed, timeout=30, interval=0.2)
 
 
 def test_the_settings_take_every_server_of_a_cluster_and_a_replica_count() -> None:
@@ -172,7 +186,7 @@ async def test_a_stream_on_one_server_is_raised_to_three_and_its_durable_follows
             await asyncio.wait_for(link.jetstream(), 60)
         finally:
             await link.close()
-        assert await eventually(lambda: _stream_on(tester, names[0], 3), timeout=30, interval=0.2)
+        assert await _stream_on(tester, names[0], 3)
         assert await eventually(lambda: durable_on(3), timeout=30, interval=0.2)
         info = await tester.stream_info(names[0])
         assert info.state.messages == 1 and info.config.duplicate_window == 120.0  # its events and settings kept
