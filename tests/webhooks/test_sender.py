@@ -238,6 +238,34 @@ async def test_a_connection_the_receiver_closed_while_idle_is_not_reused_nor_an_
         assert (raw.accepted, raw.requests) == (3, 3)
 
 
+async def test_a_connection_the_receiver_closed_is_closed_here_too_with_no_further_delivery() -> None:
+    """Left to the next delivery to its receiver, it would sit in CLOSE_WAIT on a quiet service for hours."""
+    hang_up = asyncio.Event()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
+        await reader.readexactly(int(length.group(1)) if length else 0)
+        writer.write(NO_CONTENT)
+        await writer.drain()
+        await hang_up.wait()  # the receiver closes the connection once it is idle
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with Pool(4) as pool:
+            assert (await deliver(pool, f"http://127.0.0.1:{port}/in", secrets=[new_secret()])).ok
+            [conn] = [c for conns in pool.idle.values() for c in conns]
+            hang_up.set()
+            async with asyncio.timeout(5):  # swept every second
+                while pool.open:
+                    await asyncio.sleep(0.05)
+            assert conn.writer.is_closing() and not pool.idle
+    finally:
+        server.close()
+
+
 async def test_bytes_a_receiver_sends_on_an_idle_connection_are_never_taken_for_the_next_answer() -> None:
     # a 204, then on the idle connection an unsolicited 408 (as servers timing out a keep-alive connection
     # send) and nothing more; and a 204 with bytes past its end: neither connection is reused

@@ -13,7 +13,8 @@ readability check of every idle socket, URL parsing). A request's head and body 
 idle keep-alive connections per (scheme, checked IP, port, host), reuses the most recent one whose peer has not
 closed it, expires them after 30 s idle, and holds at most `max_connections` open in all (the worker's
 concurrency). A connection that had an error, an incomplete or oversized response, or `Connection: close` is
-closed, never reused. A receiver may close an idle keep-alive connection just as a request is written to it: when
+closed, never reused. Idle connections are swept every second, so one the receiver closed is closed here too
+without waiting for the next delivery. A receiver may close an idle keep-alive connection just as a request is written to it: when
 a request on a reused connection fails before any byte of the response arrived, it is sent once more on a fresh
 connection. Deliveries are at-least-once and the receiver deduplicates by `webhook-id`, which is the same in both
 sends, so this retry is safe.
@@ -127,6 +128,7 @@ class Pool:
         self.open: set[_Connection] = set()  # idle and in use
         self.closed = False
         self._swept = time.monotonic()
+        self._timer: asyncio.TimerHandle | None = None  # the idle sweep, while connections are idle
         self.opened = 0  # connections opened so far (for tests and curiosity)
 
     async def __aenter__(self) -> Pool:
@@ -139,6 +141,9 @@ class Pool:
 
     async def aclose(self) -> None:
         self.closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         for conn in list(self.open):
             conn.close()
         self.open.clear()
@@ -162,6 +167,17 @@ class Pool:
                 self.idle[key] = keep
             else:
                 del self.idle[key]
+
+    def _idle_sweep(self) -> None:
+        """Every second while connections are idle, with no send to sweep them: close those the peer closed
+        (left open, each would sit in CLOSE_WAIT until the next delivery to its pool) or past expiry."""
+        self._timer = None
+        self._sweep(time.monotonic())
+        self._arm()
+
+    def _arm(self) -> None:
+        if self._timer is None and self.idle and not self.closed:
+            self._timer = asyncio.get_running_loop().call_later(1.0, self._idle_sweep)
 
     def _take_idle(self, key: _Key, now: float) -> _Connection | None:
         conns = self.idle.get(key)
@@ -197,6 +213,7 @@ class Pool:
             conn.h11.start_next_cycle()
             conn.idle_since = time.monotonic()
             self.idle.setdefault(conn.key, []).append(conn)
+            self._arm()
         else:
             self._discard(conn)
 
