@@ -37,6 +37,7 @@ async def test_contact_is_stored_with_location_etag_and_event(stack: Stack) -> N
         "case_id": case["id"], "referral_id": case["referral_id"], "contact_id": contact["id"],
         "occurred_at": event["data"]["occurred_at"], "outcome": "made", "method": "face_to_face", "party": "child",
         "topics": ["safety", "nrm"], "local_authority_code": "E08000003", "region": "north_west",
+        "responsible_local_authority_code": "E08000003",
     }  # fmt: skip
     assert "Met at foster home" not in str(event)
 

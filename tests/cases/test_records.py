@@ -8,6 +8,7 @@ from typing import Any
 
 from ictg_common import clock
 from tests.support.cases_harness import ADMIN, Stack, iso, stack_fixture  # noqa: F401
+from tests.support.platform import auth
 
 
 def ago(**kw: float) -> str:
@@ -77,6 +78,41 @@ async def test_move_changes_current_local_authority_and_region(stack: Stack) -> 
     assert [
         (e["data"]["from_local_authority_code"], e["data"]["local_authority_code"], e["data"]["region"]) for e in events
     ] == [("E08000003", "E08000012", "north_west"), ("E08000012", "E09000033", "london")]
+
+
+async def test_each_event_names_the_authority_responsible_at_its_own_time(stack: Stack) -> None:
+    """Webhooks route a case event by it, whatever order the stream delivers events in: a contact dated
+    before a move but recorded after it is the old council's (the council API shows it there), one dated
+    after is the new council's, and the move's own event the new one's (a record at the instant is)."""
+    case = await past_case(stack)
+    path = f"/v1/cases/{case['id']}"
+    moved_at = clock.utcnow() - timedelta(days=5)
+    r = await stack.post(f"{path}/moves", {"moved_at": iso(moved_at), "local_authority_code": "E08000012"})
+    assert r.status_code == 201, r.text
+    contact = {"outcome": "made", "method": "phone", "party": "child"}
+    for days in (10, 2):
+        r = await stack.post(f"{path}/contacts", {**contact, "occurred_at": ago(days=days)})
+        assert r.status_code == 201, r.text
+    events = await stack.events(want=4)
+    named = [
+        (e["type"], e["data"]["local_authority_code"], e["data"]["responsible_local_authority_code"]) for e in events
+    ]
+    assert sorted(named) == [  # in any order: the stream's is not promised
+        ("ictg.case.moved.v1", "E08000012", "E08000012"),
+        ("ictg.case.opened.v1", "E08000003", "E08000003"),
+        ("ictg.contact.recorded.v1", "E08000012", "E08000003"),  # dated ten days ago: before the move
+        ("ictg.contact.recorded.v1", "E08000012", "E08000012"),
+    ]
+    # The same answer as the council API's: Manchester is shown the contact named as its own, and no other.
+    manchester = auth("la:read", org_type="local_authority", org_name="Manchester", regions=[],
+                      la_codes=["E08000003"], sub="council-manchester")  # fmt: skip
+    shown = await stack.cases.get(f"{path}/contacts", headers=manchester)
+    theirs = [
+        e["data"]["occurred_at"]
+        for e in events
+        if e["type"] == "ictg.contact.recorded.v1" and e["data"]["responsible_local_authority_code"] == "E08000003"
+    ]
+    assert shown.status_code == 200 and [c["occurred_at"] for c in shown.json()["items"]] == theirs
 
 
 async def test_manager_switches_pathway(stack: Stack) -> None:

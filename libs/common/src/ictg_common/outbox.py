@@ -16,10 +16,10 @@ Order is kept but not promised. When a batch fails part way (the stream's leader
 messages the stream took are dropped as duplicates when the batch is published again, so one it did not
 take lands after later ones; and two replicas' relays publish their claims side by side. Metrics' fold
 gives the same facts in any order, and the case API retries an event about a referral whose case is not
-open yet (`CaseNotOpen`) until it is. Webhooks' routing learns which authority answers for a case from
-`case.opened` and `case.moved` in stream order; a case event recorded after a move it overtook says so (its
-own authority at recording differs from the last one known, and it is dated in that last period) and is
-retried until the move is routed (`MoveNotSeen`), never sent to the council the child left.
+open yet (`CaseNotOpen`) until it is. Webhooks route a case event to the authority the case API names on
+it as responsible at the event's own time, so they need no order either; only events written before the
+case API named it are routed by moves learnt in stream order (`MoveNotSeen` holds one that overtook its
+move until the move is routed).
 """
 
 from __future__ import annotations

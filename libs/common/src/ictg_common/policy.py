@@ -52,6 +52,8 @@ COUNCIL_ORG_TYPE = "local_authority"
 # A case event names the child's authority and region as they stand when it is recorded: a record dated
 # inside a council's period but written after the child moved on would tell that council where the child
 # went. So a council learns them only from the events that are about them (the referral, the opening, a move).
+# The authority responsible at the event's time (`responsible_local_authority_code`) routes the event; the
+# council it goes to is that authority, so it is not passed on.
 _CASE = ("case_id", "referral_id")
 _WHERE = ("local_authority_code", "region")
 

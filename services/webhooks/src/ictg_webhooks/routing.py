@@ -9,9 +9,10 @@ each event cost five or six round trips (about 12 ms on this project's 2-core ma
 consumer, not the sending, held webhook push down. `route`, one event alone, is a batch of one.
 
 Whose an event is: a case event belongs to the local authority responsible for the child at the
-event's own time, learnt from `case.opened` and `case.moved` in stream order (within a batch too: an
-event goes by the periods stored and those of the batch's events before it, never after it; a contact
-recorded late, dated before a move, is the old authority's); `case.moved` belongs to both authorities
+event's own time, which the case API names on the event (`responsible_local_authority_code`; a contact
+recorded late, dated before a move, is the old authority's). For events written before it named it, that
+authority is learnt from `case.opened` and `case.moved` in stream order (within a batch too: an event goes
+by the periods stored and those of the batch's events before it, never after it). `case.moved` belongs to both authorities
 (it ends one period and starts the other); `referral.received` to the referral's authority. A
 subscription with `local_authority_codes` receives only events of those authorities; a council's always
 has them (its own). `webhook.*` events go only to subscriptions of the organisation they are about.
@@ -118,12 +119,19 @@ class MoveNotSeen(Exception):
 
 
 def _case_event(periods: Periods, event: CloudEvent, data: CaseEventData) -> list[str]:
-    """The authority responsible for the child at the event's time (the event's own, before any is known).
+    """The authority responsible for the child at the event's time.
 
-    Never the authority of before a move the event follows: routed ahead of that move, a contact dated after
-    it would go to the council the child left (which the council API would never show it). The event's own
-    authority at recording tells when that may be so (`MoveNotSeen`). Not told: a move there and back, both
-    unseen, with the event dated between them (its recorded authority is then the last one known)."""
+    The case API names it on every event it writes now (`responsible_local_authority_code`, read from its
+    own periods when it wrote the event), so the event goes there whatever order the stream delivers it in.
+
+    An event stored before that field was added is routed by the periods learnt here, in stream order (the
+    event's own authority before any is known), never to the authority of before a move the event follows:
+    routed ahead of that move, a contact dated after it would go to the council the child left (which the
+    council API would never show it). The event's authority at recording tells when that may be so
+    (`MoveNotSeen`). Not told for such old events: a move there and back, both unseen, with the event dated
+    between them."""
+    if data.responsible_local_authority_code is not None:
+        return [data.responsible_local_authority_code]
     code = periods.at(data.case_id, event.time)
     stamped = data.local_authority_code
     if code is not None and stamped is not None and code != stamped and event.time >= periods.last_start(data.case_id):

@@ -171,10 +171,11 @@ class CaseEventData(EventData):
     """Every case event carries both ids: metrics keys a child by its referral id, so it needs no
     ordering between `case.opened` and later events. Subject: the case id.
 
-    It also carries the child's current local authority and region, so a subscriber
-    routes it without a lookup. The case API always fills them (its outbox refuses a case event
-    without them); they default to None only so that events stored before they were added still
-    parse."""
+    It also carries the child's current local authority and region, and the authority responsible for the
+    child at the event's own time, so a subscriber routes it without a lookup and without relying on the
+    stream's order (a contact dated before a move but recorded after it names the authority the child
+    left). The case API always fills them (its outbox refuses a case event without them); they default to
+    None only so that events stored before they were added still parse."""
 
     SOURCE = "cases"
 
@@ -189,6 +190,13 @@ class CaseEventData(EventData):
         default=None,
         description="Region of that local authority. Always present in events the case API writes; absent only "
         "from events stored before it was added.",
+    )
+    responsible_local_authority_code: str | None = Field(
+        default=None,
+        description="ONS code of the local authority responsible for the child at the event's own time (the "
+        "event's `time`): the council whose view of the case shows the record. It differs from "
+        "`local_authority_code` for a record dated before a move but written after it. Always present in events "
+        "the case API writes; absent only from events stored before it was added.",
     )
 
     def located(self) -> bool:

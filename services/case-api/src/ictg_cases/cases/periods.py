@@ -55,6 +55,18 @@ def lasted() -> ColumnElement[bool]:
     return or_(p.ends_at.is_(None), p.ends_at > p.starts_at)
 
 
+async def responsible_at(session: AsyncSession, case_id: UUID, at: datetime) -> str | None:
+    """The authority answering for the child at `at` (the period covering it), if any does."""
+    p = ResponsibilityPeriod
+    q = (
+        select(p.local_authority_code)
+        .where(p.case_id == case_id, p.starts_at <= at, or_(p.ends_at.is_(None), at < p.ends_at))
+        .order_by(p.starts_at.desc(), p.id)
+        .limit(1)
+    )
+    return (await session.scalars(q)).first()
+
+
 async def touch(session: AsyncSession, case_id: UUID, times: Iterable[datetime]) -> None:
     """A record dated at `times` was written: the periods it falls in (or ends, for a move) change, so
     a council's feed lists the case again even after the child has moved on."""
