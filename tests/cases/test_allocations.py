@@ -34,6 +34,7 @@ async def test_worker_is_listed_with_caseload_and_allocation_opens_work(stack: S
         "case_id": case["id"], "referral_id": case["referral_id"], "allocation_id": allocation["id"],
         "worker_id": worker["id"], "role": "direct_worker", "local_authority_code": "E08000003", "region": "north_west",
         "allocated_at": event["data"]["allocated_at"], "reallocation": False, "over_capacity": False,
+        "responsible_local_authority_code": "E08000003",
     }  # fmt: skip
 
 
