@@ -45,7 +45,7 @@ async def case_when(stack: Stack, case_id: str, ready: Any) -> dict[str, Any]:
         case = (await stack.get(f"/v1/cases/{case_id}")).json()
         return case if ready(case) else None
 
-    return dict(await eventually(got, timeout=5))
+    return dict(await eventually(got, timeout=20))
 
 
 async def timeline(stack: Stack, case_id: str) -> list[dict[str, Any]]:
@@ -106,7 +106,7 @@ async def test_withdrawn_before_allocation_the_case_exits(stack: Stack) -> None:
         got = (await stack.intake.get(f"/v1/referrals/{rid}", headers=POLICE)).json()
         return got if got["exited_at"] is not None else None
 
-    assert (await eventually(learnt_exit, timeout=5))["status"] == "withdrawn"
+    assert (await eventually(learnt_exit, timeout=20))["status"] == "withdrawn"
 
 
 async def test_withdrawn_after_allocation_the_case_stays_open_and_the_guardian_decides(stack: Stack) -> None:

@@ -316,7 +316,7 @@ async def test_fetch_raising_the_builtin_timeout_neither_stalls_nor_grows_the_ba
     await eventually(lambda: _true(raised >= 20))
     assert runner._loop is not None and runner._loop.failures == 0  # an empty fetch is not a failure
     await _publish(s, [_event(1)])
-    await eventually(lambda: _count(engine, 1), timeout=5)
+    await eventually(lambda: _count(engine, 1), timeout=20)
     await runner.stop()
     await link.close()
     await engine.dispose()
@@ -343,8 +343,9 @@ async def test_the_loop_backoff_starts_again_after_a_success() -> None:
     loop.start()
     await eventually(lambda: _true(len(gaps) >= 6), timeout=10)
     await loop.stop()
-    # 0.2, 0.4, 0.8, 1.6 after failures; immediately after the success; 0.2 again, not 3.2.
-    assert gaps[3] > 1.5 and gaps[4] < 0.1 and gaps[5] < 0.5, gaps
+    # 0.2, 0.4, 0.8, 1.6 after failures; immediately after the success; 0.2 again, not 3.2 (bounds wide
+    # enough for a loaded machine's late wake-ups, still far apart from the 1.6 and 3.2 they tell it from).
+    assert gaps[3] > 1.5 and gaps[4] < 1.0 and gaps[5] < 1.5, gaps
 
 
 def _host_port(url: str) -> tuple[str, int]:

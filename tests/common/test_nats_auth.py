@@ -98,7 +98,7 @@ async def test_each_service_publishes_its_own_subjects_only_and_subscribes_to_no
         for source in SOURCES:
             subject = f"{s['subject_prefix']}.{source}.probe"
             if source == OWN_SOURCE[settings]:
-                assert (await js.publish(subject, b"{}")).stream == s["nats_stream"]
+                assert (await js.publish(subject, b"{}", timeout=5)).stream == s["nats_stream"]
                 continue
             await nc.publish(subject, b"{}")
             await reported(errors, f'permissions violation for publish to "{subject}"')

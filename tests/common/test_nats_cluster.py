@@ -119,6 +119,19 @@ async def _stream_on(js: JetStreamContext, name: str, count: int) -> StreamInfo 
     return await eventually(placed, timeout=30, interval=0.2)
 
 
+async def _first_publish(js: JetStreamContext, subject: str) -> int:
+    """Publish once the stream takes writes (its leader elected; a few seconds on a loaded machine): the
+    sequence it was given. Retried with the same message id, so the stream keeps it once."""
+    msg_id = uuid.uuid4().hex
+
+    async def published() -> int | None:
+        with contextlib.suppress(nats.errors.Error):
+            return (await js.publish(subject, b"{}", timeout=5, headers={"Nats-Msg-Id": msg_id})).seq
+        return None
+
+    return int(await eventually(published, timeout=30, interval=0.2))
+
+
 def test_the_settings_take_every_server_of_a_cluster_and_a_replica_count() -> None:
     settings = ServiceSettings(nats_url="nats://a:4222, nats://b:4222,nats://c:4222", nats_replicas=3)
     assert servers(settings.nats_url) == ["nats://a:4222", "nats://b:4222", "nats://c:4222"]
@@ -236,7 +249,7 @@ async def test_an_existing_stream_that_cannot_be_raised_is_used_as_it_is(
     link = await _link(cluster, names, replicas=5)
     try:
         js = await asyncio.wait_for(link.jetstream(), 60)
-        assert (await js.publish(f"{names[1]}.intake.still", b"{}", timeout=5)).seq == 1
+        assert await _first_publish(js, f"{names[1]}.intake.still") == 1
         assert await _stream_on(tester, names[0], 1)
         assert any("fewer servers than configured" in r.getMessage() for r in caplog.records)
     finally:
@@ -264,7 +277,7 @@ async def test_a_services_link_outlives_its_server(
     link = await _link(cluster, names, replicas=3)
     try:
         js = await asyncio.wait_for(link.jetstream(), 60)
-        assert (await js.publish(f"{names[1]}.intake.before", b"{}", timeout=5)).seq == 1
+        assert await _first_publish(js, f"{names[1]}.intake.before") == 1
         nc = link._nc
         assert nc is not None and nc.connected_url is not None
         [mine] = [node for node in cluster.nodes if node.port == nc.connected_url.port]

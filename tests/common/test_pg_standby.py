@@ -13,6 +13,7 @@ failover.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -67,8 +68,8 @@ def servers() -> Iterator[tuple[EmbeddedPostgres, EmbeddedPostgresStandby]]:
 
 async def _replayed_connection(port: int) -> asyncpg.Connection:
     """A connection to the standby's copy of the database, once its replay has created it (a synchronous
-    commit waits for the standby's flush, not its replay)."""
-    for _ in range(100):
+    commit waits for the standby's flush, not its replay); up to 30 s on a loaded machine."""
+    for _ in range(600):
         try:
             return await asyncpg.connect(f"postgresql://postgres@127.0.0.1:{port}/ictg")
         except asyncpg.InvalidCatalogNameError:
@@ -96,8 +97,9 @@ async def test_the_engine_on_a_multi_host_url_follows_the_primary_to_the_promote
             # Synchronous: the commit returned once the standby had flushed it, so it is the standby's to
             # replay (visible there after its replay, a moment later on a busy machine).
             rows = None
-            for _ in range(100):
-                rows = await on_standby.fetchval("SELECT array_agg(n) FROM note")
+            for _ in range(600):  # up to 30 s
+                with contextlib.suppress(asyncpg.UndefinedTableError):  # the table not replayed yet
+                    rows = await on_standby.fetchval("SELECT array_agg(n) FROM note")
                 if rows == [1]:
                     break
                 await asyncio.sleep(0.05)
@@ -122,7 +124,9 @@ async def test_the_engine_on_a_multi_host_url_follows_the_primary_to_the_promote
         standby.promote()
         async with engine.begin() as conn:
             await conn.execute(text("INSERT INTO note VALUES (3)"))
-            row = (await conn.execute(text("SELECT array_agg(n), current_setting('port')::int FROM note"))).one()
+            row = (
+                await conn.execute(text("SELECT array_agg(n ORDER BY n), current_setting('port')::int FROM note"))
+            ).one()
         assert (row[0], row[1]) == ([1, 3], standby.port)
 
         listener = await asyncpg.connect(plain_url(url))

@@ -50,7 +50,9 @@ async def test_many_requests_at_once_from_two_replicas_take_one_bucket(database_
     # timeout, when it would be decided in process instead)
     engines = [create_engine(database_url, pool_size=3, max_overflow=0) for _ in range(2)]
     fell_back: list[str] = []
-    replicas = [SharedRateLimiter(30, engine=e, schema="intake", fell_back=fell_back.append) for e in engines]
+    replicas = [
+        SharedRateLimiter(30, engine=e, schema="intake", fell_back=fell_back.append, store_timeout=10) for e in engines
+    ]
     try:
         waits = await asyncio.gather(*(replicas[i % 2].take("principal-a") for i in range(80)))
     finally:
@@ -102,7 +104,7 @@ async def test_the_bucket_refills_as_time_passes(shared_settings: dict[str, Any]
 
 async def test_a_refused_caller_is_admitted_once_its_wait_has_passed(database_url: str) -> None:
     engine = create_engine(database_url)
-    limiter = SharedRateLimiter(120, engine=engine, schema="intake")  # two a second
+    limiter = SharedRateLimiter(120, engine=engine, schema="intake", store_timeout=10)  # two a second
     try:
         waits = await asyncio.gather(*(limiter.take("a") for _ in range(130)))
         wait = max(waits)
@@ -116,7 +118,7 @@ async def test_a_refused_caller_is_admitted_once_its_wait_has_passed(database_ur
 
 async def test_rows_of_full_buckets_are_cleaned_up(database_url: str) -> None:
     engine = create_engine(database_url)
-    limiter = SharedRateLimiter(3, engine=engine, schema="intake")
+    limiter = SharedRateLimiter(3, engine=engine, schema="intake", store_timeout=10)
     try:
         for key in ("a", "b"):
             assert await limiter.take(key) == 0

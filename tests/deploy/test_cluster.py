@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import os
 import re
@@ -276,7 +277,12 @@ async def test_three_servers_on_the_cluster_config_form_one_jetstream_cluster(tm
                 except nats.errors.Error:
                     assert time.monotonic() < deadline, "the three servers formed no JetStream cluster"
                     await asyncio.sleep(0.5)
-            assert info.cluster is not None and info.cluster.name == "ictg"
+            while info.cluster is None or info.cluster.leader is None or len(info.cluster.replicas or []) < 2:
+                assert time.monotonic() < deadline, f"the stream was not placed on three servers: {info.cluster}"
+                await asyncio.sleep(0.5)  # its leader and replicas are reported once elected
+                with contextlib.suppress(nats.errors.Error):
+                    info = await js.stream_info("ICTG")
+            assert info.cluster.name == "ictg"
             assert len(info.cluster.replicas or []) == 2  # the leader and two replicas: three servers
             assert (await js.publish("ictg.intake.referral.received", b"{}")).seq == 1
         finally:

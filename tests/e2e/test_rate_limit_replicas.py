@@ -30,6 +30,7 @@ def replicas(shared_settings: dict[str, Any]) -> Iterator[list[str]]:
         "ICTG_SUBJECT_PREFIX": shared_settings["subject_prefix"],
         "ICTG_AUTH_SECRET": shared_settings["auth_secret"],
         "ICTG_RATE_LIMIT_PER_MINUTE": "3",
+        "ICTG_RATE_LIMIT_STORE_TIMEOUT_SECONDS": "10",  # a fresh process's first connection may be slow
     }
     ports = [free_port(), free_port()]
     command = [sys.executable, "-m", "uvicorn", "ictg_intake.app:create_app", "--factory", "--no-access-log"]

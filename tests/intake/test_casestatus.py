@@ -29,33 +29,33 @@ async def test_allocation_and_exit_reach_the_referrer(stack: Stack) -> None:
         got = (await stack.intake.get(f"/v1/referrals/{rid}", headers=POLICE)).json()
         return got if got["status"] == want else None
 
-    opened = await eventually(lambda: status("awaiting_allocation"), timeout=3)
+    opened = await eventually(lambda: status("awaiting_allocation"), timeout=20)
     assert opened["case_opened_at"] and opened["allocated_at"] is None and opened["exited_at"] is None
 
     case = await stack.case_of(rid)
     worker = await stack.worker()
     r = await stack.post(f"/v1/cases/{case['id']}/allocations", {"worker_id": worker["id"]})
     assert r.status_code == 201, r.text
-    allocated = await eventually(lambda: status("allocated"), timeout=3)
+    allocated = await eventually(lambda: status("allocated"), timeout=20)
     assert allocated["allocated_at"] is not None
 
     # A pathway change that the guardian's role no longer fits takes the guardian off: awaiting again,
     # until another is allocated (the first allocation's time stays).
     r = await stack.post(f"/v1/cases/{case['id']}/pathway", {"pathway": "regional_practitioner"}, headers=ADMIN)
     assert r.status_code == 201, r.text
-    again = await eventually(lambda: status("awaiting_allocation"), timeout=3)
+    again = await eventually(lambda: status("awaiting_allocation"), timeout=20)
     assert again["allocated_at"] == allocated["allocated_at"]
     practitioner = await stack.worker(role="regional_practitioner")
     r = await stack.post(f"/v1/cases/{case['id']}/allocations", {"worker_id": practitioner["id"]})
     assert r.status_code == 201, r.text
-    allocated = await eventually(lambda: status("allocated"), timeout=3)
+    allocated = await eventually(lambda: status("allocated"), timeout=20)
 
     exited_at = clock.utcnow().isoformat()
     r = await stack.post(
         f"/v1/cases/{case['id']}/exit", {"exited_at": exited_at, "reason": "work_completed", "destination": "none"}
     )
     assert r.status_code == 201, r.text
-    gone = await eventually(lambda: status("exited"), timeout=3)
+    gone = await eventually(lambda: status("exited"), timeout=20)
     assert gone["exited_at"] is not None and gone["allocated_at"] == allocated["allocated_at"]
 
     # The referrer finds it by its own reference and by status; another force finds nothing of it.

@@ -38,7 +38,7 @@ def intake_url(infra: Infra, template_db: str) -> Iterator[str]:
         [sys.executable, "-m", "uvicorn", "ictg_intake.app:create_app", "--factory", "--port", str(port), "--no-access-log"],
         env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(ROOT / ".run" / "fuzz-intake.log", "w"),
     )  # fmt: skip
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while not port_open(port):
         assert proc.poll() is None and time.monotonic() < deadline, "intake did not start"
         time.sleep(0.1)

@@ -18,7 +18,6 @@ import hashlib
 import io
 import subprocess
 import sys
-import time
 from collections import Counter, defaultdict
 from fractions import Fraction
 from pathlib import Path
@@ -242,13 +241,9 @@ def test_the_table_is_pinned() -> None:
     assert (noisy.THRESHOLD, noisy.KEYS, noisy.MAX_PCV) == (DEFAULT_THRESHOLD, RECORD_KEY_MODULUS, PCV_MAX)
 
 
-def test_the_default_is_quick_to_build_and_the_10_5_table_read_only_when_asked() -> None:
-    def build() -> float:
-        start = time.perf_counter()
-        Ptable.from_grid(noisy.pvalue_grid(), name=noisy.NAME)
-        return time.perf_counter() - start
-
-    assert min(build() for _ in range(3)) < 0.2
+def test_the_default_is_built_from_its_grid_and_the_10_5_table_read_only_when_asked() -> None:
+    # (how long the build takes is a speed, not asserted in the suite)
+    assert Ptable.from_grid(noisy.pvalue_grid(), name=noisy.NAME).name == noisy.NAME
     script = (
         "import ictg_metrics.disclosure.cellkey as c\n"
         "assert c.DEFAULT_PTABLE.name == 'ictg_noise_d5'\n"

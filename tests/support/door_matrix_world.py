@@ -355,7 +355,7 @@ async def _delivered(w: World, n: int) -> None:
         return len(w.receiver.at("/ok/manchester")) >= n
 
     with contextlib.suppress(AssertionError):  # the matrix says exactly which arrived
-        await eventually(enough, timeout=10)
+        await eventually(enough, timeout=30)
     await asyncio.sleep(0.3)
 
 

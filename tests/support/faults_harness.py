@@ -153,10 +153,17 @@ class Platform:
         assert isinstance(self.nats, EmbeddedNatsCluster)
         nc = await nats.connect(self.nats.as_tester().split(","), connect_timeout=2, max_reconnect_attempts=2)
         try:
-            info = await nc.jetstream(timeout=5).stream_info(stream)
+            deadline = time.monotonic() + 60
+            while True:  # mid-load or just after a kill the stream may have no leader for a moment
+                with contextlib.suppress(nats.errors.Error):
+                    info = await nc.jetstream(timeout=5).stream_info(stream)
+                    if info.cluster is not None and info.cluster.leader is not None:
+                        break
+                assert time.monotonic() < deadline, f"{stream} has had no leader for 60 s"
+                await asyncio.sleep(0.5)
         finally:
             await nc.close()
-        assert info.cluster is not None and info.config.num_replicas == self.nats_replicas, info
+        assert info.config.num_replicas == self.nats_replicas, info
         return [f"node-{i}" for i in range(len(self.nats.nodes))].index(str(info.cluster.leader))
 
     # --- services -----------------------------------------------------------------------------

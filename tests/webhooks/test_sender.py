@@ -56,15 +56,15 @@ async def test_a_hanging_receiver_times_out(receiver: Receiver, client: Pool) ->
     outcome = await deliver(client, f"{receiver.base}/hang", secrets=[secret], timeout=0.5)
     took = time.monotonic() - started
     assert outcome.status_code is None and outcome.error is not None and "timed out" in outcome.error
-    assert 0.4 <= took < 1.2
-    assert 400 <= outcome.latency_ms < 1200
+    assert 0.4 <= took < 3  # the 0.5 s timeout, with room for a loaded machine's late wake-up
+    assert 400 <= outcome.latency_ms < 3000
 
 
 async def test_no_more_than_64_kib_of_a_response_is_read(receiver: Receiver, client: Pool) -> None:
     receiver.secrets = [secret := new_secret()]
     started = time.monotonic()
-    outcome = await deliver(client, f"{receiver.base}/big", secrets=[secret], timeout=5)
-    assert outcome.ok and time.monotonic() - started < 2
+    outcome = await deliver(client, f"{receiver.base}/big", secrets=[secret], timeout=15)
+    assert outcome.ok and time.monotonic() - started < 5
 
 
 async def test_a_target_refused_at_send_time_is_an_error_outcome(receiver: Receiver, client: Pool) -> None:
@@ -213,7 +213,7 @@ async def raw_receiver(
 
 
 async def until(condition: Callable[[], bool]) -> None:
-    async with asyncio.timeout(2):
+    async with asyncio.timeout(10):
         while not condition():
             await asyncio.sleep(0.01)
 

@@ -122,12 +122,16 @@ async def test_a_council_receives_its_childrens_events_signed_thin_and_once(shar
             # the authority is named only by the referral, the opening and a move
             assert d.event["data"].get("local_authority_code", OLDHAM) == OLDHAM
             assert "Nguyen" not in str(d.event) and "Secret note" not in str(d.event)
-        assert latency < 5, latency
+        assert latency < 15, latency  # seconds: a pipeline on one event loop, on a loaded machine too
         await asyncio.sleep(0.5)
         assert len(p.receiver.at("/ok/oldham")) == 3  # once each
 
-        log = (await p.hooks.get(f"/v1/webhooks/subscriptions/{sub['id']}/deliveries", headers=oldham)).json()["items"]
-        assert {d["status"] for d in log} == {"delivered"} and len(log) == 3
+        async def logged() -> Any:  # an attempt is recorded after its answer, in the recorder's next batch
+            path = f"/v1/webhooks/subscriptions/{sub['id']}/deliveries"
+            items = (await p.hooks.get(path, headers=oldham)).json()["items"]
+            return items if len(items) == 3 and all(d["status"] == "delivered" for d in items) else None
+
+        log = await eventually(logged, timeout=15)
         assert all(len(d["attempts"]) == 1 and d["attempts"][0]["status_code"] == 204 for d in log)
 
         # An organisation sees only its own; a council subscribes only to its own authorities.
@@ -201,15 +205,15 @@ async def test_410_disables_the_subscription_and_tells_its_owner(shared_settings
 
 
 async def test_a_hanging_receiver_does_not_delay_the_others(shared_settings: dict[str, Any]) -> None:
-    async with platform(shared_settings, timeout_seconds=10.0, per_subscription_concurrency=2) as p:
+    async with platform(shared_settings, timeout_seconds=30.0, per_subscription_concurrency=2) as p:
         headers = council(OLDHAM)
         await p.subscribe(headers, "/hang/h")
         await p.subscribe(headers, "/ok/prompt", name="prompt")
-        started = time.monotonic()
         for _ in range(4):
             await p.case(OLDHAM)
-        await arrived(p.receiver, "/ok/prompt", 4 * 2, timeout=8)  # referral.received, case.opened
-        assert time.monotonic() - started < 8  # the hanging one holds 10 s per delivery
+        started = time.monotonic()
+        await arrived(p.receiver, "/ok/prompt", 4 * 2, timeout=20)  # referral.received, case.opened
+        assert time.monotonic() - started < 20  # the hanging one holds 30 s per delivery
 
 
 async def _window(settings: dict[str, Any], sub_id: str, set_to: int | None = None) -> int:

@@ -121,8 +121,10 @@ class SharedRateLimiter:
         schema: str,
         bucket: str = PRINCIPAL,
         fell_back: Callable[[str], None] | None = None,
+        store_timeout: float = STORE_TIMEOUT_SECONDS,
     ) -> None:
         self.capacity = float(per_minute)
+        self.store_timeout = store_timeout
         self.rate = per_minute / 60.0
         self.bucket = bucket
         self.local = RateLimiter(per_minute)  # decides while the store is down
@@ -163,7 +165,7 @@ class SharedRateLimiter:
                         rider.set_exception(_StoreFailed())
                     continue
                 try:
-                    async with asyncio.timeout(STORE_TIMEOUT_SECONDS):
+                    async with asyncio.timeout(self.store_timeout):
                         granted, wait = await self._take_shared(hashed, len(riders))
                 except (sa_exc.SQLAlchemyError, OSError, TimeoutError) as exc:
                     self._store_failed(exc)

@@ -182,8 +182,9 @@ def build_runtime(
         max_token_seconds=settings.auth_max_token_seconds,
     )
     limiter = SharedRateLimiter(
-        settings.rate_limit_per_minute, engine=engine, schema=schema, fell_back=telemetry.rate_limit_fell_back
-    )
+        settings.rate_limit_per_minute, engine=engine, schema=schema, fell_back=telemetry.rate_limit_fell_back,
+        store_timeout=settings.rate_limit_store_timeout_seconds,
+    )  # fmt: skip
     return Runtime(
         settings=settings, schema=schema, engine=engine, sessionmaker=sessionmaker, verifier=verifier,
         limiter=limiter, telemetry=telemetry, extras=None, nats=link,

@@ -67,8 +67,11 @@ class ServiceSettings(BaseSettings):
     # Longest accepted token lifetime (`exp - iat`): a leaked token is useful for at most this long.
     auth_max_token_seconds: int = _shared("auth_max_token_seconds", 24 * 3600, gt=0)
     log_level: str = _shared("log_level", "INFO")
-    # Requests per minute per caller and process (0: no limit).
+    # Requests per minute per caller, for all of a service's replicas together (0: no limit).
     rate_limit_per_minute: int = _shared("rate_limit_per_minute", 1200)
+    # How long a request waits for the shared bucket (a connection and one statement) before it is decided
+    # in process instead (`ictg_common.ratelimit`).
+    rate_limit_store_timeout_seconds: float = _shared("rate_limit_store_timeout_seconds", 1.0, gt=0)
     max_deliver: int = _shared("max_deliver", 5)
     # One rule for the case API's flag and metrics' dimension: ICTG_LONG_TERM_MISSING_DAYS.
     long_term_missing_days: int = _shared("long_term_missing_days", LONG_TERM_MISSING_DAYS, ge=1)

@@ -464,7 +464,7 @@ class TokenDesk:
         def limit(per_minute: int, bucket: str) -> SharedRateLimiter:
             return SharedRateLimiter(
                 per_minute, engine=core.engine, schema=core.schema, bucket=bucket,
-                fell_back=core.telemetry.rate_limit_fell_back,
+                fell_back=core.telemetry.rate_limit_fell_back, store_timeout=settings.rate_limit_store_timeout_seconds,
             )  # fmt: skip
 
         return cls(
