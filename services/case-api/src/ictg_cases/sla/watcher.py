@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from uuid import UUID
 
@@ -28,6 +28,13 @@ from ..settings import CasesSettings
 from . import repository
 
 log = logging.getLogger(__name__)
+
+Missed = tuple[Case, datetime, UUID | None]  # a case, the deadline it missed, the episode of an episode's clock
+
+
+def _due(at: datetime | None) -> datetime:
+    assert at is not None  # the interviews' query takes only episodes with a due time
+    return at
 
 
 class SlaWatcher:
@@ -51,21 +58,36 @@ class SlaWatcher:
         now = now or clock.utcnow()
         emitted = 0
         for deadline in deadlines.CLOCKS:  # "allocation", "first_contact": each deadline's own clock
-            while True:
-                recorded = 0
-                # Every case the query returns is breached here (the query is `deadlines.missed`), so
-                # each batch shrinks what is left and the loop ends.
-                async with self.sessionmaker() as session, session.begin():
-                    cases = await repository.missed(session, deadline, now=now, limit=self.batch)
-                    for case in cases:
-                        due = deadlines.due_by(case, deadline)
-                        recorded += await self._breach(session, case, deadline, due, now)
-                emitted += recorded
-                if recorded and self.on_breach is not None:
-                    self.on_breach(deadline, recorded)
-                if len(cases) < self.batch:
-                    break
-        return emitted + await self._interviews(now)
+
+            async def cases(session: AsyncSession, deadline: deadlines.Clock = deadline) -> list[Missed]:
+                found = await repository.missed(session, deadline, now=now, limit=self.batch)
+                return [(case, deadlines.due_by(case, deadline), None) for case in found]
+
+            emitted += await self._drain(deadline, cases, now)
+
+        async def interviews(session: AsyncSession) -> list[Missed]:  # one breach per episode
+            found = await repository.missed_interviews(session, now=now, limit=self.batch)
+            return [(case, _due(episode.return_interview_due_by), episode.id) for episode, case in found]
+
+        return emitted + await self._drain(deadlines.EPISODE_CLOCK, interviews, now)
+
+    async def _drain(
+        self, deadline: deadlines.Clock, missed: Callable[[AsyncSession], Awaitable[list[Missed]]], now: datetime
+    ) -> int:
+        """Breach, a batch a transaction, everything `missed` finds for `deadline`. Every row it returns is
+        breached here (its query excludes breached ones), so each batch shrinks what is left and this ends."""
+        emitted = 0
+        while True:
+            recorded = 0
+            async with self.sessionmaker() as session, session.begin():
+                found = await missed(session)
+                for case, due, episode_id in found:
+                    recorded += await self._breach(session, case, deadline, due, now, episode_id=episode_id)
+            emitted += recorded
+            if recorded and self.on_breach is not None:
+                self.on_breach(deadline, recorded)
+            if len(found) < self.batch:
+                return emitted
 
     async def _breach(
         self, session: AsyncSession, case: Case, deadline: deadlines.Clock, due: datetime, now: datetime,
@@ -83,23 +105,6 @@ class SlaWatcher:
         )  # fmt: skip
         await add_to_outbox(session, data, time=due, settings=self.settings)
         return 1
-
-    async def _interviews(self, now: datetime) -> int:
-        """The `return_interview` clock: one breach per episode (the same exactly-once insert)."""
-        deadline, emitted = deadlines.EPISODE_CLOCK, 0
-        while True:
-            recorded = 0
-            async with self.sessionmaker() as session, session.begin():
-                missed = await repository.missed_interviews(session, now=now, limit=self.batch)
-                for episode, case in missed:
-                    due = episode.return_interview_due_by
-                    assert due is not None  # the query's
-                    recorded += await self._breach(session, case, deadline, due, now, episode_id=episode.id)
-            emitted += recorded
-            if recorded and self.on_breach is not None:
-                self.on_breach(deadline, recorded)
-            if len(missed) < self.batch:
-                return emitted
 
     def start(self) -> None:
         """A round every `sla_check_seconds` (0: never), on `ictg_common.background.Loop`: a failed
