@@ -15,7 +15,7 @@ from ictg_common.service import SessionDep
 from ..runtime import IntakeRuntimeDep
 from . import corrections, service
 from .correction_schemas import CORRECTABLE, WithdrawalCreate, correction_schema
-from .schemas import Referral
+from .schemas import Referral, ReferralCreate
 
 router = APIRouter(prefix=service.COLLECTION, tags=["referrals"])
 
@@ -44,7 +44,7 @@ PATCH_BODY = {
         "`null` clears an optional field (or the one you replace: `date_of_birth` for an `estimated_age`).",
         "content": {
             media: {
-                "schema": correction_schema(),
+                "schema": correction_schema(ReferralCreate),
                 "example": {"child": {"family_name": "Nguyen Van"}, "referrer": {"reference": "GMP/2026/000124"}},
             }
             for media in ("application/merge-patch+json", "application/json")

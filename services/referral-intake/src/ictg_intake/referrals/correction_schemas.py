@@ -47,12 +47,11 @@ _NOT_IN_A_CORRECTION = {
 }
 
 
-def correction_schema() -> dict[str, Any]:
-    """The JSON Schema of a correction, for the API's documentation: `ReferralCreate`'s fields at every level,
-    none required (a merge patch names only what it changes), without those a correction may not change."""
-    from .schemas import ReferralCreate  # here: `schemas` imports this module for `Withdrawal`
-
-    full = ReferralCreate.model_json_schema()
+def correction_schema(create: type[BaseModel]) -> dict[str, Any]:
+    """The JSON Schema of a correction, for the API's documentation: the fields of `create` (a referral as
+    filed, `schemas.ReferralCreate`, which imports this module) at every level, none required (a merge patch
+    names only what it changes), without those a correction may not change."""
+    full = create.model_json_schema()
     defs = full.pop("$defs", {})
 
     def loose(node: Any, path: tuple[str, ...]) -> Any:
