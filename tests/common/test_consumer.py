@@ -19,6 +19,7 @@ from ictg_common.db import create_engine, create_sessionmaker
 from ictg_common.events import SOURCES, CloudEvent
 from ictg_common.natslink import NatsLink
 from ictg_common.outages import Unavailable
+from ictg_common.runtime import NullSink
 from tests.support.platform import as_tester, eventually
 from tests.support.proxy import CuttableProxy
 
@@ -293,6 +294,54 @@ async def test_a_durable_left_by_an_older_version_stops_capping_deliveries(share
     await runner.stop()
     await link.close()
     await engine.dispose()
+
+
+class _Counts(NullSink):
+    def __init__(self) -> None:
+        self.redeliveries = 0
+        self.outcomes: dict[str, int] = {}
+
+    def redelivered(self, consumer: str, count: int) -> None:
+        self.redeliveries += count
+
+    def handled(self, consumer: str, outcome: str, count: int = 1) -> None:
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + count
+
+
+async def test_an_event_handled_for_longer_than_ack_wait_is_not_sent_to_another_replica(
+    shared_settings: dict[str, Any],
+) -> None:
+    """Two replicas on one durable with a 1 s ack_wait; one handles an event for 3 s. NATS is told it is
+    in progress, so the other replica is never handed it meanwhile (it would be, after 1 s, untold)."""
+    s = shared_settings
+    engine = create_engine(s["database_url"])
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE public.seen (n int)"))
+
+    async def slow(session: AsyncSession, event: CloudEvent) -> None:
+        await asyncio.sleep(3.0)
+        await seen(session, event)
+
+    link = NatsLink(as_tester(s["nats_url"]), stream=s["nats_stream"], subject_prefix=s["subject_prefix"])
+    link.start()
+    consumer = Consumer(name="test-consumer", filter_subjects=[f"{s['subject_prefix']}.>"], handler=slow,
+                        schema="metrics", max_deliver=3, ack_wait=1.0)  # fmt: skip
+    counts = _Counts()
+    replicas = [ConsumerRunner(consumer, link=link, sessionmaker=create_sessionmaker(engine), sink=counts)
+                for _ in range(2)]  # fmt: skip
+    for runner in replicas:
+        runner.start()
+    try:
+        await link.jetstream()
+        await _publish(s, [_event(1)])
+        await eventually(lambda: _rows(engine, "SELECT n FROM public.seen"), timeout=20)
+        await asyncio.sleep(1.5)  # a redelivery would have been fetched by now
+        assert (counts.redeliveries, counts.outcomes) == (0, {"handled": 1})
+    finally:
+        for runner in replicas:
+            await runner.stop()
+        await link.close()
+        await engine.dispose()
 
 
 async def test_fetch_raising_the_builtin_timeout_neither_stalls_nor_grows_the_backoff(

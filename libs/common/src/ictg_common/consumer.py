@@ -34,7 +34,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from nats.aio.msg import Msg
@@ -122,7 +122,7 @@ class Consumer:
     schema: str = ""
     max_deliver: int = 0
     batch: int = 100
-    ack_wait: float = 30.0
+    ack_wait: float = 10.0  # NATS redelivers a message unacked this long (its handling is kept alive meanwhile)
     backoff_base: float = 0.5
     pause_max: float = 5.0
 
@@ -208,15 +208,39 @@ class ConsumerRunner:
             redelivered = sum(1 for m in msgs if m.metadata.num_delivered > 1)
             if redelivered:
                 self.sink.redelivered(self.c.name, redelivered)
-            if len(msgs) > 1 and await self._batch(msgs):
-                return
-            for i, msg in enumerate(msgs):
-                await self.handle_message(msg, waiting=msgs[i + 1 :])
+            async with self._in_progress(msgs):
+                if len(msgs) > 1 and await self._batch(msgs):
+                    return
+                for msg in msgs:
+                    await self.handle_message(msg)
         except BaseException:
             sub, self._sub = self._sub, None
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
             raise
+
+    @contextlib.asynccontextmanager
+    async def _in_progress(self, msgs: Sequence[Msg]) -> AsyncIterator[None]:
+        """While `msgs` are handled, tell NATS every third of `ack_wait` that those not yet acked are still
+        being worked on: a slow batch, or one paused for its database, is not redelivered meanwhile. A
+        process that dies stops telling, and its messages go to another consumer after `ack_wait` (10 s,
+        where it had been 30 s: how long events stopped with a killed replica wait to be handled)."""
+
+        async def beat() -> None:
+            while True:
+                await asyncio.sleep(self.c.ack_wait / 3)
+                for m in msgs:
+                    if not m.is_acked:  # best effort: if NATS is down too, the inbox absorbs a redelivery
+                        with contextlib.suppress(Exception):
+                            await m.in_progress()
+
+        beating = asyncio.create_task(beat())
+        try:
+            yield
+        finally:
+            beating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beating
 
     async def _batch(self, msgs: Sequence[Msg]) -> bool:
         """Handle `msgs` in one transaction and ack them; False (nothing kept, nothing acked) if any
@@ -285,11 +309,11 @@ class ConsumerRunner:
                             await self.c.handler(session, e)
         return len(new)
 
-    async def handle_message(self, msg: Msg, *, waiting: Sequence[Msg] = ()) -> None:
+    async def handle_message(self, msg: Msg) -> None:
         try:
             event = authentic(msg.data, msg.subject, self.link.subject_prefix)
         except (ValueError, TypeError) as exc:
-            await self._park(msg, PermanentError(f"not an event of this platform: {exc}"), failures=1, waiting=waiting)
+            await self._park(msg, PermanentError(f"not an event of this platform: {exc}"), failures=1)
             self._report("dead_lettered")
             return
         key = str(event.id)
@@ -302,13 +326,13 @@ class ConsumerRunner:
                 if is_infrastructure(exc) or not await self._healthy():
                     # A dependency that keeps failing while the probe passes (intake refusing the
                     # claim check, say) is asked less and less often, never hammered.
-                    await self._pause(exc, [msg, *waiting], first=min(0.1 * 2**pauses, self.c.pause_max))
+                    await self._pause(exc, first=min(0.1 * 2**pauses, self.c.pause_max))
                     pauses += 1
                     continue
                 failures = self._failures.get(key, 0) + 1
                 if failures >= self.c.max_deliver:
                     self._failures.pop(key, None)
-                    await self._park(msg, exc, failures=failures, waiting=waiting)
+                    await self._park(msg, exc, failures=failures)
                     self._report("dead_lettered")
                     return
                 self._failures[key] = failures
@@ -326,14 +350,14 @@ class ConsumerRunner:
             self._report("handled" if new else "duplicate", started=started)
             return
 
-    async def _park(self, msg: Msg, exc: Exception, *, failures: int, waiting: Sequence[Msg]) -> None:
+    async def _park(self, msg: Msg, exc: Exception, *, failures: int) -> None:
         """Write the `dead_letter` row (pausing while the database is down), then ack."""
         while True:
             try:
                 await self._dead_letter(msg, exc, failures)
                 break
             except Exception as db_exc:  # noqa: BLE001 - not parked yet: wait for the database, never ack
-                await self._pause(db_exc, [msg, *waiting])
+                await self._pause(db_exc)
         await msg.ack()
         log.error("event dead-lettered", extra={"consumer": self.c.name, "error": repr(exc), "failures": failures})
 
@@ -348,24 +372,18 @@ class ConsumerRunner:
             return False
         return True
 
-    async def _pause(self, exc: BaseException, msgs: Sequence[Msg], *, first: float = 0.1) -> None:
-        """Wait until the infrastructure is healthy again, keeping `msgs` from being redelivered."""
+    async def _pause(self, exc: BaseException, *, first: float = 0.1) -> None:
+        """Wait until the infrastructure is healthy again (the fetched messages are kept from being
+        redelivered meanwhile: `_in_progress`)."""
         self.paused = True
         log.warning(
             "consumer paused: a dependency is unavailable",
             extra={"consumer": self.c.name, "error": repr(exc)},
         )
         delay = first
-        last_touch = 0.0
-        loop = asyncio.get_running_loop()
         try:
             while True:
                 await asyncio.sleep(delay)
-                if loop.time() - last_touch > self.c.ack_wait / 3:
-                    last_touch = loop.time()
-                    for m in msgs:  # best effort: if NATS is down too, the inbox absorbs a redelivery
-                        with contextlib.suppress(Exception):
-                            await m.in_progress()
                 if await self._healthy():
                     log.info("consumer resumed", extra={"consumer": self.c.name})
                     return
