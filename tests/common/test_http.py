@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ictg_common.http import duplicate_key
+from ictg_common.http import GuardMiddleware, duplicate_key
 from tests.support.factories import referral_body
 from tests.support.platform import auth
 
@@ -45,3 +45,37 @@ async def test_a_safe_request_id_is_kept_and_any_other_replaced(intake: httpx.As
     trail = await intake.get("/v1/audit", params={"resource": r.headers["location"]}, headers=auth("audit:read"))
     [row] = trail.json()["items"]
     assert row["request_id"] == r.headers["x-request-id"] and uuid.UUID(row["request_id"])
+
+
+async def _status_through_the_guard(headers: list[tuple[bytes, bytes]], body: bytes = b"") -> int:
+    """What the guard answers a POST with these raw headers (no client adds or drops one), the app behind it
+    answering 202 to anything that reaches it."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 202, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/v1/webhooks/subscriptions/x/ping", "headers": headers,
+             "query_string": b"", "http_version": "1.1", "scheme": "http", "client": ("127.0.0.1", 1)}  # fmt: skip
+    await GuardMiddleware(app)(scope, receive, send)
+    return int(next(m["status"] for m in sent if m["type"] == "http.response.start"))
+
+
+async def test_an_action_posted_with_no_body_at_all_is_not_refused_as_the_wrong_media_type() -> None:
+    # `curl -X POST …/ping` sends neither Content-Length nor Content-Type: there is no body to be JSON
+    assert await _status_through_the_guard([]) == 202
+    assert await _status_through_the_guard([(b"content-length", b"0")]) == 202
+    # a body of another type, whether its length is given or it comes in chunks, still is
+    chunked = [(b"transfer-encoding", b"chunked"), (b"content-type", b"text/plain")]
+    assert await _status_through_the_guard(chunked, b"hello") == 415
+    assert (
+        await _status_through_the_guard([(b"content-length", b"5"), (b"content-type", b"text/plain")], b"hello") == 415
+    )

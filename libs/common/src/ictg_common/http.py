@@ -168,6 +168,8 @@ class GuardMiddleware:
                 return self._too_large(scope)
             if int(length) == 0:
                 return None
+        elif "transfer-encoding" not in headers:
+            return None  # no body at all (HTTP/1.1: neither length nor chunks), as `curl -X POST` sends an action
         ctype = headers.get("content-type", "").split(";")[0].strip().lower()
         if scope["path"] in self.form_paths:
             return None  # the handler reads the form and answers in its own protocol's terms
