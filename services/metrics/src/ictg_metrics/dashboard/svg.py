@@ -5,6 +5,7 @@ accessible colours, so the dashboard needs no JavaScript and fetches nothing. A 
 from __future__ import annotations
 
 import io
+import logging
 import math
 import threading
 
@@ -19,6 +20,11 @@ _lock = threading.Lock()  # matplotlib's settings are process-wide: draw one cha
 
 def _setup() -> None:
     import matplotlib
+
+    # The SVG names GOV.UK's fonts for the reader's browser; matplotlib only measures text, with the first it
+    # has (DejaVu Sans ships with it). Where Arial is not installed it would log that for every label it places
+    # (4,428 lines for one dashboard): not a fault, so not logged.
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
 
     matplotlib.rcParams.update({
         "svg.fonttype": "none",  # text stays text: selectable, and scaled by the reader's browser
