@@ -20,7 +20,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, ExcludeConstraint
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
@@ -291,12 +291,13 @@ class LocalIdentifier(Model):  # type: ignore[valid-type, misc]
     shown to that authority's tokens only."""
 
     __tablename__ = "local_identifier"
-    # The database itself refuses one authority's child id on two children (as SSDA903 reads it: upper-cased)
-    # and one NHS number on two cases (two councils may file it for the same child), whatever the application
-    # does: two requests at once cannot both pass.
+    # The database itself refuses one authority's child id on two children (as SSDA903 reads it: upper-cased),
+    # whatever the application does: two requests at once cannot both pass. An NHS number may stand on two
+    # cases (`councils.service.file_identifiers`: refusing a council one it cannot see would tell it that child is
+    # known to the service); its holders are found by its index.
     __table_args__ = (
         Index("uq_local_identifier_la_child_id", "local_authority_code", text("upper(la_child_id)"), unique=True),
-        ExcludeConstraint(("nhs_number", "="), ("case_id", "<>"), name="ex_local_identifier_nhs_number", using="gist"),
+        Index("ix_local_identifier_nhs_number", "nhs_number", postgresql_where=text("nhs_number IS NOT NULL")),
     )  # fmt: skip
 
     case_id: Mapped[UUID] = mapped_column(Id, ForeignKey("case.id", ondelete="CASCADE"), primary_key=True)

@@ -52,7 +52,7 @@ CouncilReader = Annotated[Context, Depends(_reader)]
 
 @router.put(
     "/v1/cases/{case_id}/local-identifiers", response_model=Identifiers,
-    responses={**COUNCIL_RESPONSES, 409: {"description": "An identifier already filed for another case"}},
+    responses={**COUNCIL_RESPONSES, 409: {"description": "Your child id, or an NHS number, already filed for another of your cases"}},
 )  # fmt: skip
 async def put_local_identifiers(
     case_id: CaseId, body: LocalIdentifiersIn, session: SessionDep, ctx: CouncilWriter

@@ -99,35 +99,37 @@ async def identifiers(
     return by_case((await session.scalars(q)).all())
 
 
-async def holder_of(
-    session: AsyncSession, *, case_id: UUID, code: str, la_child_id: str, nhs_number: str | None
-) -> tuple[str, UUID] | None:
-    """Another case already holding one of these identifiers: ("la_child_id", case) for the same authority's
-    child id, ("nhs_number", case) for the NHS number (one person's, whoever filed it). The values are locked
-    for the transaction first, so two councils filing at once cannot both pass."""
+async def lock_values(session: AsyncSession, *, code: str, la_child_id: str, nhs_number: str | None) -> None:
+    """Lock these identifiers' values for the transaction, so two requests filing one at once are decided one
+    after the other (the second sees the first's row)."""
     keys = [f"la_child_id:{code}:{la_child_id.upper()}", *([f"nhs_number:{nhs_number}"] if nhs_number else [])]
     for key in sorted(keys):
         await session.execute(select(func.pg_advisory_xact_lock(func.hashtext(key))))
+
+
+async def child_id_holder(session: AsyncSession, *, case_id: UUID, code: str, la_child_id: str) -> UUID | None:
+    """Another case holding the same authority's child id (as SSDA903 reads it: upper-cased)."""
     L = LocalIdentifier
     same_id = select(L.case_id).where(
         L.local_authority_code == code, func.upper(L.la_child_id) == la_child_id.upper(), L.case_id != case_id
     )
-    if (other := (await session.scalars(same_id.limit(1))).first()) is not None:
-        return "la_child_id", other
-    if nhs_number:
-        same_nhs = select(L.case_id).where(L.nhs_number == nhs_number, L.case_id != case_id)
-        if (other := (await session.scalars(same_nhs.limit(1))).first()) is not None:
-            return "nhs_number", other
-    return None
+    return (await session.scalars(same_id.limit(1))).first()
+
+
+async def nhs_number_holders(session: AsyncSession, *, case_id: UUID, nhs_number: str) -> list[UUID]:
+    """The other cases on which any council filed this NHS number (one person's, whoever filed it)."""
+    L = LocalIdentifier
+    q = select(L.case_id).where(L.nhs_number == nhs_number, L.case_id != case_id).distinct().order_by(L.case_id)
+    return list((await session.scalars(q)).all())
 
 
 # The database's own guards (models.LocalIdentifier): which identifier each one keeps unique.
-GUARDS = {"uq_local_identifier_la_child_id": "la_child_id", "ex_local_identifier_nhs_number": "nhs_number"}
+GUARDS = {"uq_local_identifier_la_child_id": "la_child_id"}
 
 
 async def put_identifiers(session: AsyncSession, row: LocalIdentifier) -> str | None:
     """Insert or replace the council's identifiers; the name of the identifier the database refused as another
-    case's (`la_child_id`, `nhs_number`), or None when filed. The write runs in a savepoint, so a refusal leaves
+    case's (`la_child_id`), or None when filed. The write runs in a savepoint, so a refusal leaves
     the request's transaction usable."""
     values = {c.key: getattr(row, c.key) for c in LocalIdentifier.__table__.columns}
     keep = {k: v for k, v in values.items() if k not in ("case_id", "local_authority_code")}

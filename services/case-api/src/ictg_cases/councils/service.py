@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, NoReturn
@@ -19,6 +20,8 @@ from ..errors import IdentifierTaken, NotYourChild
 from ..models import SCHEMA, Case, LocalIdentifier, ResponsibilityPeriod
 from . import repository, view
 from .view import CouncilCase, CouncilCasePage
+
+log = logging.getLogger(__name__)
 
 timeline = view.timeline
 
@@ -120,10 +123,15 @@ async def file_identifiers(
     date_of_birth: date | None = None,
 ) -> LocalIdentifier:  # fmt: skip
     """File (or replace) the council's own identifiers for the child, under the authority it answered
-    for it as (`code`, needed only when it answered under more than one of its codes). An identifier another
-    case holds is refused (409 naming that case when the council may see it): checked first under a lock of the
-    values, and kept by the database's own unique index and exclusion constraint. Filing is a change in the
-    council's feed."""
+    for it as (`code`, needed only when it answered under more than one of its codes). Filing is a change in
+    the council's feed. Checked under a lock of the values:
+
+    - its child id on another of its children is refused (409 naming that case, which it can see), and the
+      database's unique index keeps it so;
+    - an NHS number filed on a case the council can see is refused the same way; one filed only on cases it
+      cannot see is filed as asked, and the ICTG service is told to review the cases (audit action
+      `identifiers.nhs_number_shared`, naming them): a refusal would tell the council that child is known to
+      the service, whoever it is, for any number it tries."""
     answered = sorted({p.local_authority_code for p in own})
     if code is None:
         if len(answered) > 1:
@@ -138,34 +146,50 @@ async def file_identifiers(
             f"This child was never the responsibility of {code} under your token.",
             errors=[field_error("/local_authority_code", f"one of {', '.join(answered)}")],
         )
-    held = await repository.holder_of(session, case_id=case.id, code=code, la_child_id=la_child_id,
-                                      nhs_number=nhs_number)  # fmt: skip
-    if held is not None:
-        await _taken(session, ctx, *held, la_child_id=la_child_id, nhs_number=nhs_number)
+    await repository.lock_values(session, code=code, la_child_id=la_child_id, nhs_number=nhs_number)
+    if other := await repository.child_id_holder(session, case_id=case.id, code=code, la_child_id=la_child_id):
+        _taken("la_child_id", other, bool(await _seen(session, ctx, [other])), la_child_id=la_child_id)
+    if nhs_number:
+        await _check_nhs_number(session, ctx, case, nhs_number)
     row = LocalIdentifier(
         case_id=case.id, local_authority_code=code, la_child_id=la_child_id, upn=upn, nhs_number=nhs_number,
         looked_after=looked_after, date_of_birth=date_of_birth, updated_at=clock.utcnow(), updated_by=ctx.actor.sub,
     )  # fmt: skip
-    refused = await repository.put_identifiers(session, row)
-    if refused is not None:  # another request filed it between the check and the write
-        again = await repository.holder_of(session, case_id=case.id, code=code, la_child_id=la_child_id,
-                                           nhs_number=nhs_number)  # fmt: skip
-        await _taken(session, ctx, *(again or (refused, None)), la_child_id=la_child_id, nhs_number=nhs_number)
+    if await repository.put_identifiers(session, row) is not None:  # filed between the check and the write
+        again = await repository.child_id_holder(session, case_id=case.id, code=code, la_child_id=la_child_id)
+        _taken("la_child_id", again, bool(again and await _seen(session, ctx, [again])), la_child_id=la_child_id)
     await repository.touch_own_periods(session, case_id=case.id, code=code)
     return row
 
 
-async def _taken(
-    session: AsyncSession, ctx: Context, field: str, other: UUID | None, *, la_child_id: str, nhs_number: str | None
-) -> NoReturn:
+async def _check_nhs_number(session: AsyncSession, ctx: Context, case: Case, nhs_number: str) -> None:
+    """Refuse an NHS number on another case the council can see; tell the service of one it cannot see."""
+    holders = await repository.nhs_number_holders(session, case_id=case.id, nhs_number=nhs_number)
+    if not holders:
+        return
+    if visible := await _seen(session, ctx, holders):
+        _taken("nhs_number", visible[0], True, nhs_number=nhs_number)
+    others = ", ".join(str(c) for c in holders)
+    await audit.record(session, schema=SCHEMA, actor=ctx.actor, action="identifiers.nhs_number_shared",
+                       resource=f"/v1/cases/{case.id}", reason=f"the same NHS number is filed for case {others}")  # fmt: skip
+    log.warning("an NHS number is filed for more than one case: for the service to review",
+                extra={"case_id": str(case.id), "other_case_ids": others})  # fmt: skip
+
+
+async def _seen(session: AsyncSession, ctx: Context, cases: list[UUID]) -> list[UUID]:
+    """Those of `cases` the council can see (it answered for the child at some time)."""
+    own = await periods.of_cases(session, cases, ctx.actor.la_codes)
+    return [c for c in cases if own.get(c)]
+
+
+def _taken(field: str, other: UUID | None, named: bool, *, la_child_id: str = "", nhs_number: str = "") -> NoReturn:
     """409: `field` is already filed for case `other`, named (in the text and as `other_case_id`) when the
-    council may see that case."""
-    visible = other is not None and bool((await periods.of_cases(session, [other], ctx.actor.la_codes)).get(other))
+    council can see that case."""
     what = {"la_child_id": f"Your child id {la_child_id} is", "nhs_number": f"NHS number {nhs_number} is"}[field]
-    where = f"case {other}" if visible else "another child's case (not one of yours: tell the ICTG service)"
+    where = f"case {other}" if named else "another child's case (tell the ICTG service)"
     raise IdentifierTaken(
         f"{what} already filed for {where}: one child, one case. If both are the same child, the ICTG service "
         "merges the referrals; otherwise correct the identifier.",
         errors=[field_error(f"/{field}", "already filed for another case")],
-        extensions={"other_case_id": str(other)} if visible else None,
+        extensions={"other_case_id": str(other)} if named else None,
     )
