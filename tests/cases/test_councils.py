@@ -20,7 +20,7 @@ import asyncpg
 from ictg_cases.councils.export import collection_year_start
 from ictg_common import clock
 from ictg_common.db import plain_url
-from tests.support.cases_harness import WRITE, Stack, iso, stack_fixture  # noqa: F401
+from tests.support.cases_harness import ADMIN, WRITE, Stack, iso, stack_fixture  # noqa: F401
 from tests.support.platform import auth
 from tests.support.ssda903 import missing_table_errors
 
@@ -612,3 +612,19 @@ async def test_one_childs_identifiers_are_not_filed_for_another(stack: Stack) ->
     # Another id for the second child, and Oldham's own NHS number, are fine.
     assert (await identify(stack, second, wigan, la_child_id="WIG2")).status_code == 200
     assert (await identify(stack, elsewhere, oldham, la_child_id="WIG1", nhs_number="6105979851")).status_code == 200
+
+
+async def test_after_a_move_to_another_region_a_council_is_told_where_the_guardians_team_still_is(
+    stack: Stack,
+) -> None:
+    """Found trying the API as Leeds: a child allocated in the North West and moved to Leeds was shown with a
+    guardian's team in Yorkshire, which it does not have until the case is allocated there."""
+    calderdale = "E08000033"  # this test's alone
+    case = await stack.case(received_at=clock.utcnow() - timedelta(days=5))  # Manchester, North West
+    worker = await stack.worker()
+    allocated = {"worker_id": worker["id"], "allocated_at": iso(clock.utcnow() - timedelta(days=3))}
+    assert (await stack.post(f"/v1/cases/{case['id']}/allocations", allocated)).status_code == 201
+    moved = {"moved_at": iso(clock.utcnow() - timedelta(days=1)), "local_authority_code": calderdale}
+    assert (await stack.post(f"/v1/cases/{case['id']}/moves", moved, headers=ADMIN)).status_code == 201
+    seen = (await stack.cases.get(f"/v1/cases/{case['id']}", headers=council(calderdale))).json()
+    assert seen["allocation"] == {"role": "direct_worker", "region": "north_west", "allocated_at": None}

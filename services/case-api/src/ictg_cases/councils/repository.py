@@ -14,7 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..cases.periods import by_case, lasted
 from ..cases.periods import of_cases as periods_of
 from ..cases.repository import settled_xid
-from ..models import Allocation, Case, LocalIdentifier, MissingEpisode, ResponsibilityPeriod, ReturnInterview
+from ..models import (
+    Allocation,
+    Case,
+    LocalIdentifier,
+    MissingEpisode,
+    ResponsibilityPeriod,
+    ReturnInterview,
+    Worker,
+)
 
 P = ResponsibilityPeriod
 
@@ -155,9 +163,15 @@ async def touch_own_periods(session: AsyncSession, *, case_id: UUID, code: str) 
     )
 
 
-async def current_allocations(session: AsyncSession, case_ids: Sequence[UUID]) -> dict[UUID, Allocation]:
-    q = select(Allocation).where(Allocation.case_id.in_(list(case_ids)), Allocation.ended_at.is_(None))
-    return {a.case_id: a for a in (await session.scalars(q)).all()}
+async def current_allocations(session: AsyncSession, case_ids: Sequence[UUID]) -> dict[UUID, tuple[Allocation, str]]:
+    """Each case's current allocation, with its guardian's team's region (after a move to another region, the
+    old one until the case is allocated again)."""
+    q = (
+        select(Allocation, Worker.region)
+        .join(Worker, Worker.id == Allocation.worker_id)
+        .where(Allocation.case_id.in_(list(case_ids)), Allocation.ended_at.is_(None))
+    )
+    return {a.case_id: (a, region) for a, region in (await session.execute(q)).tuples().all()}
 
 
 async def missing_in(

@@ -159,7 +159,10 @@ class CurrentAllocation(BaseModel):
         description="The guardian's role: direct_worker, regional_practice_coordinator, regional_practitioner or "
         "manager."
     )
-    region: str = Field(description="The case's current region (a slug), where the guardian's team is.")
+    region: str = Field(
+        description="Where the guardian's team is (a region slug): after a move to another region, the old one "
+        "until the case is allocated again."
+    )
     allocated_at: datetime | None = Field(
         description="When the current allocation began (RFC 3339); null when that was before your periods."
     )
@@ -243,7 +246,7 @@ def case(
     row: Case,
     periods: Sequence[ResponsibilityPeriod],
     *,
-    allocation: Allocation | None,
+    allocation: tuple[Allocation, str] | None,
     identifiers: Sequence[LocalIdentifier],
 ) -> CouncilCase:
     now = rule.responsible_now(periods)
@@ -261,9 +264,9 @@ def case(
         local_authority_code=row.local_authority_code if now else None,
         allocation=(
             CurrentAllocation(
-                role=allocation.role,
-                region=row.region,
-                allocated_at=allocation.allocated_at if rule.covers(periods, allocation.allocated_at) else None,
+                role=allocation[0].role,
+                region=allocation[1],
+                allocated_at=allocation[0].allocated_at if rule.covers(periods, allocation[0].allocated_at) else None,
             )
             if now and allocation is not None
             else None
