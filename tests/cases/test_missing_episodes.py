@@ -98,3 +98,32 @@ async def test_recent_missing_episode_is_not_long_term(stack: Stack) -> None:
     assert case["missing"] is True and case["long_term_missing"] is False
     runtime_of(stack.app).settings.long_term_missing_days = 20
     assert (await stack.get(f"/v1/cases/{case['id']}")).json()["long_term_missing"] is True
+
+
+async def test_a_move_while_the_child_is_missing_tells_the_council_taking_over(stack: Stack) -> None:
+    """Found trying the webhooks as a council: the new council's API showed the open episode, but its webhooks
+    only a `case.moved` with nothing of it, so a system that listens to pushes learnt the child was missing
+    only when the child came back. The move's event names the episode open across the move, and no other."""
+    case = await past_case(stack, days=30)
+    path = f"/v1/cases/{case['id']}"
+    started = ago(days=10)
+    episode = (await stack.post(f"{path}/missing-episodes", {**EPISODE, "started_at": started})).json()
+    for code, moved_at in (("E08000012", ago(days=12)), ("E08000001", ago(days=5))):  # before it began, then during
+        r = await stack.post(f"{path}/moves", {"moved_at": moved_at, "local_authority_code": code})
+        assert r.status_code == 201, r.text
+    r = await stack.post(
+        f"{path}/missing-episodes/{episode['id']}/return", {"ended_at": ago(days=1), "return_interview_offered": True}
+    )
+    assert r.status_code == 200, r.text
+    r = await stack.post(f"{path}/moves", {"moved_at": ago(hours=1), "local_authority_code": "E08000012"})
+    assert r.status_code == 201, r.text  # back and returned: missing no longer
+
+    moves = sorted(
+        (e["data"] for e in await stack.events(want=6) if e["type"] == "ictg.case.moved.v1"),
+        key=lambda d: at(d["moved_at"]),
+    )
+    assert [(d["missing_episode_id"], d["missing_since"] and at(d["missing_since"])) for d in moves] == [
+        (None, None),  # moved before the episode began (the episode's own event went to the new council)
+        (episode["id"], at(started)),
+        (None, None),
+    ]

@@ -71,7 +71,8 @@ COUNCIL_FIELDS: dict[str, frozenset[str]] = {
     ReturnInterviewRecorded.TYPE: frozenset({*_CASE, "interview_id", "episode_id", "ended_at", "due_by", "offered_at",
                                              "outcome", "completed_at", "conducted_by", "within_72h"}),
     NrmDecisionRecorded.TYPE: frozenset({*_CASE, "decision_id", "stage", "outcome", "decided_at"}),
-    CaseMoved.TYPE: frozenset({*_CASE, *_WHERE, "move_id", "moved_at", "from_local_authority_code"}),
+    CaseMoved.TYPE: frozenset({*_CASE, *_WHERE, "move_id", "moved_at", "from_local_authority_code",
+                               "missing_episode_id", "missing_since"}),
     CasePathwayChanged.TYPE: frozenset({*_CASE, "pathway", "changed_at"}),
     CaseExited.TYPE: frozenset({*_CASE, "exited_at", "reason", "destination"}),
 }  # fmt: skip

@@ -333,6 +333,12 @@ class CaseMoved(CaseEventData):
     from_local_authority_code: str
     local_authority_code: str
     region: str
+    missing_episode_id: UUID | None = Field(
+        default=None,
+        description="The missing episode the child was in at the move and still is when it is recorded (the "
+        "authority taking over must know); null if none.",
+    )
+    missing_since: datetime | None = Field(default=None, description="When that episode began; null if none.")
 
 
 class CasePathwayChanged(CaseEventData):

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ictg_common.codes import ALLOCATED
 
 from ..domain import deadlines
-from ..models import BreakGlass, Case
+from ..models import BreakGlass, Case, MissingEpisode
 
 T = TypeVar("T")
 
@@ -135,4 +135,10 @@ async def caseloads(session: AsyncSession, worker_ids: list[UUID]) -> dict[UUID,
 
 async def one_for_case(session: AsyncSession, model: type[T], case_id: UUID) -> T | None:
     q = select(model).where(model.case_id == case_id).limit(1)  # type: ignore[attr-defined]
+    return (await session.scalars(q)).first()
+
+
+async def open_missing_episode(session: AsyncSession, case_id: UUID) -> UUID | None:
+    """The case's open missing episode, if the child is missing (at most one: `uq_missing_episode_open`)."""
+    q = select(MissingEpisode.id).where(MissingEpisode.case_id == case_id, MissingEpisode.ended_at.is_(None))
     return (await session.scalars(q)).first()

@@ -45,9 +45,10 @@ async def move(session: AsyncSession, case: Case, body: MoveCreate, *, actor: Ac
     moves = await cases_repo.records(session, Move, case.id, order=Move.moved_at)
     la = local_authority(body.local_authority_code)
     assert la is not None  # validated by the schema
+    open_episode = await cases_repo.open_missing_episode(session, case.id) if case.missing else None
     moved = case.move(
         move_id=new_id(), moved_at=body.moved_at, local_authority_code=la.code, region=region_slug(la.region),
-        last_moved_at=moves[-1].moved_at if moves else None,
+        last_moved_at=moves[-1].moved_at if moves else None, missing_episode_id=open_episode,
     )  # fmt: skip
     row = Move(
         id=moved.move_id, case_id=case.id, moved_at=moved.moved_at,
