@@ -104,3 +104,5 @@ def test_the_readme_examples_work_as_written(platform: Path) -> None:
     out = run(blocks["council"], platform)
     assert '"la_child_id":"MCR0001"' in out, out
     assert re.search(r"verified \S+ ictg\.case\.opened\.v1", out), out  # the receiver verified a delivery
+    assert re.search(r"(?mi)^x-not-looked-after-episodes: 0", out), out  # the child filed as looked after
+    assert re.search(r"(?m)^204$", out), out  # and the subscription deleted, not left retrying
