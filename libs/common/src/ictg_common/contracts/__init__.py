@@ -194,7 +194,8 @@ class CaseEventData(EventData):
     responsible_local_authority_code: str | None = Field(
         default=None,
         description="ONS code of the local authority responsible for the child at the event's own time (the "
-        "event's `time`): the council whose view of the case shows the record. It differs from "
+        "event's `time`; for a move, the authority it is to): the council whose view of the case shows the "
+        "record. It differs from "
         "`local_authority_code` for a record dated before a move but written after it. Always present in events "
         "the case API writes; absent only from events stored before it was added.",
     )
@@ -335,8 +336,8 @@ class CaseMoved(CaseEventData):
     region: str
     missing_episode_id: UUID | None = Field(
         default=None,
-        description="The missing episode the child was in at the move and still is when it is recorded (the "
-        "authority taking over must know); null if none.",
+        description="The missing episode still open when the move is recorded (the authority taking over must "
+        "know: its view of the case shows the episode); null if none.",
     )
     missing_since: datetime | None = Field(default=None, description="When that episode began; null if none.")
 

@@ -258,8 +258,8 @@ class CaseLife:
              last_moved_at: datetime | None, missing_episode_id: UUID | None = None) -> CaseMoved:  # fmt: skip
         """The child moves to another local authority (perhaps region); never slotted in before the
         latest move (`last_moved_at`), whose authority is the case's current one. `missing_episode_id`: the
-        open episode (the event names it when it had begun by `moved_at`: the child is missing as the new
-        authority takes over)."""
+        episode open now, which the event names: the new authority's view shows it (it overlaps the new period,
+        even when the move is dated before it began), and the old authority was told of it when it began."""
         self.ensure_open()
         if local_authority_code == self.local_authority_code:
             raise RecordInvalid([rules.err("/local_authority_code", "the child is already in this local authority")])
@@ -267,11 +267,10 @@ class CaseLife:
             raise RecordInvalid(
                 [rules.err("/moved_at", f"must not be before the last move ({last_moved_at.isoformat()})")]
             )
-        missing = missing_episode_id is not None and self.missing_since is not None and self.missing_since <= moved_at
         data = CaseMoved(
             **self._ids(), move_id=move_id, moved_at=moved_at, from_local_authority_code=self.local_authority_code,
-            local_authority_code=local_authority_code, region=region,
-            missing_episode_id=missing_episode_id if missing else None, missing_since=self.missing_since if missing else None,
+            local_authority_code=local_authority_code, region=region, missing_episode_id=missing_episode_id,
+            missing_since=self.missing_since if missing_episode_id is not None else None,
         )  # fmt: skip
         self.local_authority_code, self.region = local_authority_code, region
         return self._record(data, at=moved_at)
