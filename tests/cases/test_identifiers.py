@@ -311,6 +311,23 @@ async def test_two_councils_may_file_one_nhs_number_for_the_same_child(stack: St
         assert r.status_code == 200, r.text
 
 
+async def test_a_council_does_not_learn_what_another_filed_on_a_child_that_was_once_its_own(stack: Stack) -> None:
+    """Bolton can still open the case of a child who moved on to Warrington, but Warrington's NHS number for
+    that child is not Bolton's to learn: filed on another of Bolton's children it is not refused."""
+    moved = await stack.case(received_at=clock.utcnow() - timedelta(days=10), local_authority_code=BOLTON)
+    r = await stack.post(f"/v1/cases/{moved['id']}/moves",
+                         {"moved_at": (clock.utcnow() - timedelta(days=5)).isoformat(), "local_authority_code": WARRINGTON})  # fmt: skip
+    assert r.status_code == 201, r.text
+    other = await stack.case(local_authority_code=BOLTON)
+    number = fresh_nhs_number()
+    assert (await identify(stack, moved["id"], council(WARRINGTON), la_child_id=fresh_child_id("W"),
+                           nhs_number=number)).status_code == 200  # fmt: skip
+    bolton = council(BOLTON)
+    assert (await stack.cases.get(f"/v1/cases/{moved['id']}", headers=bolton)).status_code == 200  # once its own
+    r = await identify(stack, other["id"], bolton, la_child_id=fresh_child_id("B"), nhs_number=number)
+    assert r.status_code == 200 and moved["id"] not in r.text, r.text
+
+
 async def test_two_requests_at_once_cannot_both_file_one_identifier(stack: Stack) -> None:
     cases = [(await stack.case(local_authority_code=BLACKBURN))["id"] for _ in range(4)]
     blackburn = council(BLACKBURN)

@@ -124,11 +124,16 @@ async def child_id_holder(session: AsyncSession, *, case_id: UUID, code: str, la
     return (await session.scalars(same_id.limit(1))).first()
 
 
-async def nhs_number_holders(session: AsyncSession, *, case_id: UUID, nhs_number: str) -> list[UUID]:
-    """The other cases on which any council filed this NHS number (one person's, whoever filed it)."""
+async def nhs_number_holders(session: AsyncSession, *, case_id: UUID, nhs_number: str) -> list[tuple[UUID, str]]:
+    """The other cases on which a council filed this NHS number (one person's, whoever filed it): (case, the
+    authority that filed it), by case."""
     L = LocalIdentifier
-    q = select(L.case_id).where(L.nhs_number == nhs_number, L.case_id != case_id).distinct().order_by(L.case_id)
-    return list((await session.scalars(q)).all())
+    q = (
+        select(L.case_id, L.local_authority_code)
+        .where(L.nhs_number == nhs_number, L.case_id != case_id)
+        .order_by(L.case_id, L.local_authority_code)
+    )
+    return list((await session.execute(q)).tuples().all())
 
 
 # The database's own guards (models.LocalIdentifier): which identifier each one keeps unique.

@@ -128,10 +128,11 @@ async def file_identifiers(
 
     - its child id on another of its children is refused (409 naming that case, which it can see), and the
       database's unique index keeps it so;
-    - an NHS number filed on a case the council can see is refused the same way; one filed only on cases it
-      cannot see is filed as asked, and the ICTG service is told to review the cases (audit action
-      `identifiers.nhs_number_shared`, naming them): a refusal would tell the council that child is known to
-      the service, whoever it is, for any number it tries."""
+    - an NHS number the council itself filed on another case is refused the same way; one filed by other
+      councils only (on children this one cannot see, or once could) is filed as asked, and the ICTG service
+      is told to review the cases (audit action `identifiers.nhs_number_shared`, naming them): a refusal
+      would tell the council that child is known to the service, or what another council filed, for any
+      number it tries."""
     answered = sorted({p.local_authority_code for p in own})
     if code is None:
         if len(answered) > 1:
@@ -163,13 +164,14 @@ async def file_identifiers(
 
 
 async def _check_nhs_number(session: AsyncSession, ctx: Context, case: Case, nhs_number: str) -> None:
-    """Refuse an NHS number on another case the council can see; tell the service of one it cannot see."""
+    """Refuse an NHS number the council filed on another of its cases; tell the service of one other councils
+    filed (whether this one can see that case or not: what another council filed is not its to learn)."""
     holders = await repository.nhs_number_holders(session, case_id=case.id, nhs_number=nhs_number)
     if not holders:
         return
-    if visible := await _seen(session, ctx, holders):
-        _taken("nhs_number", visible[0], True, nhs_number=nhs_number)
-    others = ", ".join(str(c) for c in holders)
+    if own := [c for c, filed_by in holders if filed_by in ctx.actor.la_codes]:
+        _taken("nhs_number", own[0], True, nhs_number=nhs_number)
+    others = ", ".join(sorted({str(c) for c, _ in holders}))
     await audit.record(session, schema=SCHEMA, actor=ctx.actor, action="identifiers.nhs_number_shared",
                        resource=f"/v1/cases/{case.id}", reason=f"the same NHS number is filed for case {others}")  # fmt: skip
     log.warning("an NHS number is filed for more than one case: for the service to review",
