@@ -74,7 +74,10 @@ async def test_an_action_posted_with_no_body_at_all_is_not_refused_as_the_wrong_
     # `curl -X POST …/ping` sends neither Content-Length nor Content-Type: there is no body to be JSON
     assert await _status_through_the_guard([]) == 202
     assert await _status_through_the_guard([(b"content-length", b"0")]) == 202
-    # a body of another type, whether its length is given or it comes in chunks, still is
+    # a body of another type, whether its length is given, it comes in chunks, or a server hands it over with
+    # neither header (HTTP/2), still is: decided on the body read
+    assert await _status_through_the_guard([(b"content-type", b"text/plain")], b"hello") == 415
+    assert await _status_through_the_guard([], b"hello") == 415
     chunked = [(b"transfer-encoding", b"chunked"), (b"content-type", b"text/plain")]
     assert await _status_through_the_guard(chunked, b"hello") == 415
     assert (

@@ -115,6 +115,9 @@ class GuardMiddleware:
                     if len(body) > self.max_body:
                         await self._too_large(scope)(scope, receive, send_with_id)
                         return
+            if body and (refusal := self._not_json(scope, headers)) is not None:
+                await refusal(scope, receive, send_with_id)
+                return
             if body and scope["path"] not in self.form_paths and (repeated := duplicate_key(body)) is not None:
                 await self._repeated(scope, *repeated)(scope, receive, send_with_id)
                 return
@@ -166,10 +169,11 @@ class GuardMiddleware:
                 )
             if int(length) > self.max_body:
                 return self._too_large(scope)
-            if int(length) == 0:
-                return None
-        elif "transfer-encoding" not in headers:
-            return None  # no body at all (HTTP/1.1: neither length nor chunks), as `curl -X POST` sends an action
+        return None
+
+    def _not_json(self, scope: Scope, headers: dict[str, str]) -> Any:
+        """415 for a body that is not JSON, decided on the body read (an action POSTed with none at all, as
+        `curl -X POST …/ping` sends it, is no body of the wrong type); None if it is JSON or a form path's."""
         ctype = headers.get("content-type", "").split(";")[0].strip().lower()
         if scope["path"] in self.form_paths:
             return None  # the handler reads the form and answers in its own protocol's terms
