@@ -23,7 +23,7 @@ queued on one row lock (which, on a busy database, can pass the store's timeout 
 per-replica limit below exactly when the limit matters).
 
 An outage. When the statement fails (the database down, the pool not handing out a connection within
-`STORE_TIMEOUT_SECONDS`, the table missing mid-upgrade), the request is decided by an in-process bucket
+`store_timeout`, `ICTG_RATE_LIMIT_STORE_TIMEOUT_SECONDS` in a service, the table missing mid-upgrade), the request is decided by an in-process bucket
 of the same size: the limit degrades to today's per replica (N replicas admit up to N times it) rather
 than to none, and never to a 500. Failing open instead would drop the limit exactly when a client is
 hammering a struggling service; the fallback costs nothing (no other dependency). The failure is

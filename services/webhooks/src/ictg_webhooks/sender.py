@@ -153,9 +153,10 @@ class Pool:
         self.open.discard(conn)
         conn.close(abort=abort)
 
-    def _sweep(self, now: float) -> None:
-        """Close idle connections past their expiry or closed by the peer (at most once a second)."""
-        if now - self._swept < 1.0:
+    def _sweep(self, now: float, *, timed: bool = False) -> None:
+        """Close idle connections past their expiry or closed by the peer (at most once a second on the send
+        path; each time from the idle timer)."""
+        if now - self._swept < 1.0 and not timed:
             return
         self._swept = now
         for key, conns in list(self.idle.items()):
@@ -172,7 +173,7 @@ class Pool:
         """Every second while connections are idle, with no send to sweep them: close those the peer closed
         (left open, each would sit in CLOSE_WAIT until the next delivery to its pool) or past expiry."""
         self._timer = None
-        self._sweep(time.monotonic())
+        self._sweep(time.monotonic(), timed=True)
         self._arm()
 
     def _arm(self) -> None:
