@@ -10,6 +10,7 @@ from ictg_common.reference import (
     districts,
     find,
     folded,
+    former_counties,
     local_authorities,
     local_authority,
     region_slug,
@@ -159,6 +160,24 @@ def test_local_authorities_is_cached_and_immutable():
     assert isinstance(first, tuple)
     with pytest.raises(AttributeError):
         first[0].name = "changed"  # type: ignore[misc]  # a frozen field, assigned on purpose
+
+
+def test_each_county_abolished_in_2023_points_to_the_authorities_that_took_over_its_districts() -> None:
+    """Checked against the ONS lookup: the county each abolished district was in (its code and name), and
+    the successors of its districts, are the former county's here."""
+    import qlacref_authorities
+
+    ons = {r["LTLA21CD"]: r for r in qlacref_authorities.records if r["LTLA21CD"] != r["UTLA21CD"]}
+    expected: dict[tuple[str, str], set[str]] = {}
+    for d in districts():
+        if d.abolished_on is not None:
+            county = (ons[d.code]["UTLA21CD"], ons[d.code]["UTLA21NM"])
+            expected.setdefault(county, set()).add(d.authority_code)
+    ours: dict[tuple[str, str], set[str]] = {}
+    for c in former_counties():
+        ours.setdefault((c.code, c.name), set()).add(c.authority_code)
+        assert c.abolished_on is not None and local_authority(c.authority_code) is not None
+    assert ours == expected and len(ours) == 3
 
 
 def test_every_district_of_the_ons_lookup_points_to_its_authority_or_its_successor() -> None:

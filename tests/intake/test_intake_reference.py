@@ -57,6 +57,13 @@ async def test_a_district_points_to_its_upper_tier_authority(intake: httpx.Async
     [harrogate] = await look_up(intake, "harrogate")
     assert (harrogate["code"], harrogate["name"]) == ("E06000065", "North Yorkshire")
     assert harrogate["districts"] == [{"code": "E07000165", "name": "Harrogate", "abolished_on": "2023-04-01"}]
+    # So does a county abolished in 2023 (found trying the look-up as Cumbria Constabulary would): both its
+    # successors, by name or by its old code.
+    cumbria = {"code": "E10000006", "name": "Cumbria", "abolished_on": "2023-04-01"}
+    for query in ("cumbria", "E10000006"):
+        assert [(la["name"], la["districts"]) for la in await look_up(intake, query)] == [
+            ("Cumberland", [cumbria]), ("Westmorland and Furness", [cumbria])
+        ]  # fmt: skip
     # An authority found by its own name is listed once, without the districts that share the word.
     derby = {la["name"]: la["districts"] for la in await look_up(intake, "derby")}
     assert derby == {"Derby": [], "Derbyshire": []}
@@ -70,6 +77,11 @@ async def test_a_district_points_to_its_upper_tier_authority(intake: httpx.Async
             "E07000033 is Bolsover, a lower-tier district: children's services there are Derbyshire's, E10000007",
         ),
         ("Manchester", "is a name, not a local authority code: Manchester's is E08000003"),
+        (
+            "E10000006",
+            "E10000006 was Cumbria, a county until April 2023: children's services there are now Cumberland's, "
+            "E06000063 or Westmorland and Furness's, E06000064",
+        ),
         ("E99999999", "is not the ONS code of an upper-tier local authority of England or Wales"),
     ],
 )

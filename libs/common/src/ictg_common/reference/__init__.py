@@ -51,8 +51,9 @@ Somerset were abolished (``abolished_on`` 2023-04-01) and point to their
 successors (Allerdale, Carlisle, Copeland: Cumberland; Barrow-in-Furness,
 Eden, South Lakeland: Westmorland and Furness; the seven of North Yorkshire
 and the four of Somerset: the new unitary authorities), since people still
-name a place by its former district. ``find`` is the forgiving look-up over
-both tables.
+name a place by its former district. The three abolished counties themselves
+(``former_counties``) point to the authorities that replaced them (Cumbria to
+two). ``find`` is the forgiving look-up over all of these.
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ __all__ = [
     "districts",
     "find",
     "folded",
+    "former_counties",
     "local_authorities",
     "local_authority",
     "region_slug",
@@ -161,6 +163,27 @@ def districts() -> tuple[District, ...]:
     return tuple(sorted(rows, key=lambda d: d.code))
 
 
+# The three counties the April 2023 reorganisation abolished, and the unitary authorities that replaced them
+# (their districts are in `districts.csv`): people still say "Cumbria", and Cumbria Constabulary still files.
+_FORMER_COUNTIES = {
+    "E10000006": ("Cumbria", ("E06000063", "E06000064")),  # Cumberland; Westmorland and Furness
+    "E10000023": ("North Yorkshire", ("E06000065",)),
+    "E10000027": ("Somerset", ("E06000066",)),
+}
+REORGANISED_ON = date(2023, 4, 1)
+
+
+@functools.cache
+def former_counties() -> tuple[District, ...]:
+    """The counties abolished in April 2023, one row for each authority that took over part of one (Cumbria's
+    two), shaped as districts: a place a person names, whose children's services are now `authority_code`'s."""
+    return tuple(
+        District(code=code, name=name, authority_code=successor, abolished_on=REORGANISED_ON)
+        for code, (name, successors) in sorted(_FORMER_COUNTIES.items())
+        for successor in successors
+    )
+
+
 @dataclass(frozen=True)
 class Found:
     """One authority a look-up found, and the districts of it that matched (none when its own name or code
@@ -184,8 +207,9 @@ def folded(text: str) -> str:
 def find(query: str) -> list[Found]:
     """The upper-tier authorities a person's `query` means, by name: each word of the query is part of
     the authority's name (any order, `folded`); or an ONS code, whole or its beginning ("E08000003", "e09");
-    or a lower-tier district's name or code, which finds the authority it belongs to. An empty query finds
-    every authority. By name."""
+    or a lower-tier district's name or code, which finds the authority it belongs to, or a county abolished
+    in 2023 (`former_counties`), which finds those that replaced it. An empty query finds every authority. By
+    name."""
     needle = folded(query)
     words = needle.split()
     code = "".join(query.split()).upper()
@@ -195,7 +219,7 @@ def find(query: str) -> list[Found]:
         if (is_code and la.code.startswith(code)) or all(w in folded(la.name) for w in words):
             hits.setdefault(la.code, [])
     if words:
-        for d in districts():
+        for d in (*districts(), *former_counties()):
             if (is_code and d.code.startswith(code)) or all(w in folded(d.name) for w in words):
                 if d.authority_code not in hits or hits[d.authority_code]:  # not already found by its own name
                     hits.setdefault(d.authority_code, []).append(d)

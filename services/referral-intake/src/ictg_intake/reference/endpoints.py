@@ -17,7 +17,8 @@ router = APIRouter(prefix="/v1/reference", tags=["reference"])
 
 
 class DistrictOut(BaseModel):
-    """A lower-tier district that the query named: its children's services are the authority's."""
+    """A lower-tier district (or a county abolished in 2023) that the query named: its children's services are
+    the authority's."""
 
     code: str = Field(
         description="The district's ONS (GSS) code: not a `local_authority_code`.", examples=["E07000033"]
@@ -39,7 +40,8 @@ class LocalAuthorityOut(BaseModel):
     districts: list[DistrictOut] = Field(
         default_factory=list,
         description="The lower-tier districts of this authority that your query named (`q=bolsover` finds "
-        "Derbyshire through Bolsover); empty when its own name or code matched.",
+        "Derbyshire through Bolsover), or the county abolished in 2023 it took over from (`q=cumbria` finds "
+        "Cumberland and Westmorland and Furness); empty when its own name or code matched.",
     )
 
 

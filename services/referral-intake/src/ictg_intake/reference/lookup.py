@@ -3,7 +3,7 @@ the value names one (a district's code, a name), and always where to look codes 
 
 from __future__ import annotations
 
-from ictg_common.reference import districts, find, local_authority
+from ictg_common.reference import districts, find, former_counties, local_authority
 
 LOOKUP = "GET /v1/reference/local-authorities?q="
 
@@ -12,6 +12,12 @@ def not_an_authority(value: str) -> str:
     """The 422's words for `value`, a `local_authority_code` that is no upper-tier authority of the table."""
     where = f"look it up by name, code or district with `{LOOKUP}`"
     code = value.strip().upper()
+    county = [d for d in former_counties() if d.code == code]
+    if county:
+        now = " or ".join(f"{la.name}'s, {la.code}" for d in county if (la := local_authority(d.authority_code)))
+        return (
+            f"{code} was {county[0].name}, a county until April 2023: children's services there are now {now} ({where})"
+        )
     district = next((d for d in districts() if d.code == code), None)
     if district is not None and (la := local_authority(district.authority_code)) is not None:
         was = "was" if district.abolished_on else "is"
