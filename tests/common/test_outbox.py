@@ -22,7 +22,7 @@ from tests.support.factories import referral_body
 from tests.support.platform import ROOT, as_tester, auth, eventually, serve
 
 
-async def _subjects_and_ids(nats_url: str, stream: str, prefix: str, want: int) -> list[str]:
+async def _subjects_and_ids(nats_url: str, stream: str, prefix: str, want: int, timeout: float = 10.0) -> list[str]:
     nc = await nats.connect(nats_url)
     sub = await nc.jetstream().pull_subscribe(f"{prefix}.>", stream=stream)
     got: list[str] = []
@@ -36,7 +36,7 @@ async def _subjects_and_ids(nats_url: str, stream: str, prefix: str, want: int) 
             pass
         return len(got) >= want
 
-    await eventually(collect)
+    await eventually(collect, timeout=timeout)
     await nc.close()
     return got
 
@@ -101,8 +101,12 @@ async def test_referral_accepted_while_nats_is_down_is_published_when_it_returns
             r = await client.post("/v1/referrals", json=referral_body(), headers=auth("referrals:write"))
             assert r.status_code == 201, r.text
             server.start()  # same port, same JetStream store
-            ids = await _subjects_and_ids(
-                server.as_tester(), shared_settings["nats_stream"], shared_settings["subject_prefix"], want=1
+            ids = await _subjects_and_ids(  # the relay's backoff (up to 5 s) and the reconnect come first
+                server.as_tester(),
+                shared_settings["nats_stream"],
+                shared_settings["subject_prefix"],
+                want=1,
+                timeout=30,
             )
             assert len(ids) == 1
             nc = await nats.connect(server.as_tester())
