@@ -198,7 +198,7 @@ async def platform(settings: dict[str, Any]) -> AsyncIterator[World]:
     )
     hooks_app = create_webhooks(
         WebhooksSettings(**settings, allow_private_targets=True, retry_schedule_seconds=[0.3], retry_jitter=0,
-                         timeout_seconds=2.0, worker_poll_seconds=0.05)
+                         timeout_seconds=15.0, worker_poll_seconds=0.05)
     )  # fmt: skip
     identity_app = create_identity(IdentitySettings(**settings, issuer=IDENTITY_ISSUER))
     apps = {"intake": intake_app, "cases": cases_app, "metrics": metrics_app, "webhooks": hooks_app,

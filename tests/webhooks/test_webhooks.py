@@ -81,7 +81,10 @@ async def platform(shared_settings: dict[str, Any], **hooks: Any) -> AsyncIterat
     intake_app, cases_app, _ = service_apps(shared_settings, sla_check_seconds=0)
     settings = {
         "allow_private_targets": True, "retry_schedule_seconds": [0.3, 0.3, 0.3], "retry_jitter": 0,
-        "timeout_seconds": 2.0, "worker_poll_seconds": 0.05, **hooks,
+        # 15 s, not a few: on a loaded machine a first attempt to a receiver answering in 0.2 s once took 3.3 s,
+        # timed out and was sent again (at least once, as designed), which tests counting "once" then saw twice.
+        # Tests of a hanging receiver set their own.
+        "timeout_seconds": 15.0, "worker_poll_seconds": 0.05, **hooks,
     }  # fmt: skip
     hooks_app = create_webhooks(WebhooksSettings(**shared_settings, **settings))
     async with (
@@ -436,7 +439,9 @@ def test_a_short_retry_after_never_spends_the_schedule() -> None:
 async def test_two_replicas_share_the_work_and_send_each_delivery_once(shared_settings: dict[str, Any]) -> None:
     async with platform(shared_settings) as p:
         second = create_webhooks(
-            WebhooksSettings(**shared_settings, allow_private_targets=True, worker_poll_seconds=0.05)
+            WebhooksSettings(
+                **shared_settings, allow_private_targets=True, worker_poll_seconds=0.05, timeout_seconds=15.0
+            )
         )
         async with serve(second):
             headers = council(ROCHDALE)
